@@ -1,0 +1,172 @@
+"""The inline-completion use case: from a document snapshot and a cursor to a suggestion.
+
+Runs the whole pipeline (context window, prompt, generation, post-processing) as one job
+on the model worker, so the event loop never waits on tokenization or the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lsp_server import postprocess, syntax
+from lsp_server.context import FimMarkers, TokenCounter, fim_prompt, fim_window
+from lsp_server.documents import Snapshot
+from lsp_server.engine import Backend, CancelToken, Generation, GenerationLimits
+from lsp_server.engine.worker import ModelWorker
+from lsp_server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LANE = "completion"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str
+    line: int  # where the text is inserted (the cursor), LSP units
+    utf16_col: int
+    kind: str
+    raw: str = ""
+    generation: Generation | None = None
+
+
+@dataclass(frozen=True)
+class _Key:
+    uri: str
+    version: int
+    offset: int
+
+
+@dataclass
+class _Inflight:
+    task: asyncio.Future[Suggestion | None]
+    waiters: int = 0
+
+
+class CompletionService:
+    def __init__(
+        self,
+        worker: ModelWorker,
+        settings: Callable[[], Settings],
+        markers: Callable[[], FimMarkers],
+    ) -> None:
+        self._worker = worker
+        self._settings = settings
+        self._markers = markers
+        self._counters: dict[int, TokenCounter] = {}
+        # One job per (document version, cursor): an inline request and a completion
+        # request for the same keystroke share it instead of cancelling each other.
+        self._inflight: dict[_Key, _Inflight] = {}
+        self._last: tuple[_Key, Suggestion | None] | None = None
+
+    async def complete(
+        self, snapshot: Snapshot, line: int, utf16_col: int, is_current: Callable[[], bool]
+    ) -> Suggestion | None:
+        """The suggestion at (line, utf16_col), or None when there is nothing to show.
+
+        ``is_current`` says whether the document still has this snapshot's version; a
+        generation stops as soon as it turns False and its result is never returned.
+        Raises documents.PositionError for a position outside the document.
+        """
+        offset = snapshot.offset_at(line, utf16_col)
+        settings = self._settings()
+        if snapshot.is_binary or snapshot.language_id in settings.disabledLanguages:
+            return None
+        key = _Key(snapshot.uri, snapshot.version, offset)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        inflight = self._inflight.get(key)
+        if inflight is None:
+            task = asyncio.ensure_future(
+                self._generate(snapshot, offset, line, utf16_col, settings, is_current)
+            )
+            inflight = self._inflight[key] = _Inflight(task)
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        inflight.waiters += 1
+        try:
+            suggestion = await asyncio.shield(inflight.task)
+        except asyncio.CancelledError:
+            # Stop the work only when nobody else waits for it.
+            inflight.waiters -= 1
+            if inflight.waiters == 0:
+                inflight.task.cancel()
+            raise
+        if not is_current():
+            return None
+        self._last = (key, suggestion)
+        return suggestion
+
+    async def _generate(
+        self,
+        snapshot: Snapshot,
+        offset: int,
+        line: int,
+        utf16_col: int,
+        settings: Settings,
+        is_current: Callable[[], bool],
+    ) -> Suggestion | None:
+        kind = syntax.completion_kind(snapshot.tree, snapshot.text, offset, snapshot.language)
+        if kind == "none":
+            return None
+        if kind == "block" and not settings.multiline:
+            kind = "line"
+        markers = self._markers()
+
+        def job(backend: Backend, cancel: CancelToken) -> Suggestion | None:
+            counter = self._counters.setdefault(id(backend), TokenCounter(backend.tokenize))
+            window = fim_window(
+                snapshot.text, offset, counter, settings.prefixTokens, settings.suffixTokens
+            )
+            limits = GenerationLimits(
+                max_tokens=settings.maxTokensBlock if kind == "block" else settings.maxTokensLine,
+                max_seconds=settings.maxSeconds,
+                cancel=cancel,
+            )
+
+            def keep_going(text: str) -> bool:
+                if not is_current():
+                    cancel.cancel("document changed")
+                    return False
+                return not postprocess.is_line_complete(text, kind)
+
+            generation = backend.generate(fim_prompt(window, markers), limits, keep_going)
+            if generation.stop_reason == "cancelled":
+                return None
+            site = postprocess.CompletionSite(
+                prefix=snapshot.text[:offset],
+                suffix=snapshot.text[offset:],
+                kind=kind,
+                indent_unit=postprocess.detect_indent_unit(snapshot.text),
+            )
+            text = postprocess.postprocess(generation.text, site)
+            log.info(
+                "completion %s:%d:%d kind=%s prompt=%d reused=%d generated=%d "
+                "prompt_s=%.2f gen_s=%.2f stop=%s shown=%r",
+                snapshot.uri.rsplit("/", 1)[-1],
+                line,
+                utf16_col,
+                kind,
+                generation.prompt_tokens,
+                generation.reused_tokens,
+                generation.generated_tokens,
+                generation.prompt_seconds,
+                generation.generate_seconds,
+                generation.stop_reason,
+                text[:60],
+            )
+            if not text:
+                return None
+            return Suggestion(text, line, utf16_col, kind, generation.text, generation)
+
+        future, cancel = self._worker.submit(LANE, job)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if cancel.reason == "superseded" and task is not None and not task.cancelling():
+                return None  # a newer keystroke won; this one simply shows nothing
+            cancel.cancel("request cancelled")
+            raise

@@ -1,0 +1,82 @@
+"""`qwen-lsp doctor`: what is installed, whether the model is sound, and how fast it runs."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+
+from lsp_server import __version__, models
+from lsp_server.engine import GenerationLimits, Special
+from lsp_server.settings import resolve_settings
+
+# Instruction sets this build must NOT use on a machine that lacks them (the VM here
+# traps AMX with SIGILL); shown so a crash on the first matrix multiply is explained.
+RISKY_FEATURES = ("AMX_INT8",)
+
+
+def _line(label: str, value: str) -> None:
+    print(f"{label:<22} {value}")
+
+
+def run_doctor() -> int:
+    problems = 0
+    _line("qwen-lsp", __version__)
+    _line("python", f"{platform.python_version()} ({sys.executable})")
+    try:
+        from lsp_server.engine.llama_backend import llama_cpp_version, system_info
+
+        _line("llama-cpp-python", llama_cpp_version())
+        info = system_info()
+        features = [f.split("=")[0].strip() for f in info.split("|") if f.strip().endswith("= 1")]
+        _line("cpu features used", " ".join(features))
+        risky = [f for f in RISKY_FEATURES if f in features]
+        if risky:
+            _line("warning", f"build uses {' '.join(risky)}; rebuild if it crashes (README)")
+    except ImportError as exc:
+        _line("llama-cpp-python", f"NOT INSTALLED ({exc}); run scripts/setup.sh")
+        return 1
+
+    settings = resolve_settings(os.environ).settings
+    try:
+        resolved = models.resolve(settings.model or None)
+    except models.ModelError as exc:
+        _line("model", f"ERROR {exc} -- fix: {exc.fix}")
+        return 1
+    _line("model", f"{resolved.spec.name if resolved.spec else 'local file'}: {resolved.path}")
+    started = time.monotonic()
+    try:
+        models.verify(resolved, full_hash=True)
+        state = "verified (size, sha256, GGUF header)" if resolved.spec else "GGUF header ok"
+        _line("model file", f"{state} in {time.monotonic() - started:.1f} s")
+    except models.ModelError as exc:
+        _line("model file", f"BAD: {exc} -- fix: {exc.fix}")
+        return 1
+
+    from lsp_server.engine.factory import QWEN_STOP_TOKENS
+    from lsp_server.engine.llama_backend import LlamaBackend, LlamaOptions
+
+    started = time.monotonic()
+    backend = LlamaBackend(
+        resolved.path,
+        resolved.spec.stop if resolved.spec else QWEN_STOP_TOKENS,
+        LlamaOptions(n_ctx=2048, n_threads=settings.threads, n_gpu_layers=settings.gpuLayers),
+    )
+    _line("load time", f"{time.monotonic() - started:.2f} s")
+    # A prompt the cache has never seen, then a fixed-length generation.
+    code = "".join(f"def function_{i}(value):\n    return value * {i} + {i % 7}\n\n" for i in range(12))
+    generation = backend.generate(
+        [Special("<|fim_prefix|>"), code + "def main():\n    ", Special("<|fim_suffix|>"), "",
+         Special("<|fim_middle|>")],
+        GenerationLimits(max_tokens=32, max_seconds=60),
+        lambda _: True,
+    )
+    if generation.prompt_seconds > 0:
+        speed = generation.prompt_tokens / generation.prompt_seconds
+        _line("prompt speed", f"{speed:.0f} tokens/s ({generation.prompt_tokens} tokens)")
+    if generation.generate_seconds > 0 and generation.generated_tokens:
+        speed = generation.generated_tokens / generation.generate_seconds
+        _line("generation speed", f"{speed:.1f} tokens/s ({generation.generated_tokens} tokens)")
+    backend.close()
+    return 1 if problems else 0

@@ -1,0 +1,92 @@
+"""The model port: what the completion and action use cases need from a language model.
+
+One real implementation per engine (llama-cpp-python in `llama_backend`), a deterministic
+fake for tests (`fake`). Nothing outside `llama_backend` imports llama_cpp.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True)
+class Special:
+    """A special token (e.g. ``<|fim_prefix|>``) inside a prompt.
+
+    Kept apart from plain text so that text the user typed which happens to look like a
+    special token is tokenized as text and can never steer the prompt.
+    """
+
+    text: str
+
+
+PromptPart = str | Special
+StopReason = Literal["stop_token", "max_tokens", "time_cap", "done", "cancelled"]
+
+
+@dataclass
+class Generation:
+    """What one generation produced, with the figures the benchmarks report."""
+
+    text: str
+    stop_reason: StopReason
+    prompt_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens served from the KV cache
+    generated_tokens: int = 0
+    prompt_seconds: float = 0.0
+    generate_seconds: float = 0.0
+
+
+class CancelToken:
+    """A stop flag shared between the event loop and the worker thread."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+# Called with the text generated so far; returns False to stop generating now.
+KeepGoing = Callable[[str], bool]
+
+
+@dataclass
+class GenerationLimits:
+    max_tokens: int
+    max_seconds: float
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+class Backend(Protocol):
+    """One loaded model. Used from a single worker thread only."""
+
+    @property
+    def description(self) -> str: ...
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of plain text (no BOS, special-looking text stays text)."""
+        ...
+
+    def generate(
+        self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
+    ) -> Generation:
+        """Greedy-decode a continuation of ``prompt``.
+
+        Stops at the model's stop tokens, at ``limits``, when ``limits.cancel`` is set
+        (checked between prompt chunks and after every token) or when ``keep_going``
+        returns False.
+        """
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,76 @@
+"""Turns settings into a loaded backend: resolve the model, verify it, load it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from lsp_server import models
+from lsp_server.context import FimMarkers
+from lsp_server.engine import Backend
+from lsp_server.engine.worker import ModelUnavailable
+from lsp_server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Qwen's stop tokens, used for a GGUF file the registry does not know.
+QWEN_STOP_TOKENS = (
+    "<|endoftext|>",
+    "<|fim_pad|>",
+    "<|file_sep|>",
+    "<|im_end|>",
+    "<|fim_prefix|>",
+    "<|fim_suffix|>",
+    "<|fim_middle|>",
+    "<|repo_name|>",
+)
+
+
+def resolve_model(settings: Settings) -> models.ResolvedModel:
+    try:
+        return models.resolve(settings.model or None)
+    except models.ModelError as exc:
+        raise ModelUnavailable(str(exc), exc.fix) from exc
+
+
+def fim_markers(resolved: models.ResolvedModel) -> FimMarkers:
+    if resolved.spec is None:
+        return FimMarkers()
+    fim = resolved.spec.fim
+    return FimMarkers(prefix=fim.prefix, suffix=fim.suffix, middle=fim.middle)
+
+
+def make_loader(settings: Settings) -> Callable[[], Backend]:
+    """A function that loads the configured model (run it on the model worker)."""
+
+    def load() -> Backend:
+        if settings.backend == "fake":
+            from lsp_server.engine.fake import FakeBackend
+
+            return FakeBackend()
+        from lsp_server.engine.llama_backend import LlamaBackend, LlamaOptions
+
+        resolved = resolve_model(settings)
+        started = time.monotonic()
+        try:
+            models.verify(resolved)
+        except models.ModelError as exc:
+            raise ModelUnavailable(str(exc), exc.fix) from exc
+        stop = resolved.spec.stop if resolved.spec is not None else QWEN_STOP_TOKENS
+        options = LlamaOptions(
+            n_ctx=settings.contextSize, n_threads=settings.threads, n_gpu_layers=settings.gpuLayers
+        )
+        try:
+            backend = LlamaBackend(resolved.path, stop, options)
+        except Exception as exc:  # llama.cpp reports a bad file as a generic error
+            raise ModelUnavailable(
+                f"llama.cpp could not load {resolved.path}: {exc}",
+                f"qwen-lsp models pull --force {resolved.spec.name}"
+                if resolved.spec is not None
+                else "point the 'model' setting at a valid GGUF file",
+            ) from exc
+        log.info("model %s loaded in %.2f s", resolved.path, time.monotonic() - started)
+        return backend
+
+    return load

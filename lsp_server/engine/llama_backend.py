@@ -1,0 +1,186 @@
+"""The llama-cpp-python engine: the only module that imports llama_cpp.
+
+Performance on one CPU core is decided by the KV cache: consecutive prompts that share a
+long token prefix only pay for their new tail. We do the prefix matching and the prompt
+evaluation ourselves, in small chunks, so that a cancelled request stops between chunks
+instead of finishing a multi-second prompt nobody will see.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lsp_server.engine import (
+    Generation,
+    GenerationLimits,
+    KeepGoing,
+    PromptPart,
+    Special,
+    StopReason,
+)
+
+log = logging.getLogger(__name__)
+
+# Prompt tokens evaluated between two cancellation checks: about 0.3 s of work here.
+PREFILL_CHUNK = 32
+
+
+@dataclass(frozen=True)
+class LlamaOptions:
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0 = all available cores
+    n_gpu_layers: int = 0
+    n_batch: int = 512
+
+
+def default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+class LlamaBackend:
+    def __init__(self, model_path: Path, stop_tokens: Sequence[str], options: LlamaOptions):
+        import llama_cpp  # heavy import, kept inside so unit tests never pay for it
+
+        threads = options.n_threads or default_threads()
+        self._llm: Any = llama_cpp.Llama(
+            model_path=str(model_path),
+            n_ctx=options.n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_batch=options.n_batch,
+            n_gpu_layers=options.n_gpu_layers,
+            verbose=False,
+        )
+        self._path = model_path
+        self._special_ids: dict[str, int] = {}
+        self._stop_ids = {self._llm.token_eos()}
+        for text in stop_tokens:
+            token = self._special_id(text)
+            if token is not None:
+                self._stop_ids.add(token)
+
+    @property
+    def description(self) -> str:
+        return f"llama.cpp: {self._path.name}"
+
+    def _special_id(self, text: str) -> int | None:
+        if text not in self._special_ids:
+            ids = self._llm.tokenize(text.encode(), add_bos=False, special=True)
+            if len(ids) != 1:
+                log.warning("%s is not a single special token in this model", text)
+                return None
+            self._special_ids[text] = ids[0]
+        return self._special_ids[text]
+
+    def tokenize(self, text: str) -> list[int]:
+        if not text:
+            return []
+        tokens: list[int] = self._llm.tokenize(text.encode(), add_bos=False, special=False)
+        return tokens
+
+    def prompt_tokens(self, prompt: Sequence[PromptPart]) -> list[int]:
+        tokens: list[int] = []
+        for part in prompt:
+            if isinstance(part, Special):
+                token = self._special_id(part.text)
+                if token is None:
+                    raise ValueError(f"the model has no special token {part.text}")
+                tokens.append(token)
+            else:
+                tokens.extend(self.tokenize(part))
+        return tokens
+
+    def _prefill(self, tokens: list[int], limits: GenerationLimits) -> tuple[int, bool]:
+        """Evaluate the part of ``tokens`` the KV cache does not hold yet.
+
+        Returns (reused token count, finished). The last token is always evaluated again
+        when everything is cached, because sampling needs its logits.
+        """
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens]
+        common = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)
+        llm.n_tokens = common  # eval() drops the KV entries past this point
+        for start in range(common, len(tokens), PREFILL_CHUNK):
+            if limits.cancel.cancelled:
+                return common, False
+            llm.eval(tokens[start : start + PREFILL_CHUNK])
+        return common, True
+
+    def generate(
+        self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
+    ) -> Generation:
+        tokens = self.prompt_tokens(prompt)
+        overflow = len(tokens) + limits.max_tokens - self._llm.n_ctx()
+        if overflow > 0:
+            raise ValueError(f"prompt of {len(tokens)} tokens does not fit the context")
+        started = time.monotonic()
+        reused, finished = self._prefill(tokens, limits)
+        prompt_done = time.monotonic()
+        result = Generation(
+            text="",
+            stop_reason="cancelled",
+            prompt_tokens=len(tokens),
+            reused_tokens=reused,
+            prompt_seconds=prompt_done - started,
+        )
+        if not finished:
+            return result
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pieces: list[str] = []
+        reason: StopReason = "max_tokens"
+        # With the whole prompt evaluated, generate() finds it cached and samples at once.
+        stream = self._llm.generate(tokens, temp=0.0, top_k=1, repeat_penalty=1.0, reset=True)
+        try:
+            for token in stream:
+                if token in self._stop_ids:
+                    reason = "stop_token"
+                    break
+                result.generated_tokens += 1
+                pieces.append(decoder.decode(self._llm.detokenize([token])))
+                if limits.cancel.cancelled:
+                    reason = "cancelled"
+                    break
+                if result.generated_tokens >= limits.max_tokens:
+                    reason = "max_tokens"
+                    break
+                if time.monotonic() - prompt_done > limits.max_seconds:
+                    reason = "time_cap"
+                    break
+                if not keep_going("".join(pieces)):
+                    reason = "done"
+                    break
+        finally:
+            stream.close()
+        pieces.append(decoder.decode(b"", final=True))
+        result.text = "".join(pieces)
+        result.stop_reason = reason
+        result.generate_seconds = time.monotonic() - prompt_done
+        return result
+
+    def close(self) -> None:
+        self._llm.close()
+
+
+def system_info() -> str:
+    import llama_cpp
+
+    info: bytes = llama_cpp.llama_print_system_info()
+    return info.decode(errors="replace")
+
+
+def llama_cpp_version() -> str:
+    import llama_cpp
+
+    return str(llama_cpp.__version__)

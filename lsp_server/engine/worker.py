@@ -1,0 +1,168 @@
+"""One thread owns the model; the newest request on a lane wins.
+
+llama.cpp contexts are not thread-safe and one CPU core can only run one generation at a
+time anyway, so every model call goes through this single worker. A request that is
+superseded by a newer one on the same lane (a keystroke after a keystroke) is cancelled
+before it starts, or stops at its next token if it is already running: nobody waits
+behind stale work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from lsp_server.engine import Backend, CancelToken
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ModelState = Literal["unloaded", "loading", "ready", "error"]
+
+
+class ModelUnavailable(Exception):
+    """The model failed to load; ``fix`` tells the user how to repair it."""
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+@dataclass
+class _Job(Generic[T]):
+    lane: str
+    run: Callable[[Backend, CancelToken], T]
+    future: asyncio.Future[T]
+    loop: asyncio.AbstractEventLoop
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+class ModelWorker:
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._queue: deque[_Job[Any] | _LoadJob] = deque()
+        self._running: _Job[Any] | None = None
+        self._backend: Backend | None = None
+        self.state: ModelState = "unloaded"
+        self.error: ModelUnavailable | None = None
+        self._thread = threading.Thread(target=self._loop, name="qwen-lsp-model", daemon=True)
+        self._thread.start()
+
+    # -- loading ---------------------------------------------------------------
+    def load(
+        self, loader: Callable[[], Backend], on_done: Callable[[ModelWorker], None] | None = None
+    ) -> None:
+        """Load a model on the worker thread, replacing the current one."""
+
+        def run() -> None:
+            old, self._backend = self._backend, None
+            if old is not None:
+                old.close()
+            self.state, self.error = "loading", None
+            try:
+                self._backend = loader()
+                self.state = "ready"
+            except ModelUnavailable as exc:
+                self.state, self.error = "error", exc
+            except Exception as exc:  # a broken file can fail in many ways inside llama.cpp
+                log.exception("model failed to load")
+                self.state, self.error = "error", ModelUnavailable(str(exc))
+            if on_done is not None:
+                on_done(self)
+
+        self.state = "loading"
+        with self._lock:
+            self._queue.appendleft(_LoadJob(run))
+            self._lock.notify()
+
+    async def load_async(self, loader: Callable[[], Backend]) -> ModelUnavailable | None:
+        """Load a model and wait for it; returns the error, if loading failed."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def finished(_: ModelWorker) -> None:
+            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+
+        self.load(loader, finished)
+        await done
+        return self.error
+
+    # -- requests --------------------------------------------------------------
+    def submit(
+        self, lane: str, run: Callable[[Backend, CancelToken], T]
+    ) -> tuple[asyncio.Future[T], CancelToken]:
+        """Queue ``run(backend, cancel)``; earlier jobs on ``lane`` are cancelled.
+
+        The future fails with ModelUnavailable when no model could be loaded and is
+        cancelled when a newer job on the same lane supersedes this one before it ran.
+        """
+        loop = asyncio.get_running_loop()
+        job: _Job[T] = _Job(lane, run, loop.create_future(), loop)
+        with self._lock:
+            for old in list(self._queue):
+                if isinstance(old, _Job) and old.lane == lane:
+                    self._queue.remove(old)
+                    old.cancel.cancel("superseded")
+                    loop.call_soon_threadsafe(old.future.cancel)
+            if self._running is not None and self._running.lane == lane:
+                self._running.cancel.cancel("superseded")
+            self._queue.append(job)
+            self._lock.notify()
+        return job.future, job.cancel
+
+    def run_sync(self, run: Callable[[Backend, CancelToken], T]) -> T:
+        """Run a job from a thread without an event loop (command-line use)."""
+
+        async def go() -> T:
+            future, _ = self.submit("sync", run)
+            return await future
+
+        return asyncio.run(go())
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue:
+                    self._lock.wait()
+                job = self._queue.popleft()
+                if isinstance(job, _LoadJob):
+                    self._running = None
+                else:
+                    self._running = job
+            if isinstance(job, _LoadJob):
+                job.run()
+                continue
+            self._execute(job)
+            with self._lock:
+                self._running = None
+
+    def _execute(self, job: _Job[Any]) -> None:
+        def settle(setter: Callable[[Any], None], value: Any) -> None:
+            def apply() -> None:
+                if not job.future.done():
+                    setter(value)
+
+            job.loop.call_soon_threadsafe(apply)
+
+        if job.cancel.cancelled:
+            job.loop.call_soon_threadsafe(job.future.cancel)
+            return
+        if self._backend is None:
+            error = self.error or ModelUnavailable("no model is loaded")
+            settle(job.future.set_exception, error)
+            return
+        try:
+            settle(job.future.set_result, job.run(self._backend, job.cancel))
+        except Exception as exc:
+            log.exception("model job failed")
+            settle(job.future.set_exception, exc)
+
+
+@dataclass
+class _LoadJob:
+    run: Callable[[], None]

@@ -1,0 +1,150 @@
+"""Typed settings with defaults, and the one function that resolves them.
+
+Sources, weakest first: environment variables < initializationOptions <
+workspace/configuration. A bad value keeps the default and yields a message for the user;
+settings never crash the server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SECTION = "qwenLsp"
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = ""
+    """Registry name (see `qwen-lsp models list`) or path to a GGUF file; "" = the default."""
+    backend: str = "llama"
+    """"llama" (llama-cpp-python, in process) or "fake" (a canned model for tests)."""
+    prefixTokens: int = 384
+    """Prompt budget for the text above the cursor. Each new token costs ~10 ms on one core."""
+    suffixTokens: int = 96
+    """Prompt budget for the text after the cursor."""
+    maxTokensLine: int = 48
+    """Most tokens generated for a single-line suggestion."""
+    maxTokensBlock: int = 160
+    """Most tokens generated for a multi-line (block) suggestion."""
+    maxSeconds: float = 4.0
+    """Time cap on generating one suggestion (prompt processing not included)."""
+    multiline: bool = True
+    """Offer whole blocks after a line that opens one; off = always a single line."""
+    disabledLanguages: tuple[str, ...] = ()
+    """LSP language ids that get no suggestions."""
+    contextSize: int = 4096
+    """The model's context window (KV cache size) in tokens."""
+    threads: int = 0
+    """CPU threads for the model; 0 = all cores this process may use."""
+    gpuLayers: int = 0
+    """Layers offloaded to a GPU (-1 = all) when llama-cpp-python was built with one."""
+
+
+ENV_NAMES = {
+    "QWEN_LSP_MODEL": "model",
+    "QWEN_LSP_BACKEND": "backend",
+    "QWEN_LSP_THREADS": "threads",
+    "QWEN_LSP_GPU_LAYERS": "gpuLayers",
+    "QWEN_LSP_CONTEXT_SIZE": "contextSize",
+}
+CHOICES = {"backend": ("llama", "fake")}
+MINIMUMS = {
+    "prefixTokens": 0,
+    "suffixTokens": 0,
+    "maxTokensLine": 1,
+    "maxTokensBlock": 1,
+    "maxSeconds": 0.1,
+    "contextSize": 256,
+    "threads": 0,
+    "gpuLayers": -1,
+}
+
+
+def _section(source: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """Accept both {"qwenLsp": {...}} and the bare mapping."""
+    if not isinstance(source, Mapping):
+        return {}
+    nested = source.get(SECTION)
+    return nested if isinstance(nested, Mapping) else source
+
+
+def _coerce(name: str, value: Any, default: Any, from_env: bool) -> Any:
+    """Return the value converted to the type of the default, or raise ValueError."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if from_env and str(value).lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return str(value).lower() in ("1", "true", "yes", "on")
+        raise ValueError("expected true or false")
+    if isinstance(default, int):
+        if isinstance(value, bool):
+            raise ValueError("expected a whole number")
+        if isinstance(value, int) or (from_env and str(value).lstrip("-").isdigit()):
+            number = int(value)
+            if number < MINIMUMS.get(name, number):
+                raise ValueError(f"must be at least {MINIMUMS[name]}")
+            return number
+        raise ValueError("expected a whole number")
+    if isinstance(default, float):
+        try:
+            number_f = float(value) if (from_env or not isinstance(value, (str, bool))) else None
+        except ValueError:
+            number_f = None
+        if number_f is None:
+            raise ValueError("expected a number")
+        if number_f < MINIMUMS.get(name, number_f):
+            raise ValueError(f"must be at least {MINIMUMS[name]}")
+        return number_f
+    if isinstance(default, tuple):
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        if from_env:
+            return tuple(v.strip() for v in str(value).split(",") if v.strip())
+        raise ValueError("expected a list of strings")
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ValueError(f"expected one of {', '.join(CHOICES[name])}")
+    return value
+
+
+@dataclass
+class Resolved:
+    settings: Settings
+    problems: list[str] = field(default_factory=list)
+
+
+def resolve_settings(
+    env: Mapping[str, str],
+    initialization_options: Mapping[str, Any] | None = None,
+    workspace_configuration: Mapping[str, Any] | None = None,
+) -> Resolved:
+    defaults = Settings()
+    known = {f.name for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+
+    layers: list[tuple[str, Mapping[str, Any], bool]] = [
+        ("environment", {ENV_NAMES[k]: v for k, v in env.items() if k in ENV_NAMES}, True),
+        ("initializationOptions", _section(initialization_options), False),
+        ("workspace configuration", _section(workspace_configuration), False),
+    ]
+    for origin, layer, from_env in layers:
+        for name, value in layer.items():
+            if name not in known:
+                if not from_env:
+                    problems.append(f"qwen-lsp: unknown setting {name!r} in {origin} (ignored)")
+                continue
+            if value is None:
+                continue
+            try:
+                values[name] = _coerce(name, value, getattr(defaults, name), from_env)
+            except ValueError as exc:
+                problems.append(
+                    f"qwen-lsp: setting {name!r} from {origin} is invalid ({exc}); "
+                    f"keeping {values.get(name, getattr(defaults, name))!r}"
+                )
+    return Resolved(dataclasses.replace(defaults, **values), problems)

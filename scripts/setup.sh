@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Sets qwen-lsp up on a fresh machine, then shows one real completion from the default model.
+#
+#   scripts/setup.sh            set up (idempotent) and run the demo completion
+#   scripts/setup.sh --no-demo  set up only (what the test command uses)
+#
+# Environment:
+#   PYTHON                 interpreter for the virtual environment (default: python3)
+#   QWEN_LSP_VENV          where the virtual environment goes (default: .venv)
+#   QWEN_LSP_CMAKE_ARGS    llama-cpp-python build flags. The default is a portable AVX2/AVX-512
+#                          build WITHOUT -march=native: a native build enables AMX on CPUs that
+#                          report it, and virtual machines that trap AMX crash with SIGILL on
+#                          the first matrix multiply. On your own machine "-DGGML_NATIVE=ON"
+#                          is faster; add "-DGGML_CUDA=ON" for an NVIDIA GPU.
+#   QWEN_LSP_CACHE_DIR     where models are stored (default: $XDG_CACHE_HOME/qwen-lsp/models)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+demo=1
+[ "${1:-}" = "--no-demo" ] && demo=0
+
+PYTHON=${PYTHON:-python3}
+VENV=${QWEN_LSP_VENV:-.venv}
+LLAMA_VERSION=0.3.36
+DEFAULT_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_BF16=ON -DLLAVA_BUILD=OFF"
+CMAKE_FLAGS=${QWEN_LSP_CMAKE_ARGS:-$DEFAULT_CMAKE_ARGS}
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "virtual environment ($VENV)"
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PY="$VENV/bin/python"
+"$PY" -m pip install -q --disable-pip-version-check --upgrade pip
+
+# pip reuses a wheel it built before without looking at CMAKE_ARGS, so a wheel built once
+# with the wrong flags would keep crashing. We build the wheel ourselves into a folder
+# named after the version and the flags, and install from there.
+flags_id=$(printf '%s %s' "$LLAMA_VERSION" "$CMAKE_FLAGS" | sha256sum | cut -c1-16)
+wheel_dir="${XDG_CACHE_HOME:-$HOME/.cache}/qwen-lsp/wheels/llama-cpp-python-$flags_id"
+installed_id=$(cat "$VENV/.llama-cpp-build-id" 2>/dev/null || true)
+if [ "$installed_id" != "$flags_id" ] || ! "$PY" -c "import llama_cpp" 2>/dev/null; then
+  if ! ls "$wheel_dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    step "building llama-cpp-python $LLAMA_VERSION (about 10 minutes on 2 cores)"
+    echo "CMAKE_ARGS=$CMAKE_FLAGS" >&2
+    mkdir -p "$wheel_dir.tmp"
+    CMAKE_ARGS="$CMAKE_FLAGS" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+      "$PY" -m pip wheel -q --disable-pip-version-check --no-cache-dir --no-deps \
+      -w "$wheel_dir.tmp" "llama-cpp-python==$LLAMA_VERSION"
+    rm -rf "$wheel_dir" && mv "$wheel_dir.tmp" "$wheel_dir"
+  fi
+  step "installing llama-cpp-python from $wheel_dir"
+  "$PY" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel_dir"/llama_cpp_python-*.whl
+  echo "$flags_id" > "$VENV/.llama-cpp-build-id"
+fi
+
+step "qwen-lsp and its dependencies"
+"$PY" -m pip install -q --disable-pip-version-check -e ".[test]"
+
+step "default model"
+"$VENV/bin/qwen-lsp" models pull
+
+if [ "$demo" = 1 ]; then
+  step "demo: qwen-lsp complete examples/demo.py:5:5 (the model fills in the function body)"
+  "$VENV/bin/qwen-lsp" complete examples/demo.py:5:5
+  printf '\nReady. Point your editor at: %s/bin/qwen-lsp   (see README.md)\n' "$PWD/$VENV" >&2
+fi

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: lint, types, unit tests, and the protocol tests with the real
+# default model. Sets everything up first (idempotent), so it works on a fresh clone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --no-demo
+VENV=${QWEN_LSP_VENV:-.venv}
+PY="$VENV/bin/python"
+printf '\n== ruff\n' >&2
+"$VENV/bin/ruff" check lsp_server tests scripts
+"$VENV/bin/ruff" format --check lsp_server tests scripts
+printf '\n== mypy --strict lsp_server\n' >&2
+"$VENV/bin/mypy"
+printf '\n== pytest\n' >&2
+"$PY" -m pytest -q -p no:cacheprovider "$@"
