@@ -1,0 +1,82 @@
+"""The single model worker: loading, newest-wins, cancellation within a token."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from lsp_server.engine import Backend, CancelToken, GenerationLimits
+from lsp_server.engine.fake import FakeBackend
+from lsp_server.engine.worker import ModelUnavailable, ModelWorker
+
+
+def slow_backend() -> FakeBackend:
+    return FakeBackend({"": "x" * 100}, seconds_per_token=0.005)
+
+
+def generate_job(backend: Backend, cancel: CancelToken) -> str:
+    limits = GenerationLimits(max_tokens=1000, max_seconds=10, cancel=cancel)
+    return backend.generate(["prompt"], limits, lambda _: True).text
+
+
+async def test_load_then_run() -> None:
+    worker = ModelWorker()
+    assert await worker.load_async(slow_backend) is None
+    assert worker.state == "ready"
+    future, _ = worker.submit("a", lambda backend, cancel: backend.description)
+    assert await future == "fake backend (tests only)"
+
+
+async def test_failed_load_reports_and_jobs_fail_fast() -> None:
+    def broken() -> Backend:
+        raise ModelUnavailable("model file is truncated", "qwen-lsp models pull x")
+
+    worker = ModelWorker()
+    error = await worker.load_async(broken)
+    assert error is not None and error.fix == "qwen-lsp models pull x"
+    assert worker.state == "error"
+    future, _ = worker.submit("a", generate_job)
+    with pytest.raises(ModelUnavailable):
+        await future
+
+
+async def test_newest_request_on_a_lane_wins() -> None:
+    worker = ModelWorker()
+    await worker.load_async(slow_backend)
+    first, first_cancel = worker.submit("completion", generate_job)
+    await asyncio.sleep(0.05)  # first is running now
+    queued, _ = worker.submit("completion", generate_job)
+    started = time.monotonic()
+    newest, _ = worker.submit("completion", generate_job)
+    # The running one stops within a token or two; the queued one never runs.
+    first_text = await first
+    assert first_cancel.cancelled and first_cancel.reason == "superseded"
+    assert len(first_text) < 40
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    assert await newest == "x" * 100
+    assert time.monotonic() - started < 5
+
+
+async def test_other_lanes_are_not_cancelled() -> None:
+    worker = ModelWorker()
+    await worker.load_async(slow_backend)
+    action, action_cancel = worker.submit("action", generate_job)
+    completion, _ = worker.submit("completion", generate_job)
+    assert await action == "x" * 100
+    assert not action_cancel.cancelled
+    assert await completion == "x" * 100
+
+
+async def test_cancel_token_stops_running_generation() -> None:
+    worker = ModelWorker()
+    await worker.load_async(slow_backend)
+    future, cancel = worker.submit("completion", generate_job)
+    await asyncio.sleep(0.05)
+    stopped_at = time.monotonic()
+    cancel.cancel()
+    text = await future
+    assert time.monotonic() - stopped_at < 0.2
+    assert 0 < len(text) < 40
