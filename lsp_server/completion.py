@@ -29,6 +29,8 @@ class Suggestion:
     line: int  # where the text is inserted (the cursor), LSP units
     utf16_col: int
     kind: str
+    word: str = ""  # the identifier characters just before the cursor
+    word_start: tuple[int, int] = (0, 0)  # where that word starts, LSP units
     raw: str = ""
     generation: Generation | None = None
 
@@ -120,6 +122,12 @@ class CompletionService:
             window = fim_window(
                 snapshot.text, offset, counter, settings.prefixTokens, settings.suffixTokens
             )
+            site = postprocess.CompletionSite(
+                prefix=snapshot.text[:offset],
+                suffix=snapshot.text[offset:],
+                kind=kind,
+                indent_unit=postprocess.detect_indent_unit(snapshot.text),
+            )
             limits = GenerationLimits(
                 max_tokens=settings.maxTokensBlock if kind == "block" else settings.maxTokensLine,
                 max_seconds=settings.maxSeconds,
@@ -130,17 +138,11 @@ class CompletionService:
                 if not is_current():
                     cancel.cancel("document changed")
                     return False
-                return not postprocess.is_line_complete(text, kind)
+                return not postprocess.is_line_complete(text, kind, site)
 
             generation = backend.generate(fim_prompt(window, markers), limits, keep_going)
             if generation.stop_reason == "cancelled":
                 return None
-            site = postprocess.CompletionSite(
-                prefix=snapshot.text[:offset],
-                suffix=snapshot.text[offset:],
-                kind=kind,
-                indent_unit=postprocess.detect_indent_unit(snapshot.text),
-            )
             text = postprocess.postprocess(generation.text, site)
             log.info(
                 "completion %s:%d:%d kind=%s prompt=%d reused=%d generated=%d "
@@ -159,7 +161,19 @@ class CompletionService:
             )
             if not text:
                 return None
-            return Suggestion(text, line, utf16_col, kind, generation.text, generation)
+            word_start = offset
+            while word_start > 0 and _is_word_char(snapshot.text[word_start - 1]):
+                word_start -= 1
+            return Suggestion(
+                text,
+                line,
+                utf16_col,
+                kind,
+                word=snapshot.text[word_start:offset],
+                word_start=snapshot.position_at(word_start),
+                raw=generation.text,
+                generation=generation,
+            )
 
         future, cancel = self._worker.submit(LANE, job)
         try:
@@ -170,3 +184,7 @@ class CompletionService:
                 return None  # a newer keystroke won; this one simply shows nothing
             cancel.cancel("request cancelled")
             raise
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"

@@ -102,7 +102,10 @@ def fim_window(
             used += cost
             suffix_parts.append(_clip(line))
     return FimWindow(
-        prefix=prefix, suffix="".join(suffix_parts), line_prefix=line_prefix, prefix_start_line=start
+        prefix=prefix,
+        suffix="".join(suffix_parts),
+        line_prefix=line_prefix,
+        prefix_start_line=start,
     )
 
 

@@ -65,10 +65,17 @@ def run_doctor() -> int:
     )
     _line("load time", f"{time.monotonic() - started:.2f} s")
     # A prompt the cache has never seen, then a fixed-length generation.
-    code = "".join(f"def function_{i}(value):\n    return value * {i} + {i % 7}\n\n" for i in range(12))
+    code = "".join(
+        f"def function_{i}(value):\n    return value * {i} + {i % 7}\n\n" for i in range(12)
+    )
     generation = backend.generate(
-        [Special("<|fim_prefix|>"), code + "def main():\n    ", Special("<|fim_suffix|>"), "",
-         Special("<|fim_middle|>")],
+        [
+            Special("<|fim_prefix|>"),
+            code + "def main():\n    ",
+            Special("<|fim_suffix|>"),
+            "",
+            Special("<|fim_middle|>"),
+        ],
         GenerationLimits(max_tokens=32, max_seconds=60),
         lambda _: True,
     )

@@ -47,4 +47,3 @@ async def complete_file(
     service = CompletionService(worker, lambda: settings, lambda: markers)
     suggestion = await service.complete(snapshot, lsp_line, utf16_col, lambda: True)
     return suggestion.text if suggestion else None
-

@@ -178,8 +178,10 @@ def on_change(ls: QwenLanguageServer, params: types.DidChangeTextDocumentParams)
     changes = [
         (
             change.text,
-            ((change.range.start.line, change.range.start.character),
-             (change.range.end.line, change.range.end.character)),
+            (
+                (change.range.start.line, change.range.start.character),
+                (change.range.end.line, change.range.end.character),
+            ),
         )
         if isinstance(change, types.TextDocumentContentChangePartial)
         else (change.text, None)
@@ -193,9 +195,7 @@ def on_close(ls: QwenLanguageServer, params: types.DidCloseTextDocumentParams) -
     ls.documents.close(params.text_document.uri)
 
 
-async def _suggest(
-    ls: QwenLanguageServer, uri: str, position: types.Position
-) -> Suggestion | None:
+async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -> Suggestion | None:
     document = ls.documents.get(uri)
     if document is None:
         raise JsonRpcInvalidParams(f"document {uri} is not open (send didOpen first)")
@@ -205,7 +205,9 @@ async def _suggest(
             snapshot,
             position.line,
             position.character,
-            is_current=lambda: document.version == snapshot.version and not document.closed,
+            is_current=lambda: (
+                ls.documents.get(uri) is document and document.version == snapshot.version
+            ),
         )
     except PositionError as exc:
         raise JsonRpcInvalidParams(str(exc)) from exc
@@ -238,20 +240,19 @@ async def on_completion(
     suggestion = await _suggest(ls, params.text_document.uri, params.position)
     if suggestion is None:
         return empty
-    document = ls.documents.get(params.text_document.uri)
-    assert document is not None
-    word = document.snapshot().word_before(suggestion.line, suggestion.utf16_col)
-    start = types.Position(line=suggestion.line, character=suggestion.utf16_col - word.utf16_len)
+    # The edit starts at the word being typed so that the client's filter, which
+    # compares the item with that word, keeps the item.
+    word_line, word_col = suggestion.word_start
+    start = types.Position(line=word_line, character=word_col)
     end = types.Position(line=suggestion.line, character=suggestion.utf16_col)
-    first_line = suggestion.text.splitlines()[0] if suggestion.text.strip() else suggestion.text
+    new_text = suggestion.word + suggestion.text
     item = types.CompletionItem(
-        label=(word.text + first_line).strip()[:80] or suggestion.text[:80],
+        label=new_text.strip().splitlines()[0][:80],
         kind=types.CompletionItemKind.Text,
         detail="qwen-lsp",
-        filter_text=word.text + suggestion.text,
-        text_edit=types.TextEdit(
-            range=types.Range(start=start, end=end), new_text=word.text + suggestion.text
-        ),
+        documentation=suggestion.text,
+        filter_text=new_text,
+        text_edit=types.TextEdit(range=types.Range(start=start, end=end), new_text=new_text),
         insert_text_format=types.InsertTextFormat.PlainText,
         sort_text="0",
         preselect=True,

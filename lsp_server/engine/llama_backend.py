@@ -106,7 +106,7 @@ class LlamaBackend:
         llm = self._llm
         cached = llm.input_ids[: llm.n_tokens]
         common = 0
-        for a, b in zip(cached, tokens):
+        for a, b in zip(cached, tokens, strict=False):
             if a != b:
                 break
             common += 1

@@ -67,8 +67,9 @@ def test_prefix_budget_is_respected_and_start_snaps() -> None:
 
 def test_prefix_start_is_stable_while_moving_down() -> None:
     """Moving the cursor down a few lines keeps the first prompt tokens identical."""
-    starts = {window(FILE, FILE.index(f"line{n} "), prefix=100).prefix_start_line
-              for n in range(66, 70)}
+    starts = {
+        window(FILE, FILE.index(f"line{n} "), prefix=100).prefix_start_line for n in range(66, 70)
+    }
     assert len(starts) == 1
 
 

@@ -1,0 +1,498 @@
+"""Tests for lsp_server.postprocess: real code, real failure shapes of a small instruct model.
+
+Each case is a document with the cursor marked by CURSOR, the raw model output, and the
+suggestion that should be shown. The file's indentation unit is detected from the
+document, as the completion use case does.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import pytest
+
+from lsp_server.postprocess import (
+    CompletionKind,
+    CompletionSite,
+    detect_indent_unit,
+    is_line_complete,
+    postprocess,
+)
+
+CURSOR = "█"
+
+
+def site_at(document: str, kind: CompletionKind) -> CompletionSite:
+    prefix, suffix = document.split(CURSOR)
+    return CompletionSite(prefix, suffix, kind, detect_indent_unit(prefix + suffix))
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    document: str
+    raw: str
+    expected: str
+    kind: CompletionKind = "block"
+
+
+CASES = [
+    # --- Python ------------------------------------------------------------------------
+    Case(
+        "py-dedent-into-main-guard",
+        "def is_even(n):\n    █\n",
+        'return n % 2 == 0\n\n\nif __name__ == "__main__":\n    print(is_even(4))\n',
+        "return n % 2 == 0",
+    ),
+    Case(
+        "py-dedent-into-next-function",
+        "def area(r):\n    █\n\n\ndef perimeter(r):\n    return 2 * pi * r\n",
+        "return pi * r * r\ndef perimeter(r):\n    return 2 * pi * r\n",
+        "return pi * r * r",
+    ),
+    Case(
+        "py-top-level-hole-runs-into-main-guard",
+        "def add(a, b):\n    return a + b\n\n\n█",
+        'def sub(a, b):\n    return a - b\n\nif __name__ == "__main__":\n    print(sub(3, 1))\n',
+        "def sub(a, b):\n    return a - b",
+    ),
+    Case(
+        "py-top-level-hole-two-blank-lines-then-more",
+        "import math\n\n\n█",
+        "def circle(r):\n    return math.pi * r**2\n\n\ndef square(a):\n    return a * a\n",
+        "def circle(r):\n    return math.pi * r**2",
+    ),
+    Case(
+        "py-main-guard-asked-for-is-kept",
+        "def main():\n    pass\n\n\n█",
+        'if __name__ == "__main__":\n    main()\n',
+        'if __name__ == "__main__":\n    main()',
+    ),
+    Case(
+        "py-fence-then-prose",
+        "def sort_desc(xs):\n    █\n",
+        "return sorted(xs, reverse=True)\n```\n\nThis function sorts the list in descending"
+        " order.\n",
+        "return sorted(xs, reverse=True)",
+    ),
+    Case(
+        "py-answer-wrapped-in-fence-shows-nothing",
+        "def sort_desc(xs):\n    █\n",
+        "```python\ndef sort_desc(xs):\n    return sorted(xs, reverse=True)\n```\n",
+        "",
+    ),
+    Case(
+        "py-repeats-next-line",
+        "def area(r):\n    █\n    return pi * r * r\n",
+        "pi = 3.14159\n    return pi * r * r\n\n\ndef perimeter(r):",
+        "pi = 3.14159",
+    ),
+    Case(
+        "py-repeat-nested-deeper-is-own-code",
+        "def f(x):\n    result = g(x)\n    █\n    return result\n",
+        "if result is None:\n        return result\n    log(result)\n    return result\n",
+        "if result is None:\n        return result\n    log(result)",
+    ),
+    Case(
+        "py-whole-line-repeat-shows-nothing",
+        "def f(x):\n    █\n    return x\n",
+        "return x\n",
+        "",
+        "line",
+    ),
+    Case(
+        "py-line-closing-paren-already-there",
+        "def total(xs):\n    return sum(█)\n",
+        "x * x for x in xs)\n\n\nprint(total([1, 2]))",
+        "x * x for x in xs",
+        "line",
+    ),
+    Case(
+        "py-line-own-call-keeps-its-paren",
+        "def show(xs):\n    print(█)\n",
+        "len(xs)\n",
+        "len(xs)",
+        "line",
+    ),
+    Case(
+        "py-line-own-call-plus-duplicate-paren",
+        "def show(xs):\n    print(█)\n",
+        "len(xs))\n",
+        "len(xs)",
+        "line",
+    ),
+    Case(
+        "py-line-quote-and-paren-already-there",
+        'def greet():\n    print("█")\n',
+        'Hello, world!")\n',
+        "Hello, world!",
+        "line",
+    ),
+    Case(
+        "py-line-word-overlap-keeps-space",
+        "def f(a, b):\n    return a + █b\n",
+        "2 * b\n",
+        "2 * ",
+        "line",
+    ),
+    Case(
+        "py-line-first-line-only",
+        "def f(a, b):\n    x = █\n    return x\n",
+        "a + b\n    y = x * 2\n    return y\n",
+        "a + b",
+        "line",
+    ),
+    Case(
+        "py-line-break-first-shows-nothing",
+        "def f(a, b):\n    x = a█\n",
+        "\n    return x\n",
+        "",
+        "line",
+    ),
+    Case(
+        "py-block-after-header-starts-with-newline",
+        "def fib(n):█\n",
+        "\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\nprint(fib(10))\n",
+        "\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)",
+    ),
+    Case(
+        "py-whitespace-only",
+        "def f():\n    █\n",
+        "   \n\t\n  ",
+        "",
+    ),
+    Case(
+        "py-special-token-mid-line",
+        "def f(x):\n    █\n",
+        "return x * 2<|endoftext|>def g():\n    pass",
+        "return x * 2",
+    ),
+    Case(
+        "py-fim-token-leaked",
+        "def f(x):\n    █\n",
+        "y = x + 1\n    return y\n<|fim_pad|><|fim_pad|>",
+        "y = x + 1\n    return y",
+    ),
+    Case(
+        "py-two-space-model-in-four-space-file",
+        "def count(xs):\n    n = 0\n    █\n    return n\n",
+        "for x in xs:\n      if x:\n        n += 1\n    return n\n",
+        "for x in xs:\n        if x:\n            n += 1",
+    ),
+    Case(
+        "py-tab-model-in-space-file",
+        "def count(xs):\n    n = 0\n    █\n",
+        "for x in xs:\n\t\tn += 1\n\treturn n\n",
+        "for x in xs:\n        n += 1\n    return n",
+    ),
+    Case(
+        "py-tab-file-stays-tabs",
+        "def count(xs):\n\tn = 0\n\t█\n",
+        "for x in xs:\n\t\tn += 1\n\treturn n\ndef other():\n",
+        "for x in xs:\n\t\tn += 1\n\treturn n",
+    ),
+    Case(
+        "py-crlf-file-crlf-output",
+        "def f(a):\r\n    █\r\n\r\n\r\ndef g():\r\n    pass\r\n",
+        "b = a * 2\r\n    return b\r\n\r\n\r\ndef g():\r\n",
+        "b = a * 2\r\n    return b",
+    ),
+    Case(
+        "py-crlf-file-lf-model-output",
+        "def f(a):\r\n    █\r\n",
+        "b = a * 2\n    return b\nprint(f(1))\n",
+        "b = a * 2\r\n    return b",
+    ),
+    Case(
+        "py-lf-file-crlf-model-output",
+        "def f(a):\n    █\n",
+        "b = a * 2\r\n    return b   \r\nprint(f(1))\r\n",
+        "b = a * 2\n    return b",
+    ),
+    Case(
+        "py-trailing-whitespace-and-blank-lines",
+        "class A:\n    def f(self):\n        █\n",
+        "x = 1   \n        return x\t\n\n\n",
+        "x = 1\n        return x",
+    ),
+    # --- JavaScript ----------------------------------------------------------------------
+    Case(
+        "js-four-space-model-in-two-space-file",
+        "function total(items) {\n  let sum = 0;\n  █\n}\n",
+        "for (const item of items) {\n      sum += item.price;\n  }\n  return sum;\n}\n\n"
+        "module.exports = { total };\n",
+        "for (const item of items) {\n    sum += item.price;\n  }\n  return sum;",
+    ),
+    Case(
+        "js-line-arrow-closing-already-there",
+        "const names = users.map(█);\n",
+        "(u) => u.name);\nconsole.log(names);\n",
+        "(u) => u.name",
+        "line",
+    ),
+    Case(
+        "js-top-level-runs-into-node-main-guard",
+        "function add(a, b) {\n  return a + b;\n}\n\n█",
+        "function sub(a, b) {\n  return a - b;\n}\n\nif (require.main === module) {\n"
+        "  console.log(sub(2, 1));\n}\n",
+        "function sub(a, b) {\n  return a - b;\n}",
+    ),
+    Case(
+        "js-repeats-closing-lines-of-suffix",
+        "describe('math', () => {\n  it('adds', () => {\n    █\n  });\n});\n",
+        "expect(add(1, 2)).toBe(3);\n  });\n});\n",
+        "expect(add(1, 2)).toBe(3);",
+    ),
+    # --- Go (tabs) -----------------------------------------------------------------------
+    Case(
+        "go-dedent-into-main",
+        "package main\n\nfunc Sum(xs []int) int {\n\ttotal := 0\n\t█\n}\n",
+        "for _, x := range xs {\n\t\ttotal += x\n\t}\n\treturn total\n}\n\nfunc main() {\n"
+        "\tfmt.Println(Sum([]int{1, 2}))\n}\n",
+        "for _, x := range xs {\n\t\ttotal += x\n\t}\n\treturn total",
+    ),
+    Case(
+        "go-spaces-model-in-tab-file",
+        "package main\n\nfunc Sum(xs []int) int {\n\ttotal := 0\n\t█\n}\n",
+        "for _, x := range xs {\n        total += x\n    }\n    return total\n}\n",
+        "for _, x := range xs {\n\t\ttotal += x\n\t}\n\treturn total",
+    ),
+    Case(
+        "go-inner-brace-is-not-the-suffix-brace",
+        "package main\n\nfunc check(err error) {\n\t█\n}\n",
+        "if err != nil {\n\t\tpanic(err)\n\t}\n}\n",
+        "if err != nil {\n\t\tpanic(err)\n\t}",
+    ),
+    Case(
+        "go-repeats-next-statement",
+        "func load(p string) ([]byte, error) {\n\tdata, err := os.ReadFile(p)\n\t█\n"
+        "\treturn data, nil\n}\n",
+        "if err != nil {\n\t\treturn nil, err\n\t}\n\treturn data, nil\n}\n",
+        "if err != nil {\n\t\treturn nil, err\n\t}",
+    ),
+    Case(
+        "go-top-level-runs-into-func-main",
+        'package main\n\nimport "fmt"\n\n█',
+        'func greet(name string) string {\n\treturn "hi " + name\n}\n\nfunc main() {\n'
+        '\tfmt.Println(greet("x"))\n}\n',
+        'func greet(name string) string {\n\treturn "hi " + name\n}',
+    ),
+    # --- Rust ----------------------------------------------------------------------------
+    Case(
+        "rust-line-macro-bracket-already-there",
+        "fn main() {\n    let v: Vec<i32> = vec![█];\n}\n",
+        '1, 2, 3];\n    println!("{:?}", v);\n',
+        "1, 2, 3",
+        "line",
+    ),
+    Case(
+        "rust-top-level-runs-into-test-module",
+        "fn double(x: i32) -> i32 {\n    x * 2\n}\n\n█",
+        "fn triple(x: i32) -> i32 {\n    x * 3\n}\n\n#[cfg(test)]\nmod tests {\n"
+        "    use super::*;\n}\n",
+        "fn triple(x: i32) -> i32 {\n    x * 3\n}",
+    ),
+    Case(
+        "rust-match-arm-dedent",
+        "fn name(n: u8) -> &'static str {\n    match n {\n        █\n    }\n}\n",
+        '0 => "zero",\n        _ => "many",\n    }\n}\n\nfn main() {}\n',
+        '0 => "zero",\n        _ => "many",',
+    ),
+    # --- C -------------------------------------------------------------------------------
+    Case(
+        "c-dedent-into-main",
+        "int max(int a, int b) {\n    █\n}\n",
+        'return a > b ? a : b;\n}\n\nint main(void) {\n    printf("%d\\n", max(1, 2));\n}\n',
+        "return a > b ? a : b;",
+    ),
+    Case(
+        "c-line-condition-closing-already-there",
+        "int sign(int x) {\n    if (█) {\n        return 1;\n    }\n}\n",
+        "x > 0) {\n        return 1;\n",
+        "x > 0",
+        "line",
+    ),
+    Case(
+        "c-repeats-next-line",
+        "int f(void) {\n    int x = 0;\n    █\n    return x;\n}\n",
+        "x += 1;\n    return x;\n}\n",
+        "x += 1;",
+    ),
+    # --- Java ----------------------------------------------------------------------------
+    Case(
+        "java-runs-into-main-inside-class",
+        "public class Calc {\n    public int add(int a, int b) {\n        return a + b;\n    }\n\n"
+        "    █\n}\n",
+        "public int sub(int a, int b) {\n        return a - b;\n    }\n\n"
+        "    public static void main(String[] args) {\n"
+        "        System.out.println(new Calc().sub(3, 1));\n    }\n}\n",
+        "public int sub(int a, int b) {\n        return a - b;\n    }",
+    ),
+    Case(
+        "java-fence-with-language",
+        "class A {\n    int twice(int x) {\n        █\n    }\n}\n",
+        "return 2 * x;\n```java\nclass A {}\n```",
+        "return 2 * x;",
+    ),
+    Case(
+        "java-line-semicolon-and-paren-already-there",
+        "class A {\n    void f() {\n        System.out.println(█);\n    }\n}\n",
+        '"done");\n',
+        '"done"',
+        "line",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_postprocess(case: Case) -> None:
+    assert postprocess(case.raw, site_at(case.document, case.kind)) == case.expected
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_streaming_stop_keeps_the_answer(case: Case) -> None:
+    """Feeding the raw output one character at a time, stopping when told, changes nothing."""
+    site = site_at(case.document, case.kind)
+    full = postprocess(case.raw, site)
+    for end in range(len(case.raw) + 1):
+        partial = case.raw[:end]
+        if is_line_complete(partial, case.kind, site):
+            assert postprocess(partial, site) == full
+            break
+        if is_line_complete(partial, case.kind):
+            assert postprocess(partial, site) == full
+            break
+
+
+# --- is_line_complete --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("partial", "kind", "document", "expected"),
+    [
+        ("return x", "line", None, False),
+        ("return x\n", "line", None, True),
+        ("return x\r", "line", None, True),
+        ("return x<|endoftext|>", "line", None, True),
+        ("return x<|endof", "line", None, False),
+        ("x = 1\n    return x\n", "block", None, False),
+        ("x = 1\n```\n", "block", None, True),
+        ("x = 1\n```", "block", None, False),  # the fence line has not ended yet
+        ("x = 1\n\n\n", "block", None, True),
+        ("x = 1\n\n", "block", None, False),
+        # A dedent needs the block's indentation: known from the text when it opens with a
+        # line break, from the site otherwise.
+        ("\n    a = 1\nprint(a)\n", "block", None, True),
+        ("a = 1\nprint(a)\n", "block", None, False),
+        ("a = 1\nprint(a)\n", "block", "def f():\n    █\n", True),
+        ("a = 1\nprint(a)", "block", "def f():\n    █\n", False),
+        ("a = 1\n    return a\n", "block", "def f():\n    █\n    return a\n", True),
+        ('a = 1\nif __name__ == "__main__":\n', "block", "█", True),
+    ],
+)
+def test_is_line_complete(
+    partial: str, kind: CompletionKind, document: str | None, expected: bool
+) -> None:
+    site = site_at(document, kind) if document is not None else None
+    assert is_line_complete(partial, kind, site) is expected
+
+
+def test_is_line_complete_rejects_a_different_kind() -> None:
+    with pytest.raises(ValueError):
+        is_line_complete("x", "line", site_at("█", "block"))
+
+
+# --- detect_indent_unit ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "    "),
+        ("x = 1\ny = 2\n", "    "),
+        ("def f():\n    if x:\n        return 1\n    return 2\n", "    "),
+        ("function f() {\n  if (x) {\n    return 1;\n  }\n}\n", "  "),
+        ("func f() {\n\tif x {\n\t\treturn\n\t}\n}\n", "\t"),
+        ("def f():\r\n  return 1\r\n", "  "),
+        (
+            "/**\n * Adds.\n * @param a first\n */\npublic int add(int a) {\n    return a;\n}\n"
+            "/**\n * More.\n */\nvoid g() {\n    h();\n}\n",
+            "    ",
+        ),
+        # Hanging alignment is rarer than indentation and does not outvote it.
+        ("def f():\n    x = g(a,\n          b)\n    if x:\n        y()\n", "    "),
+    ],
+)
+def test_detect_indent_unit(text: str, expected: str) -> None:
+    assert detect_indent_unit(text) == expected
+
+
+# --- the streaming property --------------------------------------------------------------
+
+PIECES = [
+    "a",
+    "x = 1",
+    "return x",
+    " ",
+    "  ",
+    "    ",
+    "\t",
+    "\n",
+    "\n",
+    "\n",
+    "\r\n",
+    "\r",
+    "(",
+    ")",
+    "]",
+    "}",
+    ");",
+    "```",
+    "```python",
+    "<|endoftext|>",
+    "<|",
+    "|>",
+    'if __name__ == "__main__":',
+    "func main() {",
+    "    return a",
+    "print(a)",
+]
+
+DOCUMENTS = [
+    "def f(a):\n    █\n    return a\n",
+    "def f(a):\n    x = g(█)\n",
+    "def f(a):█\n",
+    "█",
+    "import os\n\n\n█\n\ndef g():\n    pass\n",
+    "func f() {\n\tif x {\n\t\t█\n\t}\n}\n",
+    "function f() {\r\n  █\r\n}\r\n",
+    "class A {\n    void f() {\n        System.out.println(█);\n    }\n}\n",
+]
+
+
+def random_text(rng: random.Random, max_pieces: int) -> str:
+    return "".join(rng.choice(PIECES) for _ in range(rng.randint(0, max_pieces)))
+
+
+@pytest.mark.parametrize("kind", ["line", "block"])
+def test_complete_partial_never_changes_with_more_text(kind: CompletionKind) -> None:
+    rng = random.Random(20240611)
+    sites = [site_at(document, kind) for document in DOCUMENTS]
+    checked = 0
+    for _ in range(4000):
+        partial = random_text(rng, 12)
+        extra = random_text(rng, 6)
+        site = rng.choice(sites)
+        with_site = is_line_complete(partial, kind, site)
+        blind = is_line_complete(partial, kind)
+        if blind:
+            assert with_site, (partial, site)  # the site only ever adds stopping points
+        if with_site:
+            checked += 1
+            assert postprocess(partial, site) == postprocess(partial + extra, site), (
+                partial,
+                extra,
+                site,
+            )
+    assert checked > 500  # the property was exercised, not vacuously true

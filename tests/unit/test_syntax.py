@@ -1,0 +1,300 @@
+"""Tests of lsp_server.syntax: languages, parsers and completion-kind decisions."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from lsp_server import syntax
+from lsp_server.syntax import (
+    SUPPORTED_LANGUAGES,
+    CompletionKind,
+    completion_kind,
+    count_errors,
+    get_parser,
+    language_for,
+    rules_for,
+)
+
+CURSOR = "‸"
+
+
+def kind_at(language: str | None, marked: str, *, with_tree: bool = True) -> CompletionKind:
+    """completion_kind at the cursor marker of ``marked`` (parsed unless with_tree is False)."""
+    assert marked.count(CURSOR) == 1, marked
+    offset = marked.index(CURSOR)
+    text = marked.replace(CURSOR, "")
+    tree = None
+    if with_tree and language is not None:
+        tree = get_parser(language).parse(text.encode("utf-8"))
+    return completion_kind(tree, text, offset, language)
+
+
+# (language, code with the cursor marker, expected kind)
+KIND_CASES: list[tuple[str, str, CompletionKind]] = [
+    # --- python ----------------------------------------------------------------------------------
+    ("python", "def f():\n    ‸", "block"),
+    ("python", "def f():\n    ‸\n\nx = 1\n", "block"),
+    ("python", "def f():‸", "block"),
+    ("python", "class A:\n    def f(self):\n        ‸", "block"),
+    ("python", "if x:\n    pass\nelse:\n    ‸", "block"),
+    ("python", "for i in range(3):\n    ‸\nprint(i)\n", "block"),
+    ("python", "while True:\n\n    ‸", "block"),
+    ("python", "try:\n    ‸", "block"),
+    ("python", "try:\n    a()\nexcept ValueError:\n    ‸", "block"),
+    ("python", "with open(p) as f:  # why\n    ‸", "block"),
+    ("python", "def f():\n    # todo\n    ‸", "block"),
+    ("python", "@dec\nasync def f():\n    ‸", "block"),
+    ("python", "match x:\n    case 1:\n        ‸", "block"),
+    ("python", "def f():\r\n    ‸\r\n", "block"),
+    ("python", "def f():  # 😀 漢\n    ‸", "block"),
+    ("python", "x = 1\n‸", "line"),
+    ("python", "def f():\n    x = 1\n    ‸", "line"),
+    ("python", "d = {\n    'a':\n        ‸", "line"),
+    ("python", "x = {'a':‸}", "line"),
+    ("python", "f = lambda x:‸", "line"),
+    ("python", "foo‸", "line"),
+    ("python", "foo(‸)", "line"),
+    ("python", "print('hello ‸')", "line"),
+    ("python", "x = f'{y}‸'", "line"),
+    ("python", "x = f'{y‸} z'", "line"),
+    ("python", "# comment‸", "line"),
+    ("python", "x = 1  # note ‸", "line"),
+    ("python", 's = """\ndef f():\n    ‸\n"""\n', "line"),
+    ("python", "fo‸o", "none"),
+    ("python", "‸foo()", "none"),
+    ("python", "print('hel‸lo')", "none"),
+    ("python", "x = 'a ‸' + y", "none"),
+    ("python", "# a ‸ b", "none"),
+    ("python", 'def f():\n    """Doc ‸ more."""\n', "none"),
+    ("python", "s = '😀 ‸ 漢'", "none"),
+    # --- javascript ------------------------------------------------------------------------------
+    ("javascript", "function f() {\n  ‸\n}\n", "block"),
+    ("javascript", "function f() {\n  ‸", "block"),
+    ("javascript", "if (x) {‸}", "block"),
+    ("javascript", "if (x) {‸", "block"),
+    ("javascript", "const f = () => {\n  ‸", "block"),
+    ("javascript", "class A {\n  ‸\n}", "block"),
+    ("javascript", "switch (x) {\n  ‸\n}", "block"),
+    ("javascript", "for (;;) {\n  // loop\n  ‸\n}", "block"),
+    ("javascript", "function f() {\r\n  ‸\r\n}\r\n", "block"),
+    ("javascript", "const x = {\n  ‸\n};", "line"),
+    ("javascript", "const x = {\n  ‸", "line"),
+    ("javascript", "foo(‸);", "line"),
+    ("javascript", "const a = 1;\n‸", "line"),
+    ("javascript", "const s = `a${b‸} c`;", "line"),
+    ("javascript", "/* x */‸", "line"),
+    ("javascript", "f('a', ‸)", "line"),
+    ("javascript", "const s = 'abc ‸';", "line"),
+    ("javascript", 'f("a‸", b);', "none"),
+    ("javascript", "const s = `a ‸ ${b}`;", "none"),
+    ("javascript", "/* x ‸ y */", "none"),
+    ("javascript", "// a ‸ b", "none"),
+    ("javascript", "fo‸o();", "none"),
+    # --- typescript ------------------------------------------------------------------------------
+    ("typescript", "interface I {\n  ‸\n}", "block"),
+    ("typescript", "enum E {\n  ‸\n}", "block"),
+    ("typescript", "function f(): void {\n  ‸\n}", "block"),
+    ("typescript", "class C {\n  m(): number {\n    ‸\n  }\n}", "block"),
+    ("typescript", "const x: number = ‸", "line"),
+    ("typescript", "const o: Record<string, number> = {\n  ‸\n};", "line"),
+    ("typescript", "let s: string = 'a ‸, b';", "none"),
+    ("typescript", "let va‸lue: number;", "none"),
+    ("tsx", "function A() {\n  ‸\n}", "block"),
+    ("tsx", "const a = <div>{‸}</div>;", "line"),
+    # --- go --------------------------------------------------------------------------------------
+    ("go", "package main\n\nfunc main() {\n\t‸", "block"),
+    ("go", "package main\n\nfunc main() {\n\t‸\n}\n", "block"),
+    ("go", "package main\n\nfunc main() {\n\tswitch x {\n\t‸\n\t}\n}\n", "block"),
+    ("go", "package main\n\ntype S struct {\n\t‸\n}\n", "block"),
+    ("go", "package main\n\nfunc main() {\n\tfor {‸}\n}\n", "block"),
+    ("go", "package main\n\nvar v = T{\n\t‸\n}\n", "line"),
+    ("go", "package main\n\nfunc main() {\n\tx := 1\n\t‸\n}\n", "line"),
+    ("go", "package main\n\nfunc main() {\n\tfmt.Println(‸)\n}\n", "line"),
+    ("go", 'package main\n\nvar s = "a ‸ b"\n', "none"),
+    ("go", "package main\n\nvar s = `raw ‸ text`\n", "none"),
+    ("go", "package main\n\nfunc ma‸in() {}\n", "none"),
+    # --- rust ------------------------------------------------------------------------------------
+    ("rust", "fn main() {\n    ‸", "block"),
+    ("rust", "fn main() {‸}", "block"),
+    ("rust", "impl S {\n    ‸\n}\n", "block"),
+    ("rust", "fn f(x: u8) {\n    match x {\n        ‸\n    }\n}\n", "block"),
+    ("rust", "struct S {\n    ‸\n}\n", "block"),
+    ("rust", "fn main() {\n    let s = S {\n        ‸\n    };\n}\n", "line"),
+    ("rust", "fn main() {\n    let x = 1;\n    ‸\n}\n", "line"),
+    ("rust", "fn main() {\n    let c = 'x‸';\n}\n", "line"),
+    ("rust", "// done‸", "line"),
+    ("rust", 'fn main() {\n    let s = "a ‸ b";\n}\n', "none"),
+    ("rust", "fn main() {\n    // a ‸ b\n}\n", "none"),
+    # --- c ---------------------------------------------------------------------------------------
+    ("c", "int main(void) {\n  ‸", "block"),
+    ("c", "int main(void) {\n  ‸\n}\n", "block"),
+    ("c", "int main(void)\n{\n  ‸\n}\n", "block"),
+    ("c", "struct S {\n  ‸\n};", "block"),
+    ("c", "int a[] = {\n  ‸\n};", "line"),
+    ("c", "int main(void) {\n  int x = 1;\n  ‸\n}\n", "line"),
+    ("c", "#include <stdio.h>\n‸", "line"),
+    ("c", 'int main(void) {\n  printf("a ‸ b");\n}\n', "none"),
+    ("c", "/* a ‸ b */", "none"),
+    ("c", "int ma‸in(void);", "none"),
+    # --- cpp -------------------------------------------------------------------------------------
+    ("cpp", "namespace n {\n‸\n}", "block"),
+    ("cpp", "class A {\n  ‸\n};", "block"),
+    ("cpp", "auto f = [](int x) {\n  ‸\n};", "block"),
+    ("cpp", "int main() {\n  ‸", "block"),
+    ("cpp", "std::vector<int> v = {\n  ‸\n};", "line"),
+    ("cpp", "int main() {\n  std::cout << ‸;\n}\n", "line"),
+    ("cpp", 'auto r = R"(a ‸ b)";', "none"),
+    ("cpp", "int main() {\n  // a ‸ b\n}\n", "none"),
+    # --- java ------------------------------------------------------------------------------------
+    ("java", "class A {\n  void f() {\n    ‸", "block"),
+    ("java", "class A {\n  ‸\n}", "block"),
+    ("java", "interface I {\n  ‸\n}", "block"),
+    ("java", "class A {\n  A() {\n    ‸\n  }\n}", "block"),
+    ("java", "class A {\n  int[] a = {\n    ‸\n  };\n}", "line"),
+    ("java", "class A {\n  void f() {\n    int x = 1;\n    ‸\n  }\n}", "line"),
+    ("java", 'class A {\n  String s = "a ‸ b";\n}', "none"),
+    ("java", "class A {\n  // a ‸ b\n}", "none"),
+    ("java", "class A {\n  void f() {\n    Sys‸tem.out.println();\n  }\n}", "none"),
+]
+
+
+@pytest.mark.parametrize(("language", "marked", "expected"), KIND_CASES)
+def test_completion_kind(language: str, marked: str, expected: CompletionKind) -> None:
+    assert kind_at(language, marked) == expected
+
+
+def test_cases_cover_every_language() -> None:
+    assert {case[0] for case in KIND_CASES} == set(SUPPORTED_LANGUAGES)
+
+
+# Without a tree (no grammar, or the document is too large to parse): text rules only.
+PLAIN_CASES: list[tuple[str | None, str, CompletionKind]] = [
+    (None, "def f():\n    ‸", "block"),
+    (None, "int main() {\n    ‸", "block"),
+    (None, "def f():\n‸", "line"),  # not indented deeper than the opener line
+    (None, "x = 1\n    ‸", "line"),
+    (None, "fo‸o", "none"),
+    (None, "foo‸", "line"),
+    ("python", "if x:\n    # comment\n    ‸", "block"),
+    ("python", "x = {\n    ‸", "line"),  # python opens blocks with ":" only
+    ("go", "func main() {\n\t‸", "block"),
+]
+
+
+@pytest.mark.parametrize(("language", "marked", "expected"), PLAIN_CASES)
+def test_completion_kind_without_tree(
+    language: str | None, marked: str, expected: CompletionKind
+) -> None:
+    assert kind_at(language, marked, with_tree=False) == expected
+
+
+def test_completion_kind_clamps_offset_and_handles_empty_text() -> None:
+    tree = get_parser("python").parse(b"")
+    assert completion_kind(tree, "", 0, "python") == "line"
+    assert completion_kind(None, "abc", 99, None) == "line"
+    assert completion_kind(None, "abc", -5, None) == "none"
+
+
+def test_completion_kind_lone_carriage_return_lines() -> None:
+    # "\r" ends an LSP line; the previous line is the opener, not "def f():\r    ".
+    assert kind_at(None, "def f():\r    ‸") == "block"
+    assert kind_at("javascript", "function f() {\r  ‸\r}") == "block"
+
+
+@pytest.mark.parametrize(
+    ("language_id", "uri", "expected"),
+    [
+        ("python", "", "python"),
+        ("javascript", "", "javascript"),
+        ("javascriptreact", "file:///a/app.jsx", "javascript"),
+        ("typescript", "", "typescript"),
+        ("typescriptreact", "", "tsx"),
+        ("go", "", "go"),
+        ("rust", "", "rust"),
+        ("c", "", "c"),
+        ("cpp", "", "cpp"),
+        ("java", "", "java"),
+        ("Python", "", "python"),
+        ("python", "file:///a/b.js", "python"),  # a known languageId wins
+        ("plaintext", "file:///home/me/x.py", "python"),
+        ("", "file:///home/me/My%20Project/main.GO", "go"),
+        ("plaintext", "file:///c%3A/src/lib.rs?x=1#frag", "rust"),
+        ("", "untitled:Untitled-1", None),
+        ("plaintext", "file:///a/b.tsx", "tsx"),
+        ("plaintext", "file:///a/b.hpp", "cpp"),
+        ("plaintext", "file:///a/b.h", "c"),
+        ("plaintext", "file:///a/Main.java", "java"),
+        ("plaintext", "file:///a/README.md", None),
+        ("markdown", "", None),
+        ("plaintext", "/no/scheme/script.py", "python"),
+    ],
+)
+def test_language_for(language_id: str, uri: str, expected: str | None) -> None:
+    assert language_for(language_id, uri) == expected
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_every_language_has_rules_and_parses(language: str) -> None:
+    rules = rules_for(language)
+    assert rules.name == language
+    assert rules.block_node_types and rules.block_openers and rules.line_comment
+    tree = get_parser(language).parse(b"x")
+    assert tree.root_node is not None
+
+
+def test_unknown_language_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="unsupported language 'cobol'"):
+        rules_for("cobol")
+    with pytest.raises(ValueError, match="unsupported language 'cobol'"):
+        get_parser("cobol")
+
+
+def test_get_parser_gives_each_caller_its_own_parser() -> None:
+    assert get_parser("python") is not get_parser("python")
+    assert syntax.get_language("python") is syntax.get_language("python")
+
+
+def test_parsers_in_threads() -> None:
+    source = b"def f(x):\n    return [i * 2 for i in range(x)]\n" * 200
+    expected = str(get_parser("python").parse(source).root_node)
+    results: list[str] = []
+
+    def work() -> None:
+        for _ in range(5):
+            results.append(str(get_parser("python").parse(source).root_node))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [expected] * 20
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "expected"),
+    [
+        ("python", "def f(x):\n    return x\n", 0),
+        ("python", "def f(:\n  x = = 1\n", 3),
+        ("javascript", "function f() {", 1),  # MISSING "}"
+        ("javascript", "let x = ;", 1),
+        ("go", "package main\nfunc main() { x := }\n", 1),
+        ("c", "int main(void) { return 0 }", 1),  # MISSING ";"
+        ("java", "class A { void f() { int x = 1 } }", 1),
+    ],
+)
+def test_count_errors(language: str, code: str, expected: int) -> None:
+    tree = get_parser(language).parse(code.encode())
+    assert count_errors(tree.root_node) == expected
+    assert (expected > 0) == tree.root_node.has_error
+
+
+def test_count_errors_on_a_subtree_counts_only_that_subtree() -> None:
+    tree = get_parser("javascript").parse(b"function a() { let x = ; }\nfunction b() { f(; }\n")
+    first, second = tree.root_node.children
+    total = count_errors(tree.root_node)
+    assert count_errors(first) >= 1
+    assert count_errors(second) >= 1
+    assert count_errors(first) + count_errors(second) == total
