@@ -22,6 +22,8 @@ def _setup_logging(level: str, log_file: str | None) -> None:
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # pygls logs every message at INFO; that is --log-level debug material.
+    logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _parse_host_port(value: str) -> tuple[str, int]:

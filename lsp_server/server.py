@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import uuid
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 
 from lsp_server import __version__
 from lsp_server.completion import CompletionService, Suggestion
@@ -58,13 +60,14 @@ class QwenProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
-    def lsp_initialize(self, params: types.InitializeParams) -> Any:
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
         # documents.py speaks UTF-16 (the LSP default); without this pygls would pick
         # UTF-8 for clients that offer it (Neovim does) and every column would be off.
         general = params.capabilities.general
         if general is not None:
             general.position_encodings = [types.PositionEncodingKind.Utf16]
-        return super().lsp_initialize(params)
+        return (yield from super().lsp_initialize(params))
 
 
 class QwenLanguageServer(LanguageServer):

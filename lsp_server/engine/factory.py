@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -48,7 +49,9 @@ def make_loader(settings: Settings) -> Callable[[], Backend]:
         if settings.backend == "fake":
             from lsp_server.engine.fake import FakeBackend
 
-            return FakeBackend()
+            # Tests slow the fake down to exercise cancellation and stale edits.
+            delay = float(os.environ.get("QWEN_LSP_FAKE_SECONDS_PER_TOKEN", "0") or 0)
+            return FakeBackend(seconds_per_token=delay)
         from lsp_server.engine.llama_backend import LlamaBackend, LlamaOptions
 
         resolved = resolve_model(settings)

@@ -8,6 +8,7 @@ instead of finishing a multi-second prompt nobody will see.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import logging
 import os
@@ -59,6 +60,7 @@ class LlamaBackend:
             verbose=False,
         )
         self._path = model_path
+        self._healer = TokenHealer([self._llm.detokenize([i]) for i in range(self._llm.n_vocab())])
         self._special_ids: dict[str, int] = {}
         self._stop_ids = {self._llm.token_eos()}
         for text in stop_tokens:
@@ -122,6 +124,13 @@ class LlamaBackend:
         self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
     ) -> Generation:
         tokens = self.prompt_tokens(prompt)
+        # Token healing: the prompt's last text token is dropped and the model must
+        # regenerate it (or a longer token starting with it). Otherwise a prompt ending in
+        # "    " (one 4-space token) makes the model add the space that the usual
+        # tokenization "   " + ' """' would put in front of the next token.
+        heal = b""
+        if prompt and not isinstance(prompt[-1], Special) and prompt[-1]:
+            heal = self._llm.detokenize([tokens.pop()])
         overflow = len(tokens) + limits.max_tokens - self._llm.n_ctx()
         if overflow > 0:
             raise ValueError(f"prompt of {len(tokens)} tokens does not fit the context")
@@ -140,15 +149,30 @@ class LlamaBackend:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
         reason: StopReason = "max_tokens"
+        pending = heal  # bytes the output must still start with
         # With the whole prompt evaluated, generate() finds it cached and samples at once.
-        stream = self._llm.generate(tokens, temp=0.0, top_k=1, repeat_penalty=1.0, reset=True)
+        stream = self._llm.generate(
+            tokens,
+            temp=0.0,
+            top_k=1,
+            repeat_penalty=1.0,
+            reset=True,
+            logits_processor=[lambda _ids, logits: self._healer.constrain(pending, logits)]
+            if heal
+            else None,
+        )
         try:
             for token in stream:
                 if token in self._stop_ids:
                     reason = "stop_token"
                     break
                 result.generated_tokens += 1
-                pieces.append(decoder.decode(self._llm.detokenize([token])))
+                piece = self._llm.detokenize([token])
+                if pending:
+                    # Drop the part of the piece that re-creates the healed prompt text.
+                    consumed = min(len(pending), len(piece))
+                    piece, pending = piece[consumed:], pending[consumed:]
+                pieces.append(decoder.decode(piece))
                 if limits.cancel.cancelled:
                     reason = "cancelled"
                     break
@@ -171,6 +195,42 @@ class LlamaBackend:
 
     def close(self) -> None:
         self._llm.close()
+
+
+class TokenHealer:
+    """Restricts the next token to ones consistent with text that must come first."""
+
+    def __init__(self, vocab: list[bytes]):
+        self._sorted = sorted((piece, token) for token, piece in enumerate(vocab) if piece)
+        self._keys = [piece for piece, _ in self._sorted]
+        self._by_piece: dict[bytes, list[int]] = {}
+        for piece, token in self._sorted:
+            self._by_piece.setdefault(piece, []).append(token)
+        self._cache: dict[bytes, Any] = {}
+
+    def allowed(self, required: bytes) -> list[int]:
+        """Tokens that start with ``required`` or are a non-empty prefix of it."""
+        start = bisect.bisect_left(self._keys, required)
+        tokens = []
+        for piece, token in self._sorted[start:]:
+            if not piece.startswith(required):
+                break
+            tokens.append(token)
+        for length in range(1, len(required)):
+            tokens.extend(self._by_piece.get(required[:length], []))
+        return tokens
+
+    def constrain(self, required: bytes, logits: Any) -> Any:
+        if not required:
+            return logits
+        import numpy as np
+
+        allowed = self._cache.get(required)
+        if allowed is None:
+            allowed = self._cache[required] = np.array(self.allowed(required), dtype=np.intc)
+        masked = np.full_like(logits, -np.inf)
+        masked[allowed] = logits[allowed]
+        return masked
 
 
 def system_info() -> str:

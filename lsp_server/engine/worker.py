@@ -131,7 +131,11 @@ class ModelWorker:
     def _loop(self) -> None:
         while True:
             with self._lock:
-                while not self._queue:
+                # Requests that arrive before the first load (the client's settings are
+                # still being fetched) wait for it instead of failing.
+                while not self._queue or (
+                    self.state == "unloaded" and not isinstance(self._queue[0], _LoadJob)
+                ):
                     self._lock.wait()
                 job = self._queue.popleft()
                 if isinstance(job, _LoadJob):

@@ -1,0 +1,85 @@
+"""Shared set-up for the protocol tests: the real server over stdio, driven by pytest-lsp."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+CLIENTS = ["neovim", "visual-studio-code", "emacs"]
+
+
+def server_config(**env: str) -> ClientServerConfig:
+    return ClientServerConfig(
+        server_command=[sys.executable, "-m", "lsp_server", "--log-level", "info"],
+        server_env={**os.environ, **env},
+    )
+
+
+async def start(
+    client: LanguageClient, capabilities: str, options: dict[str, Any] | None = None
+) -> types.InitializeResult:
+    params = types.InitializeParams(
+        capabilities=client_capabilities(capabilities),
+        initialization_options=options,
+        root_uri=Path.cwd().as_uri(),
+    )
+    return await client.initialize_session(params)
+
+
+def open_doc(client: LanguageClient, uri: str, language: str, text: str, version: int = 1) -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id=language, version=version, text=text
+            )
+        )
+    )
+
+
+def cursor_of(text: str, marker: str = "‸") -> tuple[str, types.Position]:
+    """Remove the marker and return the text with the marker's LSP (UTF-16) position."""
+    index = text.index(marker)
+    before = text[:index]
+    line = before.count("\n")
+    column_text = before[before.rfind("\n") + 1 :]
+    utf16_col = len(column_text.encode("utf-16-le")) // 2
+    return text.replace(marker, "", 1), types.Position(line=line, character=utf16_col)
+
+
+async def inline(
+    client: LanguageClient, uri: str, position: types.Position, timeout: float = 120
+) -> types.InlineCompletionList | list[types.InlineCompletionItem] | None:
+    params = types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=position,
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Automatic
+        ),
+    )
+    return await asyncio.wait_for(client.text_document_inline_completion_async(params), timeout)
+
+
+def items_of(
+    result: types.InlineCompletionList | list[types.InlineCompletionItem] | None,
+) -> list[types.InlineCompletionItem]:
+    if result is None:
+        return []
+    return list(result.items if isinstance(result, types.InlineCompletionList) else result)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def stop(client: LanguageClient) -> AsyncIterator[None]:
+    yield
+    await client.shutdown_session()
