@@ -43,6 +43,30 @@ class _Key:
 
 
 @dataclass
+class CompletionStats:
+    """Running totals, reported by the server's qwenLsp/status request."""
+
+    requests: int = 0
+    generations: int = 0
+    cancelled_generations: int = 0
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    generated_tokens: int = 0
+    generated_tokens_cancelled: int = 0
+    last: Generation | None = None
+
+    def record(self, generation: Generation) -> None:
+        self.generations += 1
+        self.prompt_tokens += generation.prompt_tokens
+        self.reused_tokens += generation.reused_tokens
+        self.generated_tokens += generation.generated_tokens
+        if generation.stop_reason == "cancelled":
+            self.cancelled_generations += 1
+            self.generated_tokens_cancelled += generation.generated_tokens
+        self.last = generation
+
+
+@dataclass
 class _Inflight:
     task: asyncio.Future[Suggestion | None]
     waiters: int = 0
@@ -63,6 +87,7 @@ class CompletionService:
         # request for the same keystroke share it instead of cancelling each other.
         self._inflight: dict[_Key, _Inflight] = {}
         self._last: tuple[_Key, Suggestion | None] | None = None
+        self.stats = CompletionStats()
 
     async def complete(
         self, snapshot: Snapshot, line: int, utf16_col: int, is_current: Callable[[], bool]
@@ -74,6 +99,7 @@ class CompletionService:
         Raises documents.PositionError for a position outside the document.
         """
         offset = snapshot.offset_at(line, utf16_col)
+        self.stats.requests += 1
         settings = self._settings()
         if snapshot.is_binary or snapshot.language_id in settings.disabledLanguages:
             return None
@@ -141,9 +167,11 @@ class CompletionService:
                 return not postprocess.is_line_complete(text, kind, site)
 
             generation = backend.generate(fim_prompt(window, markers), limits, keep_going)
+            self.stats.record(generation)
             if generation.stop_reason == "cancelled":
                 return None
             text = postprocess.postprocess(generation.text, site)
+            log.debug("raw model output %r", generation.text)
             log.info(
                 "completion %s:%d:%d kind=%s prompt=%d reused=%d generated=%d "
                 "prompt_s=%.2f gen_s=%.2f stop=%s shown=%r",

@@ -30,6 +30,8 @@ from lsp_server.settings import SECTION, Settings, resolve_settings
 
 log = logging.getLogger(__name__)
 
+STATUS_METHOD = "qwenLsp/status"
+
 
 @dataclass(frozen=True)
 class _UnparsableRequest:
@@ -216,6 +218,20 @@ async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -
         raise JsonRpcInvalidParams(str(exc)) from exc
     except ModelUnavailable:
         return None  # already reported with its fix when the model failed to load
+
+
+@server.feature(STATUS_METHOD)
+def on_status(ls: QwenLanguageServer, params: Any) -> dict[str, Any]:
+    """Model state and completion figures, for scripts, benchmarks and editor status bars."""
+    stats = ls.completions.stats
+    error = ls.worker.error
+    return {
+        "state": ls.worker.state,
+        "model": ls.settings.model or "default",
+        "error": None if error is None else {"message": str(error), "fix": error.fix},
+        "completions": {k: v for k, v in vars(stats).items() if k != "last"},
+        "lastGeneration": None if stats.last is None else vars(stats.last),
+    }
 
 
 @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())

@@ -64,7 +64,7 @@ class FakeBackend:
                 time.sleep(self.seconds_per_token)
             text += char
             if not keep_going(text):
-                reason = "done"
+                reason = "cancelled" if limits.cancel.cancelled else "done"
                 break
         return Generation(
             text=text,

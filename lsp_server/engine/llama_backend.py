@@ -183,7 +183,7 @@ class LlamaBackend:
                     reason = "time_cap"
                     break
                 if not keep_going("".join(pieces)):
-                    reason = "done"
+                    reason = "cancelled" if limits.cancel.cancelled else "done"
                     break
         finally:
             stream.close()
