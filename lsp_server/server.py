@@ -92,9 +92,13 @@ class QwenLanguageServer(LanguageServer):
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     # -- settings and model -----------------------------------------------------
-    async def refresh_settings(self) -> bool:
-        """Re-read settings; returns True when the model must be (re)loaded."""
-        workspace_config = None
+    async def refresh_settings(self, pushed: Any = None) -> bool:
+        """Re-read settings; returns True when the model must be (re)loaded.
+
+        ``pushed`` is what a client sent in didChangeConfiguration; clients that support
+        workspace/configuration are asked instead.
+        """
+        workspace_config = pushed if isinstance(pushed, dict) else None
         if _client_supports(self, "workspace.configuration"):
             try:
                 items = [types.ConfigurationItem(section=SECTION)]
@@ -168,7 +172,7 @@ async def on_initialized(ls: QwenLanguageServer, params: types.InitializedParams
 async def on_configuration(
     ls: QwenLanguageServer, params: types.DidChangeConfigurationParams
 ) -> None:
-    if await ls.refresh_settings():
+    if await ls.refresh_settings(params.settings):
         await ls.load_model()
 
 

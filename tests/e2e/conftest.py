@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
@@ -73,13 +71,3 @@ def items_of(
     if result is None:
         return []
     return list(result.items if isinstance(result, types.InlineCompletionList) else result)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-async def stop(client: LanguageClient) -> AsyncIterator[None]:
-    yield
-    await client.shutdown_session()

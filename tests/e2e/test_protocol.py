@@ -295,3 +295,25 @@ def test_bad_messages_get_answers_and_the_server_keeps_serving() -> None:
     assert answers[3]["error"]["code"] == -32601  # MethodNotFound
     assert answers[4]["result"]["items"][0]["insertText"] == "fake_completion()"
     assert answers[5]["result"] is None
+
+
+async def test_language_without_grammar_still_completes(client: LanguageClient) -> None:
+    uri = "file:///tmp/qwen-lsp-test/script.lua"
+    open_doc(client, uri, "lua", "local x = ")
+    items = items_of(await inline(client, uri, types.Position(line=0, character=10)))
+    assert [i.insert_text for i in items] == ["fake_completion()"]
+
+
+async def test_bad_setting_is_reported_and_default_kept() -> None:
+    client = await server_config(QWEN_LSP_BACKEND="fake").start()
+    assert isinstance(client, LanguageClient)
+    try:
+        await start(client, "emacs", {"qwenLsp": {"prefixTokens": "lots", "modle": "x"}})
+        open_doc(client, PY_URI, "python", "x = ")
+        assert items_of(await inline(client, PY_URI, types.Position(line=0, character=4)))
+        warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
+        assert any("prefixTokens" in w and "keeping 384" in w for w in warnings), warnings
+        assert any("modle" in w for w in warnings), warnings
+        await client.shutdown_session()
+    finally:
+        await client.stop()

@@ -1,0 +1,109 @@
+"""The command line as a user runs it: models, headless completion, doctor, TCP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_real_model import _model_ready
+
+ROOT = Path(__file__).resolve().parents[2]
+needs_model = pytest.mark.skipif(not _model_ready(), reason="run scripts/setup.sh first")
+
+
+def qwen_lsp(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lsp_server", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+
+
+def test_models_list_shows_the_default() -> None:
+    result = qwen_lsp("models", "list")
+    assert result.returncode == 0
+    assert "qwen2.5-coder-0.5b-instruct *" in result.stdout
+    assert "qwen2.5-coder-1.5b-instruct" in result.stdout
+
+
+@needs_model
+def test_complete_prints_a_suggestion() -> None:
+    result = qwen_lsp("complete", "examples/demo.py:5:5")
+    assert result.returncode == 0, result.stderr
+    assert "return" in result.stdout
+    assert "def fibonacci" not in result.stdout  # the code before the cursor is not repeated
+    compile(Path(ROOT / "examples/demo.py").read_text() + result.stdout, "demo", "exec")
+
+
+@pytest.mark.parametrize(
+    "location, message",
+    [
+        ("examples/demo.py", "expected FILE:LINE"),
+        ("examples/demo.py:99:1", "line 99 is outside"),
+        ("examples/missing.py:1:1", "cannot read"),
+    ],
+)
+def test_complete_rejects_bad_locations(location: str, message: str) -> None:
+    result = qwen_lsp("complete", location, QWEN_LSP_BACKEND="fake")
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_complete_with_a_broken_model_says_how_to_fix_it(tmp_path: Path) -> None:
+    fake_model = tmp_path / "broken.gguf"
+    fake_model.write_bytes(b"GGUF" + b"\x00" * 10)
+    result = qwen_lsp("complete", "examples/demo.py:5:5", QWEN_LSP_MODEL=str(fake_model))
+    assert result.returncode == 1
+    assert "fix:" in result.stderr
+
+
+@needs_model
+def test_doctor_reports_versions_model_and_speed() -> None:
+    result = qwen_lsp("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for field in ("llama-cpp-python", "cpu features used", "model file", "generation speed"):
+        assert field in result.stdout
+    assert "verified" in result.stdout
+
+
+def test_server_over_tcp() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lsp_server", "--tcp", f"127.0.0.1:{port}"],
+        env={**os.environ, "QWEN_LSP_BACKEND": "fake"},
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "server did not listen"
+                time.sleep(0.1)
+        with connection:
+            body = json.dumps(
+                {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}
+            ).encode()
+            connection.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            received = b""
+            while b"inlineCompletionProvider" not in received:
+                chunk = connection.recv(65536)
+                assert chunk, "connection closed"
+                received += chunk
+    finally:
+        server.terminate()
+        server.wait(10)
