@@ -317,3 +317,13 @@ async def test_bad_setting_is_reported_and_default_kept() -> None:
         await client.shutdown_session()
     finally:
         await client.stop()
+
+
+async def test_huge_document_still_completes(client: LanguageClient) -> None:
+    """3 MB: above the parse limit, so no tree, but the window keeps the prompt small."""
+    text = "".join(f"value_{i} = compute({i})\n" for i in range(120_000)) + "total = "
+    assert len(text) > 3_000_000
+    open_doc(client, PY_URI, "python", text)
+    position = types.Position(line=120_000, character=8)
+    items = items_of(await inline(client, PY_URI, position))
+    assert [i.insert_text for i in items] == ["fake_completion()"]
