@@ -88,6 +88,7 @@ class CompletionService:
         self._inflight: dict[_Key, _Inflight] = {}
         self._last: tuple[_Key, Suggestion | None] | None = None
         self.stats = CompletionStats()
+        self._sequence = 0
 
     async def complete(
         self, snapshot: Snapshot, line: int, utf16_col: int, is_current: Callable[[], bool]
@@ -104,7 +105,7 @@ class CompletionService:
         if snapshot.is_binary or snapshot.language_id in settings.disabledLanguages:
             return None
         key = _Key(snapshot.uri, snapshot.version, offset)
-        if self._last is not None and self._last[0] == key:
+        if settings.suggestionCache and self._last is not None and self._last[0] == key:
             return self._last[1]
         inflight = self._inflight.get(key)
         if inflight is None:
@@ -119,7 +120,7 @@ class CompletionService:
         except asyncio.CancelledError:
             # Stop the work only when nobody else waits for it.
             inflight.waiters -= 1
-            if inflight.waiters == 0:
+            if inflight.waiters == 0 and settings.cancelStale:
                 inflight.task.cancel()
             raise
         if not is_current():
@@ -158,10 +159,11 @@ class CompletionService:
                 max_tokens=settings.maxTokensBlock if kind == "block" else settings.maxTokensLine,
                 max_seconds=settings.maxSeconds,
                 cancel=cancel,
+                reuse_kv=settings.kvReuse,
             )
 
             def keep_going(text: str) -> bool:
-                if not is_current():
+                if settings.cancelStale and not is_current():
                     cancel.cancel("document changed")
                     return False
                 return not postprocess.is_line_complete(text, kind, site)
@@ -203,7 +205,10 @@ class CompletionService:
                 generation=generation,
             )
 
-        future, cancel = self._worker.submit(LANE, job)
+        # Without cancelStale every request gets a lane of its own, so none supersedes another.
+        self._sequence += 1
+        lane = LANE if settings.cancelStale else f"{LANE}-{self._sequence}"
+        future, cancel = self._worker.submit(lane, job)
         try:
             return await future
         except asyncio.CancelledError:

@@ -35,6 +35,14 @@ class Settings:
     """Offer whole blocks after a line that opens one; off = always a single line."""
     disabledLanguages: tuple[str, ...] = ()
     """LSP language ids that get no suggestions."""
+    kvReuse: bool = True
+    """Reuse the KV cache of the previous prompt's common prefix (off: every prompt cold)."""
+    suggestionCache: bool = True
+    """Reuse suggestions: same context, or the user typing through a shown suggestion."""
+    speculation: bool = True
+    """While idle, compute the suggestion that follows accepting the shown one."""
+    cancelStale: bool = True
+    """A newer keystroke or edit stops the running generation (off: every request runs)."""
     contextSize: int = 4096
     """The model's context window (KV cache size) in tokens."""
     threads: int = 0

@@ -66,6 +66,7 @@ class GenerationLimits:
     max_tokens: int
     max_seconds: float
     cancel: CancelToken = field(default_factory=CancelToken)
+    reuse_kv: bool = True  # False: evaluate the whole prompt again (a benchmark baseline)
 
 
 class Backend(Protocol):

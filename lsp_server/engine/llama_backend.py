@@ -112,7 +112,7 @@ class LlamaBackend:
             if a != b:
                 break
             common += 1
-        common = min(common, len(tokens) - 1)
+        common = min(common, len(tokens) - 1) if limits.reuse_kv else 0
         llm.n_tokens = common  # eval() drops the KV entries past this point
         for start in range(common, len(tokens), PREFILL_CHUNK):
             if limits.cancel.cancelled:
