@@ -1,7 +1,9 @@
 """The inline-completion use case: from a document snapshot and a cursor to a suggestion.
 
-Runs the whole pipeline (context window, prompt, generation, post-processing) as one job
-on the model worker, so the event loop never waits on tokenization or the model.
+Runs the model part of the pipeline (context window, prompt, generation, post-processing)
+as one job on the model worker, so the event loop never waits on tokenization or the
+model. Around it: a suggestion cache (same context, or typing through a shown suggestion)
+and speculation (while idle, the suggestion that follows accepting the shown one).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lsp_server import postprocess, syntax
+from lsp_server.cache import CachedSuggestion, SuggestionCache
 from lsp_server.context import FimMarkers, TokenCounter, fim_prompt, fim_window
 from lsp_server.documents import Snapshot
 from lsp_server.engine import Backend, CancelToken, Generation, GenerationLimits
@@ -21,6 +24,7 @@ from lsp_server.settings import Settings
 log = logging.getLogger(__name__)
 
 LANE = "completion"
+SPECULATION_LANE = "speculation"
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,7 @@ class Suggestion:
     kind: str
     word: str = ""  # the identifier characters just before the cursor
     word_start: tuple[int, int] = (0, 0)  # where that word starts, LSP units
-    raw: str = ""
-    generation: Generation | None = None
+    source: str = "model"  # "model" or "cache"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,9 @@ class CompletionStats:
     """Running totals, reported by the server's qwenLsp/status request."""
 
     requests: int = 0
+    cache_hits: int = 0
     generations: int = 0
+    speculations: int = 0
     cancelled_generations: int = 0
     prompt_tokens: int = 0
     reused_tokens: int = 0
@@ -68,7 +73,7 @@ class CompletionStats:
 
 @dataclass
 class _Inflight:
-    task: asyncio.Future[Suggestion | None]
+    task: asyncio.Future[CachedSuggestion | None]
     waiters: int = 0
 
 
@@ -86,9 +91,10 @@ class CompletionService:
         # One job per (document version, cursor): an inline request and a completion
         # request for the same keystroke share it instead of cancelling each other.
         self._inflight: dict[_Key, _Inflight] = {}
-        self._last: tuple[_Key, Suggestion | None] | None = None
+        self.cache = SuggestionCache()
         self.stats = CompletionStats()
         self._sequence = 0
+        self._speculation: asyncio.Task[None] | None = None
 
     async def complete(
         self, snapshot: Snapshot, line: int, utf16_col: int, is_current: Callable[[], bool]
@@ -104,47 +110,96 @@ class CompletionService:
         settings = self._settings()
         if snapshot.is_binary or snapshot.language_id in settings.disabledLanguages:
             return None
+        prefix, suffix = snapshot.text[:offset], snapshot.text[offset:]
+        found = self.cache.get(snapshot.uri, prefix, suffix) if settings.suggestionCache else None
+        source = "cache" if found is not None else "model"
+        if found is not None:
+            self.stats.cache_hits += 1
+        else:
+            found = await self._shared_generation(snapshot, offset, settings, is_current)
+            if found is not None and settings.suggestionCache:
+                self.cache.put(snapshot.uri, prefix, suffix, found)
+        if not is_current() or found is None or not found.text:
+            return None
+        if settings.speculation and settings.suggestionCache:
+            self._speculate(snapshot, offset, found, settings)
+        word_start = offset
+        while word_start > 0 and _is_word_char(snapshot.text[word_start - 1]):
+            word_start -= 1
+        return Suggestion(
+            found.text,
+            line,
+            utf16_col,
+            found.kind,
+            word=snapshot.text[word_start:offset],
+            word_start=snapshot.position_at(word_start),
+            source=source,
+        )
+
+    async def _shared_generation(
+        self, snapshot: Snapshot, offset: int, settings: Settings, is_current: Callable[[], bool]
+    ) -> CachedSuggestion | None:
         key = _Key(snapshot.uri, snapshot.version, offset)
-        if settings.suggestionCache and self._last is not None and self._last[0] == key:
-            return self._last[1]
         inflight = self._inflight.get(key)
         if inflight is None:
-            task = asyncio.ensure_future(
-                self._generate(snapshot, offset, line, utf16_col, settings, is_current)
-            )
+            task = asyncio.ensure_future(self._generate(snapshot, offset, settings, is_current))
             inflight = self._inflight[key] = _Inflight(task)
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
         inflight.waiters += 1
         try:
-            suggestion = await asyncio.shield(inflight.task)
+            return await asyncio.shield(inflight.task)
         except asyncio.CancelledError:
             # Stop the work only when nobody else waits for it.
             inflight.waiters -= 1
             if inflight.waiters == 0 and settings.cancelStale:
                 inflight.task.cancel()
             raise
-        if not is_current():
-            return None
-        self._last = (key, suggestion)
-        return suggestion
+
+    def _speculate(
+        self, snapshot: Snapshot, offset: int, shown: CachedSuggestion, settings: Settings
+    ) -> None:
+        """While idle, compute what follows the shown suggestion, as if it was accepted.
+
+        When the user accepts it or types it through, the next request is a cache hit.
+        Any real request preempts this work (it runs as a background job).
+        """
+        prefix = snapshot.text[:offset] + shown.text
+        suffix = snapshot.text[offset:]
+        if self.cache.get(snapshot.uri, prefix, suffix) is not None:
+            return
+        if self._speculation is not None:
+            self._speculation.cancel()
+
+        async def run() -> None:
+            accepted = Snapshot.build(
+                snapshot.uri, snapshot.language_id, snapshot.version, prefix + suffix
+            )
+            result = await self._generate(
+                accepted, len(prefix), settings, lambda: True, background=True
+            )
+            if result is not None:
+                self.stats.speculations += 1
+                self.cache.put(snapshot.uri, prefix, suffix, result)
+
+        self._speculation = asyncio.ensure_future(run())
 
     async def _generate(
         self,
         snapshot: Snapshot,
         offset: int,
-        line: int,
-        utf16_col: int,
         settings: Settings,
         is_current: Callable[[], bool],
-    ) -> Suggestion | None:
+        background: bool = False,
+    ) -> CachedSuggestion | None:
+        """Ask the model; None when the work was cancelled or superseded."""
         kind = syntax.completion_kind(snapshot.tree, snapshot.text, offset, snapshot.language)
         if kind == "none":
-            return None
+            return CachedSuggestion("", "none")
         if kind == "block" and not settings.multiline:
             kind = "line"
         markers = self._markers()
 
-        def job(backend: Backend, cancel: CancelToken) -> Suggestion | None:
+        def job(backend: Backend, cancel: CancelToken) -> CachedSuggestion | None:
             counter = self._counters.setdefault(id(backend), TokenCounter(backend.tokenize))
             window = fim_window(
                 snapshot.text, offset, counter, settings.prefixTokens, settings.suffixTokens
@@ -175,11 +230,11 @@ class CompletionService:
             text = postprocess.postprocess(generation.text, site)
             log.debug("raw model output %r", generation.text)
             log.info(
-                "completion %s:%d:%d kind=%s prompt=%d reused=%d generated=%d "
+                "%s %s:%d kind=%s prompt=%d reused=%d generated=%d "
                 "prompt_s=%.2f gen_s=%.2f stop=%s shown=%r",
+                "speculation" if background else "completion",
                 snapshot.uri.rsplit("/", 1)[-1],
-                line,
-                utf16_col,
+                offset,
                 kind,
                 generation.prompt_tokens,
                 generation.reused_tokens,
@@ -189,32 +244,21 @@ class CompletionService:
                 generation.stop_reason,
                 text[:60],
             )
-            if not text:
-                return None
-            word_start = offset
-            while word_start > 0 and _is_word_char(snapshot.text[word_start - 1]):
-                word_start -= 1
-            return Suggestion(
-                text,
-                line,
-                utf16_col,
-                kind,
-                word=snapshot.text[word_start:offset],
-                word_start=snapshot.position_at(word_start),
-                raw=generation.text,
-                generation=generation,
-            )
+            return CachedSuggestion(text, kind)
 
         # Without cancelStale every request gets a lane of its own, so none supersedes another.
         self._sequence += 1
-        lane = LANE if settings.cancelStale else f"{LANE}-{self._sequence}"
-        future, cancel = self._worker.submit(lane, job)
+        if background:
+            lane = SPECULATION_LANE
+        else:
+            lane = LANE if settings.cancelStale else f"{LANE}-{self._sequence}"
+        future, cancel = self._worker.submit(lane, job, background=background)
         try:
             return await future
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if cancel.reason == "superseded" and task is not None and not task.cancelling():
-                return None  # a newer keystroke won; this one simply shows nothing
+                return None  # newer work won; this one simply shows nothing
             cancel.cancel("request cancelled")
             raise
 

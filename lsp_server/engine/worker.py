@@ -39,6 +39,7 @@ class _Job(Generic[T]):
     run: Callable[[Backend, CancelToken], T]
     future: asyncio.Future[T]
     loop: asyncio.AbstractEventLoop
+    background: bool = False
     cancel: CancelToken = field(default_factory=CancelToken)
 
 
@@ -90,7 +91,7 @@ class ModelWorker:
                 done.set_result(None)
 
         def finished(_: ModelWorker) -> None:
-            loop.call_soon_threadsafe(settle)
+            _post(loop, settle)
 
         self.load(loader, finished)
         await done
@@ -98,35 +99,40 @@ class ModelWorker:
 
     # -- requests --------------------------------------------------------------
     def submit(
-        self, lane: str, run: Callable[[Backend, CancelToken], T]
+        self, lane: str, run: Callable[[Backend, CancelToken], T], *, background: bool = False
     ) -> tuple[asyncio.Future[T], CancelToken]:
         """Queue ``run(backend, cancel)``; earlier jobs on ``lane`` are cancelled.
 
+        A background job (speculation, warming) runs only when nothing else waits, and any
+        foreground job cancels it: a keystroke never waits behind work nobody asked for.
         The future fails with ModelUnavailable when no model could be loaded and is
-        cancelled when a newer job on the same lane supersedes this one before it ran.
+        cancelled when a newer job supersedes this one before it ran.
         """
         loop = asyncio.get_running_loop()
-        job: _Job[T] = _Job(lane, run, loop.create_future(), loop)
+        job: _Job[T] = _Job(lane, run, loop.create_future(), loop, background=background)
         with self._lock:
             for old in list(self._queue):
-                if isinstance(old, _Job) and old.lane == lane:
+                if isinstance(old, _Job) and (
+                    old.lane == lane or (old.background and not background)
+                ):
                     self._queue.remove(old)
                     old.cancel.cancel("superseded")
-                    loop.call_soon_threadsafe(old.future.cancel)
-            if self._running is not None and self._running.lane == lane:
-                self._running.cancel.cancel("superseded")
-            self._queue.append(job)
+                    _post(old.loop, old.future.cancel)
+            running = self._running
+            if running is not None and (
+                running.lane == lane or (running.background and not background)
+            ):
+                running.cancel.cancel("superseded")
+            if background:
+                self._queue.append(job)
+            else:  # ahead of any background job still queued
+                position = next(
+                    (i for i, q in enumerate(self._queue) if isinstance(q, _Job) and q.background),
+                    len(self._queue),
+                )
+                self._queue.insert(position, job)
             self._lock.notify()
         return job.future, job.cancel
-
-    def run_sync(self, run: Callable[[Backend, CancelToken], T]) -> T:
-        """Run a job from a thread without an event loop (command-line use)."""
-
-        async def go() -> T:
-            future, _ = self.submit("sync", run)
-            return await future
-
-        return asyncio.run(go())
 
     def _loop(self) -> None:
         while True:
@@ -155,10 +161,10 @@ class ModelWorker:
                 if not job.future.done():
                     setter(value)
 
-            job.loop.call_soon_threadsafe(apply)
+            _post(job.loop, apply)
 
         if job.cancel.cancelled:
-            job.loop.call_soon_threadsafe(job.future.cancel)
+            _post(job.loop, job.future.cancel)
             return
         if self._backend is None:
             error = self.error or ModelUnavailable("no model is loaded")
@@ -169,6 +175,14 @@ class ModelWorker:
         except Exception as exc:
             log.exception("model job failed")
             settle(job.future.set_exception, exc)
+
+
+def _post(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> None:
+    """Run ``callback`` on ``loop``; a loop that has closed meanwhile wants no answer."""
+    try:
+        loop.call_soon_threadsafe(callback)
+    except RuntimeError:
+        log.debug("event loop closed; dropping a result")
 
 
 @dataclass

@@ -80,3 +80,42 @@ async def test_cancel_token_stops_running_generation() -> None:
     text = await future
     assert time.monotonic() - stopped_at < 0.2
     assert 0 < len(text) < 40
+
+
+async def test_foreground_job_preempts_background_work() -> None:
+    worker = ModelWorker()
+    await worker.load_async(slow_backend)
+    speculative, speculative_cancel = worker.submit("speculation", generate_job, background=True)
+    queued_background, _ = worker.submit("warm", generate_job, background=True)
+    await asyncio.sleep(0.05)  # the speculative job is running
+    started = time.monotonic()
+    real, _ = worker.submit("completion", generate_job)
+    assert await real == "x" * 100
+    assert time.monotonic() - started < 1.0  # did not wait for the background jobs
+    assert speculative_cancel.cancelled
+    assert len(await speculative) < 40
+    with pytest.raises(asyncio.CancelledError):
+        await queued_background
+
+
+async def test_background_job_waits_for_foreground_queue() -> None:
+    worker = ModelWorker()
+    await worker.load_async(slow_backend)
+    order: list[str] = []
+
+    def note(name: str):  # type: ignore[no-untyped-def]
+        def job(backend: Backend, cancel: CancelToken) -> str:
+            order.append(name)
+            return name
+
+        return job
+
+    blocker, _ = worker.submit("a", generate_job)
+    background, _ = worker.submit("bg", note("background"), background=True)
+    foreground, _ = worker.submit("b", note("foreground"))
+    await blocker
+    await foreground
+    # The background job was cancelled by the later foreground submit.
+    with pytest.raises(asyncio.CancelledError):
+        await background
+    assert order == ["foreground"]

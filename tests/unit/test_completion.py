@@ -1,0 +1,98 @@
+"""The completion use case with the fake model: caching, typing through, speculation."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from lsp_server.completion import CompletionService
+from lsp_server.context import FimMarkers
+from lsp_server.documents import DocumentStore
+from lsp_server.engine.fake import FakeBackend
+from lsp_server.engine.worker import ModelWorker
+from lsp_server.settings import Settings
+
+URI = "file:///t/example.py"
+
+
+async def service(settings: Settings, backend: FakeBackend) -> CompletionService:
+    worker = ModelWorker()
+    await worker.load_async(lambda: backend)
+    return CompletionService(worker, lambda: settings, FimMarkers)
+
+
+def no_speculation() -> Settings:
+    return dataclasses.replace(Settings(), speculation=False)
+
+
+async def complete(svc: CompletionService, store: DocumentStore, text: str) -> str | None:
+    """Set the document to `text` and ask for a suggestion at its end."""
+    document = store.get(URI)
+    if document is None:
+        document = store.open(URI, "python", 1, text)
+    else:
+        store.change(URI, document.version + 1, [(text, None)])
+    snapshot = document.snapshot()
+    line = snapshot.line_count() - 1
+    utf16_col = len(snapshot.line_at(line).encode("utf-16-le")) // 2
+    suggestion = await svc.complete(snapshot, line, utf16_col, lambda: True)
+    return suggestion.text if suggestion else None
+
+
+async def test_same_context_is_served_from_the_cache() -> None:
+    backend = FakeBackend({"total = ": "compute(values)\n"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, "total = ") == "compute(values)"
+    assert await complete(svc, store, "total = ") == "compute(values)"
+    assert len(backend.calls) == 1
+    assert svc.stats.cache_hits == 1
+
+
+async def test_typing_through_shows_the_rest_without_the_model() -> None:
+    backend = FakeBackend({"total = ": "compute(values)\n"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, "total = ") == "compute(values)"
+    assert await complete(svc, store, "total = comp") == "ute(values)"
+    assert await complete(svc, store, "total = compute(") == "values)"
+    assert len(backend.calls) == 1
+    # Typing something else asks the model again.
+    await complete(svc, store, "total = x")
+    assert len(backend.calls) == 2
+
+
+async def test_without_the_cache_every_request_runs_the_model() -> None:
+    backend = FakeBackend({"total = ": "compute(values)\n"})
+    settings = dataclasses.replace(no_speculation(), suggestionCache=False)
+    svc, store = await service(settings, backend), DocumentStore()
+    await complete(svc, store, "total = ")
+    await complete(svc, store, "total = ")
+    await complete(svc, store, "total = comp")
+    assert len(backend.calls) == 3
+
+
+async def test_speculation_prepares_the_next_suggestion() -> None:
+    backend = FakeBackend({"total = ": "compute(values)\n", "compute(values)": " + 1\n"})
+    svc, store = await service(Settings(), backend), DocumentStore()
+    assert await complete(svc, store, "total = ") == "compute(values)"
+    for _ in range(100):  # the speculative job runs in the background
+        if svc.stats.speculations:
+            break
+        await asyncio.sleep(0.01)
+    assert len(backend.calls) == 2 and backend.calls[1].endswith("total = compute(values)")
+    # The user accepts the suggestion: the next one is already there.
+    assert await complete(svc, store, "total = compute(values)") == " + 1"
+    assert len(backend.calls) == 2
+
+
+async def test_a_real_request_preempts_speculation() -> None:
+    backend = FakeBackend(
+        {"a = ": "first()\n", "first()": "x" * 100 + "\n", "b = ": "second()\n"},
+        seconds_per_token=0.01,
+    )
+    svc, store = await service(Settings(), backend), DocumentStore()
+    assert await complete(svc, store, "a = ") == "first()"
+    await asyncio.sleep(0.1)  # speculation for "a = first()" is generating its 100 x's
+    started = asyncio.get_running_loop().time()
+    assert await complete(svc, store, "b = ") == "second()"
+    assert asyncio.get_running_loop().time() - started < 0.8
+    assert svc.stats.speculations == 0 or svc.stats.cancelled_generations >= 1
