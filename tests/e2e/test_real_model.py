@@ -57,9 +57,13 @@ SNIPPETS = {
 }
 
 
+# No time cap: on a shared, busy machine a cap would make greedy output depend on load.
+DETERMINISTIC = {"maxSeconds": 120}
+
+
 @pytest_lsp.fixture(config=server_config(), params=CLIENTS)
 async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest) -> Any:
-    await start(lsp_client, request.param)
+    await start(lsp_client, request.param, DETERMINISTIC)
     yield
     await lsp_client.shutdown_session()
 
