@@ -215,6 +215,7 @@ class CompletionService:
                 max_seconds=settings.maxSeconds,
                 cancel=cancel,
                 reuse_kv=settings.kvReuse,
+                session=snapshot.uri,
             )
 
             def keep_going(text: str) -> bool:
@@ -225,9 +226,11 @@ class CompletionService:
 
             generation = backend.generate(fim_prompt(window, markers), limits, keep_going)
             self.stats.record(generation)
-            if generation.stop_reason == "cancelled":
-                return None
-            text = postprocess.postprocess(generation.text, site)
+            text = (
+                ""
+                if generation.stop_reason == "cancelled"
+                else postprocess.postprocess(generation.text, site)
+            )
             log.debug("raw model output %r", generation.text)
             log.info(
                 "%s %s:%d kind=%s prompt=%d reused=%d generated=%d "
@@ -241,9 +244,11 @@ class CompletionService:
                 generation.generated_tokens,
                 generation.prompt_seconds,
                 generation.generate_seconds,
-                generation.stop_reason,
+                generation.stop_reason if not cancel.reason else cancel.reason,
                 text[:60],
             )
+            if generation.stop_reason == "cancelled":
+                return None
             return CachedSuggestion(text, kind)
 
         # Without cancelStale every request gets a lane of its own, so none supersedes another.

@@ -67,6 +67,7 @@ class GenerationLimits:
     max_seconds: float
     cancel: CancelToken = field(default_factory=CancelToken)
     reuse_kv: bool = True  # False: evaluate the whole prompt again (a benchmark baseline)
+    session: str = ""  # whose prompt this is (a document): its KV state may be kept apart
 
 
 class Backend(Protocol):

@@ -13,6 +13,7 @@ import codecs
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,10 @@ log = logging.getLogger(__name__)
 
 # Prompt tokens evaluated between two cancellation checks: about 0.3 s of work here.
 PREFILL_CHUNK = 32
+# KV states of this many other documents are kept, so switching files is not a cold start.
+KEPT_SESSIONS = 4
+# Restoring a saved state costs a copy of it; only worth it when it spares this many tokens.
+MIN_TOKENS_SAVED_BY_RESTORE = 48
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class LlamaBackend:
             verbose=False,
         )
         self._path = model_path
+        self._session = ""  # whose prompt the live KV cache holds
+        self._saved: OrderedDict[str, tuple[list[int], Any]] = OrderedDict()
         self._healer = TokenHealer([self._llm.detokenize([i]) for i in range(self._llm.n_vocab())])
         self._special_ids: dict[str, int] = {}
         self._stop_ids = {self._llm.token_eos()}
@@ -99,6 +106,25 @@ class LlamaBackend:
                 tokens.extend(self.tokenize(part))
         return tokens
 
+    def _switch_session(self, session: str, tokens: list[int]) -> None:
+        """Keep the live KV state of the previous document; bring back this one's."""
+        if session == self._session:
+            return
+        llm = self._llm
+        if self._session and llm.n_tokens > 0:
+            self._saved[self._session] = (list(llm.input_ids[: llm.n_tokens]), llm.save_state())
+            self._saved.move_to_end(self._session)
+            while len(self._saved) > KEPT_SESSIONS:
+                self._saved.popitem(last=False)
+        self._session = session
+        kept = self._saved.pop(session, None)
+        if kept is None:
+            return
+        kept_tokens, state = kept
+        live = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        if _common_prefix(kept_tokens, tokens) >= live + MIN_TOKENS_SAVED_BY_RESTORE:
+            llm.load_state(state)
+
     def _prefill(self, tokens: list[int], limits: GenerationLimits) -> tuple[int, bool]:
         """Evaluate the part of ``tokens`` the KV cache does not hold yet.
 
@@ -106,12 +132,9 @@ class LlamaBackend:
         when everything is cached, because sampling needs its logits.
         """
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens]
-        common = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
+        if limits.reuse_kv:
+            self._switch_session(limits.session, tokens)
+        common = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         common = min(common, len(tokens) - 1) if limits.reuse_kv else 0
         llm.n_tokens = common  # eval() drops the KV entries past this point
         for start in range(common, len(tokens), PREFILL_CHUNK):
@@ -195,6 +218,15 @@ class LlamaBackend:
 
     def close(self) -> None:
         self._llm.close()
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
 
 
 class TokenHealer:

@@ -180,3 +180,41 @@ async def test_edit_during_generation_returns_nothing_stale(long_client: Languag
     assert time.monotonic() - changed_at < 2
     last = (await _status(long_client))["lastGeneration"]
     assert last["stop_reason"] == "cancelled"
+
+
+@pytest_lsp.fixture(config=server_config())
+async def fresh_client(lsp_client: LanguageClient) -> Any:
+    await start(lsp_client, "neovim", {**DETERMINISTIC, "speculation": False})
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_switching_documents_keeps_each_warm(fresh_client: LanguageClient) -> None:
+    """A, then B, then A again: A's prompt comes back from its kept KV state."""
+    body = "".join(f"def helper_{i}(value):\n    return value + {i}\n\n\n" for i in range(12))
+    texts = {name: f"# module {name}\n" + body + "result = helper_3(" for name in "ab"}
+    uris = {name: f"file:///tmp/qwen-lsp-e2e/switch_{name}.py" for name in "ab"}
+    end = types.Position(line=body.count("\n") + 1, character=len("result = helper_3("))
+    for name in "ab":
+        open_doc(fresh_client, uris[name], "python", texts[name])
+        await inline(fresh_client, uris[name], end)
+    # Back in A, one character typed (not what was suggested, so the model runs): only the
+    # end of A's prompt is new.
+    fresh_client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uris["a"], version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=end, end=end), text="x"
+                )
+            ],
+        )
+    )
+    await inline(
+        fresh_client, uris["a"], types.Position(line=end.line, character=end.character + 1)
+    )
+    status = await _status(fresh_client)
+    assert status["completions"]["cache_hits"] == 0  # all three went to the model
+    last = status["lastGeneration"]
+    assert last["prompt_tokens"] > 150
+    assert last["reused_tokens"] >= last["prompt_tokens"] - 10
