@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from lsp_server import __version__
 
@@ -102,8 +103,23 @@ def _serve(tcp: tuple[str, int] | None) -> int:
         server.start_tcp(*tcp)
     else:
         log.info("qwen-lsp %s on stdio", __version__)
-        server.start_io()
+        server.start_io(sys.stdin.buffer, _protocol_stdout())
     return 0
+
+
+def _protocol_stdout() -> BinaryIO:
+    """A private copy of stdout for the protocol; file descriptor 1 becomes stderr.
+
+    llama-cpp-python points descriptor 1 at /dev/null while it loads a model (to silence
+    llama.cpp), and llama.cpp may print to it: either would lose or corrupt LSP messages
+    written in the meantime. The protocol keeps its own descriptor; stray prints land on
+    stderr.
+    """
+    sys.stdout.flush()
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(protocol_fd, "wb")
 
 
 def _models(args: argparse.Namespace) -> int:

@@ -218,3 +218,24 @@ async def test_switching_documents_keeps_each_warm(fresh_client: LanguageClient)
     last = status["lastGeneration"]
     assert last["prompt_tokens"] > 150
     assert last["reused_tokens"] >= last["prompt_tokens"] - 10
+
+
+async def test_messages_during_model_load_are_not_lost() -> None:
+    """llama-cpp-python silences descriptor 1 while loading; the protocol must not care."""
+    client = await server_config().start()
+    assert isinstance(client, LanguageClient)
+    try:
+        await start(client, "visual-studio-code")
+        states = []
+        for _ in range(30):  # asked again and again while the model loads
+            status = await asyncio.wait_for(_status(client), 10)
+            states.append(status["state"])
+            if status["state"] == "ready":
+                break
+            await asyncio.sleep(0.05)
+        assert states[-1] == "ready", states
+        kinds = [type(r).__name__ for rs in client.progress_reports.values() for r in rs]
+        assert kinds == ["WorkDoneProgressBegin", "WorkDoneProgressEnd"]
+        await client.shutdown_session()
+    finally:
+        await client.stop()
