@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import ctypes
 import logging
 import os
 import time
@@ -112,7 +113,7 @@ class LlamaBackend:
             return
         llm = self._llm
         if self._session and llm.n_tokens > 0:
-            self._saved[self._session] = (list(llm.input_ids[: llm.n_tokens]), llm.save_state())
+            self._saved[self._session] = (list(llm.input_ids[: llm.n_tokens]), self._save_kv())
             self._saved.move_to_end(self._session)
             while len(self._saved) > KEPT_SESSIONS:
                 self._saved.popitem(last=False)
@@ -123,7 +124,31 @@ class LlamaBackend:
         kept_tokens, state = kept
         live = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         if _common_prefix(kept_tokens, tokens) >= live + MIN_TOKENS_SAVED_BY_RESTORE:
-            llm.load_state(state)
+            self._load_kv(kept_tokens, state)
+
+    # Llama.save_state() would also copy up to n_batch x n_vocab logits (300 MB for
+    # Qwen's vocabulary); the KV cells of sequence 0 are all a prompt needs.
+    def _save_kv(self) -> bytes:
+        import llama_cpp
+
+        ctx = self._llm.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        return bytes(buffer[:written])
+
+    def _load_kv(self, tokens: list[int], state: bytes) -> None:
+        import llama_cpp
+
+        llm = self._llm
+        llm.n_tokens = 0
+        llm.eval([])  # clears the live KV cells before the kept ones come back
+        buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if llama_cpp.llama_state_seq_set_data(llm.ctx, buffer, len(state), 0) != len(state):
+            log.warning("could not restore a kept KV state; evaluating the prompt instead")
+            return
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
 
     def _prefill(self, tokens: list[int], limits: GenerationLimits) -> tuple[int, bool]:
         """Evaluate the part of ``tokens`` the KV cache does not hold yet.
