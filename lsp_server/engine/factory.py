@@ -15,18 +15,6 @@ from lsp_server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Qwen's stop tokens, used for a GGUF file the registry does not know.
-QWEN_STOP_TOKENS = (
-    "<|endoftext|>",
-    "<|fim_pad|>",
-    "<|file_sep|>",
-    "<|im_end|>",
-    "<|fim_prefix|>",
-    "<|fim_suffix|>",
-    "<|fim_middle|>",
-    "<|repo_name|>",
-)
-
 
 def resolve_model(settings: Settings) -> models.ResolvedModel:
     try:
@@ -60,7 +48,7 @@ def make_loader(settings: Settings) -> Callable[[], Backend]:
             models.verify(resolved)
         except models.ModelError as exc:
             raise ModelUnavailable(str(exc), exc.fix) from exc
-        stop = resolved.spec.stop if resolved.spec is not None else QWEN_STOP_TOKENS
+        stop = resolved.spec.stop if resolved.spec is not None else models.DEFAULT_STOP
         options = LlamaOptions(
             n_ctx=settings.contextSize, n_threads=settings.threads, n_gpu_layers=settings.gpuLayers
         )
