@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --no-demo
+printf '\n== editors: Neovim, Emacs/eglot, code-server + Chromium, extension build tools\n' >&2
+scripts/install_editors.sh
 VENV=${QWEN_LSP_VENV:-.venv}
 PY="$VENV/bin/python"
 printf '\n== ruff\n' >&2

@@ -15,9 +15,13 @@
 
 (defvar qwen-test-report nil)
 (defvar qwen-test-start (float-time))
+(defvar qwen-test-sit-for-calls 0)
 
 (defun qwen-test-log (fmt &rest args)
-  (princ (format "[eglot_test %.1fs] %s\n" (- (float-time) qwen-test-start) (apply #'format fmt args)) #'external-debugging-output))
+  (let ((cpu (alist-get 'utime (process-attributes (emacs-pid)))))
+    (princ (format "[eglot_test %.1fs, cpu %.1fs] %s\n" (- (float-time) qwen-test-start)
+                   (if cpu (float-time cpu) 0.0) (apply #'format fmt args))
+           #'external-debugging-output)))
 
 (defun qwen-test-finish (ok message)
   (push (cons 'ok (if ok t :json-false)) qwen-test-report)
@@ -39,7 +43,9 @@
     (setq eglot-sync-connect 60
           eglot-connect-timeout 120
           eglot-confirm-server-initiated-edits nil
-          eglot-autoshutdown t)
+          eglot-autoshutdown t
+          ;; The server has no diagnostics or hover; their timers only cost CPU here.
+          eglot-stay-out-of '(flymake eldoc))
     ;; A generous time cap: other work on a shared CPU must not cut the suggestion short.
     (setq-default eglot-workspace-configuration '((:qwenLsp . (:maxSeconds 30))))
     (find-file file)
@@ -70,6 +76,7 @@
       (dolist (ch (string-to-list "return "))
         (let ((last-command-event ch)) (self-insert-command 1))
         (eglot--signal-textDocument/didChange))
+      (qwen-test-log "typed")
       (let* ((line-start (line-beginning-position))
              (before (buffer-substring line-start (point)))
              (completion-auto-help nil)
@@ -83,15 +90,18 @@
               ;; interactive Emacs does.
               (cl-letf (((symbol-function 'sit-for)
                          (lambda (seconds &optional _nodisp)
+                           (setq qwen-test-sit-for-calls (1+ qwen-test-sit-for-calls))
                            (accept-process-output nil (min seconds 0.1))
                            t)))
                 (completion-at-point))
               (setq inserted (/= tick (buffer-chars-modified-tick))))
             (unless inserted
+              (qwen-test-log "completion-at-point inserted nothing yet; again")
               (when (> (float-time) deadline) (error "completion-at-point inserted nothing"))
               (accept-process-output nil 1))))
         (let ((after (buffer-substring line-start (line-end-position))))
-          (qwen-test-log "line before %S, after %S" before after)
+          (qwen-test-log "line before %S, after %S (sit-for called %d times)"
+                         before after qwen-test-sit-for-calls)
           (push (cons 'before before) qwen-test-report)
           (push (cons 'after after) qwen-test-report)
           (qwen-test-check (string-prefix-p "    return " after) "line lost its prefix: %S" after)

@@ -39,12 +39,6 @@ local function step(name, data)
   io.stderr:write(('[nvim_test %.1fs] %s %s\n'):format(vim.uv.now() / 1000, name, vim.json.encode(data)))
 end
 
-vim.opt.runtimepath:prepend((assert(env.QWEN_LSP_PLUGIN, 'QWEN_LSP_PLUGIN')))
-vim.o.swapfile = false
-vim.o.showmode = false
-vim.o.shortmess = vim.o.shortmess .. 'I'
-local qwen = require('qwen_lsp')
-local ghost = qwen.ghost
 local keys = {
   accept = '<Tab>',
   accept_word = '<C-Right>',
@@ -52,17 +46,28 @@ local keys = {
   dismiss = '<C-]>',
   trigger = '<M-\\>',
 }
-local args = {}
-if env.QWEN_LSP_SERVER_LOG and env.QWEN_LSP_SERVER_LOG ~= '' then
-  args = { '--log-file', env.QWEN_LSP_SERVER_LOG }
+local qwen, ghost
+
+-- Inside run()'s pcall: an error here must end Neovim, not leave it waiting for input.
+local function setup_plugin()
+  vim.opt.runtimepath:prepend((assert(env.QWEN_LSP_PLUGIN, 'QWEN_LSP_PLUGIN')))
+  vim.o.swapfile = false
+  vim.o.showmode = false
+  vim.o.shortmess = vim.o.shortmess .. 'I'
+  qwen = require('qwen_lsp')
+  ghost = qwen.ghost
+  local args = {}
+  if env.QWEN_LSP_SERVER_LOG and env.QWEN_LSP_SERVER_LOG ~= '' then
+    args = { '--log-file', env.QWEN_LSP_SERVER_LOG }
+  end
+  qwen.setup({
+    cmd = vim.list_extend({ (assert(env.QWEN_LSP_CMD, 'QWEN_LSP_CMD')) }, args),
+    -- A generous time cap: other work on a shared CPU must not cut the suggestion short.
+    settings = { maxSeconds = 30 },
+    debounce_ms = 100,
+    keymaps = keys,
+  })
 end
-qwen.setup({
-  cmd = vim.list_extend({ (assert(env.QWEN_LSP_CMD, 'QWEN_LSP_CMD')) }, args),
-  -- A generous time cap: other work on a shared CPU must not cut the suggestion short.
-  settings = { maxSeconds = 30 },
-  debounce_ms = 100,
-  keymaps = keys,
-})
 
 local co
 local function sleep(ms)
@@ -133,8 +138,9 @@ local function hold_for_screenshot()
 end
 
 local function run()
-  local file = assert(env.QWEN_LSP_FILE, 'QWEN_LSP_FILE')
-  vim.cmd('edit ' .. vim.fn.fnameescape(file))
+  setup_plugin()
+  local file = (assert(env.QWEN_LSP_FILE, 'QWEN_LSP_FILE'))
+  vim.cmd('edit ' .. vim.fn.fnameescape(vim.fn.fnamemodify(file, ':.')))
   local buf = api.nvim_get_current_buf()
   check(vim.bo[buf].filetype == 'python', 'filetype is ' .. vim.bo[buf].filetype)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from lsp_server.models import cache_dir
 from tests.editors.conftest import HERE, INSTALL_HINT, SERVER, SHAPES, needs_model, tail
 
 EMACS = shutil.which("emacs")
@@ -48,7 +49,9 @@ def test_emacs_eglot_completion(workdir: Path) -> None:
         "QWEN_LSP_FILE": str(path),
         "QWEN_LSP_REPORT": str(workdir / "emacs-report.json"),
         "QWEN_LSP_SERVER_LOG": str(workdir / "server.log"),
-        "HOME": str(workdir.parent),  # no user init, no ~/.emacs.d writes
+        # No user init and no ~/.emacs.d writes; the model stays where it is.
+        "HOME": str(workdir.parent),
+        "QWEN_LSP_CACHE_DIR": str(cache_dir()),
     }
     started = time.monotonic()
     proc = subprocess.run(

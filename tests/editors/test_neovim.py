@@ -112,7 +112,7 @@ def test_neovim_screenshot(workdir: Path) -> None:
     hold = workdir.parent / "hold"
     hold.mkdir()
     assert NVIM is not None
-    cols, rows = 92, 16
+    cols, rows = 92, 20
     socket = f"qwen-lsp-test-{uuid.uuid4().hex[:8]}"
     rc_file = workdir.parent / "nvim.rc"
     env = _env(workdir, QWEN_LSP_HOLD_DIR=str(hold), COLORTERM="truecolor")
@@ -157,3 +157,24 @@ def test_neovim_screenshot(workdir: Path) -> None:
     _check_saved(workdir)
     for name in ("neovim-ghost-text.png", "neovim-ghost-block.png"):
         assert (SCREENSHOTS / name).stat().st_size > 5000
+
+
+def test_neovim_checkhealth(workdir: Path) -> None:
+    (workdir / "shapes.py").write_text(SHAPES)
+    assert NVIM is not None
+    report = workdir / "checkhealth.txt"
+    proc = subprocess.run(
+        [NVIM, "--headless", "--clean", "-S", str(HERE / "nvim_health.lua")],
+        cwd=workdir,
+        env=_env(workdir, QWEN_LSP_REPORT=str(report)),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, f"nvim exited {proc.returncode}:\n{tail(proc.stderr)}"
+    text = report.read_text()
+    assert "OK Neovim 0.1" in text
+    assert "OK qwen-lsp " in text
+    assert "OK running (client" in text
+    assert "is loaded" in text, text
+    assert "ERROR" not in text, text

@@ -90,7 +90,8 @@ def test_vscode_ghost_text_and_tab(vsix: Path, workdir: Path) -> None:
         "QWEN_LSP_STATE_DIR": str(workdir.parent / "state"),
         "QWEN_LSP_REPORT": str(workdir / "vscode-report.json"),
         "QWEN_LSP_SCREENSHOT": str(screenshot),
-        "QWEN_LSP_SERVER_LOG": str(workdir / "server.log"),
+        # Outside the opened folder, so that it does not show in the screenshot's explorer.
+        "QWEN_LSP_SERVER_LOG": str(workdir.parent / "server.log"),
     }
     started = time.monotonic()
     proc = subprocess.run(

@@ -1,0 +1,242 @@
+// The parts of the extension that do not need VS Code: settings for the server, the
+// status bar's text, parsing `qwen-lsp models list`, reading a fix out of an error.
+// Kept apart so that `node --test` can check them without an editor.
+
+/** Settings the server understands (lsp_server/settings.py), sent under "qwenLsp". */
+export const SERVER_SETTING_KEYS = [
+  'model',
+  'backend',
+  'prefixTokens',
+  'suffixTokens',
+  'maxTokensLine',
+  'maxTokensBlock',
+  'maxSeconds',
+  'multiline',
+  'disabledLanguages',
+  'kvReuse',
+  'suggestionCache',
+  'speculation',
+  'cancelStale',
+  'contextSize',
+  'threads',
+  'gpuLayers',
+] as const;
+
+/** Settings only the extension reads; changing one restarts the server. */
+export const RESTART_SETTING_KEYS = ['server.command', 'server.args', 'server.env', 'languages'] as const;
+
+export const SECTION = 'qwenLsp';
+export const STATUS_METHOD = 'qwenLsp/status';
+
+/**
+ * The server's part of the extension's settings. Keys the server does not know (the
+ * extension's own, and `actions` until the server has code actions) are left out: the
+ * server would warn about each of them.
+ */
+export function serverSettings(source: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (source === null || typeof source !== 'object') {
+    return out;
+  }
+  const record = source as Record<string, unknown>;
+  for (const key of SERVER_SETTING_KEYS) {
+    const value = record[key];
+    if (value !== undefined && value !== null) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+export interface ServerLaunch {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+/** The server's command line from the settings; `${userHome}` and `~/` are expanded. */
+export function serverLaunch(
+  command: unknown,
+  args: unknown,
+  env: unknown,
+  home: string,
+): ServerLaunch {
+  const expand = (s: string): string =>
+    s.replace(/\$\{userHome\}/g, home).replace(/^~(?=\/|$)/, home);
+  const cmd = typeof command === 'string' && command.trim() !== '' ? command.trim() : 'qwen-lsp';
+  const argv = Array.isArray(args) ? args.filter((a): a is string => typeof a === 'string') : [];
+  const vars: Record<string, string> = {};
+  if (env !== null && typeof env === 'object' && !Array.isArray(env)) {
+    for (const [k, v] of Object.entries(env as Record<string, unknown>)) {
+      if (typeof v === 'string') {
+        vars[k] = expand(v);
+      }
+    }
+  }
+  return { command: expand(cmd), args: argv.map(expand), env: vars };
+}
+
+export interface DocumentFilter {
+  scheme: string;
+  language?: string;
+}
+
+/** Which documents the client attaches to: every file, or the listed language ids. */
+export function documentSelector(languages: unknown): DocumentFilter[] {
+  const ids = Array.isArray(languages)
+    ? languages.filter((l): l is string => typeof l === 'string' && l.trim() !== '')
+    : [];
+  const schemes = ['file', 'untitled'];
+  if (ids.length === 0) {
+    return schemes.map((scheme) => ({ scheme }));
+  }
+  return schemes.flatMap((scheme) => ids.map((language) => ({ scheme, language: language.trim() })));
+}
+
+export interface ServerStatus {
+  state: 'loading' | 'ready' | 'error' | string;
+  model: string;
+  error: { message: string; fix: string } | null;
+  completions?: Record<string, number>;
+  lastGeneration?: Record<string, unknown> | null;
+}
+
+export interface StatusView {
+  text: string;
+  tooltip: string;
+  kind: 'normal' | 'warning' | 'error';
+}
+
+/** What the status bar shows for the client's state and the server's last answer. */
+export function statusView(
+  clientState: 'starting' | 'running' | 'stopped' | 'failed',
+  status: ServerStatus | undefined,
+  enabled: boolean,
+  startError?: string,
+): StatusView {
+  const name = '$(sparkle) Qwen';
+  if (clientState === 'failed') {
+    return {
+      text: `$(error) Qwen`,
+      tooltip: `qwen-lsp: the server could not start${startError ? `: ${startError}` : ''}.\nFix: set "qwenLsp.server.command" to the qwen-lsp executable (e.g. /path/to/qwen-lsp/.venv/bin/qwen-lsp), then run "qwen-lsp: Restart the server".`,
+      kind: 'error',
+    };
+  }
+  if (clientState === 'stopped') {
+    return { text: `$(circle-slash) Qwen`, tooltip: 'qwen-lsp: the server is stopped. Click to restart it.', kind: 'warning' };
+  }
+  if (clientState === 'starting' || status === undefined) {
+    return { text: `$(sync~spin) Qwen`, tooltip: 'qwen-lsp: starting the server…', kind: 'normal' };
+  }
+  const model = status.model || 'default';
+  if (status.state !== 'ready' && status.state !== 'error') {
+    // "loading", or "unloaded" before the first load starts.
+    return { text: `$(sync~spin) Qwen: loading`, tooltip: `qwen-lsp: loading model ${model}…`, kind: 'normal' };
+  }
+  if (status.state === 'error') {
+    const err = status.error;
+    const lines = [`qwen-lsp: model ${model} is not available.`];
+    if (err) {
+      lines.push(err.message);
+      if (err.fix) {
+        lines.push(`Fix: ${err.fix}`);
+      }
+    }
+    lines.push('Click for details.');
+    return { text: `$(error) Qwen`, tooltip: lines.join('\n'), kind: 'error' };
+  }
+  const lines = [`qwen-lsp: model ${model} ready.`];
+  const c = status.completions;
+  if (c) {
+    lines.push(
+      `${c.requests ?? 0} requests, ${c.cache_hits ?? 0} from the cache, ${c.generations ?? 0} generations (${c.cancelled_generations ?? 0} cancelled)`,
+    );
+  }
+  const last = status.lastGeneration;
+  if (last && typeof last === 'object') {
+    const parts: string[] = [];
+    const num = (key: string): number | undefined =>
+      typeof last[key] === 'number' ? (last[key] as number) : undefined;
+    const prompt = num('prompt_tokens');
+    const reused = num('reused_tokens');
+    const generated = num('generated_tokens');
+    if (prompt !== undefined) {
+      parts.push(`prompt ${prompt} tokens (${reused ?? 0} reused) in ${(num('prompt_seconds') ?? 0).toFixed(2)} s`);
+    }
+    if (generated !== undefined) {
+      parts.push(`${generated} generated in ${(num('generate_seconds') ?? 0).toFixed(2)} s`);
+    }
+    if (typeof last.stop_reason === 'string') {
+      parts.push(`stop: ${last.stop_reason}`);
+    }
+    if (parts.length > 0) {
+      lines.push(`last: ${parts.join(', ')}`);
+    }
+  }
+  if (!enabled) {
+    lines.push('Inline completions are off (click to turn them on).');
+    return { text: `$(circle-slash) Qwen`, tooltip: lines.join('\n'), kind: 'normal' };
+  }
+  lines.push('Click to turn inline completions off.');
+  return { text: name, tooltip: lines.join('\n'), kind: 'normal' };
+}
+
+export interface ModelEntry {
+  name: string;
+  isDefault: boolean;
+  status: string;
+  description: string;
+}
+
+/** Rows of `qwen-lsp models list` (a header line, then one model a line). */
+export function parseModelList(output: string): ModelEntry[] {
+  const lines = output.split(/\r?\n/);
+  const header = lines.findIndex((l) => /^NAME\s+SIZE/.test(l));
+  if (header < 0) {
+    return [];
+  }
+  const statusAt = lines[header].indexOf('STATUS');
+  const descAt = lines[header].indexOf('DESCRIPTION');
+  const entries: ModelEntry[] = [];
+  for (const line of lines.slice(header + 1)) {
+    const m = /^(\S+)( \*)?\s/.exec(line);
+    if (!m || line.startsWith('* ') || line.startsWith('cache:')) {
+      continue;
+    }
+    const status = statusAt >= 0 && descAt > statusAt ? line.slice(statusAt, descAt).trim() : '';
+    const description = descAt >= 0 ? line.slice(descAt).trim() : '';
+    entries.push({ name: m[1], isDefault: m[2] !== undefined, status, description });
+  }
+  return entries;
+}
+
+/** The model name in a fix such as "qwen-lsp models pull NAME" (undefined if none). */
+export function pullTarget(fix: string | undefined | null): string | undefined {
+  if (!fix) {
+    return undefined;
+  }
+  const m = /qwen-lsp models pull(?:\s+--force)?(?:\s+([A-Za-z0-9._\-/:]+))?/.exec(fix);
+  if (!m) {
+    return undefined;
+  }
+  return m[1] ?? '';
+}
+
+/** Seconds until the next status poll: fast while things change, slow when settled. */
+export function pollDelayMs(status: ServerStatus | undefined, settledSeconds: number): number {
+  if (status === undefined || (status.state !== 'ready' && status.state !== 'error')) {
+    return 1000;
+  }
+  return Math.max(1, settledSeconds) * 1000;
+}
+
+/** One stderr line of `qwen-lsp models pull`: its text and, when it has one, its percentage. */
+export function parsePullProgress(line: string): { message: string; percent?: number } {
+  const message = line.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/\s+/g, ' ').trim();
+  const m = /(\d+(?:\.\d+)?)%/.exec(message);
+  if (!m) {
+    return { message };
+  }
+  const percent = Math.min(100, Math.max(0, Number(m[1])));
+  return { message, percent };
+}

@@ -1,0 +1,164 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as core from '../core';
+
+test('serverSettings keeps only the keys the server knows', () => {
+  const out = core.serverSettings({
+    model: 'qwen2.5-coder-1.5b-instruct',
+    multiline: false,
+    maxSeconds: 2.5,
+    disabledLanguages: ['markdown'],
+    enable: true,
+    server: { command: 'x' },
+    languages: ['python'],
+    actions: [{ title: 't', prompt: 'p' }],
+    threads: null,
+    gpuLayers: undefined,
+  });
+  assert.deepEqual(out, {
+    model: 'qwen2.5-coder-1.5b-instruct',
+    multiline: false,
+    maxSeconds: 2.5,
+    disabledLanguages: ['markdown'],
+  });
+  assert.deepEqual(core.serverSettings(null), {});
+  assert.deepEqual(core.serverSettings('x'), {});
+});
+
+test('every server setting is contributed in package.json, and nothing unknown is sent', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const props = Object.keys(pkg.contributes.configuration.properties).map((k) => k.replace(/^qwenLsp\./, ''));
+  for (const key of core.SERVER_SETTING_KEYS) {
+    assert.ok(props.includes(key), `package.json lacks qwenLsp.${key}`);
+  }
+  for (const key of core.RESTART_SETTING_KEYS) {
+    assert.ok(props.includes(key), `package.json lacks qwenLsp.${key}`);
+  }
+  const extensionOnly = props.filter((p) => !(core.SERVER_SETTING_KEYS as readonly string[]).includes(p));
+  assert.deepEqual(extensionOnly.sort(), ['actions', 'enable', 'languages', 'server.args', 'server.command', 'server.env', 'statusPollSeconds']);
+  for (const cmd of ['qwenLsp.pullModel', 'qwenLsp.restartServer', 'qwenLsp.toggleCompletions', 'qwenLsp.showStatus']) {
+    assert.ok(pkg.contributes.commands.some((c: { command: string }) => c.command === cmd), cmd);
+  }
+});
+
+test('serverLaunch: defaults, home expansion, junk ignored', () => {
+  assert.deepEqual(core.serverLaunch(undefined, undefined, undefined, '/home/u'), {
+    command: 'qwen-lsp',
+    args: [],
+    env: {},
+  });
+  assert.deepEqual(
+    core.serverLaunch('~/qwen/.venv/bin/qwen-lsp', ['--log-file', '${userHome}/q.log', 3], { A: '~/x', B: 1 }, '/home/u'),
+    { command: '/home/u/qwen/.venv/bin/qwen-lsp', args: ['--log-file', '/home/u/q.log'], env: { A: '/home/u/x' } },
+  );
+  assert.equal(core.serverLaunch('  ', [], {}, '/h').command, 'qwen-lsp');
+  assert.equal(core.serverLaunch('/opt/~x', [], {}, '/h').command, '/opt/~x');
+});
+
+test('documentSelector: all files, or the listed languages', () => {
+  assert.deepEqual(core.documentSelector([]), [{ scheme: 'file' }, { scheme: 'untitled' }]);
+  assert.deepEqual(core.documentSelector(undefined), [{ scheme: 'file' }, { scheme: 'untitled' }]);
+  assert.deepEqual(core.documentSelector(['python', ' go ', '']), [
+    { scheme: 'file', language: 'python' },
+    { scheme: 'file', language: 'go' },
+    { scheme: 'untitled', language: 'python' },
+    { scheme: 'untitled', language: 'go' },
+  ]);
+});
+
+test('statusView: loading, ready, error with the fix, off, start failure', () => {
+  const loading = core.statusView('running', { state: 'loading', model: 'm', error: null }, true);
+  assert.match(loading.text, /loading/);
+  assert.equal(loading.kind, 'normal');
+  assert.match(core.statusView('running', { state: 'unloaded', model: 'm', error: null }, true).text, /loading/);
+
+  const ready = core.statusView(
+    'running',
+    {
+      state: 'ready',
+      model: 'default',
+      error: null,
+      completions: { requests: 3, cache_hits: 1, generations: 2, cancelled_generations: 0 },
+      lastGeneration: { prompt_tokens: 120, reused_tokens: 100, generated_tokens: 7, prompt_seconds: 0.2, generate_seconds: 0.35, stop_reason: 'stop' },
+    },
+    true,
+  );
+  assert.equal(ready.text, '$(sparkle) Qwen');
+  assert.match(ready.tooltip, /model default ready/);
+  assert.match(ready.tooltip, /3 requests, 1 from the cache, 2 generations/);
+  assert.match(ready.tooltip, /prompt 120 tokens \(100 reused\) in 0\.20 s/);
+  assert.match(ready.tooltip, /7 generated in 0\.35 s/);
+
+  const error = core.statusView(
+    'running',
+    { state: 'error', model: 'x', error: { message: 'model file missing', fix: 'qwen-lsp models pull x' } },
+    true,
+  );
+  assert.equal(error.kind, 'error');
+  assert.match(error.tooltip, /model file missing/);
+  assert.match(error.tooltip, /Fix: qwen-lsp models pull x/);
+
+  const off = core.statusView('running', { state: 'ready', model: 'm', error: null }, false);
+  assert.match(off.text, /circle-slash/);
+  assert.match(off.tooltip, /off/);
+
+  const failed = core.statusView('failed', undefined, true, 'spawn qwen-lsp ENOENT');
+  assert.equal(failed.kind, 'error');
+  assert.match(failed.tooltip, /ENOENT/);
+  assert.match(failed.tooltip, /qwenLsp\.server\.command/);
+
+  assert.match(core.statusView('starting', undefined, true).text, /sync~spin/);
+  assert.equal(core.statusView('stopped', undefined, true).kind, 'warning');
+});
+
+test('parseModelList reads `qwen-lsp models list`', () => {
+  const out = [
+    'NAME                           SIZE MB  SOURCE  STATUS          DESCRIPTION',
+    'qwen2.5-coder-0.5b-instruct *      491  pypi    verified        Qwen2.5-Coder 0.5B Instruct, mixed Q5_0/Q4_K (CPU default: fastest, weakest)',
+    'qwen2.5-coder-1.5b-instruct       1117  pypi    not downloaded  Qwen2.5-Coder 1.5B Instruct, Q4_K_M',
+    'qwen2.5-coder-3b-instruct            ?  hub     not downloaded  Qwen2.5-Coder 3B Instruct',
+    '* default model',
+    'cache: /root/.cache/qwen-lsp/models',
+    '',
+  ].join('\n');
+  const models = core.parseModelList(out);
+  assert.deepEqual(
+    models.map((m) => [m.name, m.isDefault, m.status]),
+    [
+      ['qwen2.5-coder-0.5b-instruct', true, 'verified'],
+      ['qwen2.5-coder-1.5b-instruct', false, 'not downloaded'],
+      ['qwen2.5-coder-3b-instruct', false, 'not downloaded'],
+    ],
+  );
+  assert.match(models[0].description, /^Qwen2\.5-Coder 0\.5B/);
+  assert.deepEqual(core.parseModelList('error: no registry'), []);
+});
+
+test('pullTarget finds the model in a fix', () => {
+  assert.equal(core.pullTarget('qwen-lsp models pull qwen2.5-coder-0.5b-instruct'), 'qwen2.5-coder-0.5b-instruct');
+  assert.equal(
+    core.pullTarget('qwen-lsp: model file is truncated. Fix: qwen-lsp models pull --force qwen2.5-coder-1.5b-instruct'),
+    'qwen2.5-coder-1.5b-instruct',
+  );
+  assert.equal(core.pullTarget('run qwen-lsp models pull'), '');
+  assert.equal(core.pullTarget('check the path'), undefined);
+  assert.equal(core.pullTarget(null), undefined);
+});
+
+test('parsePullProgress: percentages and plain lines', () => {
+  assert.deepEqual(core.parsePullProgress('part 2/6:    163.8 / 491.4 MB  33.3%    12.0 MB/s\x1b[K'), {
+    message: 'part 2/6: 163.8 / 491.4 MB 33.3% 12.0 MB/s',
+    percent: 33.3,
+  });
+  assert.deepEqual(core.parsePullProgress('verifying sha256'), { message: 'verifying sha256' });
+});
+
+test('pollDelayMs: fast while loading, settled otherwise', () => {
+  assert.equal(core.pollDelayMs(undefined, 10), 1000);
+  assert.equal(core.pollDelayMs({ state: 'loading', model: '', error: null }, 10), 1000);
+  assert.equal(core.pollDelayMs({ state: 'unloaded', model: '', error: null }, 10), 1000);
+  assert.equal(core.pollDelayMs({ state: 'ready', model: '', error: null }, 10), 10000);
+  assert.equal(core.pollDelayMs({ state: 'error', model: '', error: null }, 0), 1000);
+});
