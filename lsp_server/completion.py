@@ -210,17 +210,25 @@ class CompletionService:
                 kind=kind,
                 indent_unit=postprocess.detect_indent_unit(snapshot.text),
             )
+            # A line that opens a block continues into its body (postprocess), so every
+            # kind may need the block budget; a first line alone gets maxTokensLine.
             limits = GenerationLimits(
-                max_tokens=settings.maxTokensBlock if kind == "block" else settings.maxTokensLine,
+                max_tokens=max(settings.maxTokensBlock, settings.maxTokensLine),
                 max_seconds=settings.maxSeconds,
                 cancel=cancel,
                 reuse_kv=settings.kvReuse,
                 session=snapshot.uri,
             )
 
-            def keep_going(text: str) -> bool:
+            tokens = 0
+
+            def keep_going(text: str) -> bool:  # called after every generated token
+                nonlocal tokens
+                tokens += 1
                 if settings.cancelStale and not is_current():
                     cancel.cancel("document changed")
+                    return False
+                if kind == "line" and tokens >= settings.maxTokensLine and "\n" not in text:
                     return False
                 return not postprocess.is_line_complete(text, kind, site)
 

@@ -307,12 +307,44 @@ def _entry_point_run_on(lines: Sequence[str], i: int, scan: _Scan) -> int | None
 
 
 def _end_of_line_kind(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
-    """A line completion is the first line only.
+    """A line completion is the first line only -- unless that line opens a block.
 
     WHY: the syntax layer asked for one line here; anything after the first line break
-    is the model guessing at code the user has not reached.
+    is the model guessing at code the user has not reached. But a line that ends by
+    opening a block (``if n < 0:``, ``for (...) {``) is not finished without its body:
+    shown alone it leaves the file broken. Then the body comes too, up to the first line
+    back at the opener's indentation (a closing bracket there is kept).
     """
-    return i + 1 if scan.context.kind == "line" else None
+    context = scan.context
+    if context.kind != "line":
+        return None
+    opener = (context.before or "") + lines[0]
+    if not _opens_body(opener, context):
+        return i + 1
+    if i == 0 or not lines[i].strip() or context.before is None:
+        return None  # (without the site the opener's indentation is unknown)
+    if not _indent_at_most(_leading_ws(lines[i]), _leading_ws(opener), context.tab_width):
+        return None
+    return i + 1 if lines[i].lstrip()[:1] in _CLOSING_BRACKETS else i
+
+
+_CLOSING_BRACKETS = frozenset("}])")
+
+
+def _opens_body(line: str, context: _Context) -> bool:
+    """The completed cursor line ends with a block opener and no body follows it yet."""
+    if context.before is None:
+        # Without the site only the suggestion is known: assume it may open a body (and
+        # so stop less often), unless its own first line shows it does not.
+        return not line.strip() or line.rstrip().endswith((":", "{"))
+    if context.after.strip() or not line.rstrip().endswith((":", "{")):
+        return False
+    body = context.next_line
+    if body is None:
+        return True
+    # A body already below (deeper than the opener) means the user is editing the
+    # opener line itself; then one line is the right answer.
+    return _indent_at_most(_leading_ws(body), _leading_ws(line), context.tab_width)
 
 
 def _two_blank_lines(lines: Sequence[str], i: int, scan: _Scan) -> int | None:

@@ -280,6 +280,7 @@ def completion_kind(
       non-blank, non-comment line ends with a block opener the tree confirms (python ``:`` of
       a def/if/for/...; ``{`` of a body); or the cursor ends a line that ends with such an
       opener (``def f():‸``); or the cursor sits inside an empty body (``{‸}``).
+    - "block" also on a blank line (only whitespace around the cursor) among statements.
     - "line" otherwise. Without a tree (or language) the identifier rule still applies and
       "block" comes from a plain-text heuristic: blank line, deeper indentation than the
       previous line, which ends with an opener character.
@@ -316,7 +317,28 @@ def completion_kind(
                 return "block"
     if _only_closers(after) and _in_empty_block(root, byte_offset, rules):
         return "block"
+    if not before.strip() and not after.strip() and _among_statements(root, byte_offset, rules):
+        # A blank line among statements: the user is about to write statements, often
+        # several (the rest of a body after its docstring). The cutting rules keep the
+        # block to the lines that belong there. Inside a literal it stays one entry.
+        return "block"
     return "line"
+
+
+_BRACKETS = frozenset("{[(")
+
+
+def _among_statements(root: Node, byte_offset: int, rules: LanguageRules) -> bool:
+    """True when the nearest enclosing construct is a body or the file, not a literal."""
+    node: Node | None = root.descendant_for_byte_range(byte_offset, byte_offset)
+    while node is not None and node.parent is not None:
+        if node.type in rules.block_node_types:
+            return True
+        first = node.child(0)
+        if first is not None and first.type in _BRACKETS and first.start_byte < byte_offset:
+            return False
+        node = node.parent
+    return True
 
 
 def _is_identifier_char(char: str) -> bool:

@@ -38,6 +38,35 @@ class Case:
 
 
 CASES = [
+    # --- a line that opens a block brings its body ---------------------------------------
+    Case(
+        "py-line-opening-a-block-brings-its-body",
+        "def sign(n):\n    █\n    return n\n",
+        "if n < 0:\n        n = -n\n    return n\n",
+        "if n < 0:\n        n = -n",
+        kind="line",
+    ),
+    Case(
+        "py-line-opener-with-body-already-below-stays-one-line",
+        "def sign(n):\n    █\n        n = -n\n    return n\n",
+        "if n < 0:\n        n = -n\n",
+        "if n < 0:",
+        kind="line",
+    ),
+    Case(
+        "c-line-opening-a-block-keeps-its-closing-brace",
+        "int f(int n) {\n  █\n  return n;\n}\n",
+        "if (n < 0) {\n    n = -n;\n  }\n  return n;\n",
+        "if (n < 0) {\n    n = -n;\n  }",
+        kind="line",
+    ),
+    Case(
+        "js-line-not-ending-in-an-opener-is-one-line",
+        "function f(xs) {\n  █\n}\n",
+        "const total = xs.length;\n  return total;\n",
+        "const total = xs.length;",
+        kind="line",
+    ),
     # --- Python ------------------------------------------------------------------------
     Case(
         "py-dedent-into-main-guard",

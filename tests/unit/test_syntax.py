@@ -49,9 +49,9 @@ KIND_CASES: list[tuple[str, str, CompletionKind]] = [
     ("python", "match x:\n    case 1:\n        ‸", "block"),
     ("python", "def f():\r\n    ‸\r\n", "block"),
     ("python", "def f():  # 😀 漢\n    ‸", "block"),
-    ("python", "x = 1\n‸", "line"),
-    ("python", "def f():\n    x = 1\n    ‸", "line"),
-    ("python", "d = {\n    'a':\n        ‸", "line"),
+    ("python", "x = 1\n‸", "block"),
+    ("python", "def f():\n    x = 1\n    ‸", "block"),
+    ("python", "d = {\n    'a':\n        ‸", "block"),
     ("python", "x = {'a':‸}", "line"),
     ("python", "f = lambda x:‸", "line"),
     ("python", "foo‸", "line"),
@@ -80,9 +80,9 @@ KIND_CASES: list[tuple[str, str, CompletionKind]] = [
     ("javascript", "for (;;) {\n  // loop\n  ‸\n}", "block"),
     ("javascript", "function f() {\r\n  ‸\r\n}\r\n", "block"),
     ("javascript", "const x = {\n  ‸\n};", "line"),
-    ("javascript", "const x = {\n  ‸", "line"),
+    ("javascript", "const x = {\n  ‸", "block"),
     ("javascript", "foo(‸);", "line"),
-    ("javascript", "const a = 1;\n‸", "line"),
+    ("javascript", "const a = 1;\n‸", "block"),
     ("javascript", "const s = `a${b‸} c`;", "line"),
     ("javascript", "/* x */‸", "line"),
     ("javascript", "f('a', ‸)", "line"),
@@ -110,7 +110,7 @@ KIND_CASES: list[tuple[str, str, CompletionKind]] = [
     ("go", "package main\n\ntype S struct {\n\t‸\n}\n", "block"),
     ("go", "package main\n\nfunc main() {\n\tfor {‸}\n}\n", "block"),
     ("go", "package main\n\nvar v = T{\n\t‸\n}\n", "line"),
-    ("go", "package main\n\nfunc main() {\n\tx := 1\n\t‸\n}\n", "line"),
+    ("go", "package main\n\nfunc main() {\n\tx := 1\n\t‸\n}\n", "block"),
     ("go", "package main\n\nfunc main() {\n\tfmt.Println(‸)\n}\n", "line"),
     ("go", 'package main\n\nvar s = "a ‸ b"\n', "none"),
     ("go", "package main\n\nvar s = `raw ‸ text`\n", "none"),
@@ -122,7 +122,7 @@ KIND_CASES: list[tuple[str, str, CompletionKind]] = [
     ("rust", "fn f(x: u8) {\n    match x {\n        ‸\n    }\n}\n", "block"),
     ("rust", "struct S {\n    ‸\n}\n", "block"),
     ("rust", "fn main() {\n    let s = S {\n        ‸\n    };\n}\n", "line"),
-    ("rust", "fn main() {\n    let x = 1;\n    ‸\n}\n", "line"),
+    ("rust", "fn main() {\n    let x = 1;\n    ‸\n}\n", "block"),
     ("rust", "fn main() {\n    let c = 'x‸';\n}\n", "line"),
     ("rust", "// done‸", "line"),
     ("rust", 'fn main() {\n    let s = "a ‸ b";\n}\n', "none"),
@@ -133,8 +133,8 @@ KIND_CASES: list[tuple[str, str, CompletionKind]] = [
     ("c", "int main(void)\n{\n  ‸\n}\n", "block"),
     ("c", "struct S {\n  ‸\n};", "block"),
     ("c", "int a[] = {\n  ‸\n};", "line"),
-    ("c", "int main(void) {\n  int x = 1;\n  ‸\n}\n", "line"),
-    ("c", "#include <stdio.h>\n‸", "line"),
+    ("c", "int main(void) {\n  int x = 1;\n  ‸\n}\n", "block"),
+    ("c", "#include <stdio.h>\n‸", "block"),
     ("c", 'int main(void) {\n  printf("a ‸ b");\n}\n', "none"),
     ("c", "/* a ‸ b */", "none"),
     ("c", "int ma‸in(void);", "none"),
@@ -153,7 +153,7 @@ KIND_CASES: list[tuple[str, str, CompletionKind]] = [
     ("java", "interface I {\n  ‸\n}", "block"),
     ("java", "class A {\n  A() {\n    ‸\n  }\n}", "block"),
     ("java", "class A {\n  int[] a = {\n    ‸\n  };\n}", "line"),
-    ("java", "class A {\n  void f() {\n    int x = 1;\n    ‸\n  }\n}", "line"),
+    ("java", "class A {\n  void f() {\n    int x = 1;\n    ‸\n  }\n}", "block"),
     ("java", 'class A {\n  String s = "a ‸ b";\n}', "none"),
     ("java", "class A {\n  // a ‸ b\n}", "none"),
     ("java", "class A {\n  void f() {\n    Sys‸tem.out.println();\n  }\n}", "none"),
@@ -192,7 +192,7 @@ def test_completion_kind_without_tree(
 
 def test_completion_kind_clamps_offset_and_handles_empty_text() -> None:
     tree = get_parser("python").parse(b"")
-    assert completion_kind(tree, "", 0, "python") == "line"
+    assert completion_kind(tree, "", 0, "python") == "block"  # an empty file: a blank line
     assert completion_kind(None, "abc", 99, None) == "line"
     assert completion_kind(None, "abc", -5, None) == "none"
 
