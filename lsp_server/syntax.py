@@ -317,7 +317,12 @@ def completion_kind(
                 return "block"
     if _only_closers(after) and _in_empty_block(root, byte_offset, rules):
         return "block"
-    if not before.strip() and not after.strip() and _among_statements(root, byte_offset, rules):
+    if (
+        not before.strip()
+        and not after.strip()
+        and not _deeper_code_follows(text, line_end, before)
+        and _among_statements(root, byte_offset, rules)
+    ):
         # A blank line among statements: the user is about to write statements, often
         # several (the rest of a body after its docstring). The cutting rules keep the
         # block to the lines that belong there. Inside a literal it stays one entry.
@@ -326,6 +331,16 @@ def completion_kind(
 
 
 _BRACKETS = frozenset("{[(")
+
+
+def _deeper_code_follows(text: str, line_end: int, indent: str) -> bool:
+    """The next non-blank line is indented deeper than ``indent``: it is the body of
+    whatever goes on this line, so this line is one statement, not a block."""
+    for line in text[line_end:].splitlines()[1:]:
+        if line.strip():
+            width = len(line) - len(line.lstrip())
+            return len(line[:width].expandtabs(8)) > len(indent.expandtabs(8))
+    return False
 
 
 def _among_statements(root: Node, byte_offset: int, rules: LanguageRules) -> bool:

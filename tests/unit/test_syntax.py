@@ -298,3 +298,18 @@ def test_count_errors_on_a_subtree_counts_only_that_subtree() -> None:
     assert count_errors(first) >= 1
     assert count_errors(second) >= 1
     assert count_errors(first) + count_errors(second) == total
+
+
+@pytest.mark.parametrize(
+    "language, marked, expected",
+    [
+        # The body of what goes on the blank line is already below it: one line.
+        ("python", "def f(xs):\n    xs.sort()\n    ‸\n        print(xs)\n", "line"),
+        ("python", "def f(xs):\n    ‸\n    return xs\n", "block"),
+        ("go", "package main\n\nfunc f() {\n\tx := 1\n\t‸\n\t\tg(x)\n\t}\n}\n", "line"),
+    ],
+)
+def test_blank_line_with_a_body_below_is_one_line(
+    language: str, marked: str, expected: str
+) -> None:
+    assert kind_at(language, marked) == expected
