@@ -72,7 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--language", help="language id (default: from the file name)")
 
     sub.add_parser("doctor", help="check the installation and measure the model's speed")
+
+    action = sub.add_parser(
+        "action",
+        help="run a code action on FILE:START-END (or FILE:LINE: the function around it) "
+        "and print its edit as a unified diff",
+    )
+    action.add_argument(
+        "name", help="action id: fix, explain, docstring, annotate, simplify, tests"
+    )
+    action.add_argument("location", type=_parse_span, metavar="FILE:START-END")
+    action.add_argument("--language", help="language id (default: from the file name)")
     return parser
+
+
+def _parse_span(value: str) -> tuple[Path, int, int | None]:
+    """FILE:START-END (1-based lines, inclusive) or FILE:LINE (END None)."""
+    path, sep, span = value.rpartition(":")
+    start, dash, end = span.partition("-")
+    if sep and start.isdigit() and (not dash or end.isdigit()):
+        return Path(path), int(start), int(end) if dash else None
+    raise argparse.ArgumentTypeError(f"expected FILE:START-END or FILE:LINE, got {value!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +112,32 @@ def main(argv: list[str] | None = None) -> int:
         from lsp_server.doctor import run_doctor
 
         return run_doctor()
+    if command == "action":
+        path, start, end = args.location
+        return _action(args.name, path, start, end, args.language)
     return 2
+
+
+def _action(name: str, path: Path, start: int, end: int | None, language: str | None) -> int:
+    from lsp_server.action_service import run_file_action
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    try:
+        diff, message = asyncio.run(run_file_action(name, path, text, start, end, language))
+    except (ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"({time.monotonic() - started:.2f} s)", file=sys.stderr)
+    if message:
+        print(message, file=sys.stderr)
+        return 1
+    sys.stdout.write(diff)
+    return 0
 
 
 def _serve(tcp: tuple[str, int] | None) -> int:

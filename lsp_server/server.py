@@ -21,9 +21,12 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from lsp_server import __version__
+from lsp_server.action_service import ActionRequest, ActionRun, ActionService, lsp_edits
+from lsp_server.actions import ActionResult, Diagnostic
 from lsp_server.completion import CompletionService, Suggestion
 from lsp_server.context import FimMarkers
-from lsp_server.documents import DocumentStore, PositionError
+from lsp_server.documents import DocumentStore, PositionError, Snapshot
+from lsp_server.engine import CancelToken
 from lsp_server.engine.factory import fim_markers, make_loader, resolve_model
 from lsp_server.engine.worker import ModelUnavailable, ModelWorker
 from lsp_server.settings import SECTION, Settings, resolve_settings
@@ -31,6 +34,13 @@ from lsp_server.settings import SECTION, Settings, resolve_settings
 log = logging.getLogger(__name__)
 
 STATUS_METHOD = "qwenLsp/status"
+RUN_ACTION_COMMAND = "qwenLsp/runAction"
+ACTION_KINDS = [
+    types.CodeActionKind.QuickFix,
+    types.CodeActionKind.Refactor,
+    types.CodeActionKind.RefactorRewrite,
+    types.CodeActionKind.Source,
+]
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,11 @@ class QwenLanguageServer(LanguageServer):
         self.completions = CompletionService(
             self.worker, lambda: self.settings, lambda: self.markers
         )
+        self.actions = ActionService(self.worker, lambda: self.settings, self._open_text)
+
+    def _open_text(self, uri: str) -> str | None:
+        document = self.documents.get(uri)
+        return None if document is None else document.text
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # A message we could not even parse has no id to answer; log it, keep serving.
@@ -235,6 +250,7 @@ def on_status(ls: QwenLanguageServer, params: Any) -> dict[str, Any]:
         "error": None if error is None else {"message": str(error), "fix": error.fix},
         "completions": {k: v for k, v in vars(stats).items() if k != "last"},
         "lastGeneration": None if stats.last is None else vars(stats.last),
+        "actions": vars(ls.actions.stats),
     }
 
 
@@ -281,3 +297,210 @@ async def on_completion(
         preselect=True,
     )
     return types.CompletionList(is_incomplete=True, items=[item])
+
+
+# -- code actions -------------------------------------------------------------------------
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_CODE_ACTION,
+    types.CodeActionOptions(code_action_kinds=ACTION_KINDS, resolve_provider=True),
+)
+def on_code_action(
+    ls: QwenLanguageServer, params: types.CodeActionParams
+) -> list[types.CodeAction] | None:
+    """List the actions at once; the model runs only for the one the user picks."""
+    document = ls.documents.get(params.text_document.uri)
+    if document is None:
+        return None
+    snapshot = document.snapshot()
+    range_ = _lsp_range(params.range)
+    reported = params.context.diagnostics
+    diagnostics = tuple(
+        Diagnostic(d.range.start.line, d.message, d.source or "", str(d.code or ""))
+        for d in reported
+    )
+    try:
+        offers = ls.actions.offers(snapshot, range_, params.context.only, diagnostics)
+    except PositionError as exc:
+        raise JsonRpcInvalidParams(str(exc)) from exc
+    resolve = "edit" in _resolvable_properties(ls)
+    found = []
+    for offer in offers:
+        request = ActionRequest(offer.spec.id, snapshot.uri, snapshot.version, range_, diagnostics)
+        action = types.CodeAction(
+            title=offer.title,
+            kind=offer.spec.kind,
+            diagnostics=list(reported) if offer.spec.id == "fix" and reported else None,
+        )
+        if resolve:
+            action.data = request.to_json()
+        else:  # the client cannot resolve: a command computes and applies the edit
+            action.command = types.Command(
+                title=offer.title, command=RUN_ACTION_COMMAND, arguments=[request.to_json()]
+            )
+        found.append(action)
+    return found
+
+
+@server.feature(types.CODE_ACTION_RESOLVE)
+async def on_code_action_resolve(
+    ls: QwenLanguageServer, action: types.CodeAction
+) -> types.CodeAction:
+    """Run the chosen action; its edit comes back in the resolved CodeAction."""
+    run, snapshot = await _run_action(ls, action.data, action.title)
+    if run.result.ok:
+        action.edit = _workspace_edit(ls, run, snapshot)
+    return action
+
+
+@server.command(RUN_ACTION_COMMAND)
+async def on_run_action(ls: QwenLanguageServer, request: dict[str, Any]) -> dict[str, Any]:
+    """Run an action and apply its edit with workspace/applyEdit (clients without resolve)."""
+    run, snapshot = await _run_action(ls, request, None)
+    if not run.result.ok:
+        return {"applied": False, "message": run.result.message}
+    answer = await ls.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(edit=_workspace_edit(ls, run, snapshot), label="qwen-lsp")
+    )
+    if not answer.applied:
+        reason = answer.failure_reason or "no reason given"
+        message = f"qwen-lsp: the editor did not apply the edit ({reason})"
+        ls.tell(types.MessageType.Warning, message)
+        return {"applied": False, "message": message}
+    return {"applied": True, "message": ""}
+
+
+async def _run_action(
+    ls: QwenLanguageServer, data: Any, title: str | None
+) -> tuple[ActionRun, Snapshot]:
+    """Run the action a CodeAction's data or a command's argument describes, with a
+    cancellable progress report; a refusal is shown to the user."""
+    try:
+        request = ActionRequest.from_json(data)
+    except ValueError as exc:
+        raise JsonRpcInvalidParams(str(exc)) from exc
+    document = ls.documents.get(request.uri)
+    if document is None:
+        raise JsonRpcInvalidParams(f"document {request.uri} is not open (send didOpen first)")
+    snapshot = document.snapshot()
+    cancel = CancelToken()
+    progress = await _ActionProgress.start(ls, title or request.action, cancel)
+    try:
+        run = await ls.actions.run(
+            request,
+            snapshot,
+            is_current=lambda: (
+                ls.documents.get(request.uri) is document and document.version == snapshot.version
+            ),
+            can_create_files="create" in _resource_operations(ls),
+            cancel=cancel,
+            progress=progress.report,
+        )
+    except ModelUnavailable as exc:
+        run = ActionRun(ActionResult(message=f"qwen-lsp: no model is loaded ({exc})"))
+    finally:
+        progress.end()
+    if run.result.message:
+        ls.tell(types.MessageType.Warning, run.result.message)
+    return run, snapshot
+
+
+class _ActionProgress:
+    """Server-initiated work-done progress with a cancel button wired to a CancelToken."""
+
+    def __init__(self, ls: QwenLanguageServer, token: str | None) -> None:
+        self._ls = ls
+        self._token = token
+
+    @classmethod
+    async def start(
+        cls, ls: QwenLanguageServer, title: str, cancel: CancelToken
+    ) -> _ActionProgress:
+        if not _client_supports(ls, "window.work_done_progress"):
+            return cls(ls, None)
+        token = f"qwen-lsp-action-{uuid.uuid4()}"
+        try:
+            await asyncio.wait_for(ls.work_done_progress.create_async(token), timeout=5)
+        except Exception as exc:
+            log.warning("progress not available: %s", exc)
+            return cls(ls, None)
+        stop = ls.work_done_progress.tokens.get(token)
+        if stop is not None:  # pygls cancels this future on window/workDoneProgress/cancel
+            stop.add_done_callback(
+                lambda f: cancel.cancel("cancelled by the user") if f.cancelled() else None
+            )
+        ls.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=title, cancellable=True, percentage=0)
+        )
+        return cls(ls, token)
+
+    def report(self, message: str, percentage: int | None) -> None:
+        if self._token is not None:
+            self._ls.work_done_progress.report(
+                self._token, types.WorkDoneProgressReport(message=message, percentage=percentage)
+            )
+
+    def end(self) -> None:
+        if self._token is not None:
+            self._ls.work_done_progress.end(self._token, types.WorkDoneProgressEnd())
+            self._ls.work_done_progress.tokens.pop(self._token, None)
+            self._token = None
+
+
+def _workspace_edit(
+    ls: QwenLanguageServer, run: ActionRun, snapshot: Snapshot
+) -> types.WorkspaceEdit:
+    """The result's changes; versioned document changes (and file creation) where the
+    client supports them, so an edit for an older version is refused by the client too."""
+    document_changes: list[Any] = []
+    changes: dict[str, list[types.TextEdit]] = {}
+    versioned = _client_supports(ls, "workspace.workspace_edit.document_changes") or bool(
+        _resource_operations(ls)
+    )
+    for change in run.result.changes:
+        edits = [
+            types.TextEdit(range=_range_of(start, end), new_text=text)
+            for start, end, text in lsp_edits(change, snapshot)
+        ]
+        if not versioned:
+            changes[change.uri] = edits
+            continue
+        if change.create:
+            document_changes.append(
+                types.CreateFile(uri=change.uri, options=types.CreateFileOptions(overwrite=False))
+            )
+        document_changes.append(
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(
+                    uri=change.uri, version=change.version
+                ),
+                edits=list(edits),
+            )
+        )
+    if versioned:
+        return types.WorkspaceEdit(document_changes=document_changes)
+    return types.WorkspaceEdit(changes=changes)
+
+
+def _lsp_range(range_: types.Range) -> tuple[tuple[int, int], tuple[int, int]]:
+    return (range_.start.line, range_.start.character), (range_.end.line, range_.end.character)
+
+
+def _range_of(start: tuple[int, int], end: tuple[int, int]) -> types.Range:
+    return types.Range(
+        start=types.Position(line=start[0], character=start[1]),
+        end=types.Position(line=end[0], character=end[1]),
+    )
+
+
+def _resolvable_properties(ls: LanguageServer) -> list[str]:
+    code_action = getattr(ls.client_capabilities.text_document, "code_action", None)
+    support = getattr(code_action, "resolve_support", None)
+    return list(getattr(support, "properties", None) or [])
+
+
+def _resource_operations(ls: LanguageServer) -> list[str]:
+    workspace_edit = getattr(ls.client_capabilities.workspace, "workspace_edit", None)
+    operations = getattr(workspace_edit, "resource_operations", None) or []
+    return [str(getattr(op, "value", op)) for op in operations]

@@ -8,11 +8,39 @@ settings never crash the server.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 SECTION = "qwenLsp"
+
+ACTION_TARGETS = ("replace", "above", "below", "newFile")
+
+
+@dataclass(frozen=True)
+class CustomAction:
+    """A code action defined by the user (one entry of the ``customActions`` setting)."""
+
+    title: str
+    """What the editor shows in its code-action menu."""
+    prompt: str
+    """The request to the model. Placeholders: {selection}, {scope} (the enclosing function
+    or class), {language}, {diagnostics}, {file}, {name}, {context}; without {selection}
+    the selected code is appended in a fenced block."""
+    kind: str = "refactor.rewrite"
+    """The LSP CodeActionKind (quickfix, refactor.rewrite, source...)."""
+    target: str = "replace"
+    """Where the answer goes: replace (the selection), above, below, newFile."""
+    system: str = ""
+    """System prompt; empty = a generic one for code edits."""
+    languages: tuple[str, ...] = ()
+    """Language ids it is offered for; empty = all."""
+    fileName: str = ""
+    """For target newFile: the new file's name next to the current one ({stem}, {ext})."""
+    answer: str = "code"
+    """"code" (taken from a fenced block and syntax-checked) or "text" (inserted as a
+    comment block)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +77,15 @@ class Settings:
     """CPU threads for the model; 0 = all cores this process may use."""
     gpuLayers: int = 0
     """Layers offloaded to a GPU (-1 = all) when llama-cpp-python was built with one."""
+    customActions: tuple[CustomAction, ...] = ()
+    """User-defined code actions (a list of objects, see CustomAction)."""
+    promptLookup: int = 10
+    """Draft tokens per step of prompt-lookup decoding for code actions that rewrite code
+    (the answer repeats the input); 0 = plain decoding."""
+    actionContextTokens: int = 384
+    """Prompt budget for the context around a code action's code (imports, signatures)."""
+    actionMaxSeconds: float = 300.0
+    """Time cap on generating one code action's answer (it can be cancelled sooner)."""
 
 
 ENV_NAMES = {
@@ -68,7 +105,51 @@ MINIMUMS = {
     "contextSize": 256,
     "threads": 0,
     "gpuLayers": -1,
+    "promptLookup": 0,
+    "actionContextTokens": 0,
+    "actionMaxSeconds": 1.0,
 }
+_KIND = re.compile(r"^[A-Za-z]+(\.[A-Za-z0-9_-]+)*$")
+
+
+def _custom_actions(value: Any, from_env: bool) -> tuple[CustomAction, ...]:
+    """Parse the customActions list; the first bad entry rejects the whole setting."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError("expected a list of objects with title and prompt")
+    known = {f.name: f for f in dataclasses.fields(CustomAction)}
+    actions: list[CustomAction] = []
+    for index, entry in enumerate(value):
+        where = f"entry {index + 1}"
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{where} is not an object")
+        unknown = sorted(set(entry) - set(known))
+        if unknown:
+            raise ValueError(f"{where} has unknown keys {', '.join(unknown)}")
+        fields: dict[str, Any] = {}
+        for key, item in entry.items():
+            if key == "languages":
+                if not isinstance(item, (list, tuple)) or not all(isinstance(v, str) for v in item):
+                    raise ValueError(f"{where}: languages must be a list of strings")
+                fields[key] = tuple(item)
+            elif not isinstance(item, str):
+                raise ValueError(f"{where}: {key} must be a string")
+            else:
+                fields[key] = item
+        for required in ("title", "prompt"):
+            if not str(fields.get(required, "")).strip():
+                raise ValueError(f"{where} needs a non-empty {required}")
+        if "kind" in fields and not _KIND.match(fields["kind"]):
+            raise ValueError(f"{where}: kind {fields['kind']!r} is not a CodeActionKind")
+        if fields.get("target", "replace") not in ACTION_TARGETS:
+            raise ValueError(f"{where}: target must be one of {', '.join(ACTION_TARGETS)}")
+        if fields.get("answer", "code") not in ("code", "text"):
+            raise ValueError(f"{where}: answer must be code or text")
+        actions.append(CustomAction(**fields))
+    return tuple(actions)
+
+
+# Settings whose values are structures, not simple types: (value, from_env) -> value.
+_PARSERS: dict[str, Callable[[Any, bool], Any]] = {"customActions": _custom_actions}
 
 
 def _section(source: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -81,6 +162,9 @@ def _section(source: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 def _coerce(name: str, value: Any, default: Any, from_env: bool) -> Any:
     """Return the value converted to the type of the default, or raise ValueError."""
+    parser = _PARSERS.get(name)
+    if parser is not None:
+        return parser(value, from_env)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

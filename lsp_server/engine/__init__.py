@@ -38,6 +38,8 @@ class Generation:
     generated_tokens: int = 0
     prompt_seconds: float = 0.0
     generate_seconds: float = 0.0
+    drafted_tokens: int = 0  # prompt-lookup decoding: tokens guessed ...
+    accepted_tokens: int = 0  # ... and the ones the model agreed with
 
 
 class CancelToken:
@@ -68,6 +70,10 @@ class GenerationLimits:
     cancel: CancelToken = field(default_factory=CancelToken)
     reuse_kv: bool = True  # False: evaluate the whole prompt again (a benchmark baseline)
     session: str = ""  # whose prompt this is (a document): its KV state may be kept apart
+    # Prompt-lookup speculative decoding: draft up to this many tokens by copying from the
+    # prompt and verify them in one batch (0 = plain decoding). Pays when the answer
+    # repeats the prompt (rewrites of code); greedy output is the same either way.
+    prompt_lookup: int = 0
 
 
 class Backend(Protocol):

@@ -39,6 +39,10 @@ def make_loader(settings: Settings) -> Callable[[], Backend]:
 
             # Tests slow the fake down to exercise cancellation and stale edits.
             delay = float(os.environ.get("QWEN_LSP_FAKE_SECONDS_PER_TOKEN", "0") or 0)
+            # ... and script its answers (code actions) in a JSON file.
+            answers = os.environ.get("QWEN_LSP_FAKE_ANSWERS", "")
+            if answers:
+                return FakeBackend.from_file(answers, seconds_per_token=delay)
             return FakeBackend(seconds_per_token=delay)
         from lsp_server.engine.llama_backend import LlamaBackend, LlamaOptions
 

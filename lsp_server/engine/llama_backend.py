@@ -28,6 +28,7 @@ from lsp_server.engine import (
     Special,
     StopReason,
 )
+from lsp_server.engine.lookup import PromptLookup
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,12 @@ class LlamaBackend:
     @property
     def description(self) -> str:
         return f"llama.cpp: {self._path.name}"
+
+    @property
+    def chat_template(self) -> str | None:
+        """The GGUF's Jinja chat template (tokenizer.chat_template), if it has one."""
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        return template if isinstance(template, str) and template else None
 
     def _special_id(self, text: str) -> int | None:
         if text not in self._special_ids:
@@ -194,10 +201,16 @@ class LlamaBackend:
         )
         if not finished:
             return result
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pieces: list[str] = []
-        reason: StopReason = "max_tokens"
-        pending = heal  # bytes the output must still start with
+        out = _Output(self._llm, heal, result, limits, keep_going, prompt_done, self._stop_ids)
+        if limits.prompt_lookup > 0:
+            reason = self._decode_with_lookup(tokens, out, limits)
+        else:
+            reason = self._decode(tokens, out)
+        out.finish(reason)
+        return result
+
+    def _decode(self, tokens: list[int], out: _Output) -> StopReason:
+        """Plain greedy decoding, one token per model step."""
         # With the whole prompt evaluated, generate() finds it cached and samples at once.
         stream = self._llm.generate(
             tokens,
@@ -205,44 +218,138 @@ class LlamaBackend:
             top_k=1,
             repeat_penalty=1.0,
             reset=True,
-            logits_processor=[lambda _ids, logits: self._healer.constrain(pending, logits)]
-            if heal
+            logits_processor=[lambda _ids, logits: self._healer.constrain(out.pending, logits)]
+            if out.pending
             else None,
         )
         try:
             for token in stream:
-                if token in self._stop_ids:
-                    reason = "stop_token"
-                    break
-                result.generated_tokens += 1
-                piece = self._llm.detokenize([token])
-                if pending:
-                    # Drop the part of the piece that re-creates the healed prompt text.
-                    consumed = min(len(pending), len(piece))
-                    piece, pending = piece[consumed:], pending[consumed:]
-                pieces.append(decoder.decode(piece))
-                if limits.cancel.cancelled:
-                    reason = "cancelled"
-                    break
-                if result.generated_tokens >= limits.max_tokens:
-                    reason = "max_tokens"
-                    break
-                if time.monotonic() - prompt_done > limits.max_seconds:
-                    reason = "time_cap"
-                    break
-                if not keep_going("".join(pieces)):
-                    reason = "cancelled" if limits.cancel.cancelled else "done"
-                    break
+                reason = out.push(token)
+                if reason is not None:
+                    return reason
         finally:
             stream.close()
-        pieces.append(decoder.decode(b"", final=True))
-        result.text = "".join(pieces)
-        result.stop_reason = reason
-        result.generate_seconds = time.monotonic() - prompt_done
-        return result
+        return "max_tokens"
+
+    def _decode_with_lookup(
+        self, tokens: list[int], out: _Output, limits: GenerationLimits
+    ) -> StopReason:
+        """Greedy decoding with prompt-lookup drafts verified in one batch per step.
+
+        The KV cache then holds the prompt and every accepted token, exactly as after
+        plain decoding, so the next prompt reuses it the same way.
+        """
+        import numpy as np
+
+        llm = self._llm
+        lookup = PromptLookup(limits.prompt_lookup)
+        history = list(tokens)
+        logits = self._logits(-1, 1)[0]
+        if out.pending:
+            logits = self._healer.constrain(out.pending, logits)
+        token = int(np.argmax(logits))
+        while True:
+            reason = out.push(token)
+            if reason is not None:
+                return reason
+            history.append(token)
+            # While healing is still pending every step must be constrained: no drafts.
+            draft = [] if out.pending else lookup.draft(history)
+            draft = draft[: max(0, llm.n_ctx() - llm.n_tokens - 1)]
+            n_past = llm.n_tokens
+            rows = self._eval_with_logits([token, *draft])
+            if out.pending:
+                rows = self._healer.constrain(out.pending, rows[0])[None, :]
+            predicted = [int(t) for t in np.argmax(rows, axis=1)]
+            accepted = 0
+            while accepted < len(draft) and draft[accepted] == predicted[accepted]:
+                accepted += 1
+            # Keep the KV entries of the token and the accepted guesses; drop the rest.
+            llm.n_tokens = n_past + 1 + accepted
+            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+            lookup.feedback(len(draft), accepted)
+            out.result.drafted_tokens = lookup.drafted
+            out.result.accepted_tokens = lookup.accepted
+            for guess in draft[:accepted]:
+                reason = out.push(guess)
+                if reason is not None:
+                    return reason
+                history.append(guess)
+            token = predicted[accepted]
+
+    def _eval_with_logits(self, batch: list[int]) -> Any:
+        """Evaluate ``batch`` after the cached tokens; logits of every position (rows)."""
+        llm = self._llm
+        n_past = llm.n_tokens
+        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past : n_past + len(batch)] = batch
+        llm.n_tokens = n_past + len(batch)
+        return self._logits(0, len(batch), all_rows=True)
+
+    def _logits(self, index: int, rows: int, all_rows: bool = False) -> Any:
+        import numpy as np
+
+        n_vocab = self._llm.n_vocab()
+        ctx = self._llm._ctx
+        pointer = ctx.get_logits() if all_rows else ctx.get_logits_ith(index)
+        return np.ctypeslib.as_array(pointer, shape=(rows * n_vocab,)).reshape(rows, n_vocab)
 
     def close(self) -> None:
         self._llm.close()
+
+
+class _Output:
+    """Turns generated tokens into text and decides when to stop (shared by both decoders)."""
+
+    def __init__(
+        self,
+        llm: Any,
+        heal: bytes,
+        result: Generation,
+        limits: GenerationLimits,
+        keep_going: KeepGoing,
+        prompt_done: float,
+        stop_ids: set[int],
+    ) -> None:
+        self._llm = llm
+        self.pending = heal  # bytes the output must still start with (token healing)
+        self.result = result
+        self._limits = limits
+        self._keep_going = keep_going
+        self._prompt_done = prompt_done
+        self._stop_ids = stop_ids
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pieces: list[str] = []
+
+    def push(self, token: int) -> StopReason | None:
+        """Take one generated token; the reason to stop now, or None to go on."""
+        if token in self._stop_ids:
+            return "stop_token"
+        result, limits = self.result, self._limits
+        result.generated_tokens += 1
+        piece = self._llm.detokenize([token])
+        if self.pending:
+            # Drop the part of the piece that re-creates the healed prompt text.
+            consumed = min(len(self.pending), len(piece))
+            piece, self.pending = piece[consumed:], self.pending[consumed:]
+        self._pieces.append(self._decoder.decode(piece))
+        if limits.cancel.cancelled:
+            return "cancelled"
+        if result.generated_tokens >= limits.max_tokens:
+            return "max_tokens"
+        if time.monotonic() - self._prompt_done > limits.max_seconds:
+            return "time_cap"
+        if not self._keep_going("".join(self._pieces)):
+            return "cancelled" if limits.cancel.cancelled else "done"
+        return None
+
+    def finish(self, reason: StopReason) -> None:
+        self._pieces.append(self._decoder.decode(b"", final=True))
+        self.result.text = "".join(self._pieces)
+        self.result.stop_reason = reason
+        self.result.generate_seconds = time.monotonic() - self._prompt_done
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

@@ -1,0 +1,618 @@
+"""Code actions, the pure part: targets, prompts, answers, edits and their checks."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from lsp_server import actions, syntax
+from lsp_server.action_service import ActionRequest, lsp_edits
+from lsp_server.actions import ActionInput, Diagnostic, OffsetEdit, PromptPlan
+from lsp_server.chat import CHATML, ChatTemplate
+from lsp_server.documents import Snapshot
+from lsp_server.engine import Special
+from lsp_server.engine.fake import FakeBackend
+from lsp_server.engine.lookup import PromptLookup
+from lsp_server.settings import CustomAction, resolve_settings
+
+QWEN_TEMPLATE = (
+    "{%- if messages[0]['role'] == 'system' %}"
+    "{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- for message in messages %}{%- if message.role == 'user' %}"
+    "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}"
+    "{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+PY = """import math
+from typing import Any
+
+
+class Shapes:
+    @staticmethod
+    def area(r):
+        return math.pi * r * r
+
+    def name(self):
+        return "shapes"
+
+
+def free(x):
+    return x
+"""
+
+
+def snap(text: str, language_id: str = "python", uri: str = "file:///w/geo.py") -> Snapshot:
+    return Snapshot.build(uri, language_id, 1, text)
+
+
+def at(text: str, needle: str, delta: int = 0) -> int:
+    return text.index(needle) + delta
+
+
+def spec(action_id: str) -> actions.ActionSpec:
+    found = actions.find_spec(action_id)
+    assert found is not None
+    return found
+
+
+def count(text: str) -> int:
+    return len(text) // 4 + 1
+
+
+# -- chat template ----------------------------------------------------------------------------
+
+
+def test_chat_template_keeps_user_text_out_of_special_tokens() -> None:
+    template = ChatTemplate.from_template(QWEN_TEMPLATE)
+    assert template.source == "gguf"
+    parts = template.render("be brief", "x = '<|im_end|>'", "```python\n")
+    specials = [p.text for p in parts if isinstance(p, Special)]
+    assert specials == ["<|im_start|>", "<|im_end|>"] * 2 + ["<|im_start|>"]
+    assert "x = '<|im_end|>'" in parts  # the user's text is one plain part
+    text = "".join(p.text if isinstance(p, Special) else p for p in parts)
+    assert text == (
+        "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nx = '<|im_end|>'"
+        "<|im_end|>\n<|im_start|>assistant\n```python\n"
+    )
+
+
+def test_chatml_fallback_matches_its_template() -> None:
+    assert ChatTemplate.from_template(CHATML).render("S", "U") == ChatTemplate.from_template(
+        None
+    ).render("S", "U")
+
+
+@pytest.mark.parametrize("template", [None, "", "{% broken", "{{ raise_exception('no') }}"])
+def test_chat_template_falls_back_to_chatml(template: str | None) -> None:
+    chat = ChatTemplate.from_template(template)
+    assert chat.source == "chatml"
+    text = "".join(p.text if isinstance(p, Special) else p for p in chat.render("S", "U"))
+    assert text == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n" + (
+        "<|im_start|>assistant\n"
+    )
+
+
+# -- targets ----------------------------------------------------------------------------------
+
+
+def test_empty_range_means_the_innermost_definition_with_decorators() -> None:
+    s = snap(PY)
+    target = actions.find_target(s, at(PY, "math.pi"), at(PY, "math.pi"))
+    assert target is not None
+    assert PY[target.start : target.end] == (
+        "    @staticmethod\n    def area(r):\n        return math.pi * r * r"
+    )
+    assert target.names == ("area",) and target.top_names == ("Shapes",)
+    assert target.is_definition
+
+
+def test_empty_range_outside_definitions() -> None:
+    s = snap(PY)
+    blank = at(PY, "\n\n\nclass") + 1
+    assert actions.find_target(s, blank, blank) is None
+    assert actions.find_target(s, blank, blank, line_fallback=True) is None
+    first = actions.find_target(s, 2, 2, line_fallback=True)
+    assert first is not None and PY[first.start : first.end] == "import math"
+
+
+def test_selection_is_widened_to_whole_lines() -> None:
+    s = snap(PY)
+    start, end = at(PY, "area(r)"), at(PY, "def name") + 3
+    target = actions.find_target(s, start, end)
+    assert target is not None
+    assert PY[target.start : target.end].startswith("    def area(r):")
+    assert PY[target.start : target.end].endswith("    def name(self):")
+    # a selection ending at the start of a line stops at the end of the line before
+    line_start = at(PY, "def free")
+    target = actions.find_target(s, at(PY, "def free"), line_start + len("def free(x):\n"))
+    assert target is not None and PY[target.start : target.end] == "def free(x):"
+
+
+def test_selection_names_and_widening_one_line() -> None:
+    s = snap(PY)
+    target = actions.find_target(s, at(PY, "class Shapes"), len(PY))
+    assert target is not None and target.names == ("Shapes", "free")
+    inside = at(PY, "return x")
+    widened = actions.find_target(s, inside, inside + 6, widen_line=True)
+    assert widened is not None and widened.names == ("free",)
+    assert PY[widened.start : widened.end] == "def free(x):\n    return x"
+
+
+@pytest.mark.parametrize(
+    "language_id, uri, text, needle, expected, name",
+    [
+        (
+            "javascript",
+            "file:///w/a.js",
+            "// adds\nexport function add(a, b) {\n  return a + b;\n}\n",
+            "return",
+            "// adds\nexport function add(a, b) {\n  return a + b;\n}",
+            "add",
+        ),
+        (
+            "typescript",
+            "file:///w/a.ts",
+            "const twice = (x: number) => {\n  return 2 * x;\n};\n",
+            "return",
+            "const twice = (x: number) => {\n  return 2 * x;\n};",
+            "twice",
+        ),
+        (
+            "go",
+            "file:///w/a.go",
+            "package m\n\nfunc (s *S) Len() int {\n\treturn s.n\n}\n",
+            "return",
+            "func (s *S) Len() int {\n\treturn s.n\n}",
+            "Len",
+        ),
+        (
+            "rust",
+            "file:///w/a.rs",
+            "impl S {\n    /// Length.\n    fn len(&self) -> usize {\n        self.n\n    }\n}\n",
+            "self.n",
+            "    /// Length.\n    fn len(&self) -> usize {\n        self.n\n    }",
+            "len",
+        ),
+        (
+            "c",
+            "file:///w/a.c",
+            "static int *first(int *xs) {\n    return xs;\n}\n",
+            "return",
+            "static int *first(int *xs) {\n    return xs;\n}",
+            "first",
+        ),
+        (
+            "java",
+            "file:///w/A.java",
+            "class A {\n    int get() {\n        return 1;\n    }\n}\n",
+            "return",
+            "    int get() {\n        return 1;\n    }",
+            "get",
+        ),
+    ],
+)
+def test_definitions_in_other_languages(
+    language_id: str, uri: str, text: str, needle: str, expected: str, name: str
+) -> None:
+    s = snap(text, language_id, uri)
+    target = actions.find_target(s, at(text, needle), at(text, needle))
+    assert target is not None
+    assert text[target.start : target.end] == expected
+    assert target.names == (name,)
+
+
+# -- prompt -----------------------------------------------------------------------------------
+
+
+def test_context_has_imports_and_enclosing_signatures_within_budget() -> None:
+    s = snap(PY)
+    target = actions.find_target(s, at(PY, "math.pi"), at(PY, "math.pi"))
+    assert target is not None
+    context = actions.context_text(s, target, count, 1000)
+    assert context == "import math\nfrom typing import Any\n\nclass Shapes:\n    ..."
+    assert actions.context_text(s, target, count, 8) == "class Shapes:\n    ..."
+    assert actions.context_text(s, target, count, 0) == ""
+
+
+def test_prompt_layout_for_docstring() -> None:
+    s = snap(PY)
+    target = actions.find_target(s, at(PY, "math.pi"), at(PY, "math.pi"))
+    assert target is not None
+    plan = actions.build_prompt(
+        ActionInput(spec("docstring"), s, target), ChatTemplate.from_template(None), count, 100
+    )
+    text = "".join(p.text if isinstance(p, Special) else p for p in plan.parts)
+    assert plan.assistant_prefix == "```python\n" and text.endswith("assistant\n```python\n")
+    # the code is shown dedented, after the context, before the task
+    assert "Code:\n```python\n@staticmethod\ndef area(r):\n    return math.pi * r * r\n```" in text
+    assert text.index("class Shapes:") < text.index("Code:") < text.index("Task: add doc")
+    assert "PEP 257" in text and "`area`" in text
+    assert plan.rewrite and plan.max_tokens >= count(PY[target.start : target.end])
+
+
+def test_fix_prompt_lists_diagnostics_relative_to_the_code() -> None:
+    s = snap(PY)
+    target = actions.find_target(s, at(PY, "return x"), at(PY, "return x"))
+    assert target is not None
+    line = PY[: at(PY, "return x")].count("\n")
+    diagnostics = (Diagnostic(line, "x is unused", "lint", "W1"), Diagnostic(0, "elsewhere"))
+    action = ActionInput(spec("fix"), s, target, diagnostics)
+    user = actions.fill(spec("fix").prompt, actions.placeholder_values(action, ""))
+    assert "- line 2: x is unused (lint W1)" in user
+    assert "elsewhere" not in user
+    assert "(the problems listed above)" in user
+
+
+def test_fill_is_one_pass_and_leaves_unknown_placeholders() -> None:
+    assert actions.fill("{a} {b} {zz}", {"a": "{b}", "b": "B"}) == "{b} B {zz}"
+
+
+def test_custom_action_template() -> None:
+    custom = CustomAction(title="Shout", prompt="Make {language} code louder")
+    found = actions.catalogue([custom])[-1]
+    assert found.id == "custom:0" and found.kind == "refactor.rewrite" and found.rewrite
+    assert found.prompt == "Make {language} code louder\n\n{code}"
+    assert actions.find_spec("custom:0", [custom]) == found
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer, prefix, expected",
+    [
+        ("x = 1\n```\nThat sets x.", "```python\n", "x = 1"),
+        ("Sure! Here it is:\n```python\ny = 2\n```\nDone.", "", "y = 2"),
+        ("```js\na\n```\ntext\n```js\nlonger\nblock\n```", "", "longer\nblock"),
+        ("x = 1\ny = 2\n", "```python\n", "x = 1\ny = 2"),  # unclosed: token limit
+        ("````md\n```py\nz\n```\n````", "", "```py\nz\n```"),
+        ("\n```\nNo code, sorry.", "```python\n", None),
+        ("", "```python\n", None),
+        ("plain = True", "", "plain = True"),
+    ],
+)
+def test_extract_code(answer: str, prefix: str, expected: str | None) -> None:
+    assert actions.extract_code(answer, prefix) == expected
+
+
+def test_code_with_backtick_fences_gets_a_longer_fence() -> None:
+    text = 'def f():\n    """Example:\n\n    ```\n    f()\n    ```\n    """\n'
+    s = snap(text)
+    target = actions.find_target(s, 0, 0, line_fallback=True)
+    assert target is not None
+    action = ActionInput(spec("docstring"), s, actions.find_target(s, 12, 12) or target)
+    plan = actions.build_prompt(action, ChatTemplate.from_template(None), count, 100)
+    assert plan.assistant_prefix == "````python\n" and plan.fence == "````"
+    assert not actions.answer_complete('def f():\n    """\n    ```\n', plan)
+    assert actions.answer_complete("def f():\n    pass\n````\n", plan)
+
+
+def test_answer_complete_when_fence_closes() -> None:
+    plan = PromptPlan([], "```python\n", 10, True)
+    assert not actions.answer_complete("x = 1\n```", plan)
+    assert actions.answer_complete("x = 1\n```\n", plan)
+    assert not actions.answer_complete(
+        "x = 1\n```\n", dataclasses.replace(plan, assistant_prefix="")
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "def f(x):\n    return x",  # column 0
+        "    def f(x):\n        return x",  # original indentation
+        "\tdef f(x):\n\t    return x",  # a tab counts four columns
+    ],
+)
+def test_reindent_to_the_target(answer: str) -> None:
+    result = actions.reindent(answer, "    ", "    ")
+    assert result == "    def f(x):\n        return x"
+
+
+def test_reindent_converts_indentation_units() -> None:
+    assert actions.reindent("if x:\n  y\n", "\t", "\t") == "\tif x:\n\t\ty"
+    assert actions.reindent("if x:\n\ty", "", "    ") == "if x:\n    y"
+    assert actions.reindent("\n\nif x:\n    y\n\n", "", "  ") == "if x:\n  y"
+
+
+def test_comment_block_wraps_prose() -> None:
+    text = "First sentence. " * 10 + "\n\n- a bullet that is long enough " + "to wrap " * 8
+    block = actions.comment_block(text.strip(), "#", "    ", width=60)
+    lines = block.split("\n")
+    assert all(line.startswith("    #") and len(line) <= 60 for line in lines)
+    assert "    #" in lines  # the paragraph break
+    assert any(line.startswith("    #   ") for line in lines)  # bullet continuation
+
+
+def test_line_diff_is_minimal() -> None:
+    old = "a\nb\nc\nd"
+    edits = actions.line_diff(old, "a\nB\nc\nd\ne", 10)
+    assert edits == [OffsetEdit(12, 14, "B\n"), OffsetEdit(16, 17, "d\ne")]
+    assert actions.apply_edits("x" * 10 + old, edits) == "x" * 10 + "a\nB\nc\nd\ne"
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+def run(
+    text: str, needle: str, action_id: str, answer: str, **kwargs: object
+) -> actions.ActionResult:
+    s = snap(text, **kwargs)  # type: ignore[arg-type]
+    target = actions.find_target(s, at(text, needle), at(text, needle), line_fallback=True)
+    assert target is not None
+    the_spec = spec(action_id)
+    uri = actions.new_file_uri(the_spec, s)
+    action = ActionInput(the_spec, s, target, new_file_uri=uri)
+    plan = actions.build_prompt(action, ChatTemplate.from_template(None), count, 100)
+    return actions.result_for_answer(action, answer, plan)
+
+
+def new_text(result: actions.ActionResult) -> str:
+    assert result.ok, result.message
+    [change] = result.changes
+    return change.new_text()
+
+
+def test_docstring_result_is_reindented_and_minimal() -> None:
+    answer = '@staticmethod\ndef area(r):\n    """Area."""\n    return math.pi * r * r\n```\nnotes'
+    result = run(PY, "math.pi", "docstring", answer)
+    [change] = result.changes
+    assert change.edits == (
+        OffsetEdit(
+            at(PY, "        return math.pi"),
+            at(PY, "        return math.pi"),
+            '        """Area."""\n',
+        ),
+    )
+    assert change.version == 1
+
+
+def test_docstring_above_a_python_def_is_moved_inside() -> None:
+    answer = '"""Area of a disc."""\n\n@staticmethod\ndef area(r):\n    return math.pi * r * r\n```'
+    new = new_text(run(PY, "math.pi", "docstring", answer))
+    assert '    def area(r):\n        """Area of a disc."""\n        return math.pi' in new
+
+
+def test_docstring_check_refuses_code_without_one() -> None:
+    answer = "def area(r):\n    # area\n    return math.pi * r * r\n```"
+    result = run(PY, "math.pi", "docstring", answer)
+    assert not result.ok and "did not add a docstring" in result.message
+
+
+def test_js_doc_comment_counts() -> None:
+    js = "function add(a, b) {\n  return a + b;\n}\n"
+    answer = "/** Adds. */\nfunction add(a, b) {\n  return a + b;\n}\n```"
+    assert new_text(
+        run(js, "return", "docstring", answer, language_id="javascript", uri="file:///w/a.js")
+    ).startswith("/** Adds. */\nfunction add")
+
+
+def test_doc_comment_alone_goes_above_the_code() -> None:
+    go = "package m\n\n// old\nfunc F() int {\n\treturn 1\n}\n"
+    answer = "// F returns one.\n// Always.\n```"
+    new = new_text(run(go, "return", "docstring", answer, language_id="go", uri="file:///w/m.go"))
+    assert new == "package m\n\n// F returns one.\n// Always.\nfunc F() int {\n\treturn 1\n}\n"
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        ("def area(r:\n    return (\n```", "would add a syntax error to geo.py at line 6"),
+        ("def other(r):\n    return r\n```", "drops `area`"),
+        ("@staticmethod\ndef area(r):\n    return math.pi * r * r\n```", "same as the code"),
+        ("```\nI cannot do that.", "contains no code"),
+    ],
+)
+def test_bad_answers_are_refused(answer: str, message: str) -> None:
+    result = run(PY, "math.pi", "simplify", answer)
+    assert (
+        not result.ok
+        and message in result.message
+        and result.message.endswith("nothing was changed.")
+    )
+
+
+def test_annotations_must_be_added() -> None:
+    result = run(PY, "return x", "annotate", "def free(x):\n    return x\n```")
+    assert not result.ok  # same code
+    result = run(PY, "return x", "annotate", "def free(x):  # typed\n    return x\n```")
+    assert not result.ok and "no type annotations" in result.message
+    new = new_text(run(PY, "return x", "annotate", "def free(x: int) -> int:\n    return x\n```"))
+    assert "def free(x: int) -> int:" in new
+
+
+def test_explain_goes_above_as_comments() -> None:
+    new = new_text(run(PY, "math.pi", "explain", "It **computes** the area.\n```\n```"))
+    assert "    # It computes the area.\n    @staticmethod\n" in new
+    go = "package m\n\nfunc F() int {\n\treturn 1\n}\n"
+    new = new_text(
+        run(go, "return", "explain", "Returns one.", language_id="go", uri="file:///w/m.go")
+    )
+    assert "// Returns one.\nfunc F() int {" in new
+
+
+def test_python_tests_import_the_real_code() -> None:
+    # The answer starts after "from geo import free\n\n\ndef test_" (the prompt's end).
+    answer = (
+        "free():\n    assert free(1) == 1\n\n\nfrom solution import free\n\n"
+        "def free(x):\n    return x\n\n"
+        "def test_free_two():\n    assert free(2) == 2\n```"
+    )
+    result = run(PY, "return x", "tests", answer)
+    [change] = result.changes
+    assert change.create and change.uri == "file:///w/test_geo.py"
+    assert change.new_text() == (
+        "from geo import free\n\n\ndef test_free():\n    assert free(1) == 1\n\n\n"
+        "from geo import free\n\n\ndef test_free_two():\n    assert free(2) == 2\n"
+    )
+
+
+def test_tests_cut_off_at_the_token_limit_keep_complete_tests() -> None:
+    answer = "one():\n    assert free(1) == 1\n\n\ndef test_two():\n    assert free(2) == [2, 2, 2"
+    [change] = run(PY, "return x", "tests", answer).changes
+    assert change.new_text() == (
+        "from geo import free\n\n\ndef test_one():\n    assert free(1) == 1\n"
+    )
+
+
+def test_python_tests_for_a_method_import_its_class() -> None:
+    answer = "area():\n    assert Shapes.area(1) > 3\n```"
+    [change] = run(PY, "math.pi", "tests", answer).changes
+    assert change.new_text().startswith("from geo import Shapes\n\n\ndef test_area():")
+
+
+def test_tests_without_tests_are_refused() -> None:
+    result = run(PY, "return x", "tests", "x = 1\n```", language_id="go", uri="file:///w/a.go")
+    assert not result.ok
+
+
+def test_tests_below_when_files_cannot_be_created() -> None:
+    s = snap(PY)
+    target = actions.find_target(s, at(PY, "return x"), at(PY, "return x"))
+    assert target is not None
+    action = ActionInput(spec("tests"), s, target, can_create_files=False)
+    assert action.placement == "below"
+    plan = actions.build_prompt(action, ChatTemplate.from_template(None), count, 100)
+    assert "end of the same file" in "".join(str(p) for p in plan.parts)
+    answer = "free():\n    assert free(2) == 2\n\nfrom geo import free\n```"
+    new = new_text(actions.result_for_answer(action, answer, plan))
+    assert new == PY + "\n\ndef test_free():\n    assert free(2) == 2\n"
+
+
+def test_tests_appended_to_an_existing_file() -> None:
+    s = snap(PY)
+    target = actions.find_target(s, at(PY, "return x"), at(PY, "return x"))
+    assert target is not None
+    existing = "import geo\n\n\ndef test_old():\n    pass\n"
+    action = ActionInput(
+        spec("tests"), s, target, new_file_uri="file:///w/test_geo.py", new_file_text=existing
+    )
+    plan = actions.build_prompt(action, ChatTemplate.from_template(None), count, 100)
+    answer = "new():\n    assert geo.free(1) == 1\n```"
+    [change] = actions.result_for_answer(action, answer, plan).changes
+    assert not change.create
+    assert change.new_text() == existing + "\n\n" + "def test_new():\n    assert geo.free(1) == 1\n"
+
+
+def test_crlf_and_utf16_positions() -> None:
+    text = 'def f(x):\r\n    return "😀" + x\r\n'
+    s = snap(text)
+    answer = 'def f(x):\n    """Smile."""\n    return "😀" + x\n```'
+    result = run(text, "return", "docstring", answer)
+    [change] = result.changes
+    assert change.new_text() == 'def f(x):\r\n    """Smile."""\r\n    return "😀" + x\r\n'
+    assert lsp_edits(change, s) == [((1, 0), (1, 0), '    """Smile."""\r\n')]
+
+
+def test_grammarless_language_can_explain_with_known_comments() -> None:
+    text = "local x = 1\nprint(x)\n"
+    s = snap(text, "lua", "file:///w/a.lua")
+    target = actions.find_target(s, 0, len(text))
+    assert target is not None
+    ids = [o.spec.id for o in actions.offers(s, target, (), None, False)]
+    assert ids == ["fix", "explain", "simplify"]
+    assert actions.offers(snap("x", "plaintext", "file:///w/a.txt"), target, (), None, False)[
+        1:
+    ] == [
+        o
+        for o in actions.offers(snap("x", "plaintext", "file:///w/a.txt"), target, (), None, False)[
+            1:
+        ]
+    ]
+
+
+def test_offers_filter_by_kind_and_need() -> None:
+    s = snap(PY)
+    line = actions.find_target(s, 2, 2, line_fallback=True)  # "import math": no definition
+    ids = [o.spec.id for o in actions.offers(s, line, (), None, False)]
+    assert ids == ["fix", "explain", "simplify"]
+    refactors = actions.offers(s, line, (), ["refactor.rewrite"], False)
+    assert [o.spec.id for o in refactors] == ["simplify"]
+    assert actions.offers(s, None, (), None, False) == []
+
+
+def test_new_file_uris() -> None:
+    assert actions.new_file_uri(spec("tests"), snap("x", uri="file:///w/a%20b.py")) == (
+        "file:///w/test_a%20b.py"
+    )
+    go = snap("package m\n", "go", "file:///w/m.go")
+    assert actions.new_file_uri(spec("tests"), go) == "file:///w/m_test.go"
+    rust = snap("fn f() {}\n", "rust", "file:///w/m.rs")
+    assert actions.new_file_uri(spec("tests"), rust) == ""  # a test module in the file
+    assert actions.new_file_uri(spec("docstring"), go) == ""
+
+
+def test_unified_diff() -> None:
+    change = actions.FileChange("file:///w/t.py", "", (OffsetEdit(0, 0, "x = 1\n"),), create=True)
+    assert actions.unified_diff(change, "a/t.py", "b/t.py") == (
+        "--- /dev/null\n+++ b/t.py\n@@ -0,0 +1 @@\n+x = 1\n"
+    )
+
+
+# -- requests, settings, engine helpers -------------------------------------------------------
+
+
+def test_action_request_round_trip() -> None:
+    request = ActionRequest("fix", "file:///a.py", 3, ((1, 2), (3, 4)), (Diagnostic(1, "m", "s"),))
+    assert ActionRequest.from_json(request.to_json()) == request
+    with pytest.raises(ValueError):
+        ActionRequest.from_json({"action": "fix"})
+
+
+def test_custom_actions_setting() -> None:
+    good = {
+        "customActions": [
+            {"title": "T", "prompt": "P", "languages": ["python"], "target": "newFile"}
+        ]
+    }
+    settings = resolve_settings({}, good).settings
+    assert settings.customActions == (
+        CustomAction(title="T", prompt="P", languages=("python",), target="newFile"),
+    )
+    for bad in (
+        "not a list",
+        [{"title": "T"}],
+        [{"title": "T", "prompt": "P", "target": "sideways"}],
+        [{"title": "T", "prompt": "P", "kind": "not a kind"}],
+        [{"title": "T", "prompt": "P", "color": "red"}],
+        [{"title": "T", "prompt": 5}],
+    ):
+        resolved = resolve_settings({}, {"customActions": bad})
+        assert resolved.settings.customActions == ()
+        assert len(resolved.problems) == 1 and "customActions" in resolved.problems[0]
+
+
+def test_prompt_lookup_walks_the_source_in_order() -> None:
+    source = [1, 2, 3, 9, 1, 2, 4, 5, 6]
+    lookup = PromptLookup(max_draft=3, max_ngram=2)
+    # the output so far copies the second "1 2": the guess continues from there
+    history = [*source, 7, 1, 2]
+    assert lookup.draft(history) == [3, 9, 1]  # first match after the (empty) source position
+    lookup.feedback(3, 0)  # rejected: shorter guesses
+    assert lookup.draft([*source, 7, 1, 2, 4]) == [5, 6]  # the "2 4" n-gram
+    assert PromptLookup(0).draft(history) == []
+
+
+def test_prompt_lookup_pauses_when_short_guesses_fail() -> None:
+    history = [1, 2, 3, 1, 2]
+    lookup = PromptLookup(max_draft=2, max_ngram=1)
+    assert lookup.draft(history) == [3, 1]
+    lookup.feedback(2, 0)  # the shortest guess failed: no guesses for a while
+    assert [lookup.draft(history) for _ in range(8)] == [[]] * 8
+    assert lookup.draft(history) != []
+
+
+def test_fake_backend_contains_keys() -> None:
+    fake = FakeBackend(contains={"a && b": "both", "a": "one"})
+    assert fake._answer_for("x a y b") == "both"
+    assert fake._answer_for("x a y") == "one"
+    assert fake._answer_for("nothing") == "fake_completion()\n"
+
+
+def test_edits_parse() -> None:
+    new = new_text(run(PY, "return x", "simplify", "def free(x):\n    return x  # same\n```"))
+    tree = syntax.get_parser("python").parse(new.encode())
+    assert syntax.count_errors(tree.root_node) == 0

@@ -1,0 +1,135 @@
+"""The code-action use case on the model worker, with the fake model."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+from lsp_server.action_service import SESSION, ActionRequest, ActionService
+from lsp_server.documents import DocumentStore, Snapshot
+from lsp_server.engine import CancelToken, GenerationLimits, KeepGoing, PromptPart
+from lsp_server.engine.fake import FakeBackend
+from lsp_server.engine.worker import ModelWorker
+from lsp_server.settings import Settings
+
+URI = "file:///w/calc.py"
+TEXT = "def double(x):\n    return 2 * x\n"
+DOCSTRING = 'def double(x):\n    """Twice x."""\n    return 2 * x\n```\n'
+INSIDE = ((1, 4), (1, 4))
+
+
+async def service(backend: Any, settings: Settings | None = None) -> ActionService:
+    worker = ModelWorker()
+    await worker.load_async(lambda: backend)
+    return ActionService(worker, lambda: settings or Settings())
+
+
+def snapshot(text: str = TEXT, version: int = 1) -> Snapshot:
+    return DocumentStore().open(URI, "python", version, text).snapshot()
+
+
+async def test_rewrites_use_prompt_lookup_in_their_own_kv_session() -> None:
+    backend = FakeBackend(
+        contains={"Task: add documentation": DOCSTRING, "Task: explain": "Doubles."}
+    )
+    svc = await service(backend)
+    run = await svc.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True)
+    assert run.result.ok and run.generation is not None
+    assert backend.limits[-1].prompt_lookup == Settings().promptLookup
+    assert backend.limits[-1].session == SESSION
+    run = await svc.run(ActionRequest("explain", URI, 1, INSIDE), snapshot(), lambda: True)
+    assert run.result.ok and backend.limits[-1].prompt_lookup == 0  # prose: nothing to copy
+    svc2 = await service(backend, dataclasses.replace(Settings(), promptLookup=0))
+    await svc2.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True)
+    assert backend.limits[-1].prompt_lookup == 0
+    assert svc.stats.runs == 2 and svc.stats.applied == 2
+
+
+async def test_stale_version_and_unknown_action() -> None:
+    svc = await service(FakeBackend())
+    run = await svc.run(
+        ActionRequest("docstring", URI, 1, INSIDE), snapshot(version=2), lambda: True
+    )
+    assert "changed since the actions were listed" in run.result.message
+    run = await svc.run(ActionRequest("nope", URI, 1, INSIDE), snapshot(), lambda: True)
+    assert "unknown action" in run.result.message
+
+
+async def test_user_cancel_and_newer_action() -> None:
+    backend = FakeBackend(contains={"Task: add documentation": DOCSTRING}, seconds_per_token=0.02)
+    svc = await service(backend)
+    cancel = CancelToken()
+    first = asyncio.ensure_future(
+        svc.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True, cancel=cancel)
+    )
+    await asyncio.sleep(0.2)
+    cancel.cancel("cancelled by the user")
+    assert (await first).result.message == "qwen-lsp: cancelled; nothing was changed"
+    first = asyncio.ensure_future(
+        svc.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True)
+    )
+    await asyncio.sleep(0.2)
+    second = await svc.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True)
+    assert "newer code action" in (await first).result.message
+    assert second.result.ok
+
+
+async def test_document_change_stops_generation() -> None:
+    backend = FakeBackend(contains={"Task: add documentation": DOCSTRING}, seconds_per_token=0.02)
+    svc = await service(backend)
+    current = True
+    running = asyncio.ensure_future(
+        svc.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: current)
+    )
+    await asyncio.sleep(0.2)
+    current = False
+    run = await running
+    assert "document changed" in run.result.message
+    assert run.generation is not None and run.generation.generated_tokens < len(DOCSTRING)
+
+
+async def test_progress_is_reported_on_the_event_loop() -> None:
+    backend = FakeBackend(contains={"Task: add documentation": DOCSTRING}, seconds_per_token=0.03)
+    svc = await service(backend)
+    seen: list[tuple[str, int | None]] = []
+    loop = asyncio.get_running_loop()
+
+    def progress(message: str, percentage: int | None) -> None:
+        assert asyncio.get_running_loop() is loop
+        seen.append((message, percentage))
+
+    run = await svc.run(
+        ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True, progress=progress
+    )
+    await asyncio.sleep(0)
+    assert run.result.ok
+    assert seen[0][0].startswith("reading the code") and any("writing" in m for m, _ in seen)
+
+
+class _Broken(FakeBackend):
+    def generate(
+        self, prompt: list[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
+    ) -> Any:
+        raise RuntimeError("engine exploded")
+
+
+async def test_engine_failure_is_a_message() -> None:
+    svc = await service(_Broken())
+    run = await svc.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True)
+    assert "the action failed (engine exploded)" in run.result.message
+
+
+async def test_offers_are_computed_without_the_model() -> None:
+    backend = FakeBackend()
+    svc = await service(backend)
+    offers = svc.offers(snapshot(), INSIDE, None, [])
+    assert [o.spec.id for o in offers] == [
+        "fix",
+        "explain",
+        "docstring",
+        "annotate",
+        "simplify",
+        "tests",
+    ]
+    assert backend.calls == []
