@@ -94,6 +94,7 @@ ENV_NAMES = {
     "QWEN_LSP_THREADS": "threads",
     "QWEN_LSP_GPU_LAYERS": "gpuLayers",
     "QWEN_LSP_CONTEXT_SIZE": "contextSize",
+    "QWEN_LSP_MAX_SECONDS": "maxSeconds",
 }
 CHOICES = {"backend": ("llama", "fake")}
 MINIMUMS = {

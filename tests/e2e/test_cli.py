@@ -25,7 +25,8 @@ def qwen_lsp(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=300,
         cwd=ROOT,
-        env={**os.environ, **env},
+        # No time cap: on a busy machine it would make the greedy output depend on load.
+        env={**os.environ, "QWEN_LSP_MAX_SECONDS": "120", **env},
     )
 
 
