@@ -412,12 +412,15 @@ async def run_file_action(
         known = ", ".join(s.id for s in actions.catalogue(settings.customActions))
         raise ValueError(f"unknown action {name!r} (known: {known})")
     worker = ModelWorker()
-    error = await worker.load_async(make_loader(settings))
-    if error is not None:
-        raise RuntimeError(f"{error}\nfix: {error.fix}")
-    service = ActionService(worker, lambda: settings)
-    request = ActionRequest(name, uri, 0, range_)
-    run = await service.run(request, snapshot, lambda: True)
+    try:
+        error = await worker.load_async(make_loader(settings))
+        if error is not None:
+            raise RuntimeError(f"{error}\nfix: {error.fix}")
+        service = ActionService(worker, lambda: settings)
+        request = ActionRequest(name, uri, 0, range_)
+        run = await service.run(request, snapshot, lambda: True)
+    finally:
+        await worker.close()  # llama.cpp left to interpreter shutdown can crash it
     if not run.result.ok:
         return "", run.result.message
     cwd = Path.cwd()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -40,10 +41,15 @@ async def complete_file(
         markers = fim_markers(resolve_model(settings))
     except ModelUnavailable as exc:
         raise RuntimeError(f"{exc}\nfix: {exc.fix}") from exc
+    # One suggestion and exit: nothing to speculate about.
+    settings = dataclasses.replace(settings, speculation=False)
     worker = ModelWorker()
-    error = await worker.load_async(make_loader(settings))
-    if error is not None:
-        raise RuntimeError(f"{error}\nfix: {error.fix}")
-    service = CompletionService(worker, lambda: settings, lambda: markers)
-    suggestion = await service.complete(snapshot, lsp_line, utf16_col, lambda: True)
-    return suggestion.text if suggestion else None
+    try:
+        error = await worker.load_async(make_loader(settings))
+        if error is not None:
+            raise RuntimeError(f"{error}\nfix: {error.fix}")
+        service = CompletionService(worker, lambda: settings, lambda: markers)
+        suggestion = await service.complete(snapshot, lsp_line, utf16_col, lambda: True)
+        return suggestion.text if suggestion else None
+    finally:
+        await worker.close()

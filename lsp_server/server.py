@@ -183,6 +183,13 @@ async def on_initialized(ls: QwenLanguageServer, params: types.InitializedParams
     await ls.load_model()
 
 
+@server.feature(types.SHUTDOWN)
+async def on_shutdown(ls: QwenLanguageServer, params: None) -> None:
+    # Free the model before the interpreter exits: a generation still running on the
+    # worker thread during interpreter shutdown can crash it.
+    await ls.worker.close()
+
+
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
 async def on_configuration(
     ls: QwenLanguageServer, params: types.DidChangeConfigurationParams

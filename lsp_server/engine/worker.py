@@ -81,6 +81,24 @@ class ModelWorker:
             self._queue.appendleft(_LoadJob(run))
             self._lock.notify()
 
+    async def close(self) -> None:
+        """Free the model on its own thread and wait for that.
+
+        llama.cpp objects left to the interpreter's shutdown can crash it (SIGSEGV at
+        exit), so every owner closes the worker when it is done.
+        """
+
+        def unload() -> Backend:
+            raise ModelUnavailable("the model was closed")
+
+        with self._lock:  # nothing else runs first: stop what runs, drop what waits
+            for job in self._queue:
+                if isinstance(job, _Job):
+                    job.cancel.cancel("closing")
+            if self._running is not None:
+                self._running.cancel.cancel("closing")
+        await self.load_async(unload)
+
     async def load_async(self, loader: Callable[[], Backend]) -> ModelUnavailable | None:
         """Load a model and wait for it; returns the error, if loading failed."""
         loop = asyncio.get_running_loop()

@@ -43,7 +43,10 @@ def test_complete_prints_a_suggestion() -> None:
     assert result.returncode == 0, result.stderr
     assert "return" in result.stdout
     assert "def fibonacci" not in result.stdout  # the code before the cursor is not repeated
-    compile(Path(ROOT / "examples/demo.py").read_text() + result.stdout, "demo", "exec")
+    # Inserted at line 5, column 5 (after the indentation), the file compiles.
+    lines = (ROOT / "examples/demo.py").read_text().splitlines(keepends=True)
+    lines[4] = lines[4][:4] + result.stdout.rstrip("\n") + lines[4][4:]
+    compile("".join(lines), "demo", "exec")
 
 
 @pytest.mark.parametrize(
