@@ -278,17 +278,29 @@ def test_bad_messages_get_answers_and_the_server_keeps_serving() -> None:
                 "context": {"triggerKind": 2},
             },
         },
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lsp_server"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "QWEN_LSP_BACKEND": "fake"},
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"".join(_frame(m) for m in messages))
+    process.stdin.flush()
+    # Shutdown only after request 4 is answered: shutdown cancels requests still running.
+    received = b""
+    while b'"id": 4' not in received and b'"id":4' not in received:
+        chunk = process.stdout.read1(65536)
+        assert chunk, "the server closed its output"
+        received += chunk
+    shutdown = [
         {"jsonrpc": "2.0", "id": 5, "method": "shutdown"},
         {"jsonrpc": "2.0", "method": "exit"},
     ]
-    process = subprocess.run(
-        [sys.executable, "-m", "lsp_server"],
-        input=b"".join(_frame(m) for m in messages),
-        capture_output=True,
-        timeout=60,
-        env={**os.environ, "QWEN_LSP_BACKEND": "fake"},
-    )
-    answers = _responses(process.stdout)
+    rest, _ = process.communicate(b"".join(_frame(m) for m in shutdown), timeout=60)
+    answers = _responses(received + rest)
     assert "capabilities" in answers[1]["result"]
     assert answers[2]["error"]["code"] == -32602  # InvalidParams
     assert "inlineCompletion" in answers[2]["error"]["message"]
