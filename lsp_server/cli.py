@@ -118,13 +118,20 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _read_source(path: Path) -> str | None:
+    """The file's text, or None after telling the user why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return None
+
+
 def _action(name: str, path: Path, start: int, end: int | None, language: str | None) -> int:
     from lsp_server.action_service import run_file_action
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+    text = _read_source(path)
+    if text is None:
         return 1
     started = time.monotonic()
     try:
@@ -188,18 +195,13 @@ def _models(args: argparse.Namespace) -> int:
 def _complete(path: Path, line: int, col: int | None, language: str | None) -> int:
     from lsp_server.headless import complete_file
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+    text = _read_source(path)
+    if text is None:
         return 1
     started = time.monotonic()
     try:
         suggestion = asyncio.run(complete_file(path, text, line, col, language))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except RuntimeError as exc:
+    except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"({time.monotonic() - started:.2f} s)", file=sys.stderr)
