@@ -209,6 +209,7 @@ class CompletionService:
                 suffix=snapshot.text[offset:],
                 kind=kind,
                 indent_unit=postprocess.detect_indent_unit(snapshot.text),
+                language=snapshot.language,
             )
             # A line that opens a block continues into its body (postprocess), so every
             # kind may need the block budget; a first line alone gets maxTokensLine.

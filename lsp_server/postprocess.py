@@ -17,12 +17,17 @@ line, as in LSP).
 
 from __future__ import annotations
 
+import ast
+import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
+
+from lsp_server import syntax
 
 __all__ = [
     "DEFAULT_INDENT_UNIT",
@@ -86,6 +91,9 @@ class CompletionSite:
     suffix: str
     kind: CompletionKind
     indent_unit: str = DEFAULT_INDENT_UNIT
+    # Our language name (syntax.language_for); with it, a suggestion that adds syntax
+    # errors to the document is trimmed or dropped. None: text rules only.
+    language: str | None = None
 
 
 def detect_indent_unit(text: str) -> str:
@@ -151,6 +159,8 @@ def is_line_complete(
         raise ValueError(f"kind {kind!r} differs from the site's kind {site.kind!r}")
     if _SPECIAL_TOKEN_RE.search(partial):
         return True
+    if site is not None and _opens_with_blank_run(partial, _context(site)):
+        return True
     completed = _split_lines(partial)[:-1]  # the last piece may still grow
     context = _context(site) if site is not None else _blind_context(kind)
     return _first_cut(completed, context) is not None
@@ -166,7 +176,10 @@ def postprocess(raw: str, site: CompletionSite) -> str:
     with the line ending of the cursor line.
     """
     context = _context(site)
-    lines = _split_lines(_cut_at_special_token(raw))
+    raw = _cut_at_special_token(raw)
+    if _opens_with_blank_run(raw, context):
+        return ""
+    lines = _split_lines(raw)
     cut = _first_cut(lines, context)
     if cut is not None:
         lines = lines[:cut]
@@ -174,8 +187,12 @@ def postprocess(raw: str, site: CompletionSite) -> str:
     lines = _strip_trailing_whitespace(lines, context)
     lines = _drop_trailing_blank_lines(lines)
     lines = _convert_indentation(lines, context)
-    if not any(line.strip() for line in lines):
+    if not any(line.strip() for line in lines) or _is_placeholder(lines, site.language):
         return ""
+    if site.language is not None and _enabled("reparse"):
+        lines = _verified(lines, site, context)
+        if not any(line.strip() for line in lines):
+            return ""
     return context.eol.join(lines)
 
 
@@ -192,6 +209,9 @@ class _Context:
     indent_unit: str
     eol: str
     file_indents: bool  # some line of the document is indented: its style is known
+    # Columns of leading whitespace past which a suggestion with no visible character yet
+    # is a run of blanks, not indentation; None when unknown (no site).
+    blank_limit: int | None = None
 
 
 @lru_cache(maxsize=4)
@@ -214,6 +234,7 @@ def _context(site: CompletionSite) -> _Context:
         eol=_cursor_line_ending(prefix, suffix, last_break),
         file_indents=prefix[:1] in (" ", "\t")
         or bool(_INDENTED_LINE_RE.search(prefix) or _INDENTED_LINE_RE.search(suffix)),
+        blank_limit=_blank_limit(prefix[: last_break + 1], before, next_line, unit),
     )
 
 
@@ -237,6 +258,41 @@ def _cursor_line_ending(prefix: str, suffix: str, last_break: int) -> str:
     if prefix[last_break] == "\r":
         return "\r"
     return "\r\n" if prefix[last_break - 1 : last_break] == "\r" else "\n"
+
+
+def _blank_limit(above: str, before: str, next_line: str | None, unit: str) -> int:
+    """The deepest indentation a suggestion could plausibly start with, plus one level.
+
+    Code on the cursor line goes at most a level or two deeper than its neighbours: the
+    line above (which may open a block), the cursor line itself and the line below.
+    """
+    tab_width = _ASSUMED_TAB_WIDTH if unit == "\t" else len(unit)
+    previous = next((line for line in reversed(_split_lines(above)) if line.strip()), "")
+    lines = (previous, before, next_line or "")
+    return max(_width(_leading_ws(line), tab_width) for line in lines) + 2 * tab_width
+
+
+# --- rule 0: a run of blanks -------------------------------------------------------------
+
+
+def _opens_with_blank_run(text: str, context: _Context) -> bool:
+    """True when the suggestion starts with more whitespace than any indentation here.
+
+    WHY: a small model sometimes answers with nothing but spaces, one token after another,
+    up to the token limit: seconds of work for an empty suggestion. A first line whose
+    leading whitespace (from the start of the cursor line) goes two levels past the
+    deepest neighbouring line is not indentation; what might follow on that line is not
+    worth waiting for. Decided from the first line's beginning alone, so the streaming
+    stop agrees with :func:`postprocess`.
+    """
+    limit = context.blank_limit
+    if limit is None or context.before is None or not _enabled("blank-run"):
+        return False
+    first = _NEWLINE_RE.split(text, maxsplit=1)[0]
+    # After code on the cursor line only the suggestion's own whitespace counts.
+    lead = _leading_ws(first if context.before.strip() else context.before + first)
+    tab_width = context.tab_width or _ASSUMED_TAB_WIDTH
+    return _width(lead, tab_width) > limit
 
 
 # --- rule 1 (characters): leaked control tokens ------------------------------------------
@@ -579,6 +635,271 @@ def _indent_step(rises: Sequence[int]) -> int:
 
 def _most_common_step(steps: Counter[int]) -> int:
     return max(steps, key=lambda step: (steps[step], -step))
+
+
+# --- rule 6: placeholders ----------------------------------------------------------------
+
+# What a model writes instead of code: "# Your code here", "// TODO: implement", "...".
+_PLACEHOLDER_RE = re.compile(
+    r"""
+      \b(?:your|my)\s+(?:own\s+)?(?:code|implementation|solution|logic)\b
+    | \b(?:code|implementation|logic|solution)\s+(?:goes\s+|comes\s+)?here\b
+    | ^(?:todo|fixme|xxx|tbd)\b
+    | \bimplement(?:ation)?\s+(?:this|me|here|it|the\s+(?:function|method|logic))\b
+    | \b(?:fill|write|add|put|insert)\s+(?:in\s+)?(?:your|the|some)\s+(?:code|logic)\b
+    | \bnot\s+(?:yet\s+)?implemented\b
+    | ^\.\.\.$
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+# Statements that only stand in for code.
+_STAND_INS = frozenset({"pass", "...", ";", "{}", "}"})
+_COMMENT_MARKERS = ("#", "//", "/*", "*/", "* ")
+
+
+def _is_placeholder(lines: Sequence[str], language: str | None) -> bool:
+    """True when the suggestion is only comments (and ``pass``) that promise code.
+
+    WHY: asked for a body, an instruct model often answers ``# Your code here`` or
+    ``// TODO: implement`` and stops. Shown as ghost text it looks like an answer and
+    accepting it leaves the body empty; nothing is the honest suggestion. A suggestion
+    with any real code line is kept, its comments too.
+    """
+    if not _enabled("placeholder"):
+        return False
+    markers: tuple[str, ...] = _COMMENT_MARKERS
+    if language is not None and language in syntax.SUPPORTED_LANGUAGES:
+        own = syntax.rules_for(language).line_comment
+        markers = (own, "/*", "*/", "* ") if own != "#" else ("#",)
+    promised = False
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped in _STAND_INS:
+            continue
+        if not (stripped + " ").startswith(markers):
+            return False
+        comment = stripped.strip("/*# \t")
+        promised = promised or bool(_PLACEHOLDER_RE.search(comment))
+    return promised
+
+
+# --- rule 7: the suggestion must not break the parse ---------------------------------------
+
+# Text around the cursor that the check parses: whole lines, within this many characters
+# either side (a file's definitions rarely span more; parsing stays a few milliseconds).
+_CHECK_WINDOW = 48_000
+# Candidates checked at most, longest first: a bound on the parsing work per suggestion.
+_MAX_CHECKS = 40
+
+
+@dataclass(frozen=True)
+class _Checker:
+    """Whether inserting a text at the cursor adds syntax errors to the document."""
+
+    language: str
+    head: str  # the document before the cursor (a window of whole lines)
+    tail: str  # the document after the cursor
+    errors: int  # tree-sitter ERROR/MISSING nodes without any insertion
+    python_error: tuple[int, str] | None  # Python only: the compiler's first complaint
+
+    def adds_errors(self, insertion: str) -> bool:
+        text = self.head + insertion + self.tail
+        tree = syntax.get_parser(self.language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
+        if syntax.count_errors(tree.root_node) > self.errors:
+            return True
+        if self.language != "python":
+            return False
+        # tree-sitter-python accepts an opener without a body and inconsistent dedents;
+        # the compiler does not. Any complaint is new unless the document had the same
+        # one below the cursor already (an empty body the suggestion did not fill), which
+        # the insertion only moves down.
+        error = _python_error(text)
+        if error is None:
+            return False
+        if self.python_error is None:
+            return True
+        line, message = self.python_error
+        if line < _line_count(self.head):
+            return False  # the code above is broken already: the compiler cannot tell
+        return error != (line + _line_count(insertion) - 1, message)
+
+
+def _line_count(text: str) -> int:
+    return len(_NEWLINE_RE.findall(text)) + 1
+
+
+_DIGITS_RE = re.compile(r"\d+")
+
+
+def _python_error(text: str) -> tuple[int, str] | None:
+    """(line, message with its numbers blanked) of the first SyntaxError, or None."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SyntaxWarning for "\d" and the like
+        try:
+            ast.parse(text)
+        except SyntaxError as error:
+            return error.lineno or 1, _DIGITS_RE.sub("N", error.msg)
+        except (ValueError, RecursionError, MemoryError) as error:
+            return 1, type(error).__name__
+    return None
+
+
+@lru_cache(maxsize=4)
+def _checker(site: CompletionSite) -> _Checker | None:
+    language = site.language
+    if language is None or language not in syntax.SUPPORTED_LANGUAGES:
+        return None
+    head, tail = site.prefix, site.suffix
+    if len(head) > _CHECK_WINDOW:
+        start = max(head.rfind("\n", 0, len(head) - _CHECK_WINDOW), 0)
+        head = head[start:].lstrip("\r\n")
+    if len(tail) > _CHECK_WINDOW:
+        end = tail.find("\n", _CHECK_WINDOW)
+        tail = tail if end < 0 else tail[: end + 1]
+    text = head + tail
+    tree = syntax.get_parser(language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
+    python_error = _python_error(text) if language == "python" else None
+    return _Checker(language, head, tail, syntax.count_errors(tree.root_node), python_error)
+
+
+def _verified(lines: list[str], site: CompletionSite, context: _Context) -> list[str]:
+    """The suggestion, or its longest beginning that adds no syntax error; [] if none.
+
+    WHY: the cutting rules read text; only a parser knows whether the file still parses
+    with the suggestion in it. A suggestion that adds an error is first given the
+    closing brackets and quote its last line leaves open (``foo(a, b`` before an empty
+    rest of line), then cut back at line ends, then at token ends within the first line
+    that broke it; what never parses is not shown. The document's own errors do not
+    count against a suggestion: only errors it adds do.
+    """
+    checker = _checker(site)
+    if checker is None:
+        return lines
+    checks = 0
+
+    def fits(candidate: list[str]) -> bool:
+        nonlocal checks
+        checks += 1
+        return not checker.adds_errors(context.eol.join(candidate))
+
+    def fits_or_balanced(candidate: list[str]) -> list[str] | None:
+        if fits(candidate):
+            return candidate
+        balanced = _balanced(candidate, context, site.language) if _enabled("balance") else None
+        if balanced is not None and balanced != candidate and fits(balanced):
+            return balanced
+        return None
+
+    found = fits_or_balanced(lines)
+    if found is not None:
+        return found
+    kept = 0  # whole lines that parse
+    for count in range(len(lines) - 1, 0, -1):
+        if checks >= _MAX_CHECKS:
+            return []
+        if lines[count - 1].strip() and fits(lines[:count]):
+            kept = count
+            break
+    if kept < len(lines):
+        line = lines[kept]
+        for end in reversed(_token_ends(line)):
+            if checks >= _MAX_CHECKS:
+                break
+            candidate = [*lines[:kept], line[:end]]
+            if kept == 0 and not line[:end].strip():
+                break
+            found = fits_or_balanced(candidate)
+            if found is not None:
+                return found
+    return lines[:kept]
+
+
+_TOKEN_RE = re.compile(r"\w+|\s+|\S")
+
+
+def _token_ends(line: str) -> list[int]:
+    """Offsets in ``line`` where a token (word, or one other visible character) ends."""
+    return [m.end() for m in _TOKEN_RE.finditer(line) if not m.group().isspace()][:-1]
+
+
+_CLOSER_OF = {"(": ")", "[": "]", "{": "}"}
+
+
+def _balanced(lines: list[str], context: _Context, language: str | None) -> list[str] | None:
+    """The suggestion with the brackets and the quote it leaves open closed.
+
+    A bracket or quote opened on the last line is closed at its end; a bracket that ends
+    an earlier line (a body ``{``, a list ``[``) gets a line of its own at that line's
+    indentation. Openers before the cursor are closed too when nothing follows the
+    cursor on its line (otherwise the rest of the line closes them: an editor's
+    auto-closed bracket). None when there is nothing to close or the text is too tricky
+    to scan (a triple quote, a bracket left open in the middle of an earlier line).
+    """
+    if not lines:
+        return None
+    comment = syntax.rules_for(language).line_comment if language else "#"
+    before = context.before or ""
+    start = len(before)
+    scan = before + "\n".join(lines)
+    last_line_start = scan.rfind("\n") + 1
+    rest_closes = bool(context.after.strip())
+    # (opener, its offset in scan, whether the suggestion must close it)
+    stack: list[tuple[str, int, bool]] = []
+    quote, quote_at = "", 0
+    index = 0
+    while index < len(scan):
+        char = scan[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = ""
+            elif char == "\n" and quote != "`":
+                return None  # a string left open on an earlier line
+        elif scan.startswith(('"""', "'''"), index):
+            return None
+        elif scan.startswith(comment, index):
+            end = scan.find("\n", index)
+            index = len(scan) if end < 0 else end
+            continue
+        elif char in "\"'`":
+            quote, quote_at = char, index
+        elif char in _CLOSER_OF:
+            stack.append((char, index, index >= start or not rest_closes))
+        elif char in _OPENERS and stack:
+            stack.pop()
+        index += 1
+    tail = ""
+    if quote:
+        if quote_at < last_line_start or (quote_at < start and rest_closes):
+            return None
+        tail = quote
+    extra: list[str] = []
+    for char, at, owned in reversed(stack):
+        if not owned:
+            break
+        if at >= last_line_start:
+            tail += _CLOSER_OF[char]
+            continue
+        line_start = scan.rfind("\n", 0, at) + 1
+        line_end = scan.find("\n", at)
+        if scan[at + 1 : line_end].strip():
+            return None  # open in the middle of an earlier line: cut inside it
+        extra.append(_leading_ws(scan[line_start:at]) + _CLOSER_OF[char])
+    if not tail and not extra:
+        return None
+    return [*lines[:-1], lines[-1] + tail, *extra]
+
+
+def _enabled(rule: str) -> bool:
+    """Whether a rule added for quality is on (all are; the evaluation switches them off
+    one at a time through QWEN_LSP_DISABLE_RULES to measure what each buys)."""
+    return rule not in _DISABLED_RULES
+
+
+_DISABLED_RULES = frozenset(
+    name.strip() for name in os.environ.get("QWEN_LSP_DISABLE_RULES", "").split(",")
+)
 
 
 # --- small text helpers ------------------------------------------------------------------

@@ -23,9 +23,22 @@ from lsp_server.postprocess import (
 CURSOR = "█"
 
 
-def site_at(document: str, kind: CompletionKind) -> CompletionSite:
+# The language of a case, from its id's first word (as the server passes the document's).
+LANGUAGES = {
+    "py": "python",
+    "js": "javascript",
+    "ts": "typescript",
+    "go": "go",
+    "rust": "rust",
+    "c": "c",
+    "cpp": "cpp",
+    "java": "java",
+}
+
+
+def site_at(document: str, kind: CompletionKind, language: str | None = None) -> CompletionSite:
     prefix, suffix = document.split(CURSOR)
-    return CompletionSite(prefix, suffix, kind, detect_indent_unit(prefix + suffix))
+    return CompletionSite(prefix, suffix, kind, detect_indent_unit(prefix + suffix), language)
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,13 @@ class Case:
     raw: str
     expected: str
     kind: CompletionKind = "block"
+
+    @property
+    def language(self) -> str:
+        return LANGUAGES[self.id.split("-", 1)[0]]
+
+    def site(self) -> CompletionSite:
+        return site_at(self.document, self.kind, self.language)
 
 
 CASES = [
@@ -374,15 +394,175 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+# --- rules that need the parser (the site knows the language) -------------------------------
+
+PARSED_CASES = [
+    # --- brackets and quotes the suggestion leaves open ----------------------------------
+    Case(
+        "py-call-left-open-is-closed-before-the-auto-closed-bracket",
+        "def longest(xs):\n    return max(█)\n",
+        "len(xs\n",
+        "len(xs)",
+        kind="line",
+    ),
+    Case(
+        "py-nested-calls-closed-at-the-end-of-the-line",
+        "def clamp(x, lo, hi):\n    return █\n",
+        "max(lo, min(x, hi\n",
+        "max(lo, min(x, hi))",
+        kind="line",
+    ),
+    Case(
+        "go-string-and-call-closed",
+        'package main\n\nimport "fmt"\n\nfunc main() {\n\tname := "x"\n\t█\n}\n',
+        'fmt.Println("hello, " + name\n',
+        'fmt.Println("hello, " + name)',
+        kind="line",
+    ),
+    Case(
+        "js-body-cut-before-its-brace-gets-the-brace",
+        "function f(a) {\n  const b = a * 2;\n  █\n}\n",
+        "if (b > 2) {\n    return b;\n",
+        "if (b > 2) {\n    return b;\n  }",
+    ),
+    Case(
+        "rust-two-bodies-closed-at-their-indentation",
+        "fn main() {\n    let xs = vec![1, 2];\n    █\n}\n",
+        'for x in xs {\n        if x > 1 {\n            println!("{}", x);\n',
+        'for x in xs {\n        if x > 1 {\n            println!("{}", x);\n        }\n    }',
+    ),
+    Case(
+        "c-closing-an-opener-already-closed-after-the-cursor-is-not-doubled",
+        "int f(int x) {\n  return g(█);\n}\n",
+        "x + 1",
+        "x + 1",
+        kind="line",
+    ),
+    # --- trimmed back to what parses ------------------------------------------------------
+    Case(
+        "py-trailing-operator-cut-at-the-last-token-that-parses",
+        "def f(a, b):\n    █\n    return c\n",
+        "c = a +\n",
+        "c = a",
+        kind="line",
+    ),
+    Case(
+        "py-opener-without-body-at-the-end-of-a-block-is-cut",
+        "def total(xs):\n    █\n",
+        "total = 0\n    for x in xs:\n        total += x *\n",
+        "total = 0",
+    ),
+    Case(
+        "py-line-that-never-parses-shows-nothing",
+        "def f(a):\n    █\n    return a\n",
+        "if a ==\n",
+        "",
+        kind="line",
+    ),
+    Case(
+        "py-bad-dedent-inside-the-block-is-cut",
+        "def f(xs):\n    for x in xs:\n        █\n    return xs\n",
+        "if x:\n            x += 1\n          x -= 1\n",
+        "if x:\n            x += 1",
+    ),
+    Case(
+        "java-stray-closing-brace-is-cut",
+        "class A {\n    int f(int x) {\n        █\n    }\n}\n",
+        "int y = x * 2;\n        return y; }\n",
+        "int y = x * 2;\n        return y;",
+    ),
+    Case(
+        "c-error-already-in-the-file-does-not-count",
+        "int f(int x) {\n  int y = ;\n  █\n}\n",
+        "return x;\n",
+        "return x;",
+    ),
+    Case(
+        "py-filling-an-empty-body-is-not-an-added-error",
+        "def f(xs):\n    for x in xs:\n        █\n    return xs\n",
+        "print(x)\n",
+        "print(x)",
+    ),
+    # --- placeholders ----------------------------------------------------------------------
+    Case(
+        "py-your-code-here-shows-nothing",
+        "def planets(a, b):\n    █\n",
+        "# Your code here\n",
+        "",
+    ),
+    Case(
+        "py-placeholder-comment-and-pass-show-nothing",
+        "def planets(a, b):\n    █\n",
+        "# TODO: implement this function\n    pass\n",
+        "",
+    ),
+    Case(
+        "js-todo-implement-shows-nothing",
+        "function area(r) {\n  █\n}\n",
+        "// TODO: implement\n",
+        "",
+    ),
+    Case(
+        "c-block-comment-placeholder-shows-nothing",
+        "int area(int r) {\n  █\n}\n",
+        "/* your code goes here */\n",
+        "",
+    ),
+    Case(
+        "py-comment-with-code-is-kept",
+        "def f(xs):\n    █\n",
+        "# sort first\n    xs.sort()\n",
+        "# sort first\n    xs.sort()",
+    ),
+    Case(
+        "py-ordinary-comment-alone-is-kept",
+        "def f(xs):\n    █\n",
+        "# the list is sorted already\n",
+        "# the list is sorted already",
+        kind="line",
+    ),
+    # --- runs of blanks ----------------------------------------------------------------
+    Case(
+        "py-only-spaces-show-nothing",
+        "def f(grades):\n    for g in grades:\n        █\n",
+        " " * 60,
+        "",
+        kind="line",
+    ),
+    Case(
+        "py-spaces-far-past-any-indentation-then-code-show-nothing",
+        "def f(x):\n    █\n",
+        " " * 24 + "return x\n",
+        "",
+        kind="line",
+    ),
+    Case(
+        "py-indentation-one-level-deeper-is-kept",
+        "def f(x):\n    if x:\n█\n",
+        "        return x\n",
+        "        return x",
+    ),
+]
+
+
+ALL_CASES = CASES + PARSED_CASES
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=[case.id for case in ALL_CASES])
 def test_postprocess(case: Case) -> None:
+    assert postprocess(case.raw, case.site()) == case.expected
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_text_rules_need_no_parser(case: Case) -> None:
+    """Without a language only the text rules run; on these cases they suffice."""
     assert postprocess(case.raw, site_at(case.document, case.kind)) == case.expected
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+@pytest.mark.parametrize("case", ALL_CASES, ids=[case.id for case in ALL_CASES])
 def test_streaming_stop_keeps_the_answer(case: Case) -> None:
     """Feeding the raw output one character at a time, stopping when told, changes nothing."""
-    site = site_at(case.document, case.kind)
+    site = case.site()
     full = postprocess(case.raw, site)
     for end in range(len(case.raw) + 1):
         partial = case.raw[:end]
@@ -489,14 +669,14 @@ PIECES = [
 ]
 
 DOCUMENTS = [
-    "def f(a):\n    █\n    return a\n",
-    "def f(a):\n    x = g(█)\n",
-    "def f(a):█\n",
-    "█",
-    "import os\n\n\n█\n\ndef g():\n    pass\n",
-    "func f() {\n\tif x {\n\t\t█\n\t}\n}\n",
-    "function f() {\r\n  █\r\n}\r\n",
-    "class A {\n    void f() {\n        System.out.println(█);\n    }\n}\n",
+    ("def f(a):\n    █\n    return a\n", "python"),
+    ("def f(a):\n    x = g(█)\n", "python"),
+    ("def f(a):█\n", "python"),
+    ("█", None),
+    ("import os\n\n\n█\n\ndef g():\n    pass\n", "python"),
+    ("func f() {\n\tif x {\n\t\t█\n\t}\n}\n", "go"),
+    ("function f() {\r\n  █\r\n}\r\n", "javascript"),
+    ("class A {\n    void f() {\n        System.out.println(█);\n    }\n}\n", "java"),
 ]
 
 
@@ -507,7 +687,8 @@ def random_text(rng: random.Random, max_pieces: int) -> str:
 @pytest.mark.parametrize("kind", ["line", "block"])
 def test_complete_partial_never_changes_with_more_text(kind: CompletionKind) -> None:
     rng = random.Random(20240611)
-    sites = [site_at(document, kind) for document in DOCUMENTS]
+    sites = [site_at(document, kind) for document, _ in DOCUMENTS]
+    sites += [site_at(document, kind, language) for document, language in DOCUMENTS if language]
     checked = 0
     for _ in range(4000):
         partial = random_text(rng, 12)
