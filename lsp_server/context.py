@@ -10,6 +10,8 @@ down a line must not shift the start of the prompt, or every token would be new 
 
 from __future__ import annotations
 
+import os
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,19 +78,20 @@ def fim_window(
     above = text[:line_start].splitlines(keepends=True)
 
     budget = prefix_tokens - count_tokens(line_prefix)
-    first = len(above)  # the earliest line that still fits, walking up from the cursor
-    used = 0
-    while first > 0:
-        cost = count_tokens(_clip(above[first - 1]))
-        if used + cost > budget:
-            break
-        used += cost
-        first -= 1
+    first = _first_fitting(above, len(above), budget, count_tokens)
+    outline: list[int] = []
+    if first > 0 and OUTLINE_ENABLED:
+        # The file does not fit: its imports and the headers of the definitions around the
+        # cursor say more than the lines just above the window would.
+        outline = _outline(above, line_prefix, budget // OUTLINE_SHARE, count_tokens)
+        used = sum(count_tokens(_clip(above[i])) for i in outline)
+        first = _first_fitting(above, len(above), budget - used, count_tokens)
     snapped = -(-first // snap_lines) * snap_lines
     # Snapping may only drop lines, never add any past the budget; near the cursor it
     # would drop them all, so there the exact start is used.
     start = snapped if snapped < len(above) else first
-    prefix = "".join(_clip(line) for line in above[start:])
+    header = "".join(_clip(above[i]) for i in outline if i < start)
+    prefix = header + "".join(_clip(line) for line in above[start:])
 
     line_end = text.find("\n", offset)
     rest_of_line = text[offset:] if line_end < 0 else text[offset : line_end + 1]
@@ -107,6 +110,95 @@ def fim_window(
         line_prefix=line_prefix,
         prefix_start_line=start,
     )
+
+
+def _first_fitting(
+    lines: list[str], end: int, budget: int, count_tokens: Callable[[str], int]
+) -> int:
+    """The earliest line index such that lines[index:end] fit the token budget."""
+    first = end
+    used = 0
+    while first > 0:
+        cost = count_tokens(_clip(lines[first - 1]))
+        if used + cost > budget:
+            break
+        used += cost
+        first -= 1
+    return first
+
+
+# Share of the prefix budget the outline may take at most: 1/OUTLINE_SHARE.
+OUTLINE_SHARE = 4
+OUTLINE_ENABLED = "outline" not in os.environ.get("QWEN_LSP_DISABLE_RULES", "").split(",")
+
+# Lines that bring names into a file: Python, JS/TS, Go, Rust, C/C++, Java.
+_IMPORT_RE = re.compile(
+    r"""(?:
+      import\b | from\s+\S+\s+import\b | export\s+\*?\s*(?:\{[^}]*\}\s*)?from\b
+    | \#\s*include\b | use\s | (?:pub\s+)?mod\s+\w+\s*; | package\s | using\s
+    | (?:const|let|var)\s+[\w{}\s,]+=\s*require\s*\(
+    )""",
+    re.VERBOSE,
+)
+
+
+def _indent_width(line: str) -> int:
+    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+
+
+def _outline(
+    above: list[str], line_prefix: str, budget: int, count_tokens: Callable[[str], int]
+) -> list[int]:
+    """Indexes of the lines above the cursor that outline where it is, in file order.
+
+    The headers of the enclosing definitions and blocks (walking up, each line indented
+    less than everything below it: ``class C:``, ``def m(self):``, ``func f() {``) come
+    first; then the top-level imports, while the budget lasts. Indentation finds them in
+    any language, and they change only when the cursor moves to another definition, so
+    the prompt's beginning (and the KV cache behind it) stays put while typing.
+    """
+    chosen: list[int] = []
+    used = 0
+
+    def take(indexes: range) -> bool:
+        nonlocal used
+        cost = sum(count_tokens(_clip(above[i])) for i in indexes)
+        if used + cost > budget:
+            return False
+        used += cost
+        chosen.extend(indexes)
+        return True
+
+    level = _indent_width(line_prefix + "x")
+    for index in range(len(above) - 1, -1, -1):
+        line = above[index]
+        if not line.strip() or level == 0:
+            continue
+        width = _indent_width(line)
+        if width < level and not line.lstrip().startswith(_CLOSING):
+            if not take(range(index, index + 1)):
+                break
+            level = width
+    index = 0
+    while index < len(above):
+        line = above[index]
+        if line[:1].isspace() or not _IMPORT_RE.match(line):
+            index += 1
+            continue
+        # A bracketed import list runs to its closing bracket (Go's import ( ... )).
+        end = index + 1
+        depth = line.count("(") + line.count("{") - line.count(")") - line.count("}")
+        while depth > 0 and end < len(above):
+            depth += above[end].count("(") + above[end].count("{")
+            depth -= above[end].count(")") + above[end].count("}")
+            end += 1
+        if not take(range(index, end)):
+            break
+        index = end
+    return sorted(set(chosen))
+
+
+_CLOSING = (")", "]", "}")
 
 
 def fim_prompt(window: FimWindow, markers: FimMarkers) -> list[PromptPart]:

@@ -107,3 +107,115 @@ def test_token_counter_caches() -> None:
     counter("c")  # evicts "a"
     counter("a")
     assert calls == ["a", "b", "c", "a"]
+
+
+# --- the outline of a file that does not fit ------------------------------------------------
+
+CURSOR = "█"
+
+
+def _long_body(indent: str, statement: str, count: int = 80) -> str:
+    return "".join(f"{indent}{statement.format(i=i)}\n" for i in range(count))
+
+
+OUTLINE_CASES = [
+    (
+        "python-imports-class-and-method",
+        "import os\nfrom typing import (\n    Any,\n    List,\n)\n\nX = 1\n\n\nclass Store:\n"
+        "    def load(self, path):\n"
+        + _long_body("        ", "x{i} = read(path, {i})")
+        + "        █\n",
+        [
+            "import os\n",
+            "from typing import (\n",
+            "    Any,\n",
+            "    List,\n",
+            ")\n",
+            "class Store:\n",
+            "    def load(self, path):\n",
+        ],
+        ["X = 1\n"],
+    ),
+    (
+        "go-import-block-and-func",
+        'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nvar debug = false\n\n'
+        "func run(args []string) error {\n"
+        + _long_body("\t", "v{i} := load(args, {i})")
+        + "\t█\n}\n",
+        [
+            "package main\n",
+            "import (\n",
+            '\t"fmt"\n',
+            '\t"os"\n',
+            ")\n",
+            "func run(args []string) error {\n",
+        ],
+        ["var debug = false\n"],
+    ),
+    (
+        "js-require-class-and-method",
+        "const fs = require('fs');\nimport { join } from 'path';\n\nclass Cache {\n  get(key) {\n"
+        "    if (key) {\n"
+        + _long_body("      ", "const v{i} = this.read(key, {i});")
+        + "      █\n    }\n  }\n}\n",
+        [
+            "const fs = require('fs');\n",
+            "import { join } from 'path';\n",
+            "class Cache {\n",
+            "  get(key) {\n",
+            "    if (key) {\n",
+        ],
+        [],
+    ),
+    (
+        "rust-use-impl-fn-and-a-finished-function-left-out",
+        "use std::io;\n\nfn helper() -> u8 {\n    1\n}\n\n"
+        "impl Reader {\n    fn read(&self) -> u8 {\n"
+        + _long_body("        ", "let v{i} = self.get({i});")
+        + "        █\n    }\n}\n",
+        ["use std::io;\n", "impl Reader {\n", "    fn read(&self) -> u8 {\n"],
+        ["fn helper() -> u8 {\n", "}\n"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "document", "kept", "left_out"), OUTLINE_CASES, ids=[c[0] for c in OUTLINE_CASES]
+)
+def test_outline_of_a_file_that_does_not_fit(
+    name: str, document: str, kept: list[str], left_out: list[str]
+) -> None:
+    text = document.replace(CURSOR, "")
+    offset = document.index(CURSOR)
+    w = window(text, offset, prefix=200, suffix=20)
+    lines = w.prefix.splitlines(keepends=True)
+    assert sum(COUNT(line) for line in lines) + COUNT(w.line_prefix) <= 200
+    header = lines[: len(kept)]
+    assert header == kept  # in file order, before the window
+    assert not any(line in lines for line in left_out)
+    assert lines[-1] == text[:offset].splitlines(keepends=True)[-2]  # the window ends above
+
+
+def test_file_that_fits_gets_no_outline() -> None:
+    text = "import os\n\ndef f():\n    return 1\n"
+    w = window(text, len(text))
+    assert w.prefix == text
+
+
+def test_outline_stays_within_its_share_of_the_budget() -> None:
+    imports = "".join(f"import module{i}\n" for i in range(50))  # 2 tokens a line
+    text = imports + "\ndef f():\n" + _long_body("    ", "x{i} = {i}") + "    "
+    w = window(text, len(text), prefix=80)
+    outline = [line for line in w.prefix.splitlines() if line.startswith(("import", "def"))]
+    assert outline[-1] == "def f():"  # the enclosing header comes before imports
+    assert 2 * len(outline) <= 80 // 4 + 2
+
+
+def test_outline_is_stable_while_typing_in_one_function() -> None:
+    text = "import os\n\ndef f():\n" + _long_body("    ", "x{i} = os.sep * {i}", 80)
+    starts = set()
+    for n in range(60, 64):
+        offset = text.index(f"    x{n} ") + 4
+        w = window(text, offset, prefix=100)
+        starts.add(w.prefix.split("    x", 1)[0])
+    assert starts == {"import os\ndef f():\n"}
