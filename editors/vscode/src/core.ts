@@ -20,6 +20,10 @@ export const SERVER_SETTING_KEYS = [
   'contextSize',
   'threads',
   'gpuLayers',
+  'customActions',
+  'actionMaxSeconds',
+  'actionContextTokens',
+  'promptLookup',
 ] as const;
 
 /** Settings only the extension reads; changing one restarts the server. */
@@ -30,8 +34,7 @@ export const STATUS_METHOD = 'qwenLsp/status';
 
 /**
  * The server's part of the extension's settings. Keys the server does not know (the
- * extension's own, and `actions` until the server has code actions) are left out: the
- * server would warn about each of them.
+ * extension's own) are left out: the server would warn about each of them.
  */
 export function serverSettings(source: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};

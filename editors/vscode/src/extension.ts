@@ -1,7 +1,7 @@
 // VS Code side of qwen-lsp: starts the server over stdio through vscode-languageclient
 // (which turns the server's inlineCompletionProvider capability into ghost text by
 // itself), and adds a status-bar item, a few commands and the settings.
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
 import {
@@ -16,6 +16,7 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 import * as core from './core';
+import * as pull from './pull';
 
 type ClientState = 'starting' | 'running' | 'stopped' | 'failed';
 
@@ -175,8 +176,7 @@ class QwenExtension implements vscode.Disposable {
   }
 
   private showServerMessage(params: { type: MessageType; message: string }): void {
-    const target = core.pullTarget(params.message);
-    const actions = target !== undefined ? ['Pull Model', 'Open Settings'] : [];
+    const { buttons: actions, target } = pull.messageActions(params.message);
     const show =
       params.type === MessageType.Error
         ? vscode.window.showErrorMessage
@@ -186,9 +186,9 @@ class QwenExtension implements vscode.Disposable {
     const log = params.type === MessageType.Error ? this.output.error : this.output.info;
     log.call(this.output, params.message);
     void show(params.message, ...actions).then((choice) => {
-      if (choice === 'Pull Model') {
+      if (choice === pull.PULL_BUTTON) {
         void this.pullModel(target || undefined);
-      } else if (choice === 'Open Settings') {
+      } else if (choice === pull.SETTINGS_BUTTON) {
         void vscode.commands.executeCommand('workbench.action.openSettings', 'qwenLsp.model');
       }
     });
@@ -324,56 +324,27 @@ class QwenExtension implements vscode.Disposable {
       }
       name = picked.name;
     }
-    const args = ['models', 'pull', ...(name ? [name] : [])];
-    this.output.info(`running: ${launch.command} ${args.join(' ')}`);
-    const ok = await vscode.window.withProgress(
+    this.output.info(`running: ${launch.command} ${pull.pullArgs(name).join(' ')}`);
+    const outcome = await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
         title: `qwen-lsp: pulling ${name || 'the default model'}`,
         cancellable: true,
       },
       (progress, token) =>
-        new Promise<boolean>((resolve) => {
-          const child = spawn(launch.command, args, {
-            env: { ...process.env, ...launch.env },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          token.onCancellationRequested(() => child.kill('SIGINT'));
-          let lastPercent = 0;
-          let tail = '';
-          let buffer = '';
-          child.stderr.setEncoding('utf8');
-          child.stderr.on('data', (chunk: string) => {
-            buffer += chunk;
-            const lines = buffer.split(/[\r\n]/);
-            buffer = lines.pop() ?? '';
-            for (const line of lines) {
-              const p = core.parsePullProgress(line);
-              if (!p.message) {
-                continue;
-              }
-              tail = p.message;
-              this.output.info(p.message);
-              const increment = p.percent !== undefined && p.percent > lastPercent ? p.percent - lastPercent : undefined;
-              if (p.percent !== undefined) {
-                lastPercent = Math.max(lastPercent, p.percent);
-              }
-              progress.report({ message: p.message, increment });
-            }
-          });
-          child.stdout.on('data', (chunk: Buffer) => this.output.info(chunk.toString().trim()));
-          child.on('error', (err) => {
-            tail = err.message;
-            resolve(false);
-          });
-          child.on('close', (code) => {
-            if (code !== 0 && tail) {
-              void vscode.window.showErrorMessage(`qwen-lsp: pull failed: ${tail}`);
-            }
-            resolve(code === 0);
-          });
+        pull.runPull(launch, name, {
+          onProgress: (p) => {
+            this.output.info(p.message);
+            progress.report(p);
+          },
+          onStdout: (text) => this.output.info(text.trim()),
+          cancel: token,
         }),
     );
+    const ok = outcome.ok;
+    if (!ok && outcome.lastMessage) {
+      void vscode.window.showErrorMessage(`qwen-lsp: pull failed: ${outcome.lastMessage}`);
+    }
     if (ok) {
       const choice = await vscode.window.showInformationMessage(
         `qwen-lsp: model ${name || '(default)'} is ready. Restart the server to load it?`,

@@ -14,6 +14,8 @@ test('serverSettings keeps only the keys the server knows', () => {
     server: { command: 'x' },
     languages: ['python'],
     actions: [{ title: 't', prompt: 'p' }],
+    customActions: [{ title: 'Translate', prompt: 'p' }],
+    actionMaxSeconds: 600,
     threads: null,
     gpuLayers: undefined,
   });
@@ -22,6 +24,8 @@ test('serverSettings keeps only the keys the server knows', () => {
     multiline: false,
     maxSeconds: 2.5,
     disabledLanguages: ['markdown'],
+    customActions: [{ title: 'Translate', prompt: 'p' }],
+    actionMaxSeconds: 600,
   });
   assert.deepEqual(core.serverSettings(null), {});
   assert.deepEqual(core.serverSettings('x'), {});
@@ -37,7 +41,7 @@ test('every server setting is contributed in package.json, and nothing unknown i
     assert.ok(props.includes(key), `package.json lacks qwenLsp.${key}`);
   }
   const extensionOnly = props.filter((p) => !(core.SERVER_SETTING_KEYS as readonly string[]).includes(p));
-  assert.deepEqual(extensionOnly.sort(), ['actions', 'enable', 'languages', 'server.args', 'server.command', 'server.env', 'statusPollSeconds']);
+  assert.deepEqual(extensionOnly.sort(), ['enable', 'languages', 'server.args', 'server.command', 'server.env', 'statusPollSeconds']);
   for (const cmd of ['qwenLsp.pullModel', 'qwenLsp.restartServer', 'qwenLsp.toggleCompletions', 'qwenLsp.showStatus']) {
     assert.ok(pkg.contributes.commands.some((c: { command: string }) => c.command === cmd), cmd);
   }
