@@ -29,9 +29,6 @@ from lsp_server.settings import Settings
 log = logging.getLogger(__name__)
 
 LANE = "action"
-# KV state of action prompts is kept apart from the documents' completion prompts, so an
-# action does not make the next keystroke's completion start cold.
-SESSION = "qwen-lsp:actions"
 # Progress is reported at most this often (seconds).
 PROGRESS_INTERVAL = 0.5
 
@@ -298,7 +295,6 @@ class ActionService:
             max_tokens=min(plan.max_tokens, room),
             max_seconds=settings.actionMaxSeconds,
             cancel=cancel,
-            session=SESSION,
             prompt_lookup=settings.promptLookup if plan.rewrite else 0,
         )
         report(f"reading the code ({plan.prompt_tokens} tokens)", 0)

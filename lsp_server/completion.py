@@ -95,6 +95,7 @@ class CompletionService:
         self.stats = CompletionStats()
         self._sequence = 0
         self._speculation: asyncio.Task[None] | None = None
+        self._speculation_key: tuple[str, str, str] | None = None
 
     async def complete(
         self, snapshot: Snapshot, line: int, utf16_col: int, is_current: Callable[[], bool]
@@ -167,8 +168,12 @@ class CompletionService:
         suffix = snapshot.text[offset:]
         if self.cache.get(snapshot.uri, prefix, suffix) is not None:
             return
-        if self._speculation is not None:
+        key = (snapshot.uri, prefix, suffix)
+        if self._speculation is not None and not self._speculation.done():
+            if key == self._speculation_key:
+                return  # typing through the suggestion: the same work is under way
             self._speculation.cancel()
+        self._speculation_key = key
 
         async def run() -> None:
             accepted = Snapshot.build(
@@ -195,21 +200,26 @@ class CompletionService:
         kind = syntax.completion_kind(snapshot.tree, snapshot.text, offset, snapshot.language)
         if kind == "none":
             return CachedSuggestion("", "none")
-        if kind == "block" and not settings.multiline:
-            kind = "line"
+        wanted: postprocess.CompletionKind = "line" if kind == "line" else "block"
+        if wanted == "block" and not settings.multiline:
+            wanted = "line"
         markers = self._markers()
 
-        def job(backend: Backend, cancel: CancelToken) -> CachedSuggestion | None:
+        def ask(
+            backend: Backend,
+            cancel: CancelToken,
+            text: str,
+            at: int,
+            kind: postprocess.CompletionKind,
+        ) -> tuple[Generation, str]:
+            """Generate at ``at`` of ``text``: the raw generation and the text to show."""
             counter = self._counters.setdefault(id(backend), TokenCounter(backend.tokenize))
-            window = fim_window(
-                snapshot.text, offset, counter, settings.prefixTokens, settings.suffixTokens
-            )
+            window = fim_window(text, at, counter, settings.prefixTokens, settings.suffixTokens)
             site = postprocess.CompletionSite(
-                prefix=snapshot.text[:offset],
-                suffix=snapshot.text[offset:],
+                prefix=text[:at],
+                suffix=text[at:],
                 kind=kind,
-                indent_unit=postprocess.detect_indent_unit(snapshot.text),
-                language=snapshot.language,
+                indent_unit=postprocess.detect_indent_unit(text),
             )
             # A line that opens a block continues into its body (postprocess), so every
             # kind may need the block budget; a first line alone gets maxTokensLine.
@@ -218,36 +228,47 @@ class CompletionService:
                 max_seconds=settings.maxSeconds,
                 cancel=cancel,
                 reuse_kv=settings.kvReuse,
-                session=snapshot.uri,
             )
-
             tokens = 0
 
-            def keep_going(text: str) -> bool:  # called after every generated token
+            def keep_going(partial: str) -> bool:  # called after every generated token
                 nonlocal tokens
                 tokens += 1
                 if settings.cancelStale and not is_current():
                     cancel.cancel("document changed")
                     return False
-                if kind == "line" and tokens >= settings.maxTokensLine and "\n" not in text:
+                if kind == "line" and tokens >= settings.maxTokensLine and "\n" not in partial:
                     return False
-                return not postprocess.is_line_complete(text, kind, site)
+                return not postprocess.is_line_complete(partial, kind, site)
 
             generation = backend.generate(fim_prompt(window, markers), limits, keep_going)
             self.stats.record(generation)
-            text = (
-                ""
-                if generation.stop_reason == "cancelled"
-                else postprocess.postprocess(generation.text, site)
-            )
             log.debug("raw model output %r", generation.text)
+            if generation.stop_reason == "cancelled":
+                return generation, ""
+            return generation, postprocess.postprocess(generation.text, site)
+
+        def job(backend: Backend, cancel: CancelToken) -> CachedSuggestion | None:
+            generation, text = ask(backend, cancel, snapshot.text, offset, wanted)
+            where = offset
+            next_line = _next_line_start(snapshot.text, offset) if wanted == "line" else None
+            ended_line = not generation.text.lstrip(" \t")[:1].strip()  # a line break or EOS
+            if next_line and ended_line and not text and generation.stop_reason != "cancelled":
+                # The line at the cursor is finished (the model ended it): suggest the next
+                # line, as if the user pressed Enter, so a pause after a statement shows
+                # something. Its prompt is the one that keystroke will send, so the KV
+                # cache is warm for it too.
+                virtual = snapshot.text[:offset] + next_line + snapshot.text[offset:]
+                where = offset + len(next_line)
+                generation, text = ask(backend, cancel, virtual, where, "line")
+                text = next_line + text if text.strip() else ""
             log.info(
                 "%s %s:%d kind=%s prompt=%d reused=%d generated=%d "
                 "prompt_s=%.2f gen_s=%.2f stop=%s shown=%r",
                 "speculation" if background else "completion",
                 snapshot.uri.rsplit("/", 1)[-1],
-                offset,
-                kind,
+                where,
+                wanted,
                 generation.prompt_tokens,
                 generation.reused_tokens,
                 generation.generated_tokens,
@@ -258,7 +279,7 @@ class CompletionService:
             )
             if generation.stop_reason == "cancelled":
                 return None
-            return CachedSuggestion(text, kind)
+            return CachedSuggestion(text, wanted)
 
         # Without cancelStale every request gets a lane of its own, so none supersedes another.
         self._sequence += 1
@@ -275,6 +296,18 @@ class CompletionService:
                 return None  # newer work won; this one simply shows nothing
             cancel.cancel("request cancelled")
             raise
+
+
+def _next_line_start(text: str, offset: int) -> str | None:
+    """ "\n" + indentation when the cursor ends a line of code, else None: where the
+    next line would start if the user pressed Enter (editors keep the indentation)."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    before = text[line_start:offset]
+    after = text[offset:] if line_end < 0 else text[offset:line_end]
+    if not before.strip() or after.strip():
+        return None
+    return "\n" + before[: len(before) - len(before.lstrip())]
 
 
 def _is_word_char(char: str) -> bool:

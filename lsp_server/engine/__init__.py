@@ -69,7 +69,6 @@ class GenerationLimits:
     max_seconds: float
     cancel: CancelToken = field(default_factory=CancelToken)
     reuse_kv: bool = True  # False: evaluate the whole prompt again (a benchmark baseline)
-    session: str = ""  # whose prompt this is (a document): its KV state may be kept apart
     # Prompt-lookup speculative decoding: draft up to this many tokens by copying from the
     # prompt and verify them in one batch (0 = plain decoding). Pays when the answer
     # repeats the prompt (rewrites of code); greedy output is the same either way.

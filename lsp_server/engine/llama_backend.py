@@ -14,7 +14,6 @@ import ctypes
 import logging
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +27,18 @@ from lsp_server.engine import (
     Special,
     StopReason,
 )
+from lsp_server.engine.kv_pool import KvPool, common_prefix
 from lsp_server.engine.lookup import PromptLookup
 
 log = logging.getLogger(__name__)
 
 # Prompt tokens evaluated between two cancellation checks: about 0.3 s of work here.
 PREFILL_CHUNK = 32
-# KV states of this many other documents are kept, so switching files is not a cold start.
-KEPT_SESSIONS = 4
-# Restoring a saved state costs a copy of it; only worth it when it spares this many tokens.
+# Saved KV states (about 12 KB per token for the 0.5B model, so a few MB each): other
+# documents, the typing position while a speculation or a code action runs elsewhere.
+KEPT_STATES = 8
+# Saving or restoring a state costs a copy of it; only worth it when it spares this many
+# tokens of prompt evaluation.
 MIN_TOKENS_SAVED_BY_RESTORE = 48
 
 
@@ -67,8 +69,7 @@ class LlamaBackend:
             verbose=False,
         )
         self._path = model_path
-        self._session = ""  # whose prompt the live KV cache holds
-        self._saved: OrderedDict[str, tuple[list[int], Any]] = OrderedDict()
+        self._pool: KvPool[bytes] = KvPool(KEPT_STATES)
         self._healer = TokenHealer([self._llm.detokenize([i]) for i in range(self._llm.n_vocab())])
         self._special_ids: dict[str, int] = {}
         self._stop_ids = {self._llm.token_eos()}
@@ -114,24 +115,21 @@ class LlamaBackend:
                 tokens.extend(self.tokenize(part))
         return tokens
 
-    def _switch_session(self, session: str, tokens: list[int]) -> None:
-        """Keep the live KV state of the previous document; bring back this one's."""
-        if session == self._session:
-            return
+    def _bring_closest_state(self, tokens: list[int]) -> None:
+        """Before evaluating ``tokens``: restore the saved KV state that spares the most
+        evaluation, and save the live one first if this prompt would throw much of it away.
+        """
         llm = self._llm
-        if self._session and llm.n_tokens > 0:
-            self._saved[self._session] = (list(llm.input_ids[: llm.n_tokens]), self._save_kv())
-            self._saved.move_to_end(self._session)
-            while len(self._saved) > KEPT_SESSIONS:
-                self._saved.popitem(last=False)
-        self._session = session
-        kept = self._saved.pop(session, None)
-        if kept is None:
-            return
-        kept_tokens, state = kept
-        live = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
-        if _common_prefix(kept_tokens, tokens) >= live + MIN_TOKENS_SAVED_BY_RESTORE:
-            self._load_kv(kept_tokens, state)
+        live = list(llm.input_ids[: llm.n_tokens])
+        live_shared = common_prefix(live, tokens)
+        index, shared = self._pool.best(tokens)
+        kept = None
+        if index >= 0 and shared >= live_shared + MIN_TOKENS_SAVED_BY_RESTORE:
+            kept = self._pool.take(index)
+        if len(live) - live_shared >= MIN_TOKENS_SAVED_BY_RESTORE:
+            self._pool.put(live, self._save_kv())
+        if kept is not None:
+            self._load_kv(list(kept.tokens), kept.state)
 
     # Llama.save_state() would also copy up to n_batch x n_vocab logits (300 MB for
     # Qwen's vocabulary); the KV cells of sequence 0 are all a prompt needs.
@@ -165,8 +163,8 @@ class LlamaBackend:
         """
         llm = self._llm
         if limits.reuse_kv:
-            self._switch_session(limits.session, tokens)
-        common = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+            self._bring_closest_state(tokens)
+        common = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         common = min(common, len(tokens) - 1) if limits.reuse_kv else 0
         llm.n_tokens = common  # eval() drops the KV entries past this point
         for start in range(common, len(tokens), PREFILL_CHUNK):
@@ -350,15 +348,6 @@ class _Output:
         self.result.text = "".join(self._pieces)
         self.result.stop_reason = reason
         self.result.generate_seconds = time.monotonic() - self._prompt_done
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    count = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        count += 1
-    return count
 
 
 class TokenHealer:

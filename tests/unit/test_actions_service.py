@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from lsp_server.action_service import SESSION, ActionRequest, ActionService
+from lsp_server.action_service import ActionRequest, ActionService
 from lsp_server.documents import DocumentStore, Snapshot
 from lsp_server.engine import CancelToken, GenerationLimits, KeepGoing, PromptPart
 from lsp_server.engine.fake import FakeBackend
@@ -29,7 +29,7 @@ def snapshot(text: str = TEXT, version: int = 1) -> Snapshot:
     return DocumentStore().open(URI, "python", version, text).snapshot()
 
 
-async def test_rewrites_use_prompt_lookup_in_their_own_kv_session() -> None:
+async def test_rewrites_use_prompt_lookup() -> None:
     backend = FakeBackend(
         contains={"Task: add documentation": DOCSTRING, "Task: explain": "Doubles."}
     )
@@ -37,7 +37,6 @@ async def test_rewrites_use_prompt_lookup_in_their_own_kv_session() -> None:
     run = await svc.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True)
     assert run.result.ok and run.generation is not None
     assert backend.limits[-1].prompt_lookup == Settings().promptLookup
-    assert backend.limits[-1].session == SESSION
     run = await svc.run(ActionRequest("explain", URI, 1, INSIDE), snapshot(), lambda: True)
     assert run.result.ok and backend.limits[-1].prompt_lookup == 0  # prose: nothing to copy
     svc2 = await service(backend, dataclasses.replace(Settings(), promptLookup=0))

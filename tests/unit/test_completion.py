@@ -96,3 +96,42 @@ async def test_a_real_request_preempts_speculation() -> None:
     assert await complete(svc, store, "b = ") == "second()"
     assert asyncio.get_running_loop().time() - started < 0.8
     assert svc.stats.speculations == 0 or svc.stats.cancelled_generations >= 1
+
+
+async def test_a_finished_line_gets_the_next_line() -> None:
+    # The model ends the cursor line at once; the suggestion is then the next line, asked
+    # for where Enter would put the cursor (the indentation kept).
+    backend = FakeBackend(
+        {"<|fim_middle|>    x = 1": "\n", "    x = 1\n<|fim_suffix|><|fim_middle|>    ": "y = 2\n"}
+    )
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, "def f():\n    x = 1") == "\n    y = 2"
+    assert len(backend.calls) == 2
+    # The same answer after Enter, from the cache (typing through it).
+    assert await complete(svc, store, "def f():\n    x = 1\n    ") == "y = 2"
+    assert len(backend.calls) == 2
+
+
+async def test_only_a_line_the_model_ended_is_continued_below() -> None:
+    backend = FakeBackend({"<|fim_middle|>x = ": "1\n", "<|fim_middle|>y = 2": "  # two\n"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, "x = ") == "1"
+    assert await complete(svc, store, "y = 2") == "  # two"
+    assert len(backend.calls) == 2  # one model call each: the lines were not finished
+
+
+async def test_typing_through_does_not_restart_the_speculation() -> None:
+    backend = FakeBackend(
+        {"total = ": "compute(values)\n", "compute(values)": " + 1\n"}, seconds_per_token=0.02
+    )
+    svc, store = await service(Settings(), backend), DocumentStore()
+    assert await complete(svc, store, "total = ") == "compute(values)"
+    for typed in ("c", "co", "com", "comp"):
+        await asyncio.sleep(0.05)  # a keystroke while the speculation runs
+        assert await complete(svc, store, "total = " + typed) == "compute(values)"[len(typed) :]
+    for _ in range(200):
+        if svc.stats.speculations:
+            break
+        await asyncio.sleep(0.01)
+    speculative = [c for c in backend.calls if c.endswith("total = compute(values)")]
+    assert len(speculative) == 1 and svc.stats.speculations == 1
