@@ -220,6 +220,7 @@ class CompletionService:
                 suffix=text[at:],
                 kind=kind,
                 indent_unit=postprocess.detect_indent_unit(text),
+                language=snapshot.language,
             )
             # A line that opens a block continues into its body (postprocess), so every
             # kind may need the block budget; a first line alone gets maxTokensLine.
