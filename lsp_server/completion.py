@@ -229,6 +229,7 @@ class CompletionService:
                 max_seconds=settings.maxSeconds,
                 cancel=cancel,
                 reuse_kv=settings.kvReuse,
+                prompt_lookup=settings.completionLookup,
             )
             tokens = 0
 

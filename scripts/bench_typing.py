@@ -89,6 +89,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "no-speculation": {"speculation": False},
     "no-cancel": {"cancelStale": False},
     "no-cache-speculation": {"suggestionCache": False, "speculation": False},
+    "lookup": {"completionLookup": 4},
+    "threads-1": {"threads": 1},
 }
 
 
@@ -921,10 +923,11 @@ async def main_async(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
+    model = {"model": args.model} if args.model else {}
     for name in names:
         try:
             results[name] = await run_config(
-                name, CONFIGS[name], sources, out, args.duration, args.request_timeout
+                name, {**model, **CONFIGS[name]}, sources, out, args.duration, args.request_timeout
             )
         except Exception as exc:  # one broken configuration must not lose the others
             failed[name] = f"{type(exc).__name__}: {exc}"
@@ -940,6 +943,7 @@ async def main_async(args: argparse.Namespace) -> int:
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "commit": _git_commit(),
             "seed": args.seed,
+            "model": args.model or "default",
             "quick": args.quick,
             "duration": args.duration,
             "max_keystrokes": args.max_keystrokes,
@@ -976,6 +980,7 @@ def main() -> int:
     parser.add_argument("--max-keystrokes", type=int, default=None)
     parser.add_argument("--duration", type=float, default=None, help="replay for this long (s)")
     parser.add_argument("--request-timeout", type=float, default=30.0)
+    parser.add_argument("--model", default="", help="registry name or GGUF path (default model)")
     parser.add_argument("--out", default=str(REPO / ".artifacts" / "bench_typing.json"))
     args = parser.parse_args()
     args.configs = args.configs or "default,baseline"
