@@ -128,14 +128,14 @@ async def run(runs: int, extra_threads: list[int], out: Path) -> dict[str, Any]:
         prompt_rates: dict[int, list[float]] = {n: [] for n in raw}
         count = 0
         for round_index in range(runs):
-            rate, count = await server_rate(session, uri, line, col)
-            server.append(rate)
+            served, count = await server_rate(session, uri, line, col)
+            server.append(served)
             for n, llm in raw.items():
                 prompt_rate, rate = raw_rate(llm, prompt, count)
                 prompt_rates[n].append(prompt_rate)
                 rates[n].append(rate)
             print(
-                f"round {round_index + 1}: server {rate:.1f} tok/s ({count} tokens); raw "
+                f"round {round_index + 1}: server {served:.1f} tok/s ({count} tokens); raw "
                 + ", ".join(f"{n} thread(s) {rates[n][-1]:.1f}" for n in rates),
                 flush=True,
             )

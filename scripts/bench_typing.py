@@ -669,6 +669,7 @@ async def run_config(
             flush=True,
         )
         replay_started = clock()
+        first_round_done: float | None = None
         stop_at = None if duration is None else time.monotonic() + duration
         events: list[Event] = []
         colds: list[dict[str, Any]] = []
@@ -678,6 +679,8 @@ async def run_config(
                 break
             file_events, file_cold = await replay(session, source, clock, timeout, stop_at)
             file_cold["round"] = round_index // max(len(sources), 1)
+            if round_index + 1 == len(sources):
+                first_round_done = clock()
             colds.append(file_cold)
             events.extend(file_events)
             per_file.setdefault(source.name, []).extend(file_events)
@@ -720,6 +723,11 @@ async def run_config(
         },
         "memory": memory_summary(samples),
         "memory_replay": memory_summary([s for s in samples if s[0] >= replay_started]),
+        # Once every file was seen, the bounded caches (KV states, suggestions, token
+        # counts) are filled: a leak shows as drift after that, a warm-up only before.
+        "memory_after_first_round": memory_summary(
+            [s for s in samples if first_round_done is not None and s[0] >= first_round_done]
+        ),
         "rss_samples": [[round(t, 2), rss] for t, rss in samples],
         "server_messages": session.messages,
         "server_exit_code": exit_code,
@@ -845,6 +853,14 @@ def comparisons(results: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], lis
             f"would-accept: default {_fmt_pct(on)} vs cache+speculation off {_fmt_pct(off)}"
         )
     for name, r in results.items():
+        steady = r.get("memory_after_first_round", {})
+        if steady.get("samples") and steady["seconds"] >= 120:
+            lines.append(
+                f"{name} memory after the first round over all files: "
+                f"{steady['start_mb']:.0f} -> {steady['end_mb']:.0f} MB over "
+                f"{steady['seconds']:.0f} s, drift {steady['drift_pct']:+.1f}% "
+                f"(first vs last {steady['window_s']:.0f} s), peak {steady['peak_mb']:.0f} MB"
+            )
         memory = r["memory_replay"]
         if memory.get("samples"):
             lines.append(
