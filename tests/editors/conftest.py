@@ -7,11 +7,16 @@ or the model is missing: `scripts/install_editors.sh` installs the editors.
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import shutil
+import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +31,7 @@ EDITORS_DIR = Path(
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qwen-lsp" / "editors"
 )
 INSTALL_HINT = "run scripts/install_editors.sh"
+CHROMIUM = Path(os.environ.get("QWEN_LSP_CHROMIUM") or "/usr/bin/chromium")
 
 # The file every editor test edits: the model completes `return ` at its end (the
 # Neovim test then types a new function header below it for a block suggestion).
@@ -37,6 +43,22 @@ SHAPES = (
     '    """Return the area of a circle with the given radius."""\n'
     "    \n"
 )
+
+# The file the code-action tests work on: they select circle_area (lines 4-5) and ask for
+# a docstring; `add` must come through untouched.
+GEOMETRY = (
+    "import math\n"
+    "\n"
+    "\n"
+    "def circle_area(radius):\n"
+    "    return math.pi * radius ** 2\n"
+    "\n"
+    "\n"
+    "def add(a, b):\n"
+    "    return a + b\n"
+)
+GEOMETRY_LINES = (4, 5)
+DOCSTRING_ACTION = "Qwen: Add docstring"
 
 
 def model_ready() -> bool:
@@ -72,6 +94,81 @@ def workdir(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
 def needs_model() -> pytest.MarkDecorator:
     reason = "default model not pulled: run scripts/setup.sh"
     return pytest.mark.skipif(not model_ready(), reason=reason)
+
+
+def needs(installed: bool, what: str) -> pytest.MarkDecorator:
+    """Skip unless ``what`` (an editor, a tool) is installed, saying how to install it."""
+    return pytest.mark.skipif(not installed, reason=f"{what} not installed: {INSTALL_HINT}")
+
+
+needs_chromium = needs(CHROMIUM.exists(), f"chromium ({CHROMIUM})")
+needs_tmux = needs(shutil.which("tmux") is not None, "tmux")
+
+
+def run_editor(
+    argv: Sequence[str],
+    workdir: Path,
+    env: Mapping[str, str],
+    name: str,
+    *,
+    timeout: float = 900,
+) -> float:
+    """Run an editor script to its end in ``workdir``; assert that it exited 0.
+
+    Its stderr (the script's step log) is kept as ``<name>-stderr.log``. Returns seconds.
+    """
+    started = time.monotonic()
+    proc = subprocess.run(
+        list(argv),
+        cwd=workdir,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=timeout,
+    )
+    (workdir / f"{name}-stderr.log").write_bytes(proc.stderr)
+    assert proc.returncode == 0, f"{name} exited {proc.returncode}:\n{tail(proc.stderr)}"
+    return time.monotonic() - started
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    """The JSON report an editor script wrote; it must say ok."""
+    report: dict[str, Any] = json.loads(path.read_text())
+    assert report.get("ok") is True, report
+    return report
+
+
+def _function(tree: ast.Module, name: str) -> ast.FunctionDef:
+    found = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    assert len(found) == 1, f"expected one function {name!r}, found {len(found)}"
+    return found[0]
+
+
+def assert_docstring_added(saved: str, original: str, name: str) -> str:
+    """The docstring action did what it says on ``name`` and nothing else.
+
+    The model's words are not fixed, so this checks properties: the file still parses,
+    ``name`` now has a docstring, its signature and statements are those of ``original``,
+    and every other top-level statement is unchanged. Returns the docstring.
+    """
+    try:
+        tree = ast.parse(saved)
+    except SyntaxError as exc:
+        raise AssertionError(f"the saved file does not parse ({exc}):\n{saved}") from exc
+    before = ast.parse(original)
+    fn, old_fn = _function(tree, name), _function(before, name)
+    assert ast.get_docstring(old_fn) is None, "the original already had a docstring"
+    docstring = ast.get_docstring(fn)
+    assert docstring, f"{name} has no docstring:\n{saved}"
+    assert ast.dump(fn.args) == ast.dump(old_fn.args), f"the signature changed:\n{saved}"
+    body = [ast.dump(s) for s in fn.body[1:]]
+    assert body == [ast.dump(s) for s in old_fn.body], f"the body changed:\n{saved}"
+    others = [ast.dump(n) for n in tree.body if n is not fn]
+    assert others == [ast.dump(n) for n in before.body if n is not old_fn], saved
+    # The code lines themselves, not just their meaning, are as they were.
+    for line in original.splitlines()[old_fn.lineno - 1 : old_fn.end_lineno]:
+        assert line in saved.splitlines(), f"{line!r} was rewritten:\n{saved}"
+    return docstring
 
 
 def tail(text: str | bytes | None, n: int = 4000) -> str:

@@ -1,13 +1,20 @@
 -- Drives Neovim (0.11) like a user, against the real server and model, through the
--- plugin's own setup(): typing shows ghost text; accept-word, accept-all, the manual
--- trigger, accept-line and dismiss do what they claim; the file is written at the end.
+-- plugin's own setup(). Two scenarios (QWEN_LSP_SCENARIO):
+--   ghost (default)  typing shows ghost text; accept-word, accept-all, the manual trigger,
+--                    accept-line and dismiss do what they claim;
+--   code_action      a visual selection, `gra` (vim.lsp.buf.code_action), the action picked
+--                    in vim.ui.select by its title (QWEN_LSP_ACTION), the resolved edit
+--                    applied by Neovim.
+-- Either way the file is written at the end and the test asserts on it.
 --
 --   nvim --headless --clean -S tests/editors/nvim_test.lua      (not -l: see the recipe)
 --
 -- Environment: QWEN_LSP_PLUGIN (editors/nvim), QWEN_LSP_CMD (server executable),
 -- QWEN_LSP_FILE (a Python file prepared by the test), QWEN_LSP_REPORT (JSON written at the
 -- end), QWEN_LSP_SERVER_LOG (optional), QWEN_LSP_HOLD_DIR (optional: at each ghost text,
--- write ready-N there and wait for done-N, so that a harness can take a screenshot).
+-- write ready-N there and wait for done-N, so that a harness can take a screenshot);
+-- code_action: QWEN_LSP_ACTION (the title to pick), QWEN_LSP_LINES ("4-5": the lines to
+-- select, 1-based).
 local api = vim.api
 local env = vim.env
 local report = { steps = {} }
@@ -62,8 +69,8 @@ local function setup_plugin()
   end
   qwen.setup({
     cmd = vim.list_extend({ (assert(env.QWEN_LSP_CMD, 'QWEN_LSP_CMD')) }, args),
-    -- A generous time cap: other work on a shared CPU must not cut the suggestion short.
-    settings = { maxSeconds = 30 },
+    -- Generous time caps: other work on a shared CPU must not cut an answer short.
+    settings = { maxSeconds = 30, actionMaxSeconds = 600 },
     debounce_ms = 100,
     keymaps = keys,
   })
@@ -137,7 +144,8 @@ local function hold_for_screenshot()
   end)
 end
 
-local function run()
+--- Open QWEN_LSP_FILE, wait for the server and its model; returns the buffer.
+local function open_and_wait_ready()
   setup_plugin()
   local file = (assert(env.QWEN_LSP_FILE, 'QWEN_LSP_FILE'))
   vim.cmd('edit ' .. vim.fn.fnameescape(vim.fn.fnamemodify(file, ':.')))
@@ -164,6 +172,18 @@ local function run()
     check(vim.uv.now() < deadline, 'timed out waiting for the model to load')
   end
   step('ready', { model = status.model })
+  return buf
+end
+
+local function write_and_stop()
+  vim.cmd('silent write')
+  for _, c in ipairs(qwen.clients()) do
+    c:stop(true)
+  end
+end
+
+local function run_ghost()
+  local buf = open_and_wait_ready()
 
   -- 1. Type "return " on the empty last line (circle_area): ghost text appears by itself.
   local row = api.nvim_buf_line_count(buf)
@@ -255,14 +275,81 @@ local function run()
   check(ghost.get(buf) == nil and #extmarks(buf) == 0, 'ghost text after leaving insert mode')
   report.fibonacci = api.nvim_buf_get_lines(0, frow - 2, frow + 1, true)
 
-  vim.cmd('silent write')
-  for _, c in ipairs(qwen.clients()) do
-    c:stop(true)
-  end
+  write_and_stop()
   finish(true, 'ok')
 end
 
+local function run_code_action()
+  local buf = open_and_wait_ready()
+  local wanted = (assert(env.QWEN_LSP_ACTION, 'QWEN_LSP_ACTION'))
+  local first, last = (assert(env.QWEN_LSP_LINES, 'QWEN_LSP_LINES')):match('^(%d+)-(%d+)$')
+  first, last = tonumber(first), tonumber(last)
+  local before = api.nvim_buf_get_lines(buf, 0, -1, true)
+
+  -- The server explains a refused action with a window/showMessage (vim.notify here):
+  -- fail at once with its text instead of waiting for an edit that will not come.
+  local messages = {}
+  local notify = vim.notify
+  vim.notify = function(msg, level, opts)
+    messages[#messages + 1] = tostring(msg)
+    return notify(msg, level, opts)
+  end
+
+  -- Pick the action in the menu by its title, as a user would, and remember the menu.
+  local offered
+  vim.ui.select = function(items, opts, on_choice)
+    offered = {}
+    local choice, index
+    for i, item in ipairs(items) do
+      local title = opts.format_item and opts.format_item(item) or tostring(item)
+      offered[#offered + 1] = title
+      if title == wanted or title:find(wanted, 1, true) then
+        choice, index = item, i
+      end
+    end
+    step('menu', { titles = offered })
+    on_choice(choice, index)
+  end
+
+  -- Select the lines linewise and press `gra` (Neovim 0.11's default code-action key).
+  api.nvim_win_set_cursor(0, { first, 0 })
+  press('V')
+  if last > first then
+    press(('%dj'):format(last - first))
+  end
+  check(api.nvim_get_mode().mode == 'V', 'not in linewise visual mode: ' .. api.nvim_get_mode().mode)
+  local tick = api.nvim_buf_get_changedtick(buf)
+  press('gra')
+  wait_for('the code-action menu', 60000, function()
+    return offered ~= nil
+  end)
+  check(vim.tbl_contains(offered, wanted), ('%q not offered: %s'):format(wanted, vim.inspect(offered)))
+  -- The model runs now (codeAction/resolve); Neovim applies the edit it returns.
+  local deadline = vim.uv.now() + 600000
+  while api.nvim_buf_get_changedtick(buf) == tick do
+    for _, m in ipairs(messages) do
+      check(not m:find('qwen-lsp', 1, true), 'no edit: ' .. m)
+    end
+    check(vim.uv.now() < deadline, 'timed out waiting for the edit of ' .. wanted)
+    sleep(100)
+  end
+  sleep(300) -- one edit may arrive as several changes
+  local after = api.nvim_buf_get_lines(buf, 0, -1, true)
+  check(not vim.deep_equal(before, after), 'the buffer did not change')
+  step('applied', { lines = after })
+  report.lines = after
+  press('<Esc>')
+  write_and_stop()
+  finish(true, 'ok')
+end
+
+local scenarios = { ghost = run_ghost, code_action = run_code_action }
+local run = scenarios[env.QWEN_LSP_SCENARIO or 'ghost']
+
 co = coroutine.create(function()
+  if run == nil then
+    error('unknown QWEN_LSP_SCENARIO ' .. tostring(env.QWEN_LSP_SCENARIO), 0)
+  end
   local ok, err = pcall(run)
   if not ok then
     finish(false, err)

@@ -1,22 +1,32 @@
 """Emacs (eglot 1.9, batch mode) against the real server and model.
 
 eglot 1.9 has no inline completion: the server answers textDocument/completion for it,
-driven here through `completion-at-point`.
+driven here through `completion-at-point`. It cannot resolve code actions either: the
+server then runs the picked action through a command and applies it with
+workspace/applyEdit.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
-import pytest
-
 from lsp_server.models import cache_dir
-from tests.editors.conftest import HERE, INSTALL_HINT, SERVER, SHAPES, needs_model, tail
+from tests.editors.conftest import (
+    DOCSTRING_ACTION,
+    GEOMETRY,
+    GEOMETRY_LINES,
+    HERE,
+    SERVER,
+    SHAPES,
+    assert_docstring_added,
+    needs,
+    needs_model,
+    read_report,
+    run_editor,
+)
 
 EMACS = shutil.which("emacs")
 
@@ -33,15 +43,10 @@ def _has_eglot() -> bool:
     return probe.returncode == 0 and probe.stdout.endswith("ok")
 
 
-pytestmark = [
-    pytest.mark.skipif(not _has_eglot(), reason=f"Emacs with eglot not installed: {INSTALL_HINT}"),
-    needs_model(),
-]
+pytestmark = [needs(_has_eglot(), "Emacs with eglot"), needs_model()]
 
 
-def test_emacs_eglot_completion(workdir: Path) -> None:
-    path = workdir / "shapes.py"
-    path.write_text(SHAPES)
+def _run_emacs(workdir: Path, path: Path, **extra: str) -> float:
     assert EMACS is not None
     env = {
         **os.environ,
@@ -52,24 +57,42 @@ def test_emacs_eglot_completion(workdir: Path) -> None:
         # No user init and no ~/.emacs.d writes; the model stays where it is.
         "HOME": str(workdir.parent),
         "QWEN_LSP_CACHE_DIR": str(cache_dir()),
+        **extra,
     }
-    started = time.monotonic()
-    proc = subprocess.run(
-        [EMACS, "--batch", "-l", str(HERE / "eglot_test.el")],
-        cwd=workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=900,
-    )
-    (workdir / "emacs-stderr.log").write_bytes(proc.stderr)
-    assert proc.returncode == 0, f"emacs exited {proc.returncode}:\n{tail(proc.stderr)}"
-    report = json.loads((workdir / "emacs-report.json").read_text())
-    assert report["ok"] is True, report
+    argv = [EMACS, "--batch", "-l", str(HERE / "eglot_test.el")]
+    return run_editor(argv, workdir, env, "emacs")
+
+
+def test_emacs_eglot_completion(workdir: Path) -> None:
+    path = workdir / "shapes.py"
+    path.write_text(SHAPES)
+    seconds = _run_emacs(workdir, path)
+    report = read_report(workdir / "emacs-report.json")
     saved = path.read_text()
     assert saved == report["saved"]
     last = saved.rstrip("\n").split("\n")[-1]
     assert last == report["after"]
     assert last.startswith("    return ") and len(last.strip()) > len("return")
     assert saved.startswith(SHAPES.rstrip(" \n"))
-    print(f"emacs eglot: {time.monotonic() - started:.1f} s; completed {last.strip()!r}")
+    print(f"emacs eglot: {seconds:.1f} s; completed {last.strip()!r}")
+
+
+def test_emacs_eglot_code_action_docstring(workdir: Path) -> None:
+    """The region, `eglot-code-actions`, the docstring action picked from its menu: the
+    server's workspace/applyEdit lands in the buffer, which is saved."""
+    path = workdir / "shapes.py"
+    path.write_text(GEOMETRY)
+    first, last = GEOMETRY_LINES
+    seconds = _run_emacs(
+        workdir,
+        path,
+        QWEN_LSP_SCENARIO="code_action",
+        QWEN_LSP_ACTION=DOCSTRING_ACTION,
+        QWEN_LSP_LINES=f"{first}-{last}",
+    )
+    report = read_report(workdir / "emacs-report.json")
+    assert DOCSTRING_ACTION in report["offered"] and "Qwen: Explain" in report["offered"]
+    saved = path.read_text()
+    assert saved == report["saved"]
+    docstring = assert_docstring_added(saved, GEOMETRY, "circle_area")
+    print(f"emacs code action: {seconds:.1f} s; docstring {docstring.splitlines()[0]!r}")

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import time
 import uuid
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 from tests.editors.ansi_png import render_png
 from tests.editors.conftest import (
+    DOCSTRING_ACTION,
+    GEOMETRY,
+    GEOMETRY_LINES,
     HERE,
-    INSTALL_HINT,
     ROOT,
     SCREENSHOTS,
     SERVER,
     SHAPES,
+    assert_docstring_added,
+    needs,
+    needs_chromium,
     needs_model,
+    needs_tmux,
+    read_report,
+    run_editor,
     tail,
     which,
 )
@@ -37,10 +42,11 @@ def _nvim_version() -> str:
     return out.stdout.splitlines()[0] if out.stdout else ""
 
 
+_VERSION = _nvim_version()
 pytestmark = [
-    pytest.mark.skipif(
-        not _nvim_version().startswith("NVIM v0.1") or _nvim_version() < "NVIM v0.11",
-        reason=f"Neovim 0.11+ not installed ({_nvim_version() or 'no nvim'}): {INSTALL_HINT}",
+    needs(
+        _VERSION.startswith("NVIM v0.1") and _VERSION >= "NVIM v0.11",
+        f"Neovim 0.11+ ({_VERSION or 'no nvim'})",
     ),
     needs_model(),
 ]
@@ -65,9 +71,8 @@ def _tmux_out(argv: list[str]) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
 
-def _check_saved(workdir: Path) -> dict[str, object]:
-    report = json.loads((workdir / "nvim-report.json").read_text())
-    assert report["ok"] is True, report
+def _check_saved(workdir: Path) -> dict[str, Any]:
+    report = read_report(workdir / "nvim-report.json")
     saved = (workdir / "shapes.py").read_text()
     steps = {s["step"]: s for s in report["steps"]}
     first = str(steps["ghost"]["suggestion"])
@@ -84,28 +89,43 @@ def _check_saved(workdir: Path) -> dict[str, object]:
     return report
 
 
+def _run_nvim(workdir: Path, script: Path = SCRIPT, **extra: str) -> float:
+    assert NVIM is not None
+    argv = [NVIM, "--headless", "--clean", "-S", str(script)]
+    return run_editor(argv, workdir, _env(workdir, **extra), "nvim")
+
+
 def test_neovim_headless(workdir: Path) -> None:
     (workdir / "shapes.py").write_text(SHAPES)
-    assert NVIM is not None
-    started = time.monotonic()
-    proc = subprocess.run(
-        [NVIM, "--headless", "--clean", "-S", str(SCRIPT)],
-        cwd=workdir,
-        env=_env(workdir),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=900,
-    )
-    (workdir / "nvim-stderr.log").write_bytes(proc.stderr)
-    assert proc.returncode == 0, f"nvim exited {proc.returncode}:\n{tail(proc.stderr)}"
+    seconds = _run_nvim(workdir)
     _check_saved(workdir)
-    print(f"neovim headless: {time.monotonic() - started:.1f} s")
+    print(f"neovim headless: {seconds:.1f} s")
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason=f"tmux not installed: {INSTALL_HINT}")
-@pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(), reason=f"chromium not installed: {INSTALL_HINT}"
-)
+def test_neovim_code_action_docstring(workdir: Path) -> None:
+    """Visual selection, `gra`, the docstring action picked from the menu: the resolved
+    edit is applied by Neovim and written."""
+    path = workdir / "shapes.py"
+    path.write_text(GEOMETRY)
+    first, last = GEOMETRY_LINES
+    seconds = _run_nvim(
+        workdir,
+        QWEN_LSP_SCENARIO="code_action",
+        QWEN_LSP_ACTION=DOCSTRING_ACTION,
+        QWEN_LSP_LINES=f"{first}-{last}",
+    )
+    report = read_report(workdir / "nvim-report.json")
+    menu = next(s for s in report["steps"] if s["step"] == "menu")
+    # The server lists its actions without the model; the menu has more than the one used.
+    assert DOCSTRING_ACTION in menu["titles"] and "Qwen: Explain" in menu["titles"], menu
+    saved = path.read_text()
+    assert saved.splitlines() == report["lines"]
+    docstring = assert_docstring_added(saved, GEOMETRY, "circle_area")
+    print(f"neovim code action: {seconds:.1f} s; docstring {docstring.splitlines()[0]!r}")
+
+
+@needs_tmux
+@needs_chromium
 def test_neovim_screenshot(workdir: Path) -> None:
     """The same script in a real terminal (tmux), captured at each ghost text and rendered."""
     (workdir / "shapes.py").write_text(SHAPES)
@@ -161,17 +181,8 @@ def test_neovim_screenshot(workdir: Path) -> None:
 
 def test_neovim_checkhealth(workdir: Path) -> None:
     (workdir / "shapes.py").write_text(SHAPES)
-    assert NVIM is not None
     report = workdir / "checkhealth.txt"
-    proc = subprocess.run(
-        [NVIM, "--headless", "--clean", "-S", str(HERE / "nvim_health.lua")],
-        cwd=workdir,
-        env=_env(workdir, QWEN_LSP_REPORT=str(report)),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, f"nvim exited {proc.returncode}:\n{tail(proc.stderr)}"
+    _run_nvim(workdir, HERE / "nvim_health.lua", QWEN_LSP_REPORT=str(report))
     text = report.read_text()
     assert "OK Neovim 0.1" in text
     assert "OK qwen-lsp " in text
