@@ -296,6 +296,8 @@ class ActionService:
             max_seconds=settings.actionMaxSeconds,
             cancel=cancel,
             prompt_lookup=settings.promptLookup if plan.rewrite else 0,
+            # Keystrokes typed while the action runs still get their completions.
+            yield_point=lambda: self._worker.run_waiting() > 0,
         )
         report(f"reading the code ({plan.prompt_tokens} tokens)", 0)
         last_report = time.monotonic()

@@ -78,6 +78,8 @@ class FakeBackend:
         text = ""
         reason: StopReason = "stop_token"
         for count, char in enumerate(answer):
+            if limits.yield_point is not None:
+                limits.yield_point()
             if limits.cancel.cancelled:
                 reason = "cancelled"
                 break

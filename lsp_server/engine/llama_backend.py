@@ -203,7 +203,7 @@ class LlamaBackend:
         if not finished:
             return result
         out = _Output(self._llm, heal, result, limits, keep_going, prompt_done, self._stop_ids)
-        if limits.prompt_lookup > 0:
+        if limits.prompt_lookup > 0 or limits.yield_point is not None:
             reason = self._decode_with_lookup(tokens, out, limits)
         else:
             reason = self._decode(tokens, out)
@@ -235,7 +235,8 @@ class LlamaBackend:
     def _decode_with_lookup(
         self, tokens: list[int], out: _Output, limits: GenerationLimits
     ) -> StopReason:
-        """Greedy decoding with prompt-lookup drafts verified in one batch per step.
+        """Greedy decoding with prompt-lookup drafts verified in one batch per step (no
+        drafts when ``limits.prompt_lookup`` is 0); other work may run between steps.
 
         The KV cache then holds the prompt and every accepted token, exactly as after
         plain decoding, so the next prompt reuses it the same way.
@@ -250,6 +251,11 @@ class LlamaBackend:
             logits = self._healer.constrain(out.pending, logits)
         token = int(np.argmax(logits))
         while True:
+            # Here the KV cache holds exactly ``history``; other work may run now.
+            if limits.yield_point is not None and limits.yield_point():
+                _, finished = self._prefill(history, limits)
+                if not finished:
+                    return "cancelled"
             reason = out.push(token)
             if reason is not None:
                 return reason

@@ -132,3 +132,28 @@ async def test_offers_are_computed_without_the_model() -> None:
         "tests",
     ]
     assert backend.calls == []
+
+
+async def test_completions_are_answered_while_an_action_runs() -> None:
+    from lsp_server.completion import CompletionService
+    from lsp_server.context import FimMarkers
+
+    backend = FakeBackend(
+        {"return ": "x + 1\n"},
+        seconds_per_token=0.01,
+        contains={"Task: add documentation": DOCSTRING + "# padding\n" * 20},
+    )
+    worker = ModelWorker()
+    await worker.load_async(lambda: backend)
+    actions = ActionService(worker, Settings)
+    completions = CompletionService(worker, Settings, FimMarkers)
+    action = asyncio.ensure_future(
+        actions.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True)
+    )
+    await asyncio.sleep(0.2)  # the action is generating (about 3 s of fake tokens)
+    other = DocumentStore().open("file:///w/other.py", "python", 1, "def f(x):\n    return ")
+    suggestion = await completions.complete(other.snapshot(), 1, 11, lambda: True)
+    assert suggestion is not None and suggestion.text == "x + 1"
+    assert not action.done()  # answered in the middle of the action, not after it
+    run = await action
+    assert run.result.ok

@@ -119,3 +119,44 @@ async def test_background_job_waits_for_foreground_queue() -> None:
     with pytest.raises(asyncio.CancelledError):
         await background
     assert order == ["foreground"]
+
+
+async def test_a_long_job_lets_waiting_foreground_jobs_run_between_its_tokens() -> None:
+    worker = ModelWorker()
+    await worker.load_async(lambda: FakeBackend({"": "x" * 400}, seconds_per_token=0.005))
+    order: list[str] = []
+
+    def long_job(backend: Backend, cancel: CancelToken) -> str:
+        limits = GenerationLimits(
+            max_tokens=1000,
+            max_seconds=10,
+            cancel=cancel,
+            yield_point=lambda: worker.run_waiting() > 0,
+        )
+        text = backend.generate(["prompt"], limits, lambda _: True).text
+        order.append("long")
+        return text
+
+    def short_job(name: str):  # type: ignore[no-untyped-def]
+        def job(backend: Backend, cancel: CancelToken) -> str:
+            order.append(name)
+            return name
+
+        return job
+
+    action, _ = worker.submit("action", long_job)
+    await asyncio.sleep(0.05)  # the long job is generating
+    started = time.monotonic()
+    completion, _ = worker.submit("completion", short_job("completion"))
+    assert await completion == "completion"
+    assert time.monotonic() - started < 1.0  # not after the long job's 2 s
+    background, _ = worker.submit("speculation", short_job("background"), background=True)
+    assert await action == "x" * 400  # interrupted, not cut short
+    assert await background == "background"  # background work still waited for it
+    assert order == ["completion", "long", "background"]
+
+
+async def test_run_waiting_is_only_for_the_worker_thread() -> None:
+    worker = ModelWorker()
+    with pytest.raises(RuntimeError):
+        worker.run_waiting()

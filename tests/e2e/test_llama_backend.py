@@ -1,0 +1,83 @@
+"""The llama-cpp-python backend itself, with the real default model.
+
+A long generation interrupted by other work (a completion in the middle of a code action)
+must go on exactly as if nothing had happened: greedy decoding makes that checkable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from lsp_server.engine import GenerationLimits, Special
+from lsp_server.models import DEFAULT_STOP, ModelError, resolve, verify
+
+
+def _model_ready() -> bool:
+    try:
+        verify(resolve(None))
+        return True
+    except ModelError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(
+    not _model_ready(), reason="default model not pulled: run scripts/setup.sh"
+)
+
+ACTION = [
+    Special("<|im_start|>"),
+    "user\nWrite a Python function that returns the n-th prime number, with a docstring.",
+    Special("<|im_end|>"),
+    "\n",
+    Special("<|im_start|>"),
+    "assistant\n",
+]
+COMPLETION = [
+    Special("<|fim_prefix|>"),
+    "def circle_area(radius):\n    return ",
+    Special("<|fim_suffix|>"),
+    "\n",
+    Special("<|fim_middle|>"),
+]
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[object]:
+    from lsp_server.engine.llama_backend import LlamaBackend, LlamaOptions
+
+    loaded = LlamaBackend(resolve(None).path, DEFAULT_STOP, LlamaOptions(n_ctx=2048))
+    yield loaded
+    loaded.close()
+
+
+def _limits(**kwargs: object) -> GenerationLimits:
+    return GenerationLimits(max_tokens=60, max_seconds=600, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("lookup", [0, 8])
+def test_interrupted_generation_goes_on_unchanged(backend: object, lookup: int) -> None:
+    from lsp_server.engine.llama_backend import LlamaBackend
+
+    assert isinstance(backend, LlamaBackend)
+    alone = backend.generate(ACTION, _limits(prompt_lookup=lookup), lambda _: True)
+    assert alone.generated_tokens >= 30
+
+    interruptions: list[str] = []
+    steps = 0
+
+    def other_work() -> bool:
+        nonlocal steps
+        steps += 1
+        if steps % 5 != 2:
+            return False
+        done = backend.generate(COMPLETION, _limits(), lambda text: "\n" not in text)
+        interruptions.append(done.text)
+        return True
+
+    interrupted = backend.generate(
+        ACTION, _limits(prompt_lookup=lookup, yield_point=other_work), lambda _: True
+    )
+    assert len(interruptions) >= 2 and all(t.strip() for t in interruptions)
+    assert interrupted.text == alone.text
