@@ -3,7 +3,8 @@
 The layout follows llama.vim: the text of the cursor line before the cursor goes AFTER
 ``<|fim_middle|>``, as if the model had already written it. Typing on a line then changes
 only the very end of the prompt, so the KV cache keeps everything before it and a
-keystroke costs a handful of prompt tokens instead of the whole window. The first line of
+keystroke costs a handful of prompt tokens instead of the whole window. Except when that
+text is only indentation: then it ends the prefix (see :func:`fim_prompt`). The first line of
 the prefix window is snapped to a multiple of ``snap_lines`` for the same reason: moving
 down a line must not shift the start of the prompt, or every token would be new again.
 """
@@ -129,7 +130,9 @@ def _first_fitting(
 
 # Share of the prefix budget the outline may take at most: 1/OUTLINE_SHARE.
 OUTLINE_SHARE = 4
-OUTLINE_ENABLED = "outline" not in os.environ.get("QWEN_LSP_DISABLE_RULES", "").split(",")
+_DISABLED = os.environ.get("QWEN_LSP_DISABLE_RULES", "").split(",")  # for ablations only
+OUTLINE_ENABLED = "outline" not in _DISABLED
+INDENT_IN_PREFIX = "indent-in-prefix" not in _DISABLED
 
 # Lines that bring names into a file: Python, JS/TS, Go, Rust, C/C++, Java.
 _IMPORT_RE = re.compile(
@@ -202,6 +205,21 @@ _CLOSING = (")", "]", "}")
 
 
 def fim_prompt(window: FimWindow, markers: FimMarkers) -> list[PromptPart]:
+    if INDENT_IN_PREFIX and not window.line_prefix.strip():
+        # Only indentation before the cursor: it ends the prefix, as in the model's FIM
+        # training, and the middle starts at the cursor. After <|fim_middle|> (where the
+        # engine heals it as the prompt's last token) the 0.5B model answered a third of
+        # such HumanEval lines with nothing but spaces, or ignored the code after the
+        # hole; with it in the prefix single-line pass@1 went from 55% to 72% (40
+        # tasks). The KV cost is one re-read of the suffix when the first character is
+        # typed on a new line; pressing Enter costs the same in either layout.
+        return [
+            Special(markers.prefix),
+            window.prefix + window.line_prefix,
+            Special(markers.suffix),
+            window.suffix,
+            Special(markers.middle),
+        ]
     return [
         Special(markers.prefix),
         window.prefix,

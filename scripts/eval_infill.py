@@ -5,6 +5,7 @@
     .venv/bin/python scripts/eval_infill.py --sample 0        # all 1,033 + 238 tasks (hours)
     .venv/bin/python scripts/eval_infill.py --model qwen2.5-coder-1.5b-instruct --plot out.png
     .venv/bin/python scripts/eval_infill.py --variants server --ablation 'one={"multiline": false}'
+    .venv/bin/python scripts/eval_infill.py --ablate reparse --ablate placeholder  # rules off
 
 On one CPU core the 0.5B model takes about 4 s a task through the server and 11 s (single
 line) to 17 s (block) for the raw model's full 128/256 tokens, so the whole set is hours
@@ -63,6 +64,10 @@ RAW_N_INDENT = "raw n_indent"
 SIMPLE_CUTS = (RAW_FIRST_LINE, RAW_N_INDENT)
 RAW_MAX_TOKENS = {"line": 128, "block": 256}
 REQUEST_TIMEOUT = 60.0
+# Quality rules of the server that --ablate can switch off (the server reads the variable
+# once at start-up; lsp_server/postprocess.py and lsp_server/context.py define them).
+DISABLE_RULES_ENV = "QWEN_LSP_DISABLE_RULES"
+RULES = ("indent-in-prefix", "reparse", "balance", "placeholder", "blank-run", "outline")
 
 
 @dataclass
@@ -99,9 +104,12 @@ def _insert_text(item: types.InlineCompletionItem) -> str:
 class ServerSession:
     """One language server process, driven over stdio like an editor."""
 
-    def __init__(self, options: dict[str, Any], log_file: Path) -> None:
+    def __init__(
+        self, options: dict[str, Any], log_file: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.options = options
         self.log_file = log_file
+        self.env = env or {}
         self.client = LanguageClient("eval-infill", "1")
         self.messages: list[str] = []
         self._count = 0
@@ -119,6 +127,7 @@ class ServerSession:
             "warning",
             "--log-file",
             str(self.log_file),
+            env={**os.environ, **self.env},
         )
         await self.client.initialize_async(
             types.InitializeParams(
@@ -193,12 +202,15 @@ def plain(value: Any) -> Any:
 
 
 async def _run_server(
-    tasks: Sequence[it.Task], options: dict[str, Any], progress: Callable[[str], None]
+    tasks: Sequence[it.Task],
+    options: dict[str, Any],
+    progress: Callable[[str], None],
+    env: dict[str, str] | None = None,
 ) -> dict[str, Generated]:
     results: dict[str, Generated] = {}
     with tempfile.TemporaryDirectory(prefix="eval-infill-server-") as folder:
         log_file = Path(folder) / "server.log"
-        session = ServerSession(options, log_file)
+        session = ServerSession(options, log_file, env)
         await session.start()
         try:
             started = time.monotonic()
@@ -233,9 +245,12 @@ async def _run_server(
 
 
 def run_server(
-    tasks: Sequence[it.Task], options: dict[str, Any], progress: Callable[[str], None]
+    tasks: Sequence[it.Task],
+    options: dict[str, Any],
+    progress: Callable[[str], None],
+    env: dict[str, str] | None = None,
 ) -> dict[str, Generated]:
-    return asyncio.run(_run_server(tasks, options, progress))
+    return asyncio.run(_run_server(tasks, options, progress, env))
 
 
 # --------------------------------------------------------------------------- the raw model
@@ -518,6 +533,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="NAME=JSON",
         help="another server variant with these options on top (repeatable)",
     )
+    parser.add_argument(
+        "--ablate",
+        action="append",
+        default=[],
+        metavar="RULES",
+        help="another server variant with these post-processing/context rules off"
+        f" (comma-separated; {', '.join(RULES)}; repeatable)",
+    )
     parser.add_argument("--raw-early-stop", action="store_true", help="stop once cuts settle")
     parser.add_argument(
         "--threads", type=int, default=EVAL_THREADS, help="raw model threads (0 = all cores)"
@@ -572,19 +595,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     counts = {k: sum(t.kind == k for t in tasks) for k in kinds}
     print(f"{len(tasks)} tasks {counts}, model {model_name}", file=sys.stderr)
 
-    servers: list[tuple[str, dict[str, Any]]] = []
+    servers: list[tuple[str, dict[str, Any], dict[str, str]]] = []
     if SERVER in wanted:
         server_options = {**EVAL_DEFAULTS, **args.server_options}
         if args.model:
             server_options.setdefault("model", args.model)
-        servers.append((SERVER, server_options))
-        servers.extend((name, {**server_options, **extra}) for name, extra in args.ablation)
+        servers.append((SERVER, server_options, {}))
+        servers.extend((name, {**server_options, **extra}, {}) for name, extra in args.ablation)
+        for rules in args.ablate:
+            unknown = set(rules.split(",")) - set(RULES)
+            if unknown:
+                raise SystemExit(f"--ablate: unknown rules {sorted(unknown)}; known: {RULES}")
+            env = {DISABLE_RULES_ENV: rules}
+            servers.append((f"server -{rules}", server_options, env))
     generations: dict[str, dict[str, Generated]] = {}
     timings: dict[str, float] = {}
-    for name, options in servers:
-        print(f"== {name} {json.dumps(options)}", file=sys.stderr)
+    for name, options, env in servers:
+        print(f"== {name} {json.dumps(options)} {json.dumps(env)}", file=sys.stderr)
         t = time.monotonic()
-        generations[name] = run_server(tasks, options, progress)
+        generations[name] = run_server(tasks, options, progress, env)
         timings[name] = time.monotonic() - t
     if RAW in wanted:
         print("== raw model", file=sys.stderr)
@@ -593,7 +622,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         generations[RAW] = run_raw(tasks, args.model, threads, args.raw_early_stop, progress)
         timings[RAW] = time.monotonic() - t
 
-    variants = [name for name, _ in servers]
+    variants = [name for name, _, _ in servers]
     if RAW in wanted:
         variants = ([] if args.raw_early_stop else [RAW]) + list(SIMPLE_CUTS) + variants
     print("== scoring", file=sys.stderr)
@@ -634,7 +663,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "sample": args.sample,
         "seed": args.seed,
         "kinds": kinds,
-        "server_options": {name: options for name, options in servers},
+        "server_options": {name: options for name, options, _ in servers},
+        "server_env": {name: env for name, _, env in servers if env},
         "raw_early_stop": args.raw_early_stop,
         "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
         "executions": scorer.executions,

@@ -39,6 +39,32 @@ def test_layout_puts_cursor_line_after_middle_marker() -> None:
 
 
 @pytest.mark.parametrize(
+    ("document", "prefix_part", "middle"),
+    [
+        # Only indentation before the cursor (python, go with a tab, js): the prefix ends
+        # with it and nothing follows <|fim_middle|> ...
+        ("def f(xs):\n    █\n    return xs\n", "def f(xs):\n    ", None),
+        ("func f() {\n\t█\n}\n", "func f() {\n\t", None),
+        ("function f() {\n█\n}\n", "function f() {\n", None),
+        # ... code before it stays after <|fim_middle|> (llama.vim), so typing on the
+        # line only changes the end of the prompt.
+        ("def f(xs):\n    return █\n", "def f(xs):\n", "    return "),
+        ("int main(void) {\n  printf(█);\n}\n", "int main(void) {\n", "  printf("),
+    ],
+)
+def test_indentation_alone_ends_the_prefix(
+    document: str, prefix_part: str, middle: str | None
+) -> None:
+    text = document.replace("█", "")
+    w = window(text, document.index("█"))
+    prompt = fim_prompt(w, FimMarkers())
+    assert prompt[1] == prefix_part
+    assert prompt[3] == w.suffix
+    assert prompt[4] == Special("<|fim_middle|>")
+    assert prompt[5:] == ([] if middle is None else [middle])
+
+
+@pytest.mark.parametrize(
     "text, offset, expected_line_prefix, expected_suffix",
     [
         ("", 0, "", ""),
