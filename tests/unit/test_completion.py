@@ -102,7 +102,7 @@ async def test_a_finished_line_gets_the_next_line() -> None:
     # The model ends the cursor line at once; the suggestion is then the next line, asked
     # for where Enter would put the cursor (the indentation kept).
     backend = FakeBackend(
-        {"<|fim_middle|>    x = 1": "\n", "    x = 1\n<|fim_suffix|><|fim_middle|>    ": "y = 2\n"}
+        {"<|fim_middle|>    x = 1": "\n", "    x = 1\n    <|fim_suffix|><|fim_middle|>": "y = 2\n"}
     )
     svc, store = await service(no_speculation(), backend), DocumentStore()
     assert await complete(svc, store, "def f():\n    x = 1") == "\n    y = 2"
