@@ -793,6 +793,11 @@ def _verified(lines: list[str], site: CompletionSite, context: _Context) -> list
     found = fits_or_balanced(lines)
     if found is not None:
         return found
+    shifted = _without_extra_indent(lines, context)
+    if shifted is not None:
+        found = fits_or_balanced(shifted)
+        if found is not None:
+            return found
     kept = 0  # whole lines that parse
     for count in range(len(lines) - 1, 0, -1):
         if checks >= _MAX_CHECKS:
@@ -812,6 +817,21 @@ def _verified(lines: list[str], site: CompletionSite, context: _Context) -> list
             if found is not None:
                 return found
     return lines[:kept]
+
+
+def _without_extra_indent(lines: list[str], context: _Context) -> list[str] | None:
+    """The suggestion moved left by the indentation its first line adds at the cursor.
+
+    The editor put the cursor at the line's indentation; a first line that indents again
+    (``    break`` after ``if p % k == 0:`` + Enter) was written for a cursor one level
+    further left, and so were the lines after it. None when the first line adds none.
+    """
+    extra = _leading_ws(lines[0]) if lines else ""
+    if not extra or context.before is None or context.before.strip():
+        return None
+    return [lines[0][len(extra) :]] + [
+        line[len(extra) :] if line.startswith(extra) else line for line in lines[1:]
+    ]
 
 
 _TOKEN_RE = re.compile(r"\w+|\s+|\S")

@@ -483,6 +483,26 @@ PARSED_CASES = [
         "print(x)\n",
         "print(x)",
     ),
+    Case(
+        "py-first-line-indented-again-at-the-cursor-moves-left",
+        "def f(p):\n    x = p * 2\n    █\n    return x\n",
+        "    x += 1\n",
+        "x += 1",
+        kind="line",
+    ),
+    Case(
+        "py-block-indented-one-level-too-deep-moves-left-whole",
+        "def f(xs):\n    total = 0\n    █\n    return total\n",
+        "    for x in xs:\n            total += x\n",
+        "for x in xs:\n        total += x",
+    ),
+    Case(
+        "py-deeper-first-statement-of-a-body-is-legal-and-kept",
+        "def f(xs):\n    if xs:\n        █\n",
+        "    return xs[0]\n",
+        "    return xs[0]",
+        kind="line",
+    ),
     # --- placeholders ----------------------------------------------------------------------
     Case(
         "py-your-code-here-shows-nothing",
