@@ -18,6 +18,7 @@ line, as in LSP).
 from __future__ import annotations
 
 import ast
+import itertools
 import os
 import re
 import warnings
@@ -212,6 +213,8 @@ class _Context:
     # Columns of leading whitespace past which a suggestion with no visible character yet
     # is a run of blanks, not indentation; None when unknown (no site).
     blank_limit: int | None = None
+    # The next non-blank lines after next_line (a few).
+    later_lines: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=4)
@@ -222,7 +225,8 @@ def _context(site: CompletionSite) -> _Context:
     before = prefix[last_break + 1 :]
     suffix_lines = _iter_lines(suffix)
     after = next(suffix_lines)
-    next_line = next((line for line in suffix_lines if line.strip()), None)
+    below = [line for line in itertools.islice(suffix_lines, 64) if line.strip()]
+    next_line = below[0] if below else None
     unit = _valid_indent_unit(site.indent_unit)
     return _Context(
         kind=site.kind,
@@ -235,6 +239,7 @@ def _context(site: CompletionSite) -> _Context:
         file_indents=prefix[:1] in (" ", "\t")
         or bool(_INDENTED_LINE_RE.search(prefix) or _INDENTED_LINE_RE.search(suffix)),
         blank_limit=_blank_limit(prefix[: last_break + 1], before, next_line, unit),
+        later_lines=tuple(below[1 : 1 + _LATER_LINES]),
     )
 
 
@@ -451,6 +456,30 @@ def _repeats_suffix(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
     return i if _indent_at_most(indent, _leading_ws(target), scan.context.tab_width) else None
 
 
+# How many non-blank lines after the first one below the cursor a suggestion may not repeat.
+_LATER_LINES = 2
+# A repeated line this short (``}``, ``else:``, ``break``) is as likely the model's own.
+_DISTINCTIVE_CHARS = 6
+
+
+def _repeats_later_suffix(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop before a continuation line that repeats one of the next few lines of the file.
+
+    WHY: the model often skips the line right after the hole and writes the ones after it
+    (``idx = 0`` then ``for i in s:`` already below): from there on the suggestion
+    duplicates the file. Only a line at exactly the indentation of the file's line counts,
+    and only one long enough to be distinctive.
+    """
+    line = lines[i]
+    stripped = line.strip()
+    if i == 0 or len(stripped) < _DISTINCTIVE_CHARS or not _enabled("repeat-later"):
+        return None
+    for target in scan.context.later_lines:
+        if stripped == target.strip() and _leading_ws(line) == _leading_ws(target):
+            return i
+    return None
+
+
 _LINE_RULES: tuple[_LineRule, ...] = (
     _markdown_fence,
     _entry_point_run_on,
@@ -458,6 +487,7 @@ _LINE_RULES: tuple[_LineRule, ...] = (
     _two_blank_lines,
     _dedent,
     _repeats_suffix,
+    _repeats_later_suffix,
 )
 
 

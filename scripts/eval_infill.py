@@ -67,7 +67,15 @@ REQUEST_TIMEOUT = 60.0
 # Quality rules of the server that --ablate can switch off (the server reads the variable
 # once at start-up; lsp_server/postprocess.py and lsp_server/context.py define them).
 DISABLE_RULES_ENV = "QWEN_LSP_DISABLE_RULES"
-RULES = ("indent-in-prefix", "reparse", "balance", "placeholder", "blank-run", "outline")
+RULES = (
+    "indent-in-prefix",
+    "reparse",
+    "balance",
+    "placeholder",
+    "blank-run",
+    "repeat-later",
+    "outline",
+)
 
 
 @dataclass

@@ -503,6 +503,27 @@ PARSED_CASES = [
         "    return xs[0]",
         kind="line",
     ),
+    # --- lines the file already has a little further down -------------------------------
+    Case(
+        "py-block-running-into-the-code-two-lines-below-is-cut",
+        "def swap(s):\n    flg = 0\n    █\n    new_str = list(s)\n    for i in s:\n"
+        "        if i.isalpha():\n            flg = 1\n",
+        "idx = 0\n    for i in s:\n        if i.isalpha():\n            flg = 1\n",
+        "idx = 0",
+    ),
+    Case(
+        "go-block-running-into-the-code-two-lines-below-is-cut",
+        "package main\n\nfunc f(xs []int) int {\n\ttotal := 0\n\t█\n\tn := len(xs)\n"
+        "\tfor _, x := range xs {\n\t\ttotal += x\n\t}\n\treturn total / n\n}\n",
+        "if len(xs) == 0 {\n\t\treturn 0\n\t}\n\tfor _, x := range xs {\n\t\ttotal += x\n",
+        "if len(xs) == 0 {\n\t\treturn 0\n\t}",
+    ),
+    Case(
+        "py-short-or-deeper-repeats-are-the-models-own",
+        "def f(xs):\n    █\n    ys = []\n    for x in xs:\n        ys.append(x)\n",
+        "if not xs:\n        for x in xs:\n            pass\n        return []\n",
+        "if not xs:\n        for x in xs:\n            pass\n        return []",
+    ),
     # --- placeholders ----------------------------------------------------------------------
     Case(
         "py-your-code-here-shows-nothing",
