@@ -229,7 +229,6 @@ class CompletionService:
                 max_seconds=settings.maxSeconds,
                 cancel=cancel,
                 reuse_kv=settings.kvReuse,
-                prompt_lookup=settings.completionLookup,
             )
             tokens = 0
 

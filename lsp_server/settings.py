@@ -71,9 +71,6 @@ class Settings:
     """While idle, compute the suggestion that follows accepting the shown one."""
     cancelStale: bool = True
     """A newer keystroke or edit stops the running generation (off: every request runs)."""
-    completionLookup: int = 0
-    """Draft tokens per step of prompt-lookup decoding for inline completions (completions
-    often repeat names from the file around them); 0 = plain decoding. Same output."""
     contextSize: int = 4096
     """The model's context window (KV cache size) in tokens."""
     threads: int = 0
@@ -110,7 +107,6 @@ MINIMUMS = {
     "threads": 0,
     "gpuLayers": -1,
     "promptLookup": 0,
-    "completionLookup": 0,
     "actionContextTokens": 0,
     "actionMaxSeconds": 1.0,
 }

@@ -89,7 +89,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "no-speculation": {"speculation": False},
     "no-cancel": {"cancelStale": False},
     "no-cache-speculation": {"suggestionCache": False, "speculation": False},
-    "lookup": {"completionLookup": 4},
     "threads-1": {"threads": 1},
 }
 
