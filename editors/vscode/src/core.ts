@@ -11,6 +11,7 @@ export const SERVER_SETTING_KEYS = [
   'maxTokensLine',
   'maxTokensBlock',
   'maxSeconds',
+  'completionLookup',
   'multiline',
   'disabledLanguages',
   'kvReuse',
