@@ -63,14 +63,33 @@ def _npm(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_vscode_contributes_every_server_setting() -> None:
-    """Each server setting can be set in VS Code's Settings UI (and so reaches the server)."""
+# The extension's own settings; every other qwenLsp.* setting is the server's.
+EXTENSION_ONLY = {
+    "enable",
+    "languages",
+    "server.command",
+    "server.args",
+    "server.env",
+    "statusPollSeconds",
+}
+
+
+def test_vscode_contributes_exactly_the_server_settings() -> None:
+    """Each server setting can be set in VS Code's Settings UI and is sent to the server
+    (core.ts SERVER_SETTING_KEYS); nothing the server does not know is sent (it would warn
+    about it)."""
     pkg = json.loads((EXTENSION / "package.json").read_text())
-    contributed = {
-        key.removeprefix("qwenLsp.") for key in pkg["contributes"]["configuration"]["properties"]
-    }
-    missing = {f.name for f in dataclasses.fields(Settings)} - contributed
-    assert not missing, f"package.json lacks qwenLsp.{', qwenLsp.'.join(sorted(missing))}"
+    props = pkg["contributes"]["configuration"]["properties"]
+    contributed = {key.removeprefix("qwenLsp.") for key in props} - EXTENSION_ONLY
+    server = {f.name for f in dataclasses.fields(Settings)}
+    assert contributed == server, (
+        f"package.json lacks {sorted(server - contributed)}, "
+        f"has settings the server does not know: {sorted(contributed - server)}"
+    )
+    core = (EXTENSION / "src" / "core.ts").read_text()
+    block = re.search(r"SERVER_SETTING_KEYS = \[(.*?)\] as const", core, re.S)
+    assert block is not None
+    assert set(re.findall(r"'([A-Za-z]+)'", block.group(1))) == server
 
 
 @needs_build_tools

@@ -11,7 +11,6 @@ export const SERVER_SETTING_KEYS = [
   'maxTokensLine',
   'maxTokensBlock',
   'maxSeconds',
-  'completionLookup',
   'multiline',
   'disabledLanguages',
   'kvReuse',
