@@ -120,7 +120,7 @@ class LlamaBackend:
         evaluation, and save the live one first if this prompt would throw much of it away.
         """
         llm = self._llm
-        live = list(llm.input_ids[: llm.n_tokens])
+        live: list[int] = llm.input_ids[: llm.n_tokens].tolist()
         live_shared = common_prefix(live, tokens)
         index, shared = self._pool.best(tokens)
         kept = None
