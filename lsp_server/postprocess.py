@@ -188,6 +188,7 @@ def postprocess(raw: str, site: CompletionSite) -> str:
     lines = _strip_trailing_whitespace(lines, context)
     lines = _drop_trailing_blank_lines(lines)
     lines = _convert_indentation(lines, context)
+    lines = _at_the_cursor_indentation(lines, context)
     if not any(line.strip() for line in lines) or _is_placeholder(lines, site.language):
         return ""
     if site.language is not None and _enabled("reparse"):
@@ -215,6 +216,9 @@ class _Context:
     blank_limit: int | None = None
     # The next non-blank lines after next_line (a few).
     later_lines: tuple[str, ...] = ()
+    # The line above opens a block the cursor is not indented into yet ("if x:" then a
+    # cursor at the if's own column): the suggestion's first line must indent itself.
+    body_not_indented: bool = False
 
 
 @lru_cache(maxsize=4)
@@ -240,6 +244,7 @@ def _context(site: CompletionSite) -> _Context:
         or bool(_INDENTED_LINE_RE.search(prefix) or _INDENTED_LINE_RE.search(suffix)),
         blank_limit=_blank_limit(prefix[: last_break + 1], before, next_line, unit),
         later_lines=tuple(below[1 : 1 + _LATER_LINES]),
+        body_not_indented=_body_not_indented(prefix[: last_break + 1], before, unit),
     )
 
 
@@ -275,6 +280,14 @@ def _blank_limit(above: str, before: str, next_line: str | None, unit: str) -> i
     previous = next((line for line in reversed(_split_lines(above)) if line.strip()), "")
     lines = (previous, before, next_line or "")
     return max(_width(_leading_ws(line), tab_width) for line in lines) + 2 * tab_width
+
+
+def _body_not_indented(above: str, before: str, unit: str) -> bool:
+    previous = next((line for line in reversed(_split_lines(above)) if line.strip()), "")
+    if not previous.rstrip().endswith((":", "{", "(", "[")):
+        return False
+    tab_width = _ASSUMED_TAB_WIDTH if unit == "\t" else len(unit)
+    return _width(_leading_ws(before), tab_width) <= _width(_leading_ws(previous), tab_width)
 
 
 # --- rule 0: a run of blanks -------------------------------------------------------------
@@ -847,6 +860,21 @@ def _verified(lines: list[str], site: CompletionSite, context: _Context) -> list
             if found is not None:
                 return found
     return lines[:kept]
+
+
+def _at_the_cursor_indentation(lines: list[str], context: _Context) -> list[str]:
+    """Start the suggestion at the cursor's column when the cursor sits at an indentation.
+
+    WHY: the editor (or the user) put the cursor at the indentation the line needs; a
+    first line that indents again is the model's artefact of a prompt that ends in a
+    whole indentation token, not a wish to nest the code one level deeper. Left as it
+    is, ``    return x`` after a loop puts the return inside the loop (HumanEval/10 and
+    /132 failed that way). Kept when the line above opens a block the cursor is not
+    indented into yet: then the indentation is the body's.
+    """
+    if context.body_not_indented or not _enabled("cursor-indent"):
+        return lines
+    return _without_extra_indent(lines, context) or lines
 
 
 def _without_extra_indent(lines: list[str], context: _Context) -> list[str] | None:

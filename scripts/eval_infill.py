@@ -74,6 +74,7 @@ RULES = (
     "placeholder",
     "blank-run",
     "repeat-later",
+    "cursor-indent",
     "outline",
 )
 

@@ -496,12 +496,33 @@ PARSED_CASES = [
         "    for x in xs:\n            total += x\n",
         "for x in xs:\n        total += x",
     ),
+    # --- the cursor's indentation is the line's ----------------------------------------
     Case(
-        "py-deeper-first-statement-of-a-body-is-legal-and-kept",
+        "py-return-indented-again-after-a-loop-stays-out-of-the-loop",
+        "def f(s):\n    i = 0\n    while s[i:]:\n        i += 1\n    █\n",
+        "    return s[:i]\n",
+        "return s[:i]",
+        kind="line",
+    ),
+    Case(
+        "py-first-statement-of-a-body-indented-again-starts-at-the-cursor",
         "def f(xs):\n    if xs:\n        █\n",
+        "    return xs[0]\n",
+        "return xs[0]",
+        kind="line",
+    ),
+    Case(
+        "py-body-the-cursor-is-not-indented-into-keeps-its-indentation",
+        "def f(xs):\n    if xs:\n    █\n",
         "    return xs[0]\n",
         "    return xs[0]",
         kind="line",
+    ),
+    Case(
+        "js-block-indented-again-moves-left-whole",
+        "function f(xs) {\n  let n = 0;\n  █\n}\n",
+        "  for (const x of xs) {\n      n += x;\n    }\n",
+        "for (const x of xs) {\n    n += x;\n  }",
     ),
     # --- lines the file already has a little further down -------------------------------
     Case(
