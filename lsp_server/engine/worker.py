@@ -47,7 +47,9 @@ class ModelWorker:
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._queue: deque[_Job[Any] | _LoadJob] = deque()
-        self._running: _Job[Any] | None = None
+        # The job on the thread, and under it any long job that let it run in between
+        # (run_waiting): a stack, innermost last.
+        self._running: list[_Job[Any]] = []
         self._backend: Backend | None = None
         self.state: ModelState = "unloaded"
         self.error: ModelUnavailable | None = None
@@ -95,8 +97,8 @@ class ModelWorker:
             for job in self._queue:
                 if isinstance(job, _Job):
                     job.cancel.cancel("closing")
-            if self._running is not None:
-                self._running.cancel.cancel("closing")
+            for running in self._running:
+                running.cancel.cancel("closing")
         await self.load_async(unload)
 
     async def load_async(self, loader: Callable[[], Backend]) -> ModelUnavailable | None:
@@ -136,11 +138,9 @@ class ModelWorker:
                     self._queue.remove(old)
                     old.cancel.cancel("superseded")
                     _post(old.loop, old.future.cancel)
-            running = self._running
-            if running is not None and (
-                running.lane == lane or (running.background and not background)
-            ):
-                running.cancel.cancel("superseded")
+            for running in self._running:
+                if running.lane == lane or (running.background and not background):
+                    running.cancel.cancel("superseded")
             if background:
                 self._queue.append(job)
             else:  # ahead of any background job still queued
@@ -164,26 +164,24 @@ class ModelWorker:
         ran = 0
         while True:
             with self._lock:
-                outer = self._running
+                busy = {running.lane for running in self._running}
                 job = next(
                     (
                         q
                         for q in self._queue
-                        if isinstance(q, _Job)
-                        and not q.background
-                        and (outer is None or q.lane != outer.lane)
+                        if isinstance(q, _Job) and not q.background and q.lane not in busy
                     ),
                     None,
                 )
-                if job is None or outer is None:
+                if job is None or not self._running:
                     return ran
                 self._queue.remove(job)
-                self._running = job
+                self._running.append(job)
             try:
                 self._execute(job)
             finally:
                 with self._lock:
-                    self._running = outer
+                    self._running.pop()
             ran += 1
 
     def _loop(self) -> None:
@@ -196,16 +194,13 @@ class ModelWorker:
                 ):
                     self._lock.wait()
                 job = self._queue.popleft()
-                if isinstance(job, _LoadJob):
-                    self._running = None
-                else:
-                    self._running = job
+                self._running = [] if isinstance(job, _LoadJob) else [job]
             if isinstance(job, _LoadJob):
                 job.run()
                 continue
             self._execute(job)
             with self._lock:
-                self._running = None
+                self._running = []
 
     def _execute(self, job: _Job[Any]) -> None:
         def settle(setter: Callable[[Any], None], value: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -160,3 +161,33 @@ async def test_run_waiting_is_only_for_the_worker_thread() -> None:
     worker = ModelWorker()
     with pytest.raises(RuntimeError):
         worker.run_waiting()
+
+
+async def test_a_long_job_interrupted_by_another_can_still_be_superseded() -> None:
+    worker = ModelWorker()
+    await worker.load_async(lambda: FakeBackend({"": "x" * 400}, seconds_per_token=0.005))
+    nested_started = threading.Event()
+
+    def long_job(backend: Backend, cancel: CancelToken) -> str:
+        limits = GenerationLimits(
+            max_tokens=1000,
+            max_seconds=10,
+            cancel=cancel,
+            yield_point=lambda: worker.run_waiting() > 0,
+        )
+        return backend.generate(["prompt"], limits, lambda _: True).text
+
+    def nested_job(backend: Backend, cancel: CancelToken) -> str:
+        nested_started.set()
+        time.sleep(0.3)
+        return "nested"
+
+    action, action_cancel = worker.submit("action", long_job)
+    await asyncio.sleep(0.05)
+    nested, _ = worker.submit("completion", nested_job)
+    assert await asyncio.to_thread(nested_started.wait, 5)
+    newer, _ = worker.submit("action", lambda backend, cancel: "newer")
+    assert action_cancel.cancelled  # at once, though the nested job is the one running
+    assert await nested == "nested"
+    assert len(await action) < 400
+    assert await newer == "newer"
