@@ -11,16 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from lsp_server.engine import GenerationLimits, Special
-from lsp_server.models import DEFAULT_STOP, ModelError, resolve, verify
-
-
-def _model_ready() -> bool:
-    try:
-        verify(resolve(None))
-        return True
-    except ModelError:
-        return False
-
+from lsp_server.models import DEFAULT_STOP, resolve
+from tests.e2e.test_real_model import _model_ready
 
 pytestmark = pytest.mark.skipif(
     not _model_ready(), reason="default model not pulled: run scripts/setup.sh"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -15,6 +16,21 @@ from lsp_server.engine.worker import ModelUnavailable, ModelWorker
 
 def slow_backend() -> FakeBackend:
     return FakeBackend({"": "x" * 100}, seconds_per_token=0.005)
+
+
+def yielding_job(worker: ModelWorker) -> Callable[[Backend, CancelToken], str]:
+    """A generation that lets jobs queued on ``worker`` run between its tokens."""
+
+    def job(backend: Backend, cancel: CancelToken) -> str:
+        limits = GenerationLimits(
+            max_tokens=1000,
+            max_seconds=10,
+            cancel=cancel,
+            yield_point=lambda: worker.run_waiting() > 0,
+        )
+        return backend.generate(["prompt"], limits, lambda _: True).text
+
+    return job
 
 
 def generate_job(backend: Backend, cancel: CancelToken) -> str:
@@ -128,13 +144,7 @@ async def test_a_long_job_lets_waiting_foreground_jobs_run_between_its_tokens() 
     order: list[str] = []
 
     def long_job(backend: Backend, cancel: CancelToken) -> str:
-        limits = GenerationLimits(
-            max_tokens=1000,
-            max_seconds=10,
-            cancel=cancel,
-            yield_point=lambda: worker.run_waiting() > 0,
-        )
-        text = backend.generate(["prompt"], limits, lambda _: True).text
+        text = yielding_job(worker)(backend, cancel)
         order.append("long")
         return text
 
@@ -168,14 +178,7 @@ async def test_a_long_job_interrupted_by_another_can_still_be_superseded() -> No
     await worker.load_async(lambda: FakeBackend({"": "x" * 400}, seconds_per_token=0.005))
     nested_started = threading.Event()
 
-    def long_job(backend: Backend, cancel: CancelToken) -> str:
-        limits = GenerationLimits(
-            max_tokens=1000,
-            max_seconds=10,
-            cancel=cancel,
-            yield_point=lambda: worker.run_waiting() > 0,
-        )
-        return backend.generate(["prompt"], limits, lambda _: True).text
+    long_job = yielding_job(worker)
 
     def nested_job(backend: Backend, cancel: CancelToken) -> str:
         nested_started.set()
