@@ -22,7 +22,7 @@ from lsp_server import actions
 from lsp_server.actions import ActionInput, ActionResult, Diagnostic, FileChange, Offer
 from lsp_server.chat import ChatTemplate
 from lsp_server.documents import LspPosition, PositionError, Snapshot
-from lsp_server.engine import Backend, CancelToken, Generation, GenerationLimits
+from lsp_server.engine import Backend, CancelToken, Generation, GenerationLimits, LinkedCancel
 from lsp_server.engine.worker import ModelUnavailable, ModelWorker
 from lsp_server.settings import Settings
 
@@ -95,28 +95,6 @@ class ActionStats:
     refused: int = 0
     cancelled: int = 0
     last: dict[str, Any] = field(default_factory=dict)
-
-
-class _Linked(CancelToken):
-    """Cancelled when any of the given tokens is (the worker's, the user's) or when the
-    document changes: the engine polls it between prompt chunks and after every token,
-    so an edit stops even a long prompt evaluation at once."""
-
-    def __init__(self, *tokens: CancelToken, is_current: Callable[[], bool]) -> None:
-        super().__init__()
-        self._tokens = tokens
-        self._is_current = is_current
-
-    @property
-    def cancelled(self) -> bool:
-        if not super().cancelled and not self._is_current():
-            self.cancel("document changed")
-        return super().cancelled or any(t.cancelled for t in self._tokens)
-
-    def why(self) -> str:
-        if self.reason:
-            return self.reason
-        return next((t.reason for t in self._tokens if t.cancelled), "")
 
 
 def _message(text: str) -> ActionRun:
@@ -226,7 +204,7 @@ class ActionService:
                 loop.call_soon_threadsafe(progress, message, percentage)
 
         def job(backend: Backend, worker_cancel: CancelToken) -> ActionRun:
-            linked = _Linked(worker_cancel, user_cancel, is_current=is_current)
+            linked = LinkedCancel(worker_cancel, user_cancel, is_current=is_current)
             return self._job(backend, linked, action, is_current, report)
 
         future, worker_cancel = self._worker.submit(LANE, job)
@@ -269,7 +247,7 @@ class ActionService:
     def _job(
         self,
         backend: Backend,
-        cancel: _Linked,
+        cancel: LinkedCancel,
         action: ActionInput,
         is_current: Callable[[], bool],
         report: Progress,

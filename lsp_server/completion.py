@@ -17,7 +17,7 @@ from lsp_server import postprocess, syntax
 from lsp_server.cache import CachedSuggestion, SuggestionCache
 from lsp_server.context import FimMarkers, TokenCounter, fim_prompt, fim_window
 from lsp_server.documents import Snapshot
-from lsp_server.engine import Backend, CancelToken, Generation, GenerationLimits
+from lsp_server.engine import Backend, CancelToken, Generation, GenerationLimits, LinkedCancel
 from lsp_server.engine.worker import ModelWorker
 from lsp_server.settings import Settings
 
@@ -235,9 +235,6 @@ class CompletionService:
             def keep_going(partial: str) -> bool:  # called after every generated token
                 nonlocal tokens
                 tokens += 1
-                if settings.cancelStale and not is_current():
-                    cancel.cancel("document changed")
-                    return False
                 if kind == "line" and tokens >= settings.maxTokensLine and "\n" not in partial:
                     return False
                 return not postprocess.is_line_complete(partial, kind, site)
@@ -249,7 +246,12 @@ class CompletionService:
                 return generation, ""
             return generation, postprocess.postprocess(generation.text, site)
 
-        def job(backend: Backend, cancel: CancelToken) -> CachedSuggestion | None:
+        def job(backend: Backend, worker_cancel: CancelToken) -> CachedSuggestion | None:
+            # An edit stops the work at once, even while the prompt is being read and
+            # before the client sends its next request.
+            cancel: CancelToken = worker_cancel
+            if settings.cancelStale:
+                cancel = LinkedCancel(worker_cancel, is_current=is_current)
             generation, text = ask(backend, cancel, snapshot.text, offset, wanted)
             where = offset
             next_line = _next_line_start(snapshot.text, offset) if wanted == "line" else None
@@ -275,7 +277,7 @@ class CompletionService:
                 generation.generated_tokens,
                 generation.prompt_seconds,
                 generation.generate_seconds,
-                generation.stop_reason if not cancel.reason else cancel.reason,
+                cancel.why() or generation.stop_reason,
                 text[:60],
             )
             if generation.stop_reason == "cancelled":

@@ -58,6 +58,33 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    def why(self) -> str:
+        """Why the work was stopped ("" while it goes on)."""
+        return self.reason
+
+
+class LinkedCancel(CancelToken):
+    """Cancelled when any of the given tokens is (the worker's, the user's) or when the
+    document changes: the engine polls it between prompt chunks and after every token,
+    so an edit stops even a long prompt evaluation at once, without waiting for the
+    client's next request."""
+
+    def __init__(self, *tokens: CancelToken, is_current: Callable[[], bool]) -> None:
+        super().__init__()
+        self._tokens = tokens
+        self._is_current = is_current
+
+    @property
+    def cancelled(self) -> bool:
+        if not super().cancelled and not self._is_current():
+            self.cancel("document changed")
+        return super().cancelled or any(t.cancelled for t in self._tokens)
+
+    def why(self) -> str:
+        if self.reason:
+            return self.reason
+        return next((t.reason for t in self._tokens if t.cancelled), "")
+
 
 # Called with the text generated so far; returns False to stop generating now.
 KeepGoing = Callable[[str], bool]

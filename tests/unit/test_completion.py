@@ -135,3 +135,16 @@ async def test_typing_through_does_not_restart_the_speculation() -> None:
         await asyncio.sleep(0.01)
     speculative = [c for c in backend.calls if c.endswith("total = compute(values)")]
     assert len(speculative) == 1 and svc.stats.speculations == 1
+
+
+async def test_an_edit_stops_the_generation_before_its_first_token() -> None:
+    """The engine polls the document's version itself (between prompt chunks, after each
+    token): an edit with no new request behind it still stops the work at once."""
+    backend = FakeBackend({"total = ": "compute(values)\n"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    snapshot = store.open(URI, "python", 1, "total = ").snapshot()
+    assert await svc.complete(snapshot, 0, 8, lambda: False) is None
+    last = svc.stats.last
+    assert last is not None and last.stop_reason == "cancelled"
+    assert last.generated_tokens == 0  # keep_going (after a token) would have let one through
+    assert backend.limits[0].cancel.why() == "document changed"
