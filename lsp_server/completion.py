@@ -9,6 +9,7 @@ and speculation (while idle, the suggestion that follows accepting the shown one
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class CompletionStats:
 
     requests: int = 0
     cache_hits: int = 0
+    followed: int = 0  # answered by a running generation the user typed along with
     generations: int = 0
     speculations: int = 0
     cancelled_generations: int = 0
@@ -71,9 +73,44 @@ class CompletionStats:
         self.last = generation
 
 
+class _Writing:
+    """Where a foreground generation writes and what it has written so far, so that a
+    user who types the same text can wait for its answer instead of restarting it.
+
+    ``written`` is set on the worker thread after every token; the event loop and the
+    worker only read it, and a str assignment is atomic.
+    """
+
+    def __init__(self, uri: str, prefix: str, suffix: str) -> None:
+        self.uri = uri
+        self.prefix = prefix
+        self.suffix = suffix
+        self.written = ""
+        self._last: tuple[str | None, str | None] = (None, None)
+
+    def typed_since(self, text: str | None) -> str | None:
+        """What the user typed at the cursor since the generation started, when ``text``
+        (the document now) is its document with only that inserted and the generation
+        wrote it or may still write it; else None."""
+        if text is None:
+            return None
+        if text is self._last[0]:  # polled after every token: compare each text once
+            return self._last[1]
+        typed: str | None = None
+        end = len(text) - len(self.suffix)
+        if end >= len(self.prefix) and text.startswith(self.prefix) and text.endswith(self.suffix):
+            typed = text[len(self.prefix) : end]
+            written = self.written
+            if not (written.startswith(typed) or typed.startswith(written)):
+                typed = None
+        self._last = (text, typed)
+        return typed
+
+
 @dataclass
 class _Inflight:
     task: asyncio.Future[CachedSuggestion | None]
+    writing: _Writing
     waiters: int = 0
 
 
@@ -98,13 +135,20 @@ class CompletionService:
         self._speculation_key: tuple[str, str, str] | None = None
 
     async def complete(
-        self, snapshot: Snapshot, line: int, utf16_col: int, is_current: Callable[[], bool]
+        self,
+        snapshot: Snapshot,
+        line: int,
+        utf16_col: int,
+        is_current: Callable[[], bool],
+        latest: Callable[[], str | None] | None = None,
     ) -> Suggestion | None:
         """The suggestion at (line, utf16_col), or None when there is nothing to show.
 
         ``is_current`` says whether the document still has this snapshot's version; a
-        generation stops as soon as it turns False and its result is never returned.
-        Raises documents.PositionError for a position outside the document.
+        generation stops as soon as it turns False (unless the user is typing what it
+        writes: ``latest`` gives the document's text now, None once it is closed) and its
+        result is never returned. Raises documents.PositionError for a position outside
+        the document.
         """
         offset = snapshot.offset_at(line, utf16_col)
         self.stats.requests += 1
@@ -116,10 +160,12 @@ class CompletionService:
         source = "cache" if found is not None else "model"
         if found is not None:
             self.stats.cache_hits += 1
-        else:
-            found = await self._shared_generation(snapshot, offset, settings, is_current)
-            if found is not None and settings.suggestionCache:
-                self.cache.put(snapshot.uri, prefix, suffix, found)
+        elif settings.followTyping and settings.suggestionCache:
+            found = await self._follow(snapshot.uri, prefix, suffix)
+        if found is None:
+            found = await self._shared_generation(
+                snapshot, offset, settings, is_current, latest if settings.followTyping else None
+            )
         if not is_current() or found is None or not found.text:
             return None
         if settings.speculation and settings.suggestionCache:
@@ -138,23 +184,68 @@ class CompletionService:
         )
 
     async def _shared_generation(
-        self, snapshot: Snapshot, offset: int, settings: Settings, is_current: Callable[[], bool]
+        self,
+        snapshot: Snapshot,
+        offset: int,
+        settings: Settings,
+        is_current: Callable[[], bool],
+        latest: Callable[[], str | None] | None,
     ) -> CachedSuggestion | None:
         key = _Key(snapshot.uri, snapshot.version, offset)
         inflight = self._inflight.get(key)
         if inflight is None:
-            task = asyncio.ensure_future(self._generate(snapshot, offset, settings, is_current))
-            inflight = self._inflight[key] = _Inflight(task)
+            prefix, suffix = snapshot.text[:offset], snapshot.text[offset:]
+            writing = _Writing(snapshot.uri, prefix, suffix)
+            wanted = is_current
+            if latest is not None:
+                # Typing what the model writes does not make its work stale.
+                def wanted() -> bool:
+                    return is_current() or writing.typed_since(latest()) is not None
+
+            async def run() -> CachedSuggestion | None:
+                found = await self._generate(snapshot, offset, settings, wanted, writing=writing)
+                if found is not None and settings.suggestionCache:
+                    self.cache.put(snapshot.uri, prefix, suffix, found)
+                return found
+
+            task = asyncio.ensure_future(run())
+            inflight = self._inflight[key] = _Inflight(task, writing)
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
         inflight.waiters += 1
         try:
             return await asyncio.shield(inflight.task)
         except asyncio.CancelledError:
-            # Stop the work only when nobody else waits for it.
+            # Stop the work only when nobody else waits for it, and, when following is
+            # on, only if the edit did not follow it: its own check stops it otherwise,
+            # and a newer request supersedes it.
             inflight.waiters -= 1
-            if inflight.waiters == 0 and settings.cancelStale:
+            if inflight.waiters == 0 and settings.cancelStale and latest is None:
                 inflight.task.cancel()
             raise
+
+    async def _follow(self, uri: str, prefix: str, suffix: str) -> CachedSuggestion | None:
+        """The rest of a running generation's suggestion when the user has typed its
+        beginning meanwhile: waiting for it beats starting over, which would evaluate a
+        new prompt and write the same tokens again. None when there is none to follow or
+        its suggestion does not start with what was typed."""
+        text = prefix + suffix
+        for inflight in list(self._inflight.values()):
+            writing = inflight.writing
+            if writing.uri != uri or not writing.typed_since(text) or inflight.task.done():
+                continue
+            inflight.waiters += 1
+            try:
+                await asyncio.shield(inflight.task)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                return None  # it was stopped: start over
+            finally:
+                inflight.waiters -= 1
+            self.stats.followed += 1
+            return self.cache.get(uri, prefix, suffix)
+        return None
 
     def _speculate(
         self, snapshot: Snapshot, offset: int, shown: CachedSuggestion, settings: Settings
@@ -195,8 +286,10 @@ class CompletionService:
         settings: Settings,
         is_current: Callable[[], bool],
         background: bool = False,
+        writing: _Writing | None = None,
     ) -> CachedSuggestion | None:
-        """Ask the model; None when the work was cancelled or superseded."""
+        """Ask the model; None when the work was cancelled or superseded. ``writing`` is
+        kept up to date with the suggestion written so far."""
         kind = syntax.completion_kind(snapshot.tree, snapshot.text, offset, snapshot.language)
         if kind == "none":
             return CachedSuggestion("", "none")
@@ -211,12 +304,21 @@ class CompletionService:
             text: str,
             at: int,
             kind: postprocess.CompletionKind,
+            typed: str = "",
         ) -> tuple[Generation, str]:
-            """Generate at ``at`` of ``text``: the raw generation and the text to show."""
+            """Generate at ``at`` of ``text`` with ``typed`` inserted there (text the user
+            has not typed yet, as far as the prompt window is concerned): the raw
+            generation and the text to show."""
             counter = self._counters.setdefault(id(backend), TokenCounter(backend.tokenize))
             window = fim_window(text, at, counter, settings.prefixTokens, settings.suffixTokens)
+            if typed:
+                # The window stays where it was and the extra text goes after the middle
+                # marker, as if the model had written it: the prompt only grows at its
+                # end, so the KV cache keeps all of it (moving the window would put a new
+                # line into the prefix and re-read the whole suffix behind it).
+                window = dataclasses.replace(window, line_prefix=window.line_prefix + typed)
             site = postprocess.CompletionSite(
-                prefix=text[:at],
+                prefix=text[:at] + typed,
                 suffix=text[at:],
                 kind=kind,
                 indent_unit=postprocess.detect_indent_unit(text),
@@ -235,6 +337,8 @@ class CompletionService:
             def keep_going(partial: str) -> bool:  # called after every generated token
                 nonlocal tokens
                 tokens += 1
+                if writing is not None:
+                    writing.written = typed + partial
                 if kind == "line" and tokens >= settings.maxTokensLine and "\n" not in partial:
                     return False
                 return not postprocess.is_line_complete(partial, kind, site)
@@ -259,11 +363,9 @@ class CompletionService:
             if next_line and ended_line and not text and generation.stop_reason != "cancelled":
                 # The line at the cursor is finished (the model ended it): suggest the next
                 # line, as if the user pressed Enter, so a pause after a statement shows
-                # something. Its prompt is the one that keystroke will send, so the KV
-                # cache is warm for it too.
-                virtual = snapshot.text[:offset] + next_line + snapshot.text[offset:]
+                # something. Its prompt is this one plus the line break: a few tokens.
                 where = offset + len(next_line)
-                generation, text = ask(backend, cancel, virtual, where, "line")
+                generation, text = ask(backend, cancel, snapshot.text, offset, "line", next_line)
                 text = next_line + text if text.strip() else ""
             log.info(
                 "%s %s:%d kind=%s prompt=%d reused=%d generated=%d "

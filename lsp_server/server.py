@@ -239,6 +239,7 @@ async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -
             is_current=lambda: (
                 ls.documents.get(uri) is document and document.version == snapshot.version
             ),
+            latest=lambda: document.snapshot().text if ls.documents.get(uri) is document else None,
         )
     except PositionError as exc:
         raise JsonRpcInvalidParams(str(exc)) from exc

@@ -71,6 +71,8 @@ class Settings:
     """While idle, compute the suggestion that follows accepting the shown one."""
     cancelStale: bool = True
     """A newer keystroke or edit stops the running generation (off: every request runs)."""
+    followTyping: bool = True
+    """A generation the user is typing along with goes on and answers the next keystroke."""
     contextSize: int = 4096
     """The model's context window (KV cache size) in tokens."""
     threads: int = 0

@@ -83,11 +83,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "suggestionCache": False,
         "speculation": False,
         "cancelStale": False,
+        "followTyping": False,
     },
     "no-kv-reuse": {"kvReuse": False},
     "no-cache": {"suggestionCache": False},
     "no-speculation": {"speculation": False},
     "no-cancel": {"cancelStale": False},
+    "no-follow": {"followTyping": False},
     "no-cache-speculation": {"suggestionCache": False, "speculation": False},
     "threads-1": {"threads": 1},
 }

@@ -102,11 +102,13 @@ async def test_a_finished_line_gets_the_next_line() -> None:
     # The model ends the cursor line at once; the suggestion is then the next line, asked
     # for where Enter would put the cursor (the indentation kept).
     backend = FakeBackend(
-        {"<|fim_middle|>    x = 1": "\n", "    x = 1\n    <|fim_suffix|><|fim_middle|>": "y = 2\n"}
+        {"<|fim_middle|>    x = 1": "\n", "<|fim_middle|>    x = 1\n    ": "y = 2\n"}
     )
     svc, store = await service(no_speculation(), backend), DocumentStore()
     assert await complete(svc, store, "def f():\n    x = 1") == "\n    y = 2"
     assert len(backend.calls) == 2
+    # The second prompt is the first plus the line break: the KV cache holds all the rest.
+    assert backend.calls[1] == backend.calls[0] + "\n    "
     # The same answer after Enter, from the cache (typing through it).
     assert await complete(svc, store, "def f():\n    x = 1\n    ") == "y = 2"
     assert len(backend.calls) == 2
@@ -148,3 +150,55 @@ async def test_an_edit_stops_the_generation_before_its_first_token() -> None:
     assert last is not None and last.stop_reason == "cancelled"
     assert last.generated_tokens == 0  # keep_going (after a token) would have let one through
     assert backend.limits[0].cancel.why() == "document changed"
+
+
+async def request(svc: CompletionService, store: DocumentStore, text: str) -> str | None:
+    """Like `complete`, but wired like the server: the suggestion is stale once the document
+    changes, unless the change types what the model is writing."""
+    document = store.get(URI)
+    if document is None:
+        document = store.open(URI, "python", 1, text)
+    else:
+        store.change(URI, document.version + 1, [(text, None)])
+    snapshot = document.snapshot()
+    suggestion = await svc.complete(
+        snapshot,
+        0,
+        len(text),
+        is_current=lambda: document.version == snapshot.version,
+        latest=lambda: document.snapshot().text,
+    )
+    return suggestion.text if suggestion else None
+
+
+async def type_during_generation(settings: Settings, typed: str) -> tuple[FakeBackend, str | None]:
+    """Ask at "total = ", type `typed` while the model writes (the editor cancels the first
+    request, as VS Code does), then ask again."""
+    backend = FakeBackend(
+        {"total = ": "compute(values)\n", "total = x": "1\n"}, seconds_per_token=0.03
+    )
+    svc, store = await service(settings, backend), DocumentStore()
+    first = asyncio.ensure_future(request(svc, store, "total = "))
+    await asyncio.sleep(0.15)  # a few tokens written
+    first.cancel()
+    shown = await request(svc, store, "total = " + typed)
+    return backend, shown
+
+
+async def test_typing_what_the_model_writes_waits_for_its_answer() -> None:
+    backend, shown = await type_during_generation(no_speculation(), "co")
+    assert shown == "mpute(values)"
+    assert len(backend.calls) == 1  # followed, not restarted
+
+
+async def test_typing_something_else_stops_the_generation_and_starts_over() -> None:
+    backend, shown = await type_during_generation(no_speculation(), "x")
+    assert shown == "1"
+    assert len(backend.calls) == 2
+    assert backend.limits[0].cancel.why() == "document changed"
+
+
+async def test_without_following_every_keystroke_restarts_the_model() -> None:
+    settings = dataclasses.replace(no_speculation(), followTyping=False)
+    backend, _ = await type_during_generation(settings, "co")
+    assert len(backend.calls) == 2 and backend.calls[1].endswith("total = co")

@@ -17,6 +17,7 @@ export const SERVER_SETTING_KEYS = [
   'suggestionCache',
   'speculation',
   'cancelStale',
+  'followTyping',
   'contextSize',
   'threads',
   'gpuLayers',
