@@ -55,46 +55,26 @@ REWRITES = ("fix", "docstring", "annotate", "simplify")
 class ActionSession(Session):
     """A Session whose client resolves code actions and applies versioned edits."""
 
-    async def start(self, timeout: float = 30.0) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_path.write_bytes(b"")
-        await self.client.start_io(
-            sys.executable, "-m", "lsp_server", "--log-level", self.log_level,
-            env=self.env, cwd=str(REPO),
-        )  # fmt: skip
-        capabilities = types.ClientCapabilities(
-            general=types.GeneralClientCapabilities(
-                position_encodings=[types.PositionEncodingKind.Utf16]
-            ),
-            text_document=types.TextDocumentClientCapabilities(
-                code_action=types.CodeActionClientCapabilities(
-                    code_action_literal_support=types.ClientCodeActionLiteralOptions(
-                        code_action_kind=types.ClientCodeActionKindOptions(
-                            value_set=["", "quickfix", "refactor", "source"]
-                        )
-                    ),
-                    data_support=True,
-                    resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"]),
-                )
-            ),
-            workspace=types.WorkspaceClientCapabilities(
-                workspace_edit=types.WorkspaceEditClientCapabilities(
-                    document_changes=True,
-                    resource_operations=[types.ResourceOperationKind.Create],
-                )
-            ),
+    def capabilities(self) -> types.ClientCapabilities:
+        capabilities = super().capabilities()
+        capabilities.text_document = types.TextDocumentClientCapabilities(
+            code_action=types.CodeActionClientCapabilities(
+                code_action_literal_support=types.ClientCodeActionLiteralOptions(
+                    code_action_kind=types.ClientCodeActionKindOptions(
+                        value_set=["", "quickfix", "refactor", "source"]
+                    )
+                ),
+                data_support=True,
+                resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"]),
+            )
         )
-        await asyncio.wait_for(
-            self.client.initialize_async(
-                types.InitializeParams(
-                    capabilities=capabilities,
-                    process_id=os.getpid(),
-                    initialization_options=self.options,
-                )
-            ),
-            timeout,
+        capabilities.workspace = types.WorkspaceClientCapabilities(
+            workspace_edit=types.WorkspaceEditClientCapabilities(
+                document_changes=True,
+                resource_operations=[types.ResourceOperationKind.Create],
+            )
         )
-        self.client.initialized(types.InitializedParams())
+        return capabilities
 
 
 async def code_actions(session: Session, uri: str, line: int, col: int) -> list[Any]:

@@ -134,6 +134,17 @@ class Session:
         """window/showMessage texts the server sent (setting problems, model errors)."""
         return self.client.messages
 
+    def capabilities(self) -> types.ClientCapabilities:
+        """What the client announces: UTF-16 positions and inline completion."""
+        return types.ClientCapabilities(
+            general=types.GeneralClientCapabilities(
+                position_encodings=[types.PositionEncodingKind.Utf16]
+            ),
+            text_document=types.TextDocumentClientCapabilities(
+                inline_completion=types.InlineCompletionClientCapabilities()
+            ),
+        )
+
     async def start(self, timeout: float = 30.0) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.write_bytes(b"")
@@ -146,18 +157,10 @@ class Session:
             env=self.env,
             cwd=str(REPO),
         )
-        capabilities = types.ClientCapabilities(
-            general=types.GeneralClientCapabilities(
-                position_encodings=[types.PositionEncodingKind.Utf16]
-            ),
-            text_document=types.TextDocumentClientCapabilities(
-                inline_completion=types.InlineCompletionClientCapabilities()
-            ),
-        )
         await asyncio.wait_for(
             self.client.initialize_async(
                 types.InitializeParams(
-                    capabilities=capabilities,
+                    capabilities=self.capabilities(),
                     process_id=os.getpid(),
                     initialization_options=self.options,
                 )

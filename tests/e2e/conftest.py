@@ -8,10 +8,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from lsp_server.models import ModelError, resolve, verify
+
 CLIENTS = ["neovim", "visual-studio-code", "emacs"]
+
+
+def default_model_ready() -> bool:
+    """Whether the default model is pulled and intact (tests that run it skip otherwise)."""
+    try:
+        verify(resolve(None))
+        return True
+    except ModelError:
+        return False
+
+
+needs_default_model = pytest.mark.skipif(
+    not default_model_ready(), reason="default model not pulled: run scripts/setup.sh"
+)
 
 
 def server_config(**env: str) -> ClientServerConfig:

@@ -26,7 +26,6 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from lsp_server import syntax
-from lsp_server.models import ModelError, resolve, verify
 from tests.e2e.action_client import (
     EditLog,
     action_named,
@@ -36,20 +35,11 @@ from tests.e2e.action_client import (
     prepare,
 )
 from tests.e2e.action_samples import SAMPLES
-from tests.e2e.conftest import open_doc, server_config, start
-
-
-def _model_ready() -> bool:
-    try:
-        verify(resolve(None))
-        return True
-    except ModelError:
-        return False
-
+from tests.e2e.conftest import needs_default_model, open_doc, server_config, start
 
 pytestmark = [
     pytest.mark.model,
-    pytest.mark.skipif(not _model_ready(), reason="default model not pulled: run scripts/setup.sh"),
+    needs_default_model,
 ]
 
 FOLDER = Path(tempfile.mkdtemp(prefix="qwen-lsp-actions-"))

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_real_model import _model_ready
+from tests.e2e.conftest import needs_default_model
 
 ROOT = Path(__file__).resolve().parents[2]
-needs_model = pytest.mark.skipif(not _model_ready(), reason="run scripts/setup.sh first")
 
 
 def qwen_lsp(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -37,7 +36,7 @@ def test_models_list_shows_the_default() -> None:
     assert "qwen2.5-coder-1.5b-instruct" in result.stdout
 
 
-@needs_model
+@needs_default_model
 def test_complete_prints_a_suggestion() -> None:
     result = qwen_lsp("complete", "examples/demo.py:5:5")
     assert result.returncode == 0, result.stderr
@@ -71,7 +70,7 @@ def test_complete_with_a_broken_model_says_how_to_fix_it(tmp_path: Path) -> None
     assert "fix:" in result.stderr
 
 
-@needs_model
+@needs_default_model
 def test_doctor_reports_versions_model_and_speed() -> None:
     result = qwen_lsp("doctor")
     assert result.returncode == 0, result.stdout + result.stderr

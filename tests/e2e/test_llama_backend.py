@@ -12,11 +12,9 @@ import pytest
 
 from lsp_server.engine import GenerationLimits, Special
 from lsp_server.models import DEFAULT_STOP, resolve
-from tests.e2e.test_real_model import _model_ready
+from tests.e2e.conftest import needs_default_model
 
-pytestmark = pytest.mark.skipif(
-    not _model_ready(), reason="default model not pulled: run scripts/setup.sh"
-)
+pytestmark = needs_default_model
 
 ACTION = [
     Special("<|im_start|>"),

@@ -18,21 +18,18 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 from lsp_server import syntax
-from lsp_server.models import ModelError, resolve, verify
-from tests.e2e.conftest import CLIENTS, cursor_of, inline, items_of, open_doc, server_config, start
-
-
-def _model_ready() -> bool:
-    try:
-        verify(resolve(None))
-        return True
-    except ModelError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(
-    not _model_ready(), reason="default model not pulled: run scripts/setup.sh"
+from tests.e2e.conftest import (
+    CLIENTS,
+    cursor_of,
+    inline,
+    items_of,
+    needs_default_model,
+    open_doc,
+    server_config,
+    start,
 )
+
+pytestmark = needs_default_model
 
 SNIPPETS = {
     "python": (

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import needs_default_model
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
@@ -61,16 +63,6 @@ GEOMETRY_LINES = (4, 5)
 DOCSTRING_ACTION = "Qwen: Add docstring"
 
 
-def model_ready() -> bool:
-    from lsp_server.models import ModelError, resolve, verify
-
-    try:
-        verify(resolve(None))
-        return True
-    except ModelError:
-        return False
-
-
 def which(name: str) -> str | None:
     local = VENV_BIN / name
     return str(local) if local.exists() else shutil.which(name)
@@ -92,8 +84,7 @@ def workdir(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
 
 
 def needs_model() -> pytest.MarkDecorator:
-    reason = "default model not pulled: run scripts/setup.sh"
-    return pytest.mark.skipif(not model_ready(), reason=reason)
+    return needs_default_model
 
 
 def needs(installed: bool, what: str) -> pytest.MarkDecorator:
