@@ -170,8 +170,9 @@ async def test_edit_during_generation_returns_nothing_stale(long_client: Languag
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
             content_changes=[
+                # Not what the model writes there (a prime): typing that would follow it.
                 types.TextDocumentContentChangePartial(
-                    range=types.Range(start=position, end=position), text="1"
+                    range=types.Range(start=position, end=position), text="x"
                 )
             ],
         )
@@ -188,6 +189,37 @@ async def fresh_client(lsp_client: LanguageClient) -> Any:
     await start(lsp_client, "neovim", {**DETERMINISTIC, "speculation": False})
     yield
     await lsp_client.shutdown_session()
+
+
+async def test_typing_what_the_model_writes_is_answered_by_the_same_generation(
+    fresh_client: LanguageClient,
+) -> None:
+    """The user types the start of what the model is writing: the next keystroke's request
+    waits for that generation instead of starting another, and shows the rest of it."""
+    uri = "file:///tmp/qwen-lsp-e2e/primes3.py"
+    await _warm(fresh_client, "file:///tmp/qwen-lsp-e2e/warm3.py")
+    before = (await _status(fresh_client))["completions"]
+    text, position = cursor_of(LONG)
+    open_doc(fresh_client, uri, "python", text)
+    first = asyncio.ensure_future(inline(fresh_client, uri, position))
+    await asyncio.sleep(0.3)  # the model needs ~1.5 s for its 48 tokens here
+    fresh_client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=position, end=position), text="17"
+                )
+            ],
+        )
+    )
+    typed = types.Position(line=position.line, character=position.character + 2)
+    second = items_of(await inline(fresh_client, uri, typed))
+    assert items_of(await first) == []  # its document changed: nothing stale is shown
+    assert second and second[0].insert_text.startswith(", 19")
+    after = (await _status(fresh_client))["completions"]
+    assert after["followed"] - before["followed"] == 1
+    assert after["generations"] - before["generations"] == 1
 
 
 async def test_switching_documents_keeps_each_warm(fresh_client: LanguageClient) -> None:
