@@ -29,6 +29,8 @@ def default_model_ready() -> bool:
 needs_default_model = pytest.mark.skipif(
     not default_model_ready(), reason="default model not pulled: run scripts/setup.sh"
 )
+# The marks of a test that runs the default model: `-m "not model"` leaves it out.
+RUNS_MODEL = [pytest.mark.model, needs_default_model]
 
 
 def server_config(**env: str) -> ClientServerConfig:

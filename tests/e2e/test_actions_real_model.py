@@ -35,12 +35,9 @@ from tests.e2e.action_client import (
     prepare,
 )
 from tests.e2e.action_samples import SAMPLES
-from tests.e2e.conftest import needs_default_model, open_doc, server_config, start
+from tests.e2e.conftest import RUNS_MODEL, open_doc, server_config, start
 
-pytestmark = [
-    pytest.mark.model,
-    needs_default_model,
-]
+pytestmark = RUNS_MODEL
 
 FOLDER = Path(tempfile.mkdtemp(prefix="qwen-lsp-actions-"))
 atexit.register(shutil.rmtree, FOLDER, ignore_errors=True)

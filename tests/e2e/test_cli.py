@@ -36,6 +36,7 @@ def test_models_list_shows_the_default() -> None:
     assert "qwen2.5-coder-1.5b-instruct" in result.stdout
 
 
+@pytest.mark.model
 @needs_default_model
 def test_complete_prints_a_suggestion() -> None:
     result = qwen_lsp("complete", "examples/demo.py:5:5")
@@ -70,6 +71,7 @@ def test_complete_with_a_broken_model_says_how_to_fix_it(tmp_path: Path) -> None
     assert "fix:" in result.stderr
 
 
+@pytest.mark.model
 @needs_default_model
 def test_doctor_reports_versions_model_and_speed() -> None:
     result = qwen_lsp("doctor")

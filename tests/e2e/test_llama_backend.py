@@ -12,9 +12,9 @@ import pytest
 
 from lsp_server.engine import GenerationLimits, Special
 from lsp_server.models import DEFAULT_STOP, resolve
-from tests.e2e.conftest import needs_default_model
+from tests.e2e.conftest import RUNS_MODEL
 
-pytestmark = needs_default_model
+pytestmark = RUNS_MODEL
 
 ACTION = [
     Special("<|im_start|>"),

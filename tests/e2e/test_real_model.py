@@ -20,16 +20,16 @@ from pytest_lsp import LanguageClient
 from lsp_server import syntax
 from tests.e2e.conftest import (
     CLIENTS,
+    RUNS_MODEL,
     cursor_of,
     inline,
     items_of,
-    needs_default_model,
     open_doc,
     server_config,
     start,
 )
 
-pytestmark = needs_default_model
+pytestmark = RUNS_MODEL
 
 SNIPPETS = {
     "python": (

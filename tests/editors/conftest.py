@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import needs_default_model
+from tests.e2e.conftest import RUNS_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -83,8 +83,11 @@ def workdir(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
             shutil.copy2(path, dest / path.name)
 
 
-def needs_model() -> pytest.MarkDecorator:
-    return needs_default_model
+def needs_model(test: Any) -> Any:
+    """Marks a test that runs the default model."""
+    for mark in RUNS_MODEL:
+        test = mark(test)
+    return test
 
 
 def needs(installed: bool, what: str) -> pytest.MarkDecorator:

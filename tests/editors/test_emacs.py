@@ -19,11 +19,11 @@ from tests.editors.conftest import (
     GEOMETRY,
     GEOMETRY_LINES,
     HERE,
+    RUNS_MODEL,
     SERVER,
     SHAPES,
     assert_docstring_added,
     needs,
-    needs_model,
     read_report,
     run_editor,
 )
@@ -43,7 +43,7 @@ def _has_eglot() -> bool:
     return probe.returncode == 0 and probe.stdout.endswith("ok")
 
 
-pytestmark = [needs(_has_eglot(), "Emacs with eglot"), needs_model()]
+pytestmark = [needs(_has_eglot(), "Emacs with eglot"), *RUNS_MODEL]
 
 
 def _run_emacs(workdir: Path, path: Path, **extra: str) -> float:

@@ -16,13 +16,13 @@ from tests.editors.conftest import (
     GEOMETRY_LINES,
     HERE,
     ROOT,
+    RUNS_MODEL,
     SCREENSHOTS,
     SERVER,
     SHAPES,
     assert_docstring_added,
     needs,
     needs_chromium,
-    needs_model,
     needs_tmux,
     read_report,
     run_editor,
@@ -48,7 +48,7 @@ pytestmark = [
         _VERSION.startswith("NVIM v0.1") and _VERSION >= "NVIM v0.11",
         f"Neovim 0.11+ ({_VERSION or 'no nvim'})",
     ),
-    needs_model(),
+    *RUNS_MODEL,
 ]
 
 

@@ -143,7 +143,7 @@ def in_code_server(test: Any) -> Any:
 
 
 @in_code_server
-@needs_model()
+@needs_model
 def test_vscode_ghost_text_and_tab(vsix: Path, workdir: Path) -> None:
     path = workdir / "shapes.py"
     path.write_text(SHAPES)
@@ -160,7 +160,7 @@ def test_vscode_ghost_text_and_tab(vsix: Path, workdir: Path) -> None:
 
 
 @in_code_server
-@needs_model()
+@needs_model
 def test_vscode_code_action_docstring(vsix: Path, workdir: Path) -> None:
     """Select the function, Ctrl+., click the docstring action: VS Code resolves it, applies
     the edit, and the saved file has the docstring."""
@@ -188,7 +188,7 @@ def test_vscode_code_action_docstring(vsix: Path, workdir: Path) -> None:
 
 
 @in_code_server
-@needs_model()  # "Pull Model" finds the default model there and only verifies it
+@needs_model  # "Pull Model" finds the default model there and only verifies it
 def test_vscode_missing_model_offers_pull(vsix: Path, workdir: Path, tmp_path: Path) -> None:
     """qwenLsp.model points at a file that does not exist: the status bar shows the error
     and its fix, the notification's "Pull Model" button runs `qwen-lsp models pull`."""
