@@ -86,6 +86,7 @@ class _Writing:
         self.prefix = prefix
         self.suffix = suffix
         self.written = ""
+        self.kind: postprocess.CompletionKind | None = None  # set once the job starts
         self._last: tuple[str | None, str | None] = (None, None)
 
     def typed_since(self, text: str | None) -> str | None:
@@ -161,7 +162,7 @@ class CompletionService:
         if found is not None:
             self.stats.cache_hits += 1
         elif settings.followTyping and settings.suggestionCache:
-            found = await self._follow(snapshot.uri, prefix, suffix)
+            found = await self._follow(snapshot, offset, settings)
         if found is None:
             found = await self._shared_generation(
                 snapshot, offset, settings, is_current, latest if settings.followTyping else None
@@ -223,15 +224,22 @@ class CompletionService:
                 inflight.task.cancel()
             raise
 
-    async def _follow(self, uri: str, prefix: str, suffix: str) -> CachedSuggestion | None:
+    async def _follow(
+        self, snapshot: Snapshot, offset: int, settings: Settings
+    ) -> CachedSuggestion | None:
         """The rest of a running generation's suggestion when the user has typed its
         beginning meanwhile: waiting for it beats starting over, which would evaluate a
-        new prompt and write the same tokens again. None when there is none to follow or
-        its suggestion does not start with what was typed."""
-        text = prefix + suffix
+        new prompt and write the same tokens again. Only when the same kind of
+        suggestion is wanted here: a block generation is not worth waiting for when a
+        line would do. None when there is none to follow or its suggestion does not
+        start with what was typed."""
+        uri, text = snapshot.uri, snapshot.text
+        prefix, suffix = text[:offset], text[offset:]
         for inflight in list(self._inflight.values()):
             writing = inflight.writing
             if writing.uri != uri or not writing.typed_since(text) or inflight.task.done():
+                continue
+            if writing.kind != _wanted_kind(snapshot, offset, settings):
                 continue
             inflight.waiters += 1
             try:
@@ -290,12 +298,11 @@ class CompletionService:
     ) -> CachedSuggestion | None:
         """Ask the model; None when the work was cancelled or superseded. ``writing`` is
         kept up to date with the suggestion written so far."""
-        kind = syntax.completion_kind(snapshot.tree, snapshot.text, offset, snapshot.language)
-        if kind == "none":
+        wanted = _wanted_kind(snapshot, offset, settings)
+        if wanted is None:
             return CachedSuggestion("", "none")
-        wanted: postprocess.CompletionKind = "line" if kind == "line" else "block"
-        if wanted == "block" and not settings.multiline:
-            wanted = "line"
+        if writing is not None:
+            writing.kind = wanted
         markers = self._markers()
 
         def ask(
@@ -401,6 +408,18 @@ class CompletionService:
                 return None  # newer work won; this one simply shows nothing
             cancel.cancel("request cancelled")
             raise
+
+
+def _wanted_kind(
+    snapshot: Snapshot, offset: int, settings: Settings
+) -> postprocess.CompletionKind | None:
+    """What to suggest at ``offset``: a line, a block, or nothing (None)."""
+    kind = syntax.completion_kind(snapshot.tree, snapshot.text, offset, snapshot.language)
+    if kind == "none":
+        return None
+    if kind == "block" and settings.multiline:
+        return "block"
+    return "line"
 
 
 def _next_line_start(text: str, offset: int) -> str | None:

@@ -161,27 +161,36 @@ async def request(svc: CompletionService, store: DocumentStore, text: str) -> st
     else:
         store.change(URI, document.version + 1, [(text, None)])
     snapshot = document.snapshot()
+    line = snapshot.line_count() - 1
     suggestion = await svc.complete(
         snapshot,
-        0,
-        len(text),
+        line,
+        len(snapshot.line_at(line).encode("utf-16-le")) // 2,
         is_current=lambda: document.version == snapshot.version,
         latest=lambda: document.snapshot().text,
     )
     return suggestion.text if suggestion else None
 
 
-async def type_during_generation(settings: Settings, typed: str) -> tuple[FakeBackend, str | None]:
-    """Ask at "total = ", type `typed` while the model writes (the editor cancels the first
+async def type_during_generation(
+    settings: Settings, typed: str, start: str = "total = "
+) -> tuple[FakeBackend, str | None]:
+    """Ask at `start`, type `typed` while the model writes (the editor cancels the first
     request, as VS Code does), then ask again."""
     backend = FakeBackend(
-        {"total = ": "compute(values)\n", "total = x": "1\n"}, seconds_per_token=0.03
+        {
+            "total = ": "compute(values)\n",
+            "total = x": "1\n",
+            "def f(x):\n    <|fim_suffix|><|fim_middle|>": "return x + 1\n",
+            "    ret": "urn x\n",
+        },
+        seconds_per_token=0.03,
     )
     svc, store = await service(settings, backend), DocumentStore()
-    first = asyncio.ensure_future(request(svc, store, "total = "))
+    first = asyncio.ensure_future(request(svc, store, start))
     await asyncio.sleep(0.15)  # a few tokens written
     first.cancel()
-    shown = await request(svc, store, "total = " + typed)
+    shown = await request(svc, store, start + typed)
     return backend, shown
 
 
@@ -202,3 +211,11 @@ async def test_without_following_every_keystroke_restarts_the_model() -> None:
     settings = dataclasses.replace(no_speculation(), followTyping=False)
     backend, _ = await type_during_generation(settings, "co")
     assert len(backend.calls) == 2 and backend.calls[1].endswith("total = co")
+
+
+async def test_a_block_generation_is_not_followed_where_a_line_is_wanted() -> None:
+    # At the start of an empty body the model writes a block; one character later a line
+    # is wanted, and a line is quicker to write afresh than the rest of a block is to wait for.
+    backend, shown = await type_during_generation(no_speculation(), "ret", "def f(x):\n    ")
+    assert shown == "urn x"
+    assert len(backend.calls) == 2
