@@ -803,6 +803,31 @@ def ratio(slow: float | None, fast: float | None) -> float | None:
     return round(slow / fast, 1)
 
 
+def paired_accept(
+    first: Sequence[dict[str, Any]], second: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """Would-accept of two configurations on the same keystrokes (pure).
+
+    A faster configuration shows suggestions at keystrokes where a slower one shows none
+    in time, often the harder ones, so their overall rates compare different keystrokes.
+    Compared here: the keystrokes where both showed one (same seed, same replay), and
+    accepted suggestions per keystroke typed.
+    """
+    both = [
+        (a, b)
+        for a, b in zip(first, second, strict=False)
+        if a["latency_ms"] is not None and b["latency_ms"] is not None
+    ]
+    keys = min(len(first), len(second))
+    accepted = tuple(sum(pair[i]["accepted"] for pair in both) for i in (0, 1))
+    total = tuple(sum(e["accepted"] for e in events[:keys]) for events in (first, second))
+    return {
+        "both": len(both),
+        "accepted": accepted,
+        "per_keystroke": tuple(_share(n, keys) for n in total),
+    }
+
+
 def comparisons(results: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
     found: dict[str, Any] = {}
     lines: list[str] = []
@@ -853,6 +878,18 @@ def comparisons(results: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], lis
         lines.append(
             f"would-accept: default {_fmt_pct(on)} vs cache+speculation off {_fmt_pct(off)}"
         )
+    if "default" in results:
+        for name, r in results.items():
+            if name in ("default", "baseline"):
+                continue
+            pair = paired_accept(results["default"]["events"], r["events"])
+            found[f"accept_paired_default_vs_{name}"] = pair
+            lines.append(
+                f"would-accept where both show a suggestion ({pair['both']} keystrokes): "
+                f"default {pair['accepted'][0]} vs {name} {pair['accepted'][1]}; accepted per "
+                f"keystroke {_fmt_pct(pair['per_keystroke'][0])} vs "
+                f"{_fmt_pct(pair['per_keystroke'][1])}"
+            )
     for name, r in results.items():
         steady = r.get("memory_after_first_round", {})
         if steady.get("samples") and steady["seconds"] >= 120:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,15 @@ def test_summarize_shown_latency_shares_and_accepts() -> None:
     assert not bench.is_accepted("\n  \n", "\n  \n")
     memory = bench.memory_summary([(float(t), (100 + t // 60) * 2**20) for t in range(0, 600)])
     assert memory["peak_mb"] == 109 and memory["drift_pct"] == pytest.approx(9.0, abs=0.1)
+
+
+def test_paired_accept_compares_the_same_keystrokes() -> None:
+    def record(shown: bool, accepted: bool) -> dict[str, Any]:
+        return {"latency_ms": 10.0 if shown else None, "accepted": accepted}
+
+    fast = [record(True, True), record(True, False), record(True, False), record(True, True)]
+    slow = [record(True, True), record(False, False), record(False, False), record(True, False)]
+    pair = bench.paired_accept(fast, slow)
+    assert pair["both"] == 2  # keystrokes 0 and 3
+    assert pair["accepted"] == (2, 1)
+    assert pair["per_keystroke"] == (0.5, 0.25)
