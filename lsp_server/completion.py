@@ -25,6 +25,9 @@ from lsp_server.settings import Settings
 log = logging.getLogger(__name__)
 
 LANE = "completion"
+# How long a generation whose request was cancelled waits for the keystroke that may
+# follow it (an editor sends the cancel and the edit together) before it stops.
+FOLLOW_GRACE_S = 0.06
 SPECULATION_LANE = "speculation"
 
 
@@ -112,6 +115,7 @@ class _Writing:
 class _Inflight:
     task: asyncio.Future[CachedSuggestion | None]
     writing: _Writing
+    latest: Callable[[], str | None] | None  # the document's text now; None: never follow
     waiters: int = 0
 
 
@@ -210,19 +214,39 @@ class CompletionService:
                 return found
 
             task = asyncio.ensure_future(run())
-            inflight = self._inflight[key] = _Inflight(task, writing)
+            inflight = self._inflight[key] = _Inflight(task, writing, latest)
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
         inflight.waiters += 1
         try:
             return await asyncio.shield(inflight.task)
         except asyncio.CancelledError:
-            # Stop the work only when nobody else waits for it, and, when following is
-            # on, only if the edit did not follow it: its own check stops it otherwise,
-            # and a newer request supersedes it.
             inflight.waiters -= 1
-            if inflight.waiters == 0 and settings.cancelStale and latest is None:
-                inflight.task.cancel()
+            if settings.cancelStale:
+                self._release(inflight)
             raise
+
+    def _release(self, inflight: _Inflight) -> None:
+        """A request stopped waiting: stop the work too unless somebody else waits for it
+        or may yet follow it.
+
+        An editor cancels the previous keystroke's request before (or just after) it
+        sends the keystroke itself; the work goes on only when that edit types what the
+        model is writing. Without an edit within FOLLOW_GRACE_S the cancel was meant.
+        """
+
+        def decide() -> None:
+            if inflight.waiters == 0 and not inflight.task.done():
+                typed = inflight.writing.typed_since(latest()) if latest else None
+                if not typed:  # no edit, or one the model did not write
+                    inflight.task.cancel()
+
+        latest = inflight.latest
+        if inflight.waiters > 0:
+            return
+        if latest is None or inflight.writing.typed_since(latest()) is None:
+            inflight.task.cancel()  # no following, or the edit already went elsewhere
+        else:
+            asyncio.get_running_loop().call_later(FOLLOW_GRACE_S, decide)
 
     async def _follow(
         self, snapshot: Snapshot, offset: int, settings: Settings
@@ -245,12 +269,14 @@ class CompletionService:
             try:
                 await asyncio.shield(inflight.task)
             except asyncio.CancelledError:
+                inflight.waiters -= 1
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
+                    if settings.cancelStale:
+                        self._release(inflight)
                     raise
                 return None  # it was stopped: start over
-            finally:
-                inflight.waiters -= 1
+            inflight.waiters -= 1
             self.stats.followed += 1
             return self.cache.get(uri, prefix, suffix)
         return None

@@ -219,3 +219,15 @@ async def test_a_block_generation_is_not_followed_where_a_line_is_wanted() -> No
     backend, shown = await type_during_generation(no_speculation(), "ret", "def f(x):\n    ")
     assert shown == "urn x"
     assert len(backend.calls) == 2
+
+
+async def test_a_cancelled_request_without_an_edit_stops_its_generation() -> None:
+    backend = FakeBackend({"total = ": "compute(values) + adjustment(values)\n"}, 0.03)
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    first = asyncio.ensure_future(request(svc, store, "total = "))
+    await asyncio.sleep(0.15)
+    first.cancel()  # the user pressed Escape: no keystroke follows
+    await asyncio.sleep(0.3)
+    last = svc.stats.last
+    assert last is not None and last.stop_reason == "cancelled"
+    assert last.generated_tokens < 10  # of 36: stopped within the grace for a keystroke
