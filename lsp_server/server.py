@@ -175,6 +175,9 @@ server = QwenLanguageServer()
 @server.feature(types.INITIALIZE)
 def on_initialize(ls: QwenLanguageServer, params: types.InitializeParams) -> None:
     ls.initialization_options = params.initialization_options
+    # In force at once: a request may come before workspace/configuration is answered
+    # (refresh_settings reports any problem in them then).
+    ls.settings = resolve_settings(os.environ, params.initialization_options).settings
 
 
 @server.feature(types.INITIALIZED)

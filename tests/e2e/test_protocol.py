@@ -339,3 +339,30 @@ async def test_huge_document_still_completes(client: LanguageClient) -> None:
     position = types.Position(line=120_000, character=8)
     items = items_of(await inline(client, PY_URI, position))
     assert [i.insert_text for i in items] == ["fake_completion()"]
+
+
+async def test_initialization_options_apply_before_the_workspace_configuration_answer() -> None:
+    """A request sent right after `initialized`, while the client has not answered
+    workspace/configuration yet, already follows the initializationOptions."""
+    client = await server_config(QWEN_LSP_BACKEND="fake").start()
+    assert isinstance(client, LanguageClient)
+
+    answered = asyncio.Event()
+
+    async def slow_configuration(params: types.ConfigurationParams) -> list[Any]:
+        await answered.wait()
+        return [None]
+
+    # pytest-lsp answers at once; this client takes its time, as a busy editor may.
+    client.protocol.fm.features[types.WORKSPACE_CONFIGURATION] = slow_configuration
+
+    try:
+        await start(client, "neovim", {"disabledLanguages": ["python"]})
+        text, position = cursor_of("total = ‸")
+        open_doc(client, PY_URI, "python", text)
+        assert items_of(await inline(client, PY_URI, position, timeout=10)) == []
+    finally:
+        answered.set()
+        await asyncio.sleep(0.1)
+        await client.shutdown_session()
+        await client.stop()
