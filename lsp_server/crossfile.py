@@ -41,7 +41,7 @@ from lsp_server.engine import PromptPart, Special
 
 # A chunk of the ring: lines around an edit, starting at a multiple of CHUNK_STEP so that
 # edits close together land in the same chunk (it is replaced, not added again).
-CHUNK_LINES = 24
+CHUNK_LINES = 16
 CHUNK_STEP = 8
 RING_CAPACITY = 8
 # One busy file must not push every other file's chunks out of the ring.
@@ -65,6 +65,15 @@ MIN_NAME_LENGTH = 3
 ELIDED = "..."
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Keywords and names every file uses: never a definition worth the budget.
+_COMMON = frozenset(
+    """and async await break case catch class const continue def default defer delete elif
+    else enum export extends false final finally for from func function go impl import in
+    interface let match mod new nil none not null package pass private protected pub public
+    raise return self static struct super switch this throw true try type typeof use var
+    void while with yield None True False int str float bool list dict set tuple string
+    """.split()
+)
 
 
 # --------------------------------------------------------------------------- the ring
@@ -122,7 +131,8 @@ class RecentChunks:
         """Remember the lines around ``edited_line`` of a document (all its lines given)."""
         if not lines:
             return
-        start = max(0, (edited_line - self._chunk_lines // 2) // CHUNK_STEP * CHUNK_STEP)
+        # the edit near the chunk's top: what follows an edited line (a body) says more
+        start = max(0, (edited_line - self._chunk_lines // 4) // CHUNK_STEP * CHUNK_STEP)
         start = min(start, max(0, len(lines) - self._chunk_lines) // CHUNK_STEP * CHUNK_STEP)
         chunk = Chunk(uri, start, tuple(lines[start : start + self._chunk_lines]))
         if not _meaningful(chunk.lines):
@@ -333,8 +343,9 @@ def _outline(
     shown: list[str] = []
     for index in range(first, last + 1):
         if index in skipped:
-            if not shown or shown[-1].strip() != ELIDED:
-                shown.append(_indentation(lines[index]) + ELIDED)
+            # a stub on the signature's line: `def f(self) -> int: ...`, `f() { ... }`
+            if shown and index - 1 not in skipped:
+                shown[-1] += " ... }" if shown[-1].endswith("{") else " " + ELIDED
             continue
         if lines[index].strip():
             shown.append(lines[index].rstrip("\r"))
@@ -366,18 +377,18 @@ class CrossFileHeader:
 EMPTY = CrossFileHeader((), (), 0)
 
 
-def names_near(text: str, offset: int) -> list[str]:
-    """Identifiers the code around ``offset`` uses, most used first, then the names the
-    file imports; the cursor line is left out so that typing on it changes nothing."""
+def names_near(text: str, offset: int) -> tuple[list[str], list[str]]:
+    """Identifiers the code around ``offset`` uses, most used first, and the other names
+    the file imports; the cursor line is left out so that typing on it changes nothing."""
     lines = text.split("\n")
     cursor_line = text.count("\n", 0, offset)
     start = max(0, (cursor_line // NAME_SNAP - 1) * NAME_SNAP)
     counts: dict[str, int] = {}
     for index in range(start, min(len(lines), start + NAME_WINDOW)):
-        if index == cursor_line:
+        if index == cursor_line or is_import_line(lines[index]):
             continue
         for name in _IDENTIFIER.findall(lines[index]):
-            if len(name) >= MIN_NAME_LENGTH:
+            if len(name) >= MIN_NAME_LENGTH and name not in _COMMON:
                 counts[name] = counts.get(name, 0) + 1
     near = sorted(counts, key=lambda name: (-counts[name], name))
     imported: list[str] = []
@@ -386,9 +397,12 @@ def names_near(text: str, offset: int) -> list[str]:
             imported.extend(
                 name
                 for name in _IDENTIFIER.findall(line)
-                if len(name) >= MIN_NAME_LENGTH and name not in counts and name not in imported
+                if len(name) >= MIN_NAME_LENGTH
+                and name not in _COMMON
+                and name not in counts
+                and name not in imported
             )
-    return near + imported
+    return near, imported
 
 
 def relative_path(uri: str, root: str) -> str:
@@ -449,7 +463,12 @@ class CrossFileContext:
         if budget <= 0 or not markers.repo_name or not markers.file_sep:
             return EMPTY
         others = [s for s in self.documents() if s.uri != uri and not s.is_binary]
+        if not others:
+            return EMPTY
         root = self.root()
+        # the repository line and the current file's separator and path
+        frame = 2 + count_tokens(repo_name(uri, root) + "\n")
+        frame += count_tokens(relative_path(uri, root) + "\n")
         snippets = choose_snippets(
             uri,
             text,
@@ -457,13 +476,13 @@ class CrossFileContext:
             others,
             self.ring.chunks(),
             self.definitions_of,
-            budget,
+            budget - frame,
             lambda snippet: snippet_cost(snippet, root, count_tokens),
         )
         if not snippets:
             return EMPTY
         parts = render(snippets, uri, root, markers)
-        used = sum(snippet_cost(s, root, count_tokens) for s in snippets)
+        used = frame + sum(snippet_cost(s, root, count_tokens) for s in snippets)
         return CrossFileHeader(tuple(parts), tuple(snippets), used)
 
 
@@ -486,9 +505,10 @@ def choose_snippets(
 ) -> list[Snippet]:
     """Snippets of other files within ``budget`` tokens, in the order they are written.
 
-    Definitions of the names near the cursor come first (they answer what the code there
-    calls), then recent edits, newest first. A candidate that is a near-copy of the code
-    around the cursor, or that lies inside one already taken, is left out.
+    In order of value, while the budget lasts: definitions of the names used near the
+    cursor (what the code there calls), of the types those mention, recent edits (newest
+    first), then definitions of the other names the file imports. A candidate that is a
+    near-copy of the code around the cursor, or lies inside one already taken, is left out.
     """
     lines = text.split("\n")
     cursor_line = text.count("\n", 0, offset)
@@ -513,13 +533,24 @@ def choose_snippets(
         chosen.append(candidate)
         used += price
 
-    for definition, owner in _wanted_definitions(
-        names_near(text, offset), local_names, others, definitions_of
-    ):
-        take(Snippet(owner, definition.start_line, definition.end_line, definition.lines))
+    def take_definitions(names: Sequence[str]) -> None:
+        for definition, owner in _wanted_definitions(names, tried, others, definitions_of):
+            take(Snippet(owner, definition.start_line, definition.end_line, definition.lines))
+        tried.update(names)
+
+    near, imported = names_near(text, offset)
+    tried = set(local_names)  # the file's own definitions win over another file's
+    take_definitions(near)
+    # The types those definitions mention (a parameter's class, a return type): what the
+    # code at the cursor gets back from them and reaches into.
+    mentioned = dict.fromkeys(
+        name for snippet in chosen for line in snippet.lines for name in _IDENTIFIER.findall(line)
+    )
+    take_definitions([name for name in mentioned if name not in tried])
     for chunk in reversed(chunks):
         if chunk.uri != uri and any(s.uri == chunk.uri for s in others):
             take(Snippet(chunk.uri, chunk.start_line, chunk.end_line - 1, chunk.lines))
+    take_definitions([name for name in imported if name not in tried])
     return sorted(chosen, key=lambda s: (s.uri, s.start_line))
 
 
@@ -546,7 +577,7 @@ def _inside(inner: Snippet, outer: Snippet) -> bool:
 
 def _wanted_definitions(
     names: Sequence[str],
-    local_names: set[str],
+    skipped: set[str],
     others: Sequence[Snapshot],
     definitions_of: Callable[[Snapshot], list[Definition]],
 ) -> Iterator[tuple[Definition, str]]:
@@ -556,23 +587,27 @@ def _wanted_definitions(
         for definition in definitions_of(snapshot):
             by_name.setdefault(definition.name, []).append((definition, snapshot.uri))
     for name in names:
-        if name in local_names:
-            continue  # the file defines it itself
+        if name in skipped:
+            continue
         found = sorted(by_name.get(name, []), key=lambda pair: not pair[0].top_level)
         for definition, owner in found[:DEFINITIONS_PER_NAME]:
             yield definition, owner
+
+
+def repo_name(uri: str, root: str) -> str:
+    """The workspace folder's name, else the name of the folder the document is in."""
+    repo = posixpath.basename(root.rstrip("/")) if root else ""
+    if not repo:
+        parent = posixpath.dirname(unquote(urlsplit(uri).path) if "://" in uri else uri)
+        repo = posixpath.basename(parent) or relative_path(uri, "")
+    return repo
 
 
 def render(
     snippets: Sequence[Snippet], uri: str, root: str, markers: FimMarkers
 ) -> list[PromptPart]:
     """The header: repository name, then each file's snippets, then the current file's path."""
-    repo = posixpath.basename(root.rstrip("/")) if root else ""
-    if not repo:
-        current = relative_path(uri, "")
-        parent = posixpath.dirname(unquote(urlsplit(uri).path) if "://" in uri else uri)
-        repo = posixpath.basename(parent) or current
-    parts: list[PromptPart] = [Special(markers.repo_name), repo + "\n"]
+    parts: list[PromptPart] = [Special(markers.repo_name), repo_name(uri, root) + "\n"]
     by_file: dict[str, list[Snippet]] = {}
     for snippet in snippets:
         by_file.setdefault(snippet.uri, []).append(snippet)
