@@ -50,11 +50,10 @@ CHUNKS_PER_FILE = 3
 # such a chunk only makes the model repeat code that is already on screen.
 NEAR_COPY = 0.6
 
-# Names near the cursor are taken from a block of NAME_WINDOW lines that starts at a
-# multiple of NAME_SNAP lines (NAME_SNAP above the cursor's block): moving the cursor
-# within its block of NAME_SNAP lines keeps the same names, hence the same header.
+# Names near the cursor are taken from blocks of NAME_SNAP lines counted from the top of
+# the file: moving the cursor within its block keeps the same names, hence the same header
+# (and the KV cache behind it).
 NAME_SNAP = 16
-NAME_WINDOW = 48
 # A definition is shown whole up to this many lines; a longer one as its head (signature
 # and first lines), a longer class as an outline (method bodies left out).
 WHOLE_DEFINITION_LINES = 14
@@ -170,6 +169,7 @@ class Definition:
     end_line: int  # inclusive
     lines: tuple[str, ...]  # what the prompt shows
     top_level: bool
+    whole: bool = True  # False: an outline or a head, some of its lines left out
 
 
 @dataclass(frozen=True)
@@ -302,14 +302,15 @@ def _definition(
     if shown.end_point[1] == 0 and last > first:
         last -= 1  # a node that ends at a line start ends on the line before
     text = [line.rstrip("\r") for line in lines[first : last + 1]]
-    if len(text) > WHOLE_DEFINITION_LINES:
+    whole = len(text) <= WHOLE_DEFINITION_LINES
+    if not whole:
         if node.type in rules.containers:
             text = _outline(node, lines, first, last, rules)
         else:
             text = _head(node, lines, first)
     if header is not None:
         text = [header, *text]
-    return Definition(name, first, last, tuple(text), header is None)
+    return Definition(name, first, last, tuple(text), header is None, whole)
 
 
 def _head(node: Node, lines: list[str], first: int) -> list[str]:
@@ -365,6 +366,8 @@ class Snippet:
     start_line: int
     end_line: int  # inclusive
     lines: tuple[str, ...]
+    whole: bool = True  # every line of start_line..end_line is shown
+    recent: bool = False  # a chunk of the ring, not a definition
 
 
 @dataclass(frozen=True)
@@ -377,32 +380,47 @@ class CrossFileHeader:
 EMPTY = CrossFileHeader((), (), 0)
 
 
-def names_near(text: str, offset: int) -> tuple[list[str], list[str]]:
-    """Identifiers the code around ``offset`` uses, most used first, and the other names
-    the file imports; the cursor line is left out so that typing on it changes nothing."""
+@dataclass(frozen=True)
+class NamesNear:
+    """Identifiers the code around the cursor uses, by how close they are."""
+
+    above: list[str]  # the cursor's block of NAME_SNAP lines and the block above it
+    below: list[str]  # the block below
+    imported: list[str]  # the other names the file imports
+
+
+def names_near(text: str, offset: int) -> NamesNear:
+    """The names near ``offset``, each tier most used first.
+
+    Blocks are NAME_SNAP lines from the top of the file and the cursor line is left out, so
+    the names stay the same while the user types on one line or moves within a block.
+    """
     lines = text.split("\n")
     cursor_line = text.count("\n", 0, offset)
-    start = max(0, (cursor_line // NAME_SNAP - 1) * NAME_SNAP)
-    counts: dict[str, int] = {}
-    for index in range(start, min(len(lines), start + NAME_WINDOW)):
-        if index == cursor_line or is_import_line(lines[index]):
-            continue
-        for name in _IDENTIFIER.findall(lines[index]):
-            if len(name) >= MIN_NAME_LENGTH and name not in _COMMON:
-                counts[name] = counts.get(name, 0) + 1
-    near = sorted(counts, key=lambda name: (-counts[name], name))
+    block = cursor_line // NAME_SNAP * NAME_SNAP
+    seen: set[str] = set()
+
+    def tier(first: int, end: int) -> list[str]:
+        counts: dict[str, int] = {}
+        for index in range(max(0, first), min(len(lines), end)):
+            if index == cursor_line or is_import_line(lines[index]):
+                continue
+            for name in _IDENTIFIER.findall(lines[index]):
+                if len(name) >= MIN_NAME_LENGTH and name not in _COMMON and name not in seen:
+                    counts[name] = counts.get(name, 0) + 1
+        seen.update(counts)
+        return sorted(counts, key=lambda name: (-counts[name], name))
+
+    above = tier(block - NAME_SNAP, block + NAME_SNAP)
+    below = tier(block + NAME_SNAP, block + 2 * NAME_SNAP)
     imported: list[str] = []
     for index, line in enumerate(lines):
         if index != cursor_line and is_import_line(line):
-            imported.extend(
-                name
-                for name in _IDENTIFIER.findall(line)
-                if len(name) >= MIN_NAME_LENGTH
-                and name not in _COMMON
-                and name not in counts
-                and name not in imported
-            )
-    return near, imported
+            for name in _IDENTIFIER.findall(line):
+                if len(name) >= MIN_NAME_LENGTH and name not in _COMMON and name not in seen:
+                    seen.add(name)
+                    imported.append(name)
+    return NamesNear(above, below, imported)
 
 
 def relative_path(uri: str, root: str) -> str:
@@ -505,10 +523,11 @@ def choose_snippets(
 ) -> list[Snippet]:
     """Snippets of other files within ``budget`` tokens, in the order they are written.
 
-    In order of value, while the budget lasts: definitions of the names used near the
-    cursor (what the code there calls), of the types those mention, recent edits (newest
-    first), then definitions of the other names the file imports. A candidate that is a
-    near-copy of the code around the cursor, or lies inside one already taken, is left out.
+    In order of value, while the budget lasts: definitions of the names used just above
+    and around the cursor (what the code there calls), the newest edit elsewhere, the types
+    those definitions mention, definitions of the names used below, the older edits, then
+    definitions of the other names the file imports. A candidate that is a near-copy of the
+    code around the cursor, or lies inside one already taken, is left out.
     """
     lines = text.split("\n")
     cursor_line = text.count("\n", 0, offset)
@@ -535,22 +554,37 @@ def choose_snippets(
 
     def take_definitions(names: Sequence[str]) -> None:
         for definition, owner in _wanted_definitions(names, tried, others, definitions_of):
-            take(Snippet(owner, definition.start_line, definition.end_line, definition.lines))
+            take(
+                Snippet(
+                    owner,
+                    definition.start_line,
+                    definition.end_line,
+                    definition.lines,
+                    definition.whole,
+                )
+            )
         tried.update(names)
 
-    near, imported = names_near(text, offset)
+    near = names_near(text, offset)
     tried = set(local_names)  # the file's own definitions win over another file's
-    take_definitions(near)
+    recent = [
+        Snippet(chunk.uri, chunk.start_line, chunk.end_line - 1, chunk.lines, recent=True)
+        for chunk in reversed(chunks)
+        if chunk.uri != uri and any(s.uri == chunk.uri for s in others)
+    ]
+    take_definitions(near.above)
+    for snippet in recent[:1]:  # where the user just was
+        take(snippet)
     # The types those definitions mention (a parameter's class, a return type): what the
     # code at the cursor gets back from them and reaches into.
     mentioned = dict.fromkeys(
         name for snippet in chosen for line in snippet.lines for name in _IDENTIFIER.findall(line)
     )
     take_definitions([name for name in mentioned if name not in tried])
-    for chunk in reversed(chunks):
-        if chunk.uri != uri and any(s.uri == chunk.uri for s in others):
-            take(Snippet(chunk.uri, chunk.start_line, chunk.end_line - 1, chunk.lines))
-    take_definitions([name for name in imported if name not in tried])
+    take_definitions(near.below)
+    for snippet in recent[1:]:
+        take(snippet)
+    take_definitions([name for name in near.imported if name not in tried])
     return sorted(chosen, key=lambda s: (s.uri, s.start_line))
 
 
@@ -568,8 +602,11 @@ def _local_names(text: str) -> set[str]:
 
 
 def _inside(inner: Snippet, outer: Snippet) -> bool:
+    """Whether ``outer`` makes ``inner`` redundant: it spans it, and shows all its lines or,
+    for a method inside a class outline, its signature (the outline is the cheaper view)."""
     return (
-        inner.uri == outer.uri
+        (outer.whole or not inner.recent)
+        and inner.uri == outer.uri
         and outer.start_line <= inner.start_line
         and inner.end_line <= outer.end_line
     )

@@ -1,7 +1,7 @@
 """Cross-file completion: the server with and without cross-file context, same tasks, same run.
 
-    .venv/bin/python scripts/eval_crossfile.py                  # all tasks, on and off
-    .venv/bin/python scripts/eval_crossfile.py --tasks report-1,irrigation-3 --budget 512
+    .venv/bin/python scripts/eval_crossfile.py                  # all tasks, off and on
+    .venv/bin/python scripts/eval_crossfile.py --tasks report-1,irrigation-3 --budgets 256,512
 
 The project (scripts/crossfile_project/) is a small greenhouse-watering program written
 for this evaluation: units, zones, sensors, irrigation and report modules, and
@@ -17,8 +17,8 @@ been there, didOpen of the masked module, textDocument/inlineCompletion at the h
 didClose of everything (no state carries over to the next task). Variants are separate
 server processes run one after the other with the same tasks:
 
-  off   crossFileTokens = 0 (the single-file prompt)
-  on    crossFileTokens = --budget (default: the server's default)
+  off     crossFileTokens = 0 (the single-file prompt)
+  on-N    crossFileTokens = N, for each N of --budgets (default: the server's default)
 
 A completion passes when the project, with it in the hole, runs check_project.py to the end
 in a fresh interpreter with a time-out (never in this process: it is model output); exact
@@ -49,7 +49,7 @@ CHECK = "check_project.py"
 # Documents live under a folder named like a repository: the header's <|repo_name|>.
 ROOT_URI = "file:///eval-crossfile/greenhouse"
 REQUEST_TIMEOUT = 90.0
-OFF, ON = "off", "on"
+OFF = "off"
 
 
 @dataclass(frozen=True)
@@ -71,12 +71,7 @@ TASKS: tuple[TaskSpec, ...] = (
         "irrigation.py",
         "return max(0.0, round(zone.target_moisture_pct - reading.soil_moisture_pct, 1))",
     ),
-    TaskSpec(
-        "irrigation.py",
-        "minutes = deficit_pct * zone.area_m2 * MINUTES_PER_PCT_M2 / zone.drip_rate_lpm",
-        "zones.py:class Zone:",
-    ),
-    TaskSpec("irrigation.py", "zone = registry.require(slot.zone_id)"),
+    TaskSpec("irrigation.py", "zone = registry.require(slot.zone_id)", "zones.py:class Zone:"),
     TaskSpec(
         "irrigation.py",
         "total += litres_delivered(zone.drip_rate_lpm, slot.minutes)",
@@ -341,12 +336,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="", help="registry name or GGUF path (default model)")
     parser.add_argument("--tasks", default="", help="comma-separated task ids (default: all)")
     parser.add_argument(
-        "--budget",
-        type=int,
-        default=Settings().crossFileTokens,
-        help="crossFileTokens of the 'on' variant (default: the server's default)",
+        "--budgets",
+        default=str(Settings().crossFileTokens),
+        help="crossFileTokens of the 'on' variants, comma-separated (default: the server's)",
     )
-    parser.add_argument("--variants", default=f"{OFF},{ON}", help="off, on or off,on")
+    parser.add_argument("--skip-off", action="store_true", help="no 'off' variant")
     parser.add_argument(
         "--server-options", type=json.loads, default={}, help="JSON initializationOptions"
     )
@@ -359,9 +353,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     out: Path = args.out or Path(".artifacts") / "eval_crossfile.json"
-    wanted = [v.strip() for v in args.variants.split(",") if v.strip()]
-    if not wanted or not set(wanted) <= {OFF, ON}:
-        raise SystemExit("--variants takes off, on or off,on")
+    budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
+    if any(b <= 0 for b in budgets):
+        raise SystemExit("--budgets takes positive token counts (0 is the 'off' variant)")
 
     def progress(message: str) -> None:
         if not args.quiet:
@@ -377,7 +371,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     base = {**EVAL_DEFAULTS, **args.server_options}
     if args.model:
         base["model"] = args.model
-    options = {OFF: {**base, "crossFileTokens": 0}, ON: {**base, "crossFileTokens": args.budget}}
+    options = {} if args.skip_off else {OFF: {**base, "crossFileTokens": 0}}
+    options.update({f"on-{b}": {**base, "crossFileTokens": b} for b in budgets})
+    wanted = list(options)
     print(f"{len(tasks)} tasks, variants {wanted}", file=sys.stderr)
 
     generations: dict[str, dict[str, Generated]] = {}

@@ -405,9 +405,30 @@ def test_header_is_stable_while_typing_on_a_line() -> None:
 
 def test_names_near_leave_out_the_cursor_line() -> None:
     text = CHECKOUT_PY[:CURSOR] + "return restock_threshold(" + CHECKOUT_PY[CURSOR:]
-    near, imported = names_near(text, CURSOR + 5)
-    assert "reserve_units" in near and "restock_threshold" not in near
-    assert imported == ["inventory", "restock_threshold"]  # Warehouse is used near, so near
+    near = names_near(text, CURSOR + 5)
+    assert "reserve_units" in near.above and "restock_threshold" not in near.above
+    assert near.imported == ["inventory", "restock_threshold"]  # Warehouse is used above
+
+
+@pytest.mark.parametrize(
+    ("cursor_line", "above", "below"),
+    [
+        (3, ["name_0", "name_15"], ["name_16", "name_31"]),
+        (20, ["name_0", "name_31"], ["name_32", "name_47"]),
+        (31, ["name_0", "name_30"], ["name_32", "name_47"]),
+        (40, ["name_16", "name_47"], ["name_48", "name_59"]),
+    ],
+)
+def test_names_come_from_snapped_blocks(
+    cursor_line: int, above: list[str], below: list[str]
+) -> None:
+    lines = [f"x = name_{i}" for i in range(60)]
+    text = "\n".join(lines)
+    offset = sum(len(line) + 1 for line in lines[:cursor_line])
+    near = names_near(text, offset)
+    assert f"name_{cursor_line}" not in near.above + near.below
+    assert sorted(near.above, key=lambda n: int(n[5:]))[:: len(near.above) - 1] == above
+    assert sorted(near.below, key=lambda n: int(n[5:]))[:: len(near.below) - 1] == below
 
 
 def test_the_current_files_chunks_and_near_copies_are_not_used() -> None:
