@@ -5,10 +5,11 @@
 
 The project (scripts/crossfile_project/) is a small greenhouse-watering program written
 for this evaluation: units, zones, sensors, irrigation and report modules, and
-check_project.py, which executes all of them against known answers. Each task masks one
-line of a module that uses something another module defines (a field, a method, a
-function with its argument order): the masked module alone names it at best in an import
-line, so the model has to see the other file to get it right.
+check_project.py, which executes all of them against known answers. Each task masks the
+end of a line of a module that uses something another module defines (a field, a method,
+a function with its argument order), the cursor where a user would pause: after the
+receiver's dot, an open parenthesis, an `=` (--whole-lines masks the whole line). The
+masked module names it at best in an import line, so the model has to see the other file.
 
 For each task a fresh editor session is played over stdio: didOpen of every other module
 (check_project.py stays closed: it would give the answers away), for some tasks an edit
@@ -50,86 +51,89 @@ CHECK = "check_project.py"
 ROOT_URI = "file:///eval-crossfile/greenhouse"
 REQUEST_TIMEOUT = 90.0
 OFF = "off"
+CURSOR = "‸"
 
 
 @dataclass(frozen=True)
 class TaskSpec:
     module: str
-    line: str  # the masked line, stripped; it occurs once in the module
+    line: str  # a line of the module (stripped, it occurs once), "‸" where the cursor is
     touched: str = ""  # "module.py:text of a line" edited just before (the recent-edit ring)
 
 
-# Lines that use another module's names. Each group is one consumer module.
+# Lines that use another module's names, typed up to where that knowledge is needed (a
+# receiver and its dot, an open call): the rest of the line is the hole. With --whole-lines
+# the whole line is the hole, the cursor after its indentation.
 TASKS: tuple[TaskSpec, ...] = (
-    TaskSpec("sensors.py", "soil_moisture_pct=moisture_pct_from_counts(counts),"),
+    TaskSpec("sensors.py", "soil_moisture_pct=‸moisture_pct_from_counts(counts),"),
     TaskSpec(
         "sensors.py",
-        "air_temp_c=celsius_from_decikelvin(raw_temp),",
+        "air_temp_c=‸celsius_from_decikelvin(raw_temp),",
         "units.py:def celsius_from_decikelvin(raw: int) -> float:",
     ),
     TaskSpec(
         "irrigation.py",
-        "return max(0.0, round(zone.target_moisture_pct - reading.soil_moisture_pct, 1))",
+        "return max(0.0, round(zone.‸target_moisture_pct - reading.soil_moisture_pct, 1))",
     ),
-    TaskSpec("irrigation.py", "zone = registry.require(slot.zone_id)", "zones.py:class Zone:"),
+    TaskSpec("irrigation.py", "zone = registry.‸require(slot.zone_id)", "zones.py:class Zone:"),
     TaskSpec(
         "irrigation.py",
-        "total += litres_delivered(zone.drip_rate_lpm, slot.minutes)",
+        "total += litres_delivered(‸zone.drip_rate_lpm, slot.minutes)",
         "units.py:def litres_delivered(drip_rate_lpm: float, minutes: int) -> float:",
     ),
-    TaskSpec("irrigation.py", "for zone_id in registry.all_zone_ids():"),
+    TaskSpec("irrigation.py", "for zone_id in registry.‸all_zone_ids():"),
     TaskSpec(
         "irrigation.py",
-        "reading = log.latest_for(zone_id)",
+        "reading = log.‸latest_for(zone_id)",
         "sensors.py:def latest_for(self, zone_id: str) -> Reading | None:",
     ),
-    TaskSpec("report.py", "if not zone.frost_sensitive:"),
+    TaskSpec("report.py", "if not zone.‸frost_sensitive:"),
     TaskSpec(
         "report.py",
-        "coldest = log.coldest_c(zone_id)",
+        "coldest = log.‸coldest_c(zone_id)",
         "sensors.py:def coldest_c(self, zone_id: str) -> float | None:",
     ),
-    TaskSpec("report.py", "if coldest is not None and coldest < FROST_LINE_C:"),
+    TaskSpec("report.py", "if coldest is not None and coldest < ‸FROST_LINE_C:"),
     TaskSpec(
         "report.py",
-        "deficit = moisture_deficit_pct(registry.require(zone_id), reading)",
+        "deficit = ‸moisture_deficit_pct(registry.require(zone_id), reading)",
         "irrigation.py:def moisture_deficit_pct(zone: Zone, reading: Reading) -> float:",
     ),
-    TaskSpec("report.py", "for zone in registry.growing(crop):"),
+    TaskSpec("report.py", "for zone in registry.‸growing(crop):"),
     TaskSpec(
         "report.py",
-        "total += valve_minutes(zone, moisture_deficit_pct(zone, reading))",
+        "total += valve_minutes(zone, ‸moisture_deficit_pct(zone, reading))",
         "irrigation.py:def valve_minutes(zone: Zone, deficit_pct: float, *, cap: int = "
         "MAX_VALVE_MINUTES) -> int:",
     ),
-    TaskSpec("report.py", "area = registry.total_area_m2()"),
+    TaskSpec("report.py", "area = registry.‸total_area_m2()"),
     TaskSpec(
         "report.py",
-        "return round(plan.litres(registry) / area, 3) if area else 0.0",
+        "return round(plan.‸litres(registry) / area, 3) if area else 0.0",
         "irrigation.py:def litres(self, registry: ZoneRegistry) -> float:",
     ),
-    TaskSpec("report.py", "except UnknownZoneError:"),
+    TaskSpec("report.py", "except ‸UnknownZoneError:"),
     TaskSpec(
         "report.py",
-        "return litres_delivered(zone.drip_rate_lpm, minutes)",
+        "return litres_delivered(‸zone.drip_rate_lpm, minutes)",
         "units.py:def litres_delivered(drip_rate_lpm: float, minutes: int) -> float:",
     ),
-    TaskSpec("report.py", "skipped = log.ingest_lines(lines)"),
+    TaskSpec("report.py", "skipped = log.‸ingest_lines(lines)"),
     TaskSpec(
         "report.py",
-        "reading = parse_probe_line(lines[0], strict=False)",
+        "reading = parse_probe_line(‸lines[0], strict=False)",
         "sensors.py:def parse_probe_line(line: str, *, strict: bool = True) -> Reading | None:",
     ),
-    TaskSpec("report.py", 'return f"{reading.zone_id} at {clock_label(reading.minute)}"'),
+    TaskSpec("report.py", 'return f"{reading.‸zone_id} at {clock_label(reading.minute)}"'),
     TaskSpec(
         "report.py",
-        "registry = default_registry()",
+        "registry = ‸default_registry()",
         "zones.py:def default_registry() -> ZoneRegistry:",
     ),
-    TaskSpec("report.py", "plan = plan_watering(log, registry, now_minute)"),
+    TaskSpec("report.py", "plan = ‸plan_watering(log, registry, now_minute)"),
     TaskSpec(
         "report.py",
-        "out.extend(plan.timetable())",
+        "out.extend(plan.‸timetable())",
         "irrigation.py:def timetable(self) -> list[str]:",
     ),
 )
@@ -140,7 +144,7 @@ class CrossFileTask:
     id: str  # "report-3": the module's stem and the task's number in it
     module: str
     line: int  # 0-based line of the hole
-    prefix: str  # the module up to the cursor (after the line's indentation)
+    prefix: str  # the module up to the cursor
     hole: str
     suffix: str
     touched: tuple[str, int] | None  # (module, 0-based line) edited before the request
@@ -161,13 +165,18 @@ def _line_index(text: str, wanted: str, where: str) -> int:
     return found[0]
 
 
-def load_tasks(specs: Sequence[TaskSpec] = TASKS, project: Path = PROJECT) -> list[CrossFileTask]:
+def load_tasks(
+    specs: Sequence[TaskSpec] = TASKS, project: Path = PROJECT, whole_lines: bool = False
+) -> list[CrossFileTask]:
     sources = module_sources(project)
     tasks: list[CrossFileTask] = []
     numbers: dict[str, int] = {}
     for spec in specs:
         text = sources[spec.module]
-        index = _line_index(text, spec.line, spec.module)
+        typed, _, rest = spec.line.partition(CURSOR)
+        if whole_lines:
+            typed, rest = "", typed + rest
+        index = _line_index(text, typed + rest, spec.module)
         lines = text.split("\n")
         indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
         touched = None
@@ -181,8 +190,8 @@ def load_tasks(specs: Sequence[TaskSpec] = TASKS, project: Path = PROJECT) -> li
                 id=f"{stem}-{numbers[stem]}",
                 module=spec.module,
                 line=index,
-                prefix="\n".join(lines[:index]) + "\n" + indent,
-                hole=spec.line,
+                prefix="\n".join(lines[:index]) + "\n" + indent + typed,
+                hole=rest,
                 suffix="\n" + "\n".join(lines[index + 1 :]),
                 touched=touched,
             )
@@ -342,6 +351,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-off", action="store_true", help="no 'off' variant")
     parser.add_argument(
+        "--whole-lines", action="store_true", help="mask whole lines, not their ends"
+    )
+    parser.add_argument(
         "--server-options", type=json.loads, default={}, help="JSON initializationOptions"
     )
     parser.add_argument("--timeout", type=float, default=20.0, help="time-out of one check run")
@@ -361,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         if not args.quiet:
             print(f"  {message}", file=sys.stderr, flush=True)
 
-    tasks = load_tasks()
+    tasks = load_tasks(whole_lines=args.whole_lines)
     if args.tasks:
         ids = {t.strip() for t in args.tasks.split(",")}
         unknown = ids - {t.id for t in tasks}
@@ -418,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "revision": _revision(),
         "command": " ".join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)]),
         "options": {v: options[v] for v in wanted},
+        "whole_lines": args.whole_lines,
         "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
         "summary": summary,
         "tasks": records,

@@ -33,8 +33,9 @@ def test_tasks_are_unique_lines_with_unique_ids() -> None:
     tasks = ec.load_tasks()
     assert len(tasks) == len(ec.TASKS) >= 20
     assert len({t.id for t in tasks}) == len(tasks)
-    for task in tasks:
-        assert task.prefix.endswith("\n" + " " * task.column)
+    for task in [*tasks, *ec.load_tasks(whole_lines=True)]:
+        line = task.prefix[task.prefix.rfind("\n") + 1 :]
+        assert task.column == len(line) and task.hole.strip()
         assert (task.prefix + task.hole + task.suffix) == ec.module_sources()[task.module]
 
 
@@ -49,7 +50,8 @@ def test_every_hole_uses_a_name_only_another_module_defines() -> None:
         fields = set(re.findall(r"^    (\w+): ", text, re.M))
         members[module] = {d.name for d in found} | constants | fields
     for task in ec.load_tasks():
-        used = set(re.findall(r"[A-Za-z_]\w*", task.hole))
+        line = task.prefix[task.prefix.rfind("\n") + 1 :] + task.hole
+        used = set(re.findall(r"[A-Za-z_]\w*", line))
         elsewhere = set().union(
             *(n for m, n in members.items() if m not in (task.module, ec.CHECK))
         )
@@ -58,7 +60,7 @@ def test_every_hole_uses_a_name_only_another_module_defines() -> None:
 
 def test_the_checks_need_every_line_and_pass_with_it() -> None:
     scorer = ec.Scorer(timeout=20)
-    for task in ec.load_tasks():
+    for task in [*ec.load_tasks(), *ec.load_tasks(whole_lines=True)]:
         assert scorer.score(task, task.hole)["passed"], task.id
         assert scorer.score(task, task.hole)["exact"]
         wrong = scorer.score(task, "pass")
@@ -66,7 +68,7 @@ def test_the_checks_need_every_line_and_pass_with_it() -> None:
 
 
 def test_a_hanging_completion_times_out() -> None:
-    task = next(t for t in ec.load_tasks() if t.hole.startswith("skipped = "))
+    task = next(t for t in ec.load_tasks(whole_lines=True) if t.hole.startswith("skipped = "))
     assert ec.Scorer(timeout=2).score(task, "while True: pass")["status"] == "timeout"
 
 

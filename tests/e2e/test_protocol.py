@@ -339,3 +339,70 @@ async def test_huge_document_still_completes(client: LanguageClient) -> None:
     position = types.Position(line=120_000, character=8)
     items = items_of(await inline(client, PY_URI, position))
     assert [i.insert_text for i in items] == ["fake_completion()"]
+
+
+async def _model_loaded(client: LanguageClient) -> None:
+    for _ in range(200):
+        reports = [r for rs in client.progress_reports.values() for r in rs]
+        if any(isinstance(r, types.WorkDoneProgressEnd) for r in reports):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the model did not load")
+
+
+PRICING = "def net_price(gross_cents, vat_rate):\n    return gross_cents / (1 + vat_rate)\n"
+RULES = "".join(f"def rule_{i}(order):\n    return order.total > {i}\n\n\n" for i in range(30))
+SHOP = (
+    "from pricing import net_price\n\n\ndef label(order):\n"
+    "    return net_price(order, 0.2)\n\n\nx = "
+)
+
+
+async def test_cross_file_context_reaches_the_prompt(tmp_path: Path) -> None:
+    """The fake answers by what the prompt contains: another open file's definition, an
+    edit in a third file (didChange feeds the ring), and nothing with crossFileTokens 0."""
+    answers = tmp_path / "answers.json"
+    answers.write_text(
+        json.dumps(
+            {
+                "contains": {
+                    "<|file_sep|>pricing.py\ndef net_price(": "saw_definition()\n",
+                    "<|file_sep|>pricing.py\ndef net_price( && def rule_17(": "saw_edit()\n",
+                }
+            }
+        )
+    )
+    env = {"QWEN_LSP_BACKEND": "fake", "QWEN_LSP_FAKE_ANSWERS": str(answers)}
+    for budget, expected in [(0, ["fake_completion()"]), (512, ["saw_definition()", "saw_edit()"])]:
+        client = await server_config(**env).start()
+        assert isinstance(client, LanguageClient)
+        try:
+            options = {"crossFileTokens": budget, "suggestionCache": False}
+            await start(client, "visual-studio-code", options)
+            await _model_loaded(client)  # the settings are read before the model loads
+            base = "file:///tmp/qwen-lsp-test/shop"
+            open_doc(client, f"{base}/pricing.py", "python", PRICING)
+            open_doc(client, f"{base}/rules.py", "python", RULES)
+            open_doc(client, f"{base}/shop.py", "python", SHOP)
+            end = types.Position(line=SHOP.count("\n"), character=4)
+            seen = [items_of(await inline(client, f"{base}/shop.py", end))[0].insert_text]
+            at = types.Position(line=68, character=0)
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(
+                        uri=f"{base}/rules.py", version=2
+                    ),
+                    content_changes=[
+                        types.TextDocumentContentChangePartial(
+                            range=types.Range(start=at, end=at), text="# reviewed\n"
+                        )
+                    ],
+                )
+            )
+            seen.append(items_of(await inline(client, f"{base}/shop.py", end))[0].insert_text)
+            if budget == 0:
+                seen = seen[:1]
+            assert seen == expected
+            await client.shutdown_session()
+        finally:
+            await client.stop()
