@@ -373,7 +373,8 @@ async def test_cross_file_context_reaches_the_prompt(tmp_path: Path) -> None:
         )
     )
     env = {"QWEN_LSP_BACKEND": "fake", "QWEN_LSP_FAKE_ANSWERS": str(answers)}
-    for budget, expected in [(0, ["fake_completion()"]), (512, ["saw_definition()", "saw_edit()"])]:
+    seen: dict[int, list[Any]] = {}
+    for budget in (0, 512):
         client = await server_config(**env).start()
         assert isinstance(client, LanguageClient)
         try:
@@ -385,7 +386,7 @@ async def test_cross_file_context_reaches_the_prompt(tmp_path: Path) -> None:
             open_doc(client, f"{base}/rules.py", "python", RULES)
             open_doc(client, f"{base}/shop.py", "python", SHOP)
             end = types.Position(line=SHOP.count("\n"), character=4)
-            seen = [items_of(await inline(client, f"{base}/shop.py", end))[0].insert_text]
+            answers_seen = [items_of(await inline(client, f"{base}/shop.py", end))[0].insert_text]
             at = types.Position(line=68, character=0)
             client.text_document_did_change(
                 types.DidChangeTextDocumentParams(
@@ -399,10 +400,14 @@ async def test_cross_file_context_reaches_the_prompt(tmp_path: Path) -> None:
                     ],
                 )
             )
-            seen.append(items_of(await inline(client, f"{base}/shop.py", end))[0].insert_text)
-            if budget == 0:
-                seen = seen[:1]
-            assert seen == expected
+            answers_seen.append(
+                items_of(await inline(client, f"{base}/shop.py", end))[0].insert_text
+            )
+            seen[budget] = answers_seen
+        finally:  # shut down before asserting: a client stopped without it waits for ever
             await client.shutdown_session()
-        finally:
             await client.stop()
+    assert seen == {
+        0: ["fake_completion()", "fake_completion()"],
+        512: ["saw_definition()", "saw_edit()"],
+    }
