@@ -149,6 +149,30 @@ def needs_restock(warehouse: Warehouse, sku: str, weekly_sales: float) -> bool:
 """
 
 
+LEDGER_RS = """\
+pub struct Account { pub id: u32, balance: i64 }
+
+impl Account {
+    pub fn deposit(&mut self, cents: i64) -> i64 {
+        self.balance += cents;
+        self.balance
+    }
+}
+
+fn audit(account: &Account) -> bool { account.balance >= 0 }
+"""
+
+BILLING_TS = """\
+export interface Invoice { id: string; totalCents: number }
+export type Currency = "EUR" | "USD";
+export class Biller {
+  constructor(private rate: number) {}
+  bill(invoice: Invoice): number { return invoice.totalCents * this.rate; }
+}
+export const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+"""
+
+
 def snapshot(name: str, language: str, text: str) -> Snapshot:
     return Snapshot.build(f"file://{ROOT}/{name}", language, 1, text)
 
@@ -213,6 +237,25 @@ CURSOR = len(CHECKOUT_PY) - 1  # after the indentation of the empty body line
                 ("UnitCount", True),
                 ("NewOrder", True),
                 ("describe", True),
+            },
+        ),
+        (
+            "ledger.rs",
+            "rust",
+            LEDGER_RS,
+            {("Account", True), ("deposit", False), ("audit", True)},
+        ),
+        (
+            "billing.ts",
+            "typescript",
+            BILLING_TS,
+            {
+                ("Invoice", True),
+                ("Currency", True),
+                ("Biller", True),
+                ("constructor", False),
+                ("bill", False),
+                ("total", True),
             },
         ),
     ],
