@@ -74,9 +74,16 @@ def test_a_hanging_completion_times_out() -> None:
 
 # ---------------------------------------------------------------------------- the floor
 
-# A subset of the 24 tasks; see the table in the report of scripts/eval_crossfile.py.
-SUBSET = ""
-ON_MINUS_OFF_FLOOR = 0  # tasks passed with cross-file context minus without
+# Measured at 3e7c86a (all 23 tasks, 0.5B model, one thread, greedy):
+#               passed  pass@1  exact  s/task  prompt tokens
+#   off            3     13.0%  13.0%   2.51      358
+#   on-256         7     30.4%  26.1%   4.42      588
+#   on-512         6     26.1%  21.7%   7.21      817
+# (masking whole lines instead, at 6e51d60: 3, 3 and 3 of 23: the model mostly writes some
+# other line, whatever the context). The floors hold today's figures less one task.
+SUBSET = ""  # all tasks: about 4 minutes for the two servers
+ON_MINUS_OFF_FLOOR = 3  # tasks passed with cross-file context minus without (today 4)
+ON_PASSED_FLOOR = 6  # tasks passed with it (today 7 of 23)
 
 
 def _model_ready() -> bool:
@@ -108,3 +115,4 @@ def test_cross_file_context_helps(evaluation: dict[str, Any]) -> None:
     [on] = [variant for variant in summary if variant.startswith("on-")]
     gained = summary[on]["passed"] - summary["off"]["passed"]
     assert gained >= ON_MINUS_OFF_FLOOR, summary
+    assert summary[on]["passed"] >= ON_PASSED_FLOOR, summary
