@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from lsp_server import postprocess, syntax
 from lsp_server.cache import CachedSuggestion, SuggestionCache
 from lsp_server.context import FimMarkers, TokenCounter, fim_prompt, fim_window
+from lsp_server.crossfile import CrossFileContext
 from lsp_server.documents import Snapshot
 from lsp_server.engine import Backend, CancelToken, Generation, GenerationLimits, LinkedCancel
 from lsp_server.engine.worker import ModelWorker
@@ -125,8 +126,10 @@ class CompletionService:
         worker: ModelWorker,
         settings: Callable[[], Settings],
         markers: Callable[[], FimMarkers],
+        cross_file: CrossFileContext | None = None,
     ) -> None:
         self._worker = worker
+        self._cross_file = cross_file
         self._settings = settings
         self._markers = markers
         self._counters: dict[int, TokenCounter] = {}
@@ -376,7 +379,15 @@ class CompletionService:
                     return False
                 return not postprocess.is_line_complete(partial, kind, site)
 
-            generation = backend.generate(fim_prompt(window, markers), limits, keep_going)
+            header = (
+                self._cross_file.header(
+                    snapshot.uri, text, at, settings.crossFileTokens, counter, markers
+                ).parts
+                if self._cross_file is not None
+                else ()
+            )
+            prompt = fim_prompt(window, markers, header)
+            generation = backend.generate(prompt, limits, keep_going)
             self.stats.record(generation)
             log.debug("raw model output %r", generation.text)
             if generation.stop_reason == "cancelled":

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lsp_server.engine import PromptPart, Special
@@ -36,6 +36,9 @@ class FimMarkers:
     prefix: str = "<|fim_prefix|>"
     suffix: str = "<|fim_suffix|>"
     middle: str = "<|fim_middle|>"
+    # Repository-level layout (lsp_server/crossfile.py); "" = the model has none.
+    repo_name: str = "<|repo_name|>"
+    file_sep: str = "<|file_sep|>"
 
 
 class TokenCounter:
@@ -204,7 +207,19 @@ def _outline(
 _CLOSING = (")", "]", "}")
 
 
-def fim_prompt(window: FimWindow, markers: FimMarkers) -> list[PromptPart]:
+def is_import_line(line: str) -> bool:
+    """Whether a line brings names into a file (an import, include, use, require...)."""
+    return not line[:1].isspace() and _IMPORT_RE.match(line) is not None
+
+
+def fim_prompt(
+    window: FimWindow, markers: FimMarkers, header: Sequence[PromptPart] = ()
+) -> list[PromptPart]:
+    """The FIM prompt of ``window``, after ``header`` (cross-file context, usually empty)."""
+    return [*header, *_fim_parts(window, markers)]
+
+
+def _fim_parts(window: FimWindow, markers: FimMarkers) -> list[PromptPart]:
     if INDENT_IN_PREFIX and not window.line_prefix.strip():
         # Only indentation before the cursor: it ends the prefix, as in the model's FIM
         # training, and the middle starts at the cursor. After <|fim_middle|> (where the

@@ -441,6 +441,12 @@ class DocumentStore:
         with self._lock:
             return self._documents.get(uri)
 
+    def snapshots(self) -> list[Snapshot]:
+        """The current snapshot of every open document (safe from any thread)."""
+        with self._lock:
+            documents = list(self._documents.values())
+        return [document.snapshot() for document in documents]
+
     def __contains__(self, uri: object) -> bool:
         with self._lock:
             return uri in self._documents

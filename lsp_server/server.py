@@ -25,6 +25,7 @@ from lsp_server.action_service import ActionRequest, ActionRun, ActionService, l
 from lsp_server.actions import ActionResult, Diagnostic
 from lsp_server.completion import CompletionService, Suggestion
 from lsp_server.context import FimMarkers
+from lsp_server.crossfile import CrossFileContext
 from lsp_server.documents import DocumentStore, PositionError, Snapshot
 from lsp_server.engine import CancelToken
 from lsp_server.engine.factory import fim_markers, make_loader, resolve_model
@@ -90,10 +91,17 @@ class QwenLanguageServer(LanguageServer):
         self.settings = Settings()
         self.markers = FimMarkers()
         self.initialization_options: Any = None
+        self.cross_file = CrossFileContext(self.documents.snapshots, self._workspace_root)
         self.completions = CompletionService(
-            self.worker, lambda: self.settings, lambda: self.markers
+            self.worker, lambda: self.settings, lambda: self.markers, self.cross_file
         )
         self.actions = ActionService(self.worker, lambda: self.settings, self._open_text)
+
+    def _workspace_root(self) -> str:
+        try:
+            return self.workspace.root_path or ""
+        except RuntimeError:  # before initialize there is no workspace
+            return ""
 
     def _open_text(self, uri: str) -> str | None:
         document = self.documents.get(uri)
@@ -221,12 +229,17 @@ def on_change(ls: QwenLanguageServer, params: types.DidChangeTextDocumentParams)
         else (change.text, None)
         for change in params.content_changes
     ]
-    ls.documents.change(params.text_document.uri, params.text_document.version, changes)
+    document = ls.documents.change(params.text_document.uri, params.text_document.version, changes)
+    for new_text, range_ in changes:
+        if range_ is not None:  # a whole-text replacement says nothing about where
+            first = range_[0][0]
+            ls.cross_file.record_edit(document.snapshot(), first, first + new_text.count("\n"))
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def on_close(ls: QwenLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.documents.close(params.text_document.uri)
+    ls.cross_file.forget(params.text_document.uri)
 
 
 async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -> Suggestion | None:

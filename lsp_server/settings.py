@@ -53,6 +53,9 @@ class Settings:
     """Prompt budget for the text above the cursor. Each new token costs ~10 ms on one core."""
     suffixTokens: int = 96
     """Prompt budget for the text after the cursor."""
+    crossFileTokens: int = 256
+    """Prompt budget for code from other open files (definitions of the names used near
+    the cursor, recently edited chunks), put first in the prompt; 0 = off."""
     maxTokensLine: int = 48
     """Most tokens generated for a single-line suggestion."""
     maxTokensBlock: int = 160
@@ -102,6 +105,7 @@ CHOICES = {"backend": ("llama", "fake")}
 MINIMUMS = {
     "prefixTokens": 0,
     "suffixTokens": 0,
+    "crossFileTokens": 0,
     "maxTokensLine": 1,
     "maxTokensBlock": 1,
     "maxSeconds": 0.1,

@@ -27,7 +27,13 @@ def fim_markers(resolved: models.ResolvedModel) -> FimMarkers:
     if resolved.spec is None:
         return FimMarkers()
     fim = resolved.spec.fim
-    return FimMarkers(prefix=fim.prefix, suffix=fim.suffix, middle=fim.middle)
+    return FimMarkers(
+        prefix=fim.prefix,
+        suffix=fim.suffix,
+        middle=fim.middle,
+        repo_name=fim.repo_name,
+        file_sep=fim.file_sep,
+    )
 
 
 def make_loader(settings: Settings) -> Callable[[], Backend]:

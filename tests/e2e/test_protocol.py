@@ -366,3 +366,75 @@ async def test_initialization_options_apply_before_the_workspace_configuration_a
         await asyncio.sleep(0.1)
         await client.shutdown_session()
         await client.stop()
+
+
+async def _model_loaded(client: LanguageClient) -> None:
+    for _ in range(200):
+        reports = [r for rs in client.progress_reports.values() for r in rs]
+        if any(isinstance(r, types.WorkDoneProgressEnd) for r in reports):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the model did not load")
+
+
+PRICING = "def net_price(gross_cents, vat_rate):\n    return gross_cents / (1 + vat_rate)\n"
+RULES = "".join(f"def rule_{i}(order):\n    return order.total > {i}\n\n\n" for i in range(30))
+SHOP = (
+    "from pricing import net_price\n\n\ndef label(order):\n"
+    "    return net_price(order, 0.2)\n\n\nx = "
+)
+
+
+async def test_cross_file_context_reaches_the_prompt(tmp_path: Path) -> None:
+    """The fake answers by what the prompt contains: another open file's definition, an
+    edit in a third file (didChange feeds the ring), and nothing with crossFileTokens 0."""
+    answers = tmp_path / "answers.json"
+    answers.write_text(
+        json.dumps(
+            {
+                "contains": {
+                    "<|file_sep|>pricing.py\ndef net_price(": "saw_definition()\n",
+                    "<|file_sep|>pricing.py\ndef net_price( && def rule_17(": "saw_edit()\n",
+                }
+            }
+        )
+    )
+    env = {"QWEN_LSP_BACKEND": "fake", "QWEN_LSP_FAKE_ANSWERS": str(answers)}
+    seen: dict[int, list[Any]] = {}
+    for budget in (0, 512):
+        client = await server_config(**env).start()
+        assert isinstance(client, LanguageClient)
+        try:
+            options = {"crossFileTokens": budget, "suggestionCache": False}
+            await start(client, "visual-studio-code", options)
+            await _model_loaded(client)  # the settings are read before the model loads
+            base = "file:///tmp/qwen-lsp-test/shop"
+            open_doc(client, f"{base}/pricing.py", "python", PRICING)
+            open_doc(client, f"{base}/rules.py", "python", RULES)
+            open_doc(client, f"{base}/shop.py", "python", SHOP)
+            end = types.Position(line=SHOP.count("\n"), character=4)
+            answers_seen = [items_of(await inline(client, f"{base}/shop.py", end))[0].insert_text]
+            at = types.Position(line=68, character=0)
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(
+                        uri=f"{base}/rules.py", version=2
+                    ),
+                    content_changes=[
+                        types.TextDocumentContentChangePartial(
+                            range=types.Range(start=at, end=at), text="# reviewed\n"
+                        )
+                    ],
+                )
+            )
+            answers_seen.append(
+                items_of(await inline(client, f"{base}/shop.py", end))[0].insert_text
+            )
+            seen[budget] = answers_seen
+        finally:  # shut down before asserting: a client stopped without it waits for ever
+            await client.shutdown_session()
+            await client.stop()
+    assert seen == {
+        0: ["fake_completion()", "fake_completion()"],
+        512: ["saw_definition()", "saw_edit()"],
+    }

@@ -8,6 +8,7 @@ export const SERVER_SETTING_KEYS = [
   'backend',
   'prefixTokens',
   'suffixTokens',
+  'crossFileTokens',
   'maxTokensLine',
   'maxTokensBlock',
   'maxSeconds',

@@ -1,0 +1,118 @@
+"""Cross-file completion floor: with cross-file context the server must do better.
+
+The task set and its scoring get fast tests first (no model): every masked line is needed
+(the checks fail without it), the reference passes, and each line uses a name that only
+another module defines. Then scripts/eval_crossfile.py runs a subset with the default model,
+cross-file context off and on, one server after the other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lsp_server.crossfile import definitions
+from lsp_server.documents import Snapshot
+from lsp_server.models import ModelError, resolve, verify
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+import eval_crossfile as ec  # noqa: E402
+
+# ---------------------------------------------------------------------------- the task set
+
+
+def test_tasks_are_unique_lines_with_unique_ids() -> None:
+    tasks = ec.load_tasks()
+    assert len(tasks) == len(ec.TASKS) >= 20
+    assert len({t.id for t in tasks}) == len(tasks)
+    for task in [*tasks, *ec.load_tasks(whole_lines=True)]:
+        line = task.prefix[task.prefix.rfind("\n") + 1 :]
+        assert task.column == len(line) and task.hole.strip()
+        assert (task.prefix + task.hole + task.suffix) == ec.module_sources()[task.module]
+
+
+def test_every_hole_uses_a_name_only_another_module_defines() -> None:
+    sources = ec.module_sources()
+    members: dict[str, set[str]] = {}  # everything a module defines, fields included
+    top_level: dict[str, set[str]] = {}  # what a module's own code can call unqualified
+    for module, text in sources.items():
+        found = definitions(Snapshot.build(ec.uri_of(module), "python", 1, text))
+        constants = set(re.findall(r"^([A-Z_]+) = ", text, re.M))
+        top_level[module] = {d.name for d in found if d.top_level} | constants
+        fields = set(re.findall(r"^    (\w+): ", text, re.M))
+        members[module] = {d.name for d in found} | constants | fields
+    for task in ec.load_tasks():
+        line = task.prefix[task.prefix.rfind("\n") + 1 :] + task.hole
+        used = set(re.findall(r"[A-Za-z_]\w*", line))
+        elsewhere = set().union(
+            *(n for m, n in members.items() if m not in (task.module, ec.CHECK))
+        )
+        assert used & (elsewhere - top_level[task.module]), task.id
+
+
+def test_the_checks_need_every_line_and_pass_with_it() -> None:
+    scorer = ec.Scorer(timeout=20)
+    for task in [*ec.load_tasks(), *ec.load_tasks(whole_lines=True)]:
+        assert scorer.score(task, task.hole)["passed"], task.id
+        assert scorer.score(task, task.hole)["exact"]
+        wrong = scorer.score(task, "pass")
+        assert not wrong["passed"] and not wrong["exact"], task.id
+
+
+def test_a_hanging_completion_times_out() -> None:
+    task = next(t for t in ec.load_tasks(whole_lines=True) if t.hole.startswith("skipped = "))
+    assert ec.Scorer(timeout=2).score(task, "while True: pass")["status"] == "timeout"
+
+
+# ---------------------------------------------------------------------------- the floor
+
+# Measured at 3e7c86a (all 23 tasks, 0.5B model, one thread, greedy):
+#               passed  pass@1  exact  s/task  prompt tokens
+#   off            3     13.0%  13.0%   2.51      358
+#   on-256         7     30.4%  26.1%   4.42      588
+#   on-512         6     26.1%  21.7%   7.21      817
+# (masking whole lines instead, at 6e51d60: 3, 3 and 3 of 23: the model mostly writes some
+# other line, whatever the context). The floors hold today's figures less one task.
+SUBSET = ""  # all tasks: about 4 minutes for the two servers
+ON_MINUS_OFF_FLOOR = 3  # tasks passed with cross-file context minus without (today 4)
+ON_PASSED_FLOOR = 6  # tasks passed with it (today 7 of 23)
+
+
+def _model_ready() -> bool:
+    try:
+        verify(resolve(None))
+        return True
+    except ModelError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if not _model_ready():
+        pytest.skip("default model not pulled: run scripts/setup.sh")
+    out = tmp_path_factory.mktemp("eval") / "eval_crossfile.json"
+    command = [sys.executable, str(SCRIPTS / "eval_crossfile.py"), "--quiet", "--out", str(out)]
+    if SUBSET:
+        command += ["--tasks", SUBSET]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(done.stdout)  # the table, shown with pytest -s or on failure
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+@pytest.mark.model
+def test_cross_file_context_helps(evaluation: dict[str, Any]) -> None:
+    summary = evaluation["summary"]
+    [on] = [variant for variant in summary if variant.startswith("on-")]
+    gained = summary[on]["passed"] - summary["off"]["passed"]
+    assert gained >= ON_MINUS_OFF_FLOOR, summary
+    assert summary[on]["passed"] >= ON_PASSED_FLOOR, summary
