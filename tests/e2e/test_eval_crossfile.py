@@ -19,7 +19,7 @@ import pytest
 
 from lsp_server.crossfile import definitions
 from lsp_server.documents import Snapshot
-from lsp_server.models import ModelError, resolve, verify
+from tests.e2e.conftest import default_model_ready
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -86,17 +86,9 @@ ON_MINUS_OFF_FLOOR = 3  # tasks passed with cross-file context minus without (to
 ON_PASSED_FLOOR = 6  # tasks passed with it (today 7 of 23)
 
 
-def _model_ready() -> bool:
-    try:
-        verify(resolve(None))
-        return True
-    except ModelError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    if not _model_ready():
+    if not default_model_ready():
         pytest.skip("default model not pulled: run scripts/setup.sh")
     out = tmp_path_factory.mktemp("eval") / "eval_crossfile.json"
     command = [sys.executable, str(SCRIPTS / "eval_crossfile.py"), "--quiet", "--out", str(out)]
