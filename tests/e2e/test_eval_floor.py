@@ -123,6 +123,29 @@ def test_every_ablation_rule_is_one_the_server_reads() -> None:
     assert args.ablate == ["reparse,balance", "outline"]
 
 
+def test_raw_answers_are_reused_from_an_earlier_run(tmp_path: Path) -> None:
+    import eval_infill
+
+    tasks = it.sample(it.all_tasks(it.load_problems(), ["block"]), {"block": 2}, 1)
+    earlier = {
+        "model": "m",
+        "raw_early_stop": True,
+        "tasks": [
+            {"id": t.id, "generations": {"raw": {"text": t.hole, "seconds": 1.0}}} for t in tasks
+        ],
+    }
+    path = tmp_path / "earlier.json"
+    path.write_text(json.dumps(earlier))
+    raw, early_stop = eval_infill.load_raw(path, tasks, "m")
+    assert early_stop and [raw[t.id].text for t in tasks] == [t.hole for t in tasks]
+    with pytest.raises(SystemExit, match="model"):
+        eval_infill.load_raw(path, tasks, "other")
+    with pytest.raises(SystemExit, match="no raw answer for 1 tasks"):
+        eval_infill.load_raw(
+            path, tasks[:1] + it.sample(it.all_tasks(it.load_problems(), ["line"]), 1, 1), "m"
+        )
+
+
 # ---------------------------------------------------------------------------- the floor
 
 
