@@ -135,3 +135,21 @@ async def test_typing_through_does_not_restart_the_speculation() -> None:
         await asyncio.sleep(0.01)
     speculative = [c for c in backend.calls if c.endswith("total = compute(values)")]
     assert len(speculative) == 1 and svc.stats.speculations == 1
+
+
+async def test_a_block_is_asked_through_the_chat_template_and_a_line_through_fim() -> None:
+    backend = FakeBackend({"def f(xs):\n    ": "return sum(xs)\n```\nDone.", "total = ": "1\n"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, "def f(xs):\n    ") == "return sum(xs)"
+    assert "<|im_start|>assistant\n```python\ndef f(xs):\n    " in backend.calls[-1]
+    assert "<|fim_middle|>" not in backend.calls[-1]
+    assert await complete(svc, store, "total = ") == "1"
+    assert backend.calls[-1].startswith("<|fim_prefix|>")
+
+
+async def test_block_prompt_fim_keeps_blocks_on_the_fim_prompt() -> None:
+    backend = FakeBackend({"def f(xs):\n    <|fim_suffix|><|fim_middle|>": "return sum(xs)\n"})
+    settings = dataclasses.replace(no_speculation(), blockPrompt="fim")
+    svc, store = await service(settings, backend), DocumentStore()
+    assert await complete(svc, store, "def f(xs):\n    ") == "return sum(xs)"
+    assert "<|im_start|>" not in backend.calls[-1]
