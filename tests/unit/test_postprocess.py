@@ -540,6 +540,21 @@ PARSED_CASES = [
         "if len(xs) == 0 {\n\t\treturn 0\n\t}",
     ),
     Case(
+        "py-same-line-in-a-sibling-branch-below-is-the-models-own",
+        "def depths(s):\n    depth = 0\n    seen = []\n    for c in s:\n        if c == '(':\n"
+        "            █\n        elif c == ')':\n"
+        "            depth -= 1\n            seen.append(c)\n",
+        "depth += 1\n            seen.append(c)\n        elif c == ')':\n",
+        "depth += 1\n            seen.append(c)",
+    ),
+    Case(
+        "js-same-line-in-the-else-branch-below-is-the-models-own",
+        "function f(s) {\n  for (const c of s) {\n    if (c === '(') {\n      █\n    } else {\n"
+        "      depth--;\n      stack.push(c);\n    }\n  }\n}\n",
+        "depth++;\n      stack.push(c);\n    } else {\n",
+        "depth++;\n      stack.push(c);",
+    ),
+    Case(
         "py-short-or-deeper-repeats-are-the-models-own",
         "def f(xs):\n    █\n    ys = []\n    for x in xs:\n        ys.append(x)\n",
         "if not xs:\n        for x in xs:\n            pass\n        return []\n",
