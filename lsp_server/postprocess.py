@@ -17,7 +17,6 @@ line, as in LSP).
 
 from __future__ import annotations
 
-import ast
 import itertools
 import os
 import re
@@ -793,11 +792,16 @@ _DIGITS_RE = re.compile(r"\d+")
 
 
 def _python_error(text: str) -> tuple[int, str] | None:
-    """(line, message with its numbers blanked) of the first SyntaxError, or None."""
+    """(line, message with its numbers blanked) of the first SyntaxError, or None.
+
+    Compiled, not only parsed: ``break`` outside a loop or ``return`` outside a function
+    parse fine and are rejected only when the compiler builds the code (a for loop's
+    ``else:`` written at the loop's column turns the ``break`` under it into one).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SyntaxWarning for "\d" and the like
         try:
-            ast.parse(text)
+            compile(text, "<suggestion>", "exec", dont_inherit=True)
         except SyntaxError as error:
             return error.lineno or 1, _DIGITS_RE.sub("N", error.msg)
         except (ValueError, RecursionError, MemoryError) as error:

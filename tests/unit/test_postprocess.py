@@ -466,6 +466,19 @@ PARSED_CASES = [
         "if x:\n            x += 1",
     ),
     Case(
+        "py-break-the-compiler-finds-outside-a-loop-is-cut",
+        "def count(xs, ys):\n    n = 0\n    for x in xs:\n        if x in ys:\n"
+        "            n += 1\n    █\n",
+        "else:\n        break\n",
+        "",
+    ),
+    Case(
+        "py-return-outside-a-function-is-cut",
+        "import sys\n\nfor arg in sys.argv:\n    █\n",
+        "print(arg)\n    return arg\n",
+        "print(arg)",
+    ),
+    Case(
         "java-stray-closing-brace-is-cut",
         "class A {\n    int f(int x) {\n        █\n    }\n}\n",
         "int y = x * 2;\n        return y; }\n",
