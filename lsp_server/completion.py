@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 from lsp_server import postprocess, syntax
 from lsp_server.cache import CachedSuggestion, SuggestionCache
-from lsp_server.context import FimMarkers, TokenCounter, fim_prompt, fim_window
+from lsp_server.chat import ChatTemplate
+from lsp_server.context import (
+    FimMarkers,
+    TokenCounter,
+    chat_continuation_prompt,
+    fim_prompt,
+    fim_window,
+)
 from lsp_server.crossfile import CrossFileContext
 from lsp_server.documents import Snapshot
 from lsp_server.engine import Backend, CancelToken, Generation, GenerationLimits, LinkedCancel
@@ -133,6 +140,7 @@ class CompletionService:
         self._settings = settings
         self._markers = markers
         self._counters: dict[int, TokenCounter] = {}
+        self._templates: dict[int, ChatTemplate] = {}
         # One job per (document version, cursor): an inline request and a completion
         # request for the same keystroke share it instead of cancelling each other.
         self._inflight: dict[_Key, _Inflight] = {}
@@ -379,14 +387,19 @@ class CompletionService:
                     return False
                 return not postprocess.is_line_complete(partial, kind, site)
 
-            header = (
-                self._cross_file.header(
-                    snapshot.uri, text, at, settings.crossFileTokens, counter, markers
-                ).parts
-                if self._cross_file is not None
-                else ()
-            )
-            prompt = fim_prompt(window, markers, header)
+            if kind == "block" and settings.blockPrompt == "chat":
+                # (No cross-file header here yet: the chat prompt has no place for it.)
+                language = snapshot.language or snapshot.language_id
+                prompt = chat_continuation_prompt(window, self._template(backend), language)
+            else:
+                header = (
+                    self._cross_file.header(
+                        snapshot.uri, text, at, settings.crossFileTokens, counter, markers
+                    ).parts
+                    if self._cross_file is not None
+                    else ()
+                )
+                prompt = fim_prompt(window, markers, header)
             generation = backend.generate(prompt, limits, keep_going)
             self.stats.record(generation)
             log.debug("raw model output %r", generation.text)
@@ -445,6 +458,14 @@ class CompletionService:
                 return None  # newer work won; this one simply shows nothing
             cancel.cancel("request cancelled")
             raise
+
+    def _template(self, backend: Backend) -> ChatTemplate:
+        template = self._templates.get(id(backend))
+        if template is None:
+            source = getattr(backend, "chat_template", None)
+            template = ChatTemplate.from_template(source if isinstance(source, str) else None)
+            self._templates = {id(backend): template}
+        return template
 
 
 def _wanted_kind(

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from lsp_server.chat import ChatTemplate
 from lsp_server.engine import PromptPart, Special
 
 # A longer line (minified code, data) says little to the model and costs a lot to tokenize.
@@ -243,3 +244,31 @@ def _fim_parts(window: FimWindow, markers: FimMarkers) -> list[PromptPart]:
         Special(markers.middle),
         window.line_prefix,
     ]
+
+
+# The system prompt Qwen's chat template puts in when a conversation brings none: the
+# instruct models were tuned on it, so the continuation below is asked in their own frame.
+CHAT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+
+
+def chat_continuation_prompt(
+    window: FimWindow, template: ChatTemplate, language: str
+) -> list[PromptPart]:
+    """A block suggestion asked through the chat template, with the answer prefilled.
+
+    The answer starts as a fenced code block holding the code up to the cursor, so the
+    model goes on writing the file from the cursor; the code after the cursor is shown in
+    the request. The registry's models are instruct models: asked this way the 0.5B model
+    writes whole bodies where the FIM prompt got one-line guesses (scripts/eval_infill.py
+    --sample 60,45: block pass@1 56% against 38%, 9 tasks better and 1 worse; single-line
+    tasks, most of them asked as blocks, 78% against 72%). It costs time: the bodies are longer
+    (6.0 s a block task against 3.7 s) and the prompt shares no KV cache with the FIM
+    prompts of single lines. The code after the cursor comes first in the prompt and the
+    code before it last, so typing on the cursor line still changes only the prompt's end.
+    """
+    request = f"Continue this {language} file from where it stops."
+    after = window.suffix.strip("\n")
+    if after.strip():
+        request += f" The code that comes after it is:\n```{language}\n{after}\n```"
+    answer_start = f"```{language}\n{window.prefix}{window.line_prefix}"
+    return template.render(CHAT_SYSTEM, request, answer_start)

@@ -17,7 +17,6 @@ line, as in LSP).
 
 from __future__ import annotations
 
-import ast
 import itertools
 import os
 import re
@@ -243,7 +242,7 @@ def _context(site: CompletionSite) -> _Context:
         file_indents=prefix[:1] in (" ", "\t")
         or bool(_INDENTED_LINE_RE.search(prefix) or _INDENTED_LINE_RE.search(suffix)),
         blank_limit=_blank_limit(prefix[: last_break + 1], before, next_line, unit),
-        later_lines=tuple(below[1 : 1 + _LATER_LINES]),
+        later_lines=_later_lines_in_reach(below, _ASSUMED_TAB_WIDTH if unit == "\t" else len(unit)),
         body_not_indented=_body_not_indented(prefix[: last_break + 1], before, unit),
     )
 
@@ -473,6 +472,24 @@ def _repeats_suffix(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
 _LATER_LINES = 2
 # A repeated line this short (``}``, ``else:``, ``break``) is as likely the model's own.
 _DISTINCTIVE_CHARS = 6
+
+
+def _later_lines_in_reach(below: Sequence[str], tab_width: int | None) -> tuple[str, ...]:
+    """The few lines after the first one below the cursor that the suggestion could run
+    into without leaving its block first.
+
+    WHY: a line that comes after one indented less than itself (``depth -= 1`` after
+    ``elif c == ")":``) sits in another block. Writing it again is the model filling its own
+    block the same way (the two branches of an if often end alike), not a skip into the
+    code below: to reach that copy, the suggestion would have to write the dedented line
+    first.
+    """
+    reachable = []
+    for index, target in enumerate(below[1 : 1 + _LATER_LINES], 1):
+        indent = _leading_ws(target)
+        if not any(_indent_less(_leading_ws(line), indent, tab_width) for line in below[:index]):
+            reachable.append(target)
+    return tuple(reachable)
 
 
 def _repeats_later_suffix(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
@@ -775,11 +792,16 @@ _DIGITS_RE = re.compile(r"\d+")
 
 
 def _python_error(text: str) -> tuple[int, str] | None:
-    """(line, message with its numbers blanked) of the first SyntaxError, or None."""
+    """(line, message with its numbers blanked) of the first SyntaxError, or None.
+
+    Compiled, not only parsed: ``break`` outside a loop or ``return`` outside a function
+    parse fine and are rejected only when the compiler builds the code (a for loop's
+    ``else:`` written at the loop's column turns the ``break`` under it into one).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SyntaxWarning for "\d" and the like
         try:
-            ast.parse(text)
+            compile(text, "<suggestion>", "exec", dont_inherit=True)
         except SyntaxError as error:
             return error.lineno or 1, _DIGITS_RE.sub("N", error.msg)
         except (ValueError, RecursionError, MemoryError) as error:

@@ -62,6 +62,10 @@ class Settings:
     """Most tokens generated for a multi-line (block) suggestion."""
     maxSeconds: float = 4.0
     """Time cap on generating one suggestion (prompt processing not included)."""
+    blockPrompt: str = "chat"
+    """How a block suggestion is asked: "chat" (the chat template, the answer prefilled with
+    the code up to the cursor: better bodies from instruct models) or "fim" (the
+    fill-in-the-middle prompt single lines use: for base models, or the least latency)."""
     multiline: bool = True
     """Offer whole blocks after a line that opens one; off = always a single line."""
     disabledLanguages: tuple[str, ...] = ()
@@ -101,7 +105,7 @@ ENV_NAMES = {
     "QWEN_LSP_CONTEXT_SIZE": "contextSize",
     "QWEN_LSP_MAX_SECONDS": "maxSeconds",
 }
-CHOICES = {"backend": ("llama", "fake")}
+CHOICES = {"backend": ("llama", "fake"), "blockPrompt": ("chat", "fim")}
 MINIMUMS = {
     "prefixTokens": 0,
     "suffixTokens": 0,

@@ -32,6 +32,10 @@ the JSON has both counts apart).
 
 --raw-early-stop stops the raw generation as soon as both cuts are settled (the CI floor
 test uses it): the cuts are the same, "raw" (as generated) is then not reported.
+
+--raw-from FILE takes the raw answers from an earlier run's JSON instead of generating them
+again: the raw model is greedy and its prompt is fixed, so only the server side changes
+between runs. The earlier run must hold a raw answer for every task, from the same model.
 """
 
 from __future__ import annotations
@@ -358,6 +362,21 @@ def run_raw(
 # --------------------------------------------------------------------------- scoring, report
 
 
+def load_raw(path: Path, tasks: Sequence[it.Task], model: str) -> tuple[dict[str, Generated], bool]:
+    """The raw answers of an earlier run for ``tasks``, and whether it stopped them early."""
+    earlier = json.loads(path.read_text())
+    if earlier.get("model") != model:
+        raise SystemExit(f"--raw-from: {path} is of model {earlier.get('model')!r}, not {model!r}")
+    by_id = {record["id"]: record for record in earlier["tasks"]}
+    missing = [t.id for t in tasks if RAW not in by_id.get(t.id, {}).get("generations", {})]
+    if missing:
+        raise SystemExit(
+            f"--raw-from: {path} has no raw answer for {len(missing)} tasks: {missing[:3]}"
+        )
+    raw = {t.id: Generated(**by_id[t.id]["generations"][RAW]) for t in tasks}
+    return raw, bool(earlier.get("raw_early_stop"))
+
+
 def completions_of(
     variant: str, base: str, generated: Generated, task: it.Task, early_stop: bool
 ) -> str | None:
@@ -552,6 +571,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--raw-early-stop", action="store_true", help="stop once cuts settle")
     parser.add_argument(
+        "--raw-from", type=Path, help="reuse the raw answers of an earlier run's JSON (--out)"
+    )
+    parser.add_argument(
         "--threads", type=int, default=EVAL_THREADS, help="raw model threads (0 = all cores)"
     )
     parser.add_argument("--timeout", type=float, default=10.0, help="time-out of one test run")
@@ -624,7 +646,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         t = time.monotonic()
         generations[name] = run_server(tasks, options, progress, env)
         timings[name] = time.monotonic() - t
-    if RAW in wanted:
+    if RAW in wanted and args.raw_from:
+        generations[RAW], args.raw_early_stop = load_raw(args.raw_from, tasks, model_name)
+        print(f"== raw model: answers from {args.raw_from}", file=sys.stderr)
+    elif RAW in wanted:
         print("== raw model", file=sys.stderr)
         t = time.monotonic()
         threads = args.threads or len(os.sched_getaffinity(0))
@@ -675,6 +700,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "server_options": {name: options for name, options, _ in servers},
         "server_env": {name: env for name, _, env in servers if env},
         "raw_early_stop": args.raw_early_stop,
+        "raw_from": str(args.raw_from) if args.raw_from else None,
         "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
         "executions": scorer.executions,
         "summary": summary,

@@ -216,7 +216,8 @@ async def test_without_following_every_keystroke_restarts_the_model() -> None:
 async def test_a_block_generation_is_not_followed_where_a_line_is_wanted() -> None:
     # At the start of an empty body the model writes a block; one character later a line
     # is wanted, and a line is quicker to write afresh than the rest of a block is to wait for.
-    backend, shown = await type_during_generation(no_speculation(), "ret", "def f(x):\n    ")
+    settings = dataclasses.replace(no_speculation(), blockPrompt="fim")
+    backend, shown = await type_during_generation(settings, "ret", "def f(x):\n    ")
     assert shown == "urn x"
     assert len(backend.calls) == 2
 
@@ -231,3 +232,21 @@ async def test_a_cancelled_request_without_an_edit_stops_its_generation() -> Non
     last = svc.stats.last
     assert last is not None and last.stop_reason == "cancelled"
     assert last.generated_tokens < 10  # of 36: stopped within the grace for a keystroke
+
+
+async def test_a_block_is_asked_through_the_chat_template_and_a_line_through_fim() -> None:
+    backend = FakeBackend({"def f(xs):\n    ": "return sum(xs)\n```\nDone.", "total = ": "1\n"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, "def f(xs):\n    ") == "return sum(xs)"
+    assert "<|im_start|>assistant\n```python\ndef f(xs):\n    " in backend.calls[-1]
+    assert "<|fim_middle|>" not in backend.calls[-1]
+    assert await complete(svc, store, "total = ") == "1"
+    assert backend.calls[-1].startswith("<|fim_prefix|>")
+
+
+async def test_block_prompt_fim_keeps_blocks_on_the_fim_prompt() -> None:
+    backend = FakeBackend({"def f(xs):\n    <|fim_suffix|><|fim_middle|>": "return sum(xs)\n"})
+    settings = dataclasses.replace(no_speculation(), blockPrompt="fim")
+    svc, store = await service(settings, backend), DocumentStore()
+    assert await complete(svc, store, "def f(xs):\n    ") == "return sum(xs)"
+    assert "<|im_start|>" not in backend.calls[-1]

@@ -1,10 +1,19 @@
-"""The FIM window: budgets, the llama.vim layout, and prompt stability while typing."""
+"""The FIM window: budgets, the llama.vim layout, and prompt stability while typing; the
+chat prompt that asks for a block."""
 
 from __future__ import annotations
 
 import pytest
 
-from lsp_server.context import MAX_LINE_CHARS, FimMarkers, TokenCounter, fim_prompt, fim_window
+from lsp_server.chat import ChatTemplate
+from lsp_server.context import (
+    MAX_LINE_CHARS,
+    FimMarkers,
+    TokenCounter,
+    chat_continuation_prompt,
+    fim_prompt,
+    fim_window,
+)
 from lsp_server.engine import Special
 
 
@@ -245,3 +254,53 @@ def test_outline_is_stable_while_typing_in_one_function() -> None:
         w = window(text, offset, prefix=100)
         starts.add(w.prefix.split("    x", 1)[0])
     assert starts == {"import os\ndef f():\n"}
+
+
+CHATML = ChatTemplate.from_template(None)
+
+
+@pytest.mark.parametrize(
+    ("document", "language", "answer_start", "shown_after"),
+    [
+        # A body to write with code below it: the code below is shown, fenced, in the request.
+        (
+            "def f(xs):\n    █\n    return total\n",
+            "python",
+            "```python\ndef f(xs):\n    ",
+            "```python\n    return total\n```",
+        ),
+        # Nothing after the cursor: the request says nothing about what follows.
+        ("fn main() {\n    █", "rust", "```rust\nfn main() {\n    ", None),
+        # Text that looks like a control token stays text (never a Special part).
+        (
+            "s = '<|im_end|>'\nif s:\n\t█\n}\n",
+            "go",
+            "```go\ns = '<|im_end|>'\nif s:\n\t",
+            "```go\n}\n```",
+        ),
+    ],
+)
+def test_block_prompt_prefills_the_answer_with_the_code_up_to_the_cursor(
+    document: str, language: str, answer_start: str, shown_after: str | None
+) -> None:
+    text = document.replace("█", "")
+    w = window(text, document.index("█"))
+    prompt = chat_continuation_prompt(w, CHATML, language)
+    assert prompt[-1] == answer_start  # the model goes on from the cursor
+    assert prompt[-3:-1] == [Special("<|im_start|>"), "assistant\n"]
+    request = next(p for p in prompt if isinstance(p, str) and "Continue this" in p)
+    assert f"Continue this {language} file" in request
+    assert (shown_after in request) if shown_after else ("after it" not in request)
+    specials = [p.text for p in prompt if isinstance(p, Special)]
+    assert "<|im_end|>" in specials and not any("'" in token for token in specials)
+    assert specials.count("<|im_end|>") == 2  # the system and user turns, no more
+
+
+def test_block_prompt_changes_only_at_its_end_while_typing_on_the_cursor_line() -> None:
+    text = FILE + "    def g(self):\n        \n" + FILE
+    cursor = len(FILE) + len("    def g(self):\n        ")
+    before = chat_continuation_prompt(window(text, cursor), CHATML, "python")
+    typed = text[:cursor] + "ret" + text[cursor:]
+    after = chat_continuation_prompt(window(typed, cursor + 3), CHATML, "python")
+    assert before[:-1] == after[:-1]
+    assert after[-1] == before[-1] + "ret"

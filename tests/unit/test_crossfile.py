@@ -534,7 +534,9 @@ async def test_the_completion_prompt_starts_with_the_header_only_when_enabled() 
     cross = CrossFileContext(store.snapshots, lambda: ROOT)
     prompts = []
     for budget in (256, 0):
-        settings = dataclasses.replace(Settings(), crossFileTokens=budget, speculation=False)
+        settings = dataclasses.replace(
+            Settings(), crossFileTokens=budget, speculation=False, blockPrompt="fim"
+        )
         worker = ModelWorker()
         await worker.load_async(lambda: backend)
         service = CompletionService(worker, lambda s=settings: s, FimMarkers, cross)

@@ -466,6 +466,19 @@ PARSED_CASES = [
         "if x:\n            x += 1",
     ),
     Case(
+        "py-break-the-compiler-finds-outside-a-loop-is-cut",
+        "def count(xs, ys):\n    n = 0\n    for x in xs:\n        if x in ys:\n"
+        "            n += 1\n    █\n",
+        "else:\n        break\n",
+        "",
+    ),
+    Case(
+        "py-return-outside-a-function-is-cut",
+        "import sys\n\nfor arg in sys.argv:\n    █\n",
+        "print(arg)\n    return arg\n",
+        "print(arg)",
+    ),
+    Case(
         "java-stray-closing-brace-is-cut",
         "class A {\n    int f(int x) {\n        █\n    }\n}\n",
         "int y = x * 2;\n        return y; }\n",
@@ -538,6 +551,21 @@ PARSED_CASES = [
         "\tfor _, x := range xs {\n\t\ttotal += x\n\t}\n\treturn total / n\n}\n",
         "if len(xs) == 0 {\n\t\treturn 0\n\t}\n\tfor _, x := range xs {\n\t\ttotal += x\n",
         "if len(xs) == 0 {\n\t\treturn 0\n\t}",
+    ),
+    Case(
+        "py-same-line-in-a-sibling-branch-below-is-the-models-own",
+        "def depths(s):\n    depth = 0\n    seen = []\n    for c in s:\n        if c == '(':\n"
+        "            █\n        elif c == ')':\n"
+        "            depth -= 1\n            seen.append(c)\n",
+        "depth += 1\n            seen.append(c)\n        elif c == ')':\n",
+        "depth += 1\n            seen.append(c)",
+    ),
+    Case(
+        "js-same-line-in-the-else-branch-below-is-the-models-own",
+        "function f(s) {\n  for (const c of s) {\n    if (c === '(') {\n      █\n    } else {\n"
+        "      depth--;\n      stack.push(c);\n    }\n  }\n}\n",
+        "depth++;\n      stack.push(c);\n    } else {\n",
+        "depth++;\n      stack.push(c);",
     ),
     Case(
         "py-short-or-deeper-repeats-are-the-models-own",

@@ -13,6 +13,7 @@ export const SERVER_SETTING_KEYS = [
   'maxTokensBlock',
   'maxSeconds',
   'multiline',
+  'blockPrompt',
   'disabledLanguages',
   'kvReuse',
   'suggestionCache',
