@@ -90,6 +90,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "no-speculation": {"speculation": False},
     "no-cancel": {"cancelStale": False},
     "no-follow": {"followTyping": False},
+    "block-fim": {"blockPrompt": "fim"},
     "no-cache-speculation": {"suggestionCache": False, "speculation": False},
     "threads-1": {"threads": 1},
 }
