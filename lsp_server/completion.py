@@ -288,8 +288,10 @@ class CompletionService:
                     raise
                 return None  # it was stopped: start over
             inflight.waiters -= 1
-            self.stats.followed += 1
-            return self.cache.get(uri, prefix, suffix)
+            found = self.cache.get(uri, prefix, suffix)
+            if found is not None:
+                self.stats.followed += 1
+            return found
         return None
 
     def _speculate(
