@@ -7,7 +7,7 @@ import dataclasses
 
 from lsp_server.completion import CompletionService
 from lsp_server.context import FimMarkers
-from lsp_server.documents import DocumentStore
+from lsp_server.documents import Document, DocumentStore, Snapshot
 from lsp_server.engine.fake import FakeBackend
 from lsp_server.engine.worker import ModelWorker
 from lsp_server.settings import Settings
@@ -25,8 +25,8 @@ def no_speculation() -> Settings:
     return dataclasses.replace(Settings(), speculation=False)
 
 
-async def complete(svc: CompletionService, store: DocumentStore, text: str) -> str | None:
-    """Set the document to `text` and ask for a suggestion at its end."""
+def type_text(store: DocumentStore, text: str) -> tuple[Document, Snapshot, int, int]:
+    """Set the document to `text`: it, its snapshot and the (line, UTF-16 column) of its end."""
     document = store.get(URI)
     if document is None:
         document = store.open(URI, "python", 1, text)
@@ -34,7 +34,12 @@ async def complete(svc: CompletionService, store: DocumentStore, text: str) -> s
         store.change(URI, document.version + 1, [(text, None)])
     snapshot = document.snapshot()
     line = snapshot.line_count() - 1
-    utf16_col = len(snapshot.line_at(line).encode("utf-16-le")) // 2
+    return document, snapshot, line, len(snapshot.line_at(line).encode("utf-16-le")) // 2
+
+
+async def complete(svc: CompletionService, store: DocumentStore, text: str) -> str | None:
+    """Set the document to `text` and ask for a suggestion at its end."""
+    _, snapshot, line, utf16_col = type_text(store, text)
     suggestion = await svc.complete(snapshot, line, utf16_col, lambda: True)
     return suggestion.text if suggestion else None
 
@@ -155,17 +160,11 @@ async def test_an_edit_stops_the_generation_before_its_first_token() -> None:
 async def request(svc: CompletionService, store: DocumentStore, text: str) -> str | None:
     """Like `complete`, but wired like the server: the suggestion is stale once the document
     changes, unless the change types what the model is writing."""
-    document = store.get(URI)
-    if document is None:
-        document = store.open(URI, "python", 1, text)
-    else:
-        store.change(URI, document.version + 1, [(text, None)])
-    snapshot = document.snapshot()
-    line = snapshot.line_count() - 1
+    document, snapshot, line, utf16_col = type_text(store, text)
     suggestion = await svc.complete(
         snapshot,
         line,
-        len(snapshot.line_at(line).encode("utf-16-le")) // 2,
+        utf16_col,
         is_current=lambda: document.version == snapshot.version,
         latest=lambda: document.snapshot().text,
     )
