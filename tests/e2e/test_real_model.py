@@ -121,6 +121,20 @@ async def _status(client: LanguageClient) -> dict[str, Any]:
     return status
 
 
+def type_at(client: LanguageClient, uri: str, position: types.Position, text: str) -> None:
+    """Insert ``text`` at ``position`` as the document's version 2 (a keystroke)."""
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=position, end=position), text=text
+                )
+            ],
+        )
+    )
+
+
 async def _warm(client: LanguageClient, uri: str) -> None:
     """Load the model (the first request waits for it) so timings below are about work."""
     open_doc(client, uri, "python", "x = ")
@@ -166,17 +180,8 @@ async def test_edit_during_generation_returns_nothing_stale(long_client: Languag
     open_doc(long_client, uri, "python", text)
     request = asyncio.ensure_future(inline(long_client, uri, position))
     await asyncio.sleep(2.0)
-    long_client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[
-                # Not what the model writes there (a prime): typing that would follow it.
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(start=position, end=position), text="x"
-                )
-            ],
-        )
-    )
+    # Not what the model writes there (a prime): typing that would follow it.
+    type_at(long_client, uri, position, "x")
     changed_at = time.monotonic()
     assert items_of(await asyncio.wait_for(request, 30)) == []
     assert time.monotonic() - changed_at < 2
@@ -203,16 +208,7 @@ async def test_typing_what_the_model_writes_is_answered_by_the_same_generation(
     open_doc(fresh_client, uri, "python", text)
     first = asyncio.ensure_future(inline(fresh_client, uri, position))
     await asyncio.sleep(0.3)  # the model needs ~1.5 s for its 48 tokens here
-    fresh_client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(start=position, end=position), text="17"
-                )
-            ],
-        )
-    )
+    type_at(fresh_client, uri, position, "17")
     typed = types.Position(line=position.line, character=position.character + 2)
     second = items_of(await inline(fresh_client, uri, typed))
     assert items_of(await first) == []  # its document changed: nothing stale is shown
@@ -232,16 +228,7 @@ async def test_switching_documents_keeps_each_warm(fresh_client: LanguageClient)
         await inline(fresh_client, uris[name], end)
     # Back in A, one character typed (not what was suggested, so the model runs): only the
     # end of A's prompt is new.
-    fresh_client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uris["a"], version=2),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(start=end, end=end), text="x"
-                )
-            ],
-        )
-    )
+    type_at(fresh_client, uris["a"], end, "x")
     await inline(
         fresh_client, uris["a"], types.Position(line=end.line, character=end.character + 1)
     )
