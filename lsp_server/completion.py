@@ -18,7 +18,6 @@ from lsp_server import postprocess, syntax
 from lsp_server.cache import CachedSuggestion, SuggestionCache
 from lsp_server.chat import ChatTemplate
 from lsp_server.context import (
-    FimMarkers,
     TokenCounter,
     chat_continuation_prompt,
     fim_prompt,
@@ -26,7 +25,14 @@ from lsp_server.context import (
 )
 from lsp_server.crossfile import CrossFileContext
 from lsp_server.documents import Snapshot
-from lsp_server.engine import Backend, CancelToken, Generation, GenerationLimits, LinkedCancel
+from lsp_server.engine import (
+    Backend,
+    CancelToken,
+    FimTokens,
+    Generation,
+    GenerationLimits,
+    LinkedCancel,
+)
 from lsp_server.engine.worker import ModelWorker
 from lsp_server.settings import Settings
 
@@ -132,7 +138,7 @@ class CompletionService:
         self,
         worker: ModelWorker,
         settings: Callable[[], Settings],
-        markers: Callable[[], FimMarkers],
+        markers: Callable[[], FimTokens],
         cross_file: CrossFileContext | None = None,
     ) -> None:
         self._worker = worker

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lsp_server.chat import ChatTemplate
-from lsp_server.engine import PromptPart, Special
+from lsp_server.engine import FimTokens, PromptPart, Special
 
 # A longer line (minified code, data) says little to the model and costs a lot to tokenize.
 MAX_LINE_CHARS = 1000
@@ -30,16 +30,6 @@ class FimWindow:
     suffix: str  # rest of the cursor line, then whole lines below it
     line_prefix: str  # the cursor line up to the cursor
     prefix_start_line: int
-
-
-@dataclass(frozen=True)
-class FimMarkers:
-    prefix: str = "<|fim_prefix|>"
-    suffix: str = "<|fim_suffix|>"
-    middle: str = "<|fim_middle|>"
-    # Repository-level layout (lsp_server/crossfile.py); "" = the model has none.
-    repo_name: str = "<|repo_name|>"
-    file_sep: str = "<|file_sep|>"
 
 
 class TokenCounter:
@@ -214,13 +204,13 @@ def is_import_line(line: str) -> bool:
 
 
 def fim_prompt(
-    window: FimWindow, markers: FimMarkers, header: Sequence[PromptPart] = ()
+    window: FimWindow, markers: FimTokens, header: Sequence[PromptPart] = ()
 ) -> list[PromptPart]:
     """The FIM prompt of ``window``, after ``header`` (cross-file context, usually empty)."""
     return [*header, *_fim_parts(window, markers)]
 
 
-def _fim_parts(window: FimWindow, markers: FimMarkers) -> list[PromptPart]:
+def _fim_parts(window: FimWindow, markers: FimTokens) -> list[PromptPart]:
     if INDENT_IN_PREFIX and not window.line_prefix.strip():
         # Only indentation before the cursor: it ends the prefix, as in the model's FIM
         # training, and the middle starts at the cursor. After <|fim_middle|> (where the

@@ -35,9 +35,9 @@ from urllib.parse import unquote, urlsplit
 
 from tree_sitter import Node
 
-from lsp_server.context import FimMarkers, is_import_line
+from lsp_server.context import is_import_line
 from lsp_server.documents import Snapshot
-from lsp_server.engine import PromptPart, Special
+from lsp_server.engine import FimTokens, PromptPart, Special
 
 # A chunk of the ring: lines around an edit, starting at a multiple of CHUNK_STEP so that
 # edits close together land in the same chunk (it is replaced, not added again).
@@ -475,7 +475,7 @@ class CrossFileContext:
         offset: int,
         budget: int,
         count_tokens: Callable[[str], int],
-        markers: FimMarkers,
+        markers: FimTokens,
     ) -> CrossFileHeader:
         """The repository header for a prompt at ``offset`` of ``text`` (document ``uri``)."""
         if budget <= 0 or not markers.repo_name or not markers.file_sep:
@@ -641,7 +641,7 @@ def repo_name(uri: str, root: str) -> str:
 
 
 def render(
-    snippets: Sequence[Snippet], uri: str, root: str, markers: FimMarkers
+    snippets: Sequence[Snippet], uri: str, root: str, markers: FimTokens
 ) -> list[PromptPart]:
     """The header: repository name, then each file's snippets, then the current file's path."""
     parts: list[PromptPart] = [Special(markers.repo_name), repo_name(uri, root) + "\n"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from lsp_server import syntax
 from lsp_server.completion import CompletionService
 from lsp_server.documents import DocumentStore
-from lsp_server.engine.factory import fim_markers, make_loader, resolve_model
+from lsp_server.engine.factory import fim_tokens, make_loader, resolve_model
 from lsp_server.engine.worker import ModelUnavailable, ModelWorker
 from lsp_server.settings import resolve_settings
 
@@ -38,7 +38,7 @@ async def complete_file(
     lsp_line, utf16_col = snapshot.position_at(offset)
 
     try:
-        markers = fim_markers(resolve_model(settings))
+        markers = fim_tokens(resolve_model(settings))
     except ModelUnavailable as exc:
         raise RuntimeError(f"{exc}\nfix: {exc.fix}") from exc
     # One suggestion and exit: nothing to speculate about.

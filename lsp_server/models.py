@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, cast
 
 from lsp_server import __version__
+from lsp_server.engine import FimTokens
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +86,6 @@ class ModelError(Exception):
 
 class RegistryError(ModelError):
     """The registry file itself is malformed (a packaging or editing mistake)."""
-
-
-@dataclass(frozen=True)
-class FimTokens:
-    prefix: str = "<|fim_prefix|>"
-    suffix: str = "<|fim_suffix|>"
-    middle: str = "<|fim_middle|>"
-    pad: str = "<|fim_pad|>"
-    repo_name: str = "<|repo_name|>"
-    file_sep: str = "<|file_sep|>"
 
 
 @dataclass(frozen=True)

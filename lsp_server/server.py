@@ -24,13 +24,12 @@ from lsp_server import __version__
 from lsp_server.action_service import ActionRequest, ActionRun, ActionService, lsp_edits
 from lsp_server.actions import ActionResult, Diagnostic
 from lsp_server.completion import CompletionService, Suggestion
-from lsp_server.context import FimMarkers
 from lsp_server.crossfile import CrossFileContext
 from lsp_server.documents import DocumentStore, PositionError, Snapshot
-from lsp_server.engine import CancelToken
-from lsp_server.engine.factory import fim_markers, make_loader, resolve_model
+from lsp_server.engine import CancelToken, FimTokens
+from lsp_server.engine.factory import fim_tokens, make_loader, resolve_model
 from lsp_server.engine.worker import ModelUnavailable, ModelWorker
-from lsp_server.settings import SECTION, Settings, resolve_settings
+from lsp_server.settings import SECTION, Settings, needs_reload, resolve_settings
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ class QwenLanguageServer(LanguageServer):
         self.documents = DocumentStore()
         self.worker = ModelWorker()
         self.settings = Settings()
-        self.markers = FimMarkers()
+        self.markers = FimTokens()
         self.initialization_options: Any = None
         self.cross_file = CrossFileContext(self.documents.snapshots, self._workspace_root)
         self.completions = CompletionService(
@@ -136,13 +135,12 @@ class QwenLanguageServer(LanguageServer):
         for problem in resolved.problems:
             self.tell(types.MessageType.Warning, problem)
         old, self.settings = self.settings, resolved.settings
-        model_keys = ("model", "backend", "contextSize", "threads", "gpuLayers")
-        return any(getattr(old, k) != getattr(self.settings, k) for k in model_keys)
+        return needs_reload(old, self.settings)
 
     async def load_model(self) -> None:
         settings = self.settings
         try:
-            self.markers = fim_markers(resolve_model(settings))
+            self.markers = fim_tokens(resolve_model(settings))
         except ModelUnavailable:
             pass  # the loader reports it with the fix
         token: str | None = None

@@ -1,8 +1,15 @@
 """Typed settings with defaults, and the one function that resolves them.
 
+Every setting is declared once, here: its type and default, the text users read, its
+environment variable, its bounds and choices, whether changing it reloads the model, and
+whether it is internal (a switch for tests and measurements that editors do not offer).
+The VS Code extension's settings, the README table and the Neovim help table are
+generated from these declarations (`scripts/generate.py`), and a test fails when one of
+them is out of date.
+
 Sources, weakest first: environment variables < initializationOptions <
 workspace/configuration. A bad value keeps the default and yields a message for the user;
-settings never crash the server.
+settings never crash the server. No other module reads the environment for a setting.
 """
 
 from __future__ import annotations
@@ -11,9 +18,45 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 SECTION = "qwenLsp"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """What is known about one setting besides its type and default."""
+
+    doc: str
+    """What it does, for users (Markdown: `code` spans only)."""
+    env: str = ""
+    """The environment variable that sets it (the weakest layer), if any."""
+    minimum: float | None = None
+    choices: tuple[tuple[str, str], ...] = ()
+    """Allowed values of a string setting, each with what it means."""
+    reload: bool = False
+    """Changing it loads the model again."""
+    internal: bool = False
+    """A switch for tests, benchmarks and ablations: not offered in editors' settings UIs,
+    listed apart in the documentation."""
+
+
+def setting(
+    default: T,
+    doc: str,
+    *,
+    env: str = "",
+    minimum: float | None = None,
+    choices: tuple[tuple[str, str], ...] = (),
+    reload: bool = False,
+    internal: bool = False,
+) -> T:
+    """Declare a field of :class:`Settings` (or of :class:`CustomAction`) with its info."""
+    info = SettingInfo(doc, env, minimum, choices, reload, internal)
+    return field(default=default, metadata={"info": info})
+
 
 ACTION_TARGETS = ("replace", "above", "below", "newFile")
 
@@ -22,104 +65,244 @@ ACTION_TARGETS = ("replace", "above", "below", "newFile")
 class CustomAction:
     """A code action defined by the user (one entry of the ``customActions`` setting)."""
 
-    title: str
-    """What the editor shows in its code-action menu."""
-    prompt: str
-    """The request to the model. Placeholders: {selection}, {scope} (the enclosing function
-    or class), {language}, {diagnostics}, {file}, {name}, {context}; without {selection}
-    the selected code is appended in a fenced block."""
-    kind: str = "refactor.rewrite"
-    """The LSP CodeActionKind (quickfix, refactor.rewrite, source...)."""
-    target: str = "replace"
-    """Where the answer goes: replace (the selection), above, below, newFile."""
-    system: str = ""
-    """System prompt; empty = a generic one for code edits."""
-    languages: tuple[str, ...] = ()
-    """Language ids it is offered for; empty = all."""
-    fileName: str = ""
-    """For target newFile: the new file's name next to the current one ({stem}, {ext})."""
-    answer: str = "code"
-    """"code" (taken from a fenced block and syntax-checked) or "text" (inserted as a
-    comment block)."""
+    title: str = setting("", "Shown in the Quick Fix / Refactor menu (required).")
+    prompt: str = setting(
+        "",
+        "The request to the model (required). Placeholders: {selection}, {scope} (the "
+        "enclosing function or class), {language}, {diagnostics}, {file}, {name}, {context}; "
+        "without {selection} the selected code is appended in a fenced block.",
+    )
+    kind: str = setting(
+        "refactor.rewrite", "The LSP code action kind (quickfix, refactor.rewrite, source...)."
+    )
+    target: str = setting(
+        "replace",
+        "Where the answer goes.",
+        choices=(
+            ("replace", "replaces the selection"),
+            ("above", "goes above it"),
+            ("below", "goes below it"),
+            ("newFile", "becomes a new file next to the current one"),
+        ),
+    )
+    system: str = setting("", "System prompt; empty = a generic one for code edits.")
+    languages: tuple[str, ...] = setting((), "Language ids it is offered for; empty = all.")
+    fileName: str = setting(
+        "", "For target newFile: the new file's name next to the current one ({stem}, {ext})."
+    )
+    answer: str = setting(
+        "code",
+        "What the model's answer is.",
+        choices=(
+            ("code", "code, taken from a fenced block and syntax-checked"),
+            ("text", "text, inserted as a comment block"),
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class Settings:
-    model: str = ""
-    """Registry name (see `qwen-lsp models list`) or path to a GGUF file; "" = the default."""
-    backend: str = "llama"
-    """"llama" (llama-cpp-python, in process) or "fake" (a canned model for tests)."""
-    prefixTokens: int = 384
-    """Prompt budget for the text above the cursor. Each new token costs ~10 ms on one core."""
-    suffixTokens: int = 96
-    """Prompt budget for the text after the cursor."""
-    crossFileTokens: int = 256
-    """Prompt budget for code from other open files (definitions of the names used near
-    the cursor, recently edited chunks), put first in the prompt; 0 = off."""
-    maxTokensLine: int = 48
-    """Most tokens generated for a single-line suggestion."""
-    maxTokensBlock: int = 160
-    """Most tokens generated for a multi-line (block) suggestion."""
-    maxSeconds: float = 4.0
-    """Time cap on generating one suggestion (prompt processing not included)."""
-    blockPrompt: str = "chat"
-    """How a block suggestion is asked: "chat" (the chat template, the answer prefilled with
-    the code up to the cursor: better bodies from instruct models) or "fim" (the
-    fill-in-the-middle prompt single lines use: for base models, or the least latency)."""
-    multiline: bool = True
-    """Offer whole blocks after a line that opens one; off = always a single line."""
-    disabledLanguages: tuple[str, ...] = ()
-    """LSP language ids that get no suggestions."""
-    kvReuse: bool = True
-    """Reuse the KV cache of the previous prompt's common prefix (off: every prompt cold)."""
-    suggestionCache: bool = True
-    """Reuse suggestions: same context, or the user typing through a shown suggestion."""
-    speculation: bool = True
-    """While idle, compute the suggestion that follows accepting the shown one."""
-    cancelStale: bool = True
-    """A newer keystroke or edit stops the running generation (off: every request runs)."""
-    followTyping: bool = True
-    """A generation the user is typing along with goes on and answers the next keystroke."""
-    contextSize: int = 4096
-    """The model's context window (KV cache size) in tokens."""
-    threads: int = 0
-    """CPU threads for the model; 0 = all cores this process may use."""
-    gpuLayers: int = 0
-    """Layers offloaded to a GPU (-1 = all) when llama-cpp-python was built with one."""
-    customActions: tuple[CustomAction, ...] = ()
-    """User-defined code actions (a list of objects, see CustomAction)."""
-    promptLookup: int = 10
-    """Draft tokens per step of prompt-lookup decoding for code actions that rewrite code
-    (the answer repeats the input); 0 = plain decoding."""
-    actionContextTokens: int = 384
-    """Prompt budget for the context around a code action's code (imports, signatures)."""
-    actionMaxSeconds: float = 300.0
-    """Time cap on generating one code action's answer (it can be cancelled sooner)."""
+    # -- the model
+    model: str = setting(
+        "",
+        "Registry name (`qwen-lsp models list`) or path to a GGUF file; empty = the default "
+        "model (`qwen2.5-coder-0.5b-instruct`).",
+        env="QWEN_LSP_MODEL",
+        reload=True,
+    )
+    contextSize: int = setting(
+        4096,
+        "The model's context window (KV cache size) in tokens.",
+        env="QWEN_LSP_CONTEXT_SIZE",
+        minimum=256,
+        reload=True,
+    )
+    threads: int = setting(
+        0,
+        "CPU threads for the model; 0 = all cores the server may use.",
+        env="QWEN_LSP_THREADS",
+        minimum=0,
+        reload=True,
+    )
+    gpuLayers: int = setting(
+        0,
+        "Layers offloaded to a GPU (-1 = all) when llama-cpp-python was built with one.",
+        env="QWEN_LSP_GPU_LAYERS",
+        minimum=-1,
+        reload=True,
+    )
+    cacheDir: str = setting(
+        "",
+        "Folder of downloaded models; empty = `$XDG_CACHE_HOME/qwen-lsp/models`, else "
+        "`~/.cache/qwen-lsp/models`.",
+        env="QWEN_LSP_CACHE_DIR",
+        reload=True,
+    )
+    hubUrl: str = setting(
+        "",
+        "Base address of the model hub (or a mirror of it) that registry models with a hub "
+        "source are downloaded from; empty = `https://huggingface.co`.",
+        env="QWEN_LSP_HUB_URL",
+    )
+    # -- inline completion
+    multiline: bool = setting(
+        True, "Offer whole blocks after a line that opens one; off = always a single line."
+    )
+    blockPrompt: str = setting(
+        "chat",
+        "How a block (multi-line) suggestion is asked from the model.",
+        choices=(
+            (
+                "chat",
+                "the chat template, the answer prefilled with the code up to the cursor: "
+                "better bodies from instruct models",
+            ),
+            ("fim", "the fill-in-the-middle prompt single lines use: base models, least latency"),
+        ),
+    )
+    disabledLanguages: tuple[str, ...] = setting((), "Language ids that get no suggestions.")
+    prefixTokens: int = setting(
+        384,
+        "Prompt budget (tokens) for the text above the cursor; each new token costs about "
+        "10 ms on one CPU core.",
+        minimum=0,
+    )
+    suffixTokens: int = setting(
+        96, "Prompt budget (tokens) for the text after the cursor.", minimum=0
+    )
+    crossFileTokens: int = setting(
+        256,
+        "Prompt budget (tokens) for code from other open files (definitions of the names "
+        "used near the cursor, recent edits), first in the prompt; 0 = off.",
+        minimum=0,
+    )
+    maxTokensLine: int = setting(48, "Most tokens generated for a one-line suggestion.", minimum=1)
+    maxTokensBlock: int = setting(160, "Most tokens generated for a block suggestion.", minimum=1)
+    maxSeconds: float = setting(
+        4.0,
+        "Time cap (seconds) on generating one suggestion, prompt processing not included.",
+        env="QWEN_LSP_MAX_SECONDS",
+        minimum=0.1,
+    )
+    # -- code actions
+    customActions: tuple[CustomAction, ...] = setting(
+        (),
+        "Your own code actions, offered next to the built-in ones: a list of objects "
+        "`{title, prompt, kind, target, system, languages, fileName, answer}` (see README).",
+    )
+    actionMaxSeconds: float = setting(
+        300.0,
+        "Time cap (seconds) on generating one code action's answer; it can be cancelled sooner.",
+        minimum=1.0,
+    )
+    actionContextTokens: int = setting(
+        384,
+        "Prompt budget (tokens) for the context around a code action's code (imports, signatures).",
+        minimum=0,
+    )
+    promptLookup: int = setting(
+        10,
+        "Draft tokens per step of prompt-lookup decoding for code actions that rewrite code "
+        "(the answer repeats the input); 0 = plain decoding.",
+        minimum=0,
+    )
+    # -- what each speed technique buys: switches for the benchmark, leave them on
+    kvReuse: bool = setting(
+        True,
+        "Reuse the KV cache for the prompt's unchanged beginning (off: every prompt cold).",
+        internal=True,
+    )
+    suggestionCache: bool = setting(
+        True,
+        "Same context, or typing through a shown suggestion: no model call.",
+        internal=True,
+    )
+    speculation: bool = setting(
+        True,
+        "While idle, compute the suggestion that follows accepting the shown one.",
+        internal=True,
+    )
+    cancelStale: bool = setting(
+        True,
+        "A newer keystroke or edit stops the running generation (off: every request runs).",
+        internal=True,
+    )
+    followTyping: bool = setting(
+        True,
+        "A generation the user is typing along with goes on and answers the next keystroke.",
+        internal=True,
+    )
+    # -- tests and ablations
+    backend: str = setting(
+        "llama",
+        "The model engine.",
+        env="QWEN_LSP_BACKEND",
+        choices=(
+            ("llama", "llama-cpp-python in the server process"),
+            ("fake", "a canned model, for tests"),
+        ),
+        reload=True,
+        internal=True,
+    )
+    fakeAnswers: str = setting(
+        "",
+        "A JSON file of scripted answers for the `fake` backend "
+        '(`{"contains": {...}, "suffix": {...}}`).',
+        env="QWEN_LSP_FAKE_ANSWERS",
+        reload=True,
+        internal=True,
+    )
+    fakeSecondsPerToken: float = setting(
+        0.0,
+        "How slowly the `fake` backend writes (to test cancellation and stale edits).",
+        env="QWEN_LSP_FAKE_SECONDS_PER_TOKEN",
+        minimum=0.0,
+        reload=True,
+        internal=True,
+    )
+    registryFile: str = setting(
+        "",
+        "A model registry to use instead of the one shipped with qwen-lsp.",
+        env="QWEN_LSP_REGISTRY",
+        reload=True,
+        internal=True,
+    )
+    disableRules: tuple[str, ...] = setting(
+        (),
+        "Post-processing and prompt rules to leave out, by name (to measure what each buys).",
+        env="QWEN_LSP_DISABLE_RULES",
+        internal=True,
+    )
 
 
-ENV_NAMES = {
-    "QWEN_LSP_MODEL": "model",
-    "QWEN_LSP_BACKEND": "backend",
-    "QWEN_LSP_THREADS": "threads",
-    "QWEN_LSP_GPU_LAYERS": "gpuLayers",
-    "QWEN_LSP_CONTEXT_SIZE": "contextSize",
-    "QWEN_LSP_MAX_SECONDS": "maxSeconds",
-}
-CHOICES = {"backend": ("llama", "fake"), "blockPrompt": ("chat", "fim")}
-MINIMUMS = {
-    "prefixTokens": 0,
-    "suffixTokens": 0,
-    "crossFileTokens": 0,
-    "maxTokensLine": 1,
-    "maxTokensBlock": 1,
-    "maxSeconds": 0.1,
-    "contextSize": 256,
-    "threads": 0,
-    "gpuLayers": -1,
-    "promptLookup": 0,
-    "actionContextTokens": 0,
-    "actionMaxSeconds": 1.0,
-}
+def info(name: str, owner: type = Settings) -> SettingInfo:
+    """The declared info of one setting."""
+    for declared in dataclasses.fields(owner):
+        if declared.name == name:
+            found: SettingInfo = declared.metadata["info"]
+            return found
+    raise KeyError(name)
+
+
+def setting_fields(owner: type = Settings) -> list[dataclasses.Field[Any]]:
+    """The declared settings, in declaration order."""
+    return list(dataclasses.fields(owner))
+
+
+def env_names() -> dict[str, str]:
+    """Environment variable -> setting name."""
+    return {info(f.name).env: f.name for f in setting_fields() if info(f.name).env}
+
+
+def needs_reload(old: Settings, new: Settings) -> bool:
+    """Whether going from ``old`` to ``new`` settings means loading the model again."""
+    return any(
+        getattr(old, f.name) != getattr(new, f.name)
+        for f in setting_fields()
+        if info(f.name).reload
+    )
+
+
 _KIND = re.compile(r"^[A-Za-z]+(\.[A-Za-z0-9_-]+)*$")
 
 
@@ -171,6 +354,13 @@ def _section(source: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return nested if isinstance(nested, Mapping) else source
 
 
+def _at_least(name: str, number: float) -> None:
+    minimum = info(name).minimum
+    if minimum is not None and number < minimum:
+        shown = int(minimum) if float(minimum).is_integer() else minimum
+        raise ValueError(f"must be at least {shown}")
+
+
 def _coerce(name: str, value: Any, default: Any, from_env: bool) -> Any:
     """Return the value converted to the type of the default, or raise ValueError."""
     parser = _PARSERS.get(name)
@@ -187,8 +377,7 @@ def _coerce(name: str, value: Any, default: Any, from_env: bool) -> Any:
             raise ValueError("expected a whole number")
         if isinstance(value, int) or (from_env and str(value).lstrip("-").isdigit()):
             number = int(value)
-            if number < MINIMUMS.get(name, number):
-                raise ValueError(f"must be at least {MINIMUMS[name]}")
+            _at_least(name, number)
             return number
         raise ValueError("expected a whole number")
     if isinstance(default, float):
@@ -198,8 +387,7 @@ def _coerce(name: str, value: Any, default: Any, from_env: bool) -> Any:
             number_f = None
         if number_f is None:
             raise ValueError("expected a number")
-        if number_f < MINIMUMS.get(name, number_f):
-            raise ValueError(f"must be at least {MINIMUMS[name]}")
+        _at_least(name, number_f)
         return number_f
     if isinstance(default, tuple):
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
@@ -209,8 +397,9 @@ def _coerce(name: str, value: Any, default: Any, from_env: bool) -> Any:
         raise ValueError("expected a list of strings")
     if not isinstance(value, str):
         raise ValueError("expected a string")
-    if name in CHOICES and value not in CHOICES[name]:
-        raise ValueError(f"expected one of {', '.join(CHOICES[name])}")
+    choices = [choice for choice, _ in info(name).choices]
+    if choices and value not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}")
     return value
 
 
@@ -226,25 +415,26 @@ def resolve_settings(
     workspace_configuration: Mapping[str, Any] | None = None,
 ) -> Resolved:
     defaults = Settings()
-    known = {f.name for f in dataclasses.fields(Settings)}
+    known = {f.name for f in setting_fields()}
+    from_env = env_names()
     values: dict[str, Any] = {}
     problems: list[str] = []
 
     layers: list[tuple[str, Mapping[str, Any], bool]] = [
-        ("environment", {ENV_NAMES[k]: v for k, v in env.items() if k in ENV_NAMES}, True),
+        ("environment", {from_env[k]: v for k, v in env.items() if k in from_env}, True),
         ("initializationOptions", _section(initialization_options), False),
         ("workspace configuration", _section(workspace_configuration), False),
     ]
-    for origin, layer, from_env in layers:
+    for origin, layer, is_env in layers:
         for name, value in layer.items():
             if name not in known:
-                if not from_env:
+                if not is_env:
                     problems.append(f"qwen-lsp: unknown setting {name!r} in {origin} (ignored)")
                 continue
             if value is None:
                 continue
             try:
-                values[name] = _coerce(name, value, getattr(defaults, name), from_env)
+                values[name] = _coerce(name, value, getattr(defaults, name), is_env)
             except ValueError as exc:
                 problems.append(
                     f"qwen-lsp: setting {name!r} from {origin} is invalid ({exc}); "

@@ -29,8 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lsp_driver import REPO, Session  # noqa: E402
 
-from lsp_server.context import FimMarkers, TokenCounter, fim_prompt, fim_window  # noqa: E402
-from lsp_server.engine import Special  # noqa: E402
+from lsp_server.context import TokenCounter, fim_prompt, fim_window  # noqa: E402
+from lsp_server.engine import (
+    FimTokens,  # noqa: E402
+    Special,  # noqa: E402
+)
 from lsp_server.engine.llama_backend import LlamaOptions, default_threads  # noqa: E402
 from lsp_server.models import resolve, verify  # noqa: E402
 from lsp_server.settings import Settings  # noqa: E402
@@ -60,7 +63,7 @@ def raw_prompt(llm: Any, text: str, offset: int) -> list[int]:
         text, offset, TokenCounter(tokenize), settings.prefixTokens, settings.suffixTokens
     )
     tokens: list[int] = []
-    for part in fim_prompt(window, FimMarkers()):
+    for part in fim_prompt(window, FimTokens()):
         if isinstance(part, Special):
             tokens.extend(llm.tokenize(part.text.encode(), add_bos=False, special=True))
         else:

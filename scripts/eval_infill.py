@@ -57,7 +57,8 @@ import infill_tasks as it
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from lsp_server.models import DEFAULT_STOP, FimTokens, resolve
+from lsp_server.engine import FimTokens
+from lsp_server.models import DEFAULT_STOP, resolve
 
 CI_SAMPLE = 20  # tasks of each kind in the CI subset (see tests/e2e/test_eval_floor.py)
 CI_SEED = 1

@@ -24,6 +24,24 @@ class Special:
 
 
 PromptPart = str | Special
+
+
+@dataclass(frozen=True)
+class FimTokens:
+    """A model's fill-in-the-middle special tokens (the registry says which a model has).
+
+    ``repo_name`` and ``file_sep`` frame Qwen2.5-Coder's repository-level layout (the
+    cross-file header); "" means the model has no such layout.
+    """
+
+    prefix: str = "<|fim_prefix|>"
+    suffix: str = "<|fim_suffix|>"
+    middle: str = "<|fim_middle|>"
+    pad: str = "<|fim_pad|>"
+    repo_name: str = "<|repo_name|>"
+    file_sep: str = "<|file_sep|>"
+
+
 StopReason = Literal["stop_token", "max_tokens", "time_cap", "done", "cancelled"]
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 
 from lsp_server import models
-from lsp_server.context import FimMarkers
-from lsp_server.engine import Backend
+from lsp_server.engine import Backend, FimTokens
 from lsp_server.engine.worker import ModelUnavailable
 from lsp_server.settings import Settings
 
@@ -23,17 +21,8 @@ def resolve_model(settings: Settings) -> models.ResolvedModel:
         raise ModelUnavailable(str(exc), exc.fix) from exc
 
 
-def fim_markers(resolved: models.ResolvedModel) -> FimMarkers:
-    if resolved.spec is None:
-        return FimMarkers()
-    fim = resolved.spec.fim
-    return FimMarkers(
-        prefix=fim.prefix,
-        suffix=fim.suffix,
-        middle=fim.middle,
-        repo_name=fim.repo_name,
-        file_sep=fim.file_sep,
-    )
+def fim_tokens(resolved: models.ResolvedModel) -> FimTokens:
+    return resolved.spec.fim if resolved.spec is not None else FimTokens()
 
 
 def make_loader(settings: Settings) -> Callable[[], Backend]:
@@ -43,12 +32,11 @@ def make_loader(settings: Settings) -> Callable[[], Backend]:
         if settings.backend == "fake":
             from lsp_server.engine.fake import FakeBackend
 
-            # Tests slow the fake down to exercise cancellation and stale edits.
-            delay = float(os.environ.get("QWEN_LSP_FAKE_SECONDS_PER_TOKEN", "0") or 0)
-            # ... and script its answers (code actions) in a JSON file.
-            answers = os.environ.get("QWEN_LSP_FAKE_ANSWERS", "")
-            if answers:
-                return FakeBackend.from_file(answers, seconds_per_token=delay)
+            # Tests slow the fake down to exercise cancellation and stale edits, and script
+            # its answers (code actions) in a JSON file.
+            delay = settings.fakeSecondsPerToken
+            if settings.fakeAnswers:
+                return FakeBackend.from_file(settings.fakeAnswers, seconds_per_token=delay)
             return FakeBackend(seconds_per_token=delay)
         from lsp_server.engine.llama_backend import LlamaBackend, LlamaOptions
 

@@ -136,7 +136,7 @@ async def test_offers_are_computed_without_the_model() -> None:
 
 async def test_completions_are_answered_while_an_action_runs() -> None:
     from lsp_server.completion import CompletionService
-    from lsp_server.context import FimMarkers
+    from lsp_server.engine import FimTokens
 
     backend = FakeBackend(
         {"return ": "x + 1\n"},
@@ -146,7 +146,7 @@ async def test_completions_are_answered_while_an_action_runs() -> None:
     worker = ModelWorker()
     await worker.load_async(lambda: backend)
     actions = ActionService(worker, Settings)
-    completions = CompletionService(worker, Settings, FimMarkers)
+    completions = CompletionService(worker, Settings, FimTokens)
     action = asyncio.ensure_future(
         actions.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True)
     )

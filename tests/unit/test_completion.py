@@ -6,8 +6,8 @@ import asyncio
 import dataclasses
 
 from lsp_server.completion import CompletionService
-from lsp_server.context import FimMarkers
 from lsp_server.documents import Document, DocumentStore, Snapshot
+from lsp_server.engine import FimTokens
 from lsp_server.engine.fake import FakeBackend
 from lsp_server.engine.worker import ModelWorker
 from lsp_server.settings import Settings
@@ -18,7 +18,7 @@ URI = "file:///t/example.py"
 async def service(settings: Settings, backend: FakeBackend) -> CompletionService:
     worker = ModelWorker()
     await worker.load_async(lambda: backend)
-    return CompletionService(worker, lambda: settings, FimMarkers)
+    return CompletionService(worker, lambda: settings, FimTokens)
 
 
 def no_speculation() -> Settings:

@@ -8,13 +8,12 @@ import pytest
 from lsp_server.chat import ChatTemplate
 from lsp_server.context import (
     MAX_LINE_CHARS,
-    FimMarkers,
     TokenCounter,
     chat_continuation_prompt,
     fim_prompt,
     fim_window,
 )
-from lsp_server.engine import Special
+from lsp_server.engine import FimTokens, Special
 
 
 def words(text: str) -> list[int]:
@@ -36,7 +35,7 @@ def test_layout_puts_cursor_line_after_middle_marker() -> None:
     assert w.prefix == "def f():\n    return 1\n\n"
     assert w.line_prefix == "x = f("
     assert w.suffix == ")\nprint(x)\n"
-    prompt = fim_prompt(w, FimMarkers())
+    prompt = fim_prompt(w, FimTokens())
     assert prompt == [
         Special("<|fim_prefix|>"),
         w.prefix,
@@ -66,7 +65,7 @@ def test_indentation_alone_ends_the_prefix(
 ) -> None:
     text = document.replace("█", "")
     w = window(text, document.index("█"))
-    prompt = fim_prompt(w, FimMarkers())
+    prompt = fim_prompt(w, FimTokens())
     assert prompt[1] == prefix_part
     assert prompt[3] == w.suffix
     assert prompt[4] == Special("<|fim_middle|>")

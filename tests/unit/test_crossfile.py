@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from lsp_server.completion import CompletionService
-from lsp_server.context import FimMarkers, fim_prompt, fim_window
+from lsp_server.context import fim_prompt, fim_window
 from lsp_server.crossfile import (
     Chunk,
     CrossFileContext,
@@ -19,7 +19,7 @@ from lsp_server.crossfile import (
     similarity,
 )
 from lsp_server.documents import DocumentStore, Snapshot
-from lsp_server.engine import PromptPart, Special
+from lsp_server.engine import FimTokens, PromptPart, Special
 from lsp_server.engine.fake import FakeBackend
 from lsp_server.engine.worker import ModelWorker
 from lsp_server.settings import Settings
@@ -380,7 +380,7 @@ def test_similarity(a: list[str], b: list[str], expected: float) -> None:
 
 def test_header_layout_is_qwen_repository_format() -> None:
     header = context(snapshot("inventory.py", "python", INVENTORY_PY)).header(
-        CHECKOUT_URI, CHECKOUT_PY, CURSOR, 2000, chars, FimMarkers()
+        CHECKOUT_URI, CHECKOUT_PY, CURSOR, 2000, chars, FimTokens()
     )
     text = flat(header.parts)
     assert text.startswith("<|repo_name|>shop\n<|file_sep|>inventory.py\n")
@@ -402,7 +402,7 @@ def test_header_stays_within_the_budget(budget: int) -> None:
     )
     cross = context(*documents)
     cross.record_edit(documents[1], 12, 12)
-    header = cross.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, budget, chars, FimMarkers())
+    header = cross.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, budget, chars, FimTokens())
     text_tokens = sum(len(p) for p in header.parts if isinstance(p, str))
     specials = sum(isinstance(p, Special) for p in header.parts)
     assert text_tokens + specials <= budget
@@ -414,16 +414,16 @@ def test_header_stays_within_the_budget(budget: int) -> None:
 @pytest.mark.parametrize(
     ("documents", "budget", "markers"),
     [
-        ((), 400, FimMarkers()),  # no other document
-        ((snapshot("inventory.py", "python", INVENTORY_PY),), 0, FimMarkers()),  # off
+        ((), 400, FimTokens()),  # no other document
+        ((snapshot("inventory.py", "python", INVENTORY_PY),), 0, FimTokens()),  # off
         # a model without repository tokens
-        ((snapshot("inventory.py", "python", INVENTORY_PY),), 400, FimMarkers(repo_name="")),
+        ((snapshot("inventory.py", "python", INVENTORY_PY),), 400, FimTokens(repo_name="")),
         # nothing the code near the cursor uses, nothing edited
-        ((snapshot("orders.go", "go", ORDERS_GO),), 400, FimMarkers()),
+        ((snapshot("orders.go", "go", ORDERS_GO),), 400, FimTokens()),
     ],
 )
 def test_no_header_leaves_the_prompt_as_before(
-    documents: tuple[Snapshot, ...], budget: int, markers: FimMarkers
+    documents: tuple[Snapshot, ...], budget: int, markers: FimTokens
 ) -> None:
     cross = context(*documents)
     header = cross.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, budget, chars, markers)
@@ -441,7 +441,7 @@ def test_header_is_stable_while_typing_on_a_line() -> None:
     # names typed on the line that another file defines would change it if they counted
     for typed in ["", "r", "return ", "return long_report(", "return long_report(Bin"]:
         text = CHECKOUT_PY[:CURSOR] + typed + CHECKOUT_PY[CURSOR:]
-        header = cross.header(CHECKOUT_URI, text, CURSOR + len(typed), 2000, chars, FimMarkers())
+        header = cross.header(CHECKOUT_URI, text, CURSOR + len(typed), 2000, chars, FimTokens())
         headers.add(flat(header.parts))
     assert len(headers) == 1 and headers != {""}
 
@@ -485,7 +485,7 @@ def test_the_current_files_chunks_and_near_copies_are_not_used() -> None:
     assert [c.uri for c in cross.ring.chunks()] == [CHECKOUT_URI, copy.uri] or len(
         cross.ring.chunks()
     ) == 1  # the copy may have replaced the original in the ring (near-copy dedup)
-    text = flat(cross.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, 2000, chars, FimMarkers()).parts)
+    text = flat(cross.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, 2000, chars, FimTokens()).parts)
     assert "checkout_old.py" not in text
     assert text.count("<|file_sep|>checkout.py") == 1  # only as the current file
 
@@ -494,7 +494,7 @@ def test_a_name_the_file_defines_itself_is_not_looked_up_elsewhere() -> None:
     local = CHECKOUT_PY + "\ndef restock_threshold(x):\n    return 1\n"
     text = flat(
         context(snapshot("inventory.py", "python", INVENTORY_PY))
-        .header(CHECKOUT_URI, local, CURSOR, 2000, chars, FimMarkers())
+        .header(CHECKOUT_URI, local, CURSOR, 2000, chars, FimTokens())
         .parts
     )
     assert "def restock_threshold" not in text
@@ -512,8 +512,8 @@ def test_order_does_not_depend_on_the_order_documents_are_listed() -> None:
     for cross in (first, second):
         for document in documents:
             cross.record_edit(document, 3, 3)
-    one = first.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, 2000, chars, FimMarkers())
-    two = second.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, 2000, chars, FimMarkers())
+    one = first.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, 2000, chars, FimTokens())
+    two = second.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, 2000, chars, FimTokens())
     assert one.parts == two.parts
     paths = [line for line in flat(one.parts).split("\n") if "<|file_sep|>" in line]
     assert paths == sorted(paths[:-1]) + [paths[-1]]
@@ -539,7 +539,7 @@ async def test_the_completion_prompt_starts_with_the_header_only_when_enabled() 
         )
         worker = ModelWorker()
         await worker.load_async(lambda: backend)
-        service = CompletionService(worker, lambda s=settings: s, FimMarkers, cross)
+        service = CompletionService(worker, lambda s=settings: s, FimTokens, cross)
         snapshot_ = document.snapshot()
         line, column = snapshot_.position_at(CURSOR)
         await service.complete(snapshot_, line, column, lambda: True)

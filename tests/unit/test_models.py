@@ -21,6 +21,7 @@ from typing import cast
 import pytest
 
 from lsp_server import models
+from lsp_server.engine import FimTokens
 from lsp_server.models import ModelError, ModelSpec, RegistryError, ResolvedModel
 
 # --------------------------------------------------------------------------- GGUF builder
@@ -194,7 +195,7 @@ def test_real_registry_entries_are_well_formed(name: str) -> None:
     assert spec.name == name
     assert spec.file.endswith(".gguf") and "/" not in spec.file
     assert spec.description
-    assert spec.fim == models.FimTokens()
+    assert spec.fim == FimTokens()
     assert spec.chat == models.ChatTokens()
     assert set(spec.stop) >= {"<|endoftext|>", "<|im_end|>", "<|fim_prefix|>", "<|file_sep|>"}
     assert spec.sha256 is None or len(spec.sha256) == 64
