@@ -94,7 +94,7 @@ async def server_rate(session: Session, uri: str, line: int, col: int) -> tuple[
     if not await session.wait(future, 120):
         raise TimeoutError("the server gave no suggestion within 120 s")
     last = (await session.status()).get("lastGeneration") or {}
-    tokens, seconds = last.get("generated_tokens", 0), last.get("generate_seconds", 0.0)
+    tokens, seconds = last.get("generatedTokens", 0), last.get("generateSeconds", 0.0)
     if tokens < 8 or seconds <= 0:
         raise RuntimeError(f"the server's suggestion was too short to time: {last}")
     return tokens / seconds, tokens

@@ -201,7 +201,14 @@ WARM_UP = ("def add(a, b):\n    ", "\n")
 # threads ran 3-5x slower than with one as soon as any other process wanted the CPU.
 EVAL_THREADS = 1
 EVAL_DEFAULTS: dict[str, Any] = {"maxSeconds": 60.0, "threads": EVAL_THREADS}
-GENERATION_FIELDS = ("stop_reason", "prompt_tokens", "reused_tokens", "generated_tokens")
+# What the scores keep of the status's lastGeneration (protocol.GenerationFigures), by
+# the names the result files have always used.
+GENERATION_FIELDS = {
+    "stopReason": "stop_reason",
+    "promptTokens": "prompt_tokens",
+    "reusedTokens": "reused_tokens",
+    "generatedTokens": "generated_tokens",
+}
 
 
 def plain(value: Any) -> Any:
@@ -243,7 +250,7 @@ async def _run_server(
                     text, error = "", f"{type(exc).__name__}: {exc}"
                 seconds = time.monotonic() - t
                 last = plain(await session.status()).get("lastGeneration") or {}
-                extra = {k: last[k] for k in GENERATION_FIELDS if k in last}
+                extra = {name: last[k] for k, name in GENERATION_FIELDS.items() if k in last}
                 # The model's own text before the server cut it: what post-processing saw.
                 extra["model_text"] = last.get("text", "")
                 results[task.id] = Generated(text, seconds, error, extra)

@@ -261,10 +261,10 @@ class QwenExtension implements vscode.Disposable {
     const view = core.statusView(this.clientState, this.status, this.enabled(), this.startError);
     type Item = vscode.QuickPickItem & { run: () => unknown };
     const items: Item[] = [];
-    const fix = this.status?.state === 'error' ? this.status.error?.fix : undefined;
-    const target = core.pullTarget(fix);
-    if (target !== undefined) {
-      items.push({ label: `$(cloud-download) Run the fix: ${fix}`, run: () => this.pullModel(target || undefined) });
+    const error = this.status?.state === 'error' ? this.status.error : null;
+    const target = error?.pullModel;
+    if (target) {
+      items.push({ label: `$(cloud-download) Run the fix: ${error.fix}`, run: () => this.pullModel(target) });
     }
     items.push(
       {
