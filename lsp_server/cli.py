@@ -74,8 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("name", nargs="?", help="registry name (default: the default model)")
     pull.add_argument("--force", action="store_true", help="download again even if present")
     verify = models_sub.add_parser("verify", help="check a model (name or path), re-hashing it")
+    # Not "model": that is the top-level --model option's destination.
     verify.add_argument(
-        "model", nargs="?", help="registry name or GGUF path (default: the default)"
+        "target",
+        nargs="?",
+        metavar="MODEL",
+        help="registry name or GGUF path (default: the default model)",
     )
     forget = models_sub.add_parser(
         "forget", help="drop the digest recorded at a model's first download (trust on first use)"
@@ -208,7 +212,7 @@ def models_command(args: argparse.Namespace, config: StoreConfig) -> int:
         elif args.models_command == "pull":
             print(modelstore.pull(args.name, config, force=args.force))
         elif args.models_command == "verify":
-            resolved = modelstore.resolve(args.model, config)
+            resolved = modelstore.resolve(args.target, config)
             modelstore.verify(resolved, config, full_hash=True)
             print(f"ok: {resolved.path}")
         else:
