@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-from lsp_server import __version__, models
+from lsp_server import __version__, modelstore
 from lsp_server.engine import GenerationLimits, Special
 from lsp_server.settings import resolve_settings
 
@@ -79,18 +79,19 @@ def run_doctor() -> int:
         return 1
 
     settings = resolve_settings(os.environ).settings
+    store = modelstore.StoreConfig.from_settings(settings)
     try:
-        resolved = models.resolve(settings.model or None)
-    except models.ModelError as exc:
+        resolved = modelstore.resolve(settings.model or None, store)
+    except modelstore.ModelError as exc:
         _line("model", f"ERROR {exc} -- fix: {exc.fix}")
         return 1
     _line("model", f"{resolved.spec.name if resolved.spec else 'local file'}: {resolved.path}")
     started = time.monotonic()
     try:
-        models.verify(resolved, full_hash=True)
+        modelstore.verify(resolved, store, full_hash=True)
         state = "verified (size, sha256, GGUF header)" if resolved.spec else "GGUF header ok"
         _line("model file", f"{state} in {time.monotonic() - started:.1f} s")
-    except models.ModelError as exc:
+    except modelstore.ModelError as exc:
         _line("model file", f"BAD: {exc} -- fix: {exc.fix}")
         return 1
 
@@ -99,7 +100,7 @@ def run_doctor() -> int:
     started = time.monotonic()
     backend = LlamaBackend(
         resolved.path,
-        resolved.spec.stop if resolved.spec else models.DEFAULT_STOP,
+        resolved.spec.stop if resolved.spec else modelstore.DEFAULT_STOP,
         LlamaOptions(n_ctx=2048, n_threads=settings.threads, n_gpu_layers=settings.gpuLayers),
     )
     _line("load time", f"{time.monotonic() - started:.2f} s")

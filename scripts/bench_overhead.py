@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import sysconfig
@@ -35,8 +36,8 @@ from lsp_server.engine import (
     Special,  # noqa: E402
 )
 from lsp_server.engine.llama_backend import LlamaOptions, default_threads  # noqa: E402
-from lsp_server.models import resolve, verify  # noqa: E402
-from lsp_server.settings import Settings  # noqa: E402
+from lsp_server.modelstore import StoreConfig, resolve, verify  # noqa: E402
+from lsp_server.settings import Settings, resolve_settings  # noqa: E402
 
 FUNCTION = "    def _wrap_chunks(self, chunks):\n"
 # The server must generate, not answer from its cache or speculate in between.
@@ -105,8 +106,9 @@ async def run(runs: int, extra_threads: list[int], out: Path) -> dict[str, Any]:
 
     text, line, col = site()
     offset = len(text)
-    model = resolve(None)
-    verify(model)
+    store = StoreConfig.from_settings(resolve_settings(os.environ).settings)
+    model = resolve(None, store)
+    verify(model, store)
     threads = default_threads()
     options = LlamaOptions()
     session = Session(SERVER_OPTIONS, out.with_suffix(".server.log"))

@@ -58,7 +58,8 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 from lsp_server.engine import FimTokens
-from lsp_server.models import DEFAULT_STOP, resolve
+from lsp_server.modelstore import DEFAULT_STOP, StoreConfig, resolve
+from lsp_server.settings import resolve_settings
 
 CI_SAMPLE = 20  # tasks of each kind in the CI subset (see tests/e2e/test_eval_floor.py)
 CI_SEED = 1
@@ -277,13 +278,18 @@ def run_server(
 # --------------------------------------------------------------------------- the raw model
 
 
+def _store() -> StoreConfig:
+    """The model store the server sees (the same environment configures both)."""
+    return StoreConfig.from_settings(resolve_settings(os.environ).settings)
+
+
 class RawModel:
     """The model itself: plain PSM FIM prompt, greedy, no post-processing."""
 
     def __init__(self, model: str, threads: int, n_ctx: int = 4096) -> None:
         import llama_cpp
 
-        resolved = resolve(model or None)
+        resolved = resolve(model or None, _store())
         self.path = resolved.path
         self.fim = resolved.spec.fim if resolved.spec else FimTokens()
         stop = resolved.spec.stop if resolved.spec else DEFAULT_STOP
@@ -618,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     wanted = {v.strip() for v in args.variants.split(",") if v.strip()}
     if not set(kinds) <= set(it.KINDS) or not wanted <= {SERVER, RAW}:
         raise SystemExit("--kinds takes line,block and --variants takes server,raw")
-    model_name = args.model or resolve(None).path.stem
+    model_name = args.model or resolve(None, _store()).path.stem
     out: Path = args.out or Path(".artifacts") / f"eval_infill_{Path(model_name).stem}.json"
 
     def progress(message: str) -> None:

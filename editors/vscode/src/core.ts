@@ -1,7 +1,7 @@
 import { SERVER_SETTING_KEYS, type Status } from './protocol';
 
 // The parts of the extension that do not need VS Code: settings for the server, the
-// status bar's text, parsing `qwen-lsp models list`, reading a fix out of an error.
+// status bar's text, reading `qwen-lsp models list --json`, reading a fix out of an error.
 // Kept apart so that `node --test` can check them without an editor.
 
 // Setting names, method names and the status payload come from the server's own
@@ -141,33 +141,47 @@ export function statusView(
   return { text: name, tooltip: lines.join('\n'), kind: 'normal' };
 }
 
+/** One model of `qwen-lsp models list --json` (its keys: lsp_server/cli.py ModelListEntry). */
 export interface ModelEntry {
   name: string;
-  isDefault: boolean;
-  status: string;
+  file: string;
+  size: number | null;
+  sha256: string | null;
   description: string;
+  source: string;
+  architecture: string;
+  isDefault: boolean;
+  present: boolean;
+  /** true: checked; false: known bad (wrong size); null: not checked yet. */
+  verified: boolean | null;
+  path: string;
 }
 
-/** Rows of `qwen-lsp models list` (a header line, then one model a line). */
+/** The models in the output of `qwen-lsp models list --json` ([] when it is not that). */
 export function parseModelList(output: string): ModelEntry[] {
-  const lines = output.split(/\r?\n/);
-  const header = lines.findIndex((l) => /^NAME\s+SIZE/.test(l));
-  if (header < 0) {
+  let document: unknown;
+  try {
+    document = JSON.parse(output);
+  } catch {
     return [];
   }
-  const statusAt = lines[header].indexOf('STATUS');
-  const descAt = lines[header].indexOf('DESCRIPTION');
-  const entries: ModelEntry[] = [];
-  for (const line of lines.slice(header + 1)) {
-    const m = /^(\S+)( \*)?\s/.exec(line);
-    if (!m || line.startsWith('* ') || line.startsWith('cache:')) {
-      continue;
-    }
-    const status = statusAt >= 0 && descAt > statusAt ? line.slice(statusAt, descAt).trim() : '';
-    const description = descAt >= 0 ? line.slice(descAt).trim() : '';
-    entries.push({ name: m[1], isDefault: m[2] !== undefined, status, description });
+  if (!Array.isArray(document)) {
+    return [];
   }
-  return entries;
+  return document.filter(
+    (m): m is ModelEntry => typeof m === 'object' && m !== null && typeof m.name === 'string',
+  );
+}
+
+/** A model's cache state in words (the STATUS column of `qwen-lsp models list`). */
+export function modelStatusText(model: ModelEntry): string {
+  if (!model.present) {
+    return 'not downloaded';
+  }
+  if (model.verified === true) {
+    return 'verified';
+  }
+  return model.verified === false ? 'corrupt (wrong size)' : 'present (not verified yet)';
 }
 
 /** The model name in a fix such as "qwen-lsp models pull NAME" (undefined if none). */

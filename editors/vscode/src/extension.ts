@@ -295,7 +295,7 @@ class QwenExtension implements vscode.Disposable {
     return new Promise((resolve) => {
       execFile(
         launch.command,
-        ['models', 'list'],
+        ['models', 'list', '--json'],
         { env: { ...process.env, ...launch.env }, timeout: 30000 },
         (err, stdout) => resolve(err ? [] : core.parseModelList(stdout)),
       );
@@ -309,7 +309,7 @@ class QwenExtension implements vscode.Disposable {
       type Item = vscode.QuickPickItem & { name: string };
       const items: Item[] = models.map((m) => ({
         label: m.name + (m.isDefault ? ' (default)' : ''),
-        description: m.status,
+        description: core.modelStatusText(m),
         detail: m.description,
         name: m.name,
       }));

@@ -154,27 +154,44 @@ test('statusView: loading, ready, error with the fix, off, start failure', () =>
   assert.equal(core.statusView('stopped', undefined, true).kind, 'warning');
 });
 
-test('parseModelList reads `qwen-lsp models list`', () => {
-  const out = [
-    'NAME                           SIZE MB  SOURCE  STATUS          DESCRIPTION',
-    'qwen2.5-coder-0.5b-instruct *      491  pypi    verified        Qwen2.5-Coder 0.5B Instruct, mixed Q5_0/Q4_K (CPU default: fastest, weakest)',
-    'qwen2.5-coder-1.5b-instruct       1117  pypi    not downloaded  Qwen2.5-Coder 1.5B Instruct, Q4_K_M',
-    'qwen2.5-coder-3b-instruct            ?  hub     not downloaded  Qwen2.5-Coder 3B Instruct',
-    '* default model',
-    'cache: /root/.cache/qwen-lsp/models',
-    '',
-  ].join('\n');
-  const models = core.parseModelList(out);
+test('parseModelList reads `qwen-lsp models list --json`', () => {
+  const entry = (name: string, isDefault: boolean, present: boolean, verified: boolean | null) => ({
+    name,
+    file: `${name}.gguf`,
+    size: 491400064,
+    sha256: null,
+    description: `${name} description`,
+    source: 'pypi',
+    architecture: 'qwen2',
+    isDefault,
+    present,
+    verified,
+    path: `/root/.cache/qwen-lsp/models/${name}.gguf`,
+  });
+  const out = JSON.stringify(
+    [
+      entry('qwen2.5-coder-0.5b-instruct', true, true, true),
+      entry('qwen2.5-coder-1.5b-instruct', false, false, null),
+      entry('qwen2.5-coder-3b-instruct', false, true, false),
+      entry('qwen2.5-coder-7b-instruct', false, true, null),
+    ],
+    null,
+    2,
+  );
+  const models = core.parseModelList(out + '\n');
   assert.deepEqual(
-    models.map((m) => [m.name, m.isDefault, m.status]),
+    models.map((m) => [m.name, m.isDefault, core.modelStatusText(m)]),
     [
       ['qwen2.5-coder-0.5b-instruct', true, 'verified'],
       ['qwen2.5-coder-1.5b-instruct', false, 'not downloaded'],
-      ['qwen2.5-coder-3b-instruct', false, 'not downloaded'],
+      ['qwen2.5-coder-3b-instruct', false, 'corrupt (wrong size)'],
+      ['qwen2.5-coder-7b-instruct', false, 'present (not verified yet)'],
     ],
   );
-  assert.match(models[0].description, /^Qwen2\.5-Coder 0\.5B/);
+  assert.equal(models[0].description, 'qwen2.5-coder-0.5b-instruct description');
   assert.deepEqual(core.parseModelList('error: no registry'), []);
+  assert.deepEqual(core.parseModelList('{"name": "not a list"}'), []);
+  assert.deepEqual(core.parseModelList('[{"file": "no name"}, 3, null]'), []);
 });
 
 test('pullTarget finds the model in a fix', () => {
