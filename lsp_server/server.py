@@ -267,7 +267,9 @@ def on_status(ls: QwenLanguageServer, params: Any) -> dict[str, Any]:
     status = protocol.Status(
         state=ls.worker.state,
         model=ls.settings.model or "default",
-        error=None if error is None else protocol.ModelProblem(str(error), error.fix),
+        error=None
+        if error is None
+        else protocol.ModelProblem(str(error), error.fix, error.pull_model),
         completions=ls.completions.stats.totals(),
         lastGeneration=None if last is None else last.figures(),
         actions=ls.actions.stats.totals(),

@@ -20,7 +20,7 @@ def resolve_model(settings: Settings) -> modelstore.ResolvedModel:
             settings.model or None, modelstore.StoreConfig.from_settings(settings)
         )
     except modelstore.ModelError as exc:
-        raise ModelUnavailable(str(exc), exc.fix) from exc
+        raise ModelUnavailable(str(exc), exc.fix, exc.pull) from exc
 
 
 def fim_tokens(resolved: modelstore.ResolvedModel) -> FimTokens:
@@ -47,7 +47,7 @@ def make_loader(settings: Settings) -> Callable[[], Backend]:
         try:
             modelstore.verify(resolved, modelstore.StoreConfig.from_settings(settings))
         except modelstore.ModelError as exc:
-            raise ModelUnavailable(str(exc), exc.fix) from exc
+            raise ModelUnavailable(str(exc), exc.fix, exc.pull) from exc
         stop = resolved.spec.stop if resolved.spec is not None else modelstore.DEFAULT_STOP
         options = LlamaOptions(
             n_ctx=settings.contextSize, n_threads=settings.threads, n_gpu_layers=settings.gpuLayers

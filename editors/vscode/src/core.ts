@@ -1,7 +1,7 @@
 import { SERVER_SETTING_KEYS, type Status } from './protocol';
 
 // The parts of the extension that do not need VS Code: settings for the server, the
-// status bar's text, reading `qwen-lsp models list --json`, reading a fix out of an error.
+// status bar's text, reading `qwen-lsp models list --json`.
 // Kept apart so that `node --test` can check them without an editor.
 
 // Setting names, method names and the status payload come from the server's own
@@ -182,18 +182,6 @@ export function modelStatusText(model: ModelEntry): string {
     return 'verified';
   }
   return model.verified === false ? 'corrupt (wrong size)' : 'present (not verified yet)';
-}
-
-/** The model name in a fix such as "qwen-lsp models pull NAME" (undefined if none). */
-export function pullTarget(fix: string | undefined | null): string | undefined {
-  if (!fix) {
-    return undefined;
-  }
-  const m = /qwen-lsp models pull(?:\s+--force)?(?:\s+([A-Za-z0-9._\-/:]+))?/.exec(fix);
-  if (!m) {
-    return undefined;
-  }
-  return m[1] ?? '';
 }
 
 /** Seconds until the next status poll: fast while things change, slow when settled. */

@@ -146,7 +146,7 @@ class QwenExtension implements vscode.Disposable {
       return;
     }
     // The server explains model errors with "Fix: qwen-lsp models pull NAME": offer the fix.
-    client.onNotification(ShowMessageNotification.type, (params) => this.showServerMessage(params));
+    client.onNotification(ShowMessageNotification.type, (params) => void this.showServerMessage(params));
     this.clientState = 'running';
     this.schedulePoll(0);
   }
@@ -175,8 +175,10 @@ class QwenExtension implements vscode.Disposable {
     await this.start();
   }
 
-  private showServerMessage(params: { type: MessageType; message: string }): void {
-    const { buttons: actions, target } = pull.messageActions(params.message);
+  private async showServerMessage(params: { type: MessageType; message: string }): Promise<void> {
+    // Whether a download fixes it is in the status (error.pullModel), not in the text.
+    const status = params.type === MessageType.Error ? await this.fetchStatus() : this.status;
+    const { buttons: actions, target } = pull.messageActions(params.message, status);
     const show =
       params.type === MessageType.Error
         ? vscode.window.showErrorMessage
@@ -225,24 +227,35 @@ class QwenExtension implements vscode.Disposable {
     if (!client || generation !== this.pollGeneration || client.state !== State.Running) {
       return;
     }
-    const source = new CancellationTokenSource();
-    // A short time-out: a reply can get lost while the server loads the model, and the
-    // next poll must not wait for it.
-    const timer = setTimeout(() => source.cancel(), 5000);
-    try {
-      this.status = await client.sendRequest<core.ServerStatus>(core.STATUS_METHOD, {}, source.token);
-    } catch (err) {
-      this.output.debug(`status request failed: ${String(err)}`);
-    } finally {
-      clearTimeout(timer);
-      source.dispose();
-    }
+    await this.fetchStatus();
     if (generation !== this.pollGeneration) {
       return;
     }
     this.render();
     const settled = this.config().get<number>('statusPollSeconds', 10);
     this.schedulePoll(core.pollDelayMs(this.status, settled));
+  }
+
+  /** Ask the server for its status (kept in this.status); undefined when it does not answer. */
+  private async fetchStatus(): Promise<core.ServerStatus | undefined> {
+    const client = this.client;
+    if (!client || client.state !== State.Running) {
+      return undefined;
+    }
+    const source = new CancellationTokenSource();
+    // A short time-out: a reply can get lost while the server loads the model, and the
+    // next poll must not wait for it.
+    const timer = setTimeout(() => source.cancel(), 5000);
+    try {
+      this.status = await client.sendRequest<core.ServerStatus>(core.STATUS_METHOD, {}, source.token);
+      return this.status;
+    } catch (err) {
+      this.output.debug(`status request failed: ${String(err)}`);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      source.dispose();
+    }
   }
 
   private render(): void {

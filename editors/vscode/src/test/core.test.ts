@@ -194,17 +194,6 @@ test('parseModelList reads `qwen-lsp models list --json`', () => {
   assert.deepEqual(core.parseModelList('[{"file": "no name"}, 3, null]'), []);
 });
 
-test('pullTarget finds the model in a fix', () => {
-  assert.equal(core.pullTarget('qwen-lsp models pull qwen2.5-coder-0.5b-instruct'), 'qwen2.5-coder-0.5b-instruct');
-  assert.equal(
-    core.pullTarget('qwen-lsp: model file is truncated. Fix: qwen-lsp models pull --force qwen2.5-coder-1.5b-instruct'),
-    'qwen2.5-coder-1.5b-instruct',
-  );
-  assert.equal(core.pullTarget('run qwen-lsp models pull'), '');
-  assert.equal(core.pullTarget('check the path'), undefined);
-  assert.equal(core.pullTarget(null), undefined);
-});
-
 test('parsePullProgress: percentages and plain lines', () => {
   assert.deepEqual(core.parsePullProgress('part 2/6:    163.8 / 491.4 MB  33.3%    12.0 MB/s\x1b[K'), {
     message: 'part 2/6: 163.8 / 491.4 MB 33.3% 12.0 MB/s',
