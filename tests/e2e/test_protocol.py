@@ -20,6 +20,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
+from lsp_server import protocol
 from tests.e2e.conftest import CLIENTS, cursor_of, inline, items_of, open_doc, server_config, start
 
 PY_URI = "file:///tmp/qwen-lsp-test/example.py"
@@ -197,10 +198,15 @@ async def test_broken_model_shows_fix_and_server_keeps_serving(
         await start(client, "neovim")
         await asyncio.wait_for(client.wait_for_notification(types.WINDOW_SHOW_MESSAGE), 30)
         [message] = [m for m in client.messages if m.type == types.MessageType.Error]
+        status = await client.protocol.send_request_async(protocol.STATUS_METHOD, {})
+        assert status.state == "error" and status.error.message in message.message
         if kind == "not-gguf":
             assert "not a GGUF" in message.message
+            assert status.error.pullModel is None  # a file of the user's: no download fixes it
         else:
             assert "qwen-lsp models pull qwen2.5-coder-0.5b-instruct" in message.message
+            # Editors offer the download from this field, not from the text.
+            assert status.error.pullModel == "qwen2.5-coder-0.5b-instruct"
         open_doc(client, PY_URI, "python", "x = ")
         assert items_of(await inline(client, PY_URI, types.Position(line=0, character=4))) == []
         assert items_of(await inline(client, PY_URI, types.Position(line=0, character=4))) == []
