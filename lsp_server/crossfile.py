@@ -35,9 +35,11 @@ from urllib.parse import unquote, urlsplit
 
 from tree_sitter import Node
 
+from lsp_server import languages
 from lsp_server.context import is_import_line
 from lsp_server.documents import Snapshot
 from lsp_server.engine import FimTokens, PromptPart, Special
+from lsp_server.languages import Definitions
 
 # A chunk of the ring: lines around an edit, starting at a multiple of CHUNK_STEP so that
 # edits close together land in the same chunk (it is replaced, not added again).
@@ -172,59 +174,6 @@ class Definition:
     whole: bool = True  # False: an outline or a head, some of its lines left out
 
 
-@dataclass(frozen=True)
-class _DefinitionRules:
-    leaves: frozenset[str]  # definitions shown as a whole (functions, methods, types)
-    containers: frozenset[str]  # definitions with members (classes): members are indexed too
-    descend: frozenset[str]  # other nodes whose children may hold definitions
-    function_values: frozenset[str] = frozenset()  # `const f = () => ...` counts as a function
-
-
-def _names(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-_JS_RULES = _DefinitionRules(
-    leaves=_names(
-        "function_declaration generator_function_declaration method_definition"
-        " variable_declarator interface_declaration type_alias_declaration enum_declaration"
-    ),
-    containers=_names("class_declaration abstract_class_declaration"),
-    descend=_names("program export_statement class_body lexical_declaration variable_declaration"),
-    function_values=_names("arrow_function function_expression function generator_function"),
-)
-_C_RULES = _DefinitionRules(
-    leaves=_names("function_definition struct_specifier enum_specifier type_definition"),
-    containers=frozenset(),
-    descend=_names("translation_unit declaration_list namespace_definition"),
-)
-_RULES: dict[str, _DefinitionRules] = {
-    "python": _DefinitionRules(
-        leaves=_names("function_definition"),
-        containers=_names("class_definition"),
-        descend=_names("module decorated_definition block"),
-    ),
-    "javascript": _JS_RULES,
-    "typescript": _JS_RULES,
-    "tsx": _JS_RULES,
-    "go": _DefinitionRules(
-        leaves=_names("function_declaration method_declaration type_spec"),
-        containers=frozenset(),
-        descend=_names("source_file type_declaration"),
-    ),
-    "rust": _DefinitionRules(
-        leaves=_names("function_item struct_item enum_item type_item"),
-        containers=_names("trait_item"),
-        descend=_names("source_file impl_item declaration_list mod_item"),
-    ),
-    "java": _DefinitionRules(
-        leaves=_names("method_declaration constructor_declaration record_declaration"),
-        containers=_names("class_declaration interface_declaration enum_declaration"),
-        descend=_names("program class_body interface_body enum_body"),
-    ),
-    "c": _C_RULES,
-    "cpp": _C_RULES,
-}
 MAX_DEPTH = 6
 
 
@@ -262,9 +211,10 @@ def _body(node: Node) -> Node | None:
 
 def definitions(snapshot: Snapshot) -> list[Definition]:
     """The definitions of a document, in file order (empty without a tree or rules)."""
-    rules = _RULES.get(snapshot.language or "")
-    if snapshot.tree is None or rules is None:
+    spec = languages.find(snapshot.language)
+    if snapshot.tree is None or spec is None:
         return []
+    rules = spec.definitions
     lines = snapshot.text.split("\n")
     found: list[Definition] = []
 
@@ -295,7 +245,7 @@ def definitions(snapshot: Snapshot) -> list[Definition]:
 
 
 def _definition(
-    name: str, node: Node, lines: list[str], rules: _DefinitionRules, header: str | None
+    name: str, node: Node, lines: list[str], rules: Definitions, header: str | None
 ) -> Definition:
     shown = _shown_node(node)
     first, last = shown.start_point[0], shown.end_point[0]
@@ -323,9 +273,7 @@ def _head(node: Node, lines: list[str], first: int) -> list[str]:
     return [*head, indent + ELIDED]
 
 
-def _outline(
-    node: Node, lines: list[str], first: int, last: int, rules: _DefinitionRules
-) -> list[str]:
+def _outline(node: Node, lines: list[str], first: int, last: int, rules: Definitions) -> list[str]:
     """A class without its method bodies: fields and signatures, what callers need."""
     skipped: set[int] = set()
     body = _body(node)

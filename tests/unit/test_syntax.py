@@ -1,4 +1,4 @@
-"""Tests of lsp_server.syntax: languages, parsers and completion-kind decisions."""
+"""Tests of lsp_server.syntax: parsers and completion-kind decisions, for every language."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import threading
 
 import pytest
 
-from lsp_server import syntax
+from lsp_server import languages, syntax
+from lsp_server.languages import SUPPORTED_LANGUAGES
 from lsp_server.syntax import (
-    SUPPORTED_LANGUAGES,
     CompletionKind,
     completion_kind,
     count_errors,
     get_parser,
-    language_for,
-    rules_for,
 )
 
 CURSOR = "‸"
@@ -203,50 +201,19 @@ def test_completion_kind_lone_carriage_return_lines() -> None:
     assert kind_at("javascript", "function f() {\r  ‸\r}") == "block"
 
 
-@pytest.mark.parametrize(
-    ("language_id", "uri", "expected"),
-    [
-        ("python", "", "python"),
-        ("javascript", "", "javascript"),
-        ("javascriptreact", "file:///a/app.jsx", "javascript"),
-        ("typescript", "", "typescript"),
-        ("typescriptreact", "", "tsx"),
-        ("go", "", "go"),
-        ("rust", "", "rust"),
-        ("c", "", "c"),
-        ("cpp", "", "cpp"),
-        ("java", "", "java"),
-        ("Python", "", "python"),
-        ("python", "file:///a/b.js", "python"),  # a known languageId wins
-        ("plaintext", "file:///home/me/x.py", "python"),
-        ("", "file:///home/me/My%20Project/main.GO", "go"),
-        ("plaintext", "file:///c%3A/src/lib.rs?x=1#frag", "rust"),
-        ("", "untitled:Untitled-1", None),
-        ("plaintext", "file:///a/b.tsx", "tsx"),
-        ("plaintext", "file:///a/b.hpp", "cpp"),
-        ("plaintext", "file:///a/b.h", "c"),
-        ("plaintext", "file:///a/Main.java", "java"),
-        ("plaintext", "file:///a/README.md", None),
-        ("markdown", "", None),
-        ("plaintext", "/no/scheme/script.py", "python"),
-    ],
-)
-def test_language_for(language_id: str, uri: str, expected: str | None) -> None:
-    assert language_for(language_id, uri) == expected
-
-
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
 def test_every_language_has_rules_and_parses(language: str) -> None:
-    rules = rules_for(language)
-    assert rules.name == language
-    assert rules.block_node_types and rules.block_openers and rules.line_comment
+    spec = languages.get(language)
+    assert spec.name == language
+    assert spec.completion.block_node_types and spec.completion.block_openers
+    assert spec.line_comment
     tree = get_parser(language).parse(b"x")
     assert tree.root_node is not None
 
 
 def test_unknown_language_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unsupported language 'cobol'"):
-        rules_for("cobol")
+        languages.get("cobol")
     with pytest.raises(ValueError, match="unsupported language 'cobol'"):
         get_parser("cobol")
 
