@@ -177,9 +177,11 @@ class Definition:
 MAX_DEPTH = 6
 
 
-def _node_name(node: Node) -> str:
+def _node_name(node: Node, rules: Definitions) -> str:
     named = node.child_by_field_name("name")
     if named is not None:
+        if named.type in rules.qualified_names and named.named_child_count:
+            named = named.named_children[-1]  # `M.total` goes by `total`
         return (named.text or b"").decode("utf-8", "replace")
     # C and C++ functions: the name is at the end of a chain of declarators
     declarator = node.child_by_field_name("declarator")
@@ -205,8 +207,11 @@ def _shown_node(node: Node) -> Node:
     return node
 
 
-def _body(node: Node) -> Node | None:
-    return node.child_by_field_name("body")
+def _body(node: Node, rules: Definitions) -> Node | None:
+    body = node.child_by_field_name("body")
+    if body is None and rules.bodies:
+        body = next((c for c in node.named_children if c.type in rules.bodies), None)
+    return body
 
 
 def definitions(snapshot: Snapshot) -> list[Definition]:
@@ -226,11 +231,11 @@ def definitions(snapshot: Snapshot) -> list[Definition]:
                     value = child.child_by_field_name("value")
                     if value is None or value.type not in rules.function_values:
                         continue
-                name = _node_name(child)
+                name = _node_name(child, rules)
                 if name:
                     found.append(_definition(name, child, lines, rules, header))
                 if kind in rules.containers and depth < MAX_DEPTH:
-                    body = _body(child)
+                    body = _body(child, rules)
                     if body is not None:  # its members show under its first line
                         visit(body, depth + 1, lines[child.start_point[0]].rstrip("\r"))
             elif kind in rules.descend and depth < MAX_DEPTH:
@@ -257,15 +262,15 @@ def _definition(
         if node.type in rules.containers:
             text = _outline(node, lines, first, last, rules)
         else:
-            text = _head(node, lines, first)
+            text = _head(node, lines, first, rules)
     if header is not None:
         text = [header, *text]
     return Definition(name, first, last, tuple(text), header is None, whole)
 
 
-def _head(node: Node, lines: list[str], first: int) -> list[str]:
+def _head(node: Node, lines: list[str], first: int, rules: Definitions) -> list[str]:
     """The signature (up to where the body starts) and the first lines after it."""
-    body = _body(node)
+    body = _body(node, rules)
     signature_end = body.start_point[0] if body is not None else first
     end = max(signature_end + 1, first + HEAD_LINES)
     head = [line.rstrip("\r") for line in lines[first:end]]
@@ -276,12 +281,12 @@ def _head(node: Node, lines: list[str], first: int) -> list[str]:
 def _outline(node: Node, lines: list[str], first: int, last: int, rules: Definitions) -> list[str]:
     """A class without its method bodies: fields and signatures, what callers need."""
     skipped: set[int] = set()
-    body = _body(node)
+    body = _body(node, rules)
     for member in body.named_children if body is not None else []:
         inner = member
         if inner.type == "decorated_definition":
             inner = inner.child_by_field_name("definition") or inner
-        member_body = _body(inner)
+        member_body = _body(inner, rules)
         if inner.type not in rules.leaves or member_body is None:
             continue
         body_first = member_body.start_point[0]

@@ -88,6 +88,12 @@ class Definitions:
     function_values: frozenset[str] = frozenset()
     extra_targets: frozenset[str] = frozenset()  # acted on, though not indexed as such
     not_targets: frozenset[str] = frozenset()  # indexed, though not acted on
+    # The body of a definition when the grammar has no `body` field for it (Kotlin's
+    # class_body, function_body): the first named child of one of these types.
+    bodies: frozenset[str] = frozenset()
+    # A name that is a path (Lua's `M.total`, `Bin:label`): the definition goes by its
+    # last part, the name its callers write after the dot.
+    qualified_names: frozenset[str] = frozenset()
 
     @property
     def targets(self) -> frozenset[str]:
