@@ -5,17 +5,21 @@ grammar, the LSP languageIds and file extensions that mean it, the node types co
 kinds are decided by, its definitions (cross-file context and code actions read the same
 set), import nodes, comment syntax, docstring convention, test-file style and test marker,
 and annotation nodes. The modules that use these facts keep their algorithms and read the
-facts from here; none keeps a per-language table of its own.
+facts from here. (The code actions still keep copies of their per-language tables until
+they read these records too; tests/unit/test_languages.py checks that the two agree.)
 
-To add a language:
+To add a language (one record and its grammar dependency; nothing else in the server
+changes):
 
-1. add its grammar package (``tree-sitter-<name>``) to the dependencies in pyproject.toml;
+1. add its grammar package (``tree-sitter-<name>`` on PyPI, built for the tree-sitter of
+   pyproject.toml) to the dependencies in pyproject.toml;
 2. write its :class:`LanguageSpec` in the family module that fits (``scripting``, ``web``,
-   ``native``, ``managed``; or a new one) and list it in :data:`LANGUAGES` below. Parse a
-   few real snippets and print their trees (``node.type``, ``node.children``) to find the
-   node types it needs;
-3. add its row to the table in tests/unit/test_languages.py (a snippet that parses, where
-   a block opens, a definition to find).
+   ``native``, ``managed``; or a new one) and list it in :data:`LANGUAGES` below. The
+   node types come from parsing a few real snippets and printing their trees
+   (``node.type``, ``node.children``, ``node.field_name_for_child(i)``);
+3. the tests then ask for it: a row in tests/unit/test_languages.py (a snippet that
+   parses, its id and extension, the definitions cross-file context finds, its comment
+   syntax) and completion-kind cases in tests/unit/test_syntax.py.
 
 Languages without a grammar still get their comment syntax (explanations are written as
 comments) from :data:`LINE_COMMENTS_WITHOUT_GRAMMAR`.
@@ -61,6 +65,12 @@ LANGUAGES: tuple[LanguageSpec, ...] = (
     native.C,
     native.CPP,
     managed.JAVA,
+    scripting.RUBY,
+    web.PHP,
+    managed.CSHARP,
+    scripting.LUA,
+    scripting.BASH,
+    managed.KOTLIN,
 )
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(spec.name for spec in LANGUAGES)
@@ -68,23 +78,15 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(spec.name for spec in LANGUAGES)
 # Comment syntax of languages we have no grammar for (explanations still need one), by
 # LSP languageId.
 LINE_COMMENTS_WITHOUT_GRAMMAR: dict[str, str] = {
-    "lua": "--",
     "sql": "--",
     "haskell": "--",
-    "ruby": "#",
-    "shellscript": "#",
-    "sh": "#",
-    "bash": "#",
     "perl": "#",
     "r": "#",
     "yaml": "#",
     "toml": "#",
     "elixir": "#",
-    "php": "//",
-    "kotlin": "//",
     "swift": "//",
     "scala": "//",
-    "csharp": "//",
     "dart": "//",
     "zig": "//",
 }

@@ -1,4 +1,4 @@
-"""Languages of the web: JavaScript, TypeScript and TSX.
+"""Languages of the web: JavaScript, TypeScript, TSX and PHP.
 
 TypeScript and TSX share one grammar package and every rule; they differ in their
 grammar function and in the test-file style (TSX files get no test guidance of their own).
@@ -98,4 +98,39 @@ TSX = LanguageSpec(
     doc_convention=_TS_DOC,
     test_marker=_TEST_CALL,
     annotation_nodes=frozenset({"type_annotation"}),
+)
+
+PHP = LanguageSpec(
+    name="php",
+    # language_php: a file that starts as HTML and switches to PHP at `<?php`
+    grammar=Grammar("tree_sitter_php", "language_php"),
+    language_ids=("php",),
+    extensions=(".php",),
+    line_comment="//",
+    completion=brace_rules(
+        names("compound_statement declaration_list enum_declaration_list switch_block match_block"),
+        # "$x" and "{$x}" in a string are plain children of it: no interpolation node
+        names("string encapsed_string heredoc nowdoc"),
+    ),
+    definitions=Definitions(
+        leaves=names("function_definition method_declaration"),
+        containers=names(
+            "class_declaration interface_declaration trait_declaration enum_declaration"
+        ),
+        # `namespace App { ... }`: its body holds the definitions
+        descend=names("namespace_definition compound_statement"),
+    ),
+    # not `namespace App;`: in its braced form the node is the whole namespace
+    import_nodes=names("namespace_use_declaration"),
+    doc_convention="a PHPDoc comment (/** ... */) directly above it, with @param and @return",
+    test_style=TestStyle(
+        "{stem}Test.php",
+        "Write a PHPUnit test class {stem}Test that extends PHPUnit\\Framework\\TestCase, "
+        "with public function testSomething(): void methods that use $this->assertSame.",
+        file_start=(
+            "<?php\n\nuse PHPUnit\\Framework\\TestCase;\n\n"
+            "final class {stem}Test extends TestCase\n{\n    public function test"
+        ),
+    ),
+    test_marker=re.compile(r"\bfunction\s+test\w*\s*\("),
 )

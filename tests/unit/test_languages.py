@@ -9,7 +9,8 @@ from types import ModuleType
 
 import pytest
 
-from lsp_server import languages, syntax
+from lsp_server import actions, crossfile, languages, syntax
+from lsp_server.documents import Snapshot
 from lsp_server.languages import LANGUAGES, SUPPORTED_LANGUAGES, LanguageSpec, language_for
 
 
@@ -26,6 +27,9 @@ from lsp_server.languages import LANGUAGES, SUPPORTED_LANGUAGES, LanguageSpec, l
         ("c", "", "c"),
         ("cpp", "", "cpp"),
         ("java", "", "java"),
+        ("cs", "", "csharp"),  # Neovim's filetype
+        ("sh", "", "bash"),
+        ("plaintext", "file:///a/build.gradle.kts", "kotlin"),
         ("Python", "", "python"),
         ("python", "file:///a/b.js", "python"),  # a known languageId wins
         ("plaintext", "file:///home/me/x.py", "python"),
@@ -90,6 +94,215 @@ def test_lookups_of_unknown_languages() -> None:
     assert languages.find("python") is languages.get("python")
     with pytest.raises(ValueError, match="unsupported language 'cobol'"):
         languages.get("cobol")
+
+
+# --- one row per language: what adding a language is tested with ------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    language: str
+    language_id: str  # an LSP languageId of it
+    extension: str  # a file extension of it
+    snippet: str  # realistic code that parses without an error
+    definitions: tuple[str, ...]  # what cross-file context finds in the snippet, in order
+    comment: str  # what starts the comment lines an explanation is written as
+
+
+ROWS = [
+    Row(
+        "python",
+        "python",
+        ".py",
+        "import os\n\n\nclass Bin:\n    def label(self) -> str:\n        return f'{self}'\n",
+        ("Bin", "label"),
+        "#",
+    ),
+    Row(
+        "javascript",
+        "javascriptreact",
+        ".jsx",
+        "import x from 'x';\n\nexport function total(xs) {\n  return xs.length;\n}\n"
+        "const label = (b) => `${b}`;\n",
+        ("total", "label"),
+        "//",
+    ),
+    Row(
+        "typescript",
+        "typescript",
+        ".mts",
+        "interface Bin {\n  aisle: number;\n}\n\nfunction label(b: Bin): string {\n"
+        "  return `${b.aisle}`;\n}\n",
+        ("Bin", "label"),
+        "//",
+    ),
+    Row(
+        "tsx",
+        "typescriptreact",
+        ".tsx",
+        "export function Label(props: { text: string }) {\n  return <b>{props.text}</b>;\n}\n",
+        ("Label",),
+        "//",
+    ),
+    Row(
+        "go",
+        "go",
+        ".go",
+        'package shop\n\nimport "fmt"\n\ntype Bin struct {\n\tAisle int\n}\n\n'
+        "func (b Bin) Label() string {\n\treturn fmt.Sprint(b.Aisle)\n}\n",
+        ("Bin", "Label"),
+        "//",
+    ),
+    Row(
+        "rust",
+        "rust",
+        ".rs",
+        "use std::fmt;\n\nstruct Bin {\n    aisle: u32,\n}\n\nimpl Bin {\n"
+        '    fn label(&self) -> String {\n        format!("{}", self.aisle)\n    }\n}\n',
+        ("Bin", "label"),
+        "//",
+    ),
+    Row(
+        "c",
+        "c",
+        ".h",
+        "#include <stdio.h>\n\nstruct bin {\n  int aisle;\n};\n\n"
+        'int label(struct bin *b) {\n  return printf("%d", b->aisle);\n}\n',
+        ("bin", "label"),
+        "//",
+    ),
+    Row(
+        "cpp",
+        "cuda-cpp",
+        ".hpp",
+        "#include <string>\n\nnamespace shop {\nstd::string label(int aisle) {\n"
+        "  return std::to_string(aisle);\n}\n}  // namespace shop\n",
+        ("label",),
+        "//",
+    ),
+    Row(
+        "java",
+        "java",
+        ".java",
+        "package shop;\n\nclass Bin {\n  int aisle;\n\n  String label() {\n"
+        '    return "" + aisle;\n  }\n}\n',
+        ("Bin", "label"),
+        "//",
+    ),
+    Row(
+        "ruby",
+        "ruby",
+        ".rake",
+        'require "json"\n\nmodule Shop\n  class Bin < Base\n    attr_reader :aisle\n\n'
+        "    def initialize(aisle)\n      @aisle = aisle\n    end\n\n"
+        "    def self.build(data)\n      new(data.fetch(:aisle))\n    end\n\n"
+        '    def label\n      "#{@aisle}-#{shelf}"\n    end\n  end\nend\n\n'
+        "bins.each do |bin|\n  puts bin.label unless bin.nil?\nend\n",
+        ("Shop", "Bin", "initialize", "build", "label"),
+        "#",
+    ),
+    Row(
+        "php",
+        "php",
+        ".php",
+        "<?php\nnamespace App\\Shop;\n\nuse App\\Models\\Base;\n\n"
+        "final class Bin extends Base\n{\n    private int $aisle;\n\n"
+        "    public function __construct(int $aisle)\n    {\n        $this->aisle = $aisle;\n"
+        "    }\n\n    public function label(): string\n    {\n"
+        '        return "aisle {$this->aisle}";\n    }\n}\n\n'
+        "function total(array $bins): int\n{\n    $sum = 0;\n"
+        "    foreach ($bins as $bin) {\n        $sum += $bin->aisle;\n    }\n"
+        "    return $sum;\n}\n",
+        ("Bin", "__construct", "label", "total"),
+        "//",
+    ),
+    Row(
+        "csharp",
+        "csharp",
+        ".cs",
+        "using System;\n\nnamespace Shop\n{\n    /// <summary>A bin.</summary>\n"
+        "    public class Bin\n    {\n        public int Aisle { get; set; }\n\n"
+        '        public string Label() => $"aisle {Aisle}";\n\n'
+        "        public int Total(int[] xs)\n        {\n            var sum = 0;\n"
+        "            foreach (var x in xs)\n            {\n                sum += x;\n"
+        "            }\n            return sum;\n        }\n    }\n\n"
+        "    public record Pair(int A, int B);\n}\n",
+        ("Bin", "Label", "Total", "Pair"),
+        "//",
+    ),
+    Row(
+        "lua",
+        "lua",
+        ".lua",
+        'local json = require("json")\nlocal M = {}\n\n--- Sum of the bins.\n'
+        "function M.total(bins)\n  local sum = 0\n  for _, b in ipairs(bins) do\n"
+        "    sum = sum + b\n  end\n  return sum\nend\n\n"
+        "local function helper(x)\n  return x * 2\nend\n\n"
+        "function Bin:label()\n  return 'aisle ' .. self.aisle\nend\n\nreturn M\n",
+        ("total", "helper", "label"),
+        "--",
+    ),
+    Row(
+        "bash",
+        "shellscript",
+        ".sh",
+        "#!/usr/bin/env bash\nset -euo pipefail\nsource ./lib.sh\n\ntotal() {\n  local sum=0\n"
+        '  for b in "$@"; do\n    sum=$((sum + b))\n  done\n'
+        '  if [ "$sum" -gt 1 ]; then\n    echo "big: ${sum} $(date)"\n  fi\n}\n\n'
+        "function helper {\n  echo hi\n}\n",
+        ("total", "helper"),
+        "#",
+    ),
+    Row(
+        "kotlin",
+        "kotlin",
+        ".kts",
+        "package shop\n\nimport kotlin.math.max\n\n"
+        'data class Bin(val aisle: Int) {\n    fun label(): String = "aisle $aisle"\n\n'
+        "    companion object {\n        fun make(): Bin = Bin(1)\n    }\n}\n\n"
+        "object Registry {\n    val bins = mutableListOf<Bin>()\n}\n\n"
+        "fun total(xs: List<Int>): Int {\n    var sum = 0\n    for (x in xs) {\n"
+        "        sum += x\n    }\n    return max(sum, 0)\n}\n",
+        ("Bin", "label", "make", "Registry", "total"),
+        "//",
+    ),
+]
+
+
+def test_rows_cover_every_language() -> None:
+    assert [row.language for row in ROWS] == list(SUPPORTED_LANGUAGES)
+
+
+def test_at_least_ten_languages_parse() -> None:
+    parsed = [
+        row.language
+        for row in ROWS
+        if syntax.count_errors(
+            syntax.get_parser(row.language).parse(row.snippet.encode()).root_node
+        )
+        == 0
+    ]
+    assert parsed == list(SUPPORTED_LANGUAGES)
+    assert len(parsed) >= 10
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.language for row in ROWS])
+def test_a_language_from_its_id_and_extension_to_its_comments(row: Row) -> None:
+    uri = f"file:///work/shop/inventory{row.extension}"
+    assert language_for(row.language_id) == row.language
+    assert language_for("plaintext", uri) == row.language
+    snapshot = Snapshot.build(uri, row.language_id, 1, row.snippet)
+    assert snapshot.language == row.language
+    assert snapshot.tree is not None and not snapshot.tree.root_node.has_error
+    assert tuple(d.name for d in crossfile.definitions(snapshot)) == row.definitions
+    assert languages.line_comment(row.language, row.language_id) == row.comment
+    # the explain action is offered, and writes its explanation behind these
+    target = actions.find_target(snapshot, 0, len(row.snippet))
+    assert target is not None
+    assert "explain" in [
+        offer.spec.id for offer in actions.offers(snapshot, target, (), None, False)
+    ]
+    assert actions.line_comment(snapshot.language, snapshot.language_id) == row.comment
 
 
 # --- the code actions' tables, until the actions read the records ------------------------------
