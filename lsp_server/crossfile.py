@@ -215,7 +215,7 @@ def _body(node: Node, rules: Definitions) -> Node | None:
 
 
 def definitions(snapshot: Snapshot) -> list[Definition]:
-    """The definitions of a document, in file order (empty without a tree or rules)."""
+    """The definitions of a document, in file order (empty without a tree or a language)."""
     spec = languages.find(snapshot.language)
     if snapshot.tree is None or spec is None:
         return []
