@@ -35,9 +35,11 @@ from urllib.parse import unquote, urlsplit
 
 from tree_sitter import Node
 
+from lsp_server import languages
 from lsp_server.context import is_import_line
 from lsp_server.documents import Snapshot
 from lsp_server.engine import FimTokens, PromptPart, Special
+from lsp_server.languages import Definitions
 
 # A chunk of the ring: lines around an edit, starting at a multiple of CHUNK_STEP so that
 # edits close together land in the same chunk (it is replaced, not added again).
@@ -172,65 +174,14 @@ class Definition:
     whole: bool = True  # False: an outline or a head, some of its lines left out
 
 
-@dataclass(frozen=True)
-class _DefinitionRules:
-    leaves: frozenset[str]  # definitions shown as a whole (functions, methods, types)
-    containers: frozenset[str]  # definitions with members (classes): members are indexed too
-    descend: frozenset[str]  # other nodes whose children may hold definitions
-    function_values: frozenset[str] = frozenset()  # `const f = () => ...` counts as a function
-
-
-def _names(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-_JS_RULES = _DefinitionRules(
-    leaves=_names(
-        "function_declaration generator_function_declaration method_definition"
-        " variable_declarator interface_declaration type_alias_declaration enum_declaration"
-    ),
-    containers=_names("class_declaration abstract_class_declaration"),
-    descend=_names("program export_statement class_body lexical_declaration variable_declaration"),
-    function_values=_names("arrow_function function_expression function generator_function"),
-)
-_C_RULES = _DefinitionRules(
-    leaves=_names("function_definition struct_specifier enum_specifier type_definition"),
-    containers=frozenset(),
-    descend=_names("translation_unit declaration_list namespace_definition"),
-)
-_RULES: dict[str, _DefinitionRules] = {
-    "python": _DefinitionRules(
-        leaves=_names("function_definition"),
-        containers=_names("class_definition"),
-        descend=_names("module decorated_definition block"),
-    ),
-    "javascript": _JS_RULES,
-    "typescript": _JS_RULES,
-    "tsx": _JS_RULES,
-    "go": _DefinitionRules(
-        leaves=_names("function_declaration method_declaration type_spec"),
-        containers=frozenset(),
-        descend=_names("source_file type_declaration"),
-    ),
-    "rust": _DefinitionRules(
-        leaves=_names("function_item struct_item enum_item type_item"),
-        containers=_names("trait_item"),
-        descend=_names("source_file impl_item declaration_list mod_item"),
-    ),
-    "java": _DefinitionRules(
-        leaves=_names("method_declaration constructor_declaration record_declaration"),
-        containers=_names("class_declaration interface_declaration enum_declaration"),
-        descend=_names("program class_body interface_body enum_body"),
-    ),
-    "c": _C_RULES,
-    "cpp": _C_RULES,
-}
 MAX_DEPTH = 6
 
 
-def _node_name(node: Node) -> str:
+def _node_name(node: Node, rules: Definitions) -> str:
     named = node.child_by_field_name("name")
     if named is not None:
+        if named.type in rules.qualified_names and named.named_child_count:
+            named = named.named_children[-1]  # `M.total` goes by `total`
         return (named.text or b"").decode("utf-8", "replace")
     # C and C++ functions: the name is at the end of a chain of declarators
     declarator = node.child_by_field_name("declarator")
@@ -256,15 +207,19 @@ def _shown_node(node: Node) -> Node:
     return node
 
 
-def _body(node: Node) -> Node | None:
-    return node.child_by_field_name("body")
+def _body(node: Node, rules: Definitions) -> Node | None:
+    body = node.child_by_field_name("body")
+    if body is None and rules.bodies:
+        body = next((c for c in node.named_children if c.type in rules.bodies), None)
+    return body
 
 
 def definitions(snapshot: Snapshot) -> list[Definition]:
-    """The definitions of a document, in file order (empty without a tree or rules)."""
-    rules = _RULES.get(snapshot.language or "")
-    if snapshot.tree is None or rules is None:
+    """The definitions of a document, in file order (empty without a tree or a language)."""
+    spec = languages.find(snapshot.language)
+    if snapshot.tree is None or spec is None:
         return []
+    rules = spec.definitions
     lines = snapshot.text.split("\n")
     found: list[Definition] = []
 
@@ -276,11 +231,11 @@ def definitions(snapshot: Snapshot) -> list[Definition]:
                     value = child.child_by_field_name("value")
                     if value is None or value.type not in rules.function_values:
                         continue
-                name = _node_name(child)
+                name = _node_name(child, rules)
                 if name:
                     found.append(_definition(name, child, lines, rules, header))
                 if kind in rules.containers and depth < MAX_DEPTH:
-                    body = _body(child)
+                    body = _body(child, rules)
                     if body is not None:  # its members show under its first line
                         visit(body, depth + 1, lines[child.start_point[0]].rstrip("\r"))
             elif kind in rules.descend and depth < MAX_DEPTH:
@@ -295,7 +250,7 @@ def definitions(snapshot: Snapshot) -> list[Definition]:
 
 
 def _definition(
-    name: str, node: Node, lines: list[str], rules: _DefinitionRules, header: str | None
+    name: str, node: Node, lines: list[str], rules: Definitions, header: str | None
 ) -> Definition:
     shown = _shown_node(node)
     first, last = shown.start_point[0], shown.end_point[0]
@@ -307,15 +262,15 @@ def _definition(
         if node.type in rules.containers:
             text = _outline(node, lines, first, last, rules)
         else:
-            text = _head(node, lines, first)
+            text = _head(node, lines, first, rules)
     if header is not None:
         text = [header, *text]
     return Definition(name, first, last, tuple(text), header is None, whole)
 
 
-def _head(node: Node, lines: list[str], first: int) -> list[str]:
+def _head(node: Node, lines: list[str], first: int, rules: Definitions) -> list[str]:
     """The signature (up to where the body starts) and the first lines after it."""
-    body = _body(node)
+    body = _body(node, rules)
     signature_end = body.start_point[0] if body is not None else first
     end = max(signature_end + 1, first + HEAD_LINES)
     head = [line.rstrip("\r") for line in lines[first:end]]
@@ -323,17 +278,15 @@ def _head(node: Node, lines: list[str], first: int) -> list[str]:
     return [*head, indent + ELIDED]
 
 
-def _outline(
-    node: Node, lines: list[str], first: int, last: int, rules: _DefinitionRules
-) -> list[str]:
+def _outline(node: Node, lines: list[str], first: int, last: int, rules: Definitions) -> list[str]:
     """A class without its method bodies: fields and signatures, what callers need."""
     skipped: set[int] = set()
-    body = _body(node)
+    body = _body(node, rules)
     for member in body.named_children if body is not None else []:
         inner = member
         if inner.type == "decorated_definition":
             inner = inner.child_by_field_name("definition") or inner
-        member_body = _body(inner)
+        member_body = _body(inner, rules)
         if inner.type not in rules.leaves or member_body is None:
             continue
         body_first = member_body.start_point[0]

@@ -26,7 +26,7 @@ from typing import NamedTuple, TypeAlias
 
 from tree_sitter import Tree
 
-from lsp_server import syntax
+from lsp_server import languages, syntax
 
 MAX_PARSE_BYTES = 2_000_000
 
@@ -142,9 +142,9 @@ class Snapshot:
         language: str | None = None,
     ) -> Snapshot:
         """A snapshot of ``text``, freshly parsed. ``language`` defaults to
-        :func:`syntax.language_for` of ``language_id``/``uri``."""
+        :func:`languages.language_for` of ``language_id``/``uri``."""
         if language is None:
-            language = syntax.language_for(language_id, uri)
+            language = languages.language_for(language_id, uri)
         index = _TextIndex(text)
         tree = _parse(language, text, index, None)
         return cls(uri, language_id, language, version, text, tree, index)

@@ -1,7 +1,7 @@
-"""Languages, tree-sitter parsers, and the "should we complete here, and how much?" decision.
+"""Tree-sitter parsers, and the "should we complete here, and how much?" decision.
 
-Per-language knowledge lives in :class:`LanguageRules` records (data, not conditionals), so
-adding a grammar means adding one record and one grammar entry.
+What differs between languages (grammars, block and string node types, comment syntax) is
+data in :mod:`lsp_server.languages`; this module holds the algorithms that read it.
 
 Coordinates: :func:`completion_kind` takes a code-point offset into ``text`` (what a
 :class:`lsp_server.documents.Snapshot` hands out) and encodes the text itself to find the
@@ -12,208 +12,27 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import posixpath
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import unquote, urlsplit
 
 from tree_sitter import Language, Node, Parser, Tree
+
+from lsp_server import languages
+from lsp_server.languages import SUPPORTED_LANGUAGES as SUPPORTED_LANGUAGES
+from lsp_server.languages import CompletionRules, LanguageSpec
+from lsp_server.languages import language_for as language_for
+
+# ``syntax.SUPPORTED_LANGUAGES``, ``syntax.language_for`` and ``syntax.rules_for`` are the
+# names the modules written before lsp_server.languages still read (actions, postprocess,
+# headless); new code reads lsp_server.languages itself.
+rules_for = languages.get
 
 CompletionKind = Literal["none", "line", "block"]
 
 # Encoding used for every str -> tree-sitter bytes conversion in the project. "surrogatepass"
 # keeps lone surrogates (JSON allows them) one code point = 3 bytes instead of crashing.
 UTF8_ERRORS = "surrogatepass"
-
-
-@dataclass(frozen=True)
-class LanguageRules:
-    """What completion decisions need to know about one grammar."""
-
-    name: str
-    # Node types that are statement blocks or bodies (where a multi-line completion belongs).
-    block_node_types: frozenset[str]
-    # Tokens that end a line opening a block, once the tree confirms it.
-    block_openers: tuple[str, ...]
-    line_comment: str
-    string_node_types: frozenset[str]
-    comment_node_types: frozenset[str]
-    # Code embedded in a string (f-string / template substitutions): not "inside a string".
-    interpolation_node_types: frozenset[str] = frozenset()
-    # When the opener sits in an ERROR node the tree cannot confirm a block: for indentation
-    # languages the line must start with one of these keywords ...
-    block_keywords: frozenset[str] = frozenset()
-    # ... and for brace languages the text before the opener must not end like a value
-    # (``x = {``, ``f({``, ``[{``, ``a: {`` are literals, not blocks).
-    value_prefixes: tuple[str, ...] = ()
-
-
-def _names(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-_C_COMMENTS = frozenset({"comment"})
-_VALUE_PREFIXES = ("=", "(", "[", ",", ":", "return")
-
-_JS_BLOCKS = frozenset({"statement_block", "class_body", "switch_body"})
-_JS_STRINGS = frozenset({"string", "template_string", "regex"})
-_TS_BLOCKS = _JS_BLOCKS | {"interface_body", "enum_body", "object_type"}
-_C_BLOCKS = frozenset(
-    {"compound_statement", "field_declaration_list", "declaration_list", "enumerator_list"}
-)
-_C_STRINGS = frozenset({"string_literal", "char_literal", "system_lib_string"})
-
-
-def _brace_rules(
-    name: str,
-    blocks: frozenset[str],
-    strings: frozenset[str],
-    comments: frozenset[str] = _C_COMMENTS,
-    interpolations: frozenset[str] = frozenset(),
-) -> LanguageRules:
-    return LanguageRules(
-        name=name,
-        block_node_types=blocks,
-        block_openers=("{",),
-        line_comment="//",
-        string_node_types=strings,
-        comment_node_types=comments,
-        interpolation_node_types=interpolations,
-        value_prefixes=_VALUE_PREFIXES,
-    )
-
-
-_RULES: dict[str, LanguageRules] = {
-    "python": LanguageRules(
-        name="python",
-        block_node_types=frozenset({"block"}),
-        block_openers=(":",),
-        line_comment="#",
-        string_node_types=frozenset({"string"}),
-        comment_node_types=frozenset({"comment"}),
-        interpolation_node_types=frozenset({"interpolation"}),
-        block_keywords=_names(
-            "def class if elif else for while with try except finally match case async"
-        ),
-    ),
-    "javascript": _brace_rules(
-        "javascript", _JS_BLOCKS, _JS_STRINGS, interpolations=frozenset({"template_substitution"})
-    ),
-    "typescript": _brace_rules(
-        "typescript", _TS_BLOCKS, _JS_STRINGS, interpolations=frozenset({"template_substitution"})
-    ),
-    "tsx": _brace_rules(
-        "tsx", _TS_BLOCKS, _JS_STRINGS, interpolations=frozenset({"template_substitution"})
-    ),
-    "go": _brace_rules(
-        "go",
-        _names(
-            "block field_declaration_list interface_type"
-            " expression_switch_statement type_switch_statement select_statement"
-        ),
-        frozenset({"interpreted_string_literal", "raw_string_literal", "rune_literal"}),
-    ),
-    "rust": _brace_rules(
-        "rust",
-        _names("block declaration_list field_declaration_list enum_variant_list match_block"),
-        frozenset({"string_literal", "raw_string_literal", "char_literal"}),
-        comments=frozenset({"line_comment", "block_comment"}),
-    ),
-    "c": _brace_rules("c", _C_BLOCKS, _C_STRINGS),
-    "cpp": _brace_rules("cpp", _C_BLOCKS, _C_STRINGS | {"raw_string_literal"}),
-    "java": _brace_rules(
-        "java",
-        _names(
-            "block class_body interface_body enum_body switch_block constructor_body"
-            " annotation_type_body"
-        ),
-        frozenset({"string_literal", "character_literal"}),
-        comments=frozenset({"line_comment", "block_comment"}),
-    ),
-}
-
-# language -> (grammar module, function returning the TSLanguage pointer)
-_GRAMMARS: dict[str, tuple[str, str]] = {
-    "python": ("tree_sitter_python", "language"),
-    "javascript": ("tree_sitter_javascript", "language"),
-    "typescript": ("tree_sitter_typescript", "language_typescript"),
-    "tsx": ("tree_sitter_typescript", "language_tsx"),
-    "go": ("tree_sitter_go", "language"),
-    "rust": ("tree_sitter_rust", "language"),
-    "c": ("tree_sitter_c", "language"),
-    "cpp": ("tree_sitter_cpp", "language"),
-    "java": ("tree_sitter_java", "language"),
-}
-
-SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(_GRAMMARS)
-
-_LANGUAGE_IDS: dict[str, str] = {
-    "python": "python",
-    "javascript": "javascript",
-    "javascriptreact": "javascript",  # tree-sitter-javascript parses JSX itself
-    "typescript": "typescript",
-    "typescriptreact": "tsx",
-    "go": "go",
-    "rust": "rust",
-    "c": "c",
-    "cpp": "cpp",
-    "cuda-cpp": "cpp",
-    "java": "java",
-}
-
-_EXTENSIONS: dict[str, str] = {
-    ".py": "python",
-    ".pyi": "python",
-    ".pyw": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".cxx": "cpp",
-    ".c++": "cpp",
-    ".hh": "cpp",
-    ".hpp": "cpp",
-    ".hxx": "cpp",
-    ".h++": "cpp",
-    ".ipp": "cpp",
-    ".java": "java",
-}
-
-
-def language_for(language_id: str, uri: str = "") -> str | None:
-    """Our language name for an LSP languageId, else for the uri's file extension, else None.
-
-    A known languageId wins over the extension (the editor knows best); the extension is only
-    consulted when the id is unknown, empty or "plaintext".
-    """
-    language = _LANGUAGE_IDS.get(language_id.lower())
-    if language is not None:
-        return language
-    if not uri:
-        return None
-    path = unquote(urlsplit(uri).path) if ":" in uri else uri
-    _, ext = posixpath.splitext(path.replace("\\", "/"))
-    return _EXTENSIONS.get(ext.lower())
-
-
-def rules_for(language: str) -> LanguageRules:
-    """Rules of a supported language; ValueError for anything else."""
-    try:
-        return _RULES[language]
-    except KeyError:
-        raise ValueError(f"unsupported language {language!r}") from None
 
 
 _languages: dict[str, Language] = {}
@@ -226,10 +45,7 @@ def get_language(language: str) -> Language:
         cached = _languages.get(language)
         if cached is not None:
             return cached
-        try:
-            module_name, function_name = _GRAMMARS[language]
-        except KeyError:
-            raise ValueError(f"unsupported language {language!r}") from None
+        module_name, function_name = languages.get(language).grammar
         loader: Callable[[], object] = getattr(importlib.import_module(module_name), function_name)
         loaded = Language(loader())
         _languages[language] = loaded
@@ -295,9 +111,10 @@ def completion_kind(
     after = text[offset:line_end]
     if after and _is_identifier_char(after[0]):
         return "none"
-    rules = _RULES.get(language) if language is not None else None
-    if rules is None or tree is None:
-        return "block" if _plain_block(text, line_start, before, after, rules) else "line"
+    spec = languages.find(language)
+    if spec is None or tree is None:
+        return "block" if _plain_block(text, line_start, before, after, spec) else "line"
+    rules = spec.completion
 
     root = tree.root_node
     line_start_byte = len(text[:line_start].encode("utf-8", UTF8_ERRORS))
@@ -309,7 +126,7 @@ def completion_kind(
         if before.strip():
             opener_line: tuple[int, int] | None = (line_start, offset)
         else:
-            opener_line = _previous_code_line(text, line_start, rules)
+            opener_line = _previous_code_line(text, line_start, spec.line_comment)
         if opener_line is not None:
             start, end = opener_line
             start_byte = line_start_byte - len(text[start:line_start].encode("utf-8", UTF8_ERRORS))
@@ -343,7 +160,7 @@ def _deeper_code_follows(text: str, line_end: int, indent: str) -> bool:
     return False
 
 
-def _among_statements(root: Node, byte_offset: int, rules: LanguageRules) -> bool:
+def _among_statements(root: Node, byte_offset: int, rules: CompletionRules) -> bool:
     """True when the nearest enclosing construct is a body or the file, not a literal."""
     node: Node | None = root.descendant_for_byte_range(byte_offset, byte_offset)
     while node is not None and node.parent is not None:
@@ -384,16 +201,16 @@ def _lines_before(text: str, line_start: int) -> Iterator[tuple[int, int]]:
         end = start
 
 
-def _is_comment_line(line: str, rules: LanguageRules | None) -> bool:
-    return rules is not None and line.lstrip().startswith(rules.line_comment)
+def _is_comment_line(line: str, line_comment: str | None) -> bool:
+    return line_comment is not None and line.lstrip().startswith(line_comment)
 
 
 def _previous_code_line(
-    text: str, line_start: int, rules: LanguageRules | None
+    text: str, line_start: int, line_comment: str | None
 ) -> tuple[int, int] | None:
     for start, end in _lines_before(text, line_start):
         line = text[start:end]
-        if line.strip() and not _is_comment_line(line, rules):
+        if line.strip() and not _is_comment_line(line, line_comment):
             return start, end
     return None
 
@@ -403,15 +220,16 @@ def _indent_width(line: str) -> int:
 
 
 def _plain_block(
-    text: str, line_start: int, before: str, after: str, rules: LanguageRules | None
+    text: str, line_start: int, before: str, after: str, spec: LanguageSpec | None
 ) -> bool:
     if before.strip() or after.strip():
         return False
-    previous = _previous_code_line(text, line_start, rules)
+    line_comment = spec.line_comment if spec is not None else None
+    previous = _previous_code_line(text, line_start, line_comment)
     if previous is None:
         return False
     line = text[previous[0] : previous[1]]
-    openers = rules.block_openers if rules is not None else _PLAIN_OPENERS
+    openers = spec.completion.block_openers if spec is not None else _PLAIN_OPENERS
     return line.rstrip().endswith(openers) and len(before.expandtabs()) > _indent_width(line)
 
 
@@ -421,7 +239,7 @@ def _ancestors(node: Node | None) -> Iterator[Node]:
         node = node.parent
 
 
-def _inside_literal(root: Node, byte_offset: int, before: str, rules: LanguageRules) -> bool:
+def _inside_literal(root: Node, byte_offset: int, before: str, rules: CompletionRules) -> bool:
     """Whether the cursor is inside a string or comment (not in code interpolated into one)."""
     # The smallest node covering the character before the cursor: a closing quote right
     # before the cursor then belongs to a string that ends at the cursor (so: outside).
@@ -446,14 +264,14 @@ def _inside_literal(root: Node, byte_offset: int, before: str, rules: LanguageRu
     return False
 
 
-def _comment_around(node: Node | None, rules: LanguageRules) -> Node | None:
+def _comment_around(node: Node | None, rules: CompletionRules) -> Node | None:
     for ancestor in _ancestors(node):
         if ancestor.type in rules.comment_node_types:
             return ancestor
     return None
 
 
-def _opens_block(root: Node, line: str, line_start_byte: int, rules: LanguageRules) -> bool:
+def _opens_block(root: Node, line: str, line_start_byte: int, rules: CompletionRules) -> bool:
     """Whether ``line`` (starting at ``line_start_byte``) ends with a confirmed block opener."""
     line_bytes = line.encode("utf-8", UTF8_ERRORS)
     end = len(line_bytes.rstrip())
@@ -493,7 +311,7 @@ def _opens_block(root: Node, line: str, line_start_byte: int, rules: LanguageRul
     return False
 
 
-def _looks_like_block_header(header: str, rules: LanguageRules) -> bool:
+def _looks_like_block_header(header: str, rules: CompletionRules) -> bool:
     """Text heuristic for an opener whose place in the tree is an error-recovery guess."""
     stripped = header.strip()
     if rules.block_keywords:
@@ -503,7 +321,7 @@ def _looks_like_block_header(header: str, rules: LanguageRules) -> bool:
     return not stripped.endswith(rules.value_prefixes)
 
 
-def _in_empty_block(root: Node, byte_offset: int, rules: LanguageRules) -> bool:
+def _in_empty_block(root: Node, byte_offset: int, rules: CompletionRules) -> bool:
     """Whether the cursor is between the braces of a body that holds no code yet."""
     candidates = [root.descendant_for_byte_range(byte_offset, byte_offset)]
     if byte_offset > 0:
@@ -515,7 +333,7 @@ def _in_empty_block(root: Node, byte_offset: int, rules: LanguageRules) -> bool:
     return False
 
 
-def _is_empty_body_around(block: Node, byte_offset: int, rules: LanguageRules) -> bool:
+def _is_empty_body_around(block: Node, byte_offset: int, rules: CompletionRules) -> bool:
     children = block.children
     opener_index = next(
         (i for i, child in enumerate(children) if child.type in rules.block_openers), None

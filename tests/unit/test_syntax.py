@@ -1,4 +1,4 @@
-"""Tests of lsp_server.syntax: languages, parsers and completion-kind decisions."""
+"""Tests of lsp_server.syntax: parsers and completion-kind decisions, for every language."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import threading
 
 import pytest
 
-from lsp_server import syntax
+from lsp_server import languages, syntax
+from lsp_server.languages import SUPPORTED_LANGUAGES
 from lsp_server.syntax import (
-    SUPPORTED_LANGUAGES,
     CompletionKind,
     completion_kind,
     count_errors,
     get_parser,
-    language_for,
-    rules_for,
 )
 
 CURSOR = "‸"
@@ -157,6 +155,69 @@ KIND_CASES: list[tuple[str, str, CompletionKind]] = [
     ("java", 'class A {\n  String s = "a ‸ b";\n}', "none"),
     ("java", "class A {\n  // a ‸ b\n}", "none"),
     ("java", "class A {\n  void f() {\n    Sys‸tem.out.println();\n  }\n}", "none"),
+    # --- ruby ------------------------------------------------------------------------------------
+    ("ruby", "def label\n  ‸", "block"),
+    ("ruby", "def label(x)\n  ‸\nend\n", "block"),
+    ("ruby", "class Bin < Base\n  ‸\nend\n", "block"),
+    ("ruby", "bins.each do |bin|\n  ‸", "block"),
+    ("ruby", "bins.each do‸", "block"),
+    ("ruby", "if ready then\n  ‸\nend\n", "block"),
+    ("ruby", "def f\n  x = 1\n  ‸\nend\n", "block"),
+    ("ruby", "h = {\n  ‸\n}\n", "line"),
+    ("ruby", 'puts "a #{‸}"', "line"),
+    ("ruby", 'x = "a ‸ b"', "none"),
+    ("ruby", "# a ‸ b", "none"),
+    ("ruby", "def la‸bel\nend\n", "none"),
+    # --- php -------------------------------------------------------------------------------------
+    ("php", "<?php\nfunction total($bins) {\n    ‸", "block"),
+    ("php", "<?php\nfunction total($bins)\n{\n    ‸\n}\n", "block"),
+    ("php", "<?php\nclass Shelf\n{\n    ‸\n}\n", "block"),
+    ("php", "<?php\nif ($x) {‸}", "block"),
+    ("php", "<?php\n$a = [\n    ‸\n];\n", "line"),
+    ("php", "<?php\n$total = ‸;\n", "line"),
+    ("php", '<?php\n$s = "a $x ‸ b";\n', "none"),
+    ("php", "<?php\n// a ‸ b\n", "none"),
+    ("php", "<?php\n$to‸tal = 1;\n", "none"),
+    # --- csharp ----------------------------------------------------------------------------------
+    ("csharp", "class A {\n    void M() {\n        ‸", "block"),
+    ("csharp", "class A\n{\n    void M()\n    {\n        ‸\n    }\n}\n", "block"),
+    ("csharp", "namespace Shop\n{\n    ‸\n}\n", "block"),
+    ("csharp", "int[] a = {\n    ‸\n};\n", "line"),
+    ("csharp", 'var s = $"a {‸} b";', "line"),
+    ("csharp", 'var s = "a ‸ b";', "none"),
+    ("csharp", "/// a ‸ b", "none"),
+    ("csharp", "Con‸sole.WriteLine();", "none"),
+    # --- lua -------------------------------------------------------------------------------------
+    ("lua", "function M.total(bins)\n  ‸", "block"),
+    ("lua", "local function helper(x)\n  ‸\nend\n", "block"),
+    ("lua", "if ready then\n  ‸\nend\n", "block"),
+    ("lua", "if ready then‸", "block"),
+    ("lua", "for i = 1, 3 do\n  ‸", "block"),
+    ("lua", "if ready then\nelse\n  ‸\nend\n", "block"),
+    ("lua", "local t = {\n  ‸\n}\n", "line"),
+    ("lua", 'local s = "a ‸ b"', "none"),
+    ("lua", "-- a ‸ b", "none"),
+    ("lua", "pr‸int(x)", "none"),
+    # --- bash ------------------------------------------------------------------------------------
+    ("bash", 'if [ -n "$x" ]; then\n  ‸', "block"),
+    ("bash", 'if [ -n "$x" ]; then\n  ‸\nfi\n', "block"),
+    ("bash", "for f in *.txt; do\n  ‸\ndone\n", "block"),
+    ("bash", "total() {\n  ‸", "block"),
+    ("bash", "total() {\n  ‸\n}\n", "block"),
+    ("bash", 'echo "today: $(‸)"', "line"),
+    ("bash", 'echo "a ‸ b"', "none"),
+    ("bash", "# a ‸ b", "none"),
+    ("bash", "ec‸ho hi", "none"),
+    # --- kotlin ----------------------------------------------------------------------------------
+    ("kotlin", "fun total(xs: List<Int>): Int {\n    ‸", "block"),
+    ("kotlin", "class Bin {\n    ‸\n}\n", "block"),
+    ("kotlin", "fun f() {\n    xs.forEach {\n        ‸\n    }\n}\n", "block"),
+    ("kotlin", "fun f(x: Int) {\n    when (x) {\n        ‸\n    }\n}\n", "block"),
+    ("kotlin", "val m = mapOf(\n    ‸\n)\n", "line"),
+    ("kotlin", 'val s = "a ${‸} b"', "line"),
+    ("kotlin", 'val s = "a ‸ b"', "none"),
+    ("kotlin", "// a ‸ b", "none"),
+    ("kotlin", "fun to‸tal() = 1", "none"),
 ]
 
 
@@ -203,50 +264,19 @@ def test_completion_kind_lone_carriage_return_lines() -> None:
     assert kind_at("javascript", "function f() {\r  ‸\r}") == "block"
 
 
-@pytest.mark.parametrize(
-    ("language_id", "uri", "expected"),
-    [
-        ("python", "", "python"),
-        ("javascript", "", "javascript"),
-        ("javascriptreact", "file:///a/app.jsx", "javascript"),
-        ("typescript", "", "typescript"),
-        ("typescriptreact", "", "tsx"),
-        ("go", "", "go"),
-        ("rust", "", "rust"),
-        ("c", "", "c"),
-        ("cpp", "", "cpp"),
-        ("java", "", "java"),
-        ("Python", "", "python"),
-        ("python", "file:///a/b.js", "python"),  # a known languageId wins
-        ("plaintext", "file:///home/me/x.py", "python"),
-        ("", "file:///home/me/My%20Project/main.GO", "go"),
-        ("plaintext", "file:///c%3A/src/lib.rs?x=1#frag", "rust"),
-        ("", "untitled:Untitled-1", None),
-        ("plaintext", "file:///a/b.tsx", "tsx"),
-        ("plaintext", "file:///a/b.hpp", "cpp"),
-        ("plaintext", "file:///a/b.h", "c"),
-        ("plaintext", "file:///a/Main.java", "java"),
-        ("plaintext", "file:///a/README.md", None),
-        ("markdown", "", None),
-        ("plaintext", "/no/scheme/script.py", "python"),
-    ],
-)
-def test_language_for(language_id: str, uri: str, expected: str | None) -> None:
-    assert language_for(language_id, uri) == expected
-
-
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
 def test_every_language_has_rules_and_parses(language: str) -> None:
-    rules = rules_for(language)
-    assert rules.name == language
-    assert rules.block_node_types and rules.block_openers and rules.line_comment
+    spec = languages.get(language)
+    assert spec.name == language
+    assert spec.completion.block_node_types and spec.completion.block_openers
+    assert spec.line_comment
     tree = get_parser(language).parse(b"x")
     assert tree.root_node is not None
 
 
 def test_unknown_language_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unsupported language 'cobol'"):
-        rules_for("cobol")
+        languages.get("cobol")
     with pytest.raises(ValueError, match="unsupported language 'cobol'"):
         get_parser("cobol")
 

@@ -26,7 +26,7 @@ local defaults = {
   --- Filetypes the server is started for; {} or nil = every file with a filetype.
   filetypes = {
     'python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact',
-    'go', 'rust', 'c', 'cpp', 'java',
+    'go', 'rust', 'c', 'cpp', 'java', 'ruby', 'php', 'cs', 'lua', 'sh', 'bash', 'kotlin',
   },
   --- Markers of the project root (the server's workspace folder).
   root_markers = { '.git', 'pyproject.toml', 'package.json', 'go.mod', 'Cargo.toml' },

@@ -1,0 +1,363 @@
+"""Tests of lsp_server.languages: every language's record, its look-ups, and that the
+records hold exactly what the modules reading them had in tables of their own."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from types import ModuleType
+
+import pytest
+
+from lsp_server import actions, crossfile, languages, syntax
+from lsp_server.documents import Snapshot
+from lsp_server.languages import LANGUAGES, SUPPORTED_LANGUAGES, LanguageSpec, language_for
+
+
+@pytest.mark.parametrize(
+    ("language_id", "uri", "expected"),
+    [
+        ("python", "", "python"),
+        ("javascript", "", "javascript"),
+        ("javascriptreact", "file:///a/app.jsx", "javascript"),
+        ("typescript", "", "typescript"),
+        ("typescriptreact", "", "tsx"),
+        ("go", "", "go"),
+        ("rust", "", "rust"),
+        ("c", "", "c"),
+        ("cpp", "", "cpp"),
+        ("java", "", "java"),
+        ("cs", "", "csharp"),  # Neovim's filetype
+        ("sh", "", "bash"),
+        ("plaintext", "file:///a/build.gradle.kts", "kotlin"),
+        ("Python", "", "python"),
+        ("python", "file:///a/b.js", "python"),  # a known languageId wins
+        ("plaintext", "file:///home/me/x.py", "python"),
+        ("", "file:///home/me/My%20Project/main.GO", "go"),
+        ("plaintext", "file:///c%3A/src/lib.rs?x=1#frag", "rust"),
+        ("", "untitled:Untitled-1", None),
+        ("plaintext", "file:///a/b.tsx", "tsx"),
+        ("plaintext", "file:///a/b.hpp", "cpp"),
+        ("plaintext", "file:///a/b.h", "c"),
+        ("plaintext", "file:///a/Main.java", "java"),
+        ("plaintext", "file:///a/README.md", None),
+        ("markdown", "", None),
+        ("plaintext", "/no/scheme/script.py", "python"),
+    ],
+)
+def test_language_for(language_id: str, uri: str, expected: str | None) -> None:
+    assert language_for(language_id, uri) == expected
+
+
+@pytest.mark.parametrize("spec", LANGUAGES, ids=SUPPORTED_LANGUAGES)
+def test_ids_and_extensions_lead_to_their_record(spec: LanguageSpec) -> None:
+    assert spec.language_ids and spec.extensions
+    for language_id in spec.language_ids:
+        assert language_id == language_id.lower()
+        assert language_for(language_id) == spec.name
+    for extension in spec.extensions:
+        assert extension.startswith(".") and extension == extension.lower()
+        assert language_for("plaintext", f"file:///src/name{extension}") == spec.name
+
+
+def _node_types(spec: LanguageSpec) -> set[str]:
+    completion, definitions = spec.completion, spec.definitions
+    return {
+        *completion.block_node_types,
+        *completion.string_node_types,
+        *completion.comment_node_types,
+        *completion.interpolation_node_types,
+        *definitions.leaves,
+        *definitions.containers,
+        *definitions.descend,
+        *definitions.function_values,
+        *definitions.extra_targets,
+        *definitions.not_targets,
+        *spec.import_nodes,
+        *spec.annotation_nodes,
+    }
+
+
+@pytest.mark.parametrize("spec", LANGUAGES, ids=SUPPORTED_LANGUAGES)
+def test_every_node_type_of_a_record_is_in_its_grammar(spec: LanguageSpec) -> None:
+    # a misspelt node type would silently never match
+    grammar = syntax.get_language(spec.name)
+    unknown = sorted(t for t in _node_types(spec) if grammar.id_for_node_kind(t, True) is None)
+    assert unknown == []
+    openers = spec.completion.block_openers
+    assert [o for o in openers if grammar.id_for_node_kind(o, False) is None] == []
+
+
+def test_lookups_of_unknown_languages() -> None:
+    assert languages.find(None) is None
+    assert languages.find("cobol") is None
+    assert languages.find("python") is languages.get("python")
+    with pytest.raises(ValueError, match="unsupported language 'cobol'"):
+        languages.get("cobol")
+
+
+# --- one row per language: what adding a language is tested with ------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    language: str
+    language_id: str  # an LSP languageId of it
+    extension: str  # a file extension of it
+    snippet: str  # realistic code that parses without an error
+    definitions: tuple[str, ...]  # what cross-file context finds in the snippet, in order
+    comment: str  # what starts the comment lines an explanation is written as
+
+
+ROWS = [
+    Row(
+        "python",
+        "python",
+        ".py",
+        "import os\n\n\nclass Bin:\n    def label(self) -> str:\n        return f'{self}'\n",
+        ("Bin", "label"),
+        "#",
+    ),
+    Row(
+        "javascript",
+        "javascriptreact",
+        ".jsx",
+        "import x from 'x';\n\nexport function total(xs) {\n  return xs.length;\n}\n"
+        "const label = (b) => `${b}`;\n",
+        ("total", "label"),
+        "//",
+    ),
+    Row(
+        "typescript",
+        "typescript",
+        ".mts",
+        "interface Bin {\n  aisle: number;\n}\n\nfunction label(b: Bin): string {\n"
+        "  return `${b.aisle}`;\n}\n",
+        ("Bin", "label"),
+        "//",
+    ),
+    Row(
+        "tsx",
+        "typescriptreact",
+        ".tsx",
+        "export function Label(props: { text: string }) {\n  return <b>{props.text}</b>;\n}\n",
+        ("Label",),
+        "//",
+    ),
+    Row(
+        "go",
+        "go",
+        ".go",
+        'package shop\n\nimport "fmt"\n\ntype Bin struct {\n\tAisle int\n}\n\n'
+        "func (b Bin) Label() string {\n\treturn fmt.Sprint(b.Aisle)\n}\n",
+        ("Bin", "Label"),
+        "//",
+    ),
+    Row(
+        "rust",
+        "rust",
+        ".rs",
+        "use std::fmt;\n\nstruct Bin {\n    aisle: u32,\n}\n\nimpl Bin {\n"
+        '    fn label(&self) -> String {\n        format!("{}", self.aisle)\n    }\n}\n',
+        ("Bin", "label"),
+        "//",
+    ),
+    Row(
+        "c",
+        "c",
+        ".h",
+        "#include <stdio.h>\n\nstruct bin {\n  int aisle;\n};\n\n"
+        'int label(struct bin *b) {\n  return printf("%d", b->aisle);\n}\n',
+        ("bin", "label"),
+        "//",
+    ),
+    Row(
+        "cpp",
+        "cuda-cpp",
+        ".hpp",
+        "#include <string>\n\nnamespace shop {\nstd::string label(int aisle) {\n"
+        "  return std::to_string(aisle);\n}\n}  // namespace shop\n",
+        ("label",),
+        "//",
+    ),
+    Row(
+        "java",
+        "java",
+        ".java",
+        "package shop;\n\nclass Bin {\n  int aisle;\n\n  String label() {\n"
+        '    return "" + aisle;\n  }\n}\n',
+        ("Bin", "label"),
+        "//",
+    ),
+    Row(
+        "ruby",
+        "ruby",
+        ".rake",
+        'require "json"\n\nmodule Shop\n  class Bin < Base\n    attr_reader :aisle\n\n'
+        "    def initialize(aisle)\n      @aisle = aisle\n    end\n\n"
+        "    def self.build(data)\n      new(data.fetch(:aisle))\n    end\n\n"
+        '    def label\n      "#{@aisle}-#{shelf}"\n    end\n  end\nend\n\n'
+        "bins.each do |bin|\n  puts bin.label unless bin.nil?\nend\n",
+        ("Shop", "Bin", "initialize", "build", "label"),
+        "#",
+    ),
+    Row(
+        "php",
+        "php",
+        ".php",
+        "<?php\nnamespace App\\Shop;\n\nuse App\\Models\\Base;\n\n"
+        "final class Bin extends Base\n{\n    private int $aisle;\n\n"
+        "    public function __construct(int $aisle)\n    {\n        $this->aisle = $aisle;\n"
+        "    }\n\n    public function label(): string\n    {\n"
+        '        return "aisle {$this->aisle}";\n    }\n}\n\n'
+        "function total(array $bins): int\n{\n    $sum = 0;\n"
+        "    foreach ($bins as $bin) {\n        $sum += $bin->aisle;\n    }\n"
+        "    return $sum;\n}\n",
+        ("Bin", "__construct", "label", "total"),
+        "//",
+    ),
+    Row(
+        "csharp",
+        "csharp",
+        ".cs",
+        "using System;\n\nnamespace Shop\n{\n    /// <summary>A bin.</summary>\n"
+        "    public class Bin\n    {\n        public int Aisle { get; set; }\n\n"
+        '        public string Label() => $"aisle {Aisle}";\n\n'
+        "        public int Total(int[] xs)\n        {\n            var sum = 0;\n"
+        "            foreach (var x in xs)\n            {\n                sum += x;\n"
+        "            }\n            return sum;\n        }\n    }\n\n"
+        "    public record Pair(int A, int B);\n}\n",
+        ("Bin", "Label", "Total", "Pair"),
+        "//",
+    ),
+    Row(
+        "lua",
+        "lua",
+        ".lua",
+        'local json = require("json")\nlocal M = {}\n\n--- Sum of the bins.\n'
+        "function M.total(bins)\n  local sum = 0\n  for _, b in ipairs(bins) do\n"
+        "    sum = sum + b\n  end\n  return sum\nend\n\n"
+        "local function helper(x)\n  return x * 2\nend\n\n"
+        "function Bin:label()\n  return 'aisle ' .. self.aisle\nend\n\nreturn M\n",
+        ("total", "helper", "label"),
+        "--",
+    ),
+    Row(
+        "bash",
+        "shellscript",
+        ".sh",
+        "#!/usr/bin/env bash\nset -euo pipefail\nsource ./lib.sh\n\ntotal() {\n  local sum=0\n"
+        '  for b in "$@"; do\n    sum=$((sum + b))\n  done\n'
+        '  if [ "$sum" -gt 1 ]; then\n    echo "big: ${sum} $(date)"\n  fi\n}\n\n'
+        "function helper {\n  echo hi\n}\n",
+        ("total", "helper"),
+        "#",
+    ),
+    Row(
+        "kotlin",
+        "kotlin",
+        ".kts",
+        "package shop\n\nimport kotlin.math.max\n\n"
+        'data class Bin(val aisle: Int) {\n    fun label(): String = "aisle $aisle"\n\n'
+        "    companion object {\n        fun make(): Bin = Bin(1)\n    }\n}\n\n"
+        "object Registry {\n    val bins = mutableListOf<Bin>()\n}\n\n"
+        "fun total(xs: List<Int>): Int {\n    var sum = 0\n    for (x in xs) {\n"
+        "        sum += x\n    }\n    return max(sum, 0)\n}\n",
+        ("Bin", "label", "make", "Registry", "total"),
+        "//",
+    ),
+]
+
+
+def test_rows_cover_every_language() -> None:
+    assert [row.language for row in ROWS] == list(SUPPORTED_LANGUAGES)
+
+
+def test_at_least_ten_languages_parse() -> None:
+    parsed = [
+        row.language
+        for row in ROWS
+        if syntax.count_errors(
+            syntax.get_parser(row.language).parse(row.snippet.encode()).root_node
+        )
+        == 0
+    ]
+    assert parsed == list(SUPPORTED_LANGUAGES)
+    assert len(parsed) >= 10
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.language for row in ROWS])
+def test_a_language_from_its_id_and_extension_to_its_comments(row: Row) -> None:
+    uri = f"file:///work/shop/inventory{row.extension}"
+    assert language_for(row.language_id) == row.language
+    assert language_for("plaintext", uri) == row.language
+    snapshot = Snapshot.build(uri, row.language_id, 1, row.snippet)
+    assert snapshot.language == row.language
+    assert snapshot.tree is not None and not snapshot.tree.root_node.has_error
+    assert tuple(d.name for d in crossfile.definitions(snapshot)) == row.definitions
+    assert languages.line_comment(row.language, row.language_id) == row.comment
+    # the explain action is offered, and writes its explanation behind these
+    target = actions.find_target(snapshot, 0, len(row.snippet))
+    assert target is not None
+    assert "explain" in [
+        offer.spec.id for offer in actions.offers(snapshot, target, (), None, False)
+    ]
+    assert actions.line_comment(snapshot.language, snapshot.language_id) == row.comment
+
+
+# --- the code actions' tables, until the actions read the records ------------------------------
+
+
+def _action_tables() -> ModuleType:
+    """Where the code actions keep their per-language tables today (a module, or a module of
+    the actions package). These tests go when the actions read lsp_server.languages."""
+    try:
+        return importlib.import_module("lsp_server.actions.languages")
+    except ModuleNotFoundError:
+        return importlib.import_module("lsp_server.actions")
+
+
+def test_definition_targets_are_the_actions_definition_types() -> None:
+    table = _action_tables()._DEFINITION_TYPES
+    assert set(table) <= set(SUPPORTED_LANGUAGES)
+    for language, types in table.items():
+        assert languages.get(language).definitions.targets == types, language
+
+
+def test_records_hold_the_actions_imports_docs_and_annotations() -> None:
+    tables = _action_tables()
+    for language, types in tables._IMPORT_TYPES.items():
+        assert languages.get(language).import_nodes == types, language
+    for language, convention in tables._DOC_CONVENTIONS.items():
+        assert languages.get(language).doc_convention == convention, language
+    for language, types in tables._ANNOTATION_NODES.items():
+        assert languages.get(language).annotation_nodes == types, language
+    for language in set(tables._DEFINITION_TYPES) - set(tables._ANNOTATION_NODES):
+        assert not languages.get(language).annotation_nodes, language
+
+
+def test_records_hold_the_actions_test_styles_and_markers() -> None:
+    tables = _action_tables()
+    for language in tables._DEFINITION_TYPES:
+        style = tables._TEST_STYLES.get(language)
+        own = languages.get(language).test_style
+        if style is None:
+            assert own is None, language
+        else:
+            assert own is not None and dataclasses.astuple(own) == dataclasses.astuple(style)
+        marker = tables._TEST_MARKERS.get(language)
+        own_marker = languages.get(language).test_marker
+        if marker is None:
+            assert own_marker is None, language
+        else:
+            assert own_marker is not None, language
+            assert (own_marker.pattern, own_marker.flags) == (marker.pattern, marker.flags)
+
+
+def test_line_comments_are_the_actions_line_comments() -> None:
+    for language_id, comment in _action_tables()._LINE_COMMENTS.items():
+        assert languages.line_comment(None, language_id) == comment, language_id
+    for spec in LANGUAGES:
+        assert languages.line_comment(spec.name, "whatever") == spec.line_comment
+    assert languages.line_comment(None, "plaintext") is None
+    assert languages.line_comment(None, "Lua") == "--"
