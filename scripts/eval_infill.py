@@ -70,7 +70,8 @@ SIMPLE_CUTS = (RAW_FIRST_LINE, RAW_N_INDENT)
 RAW_MAX_TOKENS = {"line": 128, "block": 256}
 REQUEST_TIMEOUT = 60.0
 # Quality rules of the server that --ablate can switch off (the server reads the variable
-# once at start-up; lsp_server/postprocess.py and lsp_server/context.py define them).
+# at start-up into its internal setting disableRules; lsp_server/postprocess/ and
+# lsp_server/context.py define them).
 DISABLE_RULES_ENV = "QWEN_LSP_DISABLE_RULES"
 RULES = (
     "indent-in-prefix",

@@ -118,9 +118,12 @@ def test_scoring_runs_the_tests() -> None:
 def test_every_ablation_rule_is_one_the_server_reads() -> None:
     import eval_infill
 
+    from lsp_server.settings import info
+
     root = SCRIPTS.parent / "lsp_server"
-    source = (root / "postprocess.py").read_text() + (root / "context.py").read_text()
-    assert eval_infill.DISABLE_RULES_ENV in source
+    paths = [root / "context.py", *sorted((root / "postprocess").glob("*.py"))]
+    source = "".join(path.read_text() for path in paths)
+    assert info("disableRules").env == eval_infill.DISABLE_RULES_ENV
     for rule in eval_infill.RULES:
         assert f'"{rule}"' in source, rule
     args = eval_infill.parse_args(["--ablate", "reparse,balance", "--ablate", "outline"])
