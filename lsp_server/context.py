@@ -261,7 +261,7 @@ def chat_continuation_prompt(
     The answer starts as a fenced code block holding the code up to the cursor, so the
     model goes on writing the file from the cursor; the code after the cursor is shown in
     the request. The registry's models are instruct models: asked this way the 0.5B model
-    writes whole bodies where the FIM prompt got one-line guesses (scripts/eval_infill.py
+    writes whole bodies where the FIM prompt got one-line guesses (benchmarks/eval_infill.py
     --sample 60,45: block pass@1 56% against 38%, 9 tasks better and 1 worse; single-line
     tasks, most of them asked as blocks, 78% against 72%). It costs time: the bodies are longer
     (6.0 s a block task against 3.7 s) and the prompt shares no KV cache with the FIM
