@@ -125,7 +125,8 @@ async def bench_lsp(languages: list[str], rounds: int, parts: set[str]) -> dict[
                     session.client.code_action_resolve_async(action), 900
                 )
                 seconds = time.perf_counter() - began
-                last = to_plain(await session.status()).get("actions", {}).get("last", {})
+                last = to_plain(await session.status()).get("actions", {}).get("last") or {}
+                figures = last.get("generation") or {}
                 row = {
                     "language": language,
                     "action": action.data["action"],
@@ -133,16 +134,16 @@ async def bench_lsp(languages: list[str], rounds: int, parts: set[str]) -> dict[
                     "applied": resolved.edit is not None,
                     "message": last.get("message", ""),
                     **{
-                        k: last.get(k)
-                        for k in (
-                            "prompt_tokens",
-                            "reused_tokens",
-                            "generated_tokens",
-                            "drafted_tokens",
-                            "accepted_tokens",
-                            "prompt_seconds",
-                            "generate_seconds",
-                            "stop_reason",
+                        name: figures.get(key)
+                        for key, name in (
+                            ("promptTokens", "prompt_tokens"),
+                            ("reusedTokens", "reused_tokens"),
+                            ("generatedTokens", "generated_tokens"),
+                            ("draftedTokens", "drafted_tokens"),
+                            ("acceptedTokens", "accepted_tokens"),
+                            ("promptSeconds", "prompt_seconds"),
+                            ("generateSeconds", "generate_seconds"),
+                            ("stopReason", "stop_reason"),
                         )
                     },
                 }

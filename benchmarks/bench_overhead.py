@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import sysconfig
@@ -28,8 +29,8 @@ from benchmarks.lsp_driver import REPO, Session
 from lsp_server.context import TokenCounter, fim_prompt, fim_window
 from lsp_server.engine import FimTokens, Special
 from lsp_server.engine.llama_backend import LlamaOptions, default_threads
-from lsp_server.models import resolve, verify
-from lsp_server.settings import Settings
+from lsp_server.modelstore import StoreConfig, resolve, verify
+from lsp_server.settings import Settings, resolve_settings
 
 FUNCTION = "    def _wrap_chunks(self, chunks):\n"
 # The server must generate, not answer from its cache or speculate in between.
@@ -87,7 +88,7 @@ async def server_rate(session: Session, uri: str, line: int, col: int) -> tuple[
     if not await session.wait(future, 120):
         raise TimeoutError("the server gave no suggestion within 120 s")
     last = (await session.status()).get("lastGeneration") or {}
-    tokens, seconds = last.get("generated_tokens", 0), last.get("generate_seconds", 0.0)
+    tokens, seconds = last.get("generatedTokens", 0), last.get("generateSeconds", 0.0)
     if tokens < 8 or seconds <= 0:
         raise RuntimeError(f"the server's suggestion was too short to time: {last}")
     return tokens / seconds, tokens
@@ -98,8 +99,9 @@ async def run(runs: int, extra_threads: list[int], out: Path) -> dict[str, Any]:
 
     text, line, col = site()
     offset = len(text)
-    model = resolve(None)
-    verify(model)
+    store = StoreConfig.from_settings(resolve_settings(os.environ).settings)
+    model = resolve(None, store)
+    verify(model, store)
     threads = default_threads()
     options = LlamaOptions()
     session = Session(SERVER_OPTIONS, out.with_suffix(".server.log"))

@@ -284,7 +284,7 @@ async def _run_variant(
                 text, error = "", f"{type(exc).__name__}: {exc}"
             seconds = time.monotonic() - started
             last = (await session.status()).get("lastGeneration") or {}
-            extra = {k: last[k] for k in GENERATION_FIELDS if k in last}
+            extra = {name: last[k] for k, name in GENERATION_FIELDS.items() if k in last}
             extra["model_text"] = last.get("text", "")
             results[task.id] = Generated(text, seconds, error, extra)
             progress(f"{index}/{len(tasks)} {task.id} {seconds:.1f} s {text[:50]!r} {error}")

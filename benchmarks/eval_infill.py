@@ -59,7 +59,8 @@ from pygls.lsp.client import LanguageClient
 
 from benchmarks import infill_tasks as it
 from lsp_server.engine import FimTokens
-from lsp_server.models import DEFAULT_STOP, resolve
+from lsp_server.modelstore import DEFAULT_STOP, StoreConfig, resolve
+from lsp_server.settings import resolve_settings
 
 CI_SAMPLE = 20  # tasks of each kind in the CI subset (see tests/e2e/test_eval_floor.py)
 CI_SEED = 1
@@ -203,7 +204,14 @@ WARM_UP = ("def add(a, b):\n    ", "\n")
 # threads ran 3-5x slower than with one as soon as any other process wanted the CPU.
 EVAL_THREADS = 1
 EVAL_DEFAULTS: dict[str, Any] = {"maxSeconds": 60.0, "threads": EVAL_THREADS}
-GENERATION_FIELDS = ("stop_reason", "prompt_tokens", "reused_tokens", "generated_tokens")
+# What the scores keep of the status's lastGeneration (protocol.GenerationFigures), by
+# the names the result files have always used.
+GENERATION_FIELDS = {
+    "stopReason": "stop_reason",
+    "promptTokens": "prompt_tokens",
+    "reusedTokens": "reused_tokens",
+    "generatedTokens": "generated_tokens",
+}
 
 
 def plain(value: Any) -> Any:
@@ -245,7 +253,7 @@ async def _run_server(
                     text, error = "", f"{type(exc).__name__}: {exc}"
                 seconds = time.monotonic() - t
                 last = plain(await session.status()).get("lastGeneration") or {}
-                extra = {k: last[k] for k in GENERATION_FIELDS if k in last}
+                extra = {name: last[k] for k, name in GENERATION_FIELDS.items() if k in last}
                 # The model's own text before the server cut it: what post-processing saw.
                 extra["model_text"] = last.get("text", "")
                 results[task.id] = Generated(text, seconds, error, extra)
@@ -272,13 +280,18 @@ def run_server(
 # --------------------------------------------------------------------------- the raw model
 
 
+def _store() -> StoreConfig:
+    """The model store the server sees (the same environment configures both)."""
+    return StoreConfig.from_settings(resolve_settings(os.environ).settings)
+
+
 class RawModel:
     """The model itself: plain PSM FIM prompt, greedy, no post-processing."""
 
     def __init__(self, model: str, threads: int, n_ctx: int = 4096) -> None:
         import llama_cpp
 
-        resolved = resolve(model or None)
+        resolved = resolve(model or None, _store())
         self.path = resolved.path
         self.fim = resolved.spec.fim if resolved.spec else FimTokens()
         stop = resolved.spec.stop if resolved.spec else DEFAULT_STOP
@@ -613,7 +626,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     wanted = {v.strip() for v in args.variants.split(",") if v.strip()}
     if not set(kinds) <= set(it.KINDS) or not wanted <= {SERVER, RAW}:
         raise SystemExit("--kinds takes line,block and --variants takes server,raw")
-    model_name = args.model or resolve(None).path.stem
+    model_name = args.model or resolve(None, _store()).path.stem
     out: Path = args.out or Path(".artifacts") / f"eval_infill_{Path(model_name).stem}.json"
 
     def progress(message: str) -> None:

@@ -13,12 +13,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from lsp_server import actions
+from lsp_server import actions, protocol
 from lsp_server.actions import ActionInput, ActionResult, Diagnostic, FileChange, Offer
 from lsp_server.chat import ChatTemplate
 from lsp_server.documents import LspPosition, PositionError, Snapshot
@@ -94,7 +94,12 @@ class ActionStats:
     applied: int = 0
     refused: int = 0
     cancelled: int = 0
-    last: dict[str, Any] = field(default_factory=dict)
+    last: protocol.LastAction | None = None
+
+    def totals(self) -> protocol.ActionTotals:
+        return protocol.ActionTotals(
+            self.runs, self.applied, self.refused, self.cancelled, self.last
+        )
 
 
 def _message(text: str) -> ActionRun:
@@ -235,13 +240,13 @@ class ActionService:
             self.stats.cancelled += 1
         else:
             self.stats.refused += 1
-        self.stats.last = {
-            "action": request.action,
-            "seconds": round(run.seconds, 3),
-            "applied": run.result.ok,
-            "message": run.result.message,
-            **({} if run.generation is None else vars(run.generation)),
-        }
+        self.stats.last = protocol.LastAction(
+            action=request.action,
+            seconds=round(run.seconds, 3),
+            applied=run.result.ok,
+            message=run.result.message,
+            generation=None if run.generation is None else run.generation.figures(),
+        )
         return run
 
     def _job(

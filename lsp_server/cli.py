@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypedDict
 
 from lsp_server import __version__
+
+if TYPE_CHECKING:
+    from lsp_server.modelstore import ModelStatus, StoreConfig
 
 log = logging.getLogger("qwen-lsp")
 
@@ -60,12 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stdio", action="store_true", help="serve LSP on stdin/stdout (default)")
     parser.add_argument("--tcp", type=_parse_host_port, metavar="HOST:PORT", help="serve on TCP")
 
-    models_cmd = sub.add_parser("models", help="list or download models")
+    models_cmd = sub.add_parser("models", help="list, download or check models")
     models_sub = models_cmd.add_subparsers(dest="models_command", required=True)
-    models_sub.add_parser("list", help="known models and which are present")
+    listing = models_sub.add_parser("list", help="known models and which are present")
+    listing.add_argument(
+        "--json", action="store_true", help="one JSON document (a list of models) for editors"
+    )
     pull = models_sub.add_parser("pull", help="download, verify and cache a model")
     pull.add_argument("name", nargs="?", help="registry name (default: the default model)")
     pull.add_argument("--force", action="store_true", help="download again even if present")
+    verify = models_sub.add_parser("verify", help="check a model (name or path), re-hashing it")
+    # Not "model": that is the top-level --model option's destination.
+    verify.add_argument(
+        "target",
+        nargs="?",
+        metavar="MODEL",
+        help="registry name or GGUF path (default: the default model)",
+    )
+    forget = models_sub.add_parser(
+        "forget", help="drop the digest recorded at a model's first download (trust on first use)"
+    )
+    forget.add_argument("name", help="registry name")
 
     complete = sub.add_parser("complete", help="print the suggestion at FILE:LINE[:COL]")
     complete.add_argument("location", type=_parse_location, metavar="FILE:LINE[:COL]")
@@ -104,7 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     if command is None:
         return _serve(args.tcp)
     if command == "models":
-        return _models(args)
+        from lsp_server.modelstore import StoreConfig
+        from lsp_server.settings import resolve_settings
+
+        return models_command(
+            args, StoreConfig.from_settings(resolve_settings(os.environ).settings)
+        )
     if command == "complete":
         path, line, col = args.location
         return _complete(path, line, col, args.language)
@@ -174,22 +198,106 @@ def _protocol_stdout() -> BinaryIO:
     return os.fdopen(protocol_fd, "wb")
 
 
-def _models(args: argparse.Namespace) -> int:
-    from lsp_server import models
+def models_command(args: argparse.Namespace, config: StoreConfig) -> int:
+    """``qwen-lsp models ...``: a command of its own, so stdout is not the LSP protocol here."""
+    from lsp_server import modelstore
 
     try:
         if args.models_command == "list":
-            print(models.format_model_table(models.list_models()))
-            return 0
-        path = models.pull(args.name, force=args.force)
-        print(path)
+            statuses = modelstore.list_models(config)
+            if args.json:
+                print(json.dumps(model_list_json(statuses), indent=2))
+            else:
+                print(format_model_table(statuses, config.cache_dir))
+        elif args.models_command == "pull":
+            print(modelstore.pull(args.name, config, force=args.force))
+        elif args.models_command == "verify":
+            resolved = modelstore.resolve(args.target, config)
+            modelstore.verify(resolved, config, full_hash=True)
+            print(f"ok: {resolved.path}")
+        else:
+            found = modelstore.forget_recorded_hash(args.name, config)
+            print(f"forgot the recorded digest of {args.name}" if found else "nothing recorded")
         return 0
-    except models.ModelError as exc:
+    except modelstore.ModelError as exc:
         print(f"error: {exc}\nfix: {exc.fix}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: nothing was kept", file=sys.stderr)
         return 130
+
+
+def _status_text(status: ModelStatus) -> str:
+    if not status.present:
+        return "not downloaded"
+    if status.verified is True:
+        return "verified"
+    if status.verified is False:
+        return "corrupt (wrong size)"
+    return "present (not verified yet)"
+
+
+def format_model_table(statuses: list[ModelStatus], cache_dir: Path) -> str:
+    """Human table for ``qwen-lsp models list``; the default model is marked with *."""
+    header = ("NAME", "SIZE MB", "SOURCE", "STATUS", "DESCRIPTION")
+    rows = [
+        (
+            s.spec.name + (" *" if s.is_default else ""),
+            f"{s.spec.size / 1e6:.0f}" if s.spec.size is not None else "?",
+            s.spec.source,
+            _status_text(s),
+            s.spec.description,
+        )
+        for s in statuses
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+
+    def fmt(row: tuple[str, ...]) -> str:
+        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1])]
+        cells += [row[i].ljust(widths[i]) for i in (2, 3)]
+        return "  ".join([*cells, row[4]]).rstrip()
+
+    lines = [fmt(header), *(fmt(r) for r in rows)]
+    if any(s.is_default for s in statuses):
+        lines.append("* default model")
+    lines.append(f"cache: {cache_dir}")
+    return "\n".join(lines)
+
+
+class ModelListEntry(TypedDict):
+    """One model of ``qwen-lsp models list --json`` (editors read these keys)."""
+
+    name: str
+    file: str
+    size: int | None
+    sha256: str | None  # pinned in the registry; None: trusted on first use
+    description: str
+    source: str
+    architecture: str
+    isDefault: bool
+    present: bool
+    verified: bool | None  # True: checked; False: known bad (wrong size); None: not yet
+    path: str
+
+
+def model_list_json(statuses: list[ModelStatus]) -> list[ModelListEntry]:
+    """The document ``qwen-lsp models list --json`` prints: one entry per registry model."""
+    return [
+        ModelListEntry(
+            name=s.spec.name,
+            file=s.spec.file,
+            size=s.spec.size,
+            sha256=s.spec.sha256,
+            description=s.spec.description,
+            source=s.spec.source,
+            architecture=s.spec.architecture,
+            isDefault=s.is_default,
+            present=s.present,
+            verified=s.verified,
+            path=str(s.path),
+        )
+        for s in statuses
+    ]
 
 
 def _complete(path: Path, line: int, col: int | None, language: str | None) -> int:

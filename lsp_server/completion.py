@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lsp_server import postprocess, syntax
+from lsp_server import postprocess, protocol, syntax
 from lsp_server.cache import CachedSuggestion, SuggestionCache
 from lsp_server.chat import ChatTemplate
 from lsp_server.context import (
@@ -78,6 +78,20 @@ class CompletionStats:
     generated_tokens: int = 0
     generated_tokens_cancelled: int = 0
     last: Generation | None = None
+
+    def totals(self) -> protocol.CompletionTotals:
+        return protocol.CompletionTotals(
+            requests=self.requests,
+            cacheHits=self.cache_hits,
+            followed=self.followed,
+            generations=self.generations,
+            speculations=self.speculations,
+            cancelledGenerations=self.cancelled_generations,
+            promptTokens=self.prompt_tokens,
+            reusedTokens=self.reused_tokens,
+            generatedTokens=self.generated_tokens,
+            generatedTokensCancelled=self.generated_tokens_cancelled,
+        )
 
     def record(self, generation: Generation) -> None:
         self.generations += 1

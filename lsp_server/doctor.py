@@ -7,13 +7,46 @@ import platform
 import sys
 import time
 
-from lsp_server import __version__, models
+from lsp_server import __version__, modelstore
 from lsp_server.engine import GenerationLimits, Special
 from lsp_server.settings import resolve_settings
 
 # Instruction sets this build must NOT use on a machine that lacks them (the VM here
 # traps AMX with SIGILL); shown so a crash on the first matrix multiply is explained.
 RISKY_FEATURES = ("AMX_INT8",)
+# llama.cpp's name of an instruction set (llama_print_system_info) -> the CPU flag Linux
+# reports for it in /proc/cpuinfo.
+CPU_FLAGS = {
+    "AVX": "avx",
+    "AVX2": "avx2",
+    "AVX_VNNI": "avx_vnni",
+    "FMA": "fma",
+    "F16C": "f16c",
+    "BMI2": "bmi2",
+    "AVX512": "avx512f",
+    "AVX512_VBMI": "avx512vbmi",
+    "AVX512_VNNI": "avx512_vnni",
+    "AVX512_BF16": "avx512_bf16",
+    "AMX_INT8": "amx_int8",
+}
+
+
+def missing_cpu_features(used: list[str], cpuinfo: str) -> list[str]:
+    """The instruction sets a build uses that the CPU does not report (each one crashes
+    the first matrix multiply with SIGILL). Empty when ``cpuinfo`` has no flags line."""
+    line = next((ln for ln in cpuinfo.splitlines() if ln.startswith("flags")), None)
+    if line is None:
+        return []
+    have = set(line.partition(":")[2].split())
+    return [name for name in used if name in CPU_FLAGS and CPU_FLAGS[name] not in have]
+
+
+def _cpuinfo() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def _line(label: str, value: str) -> None:
@@ -30,6 +63,14 @@ def run_doctor() -> int:
         info = system_info()
         features = [f.split("=")[0].strip() for f in info.split("|") if f.strip().endswith("= 1")]
         _line("cpu features used", " ".join(features))
+        missing = missing_cpu_features(features, _cpuinfo())
+        if missing:
+            _line(
+                "ERROR",
+                f"this build uses {' '.join(missing)}, which this CPU lacks: the model would "
+                "crash (SIGILL). Fix: run scripts/setup.sh again (it builds for this CPU)",
+            )
+            return 1
         risky = [f for f in RISKY_FEATURES if f in features]
         if risky:
             _line("warning", f"build uses {' '.join(risky)}; rebuild if it crashes (README)")
@@ -38,18 +79,19 @@ def run_doctor() -> int:
         return 1
 
     settings = resolve_settings(os.environ).settings
+    store = modelstore.StoreConfig.from_settings(settings)
     try:
-        resolved = models.resolve(settings.model or None)
-    except models.ModelError as exc:
+        resolved = modelstore.resolve(settings.model or None, store)
+    except modelstore.ModelError as exc:
         _line("model", f"ERROR {exc} -- fix: {exc.fix}")
         return 1
     _line("model", f"{resolved.spec.name if resolved.spec else 'local file'}: {resolved.path}")
     started = time.monotonic()
     try:
-        models.verify(resolved, full_hash=True)
+        modelstore.verify(resolved, store, full_hash=True)
         state = "verified (size, sha256, GGUF header)" if resolved.spec else "GGUF header ok"
         _line("model file", f"{state} in {time.monotonic() - started:.1f} s")
-    except models.ModelError as exc:
+    except modelstore.ModelError as exc:
         _line("model file", f"BAD: {exc} -- fix: {exc.fix}")
         return 1
 
@@ -58,7 +100,7 @@ def run_doctor() -> int:
     started = time.monotonic()
     backend = LlamaBackend(
         resolved.path,
-        resolved.spec.stop if resolved.spec else models.DEFAULT_STOP,
+        resolved.spec.stop if resolved.spec else modelstore.DEFAULT_STOP,
         LlamaOptions(n_ctx=2048, n_threads=settings.threads, n_gpu_layers=settings.gpuLayers),
     )
     _line("load time", f"{time.monotonic() - started:.2f} s")

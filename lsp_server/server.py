@@ -20,7 +20,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from lsp_server import __version__
+from lsp_server import __version__, protocol
 from lsp_server.action_service import ActionRequest, ActionRun, ActionService, lsp_edits
 from lsp_server.actions import ActionResult, Diagnostic
 from lsp_server.completion import CompletionService, Suggestion
@@ -33,8 +33,6 @@ from lsp_server.settings import SECTION, Settings, needs_reload, resolve_setting
 
 log = logging.getLogger(__name__)
 
-STATUS_METHOD = "qwenLsp/status"
-RUN_ACTION_COMMAND = "qwenLsp/runAction"
 ACTION_KINDS = [
     types.CodeActionKind.QuickFix,
     types.CodeActionKind.Refactor,
@@ -261,19 +259,22 @@ async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -
         return None  # already reported with its fix when the model failed to load
 
 
-@server.feature(STATUS_METHOD)
+@server.feature(protocol.STATUS_METHOD)
 def on_status(ls: QwenLanguageServer, params: Any) -> dict[str, Any]:
     """Model state and completion figures, for scripts, benchmarks and editor status bars."""
-    stats = ls.completions.stats
+    last = ls.completions.stats.last
     error = ls.worker.error
-    return {
-        "state": ls.worker.state,
-        "model": ls.settings.model or "default",
-        "error": None if error is None else {"message": str(error), "fix": error.fix},
-        "completions": {k: v for k, v in vars(stats).items() if k != "last"},
-        "lastGeneration": None if stats.last is None else vars(stats.last),
-        "actions": vars(ls.actions.stats),
-    }
+    status = protocol.Status(
+        state=ls.worker.state,
+        model=ls.settings.model or "default",
+        error=None
+        if error is None
+        else protocol.ModelProblem(str(error), error.fix, error.pull_model),
+        completions=ls.completions.stats.totals(),
+        lastGeneration=None if last is None else last.figures(),
+        actions=ls.actions.stats.totals(),
+    )
+    return protocol.to_wire(status)
 
 
 @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -359,7 +360,9 @@ def on_code_action(
             action.data = request.to_json()
         else:  # the client cannot resolve: a command computes and applies the edit
             action.command = types.Command(
-                title=offer.title, command=RUN_ACTION_COMMAND, arguments=[request.to_json()]
+                title=offer.title,
+                command=protocol.RUN_ACTION_COMMAND,
+                arguments=[request.to_json()],
             )
         found.append(action)
     return found
@@ -376,12 +379,12 @@ async def on_code_action_resolve(
     return action
 
 
-@server.command(RUN_ACTION_COMMAND)
+@server.command(protocol.RUN_ACTION_COMMAND)
 async def on_run_action(ls: QwenLanguageServer, request: dict[str, Any]) -> dict[str, Any]:
     """Run an action and apply its edit with workspace/applyEdit (clients without resolve)."""
     run, snapshot = await _run_action(ls, request, None)
     if not run.result.ok:
-        return {"applied": False, "message": run.result.message}
+        return protocol.to_wire(protocol.RunActionResult(False, run.result.message))
     answer = await ls.workspace_apply_edit_async(
         types.ApplyWorkspaceEditParams(edit=_workspace_edit(ls, run, snapshot), label="qwen-lsp")
     )
@@ -389,8 +392,8 @@ async def on_run_action(ls: QwenLanguageServer, request: dict[str, Any]) -> dict
         reason = answer.failure_reason or "no reason given"
         message = f"qwen-lsp: the editor did not apply the edit ({reason})"
         ls.tell(types.MessageType.Warning, message)
-        return {"applied": False, "message": message}
-    return {"applied": True, "message": ""}
+        return protocol.to_wire(protocol.RunActionResult(False, message))
+    return protocol.to_wire(protocol.RunActionResult(True, ""))
 
 
 async def _run_action(

@@ -7,11 +7,15 @@
 # Environment:
 #   PYTHON                 interpreter for the virtual environment (default: python3)
 #   QWEN_LSP_VENV          where the virtual environment goes (default: .venv)
-#   QWEN_LSP_CMAKE_ARGS    llama-cpp-python build flags. The default is a portable AVX2/AVX-512
-#                          build WITHOUT -march=native: a native build enables AMX on CPUs that
-#                          report it, and virtual machines that trap AMX crash with SIGILL on
-#                          the first matrix multiply. On your own machine "-DGGML_NATIVE=ON"
-#                          is faster; add "-DGGML_CUDA=ON" for an NVIDIA GPU.
+#   QWEN_LSP_CMAKE_ARGS    llama-cpp-python build flags. The default is built WITHOUT
+#                          -march=native, from the instruction sets this CPU reports (AVX, AVX2,
+#                          FMA, F16C, BMI2 and the AVX-512 extensions, each only when present):
+#                          a native build enables AMX on CPUs that report it, and virtual
+#                          machines that trap AMX crash with SIGILL on the first matrix
+#                          multiply; a fixed AVX-512 build crashes the same way on CPUs without
+#                          AVX-512 (most AMD before Zen 4). On your own machine
+#                          "-DGGML_NATIVE=ON" may be faster; add "-DGGML_CUDA=ON" for an
+#                          NVIDIA GPU.
 #   QWEN_LSP_CACHE_DIR     where models are stored (default: $XDG_CACHE_HOME/qwen-lsp/models)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +26,24 @@ demo=1
 PYTHON=${PYTHON:-python3}
 VENV=${QWEN_LSP_VENV:-.venv}
 LLAMA_VERSION=0.3.36
-DEFAULT_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_BF16=ON -DLLAVA_BUILD=OFF"
-CMAKE_FLAGS=${QWEN_LSP_CMAKE_ARGS:-$DEFAULT_CMAKE_ARGS}
+
+# The GGML instruction-set switches for what this CPU reports in /proc/cpuinfo (Linux).
+# AMX is never turned on (see above); without /proc/cpuinfo, AVX2 is assumed.
+cpu_flags() {
+  local have args="-DGGML_NATIVE=OFF"
+  have=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || echo "flags : avx avx2 fma f16c bmi2")
+  local pair
+  for pair in avx:AVX avx2:AVX2 fma:FMA f16c:F16C bmi2:BMI2 avx512f:AVX512 \
+      avx512_vnni:AVX512_VNNI avx512vbmi:AVX512_VBMI avx512_bf16:AVX512_BF16; do
+    if printf ' %s ' "$have" | grep -q " ${pair%%:*} "; then
+      args="$args -DGGML_${pair#*:}=ON"
+    else
+      args="$args -DGGML_${pair#*:}=OFF"
+    fi
+  done
+  printf '%s -DLLAVA_BUILD=OFF' "$args"
+}
+CMAKE_FLAGS=${QWEN_LSP_CMAKE_ARGS:-$(cpu_flags)}
 
 step() { printf '\n== %s\n' "$*" >&2; }
 

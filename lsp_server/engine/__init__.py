@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from lsp_server.protocol import GenerationFigures
+
 
 @dataclass(frozen=True)
 class Special:
@@ -58,6 +60,20 @@ class Generation:
     generate_seconds: float = 0.0
     drafted_tokens: int = 0  # prompt-lookup decoding: tokens guessed ...
     accepted_tokens: int = 0  # ... and the ones the model agreed with
+
+    def figures(self) -> GenerationFigures:
+        """The figures as the status request reports them."""
+        return GenerationFigures(
+            text=self.text,
+            stopReason=self.stop_reason,
+            promptTokens=self.prompt_tokens,
+            reusedTokens=self.reused_tokens,
+            generatedTokens=self.generated_tokens,
+            promptSeconds=self.prompt_seconds,
+            generateSeconds=self.generate_seconds,
+            draftedTokens=self.drafted_tokens,
+            acceptedTokens=self.accepted_tokens,
+        )
 
 
 class CancelToken:

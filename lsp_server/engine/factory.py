@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from lsp_server import models
+from lsp_server import modelstore
 from lsp_server.engine import Backend, FimTokens
 from lsp_server.engine.worker import ModelUnavailable
 from lsp_server.settings import Settings
@@ -14,14 +14,16 @@ from lsp_server.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def resolve_model(settings: Settings) -> models.ResolvedModel:
+def resolve_model(settings: Settings) -> modelstore.ResolvedModel:
     try:
-        return models.resolve(settings.model or None)
-    except models.ModelError as exc:
-        raise ModelUnavailable(str(exc), exc.fix) from exc
+        return modelstore.resolve(
+            settings.model or None, modelstore.StoreConfig.from_settings(settings)
+        )
+    except modelstore.ModelError as exc:
+        raise ModelUnavailable(str(exc), exc.fix, exc.pull) from exc
 
 
-def fim_tokens(resolved: models.ResolvedModel) -> FimTokens:
+def fim_tokens(resolved: modelstore.ResolvedModel) -> FimTokens:
     return resolved.spec.fim if resolved.spec is not None else FimTokens()
 
 
@@ -43,10 +45,10 @@ def make_loader(settings: Settings) -> Callable[[], Backend]:
         resolved = resolve_model(settings)
         started = time.monotonic()
         try:
-            models.verify(resolved)
-        except models.ModelError as exc:
-            raise ModelUnavailable(str(exc), exc.fix) from exc
-        stop = resolved.spec.stop if resolved.spec is not None else models.DEFAULT_STOP
+            modelstore.verify(resolved, modelstore.StoreConfig.from_settings(settings))
+        except modelstore.ModelError as exc:
+            raise ModelUnavailable(str(exc), exc.fix, exc.pull) from exc
+        stop = resolved.spec.stop if resolved.spec is not None else modelstore.DEFAULT_STOP
         options = LlamaOptions(
             n_ctx=settings.contextSize, n_threads=settings.threads, n_gpu_layers=settings.gpuLayers
         )

@@ -26,11 +26,14 @@ ModelState = Literal["unloaded", "loading", "ready", "error"]
 
 
 class ModelUnavailable(Exception):
-    """The model failed to load; ``fix`` tells the user how to repair it."""
+    """The model failed to load; ``fix`` tells the user how to repair it, and
+    ``pull_model`` names the registry model whose download fixes it (None when another
+    fix is needed), so that editors can offer a button instead of parsing ``fix``."""
 
-    def __init__(self, message: str, fix: str = "") -> None:
+    def __init__(self, message: str, fix: str = "", pull_model: str | None = None) -> None:
         super().__init__(message)
         self.fix = fix
+        self.pull_model = pull_model
 
 
 @dataclass

@@ -14,7 +14,8 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from lsp_server.models import ModelError, resolve, verify
+from lsp_server.modelstore import ModelError, StoreConfig, resolve, verify
+from lsp_server.settings import resolve_settings
 
 CLIENTS = ["neovim", "visual-studio-code", "emacs"]
 REPO = Path(__file__).resolve().parents[2]
@@ -22,8 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def default_model_ready() -> bool:
     """Whether the default model is pulled and intact (tests that run it skip otherwise)."""
+    store = StoreConfig.from_settings(resolve_settings(os.environ).settings)
     try:
-        verify(resolve(None))
+        verify(resolve(None, store), store)
         return True
     except ModelError:
         return False

@@ -36,6 +36,24 @@ def test_models_list_shows_the_default() -> None:
     assert "qwen2.5-coder-1.5b-instruct" in result.stdout
 
 
+def test_models_list_json_is_one_document_for_editors(tmp_path: Path) -> None:
+    result = qwen_lsp("models", "list", "--json", QWEN_LSP_CACHE_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    models = json.loads(result.stdout)
+    keys = {"name", "file", "size", "sha256", "description", "source", "architecture"}
+    keys |= {"isDefault", "present", "verified", "path"}
+    assert all(set(model) == keys for model in models)
+    assert [m["name"] for m in models if m["isDefault"]] == ["qwen2.5-coder-0.5b-instruct"]
+    small = models[0]
+    assert small["name"] == "qwen2.5-coder-0.5b-instruct"
+    assert small["sha256"] == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+    assert small["size"] == 491400064 and small["architecture"] == "qwen2"
+    # An empty cache: nothing present, nothing known about its integrity.
+    assert all(not m["present"] and m["verified"] is None for m in models)
+    assert small["path"] == str(tmp_path / "qwen2.5-coder-0.5b-instruct.gguf")
+    assert any(m["sha256"] is None for m in models)  # hub models: trusted on first use
+
+
 @pytest.mark.model
 @needs_default_model
 def test_complete_prints_a_suggestion() -> None:

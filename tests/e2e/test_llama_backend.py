@@ -6,12 +6,14 @@ must go on exactly as if nothing had happened: greedy decoding makes that checka
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from lsp_server.engine import GenerationLimits, Special
-from lsp_server.models import DEFAULT_STOP, resolve
+from lsp_server.modelstore import DEFAULT_STOP, StoreConfig, resolve
+from lsp_server.settings import resolve_settings
 from tests.e2e.conftest import RUNS_MODEL
 
 pytestmark = RUNS_MODEL
@@ -37,7 +39,11 @@ COMPLETION = [
 def backend() -> Iterator[object]:
     from lsp_server.engine.llama_backend import LlamaBackend, LlamaOptions
 
-    loaded = LlamaBackend(resolve(None).path, DEFAULT_STOP, LlamaOptions(n_ctx=2048))
+    loaded = LlamaBackend(
+        resolve(None, StoreConfig.from_settings(resolve_settings(os.environ).settings)).path,
+        DEFAULT_STOP,
+        LlamaOptions(n_ctx=2048),
+    )
     yield loaded
     loaded.close()
 

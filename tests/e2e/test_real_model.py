@@ -166,11 +166,11 @@ async def test_cancel_request_stops_generation(long_client: LanguageClient) -> N
     # The generation itself stopped (it would run for ~20 s): the worker is free again.
     for _ in range(40):
         last = (await _status(long_client))["lastGeneration"]
-        if last and last["prompt_tokens"] > 20:
+        if last and last["promptTokens"] > 20:
             break
         await asyncio.sleep(0.1)
-    assert last["stop_reason"] == "cancelled"
-    assert 0 < last["generated_tokens"] < 200
+    assert last["stopReason"] == "cancelled"
+    assert 0 < last["generatedTokens"] < 200
 
 
 async def test_edit_during_generation_returns_nothing_stale(long_client: LanguageClient) -> None:
@@ -186,7 +186,7 @@ async def test_edit_during_generation_returns_nothing_stale(long_client: Languag
     assert items_of(await asyncio.wait_for(request, 30)) == []
     assert time.monotonic() - changed_at < 2
     last = (await _status(long_client))["lastGeneration"]
-    assert last["stop_reason"] == "cancelled"
+    assert last["stopReason"] == "cancelled"
 
 
 @pytest_lsp.fixture(config=server_config())
@@ -233,10 +233,10 @@ async def test_switching_documents_keeps_each_warm(fresh_client: LanguageClient)
         fresh_client, uris["a"], types.Position(line=end.line, character=end.character + 1)
     )
     status = await _status(fresh_client)
-    assert status["completions"]["cache_hits"] == 0  # all three went to the model
+    assert status["completions"]["cacheHits"] == 0  # all three went to the model
     last = status["lastGeneration"]
-    assert last["prompt_tokens"] > 150
-    assert last["reused_tokens"] >= last["prompt_tokens"] - 10
+    assert last["promptTokens"] > 150
+    assert last["reusedTokens"] >= last["promptTokens"] - 10
 
 
 async def test_messages_during_model_load_are_not_lost() -> None:

@@ -13,7 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from lsp_server.models import cache_dir
+from lsp_server.modelstore import StoreConfig
+from lsp_server.settings import resolve_settings
 from tests.editors.conftest import (
     DOCSTRING_ACTION,
     GEOMETRY,
@@ -56,7 +57,9 @@ def _run_emacs(workdir: Path, path: Path, **extra: str) -> float:
         "QWEN_LSP_SERVER_LOG": str(workdir / "server.log"),
         # No user init and no ~/.emacs.d writes; the model stays where it is.
         "HOME": str(workdir.parent),
-        "QWEN_LSP_CACHE_DIR": str(cache_dir()),
+        "QWEN_LSP_CACHE_DIR": str(
+            StoreConfig.from_settings(resolve_settings(os.environ).settings).cache_dir
+        ),
         **extra,
     }
     argv = [EMACS, "--batch", "-l", str(HERE / "eglot_test.el")]

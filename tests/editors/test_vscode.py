@@ -5,7 +5,6 @@ Also runs the extension's own checks: tsc and its `node --test` unit tests.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lsp_server.settings import Settings
+from lsp_server.settings import info, setting_fields
 from tests.editors.conftest import (
     CHROMIUM,
     DOCSTRING_ACTION,
@@ -75,21 +74,21 @@ EXTENSION_ONLY = {
 
 
 def test_vscode_contributes_exactly_the_server_settings() -> None:
-    """Each server setting can be set in VS Code's Settings UI and is sent to the server
-    (core.ts SERVER_SETTING_KEYS); nothing the server does not know is sent (it would warn
-    about it)."""
+    """Each server setting but the internal switches can be set in VS Code's Settings UI,
+    and every setting is sent to the server (protocol.ts SERVER_SETTING_KEYS, generated);
+    nothing the server does not know is sent (it would warn about it)."""
     pkg = json.loads((EXTENSION / "package.json").read_text())
     props = pkg["contributes"]["configuration"]["properties"]
     contributed = {key.removeprefix("qwenLsp.") for key in props} - EXTENSION_ONLY
-    server = {f.name for f in dataclasses.fields(Settings)}
-    assert contributed == server, (
-        f"package.json lacks {sorted(server - contributed)}, "
-        f"has settings the server does not know: {sorted(contributed - server)}"
+    offered = {f.name for f in setting_fields() if not info(f.name).internal}
+    assert contributed == offered, (
+        f"package.json lacks {sorted(offered - contributed)}, "
+        f"has settings the server does not offer: {sorted(contributed - offered)}"
     )
-    core = (EXTENSION / "src" / "core.ts").read_text()
-    block = re.search(r"SERVER_SETTING_KEYS = \[(.*?)\] as const", core, re.S)
+    generated = (EXTENSION / "src" / "protocol.ts").read_text()
+    block = re.search(r"SERVER_SETTING_KEYS = \[(.*?)\] as const", generated, re.S)
     assert block is not None
-    assert set(re.findall(r"'([A-Za-z]+)'", block.group(1))) == server
+    assert set(re.findall(r"'([A-Za-z]+)'", block.group(1))) == {f.name for f in setting_fields()}
 
 
 @needs_build_tools

@@ -1,39 +1,15 @@
+import { SERVER_SETTING_KEYS, type Status } from './protocol';
+
 // The parts of the extension that do not need VS Code: settings for the server, the
-// status bar's text, parsing `qwen-lsp models list`, reading a fix out of an error.
+// status bar's text, reading `qwen-lsp models list --json`.
 // Kept apart so that `node --test` can check them without an editor.
 
-/** Settings the server understands (lsp_server/settings.py), sent under "qwenLsp". */
-export const SERVER_SETTING_KEYS = [
-  'model',
-  'backend',
-  'prefixTokens',
-  'suffixTokens',
-  'crossFileTokens',
-  'maxTokensLine',
-  'maxTokensBlock',
-  'maxSeconds',
-  'multiline',
-  'blockPrompt',
-  'disabledLanguages',
-  'kvReuse',
-  'suggestionCache',
-  'speculation',
-  'cancelStale',
-  'followTyping',
-  'contextSize',
-  'threads',
-  'gpuLayers',
-  'customActions',
-  'actionMaxSeconds',
-  'actionContextTokens',
-  'promptLookup',
-] as const;
+// Setting names, method names and the status payload come from the server's own
+// declarations (generated into protocol.ts): a field renamed there fails this type check.
+export { SECTION, SERVER_SETTING_KEYS, STATUS_METHOD } from './protocol';
 
 /** Settings only the extension reads; changing one restarts the server. */
 export const RESTART_SETTING_KEYS = ['server.command', 'server.args', 'server.env', 'languages'] as const;
-
-export const SECTION = 'qwenLsp';
-export const STATUS_METHOD = 'qwenLsp/status';
 
 /**
  * The server's part of the extension's settings. Keys the server does not know (the
@@ -99,13 +75,7 @@ export function documentSelector(languages: unknown): DocumentFilter[] {
   return schemes.flatMap((scheme) => ids.map((language) => ({ scheme, language: language.trim() })));
 }
 
-export interface ServerStatus {
-  state: 'loading' | 'ready' | 'error' | string;
-  model: string;
-  error: { message: string; fix: string } | null;
-  completions?: Record<string, number>;
-  lastGeneration?: Record<string, unknown> | null;
-}
+export type ServerStatus = Status;
 
 export interface StatusView {
   text: string;
@@ -153,31 +123,15 @@ export function statusView(
   }
   const lines = [`qwen-lsp: model ${model} ready.`];
   const c = status.completions;
-  if (c) {
-    lines.push(
-      `${c.requests ?? 0} requests, ${c.cache_hits ?? 0} from the cache, ${c.generations ?? 0} generations (${c.cancelled_generations ?? 0} cancelled)`,
-    );
-  }
+  lines.push(
+    `${c.requests} requests, ${c.cacheHits} from the cache, ${c.generations} generations (${c.cancelledGenerations} cancelled)`,
+  );
   const last = status.lastGeneration;
-  if (last && typeof last === 'object') {
-    const parts: string[] = [];
-    const num = (key: string): number | undefined =>
-      typeof last[key] === 'number' ? (last[key] as number) : undefined;
-    const prompt = num('prompt_tokens');
-    const reused = num('reused_tokens');
-    const generated = num('generated_tokens');
-    if (prompt !== undefined) {
-      parts.push(`prompt ${prompt} tokens (${reused ?? 0} reused) in ${(num('prompt_seconds') ?? 0).toFixed(2)} s`);
-    }
-    if (generated !== undefined) {
-      parts.push(`${generated} generated in ${(num('generate_seconds') ?? 0).toFixed(2)} s`);
-    }
-    if (typeof last.stop_reason === 'string') {
-      parts.push(`stop: ${last.stop_reason}`);
-    }
-    if (parts.length > 0) {
-      lines.push(`last: ${parts.join(', ')}`);
-    }
+  if (last) {
+    lines.push(
+      `last: prompt ${last.promptTokens} tokens (${last.reusedTokens} reused) in ${last.promptSeconds.toFixed(2)} s, ` +
+        `${last.generatedTokens} generated in ${last.generateSeconds.toFixed(2)} s, stop: ${last.stopReason}`,
+    );
   }
   if (!enabled) {
     lines.push('Inline completions are off (click to turn them on).');
@@ -187,45 +141,47 @@ export function statusView(
   return { text: name, tooltip: lines.join('\n'), kind: 'normal' };
 }
 
+/** One model of `qwen-lsp models list --json` (its keys: lsp_server/cli.py ModelListEntry). */
 export interface ModelEntry {
   name: string;
-  isDefault: boolean;
-  status: string;
+  file: string;
+  size: number | null;
+  sha256: string | null;
   description: string;
+  source: string;
+  architecture: string;
+  isDefault: boolean;
+  present: boolean;
+  /** true: checked; false: known bad (wrong size); null: not checked yet. */
+  verified: boolean | null;
+  path: string;
 }
 
-/** Rows of `qwen-lsp models list` (a header line, then one model a line). */
+/** The models in the output of `qwen-lsp models list --json` ([] when it is not that). */
 export function parseModelList(output: string): ModelEntry[] {
-  const lines = output.split(/\r?\n/);
-  const header = lines.findIndex((l) => /^NAME\s+SIZE/.test(l));
-  if (header < 0) {
+  let document: unknown;
+  try {
+    document = JSON.parse(output);
+  } catch {
     return [];
   }
-  const statusAt = lines[header].indexOf('STATUS');
-  const descAt = lines[header].indexOf('DESCRIPTION');
-  const entries: ModelEntry[] = [];
-  for (const line of lines.slice(header + 1)) {
-    const m = /^(\S+)( \*)?\s/.exec(line);
-    if (!m || line.startsWith('* ') || line.startsWith('cache:')) {
-      continue;
-    }
-    const status = statusAt >= 0 && descAt > statusAt ? line.slice(statusAt, descAt).trim() : '';
-    const description = descAt >= 0 ? line.slice(descAt).trim() : '';
-    entries.push({ name: m[1], isDefault: m[2] !== undefined, status, description });
+  if (!Array.isArray(document)) {
+    return [];
   }
-  return entries;
+  return document.filter(
+    (m): m is ModelEntry => typeof m === 'object' && m !== null && typeof m.name === 'string',
+  );
 }
 
-/** The model name in a fix such as "qwen-lsp models pull NAME" (undefined if none). */
-export function pullTarget(fix: string | undefined | null): string | undefined {
-  if (!fix) {
-    return undefined;
+/** A model's cache state in words (the STATUS column of `qwen-lsp models list`). */
+export function modelStatusText(model: ModelEntry): string {
+  if (!model.present) {
+    return 'not downloaded';
   }
-  const m = /qwen-lsp models pull(?:\s+--force)?(?:\s+([A-Za-z0-9._\-/:]+))?/.exec(fix);
-  if (!m) {
-    return undefined;
+  if (model.verified === true) {
+    return 'verified';
   }
-  return m[1] ?? '';
+  return model.verified === false ? 'corrupt (wrong size)' : 'present (not verified yet)';
 }
 
 /** Seconds until the next status poll: fast while things change, slow when settled. */

@@ -146,7 +146,7 @@ class QwenExtension implements vscode.Disposable {
       return;
     }
     // The server explains model errors with "Fix: qwen-lsp models pull NAME": offer the fix.
-    client.onNotification(ShowMessageNotification.type, (params) => this.showServerMessage(params));
+    client.onNotification(ShowMessageNotification.type, (params) => void this.showServerMessage(params));
     this.clientState = 'running';
     this.schedulePoll(0);
   }
@@ -175,8 +175,10 @@ class QwenExtension implements vscode.Disposable {
     await this.start();
   }
 
-  private showServerMessage(params: { type: MessageType; message: string }): void {
-    const { buttons: actions, target } = pull.messageActions(params.message);
+  private async showServerMessage(params: { type: MessageType; message: string }): Promise<void> {
+    // Whether a download fixes it is in the status (error.pullModel), not in the text.
+    const status = params.type === MessageType.Error ? await this.fetchStatus() : this.status;
+    const { buttons: actions, target } = pull.messageActions(params.message, status);
     const show =
       params.type === MessageType.Error
         ? vscode.window.showErrorMessage
@@ -225,24 +227,35 @@ class QwenExtension implements vscode.Disposable {
     if (!client || generation !== this.pollGeneration || client.state !== State.Running) {
       return;
     }
-    const source = new CancellationTokenSource();
-    // A short time-out: a reply can get lost while the server loads the model, and the
-    // next poll must not wait for it.
-    const timer = setTimeout(() => source.cancel(), 5000);
-    try {
-      this.status = await client.sendRequest<core.ServerStatus>(core.STATUS_METHOD, {}, source.token);
-    } catch (err) {
-      this.output.debug(`status request failed: ${String(err)}`);
-    } finally {
-      clearTimeout(timer);
-      source.dispose();
-    }
+    await this.fetchStatus();
     if (generation !== this.pollGeneration) {
       return;
     }
     this.render();
     const settled = this.config().get<number>('statusPollSeconds', 10);
     this.schedulePoll(core.pollDelayMs(this.status, settled));
+  }
+
+  /** Ask the server for its status (kept in this.status); undefined when it does not answer. */
+  private async fetchStatus(): Promise<core.ServerStatus | undefined> {
+    const client = this.client;
+    if (!client || client.state !== State.Running) {
+      return undefined;
+    }
+    const source = new CancellationTokenSource();
+    // A short time-out: a reply can get lost while the server loads the model, and the
+    // next poll must not wait for it.
+    const timer = setTimeout(() => source.cancel(), 5000);
+    try {
+      this.status = await client.sendRequest<core.ServerStatus>(core.STATUS_METHOD, {}, source.token);
+      return this.status;
+    } catch (err) {
+      this.output.debug(`status request failed: ${String(err)}`);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      source.dispose();
+    }
   }
 
   private render(): void {
@@ -261,10 +274,10 @@ class QwenExtension implements vscode.Disposable {
     const view = core.statusView(this.clientState, this.status, this.enabled(), this.startError);
     type Item = vscode.QuickPickItem & { run: () => unknown };
     const items: Item[] = [];
-    const fix = this.status?.state === 'error' ? this.status.error?.fix : undefined;
-    const target = core.pullTarget(fix);
-    if (target !== undefined) {
-      items.push({ label: `$(cloud-download) Run the fix: ${fix}`, run: () => this.pullModel(target || undefined) });
+    const error = this.status?.state === 'error' ? this.status.error : null;
+    const target = error?.pullModel;
+    if (target) {
+      items.push({ label: `$(cloud-download) Run the fix: ${error.fix}`, run: () => this.pullModel(target) });
     }
     items.push(
       {
@@ -295,7 +308,7 @@ class QwenExtension implements vscode.Disposable {
     return new Promise((resolve) => {
       execFile(
         launch.command,
-        ['models', 'list'],
+        ['models', 'list', '--json'],
         { env: { ...process.env, ...launch.env }, timeout: 30000 },
         (err, stdout) => resolve(err ? [] : core.parseModelList(stdout)),
       );
@@ -309,7 +322,7 @@ class QwenExtension implements vscode.Disposable {
       type Item = vscode.QuickPickItem & { name: string };
       const items: Item[] = models.map((m) => ({
         label: m.name + (m.isDefault ? ' (default)' : ''),
-        description: m.status,
+        description: core.modelStatusText(m),
         detail: m.description,
         name: m.name,
       }));

@@ -2,7 +2,8 @@
 // extension wraps this in a progress notification, and `node --test` runs it against a
 // stand-in executable.
 import { spawn } from 'node:child_process';
-import { parsePullProgress, pullTarget, type ServerLaunch } from './core';
+import { parsePullProgress, type ServerLaunch } from './core';
+import type { Status } from './protocol';
 
 export interface PullProgress {
   message: string;
@@ -107,10 +108,14 @@ export const PULL_BUTTON = 'Pull Model';
 export const SETTINGS_BUTTON = 'Open Settings';
 
 /**
- * The buttons of the notification for a server message: a message whose fix is
- * `qwen-lsp models pull [NAME]` offers to run it (target: NAME, '' = the default model).
+ * The buttons of the notification for a server message: when the server reports (in its
+ * status) a model error that downloading a registry model fixes, and the message is that
+ * error, it offers to run the download.
  */
-export function messageActions(message: string): { buttons: string[]; target?: string } {
-  const target = pullTarget(message);
-  return target === undefined ? { buttons: [] } : { buttons: [PULL_BUTTON, SETTINGS_BUTTON], target };
+export function messageActions(message: string, status: Status | undefined): { buttons: string[]; target?: string } {
+  const error = status?.state === 'error' ? status.error : null;
+  if (!error?.pullModel || !message.includes(error.message)) {
+    return { buttons: [] };
+  }
+  return { buttons: [PULL_BUTTON, SETTINGS_BUTTON], target: error.pullModel };
 }

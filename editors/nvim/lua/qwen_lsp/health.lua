@@ -69,22 +69,27 @@ function M.check()
     end
     health.warn('the running server did not answer qwenLsp/status')
   end
-  local list = run({ exe, 'models', 'list' }, 30000)
+  local list = run({ exe, 'models', 'list', '--json' }, 30000)
   if not list or list.code ~= 0 then
     health.error('`qwen-lsp models list` failed', { list and list.stderr or '' })
     return
   end
+  -- null (a model not checked yet) becomes nil.
+  local decoded, models = pcall(vim.json.decode, list.stdout or '', { luanil = { object = true, array = true } })
+  if not decoded or type(models) ~= 'table' then
+    health.error('`qwen-lsp models list --json` printed no model list', { vim.trim(list.stdout or '') })
+    return
+  end
   local wanted = (cfg.settings or {}).model
-  for line in vim.gsplit(list.stdout or '', '\n', { plain = true }) do
-    local name, star = line:match('^(%S+)( ?%*?)%s')
-    local is_it = name and ((wanted and wanted ~= '' and name == wanted) or ((not wanted or wanted == '') and star == ' *'))
+  for _, m in ipairs(models) do
+    local name = m.name
+    local is_it = (wanted and wanted ~= '' and name == wanted) or ((not wanted or wanted == '') and m.isDefault)
     if is_it then
-      if line:find('corrupt', 1, true) then
+      if m.present and m.verified == false then
         health.error(('model %s is corrupt'):format(name), { ('qwen-lsp models pull --force %s'):format(name) })
-      elseif line:find('verified', 1, true) or line:find('present', 1, true) then
-        local state = line:find('verified', 1, true) and 'downloaded and verified'
-          or 'downloaded (not verified yet)'
-        health.ok(('model %s%s is %s'):format(name, star == ' *' and ' (the default)' or '', state))
+      elseif m.present then
+        local state = m.verified and 'downloaded and verified' or 'downloaded (not verified yet)'
+        health.ok(('model %s%s is %s'):format(name, m.isDefault and ' (the default)' or '', state))
       else
         health.warn(('model %s is not downloaded'):format(name), { ('qwen-lsp models pull %s  (or :QwenLsp pull %s)'):format(name, name) })
       end
@@ -98,7 +103,11 @@ function M.check()
       health.error('model ' .. wanted .. ' is neither a registry name nor a readable file', { 'qwen-lsp models list' })
     end
   else
-    health.info(vim.trim(list.stdout or ''))
+    local names = {}
+    for _, m in ipairs(models) do
+      names[#names + 1] = m.name
+    end
+    health.info('registry models: ' .. table.concat(names, ', '))
   end
 end
 

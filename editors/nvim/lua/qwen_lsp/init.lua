@@ -2,11 +2,13 @@
 -- inline completions as ghost text. See :help qwen_lsp.
 local api = vim.api
 local ghost = require('qwen_lsp.ghost')
+-- Method names and status fields, generated from the server's lsp_server/protocol.py.
+local protocol = require('qwen_lsp.protocol')
 
 local M = {}
 
 M.NAME = 'qwen_lsp'
-M.STATUS_METHOD = 'qwenLsp/status'
+M.STATUS_METHOD = protocol.STATUS_METHOD
 
 ---@class qwen_lsp.Keymaps
 ---@field accept string|false       accept the whole suggestion (falls back to the key itself)
@@ -259,12 +261,10 @@ local function describe(st)
   end
   local c = st.completions
   if type(c) == 'table' then
-    lines[#lines + 1] = ('  %d requests, %d from the cache, %d generations (%d cancelled)'):format(
-      c.requests or 0,
-      c.cache_hits or 0,
-      c.generations or 0,
-      c.cancelled_generations or 0
-    )
+    -- Every counter the server reports, with the label the server gives it.
+    for _, field in ipairs(protocol.COMPLETION_TOTALS) do
+      lines[#lines + 1] = ('  %s: %s'):format(field.label, tostring(c[field.key]))
+    end
   end
   lines[#lines + 1] = '  inline completions: ' .. (M.enabled and 'on' or 'off')
   return table.concat(lines, '\n')

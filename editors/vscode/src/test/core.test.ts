@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as core from '../core';
+import { INTERNAL_SETTING_KEYS } from '../protocol';
 
 test('serverSettings keeps only the keys the server knows', () => {
   const out = core.serverSettings({
@@ -31,16 +32,18 @@ test('serverSettings keeps only the keys the server knows', () => {
   assert.deepEqual(core.serverSettings('x'), {});
 });
 
-test('every server setting is contributed in package.json, and nothing unknown is sent', () => {
+test('every server setting but the internal switches is contributed in package.json, and nothing unknown is sent', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
   const props = Object.keys(pkg.contributes.configuration.properties).map((k) => k.replace(/^qwenLsp\./, ''));
+  const internal: readonly string[] = INTERNAL_SETTING_KEYS;
   for (const key of core.SERVER_SETTING_KEYS) {
-    assert.ok(props.includes(key), `package.json lacks qwenLsp.${key}`);
+    assert.equal(props.includes(key), !internal.includes(key), `package.json and qwenLsp.${key}`);
   }
   for (const key of core.RESTART_SETTING_KEYS) {
     assert.ok(props.includes(key), `package.json lacks qwenLsp.${key}`);
   }
   const extensionOnly = props.filter((p) => !(core.SERVER_SETTING_KEYS as readonly string[]).includes(p));
+  assert.ok(internal.includes('backend'), 'the fake backend is not offered in the Settings UI');
   assert.deepEqual(extensionOnly.sort(), ['enable', 'languages', 'server.args', 'server.command', 'server.env', 'statusPollSeconds']);
   for (const cmd of ['qwenLsp.pullModel', 'qwenLsp.restartServer', 'qwenLsp.toggleCompletions', 'qwenLsp.showStatus']) {
     assert.ok(pkg.contributes.commands.some((c: { command: string }) => c.command === cmd), cmd);
@@ -72,21 +75,55 @@ test('documentSelector: all files, or the listed languages', () => {
   ]);
 });
 
+/** A status answer with every counter at zero, and the given fields. */
+function status(fields: Partial<core.ServerStatus>): core.ServerStatus {
+  const zero = {
+    requests: 0,
+    cacheHits: 0,
+    followed: 0,
+    generations: 0,
+    speculations: 0,
+    cancelledGenerations: 0,
+    promptTokens: 0,
+    reusedTokens: 0,
+    generatedTokens: 0,
+    generatedTokensCancelled: 0,
+  };
+  return {
+    state: 'ready',
+    model: 'default',
+    error: null,
+    completions: zero,
+    lastGeneration: null,
+    actions: { runs: 0, applied: 0, refused: 0, cancelled: 0, last: null },
+    ...fields,
+  };
+}
+
 test('statusView: loading, ready, error with the fix, off, start failure', () => {
-  const loading = core.statusView('running', { state: 'loading', model: 'm', error: null }, true);
+  const loading = core.statusView('running', status({ state: 'loading', model: 'm' }), true);
   assert.match(loading.text, /loading/);
   assert.equal(loading.kind, 'normal');
-  assert.match(core.statusView('running', { state: 'unloaded', model: 'm', error: null }, true).text, /loading/);
+  assert.match(core.statusView('running', status({ state: 'unloaded', model: 'm' }), true).text, /loading/);
 
   const ready = core.statusView(
     'running',
-    {
+    status({
       state: 'ready',
       model: 'default',
-      error: null,
-      completions: { requests: 3, cache_hits: 1, generations: 2, cancelled_generations: 0 },
-      lastGeneration: { prompt_tokens: 120, reused_tokens: 100, generated_tokens: 7, prompt_seconds: 0.2, generate_seconds: 0.35, stop_reason: 'stop' },
-    },
+      completions: { ...status({}).completions, requests: 3, cacheHits: 1, generations: 2 },
+      lastGeneration: {
+        text: 'return 1',
+        promptTokens: 120,
+        reusedTokens: 100,
+        generatedTokens: 7,
+        promptSeconds: 0.2,
+        generateSeconds: 0.35,
+        stopReason: 'stop_token',
+        draftedTokens: 0,
+        acceptedTokens: 0,
+      },
+    }),
     true,
   );
   assert.equal(ready.text, '$(sparkle) Qwen');
@@ -97,14 +134,14 @@ test('statusView: loading, ready, error with the fix, off, start failure', () =>
 
   const error = core.statusView(
     'running',
-    { state: 'error', model: 'x', error: { message: 'model file missing', fix: 'qwen-lsp models pull x' } },
+    status({ state: 'error', model: 'x', error: { message: 'model file missing', fix: 'qwen-lsp models pull x', pullModel: 'x' } }),
     true,
   );
   assert.equal(error.kind, 'error');
   assert.match(error.tooltip, /model file missing/);
   assert.match(error.tooltip, /Fix: qwen-lsp models pull x/);
 
-  const off = core.statusView('running', { state: 'ready', model: 'm', error: null }, false);
+  const off = core.statusView('running', status({ state: 'ready', model: 'm' }), false);
   assert.match(off.text, /circle-slash/);
   assert.match(off.tooltip, /off/);
 
@@ -117,38 +154,44 @@ test('statusView: loading, ready, error with the fix, off, start failure', () =>
   assert.equal(core.statusView('stopped', undefined, true).kind, 'warning');
 });
 
-test('parseModelList reads `qwen-lsp models list`', () => {
-  const out = [
-    'NAME                           SIZE MB  SOURCE  STATUS          DESCRIPTION',
-    'qwen2.5-coder-0.5b-instruct *      491  pypi    verified        Qwen2.5-Coder 0.5B Instruct, mixed Q5_0/Q4_K (CPU default: fastest, weakest)',
-    'qwen2.5-coder-1.5b-instruct       1117  pypi    not downloaded  Qwen2.5-Coder 1.5B Instruct, Q4_K_M',
-    'qwen2.5-coder-3b-instruct            ?  hub     not downloaded  Qwen2.5-Coder 3B Instruct',
-    '* default model',
-    'cache: /root/.cache/qwen-lsp/models',
-    '',
-  ].join('\n');
-  const models = core.parseModelList(out);
+test('parseModelList reads `qwen-lsp models list --json`', () => {
+  const entry = (name: string, isDefault: boolean, present: boolean, verified: boolean | null) => ({
+    name,
+    file: `${name}.gguf`,
+    size: 491400064,
+    sha256: null,
+    description: `${name} description`,
+    source: 'pypi',
+    architecture: 'qwen2',
+    isDefault,
+    present,
+    verified,
+    path: `/root/.cache/qwen-lsp/models/${name}.gguf`,
+  });
+  const out = JSON.stringify(
+    [
+      entry('qwen2.5-coder-0.5b-instruct', true, true, true),
+      entry('qwen2.5-coder-1.5b-instruct', false, false, null),
+      entry('qwen2.5-coder-3b-instruct', false, true, false),
+      entry('qwen2.5-coder-7b-instruct', false, true, null),
+    ],
+    null,
+    2,
+  );
+  const models = core.parseModelList(out + '\n');
   assert.deepEqual(
-    models.map((m) => [m.name, m.isDefault, m.status]),
+    models.map((m) => [m.name, m.isDefault, core.modelStatusText(m)]),
     [
       ['qwen2.5-coder-0.5b-instruct', true, 'verified'],
       ['qwen2.5-coder-1.5b-instruct', false, 'not downloaded'],
-      ['qwen2.5-coder-3b-instruct', false, 'not downloaded'],
+      ['qwen2.5-coder-3b-instruct', false, 'corrupt (wrong size)'],
+      ['qwen2.5-coder-7b-instruct', false, 'present (not verified yet)'],
     ],
   );
-  assert.match(models[0].description, /^Qwen2\.5-Coder 0\.5B/);
+  assert.equal(models[0].description, 'qwen2.5-coder-0.5b-instruct description');
   assert.deepEqual(core.parseModelList('error: no registry'), []);
-});
-
-test('pullTarget finds the model in a fix', () => {
-  assert.equal(core.pullTarget('qwen-lsp models pull qwen2.5-coder-0.5b-instruct'), 'qwen2.5-coder-0.5b-instruct');
-  assert.equal(
-    core.pullTarget('qwen-lsp: model file is truncated. Fix: qwen-lsp models pull --force qwen2.5-coder-1.5b-instruct'),
-    'qwen2.5-coder-1.5b-instruct',
-  );
-  assert.equal(core.pullTarget('run qwen-lsp models pull'), '');
-  assert.equal(core.pullTarget('check the path'), undefined);
-  assert.equal(core.pullTarget(null), undefined);
+  assert.deepEqual(core.parseModelList('{"name": "not a list"}'), []);
+  assert.deepEqual(core.parseModelList('[{"file": "no name"}, 3, null]'), []);
 });
 
 test('parsePullProgress: percentages and plain lines', () => {
@@ -161,8 +204,8 @@ test('parsePullProgress: percentages and plain lines', () => {
 
 test('pollDelayMs: fast while loading, settled otherwise', () => {
   assert.equal(core.pollDelayMs(undefined, 10), 1000);
-  assert.equal(core.pollDelayMs({ state: 'loading', model: '', error: null }, 10), 1000);
-  assert.equal(core.pollDelayMs({ state: 'unloaded', model: '', error: null }, 10), 1000);
-  assert.equal(core.pollDelayMs({ state: 'ready', model: '', error: null }, 10), 10000);
-  assert.equal(core.pollDelayMs({ state: 'error', model: '', error: null }, 0), 1000);
+  assert.equal(core.pollDelayMs(status({ state: 'loading' }), 10), 1000);
+  assert.equal(core.pollDelayMs(status({ state: 'unloaded' }), 10), 1000);
+  assert.equal(core.pollDelayMs(status({ state: 'ready' }), 10), 10000);
+  assert.equal(core.pollDelayMs(status({ state: 'error' }), 0), 1000);
 });

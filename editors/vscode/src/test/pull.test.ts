@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { messageActions, pullArgs, runPull, type Cancellation, type PullProgress } from '../pull';
+import type { Status } from '../protocol';
 
 // A stand-in for the qwen-lsp executable: records its arguments and one environment
 // variable, prints progress the way `qwen-lsp models pull` does (lines, and \r updates on a
@@ -109,18 +110,38 @@ test('runPull: cancelling interrupts the command', async () => {
   assert.equal(outcome.lastMessage, 'interrupted: nothing was kept');
 });
 
-test('messageActions: a missing model offers the pull; other messages offer nothing', () => {
-  const missing =
-    'qwen-lsp: model file /tmp/x/missing.gguf does not exist; the model setting must be a registry name ' +
-    '(qwen2.5-coder-0.5b-instruct, qwen2.5-coder-1.5b-instruct) or the path of a .gguf file. ' +
-    'Fix: qwen-lsp models pull qwen2.5-coder-0.5b-instruct';
-  assert.deepEqual(messageActions(missing), {
+test('messageActions: the status says which model a pull fixes; other messages offer nothing', () => {
+  const problem = {
+    message: 'model qwen2.5-coder-0.5b-instruct is not downloaded',
+    fix: 'qwen-lsp models pull qwen2.5-coder-0.5b-instruct',
+    pullModel: 'qwen2.5-coder-0.5b-instruct',
+  };
+  const status = (error: Status['error']): Status => ({
+    state: 'error',
+    model: 'default',
+    error,
+    completions: {
+      requests: 0,
+      cacheHits: 0,
+      followed: 0,
+      generations: 0,
+      speculations: 0,
+      cancelledGenerations: 0,
+      promptTokens: 0,
+      reusedTokens: 0,
+      generatedTokens: 0,
+      generatedTokensCancelled: 0,
+    },
+    lastGeneration: null,
+    actions: { runs: 0, applied: 0, refused: 0, cancelled: 0, last: null },
+  });
+  const shown = `qwen-lsp: ${problem.message}. Fix: ${problem.fix}`;
+  assert.deepEqual(messageActions(shown, status(problem)), {
     buttons: ['Pull Model', 'Open Settings'],
     target: 'qwen2.5-coder-0.5b-instruct',
   });
-  assert.deepEqual(messageActions('qwen-lsp: model x is corrupt. Fix: qwen-lsp models pull --force'), {
-    buttons: ['Pull Model', 'Open Settings'],
-    target: '',
-  });
-  assert.deepEqual(messageActions('qwen-lsp: the action failed; nothing was changed'), { buttons: [] });
+  // A fix that is not a download (a local file, a hub that cannot be reached): no button.
+  assert.deepEqual(messageActions(shown, status({ ...problem, pullModel: null })), { buttons: [] });
+  assert.deepEqual(messageActions('qwen-lsp: the action failed; nothing was changed', status(problem)), { buttons: [] });
+  assert.deepEqual(messageActions(shown, undefined), { buttons: [] });
 });

