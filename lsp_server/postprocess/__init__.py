@@ -26,7 +26,7 @@ Where each rule lives (the order in which :func:`postprocess` applies them is be
 - ``checks``: rule 7, the suggestion must not break the parse (``reparse``), with its
   brackets and quote closed first (``balance``).
 
-The names in brackets are the rules the ``disableRules`` setting can switch off (through
+The quoted names are the rules the ``disableRules`` setting can switch off (through
 :attr:`CompletionSite.disabled_rules`), to measure what each buys.
 
 Pure: strings in, strings out (code points; any of ``\\r\\n``, ``\\r``, ``\\n`` ends a
