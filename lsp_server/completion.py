@@ -376,7 +376,14 @@ class CompletionService:
             has not typed yet, as far as the prompt window is concerned): the raw
             generation and the text to show."""
             counter = self._counters.setdefault(id(backend), TokenCounter(backend.tokenize))
-            window = fim_window(text, at, counter, settings.prefixTokens, settings.suffixTokens)
+            window = fim_window(
+                text,
+                at,
+                counter,
+                settings.prefixTokens,
+                settings.suffixTokens,
+                disabled_rules=settings.disableRules,
+            )
             if typed:
                 # The window stays where it was and the extra text goes after the middle
                 # marker, as if the model had written it: the prompt only grows at its
@@ -389,6 +396,7 @@ class CompletionService:
                 kind=kind,
                 indent_unit=postprocess.detect_indent_unit(text),
                 language=snapshot.language,
+                disabled_rules=frozenset(settings.disableRules),
             )
             # A line that opens a block continues into its body (postprocess), so every
             # kind may need the block budget; a first line alone gets maxTokensLine.
@@ -421,7 +429,7 @@ class CompletionService:
                     if self._cross_file is not None
                     else ()
                 )
-                prompt = fim_prompt(window, markers, header)
+                prompt = fim_prompt(window, markers, header, disabled_rules=settings.disableRules)
             generation = backend.generate(prompt, limits, keep_going)
             self.stats.record(generation)
             log.debug("raw model output %r", generation.text)

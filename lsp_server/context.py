@@ -11,10 +11,9 @@ down a line must not shift the start of the prompt, or every token would be new 
 
 from __future__ import annotations
 
-import os
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from lsp_server.chat import ChatTemplate
@@ -66,8 +65,14 @@ def fim_window(
     prefix_tokens: int,
     suffix_tokens: int,
     snap_lines: int = 16,
+    *,
+    disabled_rules: Collection[str] = (),
 ) -> FimWindow:
-    """Choose the text around ``offset`` (a code-point offset) that goes into the prompt."""
+    """Choose the text around ``offset`` (a code-point offset) that goes into the prompt.
+
+    ``disabled_rules`` (the disableRules setting, for ablations only) may hold
+    ``"outline"``: then the window is only the lines nearest the cursor.
+    """
     line_start = text.rfind("\n", 0, offset) + 1
     line_prefix = text[line_start:offset][-MAX_LINE_CHARS:]
     above = text[:line_start].splitlines(keepends=True)
@@ -75,7 +80,7 @@ def fim_window(
     budget = prefix_tokens - count_tokens(line_prefix)
     first = _first_fitting(above, len(above), budget, count_tokens)
     outline: list[int] = []
-    if first > 0 and OUTLINE_ENABLED:
+    if first > 0 and "outline" not in disabled_rules:
         # The file does not fit: its imports and the headers of the definitions around the
         # cursor say more than the lines just above the window would.
         outline = _outline(above, line_prefix, budget // OUTLINE_SHARE, count_tokens)
@@ -124,9 +129,6 @@ def _first_fitting(
 
 # Share of the prefix budget the outline may take at most: 1/OUTLINE_SHARE.
 OUTLINE_SHARE = 4
-_DISABLED = os.environ.get("QWEN_LSP_DISABLE_RULES", "").split(",")  # for ablations only
-OUTLINE_ENABLED = "outline" not in _DISABLED
-INDENT_IN_PREFIX = "indent-in-prefix" not in _DISABLED
 
 # Lines that bring names into a file: Python, JS/TS, Go, Rust, C/C++, Java.
 _IMPORT_RE = re.compile(
@@ -204,14 +206,24 @@ def is_import_line(line: str) -> bool:
 
 
 def fim_prompt(
-    window: FimWindow, markers: FimTokens, header: Sequence[PromptPart] = ()
+    window: FimWindow,
+    markers: FimTokens,
+    header: Sequence[PromptPart] = (),
+    *,
+    disabled_rules: Collection[str] = (),
 ) -> list[PromptPart]:
-    """The FIM prompt of ``window``, after ``header`` (cross-file context, usually empty)."""
-    return [*header, *_fim_parts(window, markers)]
+    """The FIM prompt of ``window``, after ``header`` (cross-file context, usually empty).
+
+    ``disabled_rules`` (the disableRules setting, for ablations only) may hold
+    ``"indent-in-prefix"``: then indentation alone before the cursor follows the middle
+    marker like any other text of the cursor line.
+    """
+    indent_in_prefix = "indent-in-prefix" not in disabled_rules
+    return [*header, *_fim_parts(window, markers, indent_in_prefix)]
 
 
-def _fim_parts(window: FimWindow, markers: FimTokens) -> list[PromptPart]:
-    if INDENT_IN_PREFIX and not window.line_prefix.strip():
+def _fim_parts(window: FimWindow, markers: FimTokens, indent_in_prefix: bool) -> list[PromptPart]:
+    if indent_in_prefix and not window.line_prefix.strip():
         # Only indentation before the cursor: it ends the prefix, as in the model's FIM
         # training, and the middle starts at the cursor. After <|fim_middle|> (where the
         # engine heals it as the prompt's last token) the 0.5B model answered a third of
@@ -249,7 +261,7 @@ def chat_continuation_prompt(
     The answer starts as a fenced code block holding the code up to the cursor, so the
     model goes on writing the file from the cursor; the code after the cursor is shown in
     the request. The registry's models are instruct models: asked this way the 0.5B model
-    writes whole bodies where the FIM prompt got one-line guesses (scripts/eval_infill.py
+    writes whole bodies where the FIM prompt got one-line guesses (benchmarks/eval_infill.py
     --sample 60,45: block pass@1 56% against 38%, 9 tasks better and 1 worse; single-line
     tasks, most of them asked as blocks, 78% against 72%). It costs time: the bodies are longer
     (6.0 s a block task against 3.7 s) and the prompt shares no KV cache with the FIM

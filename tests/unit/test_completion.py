@@ -249,3 +249,18 @@ async def test_block_prompt_fim_keeps_blocks_on_the_fim_prompt() -> None:
     svc, store = await service(settings, backend), DocumentStore()
     assert await complete(svc, store, "def f(xs):\n    ") == "return sum(xs)"
     assert "<|im_start|>" not in backend.calls[-1]
+
+
+async def test_the_disable_rules_setting_reaches_the_prompt_and_the_rules() -> None:
+    """The ablation switch (the internal setting disableRules) goes from the settings to
+    the prompt layout and to the post-processing rules."""
+    backend = FakeBackend(contains={"<|fim_middle|>": "# Your code here\n"})
+    settings = dataclasses.replace(no_speculation(), blockPrompt="fim")
+    svc, store = await service(settings, backend), DocumentStore()
+    assert not await complete(svc, store, "def f(xs):\n    ")  # a placeholder: nothing
+    assert backend.calls[-1].endswith("def f(xs):\n    <|fim_suffix|><|fim_middle|>")
+    rules = ("indent-in-prefix", "placeholder", "reparse")
+    settings = dataclasses.replace(settings, disableRules=rules)
+    svc, store = await service(settings, backend), DocumentStore()
+    assert await complete(svc, store, "def f(xs):\n    ") == "# Your code here"
+    assert backend.calls[-1].endswith("def f(xs):\n<|fim_suffix|><|fim_middle|>    ")

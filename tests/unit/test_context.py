@@ -72,6 +72,16 @@ def test_indentation_alone_ends_the_prefix(
     assert prompt[5:] == ([] if middle is None else [middle])
 
 
+def test_indentation_follows_the_middle_marker_when_its_rule_is_off() -> None:
+    """The ablation switch (the disableRules setting) reaches the prompt layout."""
+    document = "def f(xs):\n    █\n    return xs\n"
+    text = document.replace("█", "")
+    w = window(text, document.index("█"))
+    prompt = fim_prompt(w, FimTokens(), disabled_rules=("indent-in-prefix",))
+    assert prompt[1] == "def f(xs):\n"
+    assert prompt[4:] == [Special("<|fim_middle|>"), "    "]
+
+
 @pytest.mark.parametrize(
     "text, offset, expected_line_prefix, expected_suffix",
     [
@@ -228,6 +238,19 @@ def test_outline_of_a_file_that_does_not_fit(
     assert header == kept  # in file order, before the window
     assert not any(line in lines for line in left_out)
     assert lines[-1] == text[:offset].splitlines(keepends=True)[-2]  # the window ends above
+
+
+def test_no_outline_when_its_rule_is_off() -> None:
+    """The ablation switch (the disableRules setting) reaches the window."""
+    _, document, kept, _ = OUTLINE_CASES[0]
+    text = document.replace(CURSOR, "")
+    offset = document.index(CURSOR)
+    with_outline = window(text, offset, prefix=200, suffix=20)
+    w = fim_window(text, offset, COUNT, 200, 20, disabled_rules=("outline",))
+    above = text[: offset - len(w.line_prefix)]
+    assert above.endswith(w.prefix)  # only the lines just above the cursor
+    assert not above.endswith(with_outline.prefix)
+    assert not any(line in w.prefix.splitlines(keepends=True) for line in kept)
 
 
 def test_file_that_fits_gets_no_outline() -> None:

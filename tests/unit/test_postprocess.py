@@ -7,6 +7,7 @@ document, as the completion use case does.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -725,6 +726,39 @@ def test_is_line_complete_rejects_a_different_kind() -> None:
 )
 def test_detect_indent_unit(text: str, expected: str) -> None:
     assert detect_indent_unit(text) == expected
+
+
+# --- rules switched off (the disableRules setting, for ablations) --------------------------
+
+# The rules postprocess lets the setting switch off, each with a case above whose answer
+# depends on it.
+SWITCHABLE_RULES = {
+    "blank-run": "py-spaces-far-past-any-indentation-then-code-show-nothing",
+    "repeat-later": "py-block-running-into-the-code-two-lines-below-is-cut",
+    "cursor-indent": "py-return-indented-again-after-a-loop-stays-out-of-the-loop",
+    "placeholder": "py-your-code-here-shows-nothing",
+    "reparse": "py-line-that-never-parses-shows-nothing",
+    "balance": "py-call-left-open-is-closed-before-the-auto-closed-bracket",
+}
+
+
+@pytest.mark.parametrize("rule", list(SWITCHABLE_RULES))
+def test_a_disabled_rule_is_left_out(rule: str) -> None:
+    """The switch reaches the rule through the site: with it off, the answer differs."""
+    [case] = [case for case in ALL_CASES if case.id == SWITCHABLE_RULES[rule]]
+    site = case.site()
+    assert postprocess(case.raw, site) == case.expected
+    without = dataclasses.replace(site, disabled_rules=frozenset({rule}))
+    assert postprocess(case.raw, without) != case.expected
+    others = dataclasses.replace(site, disabled_rules=frozenset(SWITCHABLE_RULES) - {rule})
+    assert postprocess(case.raw, others) != postprocess(case.raw, without)
+
+
+def test_a_placeholder_is_shown_when_its_rule_and_the_parse_check_are_off() -> None:
+    site = site_at("def planets(a, b):\n    █\n", "block", "python")
+    assert postprocess("# Your code here\n", site) == ""
+    off = dataclasses.replace(site, disabled_rules=frozenset({"placeholder", "reparse"}))
+    assert postprocess("# Your code here\n", off) == "# Your code here"
 
 
 # --- the streaming property --------------------------------------------------------------

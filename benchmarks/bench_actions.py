@@ -1,6 +1,6 @@
 """Code-action figures with the real model: listing, resolving, prompt-lookup decoding.
 
-    .venv/bin/python scripts/bench_actions.py [--parts list,resolve,lookup]
+    .venv/bin/python -m benchmarks.bench_actions [--parts list,resolve,lookup]
         [--languages python,typescript,go] [--list-rounds 20] [--out PATH]
 
 - list: a fresh server over stdio (VS Code's way: codeAction, then codeAction/resolve),
@@ -27,26 +27,20 @@ import dataclasses
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-
-from lsp_driver import Session, to_plain  # noqa: E402
-
-from lsp_server import actions  # noqa: E402
-from lsp_server.action_service import ActionRequest, ActionService  # noqa: E402
-from lsp_server.documents import DocumentStore  # noqa: E402
-from lsp_server.engine.factory import make_loader  # noqa: E402
-from lsp_server.engine.worker import ModelWorker  # noqa: E402
-from lsp_server.settings import Settings, resolve_settings  # noqa: E402
-from tests.e2e.action_samples import SAMPLES  # noqa: E402
+from benchmarks.lsp_driver import REPO, Session, to_plain
+from lsp_server import actions
+from lsp_server.action_service import ActionRequest, ActionService
+from lsp_server.documents import DocumentStore
+from lsp_server.engine.factory import make_loader
+from lsp_server.engine.worker import ModelWorker
+from lsp_server.settings import Settings, resolve_settings
+from tests.e2e.action_samples import SAMPLES
 
 FOLDER = Path("/tmp/qwen-lsp-bench-actions")
 REWRITES = ("fix", "docstring", "annotate", "simplify")

@@ -1,6 +1,6 @@
 """Typing-replay benchmark: real files retyped key by key against the real server over stdio.
 
-    .venv/bin/python scripts/bench_typing.py [--configs default,baseline] [--quick]
+    .venv/bin/python -m benchmarks.bench_typing [--configs default,baseline] [--quick]
         [--duration SECONDS] [--seed N] [--files textwrap.py,zpipe.c] [--out PATH]
 
 For each configuration (a set of initializationOptions) a fresh server is started. With
@@ -49,8 +49,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from lsp_driver import REPO, Session, suggestion_text, utf16_len
 
+from benchmarks.lsp_driver import REPO, Session, suggestion_text, utf16_len
 from lsp_server import syntax
 
 # -- the typist ----------------------------------------------------------------------------

@@ -1,17 +1,18 @@
 """HumanEval infilling: the server over stdio against the raw model, on the same tasks.
 
-    .venv/bin/python scripts/eval_infill.py                   # CI subset: 20 + 20 tasks, seed 1
-    .venv/bin/python scripts/eval_infill.py --sample 120,90   # 120 single-line + 90 block
-    .venv/bin/python scripts/eval_infill.py --sample 0        # all 1,033 + 238 tasks (hours)
-    .venv/bin/python scripts/eval_infill.py --model qwen2.5-coder-1.5b-instruct --plot out.png
-    .venv/bin/python scripts/eval_infill.py --variants server --ablation 'one={"multiline": false}'
-    .venv/bin/python scripts/eval_infill.py --ablate reparse --ablate placeholder  # rules off
+    .venv/bin/python -m benchmarks.eval_infill                  # CI subset: 20 + 20 tasks, seed 1
+    .venv/bin/python -m benchmarks.eval_infill --sample 120,90  # 120 single-line + 90 block
+    .venv/bin/python -m benchmarks.eval_infill --sample 0       # all 1,033 + 238 tasks (hours)
+    .venv/bin/python -m benchmarks.eval_infill --model qwen2.5-coder-1.5b-instruct --plot out.png
+    .venv/bin/python -m benchmarks.eval_infill --variants server \\
+        --ablation 'one={"multiline": false}'
+    .venv/bin/python -m benchmarks.eval_infill --ablate reparse --ablate placeholder  # rules off
 
 On one CPU core the 0.5B model takes about 4 s a task through the server and 11 s (single
 line) to 17 s (block) for the raw model's full 128/256 tokens, so the whole set is hours
 (about 6 h; 3 h with --raw-early-stop); the CI subset takes about 5 minutes.
 
-Tasks (scripts/infill_tasks.py): every non-blank line of each HumanEval canonical solution
+Tasks (benchmarks/infill_tasks.py): every non-blank line of each HumanEval canonical solution
 (1,033 single-line tasks) and every statement block of 2-12 lines (238 block tasks), the
 cursor after the indentation of the first masked line.
 
@@ -53,10 +54,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import infill_tasks as it
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from benchmarks import infill_tasks as it
 from lsp_server.engine import FimTokens
 from lsp_server.modelstore import DEFAULT_STOP, StoreConfig, resolve
 from lsp_server.settings import resolve_settings
@@ -71,7 +72,8 @@ SIMPLE_CUTS = (RAW_FIRST_LINE, RAW_N_INDENT)
 RAW_MAX_TOKENS = {"line": 128, "block": 256}
 REQUEST_TIMEOUT = 60.0
 # Quality rules of the server that --ablate can switch off (the server reads the variable
-# once at start-up; lsp_server/postprocess.py and lsp_server/context.py define them).
+# at start-up into its internal setting disableRules; lsp_server/postprocess/ and
+# lsp_server/context.py define them).
 DISABLE_RULES_ENV = "QWEN_LSP_DISABLE_RULES"
 RULES = (
     "indent-in-prefix",

@@ -1,6 +1,6 @@
 """The server's generation speed against raw llama-cpp-python, same prompt, same run.
 
-    .venv/bin/python scripts/bench_overhead.py [--runs 5] [--threads 1,2]
+    .venv/bin/python -m benchmarks.bench_overhead [--runs 5] [--threads 1,2]
 
 The server (over stdio, as an editor drives it) is asked for a long block suggestion in a
 real file (the body of a function of the standard library's textwrap.py, everything after
@@ -25,19 +25,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from lsp_driver import REPO, Session  # noqa: E402
-
-from lsp_server.context import TokenCounter, fim_prompt, fim_window  # noqa: E402
-from lsp_server.engine import (
-    FimTokens,  # noqa: E402
-    Special,  # noqa: E402
-)
-from lsp_server.engine.llama_backend import LlamaOptions, default_threads  # noqa: E402
-from lsp_server.modelstore import StoreConfig, resolve, verify  # noqa: E402
-from lsp_server.settings import Settings, resolve_settings  # noqa: E402
+from benchmarks.lsp_driver import REPO, Session
+from lsp_server.context import TokenCounter, fim_prompt, fim_window
+from lsp_server.engine import FimTokens, Special
+from lsp_server.engine.llama_backend import LlamaOptions, default_threads
+from lsp_server.modelstore import StoreConfig, resolve, verify
+from lsp_server.settings import Settings, resolve_settings
 
 FUNCTION = "    def _wrap_chunks(self, chunks):\n"
 # The server must generate, not answer from its cache or speculate in between.

@@ -1,9 +1,9 @@
 """Cross-file completion: the server with and without cross-file context, same tasks, same run.
 
-    .venv/bin/python scripts/eval_crossfile.py                  # all tasks, off and on
-    .venv/bin/python scripts/eval_crossfile.py --tasks report-1,irrigation-3 --budgets 256,512
+    .venv/bin/python -m benchmarks.eval_crossfile  # all tasks, off and on
+    .venv/bin/python -m benchmarks.eval_crossfile --tasks report-1,irrigation-3 --budgets 256,512
 
-The project (scripts/crossfile_project/) is a small greenhouse-watering program written
+The project (benchmarks/crossfile_project/) is a small greenhouse-watering program written
 for this evaluation: units, zones, sensors, irrigation and report modules, and
 check_project.py, which executes all of them against known answers. Each task masks the
 end of a line of a module that uses something another module defines (a field, a method,
@@ -39,10 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import infill_tasks as it
-from eval_infill import EVAL_DEFAULTS, GENERATION_FIELDS, Generated, _revision
-from lsp_driver import Session, suggestion_text
-
+from benchmarks import infill_tasks as it
+from benchmarks.eval_infill import EVAL_DEFAULTS, GENERATION_FIELDS, Generated, _revision
+from benchmarks.lsp_driver import Session, suggestion_text
 from lsp_server.settings import Settings
 
 PROJECT = Path(__file__).resolve().parent / "crossfile_project"

@@ -1,6 +1,6 @@
 """Cold and warm latency of the first suggestions, measured over stdio like an editor.
 
-    .venv/bin/python scripts/first_suggestion.py [--model NAME] [--file F --line N]
+    .venv/bin/python -m benchmarks.first_suggestion [--model NAME] [--file F --line N]
 
 Prints three figures, each from the client's side of the pipe:
   1. server start -> first suggestion shown (includes loading the model);
