@@ -6,7 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from lsp_server import syntax
+from lsp_server import languages
 from lsp_server.completion import CompletionService
 from lsp_server.documents import DocumentStore
 from lsp_server.engine.factory import fim_tokens, make_loader, resolve_model
@@ -25,7 +25,7 @@ async def complete_file(
     resolved = resolve_settings(os.environ)
     settings = resolved.settings
     uri = path.resolve().as_uri()
-    language = language_id or syntax.language_for("", uri) or "plaintext"
+    language = language_id or languages.language_for("", uri) or "plaintext"
     document = DocumentStore().open(uri, language, 0, text)
     snapshot = document.snapshot()
     if line < 1 or line > snapshot.line_count():

@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lsp_server import syntax
+from lsp_server import languages, syntax
 from lsp_server.postprocess.layout import without_extra_indent
 from lsp_server.postprocess.site import (
     NEWLINE_RE,
@@ -92,7 +92,7 @@ def _python_error(text: str) -> tuple[int, str] | None:
 @lru_cache(maxsize=4)
 def _checker(site: CompletionSite) -> _Checker | None:
     language = site.language
-    if language is None or language not in syntax.SUPPORTED_LANGUAGES:
+    if language is None or languages.find(language) is None:
         return None
     head, tail = site.prefix, site.suffix
     if len(head) > _CHECK_WINDOW:
@@ -189,7 +189,7 @@ def _balanced(lines: list[str], context: Context, language: str | None) -> list[
     """
     if not lines:
         return None
-    comment = syntax.rules_for(language).line_comment if language else "#"
+    comment = languages.get(language).line_comment if language else "#"
     before = context.before or ""
     start = len(before)
     scan = before + "\n".join(lines)

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from lsp_server import syntax
+from lsp_server import languages
 from lsp_server.postprocess.site import (
     ASSUMED_TAB_WIDTH,
     Context,
@@ -209,8 +209,9 @@ def is_placeholder(lines: Sequence[str], language: str | None, context: Context)
     if not context.enabled("placeholder"):
         return False
     markers: tuple[str, ...] = _COMMENT_MARKERS
-    if language is not None and language in syntax.SUPPORTED_LANGUAGES:
-        own = syntax.rules_for(language).line_comment
+    spec = languages.find(language)
+    if spec is not None:
+        own = spec.line_comment
         markers = (own, "/*", "*/", "* ") if own != "#" else ("#",)
     promised = False
     for line in lines:

@@ -51,7 +51,7 @@ class CompletionSite:
     suffix: str
     kind: CompletionKind
     indent_unit: str = DEFAULT_INDENT_UNIT
-    # Our language name (syntax.language_for); with it, a suggestion that adds syntax
+    # Our language name (languages.language_for); with it, a suggestion that adds syntax
     # errors to the document is trimmed or dropped. None: text rules only.
     language: str | None = None
     # Rules to leave out, by name (the internal setting disableRules): the evaluation
