@@ -40,8 +40,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from lsp_driver import Session, to_plain  # noqa: E402
 
-from lsp_server import actions  # noqa: E402
-from lsp_server.action_service import ActionRequest, ActionService  # noqa: E402
+from lsp_server.actions.service import ActionRequest, ActionService  # noqa: E402
+from lsp_server.actions.target import find_target  # noqa: E402
 from lsp_server.documents import DocumentStore  # noqa: E402
 from lsp_server.engine.factory import make_loader  # noqa: E402
 from lsp_server.engine.worker import ModelWorker  # noqa: E402
@@ -239,7 +239,7 @@ def function_lines() -> dict[str, int]:
     for language, (name, language_id, text, line) in SAMPLES.items():
         snapshot = DocumentStore().open(f"file:///x/{name}", language_id, 1, text).snapshot()
         offset = snapshot.offset_at(line, 4)
-        target = actions.find_target(snapshot, offset, offset)
+        target = find_target(snapshot, offset, offset)
         out[language] = text[target.start : target.end].count("\n") + 1 if target else 0
     return out
 
