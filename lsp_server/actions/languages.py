@@ -3,7 +3,7 @@ definitions and imports, documentation conventions, how tests are written and re
 and the node types of type annotations.
 
 Data only (and the two lookups that read it), kept apart from the logic that uses it so
-that adding a language to the actions means editing this module alone. The names keep the
+that what the actions know about a language is found in one place. The names keep the
 leading underscore they had as private tables: they are internal to this package, whose
 modules read them.
 """
