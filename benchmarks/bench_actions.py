@@ -34,8 +34,8 @@ from typing import Any
 from lsprotocol import types
 
 from benchmarks.lsp_driver import REPO, Session, to_plain
-from lsp_server import actions
-from lsp_server.action_service import ActionRequest, ActionService
+from lsp_server.actions.service import ActionRequest, ActionService
+from lsp_server.actions.target import find_target
 from lsp_server.documents import DocumentStore
 from lsp_server.engine.factory import make_loader
 from lsp_server.engine.worker import ModelWorker
@@ -234,7 +234,7 @@ def function_lines() -> dict[str, int]:
     for language, (name, language_id, text, line) in SAMPLES.items():
         snapshot = DocumentStore().open(f"file:///x/{name}", language_id, 1, text).snapshot()
         offset = snapshot.offset_at(line, 4)
-        target = actions.find_target(snapshot, offset, offset)
+        target = find_target(snapshot, offset, offset)
         out[language] = text[target.start : target.end].count("\n") + 1 if target else 0
     return out
 

@@ -152,7 +152,7 @@ def _read_source(path: Path) -> str | None:
 
 
 def _action(name: str, path: Path, start: int, end: int | None, language: str | None) -> int:
-    from lsp_server.action_service import run_file_action
+    from lsp_server.headless import run_file_action
 
     text = _read_source(path)
     if text is None:

@@ -1,12 +1,17 @@
-"""Completion without an editor: the same pipeline the server runs, for one position."""
+"""Completion and code actions without an editor: the same pipelines the server runs, for
+one position (``qwen-lsp complete``) or one range of lines (``qwen-lsp action``)."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from lsp_server import languages
+from lsp_server.actions.catalogue import catalogue, find_spec
+from lsp_server.actions.edits import unified_diff
+from lsp_server.actions.service import ActionRequest, ActionService, LspRange
 from lsp_server.completion import CompletionService
 from lsp_server.documents import DocumentStore
 from lsp_server.engine.factory import fim_tokens, make_loader, resolve_model
@@ -53,3 +58,56 @@ async def complete_file(
         return suggestion.text if suggestion else None
     finally:
         await worker.close()
+
+
+async def run_file_action(
+    name: str, path: Path, text: str, start_line: int, end_line: int | None, language_id: str | None
+) -> tuple[str, str]:
+    """Run action ``name`` on lines ``start_line``-``end_line`` (1-based, inclusive) of a
+    file without an editor; END None: the function or class around ``start_line``.
+
+    Returns (unified diff, "") or ("", the message saying why there is no edit). Raises
+    ValueError for lines outside the file and RuntimeError (with the fix) when the model
+    cannot be loaded.
+    """
+    settings = resolve_settings(os.environ).settings
+    uri = path.resolve().as_uri()
+    language = language_id or languages.language_for("", uri) or "plaintext"
+    snapshot = DocumentStore().open(uri, language, 0, text).snapshot()
+    last = end_line if end_line is not None else start_line
+    if not 1 <= start_line <= last <= snapshot.line_count():
+        raise ValueError(
+            f"lines {start_line}-{last} are outside {path} (1-{snapshot.line_count()})"
+        )
+    if end_line is None:
+        line_text = snapshot.line_at(start_line - 1)
+        column = len(line_text) - len(line_text.lstrip())
+        position = snapshot.position_at(snapshot.offset_at(start_line - 1, 0) + column)
+        range_: LspRange = (position, position)
+    else:
+        range_ = ((start_line - 1, 0), snapshot.position_at(snapshot.line_range(end_line - 1)[1]))
+    if find_spec(name, settings.customActions) is None:
+        known = ", ".join(s.id for s in catalogue(settings.customActions))
+        raise ValueError(f"unknown action {name!r} (known: {known})")
+    worker = ModelWorker()
+    try:
+        error = await worker.load_async(make_loader(settings))
+        if error is not None:
+            raise RuntimeError(f"{error}\nfix: {error.fix}")
+        service = ActionService(worker, lambda: settings)
+        request = ActionRequest(name, uri, 0, range_)
+        run = await service.run(request, snapshot, lambda: True)
+    finally:
+        await worker.close()  # llama.cpp left to interpreter shutdown can crash it
+    if not run.result.ok:
+        return "", run.result.message
+    cwd = Path.cwd()
+    diffs = []
+    for change in run.result.changes:
+        target = Path(unquote(urlsplit(change.uri).path))
+        try:
+            shown = str(target.relative_to(cwd))
+        except ValueError:
+            shown = str(target).lstrip("/")
+        diffs.append(unified_diff(change, f"a/{shown}", f"b/{shown}"))
+    return "".join(diffs), ""

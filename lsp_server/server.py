@@ -21,8 +21,9 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from lsp_server import __version__, protocol
-from lsp_server.action_service import ActionRequest, ActionRun, ActionService, lsp_edits
-from lsp_server.actions import ActionResult, Diagnostic
+from lsp_server.actions.edits import ActionResult
+from lsp_server.actions.prompt import Diagnostic
+from lsp_server.actions.service import ActionRequest, ActionRun, ActionService, lsp_edits
 from lsp_server.completion import CompletionService, Suggestion
 from lsp_server.crossfile import CrossFileContext
 from lsp_server.documents import DocumentStore, PositionError, Snapshot

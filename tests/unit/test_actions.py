@@ -6,9 +6,35 @@ import dataclasses
 
 import pytest
 
-from lsp_server import actions, syntax
-from lsp_server.action_service import ActionRequest, lsp_edits
-from lsp_server.actions import ActionInput, Diagnostic, OffsetEdit, PromptPlan
+from lsp_server import syntax
+from lsp_server.actions.answer import (
+    answer_complete,
+    comment_block,
+    extract_code,
+    reindent,
+    result_for_answer,
+)
+from lsp_server.actions.catalogue import ActionSpec, catalogue, find_spec, offers
+from lsp_server.actions.edits import (
+    ActionResult,
+    FileChange,
+    OffsetEdit,
+    apply_edits,
+    line_diff,
+    unified_diff,
+)
+from lsp_server.actions.prompt import (
+    ActionInput,
+    Diagnostic,
+    PromptPlan,
+    build_prompt,
+    context_text,
+    fill,
+    new_file_uri,
+    placeholder_values,
+)
+from lsp_server.actions.service import ActionRequest, lsp_edits
+from lsp_server.actions.target import find_target
 from lsp_server.chat import CHATML, ChatTemplate
 from lsp_server.documents import Snapshot
 from lsp_server.engine import Special
@@ -52,8 +78,8 @@ def at(text: str, needle: str, delta: int = 0) -> int:
     return text.index(needle) + delta
 
 
-def spec(action_id: str) -> actions.ActionSpec:
-    found = actions.find_spec(action_id)
+def spec(action_id: str) -> ActionSpec:
+    found = find_spec(action_id)
     assert found is not None
     return found
 
@@ -100,7 +126,7 @@ def test_chat_template_falls_back_to_chatml(template: str | None) -> None:
 
 def test_empty_range_means_the_innermost_definition_with_decorators() -> None:
     s = snap(PY)
-    target = actions.find_target(s, at(PY, "math.pi"), at(PY, "math.pi"))
+    target = find_target(s, at(PY, "math.pi"), at(PY, "math.pi"))
     assert target is not None
     assert PY[target.start : target.end] == (
         "    @staticmethod\n    def area(r):\n        return math.pi * r * r"
@@ -112,31 +138,31 @@ def test_empty_range_means_the_innermost_definition_with_decorators() -> None:
 def test_empty_range_outside_definitions() -> None:
     s = snap(PY)
     blank = at(PY, "\n\n\nclass") + 1
-    assert actions.find_target(s, blank, blank) is None
-    assert actions.find_target(s, blank, blank, line_fallback=True) is None
-    first = actions.find_target(s, 2, 2, line_fallback=True)
+    assert find_target(s, blank, blank) is None
+    assert find_target(s, blank, blank, line_fallback=True) is None
+    first = find_target(s, 2, 2, line_fallback=True)
     assert first is not None and PY[first.start : first.end] == "import math"
 
 
 def test_selection_is_widened_to_whole_lines() -> None:
     s = snap(PY)
     start, end = at(PY, "area(r)"), at(PY, "def name") + 3
-    target = actions.find_target(s, start, end)
+    target = find_target(s, start, end)
     assert target is not None
     assert PY[target.start : target.end].startswith("    def area(r):")
     assert PY[target.start : target.end].endswith("    def name(self):")
     # a selection ending at the start of a line stops at the end of the line before
     line_start = at(PY, "def free")
-    target = actions.find_target(s, at(PY, "def free"), line_start + len("def free(x):\n"))
+    target = find_target(s, at(PY, "def free"), line_start + len("def free(x):\n"))
     assert target is not None and PY[target.start : target.end] == "def free(x):"
 
 
 def test_selection_names_and_widening_one_line() -> None:
     s = snap(PY)
-    target = actions.find_target(s, at(PY, "class Shapes"), len(PY))
+    target = find_target(s, at(PY, "class Shapes"), len(PY))
     assert target is not None and target.names == ("Shapes", "free")
     inside = at(PY, "return x")
-    widened = actions.find_target(s, inside, inside + 6, widen_line=True)
+    widened = find_target(s, inside, inside + 6, widen_line=True)
     assert widened is not None and widened.names == ("free",)
     assert PY[widened.start : widened.end] == "def free(x):\n    return x"
 
@@ -198,7 +224,7 @@ def test_definitions_in_other_languages(
     language_id: str, uri: str, text: str, needle: str, expected: str, name: str
 ) -> None:
     s = snap(text, language_id, uri)
-    target = actions.find_target(s, at(text, needle), at(text, needle))
+    target = find_target(s, at(text, needle), at(text, needle))
     assert target is not None
     assert text[target.start : target.end] == expected
     assert target.names == (name,)
@@ -209,19 +235,19 @@ def test_definitions_in_other_languages(
 
 def test_context_has_imports_and_enclosing_signatures_within_budget() -> None:
     s = snap(PY)
-    target = actions.find_target(s, at(PY, "math.pi"), at(PY, "math.pi"))
+    target = find_target(s, at(PY, "math.pi"), at(PY, "math.pi"))
     assert target is not None
-    context = actions.context_text(s, target, count, 1000)
+    context = context_text(s, target, count, 1000)
     assert context == "import math\nfrom typing import Any\n\nclass Shapes:\n    ..."
-    assert actions.context_text(s, target, count, 8) == "class Shapes:\n    ..."
-    assert actions.context_text(s, target, count, 0) == ""
+    assert context_text(s, target, count, 8) == "class Shapes:\n    ..."
+    assert context_text(s, target, count, 0) == ""
 
 
 def test_prompt_layout_for_docstring() -> None:
     s = snap(PY)
-    target = actions.find_target(s, at(PY, "math.pi"), at(PY, "math.pi"))
+    target = find_target(s, at(PY, "math.pi"), at(PY, "math.pi"))
     assert target is not None
-    plan = actions.build_prompt(
+    plan = build_prompt(
         ActionInput(spec("docstring"), s, target), ChatTemplate.from_template(None), count, 100
     )
     text = "".join(p.text if isinstance(p, Special) else p for p in plan.parts)
@@ -235,27 +261,27 @@ def test_prompt_layout_for_docstring() -> None:
 
 def test_fix_prompt_lists_diagnostics_relative_to_the_code() -> None:
     s = snap(PY)
-    target = actions.find_target(s, at(PY, "return x"), at(PY, "return x"))
+    target = find_target(s, at(PY, "return x"), at(PY, "return x"))
     assert target is not None
     line = PY[: at(PY, "return x")].count("\n")
     diagnostics = (Diagnostic(line, "x is unused", "lint", "W1"), Diagnostic(0, "elsewhere"))
     action = ActionInput(spec("fix"), s, target, diagnostics)
-    user = actions.fill(spec("fix").prompt, actions.placeholder_values(action, ""))
+    user = fill(spec("fix").prompt, placeholder_values(action, ""))
     assert "- line 2: x is unused (lint W1)" in user
     assert "elsewhere" not in user
     assert "(the problems listed above)" in user
 
 
 def test_fill_is_one_pass_and_leaves_unknown_placeholders() -> None:
-    assert actions.fill("{a} {b} {zz}", {"a": "{b}", "b": "B"}) == "{b} B {zz}"
+    assert fill("{a} {b} {zz}", {"a": "{b}", "b": "B"}) == "{b} B {zz}"
 
 
 def test_custom_action_template() -> None:
     custom = CustomAction(title="Shout", prompt="Make {language} code louder")
-    found = actions.catalogue([custom])[-1]
+    found = catalogue([custom])[-1]
     assert found.id == "custom:0" and found.kind == "refactor.rewrite" and found.rewrite
     assert found.prompt == "Make {language} code louder\n\n{code}"
-    assert actions.find_spec("custom:0", [custom]) == found
+    assert find_spec("custom:0", [custom]) == found
 
 
 # -- answers ----------------------------------------------------------------------------------
@@ -275,28 +301,26 @@ def test_custom_action_template() -> None:
     ],
 )
 def test_extract_code(answer: str, prefix: str, expected: str | None) -> None:
-    assert actions.extract_code(answer, prefix) == expected
+    assert extract_code(answer, prefix) == expected
 
 
 def test_code_with_backtick_fences_gets_a_longer_fence() -> None:
     text = 'def f():\n    """Example:\n\n    ```\n    f()\n    ```\n    """\n'
     s = snap(text)
-    target = actions.find_target(s, 0, 0, line_fallback=True)
+    target = find_target(s, 0, 0, line_fallback=True)
     assert target is not None
-    action = ActionInput(spec("docstring"), s, actions.find_target(s, 12, 12) or target)
-    plan = actions.build_prompt(action, ChatTemplate.from_template(None), count, 100)
+    action = ActionInput(spec("docstring"), s, find_target(s, 12, 12) or target)
+    plan = build_prompt(action, ChatTemplate.from_template(None), count, 100)
     assert plan.assistant_prefix == "````python\n" and plan.fence == "````"
-    assert not actions.answer_complete('def f():\n    """\n    ```\n', plan)
-    assert actions.answer_complete("def f():\n    pass\n````\n", plan)
+    assert not answer_complete('def f():\n    """\n    ```\n', plan)
+    assert answer_complete("def f():\n    pass\n````\n", plan)
 
 
 def test_answer_complete_when_fence_closes() -> None:
     plan = PromptPlan([], "```python\n", 10, True)
-    assert not actions.answer_complete("x = 1\n```", plan)
-    assert actions.answer_complete("x = 1\n```\n", plan)
-    assert not actions.answer_complete(
-        "x = 1\n```\n", dataclasses.replace(plan, assistant_prefix="")
-    )
+    assert not answer_complete("x = 1\n```", plan)
+    assert answer_complete("x = 1\n```\n", plan)
+    assert not answer_complete("x = 1\n```\n", dataclasses.replace(plan, assistant_prefix=""))
 
 
 @pytest.mark.parametrize(
@@ -308,19 +332,19 @@ def test_answer_complete_when_fence_closes() -> None:
     ],
 )
 def test_reindent_to_the_target(answer: str) -> None:
-    result = actions.reindent(answer, "    ", "    ")
+    result = reindent(answer, "    ", "    ")
     assert result == "    def f(x):\n        return x"
 
 
 def test_reindent_converts_indentation_units() -> None:
-    assert actions.reindent("if x:\n  y\n", "\t", "\t") == "\tif x:\n\t\ty"
-    assert actions.reindent("if x:\n\ty", "", "    ") == "if x:\n    y"
-    assert actions.reindent("\n\nif x:\n    y\n\n", "", "  ") == "if x:\n  y"
+    assert reindent("if x:\n  y\n", "\t", "\t") == "\tif x:\n\t\ty"
+    assert reindent("if x:\n\ty", "", "    ") == "if x:\n    y"
+    assert reindent("\n\nif x:\n    y\n\n", "", "  ") == "if x:\n  y"
 
 
 def test_comment_block_wraps_prose() -> None:
     text = "First sentence. " * 10 + "\n\n- a bullet that is long enough " + "to wrap " * 8
-    block = actions.comment_block(text.strip(), "#", "    ", width=60)
+    block = comment_block(text.strip(), "#", "    ", width=60)
     lines = block.split("\n")
     assert all(line.startswith("    #") and len(line) <= 60 for line in lines)
     assert "    #" in lines  # the paragraph break
@@ -329,28 +353,26 @@ def test_comment_block_wraps_prose() -> None:
 
 def test_line_diff_is_minimal() -> None:
     old = "a\nb\nc\nd"
-    edits = actions.line_diff(old, "a\nB\nc\nd\ne", 10)
+    edits = line_diff(old, "a\nB\nc\nd\ne", 10)
     assert edits == [OffsetEdit(12, 14, "B\n"), OffsetEdit(16, 17, "d\ne")]
-    assert actions.apply_edits("x" * 10 + old, edits) == "x" * 10 + "a\nB\nc\nd\ne"
+    assert apply_edits("x" * 10 + old, edits) == "x" * 10 + "a\nB\nc\nd\ne"
 
 
 # -- results ----------------------------------------------------------------------------------
 
 
-def run(
-    text: str, needle: str, action_id: str, answer: str, **kwargs: object
-) -> actions.ActionResult:
+def run(text: str, needle: str, action_id: str, answer: str, **kwargs: object) -> ActionResult:
     s = snap(text, **kwargs)  # type: ignore[arg-type]
-    target = actions.find_target(s, at(text, needle), at(text, needle), line_fallback=True)
+    target = find_target(s, at(text, needle), at(text, needle), line_fallback=True)
     assert target is not None
     the_spec = spec(action_id)
-    uri = actions.new_file_uri(the_spec, s)
+    uri = new_file_uri(the_spec, s)
     action = ActionInput(the_spec, s, target, new_file_uri=uri)
-    plan = actions.build_prompt(action, ChatTemplate.from_template(None), count, 100)
-    return actions.result_for_answer(action, answer, plan)
+    plan = build_prompt(action, ChatTemplate.from_template(None), count, 100)
+    return result_for_answer(action, answer, plan)
 
 
-def new_text(result: actions.ActionResult) -> str:
+def new_text(result: ActionResult) -> str:
     assert result.ok, result.message
     [change] = result.changes
     return change.new_text()
@@ -471,28 +493,28 @@ def test_tests_without_tests_are_refused() -> None:
 
 def test_tests_below_when_files_cannot_be_created() -> None:
     s = snap(PY)
-    target = actions.find_target(s, at(PY, "return x"), at(PY, "return x"))
+    target = find_target(s, at(PY, "return x"), at(PY, "return x"))
     assert target is not None
     action = ActionInput(spec("tests"), s, target, can_create_files=False)
     assert action.placement == "below"
-    plan = actions.build_prompt(action, ChatTemplate.from_template(None), count, 100)
+    plan = build_prompt(action, ChatTemplate.from_template(None), count, 100)
     assert "end of the same file" in "".join(str(p) for p in plan.parts)
     answer = "free():\n    assert free(2) == 2\n\nfrom geo import free\n```"
-    new = new_text(actions.result_for_answer(action, answer, plan))
+    new = new_text(result_for_answer(action, answer, plan))
     assert new == PY + "\n\ndef test_free():\n    assert free(2) == 2\n"
 
 
 def test_tests_appended_to_an_existing_file() -> None:
     s = snap(PY)
-    target = actions.find_target(s, at(PY, "return x"), at(PY, "return x"))
+    target = find_target(s, at(PY, "return x"), at(PY, "return x"))
     assert target is not None
     existing = "import geo\n\n\ndef test_old():\n    pass\n"
     action = ActionInput(
         spec("tests"), s, target, new_file_uri="file:///w/test_geo.py", new_file_text=existing
     )
-    plan = actions.build_prompt(action, ChatTemplate.from_template(None), count, 100)
+    plan = build_prompt(action, ChatTemplate.from_template(None), count, 100)
     answer = "new():\n    assert geo.free(1) == 1\n```"
-    [change] = actions.result_for_answer(action, answer, plan).changes
+    [change] = result_for_answer(action, answer, plan).changes
     assert not change.create
     assert change.new_text() == existing + "\n\n" + "def test_new():\n    assert geo.free(1) == 1\n"
 
@@ -510,44 +532,39 @@ def test_crlf_and_utf16_positions() -> None:
 def test_grammarless_language_can_explain_with_known_comments() -> None:
     text = "local x = 1\nprint(x)\n"
     s = snap(text, "lua", "file:///w/a.lua")
-    target = actions.find_target(s, 0, len(text))
+    target = find_target(s, 0, len(text))
     assert target is not None
-    ids = [o.spec.id for o in actions.offers(s, target, (), None, False)]
+    ids = [o.spec.id for o in offers(s, target, (), None, False)]
     assert ids == ["fix", "explain", "simplify"]
-    assert actions.offers(snap("x", "plaintext", "file:///w/a.txt"), target, (), None, False)[
-        1:
-    ] == [
-        o
-        for o in actions.offers(snap("x", "plaintext", "file:///w/a.txt"), target, (), None, False)[
-            1:
-        ]
+    assert offers(snap("x", "plaintext", "file:///w/a.txt"), target, (), None, False)[1:] == [
+        o for o in offers(snap("x", "plaintext", "file:///w/a.txt"), target, (), None, False)[1:]
     ]
 
 
 def test_offers_filter_by_kind_and_need() -> None:
     s = snap(PY)
-    line = actions.find_target(s, 2, 2, line_fallback=True)  # "import math": no definition
-    ids = [o.spec.id for o in actions.offers(s, line, (), None, False)]
+    line = find_target(s, 2, 2, line_fallback=True)  # "import math": no definition
+    ids = [o.spec.id for o in offers(s, line, (), None, False)]
     assert ids == ["fix", "explain", "simplify"]
-    refactors = actions.offers(s, line, (), ["refactor.rewrite"], False)
+    refactors = offers(s, line, (), ["refactor.rewrite"], False)
     assert [o.spec.id for o in refactors] == ["simplify"]
-    assert actions.offers(s, None, (), None, False) == []
+    assert offers(s, None, (), None, False) == []
 
 
 def test_new_file_uris() -> None:
-    assert actions.new_file_uri(spec("tests"), snap("x", uri="file:///w/a%20b.py")) == (
+    assert new_file_uri(spec("tests"), snap("x", uri="file:///w/a%20b.py")) == (
         "file:///w/test_a%20b.py"
     )
     go = snap("package m\n", "go", "file:///w/m.go")
-    assert actions.new_file_uri(spec("tests"), go) == "file:///w/m_test.go"
+    assert new_file_uri(spec("tests"), go) == "file:///w/m_test.go"
     rust = snap("fn f() {}\n", "rust", "file:///w/m.rs")
-    assert actions.new_file_uri(spec("tests"), rust) == ""  # a test module in the file
-    assert actions.new_file_uri(spec("docstring"), go) == ""
+    assert new_file_uri(spec("tests"), rust) == ""  # a test module in the file
+    assert new_file_uri(spec("docstring"), go) == ""
 
 
 def test_unified_diff() -> None:
-    change = actions.FileChange("file:///w/t.py", "", (OffsetEdit(0, 0, "x = 1\n"),), create=True)
-    assert actions.unified_diff(change, "a/t.py", "b/t.py") == (
+    change = FileChange("file:///w/t.py", "", (OffsetEdit(0, 0, "x = 1\n"),), create=True)
+    assert unified_diff(change, "a/t.py", "b/t.py") == (
         "--- /dev/null\n+++ b/t.py\n@@ -0,0 +1 @@\n+x = 1\n"
     )
 

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from lsp_server.action_service import ActionRequest, ActionService
+from lsp_server.actions.service import ActionRequest, ActionService
 from lsp_server.documents import DocumentStore, Snapshot
 from lsp_server.engine import CancelToken, GenerationLimits, KeepGoing, PromptPart
 from lsp_server.engine.fake import FakeBackend

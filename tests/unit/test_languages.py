@@ -9,7 +9,10 @@ from types import ModuleType
 
 import pytest
 
-from lsp_server import actions, crossfile, languages, syntax
+from lsp_server import crossfile, languages, syntax
+from lsp_server.actions import catalogue
+from lsp_server.actions import languages as action_languages
+from lsp_server.actions.target import find_target
 from lsp_server.documents import Snapshot
 from lsp_server.languages import LANGUAGES, SUPPORTED_LANGUAGES, LanguageSpec, language_for
 
@@ -297,12 +300,12 @@ def test_a_language_from_its_id_and_extension_to_its_comments(row: Row) -> None:
     assert tuple(d.name for d in crossfile.definitions(snapshot)) == row.definitions
     assert languages.line_comment(row.language, row.language_id) == row.comment
     # the explain action is offered, and writes its explanation behind these
-    target = actions.find_target(snapshot, 0, len(row.snippet))
+    target = find_target(snapshot, 0, len(row.snippet))
     assert target is not None
     assert "explain" in [
-        offer.spec.id for offer in actions.offers(snapshot, target, (), None, False)
+        offer.spec.id for offer in catalogue.offers(snapshot, target, (), None, False)
     ]
-    assert actions.line_comment(snapshot.language, snapshot.language_id) == row.comment
+    assert action_languages.line_comment(snapshot.language, snapshot.language_id) == row.comment
 
 
 # --- the code actions' tables, until the actions read the records ------------------------------

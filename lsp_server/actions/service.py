@@ -2,7 +2,7 @@
 
 Listing never touches the model (tree-sitter finds the target; the catalogue is data).
 Running one builds the chat prompt, generates on the worker (with prompt-lookup decoding
-for rewrites), and turns the answer into validated minimal edits (actions.py). It stops
+for rewrites), and turns the answer into validated minimal edits (answer.py). It stops
 at once when the user cancels, when a newer action replaces it, or when the document
 changes, and then returns a message instead of an edit.
 """
@@ -18,8 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from lsp_server import actions, protocol
-from lsp_server.actions import ActionInput, ActionResult, Diagnostic, FileChange, Offer
+from lsp_server import protocol
+from lsp_server.actions import catalogue
+from lsp_server.actions.answer import answer_complete, result_for_answer
+from lsp_server.actions.catalogue import Offer
+from lsp_server.actions.edits import ActionResult, FileChange
+from lsp_server.actions.prompt import ActionInput, Diagnostic, build_prompt, new_file_uri
+from lsp_server.actions.target import find_target
 from lsp_server.chat import ChatTemplate
 from lsp_server.documents import LspPosition, PositionError, Snapshot
 from lsp_server.engine import Backend, CancelToken, Generation, GenerationLimits, LinkedCancel
@@ -144,8 +149,8 @@ class ActionService:
         """
         start = snapshot.offset_at(*range_[0])
         end = snapshot.clamped_offset(*range_[1])
-        target = actions.find_target(snapshot, start, end, line_fallback=True)
-        return actions.offers(
+        target = find_target(snapshot, start, end, line_fallback=True)
+        return catalogue.offers(
             snapshot, target, self._settings().customActions, only, bool(diagnostics)
         )
 
@@ -169,7 +174,7 @@ class ActionService:
         started = time.monotonic()
         settings = self._settings()
         self.stats.runs += 1
-        spec = actions.find_spec(request.action, settings.customActions)
+        spec = catalogue.find_spec(request.action, settings.customActions)
         if spec is None:
             return _message(f"unknown action {request.action!r}")
         if snapshot.version != request.version:
@@ -181,12 +186,10 @@ class ActionService:
             end = snapshot.clamped_offset(*request.range[1])
         except PositionError as exc:
             return _message(str(exc))
-        target = actions.find_target(
-            snapshot, start, end, widen_line=spec.widen_line, line_fallback=True
-        )
+        target = find_target(snapshot, start, end, widen_line=spec.widen_line, line_fallback=True)
         if target is None:
             return _message("there is no code to act on here")
-        new_uri = actions.new_file_uri(spec, snapshot) if can_create_files else ""
+        new_uri = new_file_uri(spec, snapshot) if can_create_files else ""
         existing = None
         if new_uri:
             existing = self._open_text(new_uri)
@@ -267,7 +270,7 @@ class ActionService:
         def count(text: str) -> int:
             return len(backend.tokenize(text))
 
-        plan = actions.build_prompt(action, template, count, settings.actionContextTokens)
+        plan = build_prompt(action, template, count, settings.actionContextTokens)
         room = settings.contextSize - plan.prompt_tokens - 8
         if room < min(plan.max_tokens, 64):
             return _message(
@@ -299,7 +302,7 @@ class ActionService:
                 report(
                     f"writing: {lines} lines", min(99, 100 * len(text) // (4 * limits.max_tokens))
                 )
-            return not actions.answer_complete(text, plan)
+            return not answer_complete(text, plan)
 
         generation = backend.generate(plan.parts, limits, keep_going)
         log.info(
@@ -326,7 +329,7 @@ class ActionService:
             else:
                 text = "cancelled; nothing was changed"
             return ActionRun(ActionResult(message=f"qwen-lsp: {text}"), generation)
-        result = actions.result_for_answer(action, generation.text, plan)
+        result = result_for_answer(action, generation.text, plan)
         if not result.ok and generation.stop_reason in ("max_tokens", "time_cap"):
             limit = "token" if generation.stop_reason == "max_tokens" else "time"
             result = ActionResult(
@@ -354,63 +357,3 @@ def diagnostics_from(items: Sequence[Mapping[str, Any]]) -> tuple[Diagnostic, ..
         )
         for d in items
     )
-
-
-async def run_file_action(
-    name: str, path: Path, text: str, start_line: int, end_line: int | None, language_id: str | None
-) -> tuple[str, str]:
-    """Run action ``name`` on lines ``start_line``-``end_line`` (1-based, inclusive) of a
-    file without an editor; END None: the function or class around ``start_line``.
-
-    Returns (unified diff, "") or ("", the message saying why there is no edit). Raises
-    ValueError for lines outside the file and RuntimeError (with the fix) when the model
-    cannot be loaded.
-    """
-    import os
-
-    from lsp_server import syntax
-    from lsp_server.documents import DocumentStore
-    from lsp_server.engine.factory import make_loader
-    from lsp_server.settings import resolve_settings
-
-    settings = resolve_settings(os.environ).settings
-    uri = path.resolve().as_uri()
-    language = language_id or syntax.language_for("", uri) or "plaintext"
-    snapshot = DocumentStore().open(uri, language, 0, text).snapshot()
-    last = end_line if end_line is not None else start_line
-    if not 1 <= start_line <= last <= snapshot.line_count():
-        raise ValueError(
-            f"lines {start_line}-{last} are outside {path} (1-{snapshot.line_count()})"
-        )
-    if end_line is None:
-        line_text = snapshot.line_at(start_line - 1)
-        column = len(line_text) - len(line_text.lstrip())
-        position = snapshot.position_at(snapshot.offset_at(start_line - 1, 0) + column)
-        range_: LspRange = (position, position)
-    else:
-        range_ = ((start_line - 1, 0), snapshot.position_at(snapshot.line_range(end_line - 1)[1]))
-    if actions.find_spec(name, settings.customActions) is None:
-        known = ", ".join(s.id for s in actions.catalogue(settings.customActions))
-        raise ValueError(f"unknown action {name!r} (known: {known})")
-    worker = ModelWorker()
-    try:
-        error = await worker.load_async(make_loader(settings))
-        if error is not None:
-            raise RuntimeError(f"{error}\nfix: {error.fix}")
-        service = ActionService(worker, lambda: settings)
-        request = ActionRequest(name, uri, 0, range_)
-        run = await service.run(request, snapshot, lambda: True)
-    finally:
-        await worker.close()  # llama.cpp left to interpreter shutdown can crash it
-    if not run.result.ok:
-        return "", run.result.message
-    cwd = Path.cwd()
-    diffs = []
-    for change in run.result.changes:
-        target = Path(unquote(urlsplit(change.uri).path))
-        try:
-            shown = str(target.relative_to(cwd))
-        except ValueError:
-            shown = str(target).lstrip("/")
-        diffs.append(actions.unified_diff(change, f"a/{shown}", f"b/{shown}"))
-    return "".join(diffs), ""
