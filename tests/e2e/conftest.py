@@ -71,6 +71,20 @@ async def start(
     return await client.initialize_session(params)
 
 
+async def finish(client: LanguageClient) -> None:
+    """End a test's own server whatever happened: shutdown and exit while it answers, else
+    kill it. pygls's ``stop()`` alone waits for the server to exit, for ever when a failed
+    assertion skipped the shutdown."""
+    server = getattr(client, "_server", None)
+    if server is not None and server.returncode is None:
+        try:
+            await asyncio.wait_for(client.shutdown_session(), 30)
+            await asyncio.wait_for(server.wait(), 10)
+        except Exception:  # no answer, or no exit after it
+            server.kill()
+    await client.stop()
+
+
 def open_doc(client: LanguageClient, uri: str, language: str, text: str, version: int = 1) -> None:
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(

@@ -21,7 +21,16 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 from lsp_server import protocol
-from tests.e2e.conftest import CLIENTS, cursor_of, inline, items_of, open_doc, server_config, start
+from tests.e2e.conftest import (
+    CLIENTS,
+    cursor_of,
+    finish,
+    inline,
+    items_of,
+    open_doc,
+    server_config,
+    start,
+)
 
 PY_URI = "file:///tmp/qwen-lsp-test/example.py"
 
@@ -55,9 +64,8 @@ async def test_initialize_advertises_capabilities(capabilities: str) -> None:
         assert sync.change == types.TextDocumentSyncKind.Incremental and sync.open_close
         # Neovim offers UTF-8 first; positions stay UTF-16 (documents.py converts).
         assert caps.position_encoding in (None, types.PositionEncodingKind.Utf16)
-        await client.shutdown_session()
     finally:
-        await client.stop()
+        await finish(client)
 
 
 async def test_inline_completion_at_utf16_position(client: LanguageClient) -> None:
@@ -210,9 +218,8 @@ async def test_broken_model_shows_fix_and_server_keeps_serving(
         open_doc(client, PY_URI, "python", "x = ")
         assert items_of(await inline(client, PY_URI, types.Position(line=0, character=4))) == []
         assert items_of(await inline(client, PY_URI, types.Position(line=0, character=4))) == []
-        await client.shutdown_session()
     finally:
-        await client.stop()
+        await finish(client)
 
 
 async def test_model_load_reports_progress() -> None:
@@ -227,9 +234,8 @@ async def test_model_load_reports_progress() -> None:
             await asyncio.sleep(0.05)
         kinds = [type(r).__name__ for rs in client.progress_reports.values() for r in rs]
         assert kinds == ["WorkDoneProgressBegin", "WorkDoneProgressEnd"]
-        await client.shutdown_session()
     finally:
-        await client.stop()
+        await finish(client)
 
 
 def _frame(message: dict[str, Any] | bytes) -> bytes:
@@ -332,9 +338,8 @@ async def test_bad_setting_is_reported_and_default_kept() -> None:
         warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
         assert any("prefixTokens" in w and "keeping 384" in w for w in warnings), warnings
         assert any("modle" in w for w in warnings), warnings
-        await client.shutdown_session()
     finally:
-        await client.stop()
+        await finish(client)
 
 
 async def test_huge_document_still_completes(client: LanguageClient) -> None:
