@@ -12,7 +12,7 @@ import re
 import textwrap
 from collections.abc import Sequence
 
-from lsp_server import postprocess, syntax
+from lsp_server import languages, postprocess
 from lsp_server.actions.checks import check_change, is_docstring
 from lsp_server.actions.edits import ActionResult, FileChange, OffsetEdit, line_diff
 from lsp_server.actions.languages import line_comment
@@ -252,7 +252,7 @@ def _placed(action: ActionInput, block: str, newline: str) -> ActionResult:
 
 def _new_file(action: ActionInput, body: str) -> ActionResult:
     # The new file's language decides how it is checked (tests: the document's).
-    language = syntax.language_for("", action.new_file_uri)
+    language = languages.language_for("", action.new_file_uri)
     existing = action.new_file_text
     if existing is None:
         change = FileChange(

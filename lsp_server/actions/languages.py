@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lsp_server import syntax
+from lsp_server import languages
 
 # Comment syntax of languages we have no grammar for (explanations still need one).
 _LINE_COMMENTS = {
@@ -191,5 +191,5 @@ def fence_language(language: str | None, language_id: str) -> str:
 
 def line_comment(language: str | None, language_id: str) -> str | None:
     if language is not None:
-        return syntax.rules_for(language).line_comment
+        return languages.get(language).line_comment
     return _LINE_COMMENTS.get(language_id.lower())
