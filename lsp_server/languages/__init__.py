@@ -5,8 +5,7 @@ grammar, the LSP languageIds and file extensions that mean it, the node types co
 kinds are decided by, its definitions (cross-file context and code actions read the same
 set), import nodes, comment syntax, docstring convention, test-file style and test marker,
 and annotation nodes. The modules that use these facts keep their algorithms and read the
-facts from here. (The code actions still keep copies of their per-language tables until
-they read these records too; tests/unit/test_languages.py checks that the two agree.)
+facts from here.
 
 To add a language (one record and its grammar dependency; nothing else in the server
 changes):

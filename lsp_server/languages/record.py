@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 
@@ -77,7 +78,8 @@ class Definitions:
     same definitions, adjusted by ``extra_targets`` / ``not_targets`` where what a user
     selects differs from what is worth indexing (a Rust ``impl`` block is a target but
     only its methods are indexed; a Go ``type_spec`` is indexed, its ``type_declaration``
-    is the target).
+    is the target). Likewise a ``const f = ...`` is indexed by ``function_values`` and
+    acted on by :attr:`target_values`.
     """
 
     leaves: frozenset[str]  # definitions shown as a whole (functions, methods, types)
@@ -88,6 +90,10 @@ class Definitions:
     function_values: frozenset[str] = frozenset()
     extra_targets: frozenset[str] = frozenset()  # acted on, though not indexed as such
     not_targets: frozenset[str] = frozenset()  # indexed, though not acted on
+    # The same adjustment for those values: what makes such a declaration (the whole
+    # `const`) a target (:attr:`target_values`).
+    extra_target_values: frozenset[str] = frozenset()
+    not_target_values: frozenset[str] = frozenset()
     # The body of a definition when the grammar has no `body` field for it (Kotlin's
     # class_body, function_body): the first named child of one of these types.
     bodies: frozenset[str] = frozenset()
@@ -95,10 +101,16 @@ class Definitions:
     # last part, the name its callers write after the dot.
     qualified_names: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def targets(self) -> frozenset[str]:
         """Node types a code action treats as a definition (function, class, type)."""
         return (self.leaves | self.containers | self.extra_targets) - self.not_targets
+
+    @cached_property
+    def target_values(self) -> frozenset[str]:
+        """Values that make a declaration of one variable (``const f = () => ...``) a
+        definition a code action treats as one."""
+        return (self.function_values | self.extra_target_values) - self.not_target_values
 
 
 @dataclass(frozen=True)

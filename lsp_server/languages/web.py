@@ -30,8 +30,11 @@ _JS_DEFINITIONS = Definitions(
     descend=names("program export_statement class_body lexical_declaration variable_declaration"),
     # (an older grammar's `function` node is `function_expression` in every one we accept)
     function_values=names("arrow_function function_expression generator_function"),
-    # an action knows a `const f = () => ...` by its declaration, not by any declarator
+    # an action knows a `const f = () => ...` by its declaration, not by any declarator;
+    # it also takes a `const A = class { ... }`, and leaves a generator function alone
     not_targets=names("variable_declarator"),
+    extra_target_values=names("class"),
+    not_target_values=names("generator_function"),
 )
 _TS_DEFINITIONS = Definitions(
     leaves=_JS_DEFINITIONS.leaves
@@ -39,6 +42,8 @@ _TS_DEFINITIONS = Definitions(
     containers=_JS_DEFINITIONS.containers | names("abstract_class_declaration"),
     descend=_JS_DEFINITIONS.descend,
     function_values=_JS_DEFINITIONS.function_values,
+    extra_target_values=_JS_DEFINITIONS.extra_target_values,
+    not_target_values=_JS_DEFINITIONS.not_target_values,
     extra_targets=names("function_signature"),
     not_targets=names("variable_declarator type_alias_declaration enum_declaration"),
 )

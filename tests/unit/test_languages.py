@@ -1,17 +1,13 @@
-"""Tests of lsp_server.languages: every language's record, its look-ups, and that the
-records hold exactly what the modules reading them had in tables of their own."""
+"""Tests of lsp_server.languages: every language's record and its look-ups."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from types import ModuleType
 
 import pytest
 
 from lsp_server import crossfile, languages, syntax
 from lsp_server.actions import catalogue
-from lsp_server.actions import languages as action_languages
 from lsp_server.actions.target import find_target
 from lsp_server.documents import Snapshot
 from lsp_server.languages import LANGUAGES, SUPPORTED_LANGUAGES, LanguageSpec, language_for
@@ -76,6 +72,8 @@ def _node_types(spec: LanguageSpec) -> set[str]:
         *definitions.function_values,
         *definitions.extra_targets,
         *definitions.not_targets,
+        *definitions.extra_target_values,
+        *definitions.not_target_values,
         *spec.import_nodes,
         *spec.annotation_nodes,
     }
@@ -305,61 +303,41 @@ def test_a_language_from_its_id_and_extension_to_its_comments(row: Row) -> None:
     assert "explain" in [
         offer.spec.id for offer in catalogue.offers(snapshot, target, (), None, False)
     ]
-    assert action_languages.line_comment(snapshot.language, snapshot.language_id) == row.comment
 
 
-# --- the code actions' tables, until the actions read the records ------------------------------
+# --- comment syntax, with and without a grammar ----------------------------------------------
+
+# What starts the comment lines of an explanation, by LSP languageId alone: from the record
+# the id leads to, else from the table of languages without a grammar.
+LINE_COMMENTS = {
+    "lua": "--",
+    "sql": "--",
+    "haskell": "--",
+    "ruby": "#",
+    "shellscript": "#",
+    "sh": "#",
+    "bash": "#",
+    "perl": "#",
+    "r": "#",
+    "yaml": "#",
+    "toml": "#",
+    "elixir": "#",
+    "php": "//",
+    "kotlin": "//",
+    "swift": "//",
+    "scala": "//",
+    "csharp": "//",
+    "dart": "//",
+    "zig": "//",
+}
 
 
-def _action_tables() -> ModuleType:
-    """Where the code actions keep their per-language tables today (a module, or a module of
-    the actions package). These tests go when the actions read lsp_server.languages."""
-    try:
-        return importlib.import_module("lsp_server.actions.languages")
-    except ModuleNotFoundError:
-        return importlib.import_module("lsp_server.actions")
+@pytest.mark.parametrize(("language_id", "comment"), LINE_COMMENTS.items())
+def test_line_comments_by_language_id(language_id: str, comment: str) -> None:
+    assert languages.line_comment(None, language_id) == comment
 
 
-def test_definition_targets_are_the_actions_definition_types() -> None:
-    table = _action_tables()._DEFINITION_TYPES
-    assert set(table) <= set(SUPPORTED_LANGUAGES)
-    for language, types in table.items():
-        assert languages.get(language).definitions.targets == types, language
-
-
-def test_records_hold_the_actions_imports_docs_and_annotations() -> None:
-    tables = _action_tables()
-    for language, types in tables._IMPORT_TYPES.items():
-        assert languages.get(language).import_nodes == types, language
-    for language, convention in tables._DOC_CONVENTIONS.items():
-        assert languages.get(language).doc_convention == convention, language
-    for language, types in tables._ANNOTATION_NODES.items():
-        assert languages.get(language).annotation_nodes == types, language
-    for language in set(tables._DEFINITION_TYPES) - set(tables._ANNOTATION_NODES):
-        assert not languages.get(language).annotation_nodes, language
-
-
-def test_records_hold_the_actions_test_styles_and_markers() -> None:
-    tables = _action_tables()
-    for language in tables._DEFINITION_TYPES:
-        style = tables._TEST_STYLES.get(language)
-        own = languages.get(language).test_style
-        if style is None:
-            assert own is None, language
-        else:
-            assert own is not None and dataclasses.astuple(own) == dataclasses.astuple(style)
-        marker = tables._TEST_MARKERS.get(language)
-        own_marker = languages.get(language).test_marker
-        if marker is None:
-            assert own_marker is None, language
-        else:
-            assert own_marker is not None, language
-            assert (own_marker.pattern, own_marker.flags) == (marker.pattern, marker.flags)
-
-
-def test_line_comments_are_the_actions_line_comments() -> None:
-    for language_id, comment in _action_tables()._LINE_COMMENTS.items():
-        assert languages.line_comment(None, language_id) == comment, language_id
+def test_line_comments_of_the_records() -> None:
     for spec in LANGUAGES:
         assert languages.line_comment(spec.name, "whatever") == spec.line_comment
     assert languages.line_comment(None, "plaintext") is None
