@@ -36,8 +36,8 @@ from lsprotocol import types
 from benchmarks.lsp_driver import REPO, Session, to_plain
 from lsp_server.actions.service import ActionRequest, ActionService
 from lsp_server.actions.target import find_target
+from lsp_server.app import load_backend
 from lsp_server.documents import DocumentStore
-from lsp_server.engine.factory import make_loader
 from lsp_server.engine.worker import ModelWorker
 from lsp_server.settings import Settings, resolve_settings
 from tests.e2e.action_samples import SAMPLES
@@ -166,7 +166,7 @@ async def bench_lookup(
     base = resolve_settings(os.environ).settings
     current = {"settings": base}
     worker = ModelWorker()
-    error = await worker.load_async(make_loader(base))
+    error = await worker.load_async(lambda: load_backend(base))
     if error is not None:
         raise SystemExit(f"model: {error} (fix: {error.fix})")
     service = ActionService(worker, lambda: current["settings"])

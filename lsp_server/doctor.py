@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import sys
 import time
 
 from lsp_server import __version__, modelstore
+from lsp_server.app import load_backend
 from lsp_server.engine import GenerationLimits, Special
 from lsp_server.settings import resolve_settings
 
@@ -95,14 +97,9 @@ def run_doctor() -> int:
         _line("model file", f"BAD: {exc} -- fix: {exc.fix}")
         return 1
 
-    from lsp_server.engine.llama_backend import LlamaBackend, LlamaOptions
-
     started = time.monotonic()
-    backend = LlamaBackend(
-        resolved.path,
-        resolved.spec.stop if resolved.spec else modelstore.DEFAULT_STOP,
-        LlamaOptions(n_ctx=2048, n_threads=settings.threads, n_gpu_layers=settings.gpuLayers),
-    )
+    # The model as the server loads it, with a context just big enough for the test prompt.
+    backend = load_backend(dataclasses.replace(settings, backend="llama", contextSize=2048))
     _line("load time", f"{time.monotonic() - started:.2f} s")
     # A prompt the cache has never seen, then a fixed-length generation.
     code = "".join(

@@ -1,5 +1,6 @@
 """Completion and code actions without an editor: the same pipelines the server runs, for
-one position (``qwen-lsp complete``) or one range of lines (``qwen-lsp action``)."""
+one position (``qwen-lsp complete``) or one range of lines (``qwen-lsp action``), built by
+the same composition root (:class:`lsp_server.app.App`)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ from urllib.parse import unquote, urlsplit
 from lsp_server import languages
 from lsp_server.actions.catalogue import catalogue, find_spec
 from lsp_server.actions.edits import unified_diff
-from lsp_server.actions.service import ActionRequest, ActionService, LspRange
-from lsp_server.completion import CompletionService
-from lsp_server.documents import DocumentStore
-from lsp_server.engine.factory import fim_tokens, make_loader, resolve_model
-from lsp_server.engine.worker import ModelUnavailable, ModelWorker
+from lsp_server.actions.service import ActionRequest, LspRange
+from lsp_server.app import App
+from lsp_server.documents import Snapshot
 from lsp_server.settings import resolve_settings
 
 
@@ -27,37 +26,36 @@ async def complete_file(
     Raises ValueError for a position outside the file and RuntimeError (with the fix)
     when the model cannot be loaded.
     """
-    resolved = resolve_settings(os.environ)
-    settings = resolved.settings
-    uri = path.resolve().as_uri()
-    language = language_id or languages.language_for("", uri) or "plaintext"
-    document = DocumentStore().open(uri, language, 0, text)
-    snapshot = document.snapshot()
+    # One suggestion and exit: nothing to speculate about.
+    settings = dataclasses.replace(resolve_settings(os.environ).settings, speculation=False)
+    app = App(settings)
+    snapshot = _open(app, path, text, language_id)
     if line < 1 or line > snapshot.line_count():
         raise ValueError(f"line {line} is outside {path} (1-{snapshot.line_count()})")
     line_text = snapshot.line_at(line - 1)
     column = len(line_text) if col is None else col - 1
     if column < 0 or column > len(line_text):
         raise ValueError(f"column {col} is outside line {line} (1-{len(line_text) + 1})")
-    offset = snapshot.offset_at(line - 1, 0) + column
-    lsp_line, utf16_col = snapshot.position_at(offset)
-
+    lsp_line, utf16_col = snapshot.position_at(snapshot.offset_at(line - 1, 0) + column)
     try:
-        markers = fim_tokens(resolve_model(settings))
-    except ModelUnavailable as exc:
-        raise RuntimeError(f"{exc}\nfix: {exc.fix}") from exc
-    # One suggestion and exit: nothing to speculate about.
-    settings = dataclasses.replace(settings, speculation=False)
-    worker = ModelWorker()
-    try:
-        error = await worker.load_async(make_loader(settings))
-        if error is not None:
-            raise RuntimeError(f"{error}\nfix: {error.fix}")
-        service = CompletionService(worker, lambda: settings, lambda: markers)
-        suggestion = await service.complete(snapshot, lsp_line, utf16_col, lambda: True)
+        await _load(app)
+        suggestion = await app.completions.complete(snapshot, lsp_line, utf16_col, lambda: True)
         return suggestion.text if suggestion else None
     finally:
-        await worker.close()
+        await app.close()
+
+
+def _open(app: App, path: Path, text: str, language_id: str | None) -> Snapshot:
+    """Open ``text`` as the document of ``path`` (language from the id, else the name)."""
+    uri = path.resolve().as_uri()
+    language = language_id or languages.language_for("", uri) or "plaintext"
+    return app.documents.open(uri, language, 0, text).snapshot()
+
+
+async def _load(app: App) -> None:
+    error = await app.load_model()
+    if error is not None:
+        raise RuntimeError(f"{error}\nfix: {error.fix}")
 
 
 async def run_file_action(
@@ -70,10 +68,9 @@ async def run_file_action(
     ValueError for lines outside the file and RuntimeError (with the fix) when the model
     cannot be loaded.
     """
-    settings = resolve_settings(os.environ).settings
-    uri = path.resolve().as_uri()
-    language = language_id or languages.language_for("", uri) or "plaintext"
-    snapshot = DocumentStore().open(uri, language, 0, text).snapshot()
+    app = App(resolve_settings(os.environ).settings)
+    settings = app.settings
+    snapshot = _open(app, path, text, language_id)
     last = end_line if end_line is not None else start_line
     if not 1 <= start_line <= last <= snapshot.line_count():
         raise ValueError(
@@ -89,16 +86,12 @@ async def run_file_action(
     if find_spec(name, settings.customActions) is None:
         known = ", ".join(s.id for s in catalogue(settings.customActions))
         raise ValueError(f"unknown action {name!r} (known: {known})")
-    worker = ModelWorker()
     try:
-        error = await worker.load_async(make_loader(settings))
-        if error is not None:
-            raise RuntimeError(f"{error}\nfix: {error.fix}")
-        service = ActionService(worker, lambda: settings)
-        request = ActionRequest(name, uri, 0, range_)
-        run = await service.run(request, snapshot, lambda: True)
+        await _load(app)
+        request = ActionRequest(name, snapshot.uri, 0, range_)
+        run = await app.actions.run(request, snapshot, lambda: True)
     finally:
-        await worker.close()  # llama.cpp left to interpreter shutdown can crash it
+        await app.close()
     if not run.result.ok:
         return "", run.result.message
     cwd = Path.cwd()

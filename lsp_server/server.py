@@ -23,14 +23,13 @@ from pygls.protocol.language_server import lsp_method
 from lsp_server import __version__, protocol
 from lsp_server.actions.edits import ActionResult
 from lsp_server.actions.prompt import Diagnostic
-from lsp_server.actions.service import ActionRequest, ActionRun, ActionService, lsp_edits
-from lsp_server.completion import CompletionService, Suggestion
-from lsp_server.crossfile import CrossFileContext
-from lsp_server.documents import DocumentStore, PositionError, Snapshot
-from lsp_server.engine import CancelToken, FimTokens
-from lsp_server.engine.factory import fim_tokens, make_loader, resolve_model
-from lsp_server.engine.worker import ModelUnavailable, ModelWorker
-from lsp_server.settings import SECTION, Settings, needs_reload, resolve_settings
+from lsp_server.actions.service import ActionRequest, ActionRun, lsp_edits
+from lsp_server.app import App
+from lsp_server.completion import Suggestion
+from lsp_server.documents import PositionError, Snapshot
+from lsp_server.engine import CancelToken
+from lsp_server.engine.worker import ModelUnavailable
+from lsp_server.settings import SECTION, needs_reload, resolve_settings
 
 log = logging.getLogger(__name__)
 
@@ -84,26 +83,14 @@ class QwenProtocol(LanguageServerProtocol):
 class QwenLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("qwen-lsp", __version__, protocol_cls=QwenProtocol)
-        self.documents = DocumentStore()
-        self.worker = ModelWorker()
-        self.settings = Settings()
-        self.markers = FimTokens()
+        self.app = App(workspace_root=self._workspace_root)
         self.initialization_options: Any = None
-        self.cross_file = CrossFileContext(self.documents.snapshots, self._workspace_root)
-        self.completions = CompletionService(
-            self.worker, lambda: self.settings, lambda: self.markers, self.cross_file
-        )
-        self.actions = ActionService(self.worker, lambda: self.settings, self._open_text)
 
     def _workspace_root(self) -> str:
         try:
             return self.workspace.root_path or ""
         except RuntimeError:  # before initialize there is no workspace
             return ""
-
-    def _open_text(self, uri: str) -> str | None:
-        document = self.documents.get(uri)
-        return None if document is None else document.text
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # A message we could not even parse has no id to answer; log it, keep serving.
@@ -133,15 +120,12 @@ class QwenLanguageServer(LanguageServer):
         resolved = resolve_settings(os.environ, self.initialization_options, workspace_config)
         for problem in resolved.problems:
             self.tell(types.MessageType.Warning, problem)
-        old, self.settings = self.settings, resolved.settings
-        return needs_reload(old, self.settings)
+        old, self.app.settings = self.app.settings, resolved.settings
+        return needs_reload(old, self.app.settings)
 
     async def load_model(self) -> None:
-        settings = self.settings
-        try:
-            self.markers = fim_tokens(resolve_model(settings))
-        except ModelUnavailable:
-            pass  # the loader reports it with the fix
+        """Load the model with a progress report; a failure is shown with its fix."""
+        settings = self.app.settings
         token: str | None = None
         if _client_supports(self, "window.work_done_progress"):
             token = f"qwen-lsp-load-{uuid.uuid4()}"
@@ -156,7 +140,7 @@ class QwenLanguageServer(LanguageServer):
             except Exception as exc:
                 log.warning("progress not available: %s", exc)
                 token = None
-        error = await self.worker.load_async(make_loader(settings))
+        error = await self.app.load_model()
         if token is not None:
             message = "model ready" if error is None else "model failed to load"
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
@@ -182,7 +166,7 @@ def on_initialize(ls: QwenLanguageServer, params: types.InitializeParams) -> Non
     ls.initialization_options = params.initialization_options
     # In force at once: a request may come before workspace/configuration is answered
     # (refresh_settings reports any problem in them then).
-    ls.settings = resolve_settings(os.environ, params.initialization_options).settings
+    ls.app.settings = resolve_settings(os.environ, params.initialization_options).settings
 
 
 @server.feature(types.INITIALIZED)
@@ -195,7 +179,7 @@ async def on_initialized(ls: QwenLanguageServer, params: types.InitializedParams
 async def on_shutdown(ls: QwenLanguageServer, params: None) -> None:
     # Free the model before the interpreter exits: a generation still running on the
     # worker thread during interpreter shutdown can crash it.
-    await ls.worker.close()
+    await ls.app.close()
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -209,7 +193,7 @@ async def on_configuration(
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def on_open(ls: QwenLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
     doc = params.text_document
-    ls.documents.open(doc.uri, doc.language_id, doc.version, doc.text)
+    ls.app.documents.open(doc.uri, doc.language_id, doc.version, doc.text)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -226,33 +210,37 @@ def on_change(ls: QwenLanguageServer, params: types.DidChangeTextDocumentParams)
         else (change.text, None)
         for change in params.content_changes
     ]
-    document = ls.documents.change(params.text_document.uri, params.text_document.version, changes)
+    document = ls.app.documents.change(
+        params.text_document.uri, params.text_document.version, changes
+    )
     for new_text, range_ in changes:
         if range_ is not None:  # a whole-text replacement says nothing about where
             first = range_[0][0]
-            ls.cross_file.record_edit(document.snapshot(), first, first + new_text.count("\n"))
+            ls.app.cross_file.record_edit(document.snapshot(), first, first + new_text.count("\n"))
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def on_close(ls: QwenLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
-    ls.documents.close(params.text_document.uri)
-    ls.cross_file.forget(params.text_document.uri)
+    ls.app.documents.close(params.text_document.uri)
+    ls.app.cross_file.forget(params.text_document.uri)
 
 
 async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -> Suggestion | None:
-    document = ls.documents.get(uri)
+    document = ls.app.documents.get(uri)
     if document is None:
         raise JsonRpcInvalidParams(f"document {uri} is not open (send didOpen first)")
     snapshot = document.snapshot()
     try:
-        return await ls.completions.complete(
+        return await ls.app.completions.complete(
             snapshot,
             position.line,
             position.character,
             is_current=lambda: (
-                ls.documents.get(uri) is document and document.version == snapshot.version
+                ls.app.documents.get(uri) is document and document.version == snapshot.version
             ),
-            latest=lambda: document.snapshot().text if ls.documents.get(uri) is document else None,
+            latest=lambda: (
+                document.snapshot().text if ls.app.documents.get(uri) is document else None
+            ),
         )
     except PositionError as exc:
         raise JsonRpcInvalidParams(str(exc)) from exc
@@ -263,17 +251,17 @@ async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -
 @server.feature(protocol.STATUS_METHOD)
 def on_status(ls: QwenLanguageServer, params: Any) -> dict[str, Any]:
     """Model state and completion figures, for scripts, benchmarks and editor status bars."""
-    last = ls.completions.stats.last
-    error = ls.worker.error
+    last = ls.app.completions.stats.last
+    error = ls.app.worker.error
     status = protocol.Status(
-        state=ls.worker.state,
-        model=ls.settings.model or "default",
+        state=ls.app.worker.state,
+        model=ls.app.settings.model or "default",
         error=None
         if error is None
         else protocol.ModelProblem(str(error), error.fix, error.pull_model),
-        completions=ls.completions.stats.totals(),
+        completions=ls.app.completions.stats.totals(),
         lastGeneration=None if last is None else last.figures(),
-        actions=ls.actions.stats.totals(),
+        actions=ls.app.actions.stats.totals(),
     )
     return protocol.to_wire(status)
 
@@ -334,7 +322,7 @@ def on_code_action(
     ls: QwenLanguageServer, params: types.CodeActionParams
 ) -> list[types.CodeAction] | None:
     """List the actions at once; the model runs only for the one the user picks."""
-    document = ls.documents.get(params.text_document.uri)
+    document = ls.app.documents.get(params.text_document.uri)
     if document is None:
         return None
     snapshot = document.snapshot()
@@ -345,7 +333,7 @@ def on_code_action(
         for d in reported
     )
     try:
-        offers = ls.actions.offers(snapshot, range_, params.context.only, diagnostics)
+        offers = ls.app.actions.offers(snapshot, range_, params.context.only, diagnostics)
     except PositionError as exc:
         raise JsonRpcInvalidParams(str(exc)) from exc
     resolve = "edit" in _resolvable_properties(ls)
@@ -406,18 +394,19 @@ async def _run_action(
         request = ActionRequest.from_json(data)
     except ValueError as exc:
         raise JsonRpcInvalidParams(str(exc)) from exc
-    document = ls.documents.get(request.uri)
+    document = ls.app.documents.get(request.uri)
     if document is None:
         raise JsonRpcInvalidParams(f"document {request.uri} is not open (send didOpen first)")
     snapshot = document.snapshot()
     cancel = CancelToken()
     progress = await _ActionProgress.start(ls, title or request.action, cancel)
     try:
-        run = await ls.actions.run(
+        run = await ls.app.actions.run(
             request,
             snapshot,
             is_current=lambda: (
-                ls.documents.get(request.uri) is document and document.version == snapshot.version
+                ls.app.documents.get(request.uri) is document
+                and document.version == snapshot.version
             ),
             can_create_files="create" in _resource_operations(ls),
             cancel=cancel,

@@ -1,4 +1,4 @@
-import { SERVER_SETTING_KEYS, type Status } from './protocol';
+import { SERVER_SETTING_KEYS, SETTING_ENV, type Status } from './protocol';
 
 // The parts of the extension that do not need VS Code: settings for the server, the
 // status bar's text, reading `qwen-lsp models list --json`.
@@ -28,6 +28,22 @@ export function serverSettings(source: unknown): Record<string, unknown> {
     }
   }
   return out;
+}
+
+/**
+ * Environment variables that give a model command (`qwen-lsp models pull|list`, run without
+ * the server) the settings the server gets: the same model folder, hub and registry. Only
+ * settings given a value (a non-empty string, a number, a boolean) are passed.
+ */
+export function modelCommandEnv(settings: Record<string, unknown>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, variable] of Object.entries(SETTING_ENV)) {
+    const value = settings[key];
+    if ((typeof value === 'string' && value !== '') || typeof value === 'number' || typeof value === 'boolean') {
+      env[variable] = String(value);
+    }
+  }
+  return env;
 }
 
 export interface ServerLaunch {

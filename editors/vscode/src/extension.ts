@@ -315,8 +315,14 @@ class QwenExtension implements vscode.Disposable {
     });
   }
 
-  async pullModel(name?: string): Promise<boolean> {
+  /** The server's command line for a model command: its environment carries the settings. */
+  private modelCommandLaunch(): core.ServerLaunch {
     const launch = this.launch();
+    return { ...launch, env: { ...launch.env, ...core.modelCommandEnv(this.serverSettings()) } };
+  }
+
+  async pullModel(name?: string): Promise<boolean> {
+    const launch = this.modelCommandLaunch();
     if (name === undefined) {
       const models = await this.listModels(launch);
       type Item = vscode.QuickPickItem & { name: string };

@@ -39,6 +39,24 @@ export const SERVER_SETTING_KEYS = [
   'disableRules',
 ] as const;
 
+/** The environment variable of each setting that has one (the weakest layer). Model
+ *  commands (`qwen-lsp models pull`) get the settings this way: they run without the
+ *  server, and must use the same model folder, hub and registry. */
+export const SETTING_ENV: Readonly<Record<string, string>> = {
+  model: 'QWEN_LSP_MODEL',
+  contextSize: 'QWEN_LSP_CONTEXT_SIZE',
+  threads: 'QWEN_LSP_THREADS',
+  gpuLayers: 'QWEN_LSP_GPU_LAYERS',
+  cacheDir: 'QWEN_LSP_CACHE_DIR',
+  hubUrl: 'QWEN_LSP_HUB_URL',
+  maxSeconds: 'QWEN_LSP_MAX_SECONDS',
+  backend: 'QWEN_LSP_BACKEND',
+  fakeAnswers: 'QWEN_LSP_FAKE_ANSWERS',
+  fakeSecondsPerToken: 'QWEN_LSP_FAKE_SECONDS_PER_TOKEN',
+  registryFile: 'QWEN_LSP_REGISTRY',
+  disableRules: 'QWEN_LSP_DISABLE_RULES',
+};
+
 /** Of those, the switches for tests and measurements: not in the Settings UI. */
 export const INTERNAL_SETTING_KEYS = [
   'kvReuse',

@@ -1,9 +1,9 @@
 -- :checkhealth qwen_lsp — Neovim version, the server executable, the model.
 local M = {}
 
-local function run(argv, timeout_ms)
+local function run(argv, timeout_ms, env)
   local ok, obj = pcall(function()
-    return vim.system(argv, { text = true }):wait(timeout_ms)
+    return vim.system(argv, { text = true, env = env }):wait(timeout_ms)
   end)
   if not ok then
     return nil, tostring(obj)
@@ -69,7 +69,7 @@ function M.check()
     end
     health.warn('the running server did not answer qwenLsp/status')
   end
-  local list = run({ exe, 'models', 'list', '--json' }, 30000)
+  local list = run({ exe, 'models', 'list', '--json' }, 30000, qwen.model_command_env())
   if not list or list.code ~= 0 then
     health.error('`qwen-lsp models list` failed', { list and list.stderr or '' })
     return

@@ -309,6 +309,21 @@ function M.restart()
   end, 500)
 end
 
+--- The environment of a model command (`qwen-lsp models pull|list`, run without the
+--- server): `cmd_env` plus the server settings that have an environment variable, so the
+--- command uses the same model folder, hub and registry as the server.
+function M.model_command_env()
+  local env = vim.deepcopy(M.config.cmd_env or {})
+  for key, variable in pairs(protocol.SETTING_ENV) do
+    local value = (M.config.settings or {})[key]
+    local kind = type(value)
+    if (kind == 'string' and value ~= '') or kind == 'number' or kind == 'boolean' then
+      env[variable] = tostring(value)
+    end
+  end
+  return next(env) and env or nil
+end
+
 --- Download a model in a terminal window (`qwen-lsp models pull NAME`).
 function M.pull(name)
   local cmd = M.config.cmd
@@ -322,7 +337,7 @@ function M.pull(name)
   vim.cmd('botright 12split')
   vim.fn.jobstart(argv, {
     term = true,
-    env = M.config.cmd_env,
+    env = M.model_command_env(),
     on_exit = function(_, code)
       vim.schedule(function()
         if code == 0 then

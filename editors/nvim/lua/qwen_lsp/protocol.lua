@@ -7,6 +7,23 @@ M.SECTION = 'qwenLsp'
 M.STATUS_METHOD = 'qwenLsp/status'
 M.RUN_ACTION_COMMAND = 'qwenLsp/runAction'
 
+-- The environment variable of each setting that has one: model commands
+-- (`qwen-lsp models pull`) run without the server and get the settings this way.
+M.SETTING_ENV = {
+  model = 'QWEN_LSP_MODEL',
+  contextSize = 'QWEN_LSP_CONTEXT_SIZE',
+  threads = 'QWEN_LSP_THREADS',
+  gpuLayers = 'QWEN_LSP_GPU_LAYERS',
+  cacheDir = 'QWEN_LSP_CACHE_DIR',
+  hubUrl = 'QWEN_LSP_HUB_URL',
+  maxSeconds = 'QWEN_LSP_MAX_SECONDS',
+  backend = 'QWEN_LSP_BACKEND',
+  fakeAnswers = 'QWEN_LSP_FAKE_ANSWERS',
+  fakeSecondsPerToken = 'QWEN_LSP_FAKE_SECONDS_PER_TOKEN',
+  registryFile = 'QWEN_LSP_REGISTRY',
+  disableRules = 'QWEN_LSP_DISABLE_RULES',
+}
+
 -- The counters of qwenLsp/status, in order, with what each counts.
 M.COMPLETION_TOTALS = {
   { key = 'requests', label = 'requests' },

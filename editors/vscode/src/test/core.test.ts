@@ -209,3 +209,11 @@ test('pollDelayMs: fast while loading, settled otherwise', () => {
   assert.equal(core.pollDelayMs(status({ state: 'ready' }), 10), 10000);
   assert.equal(core.pollDelayMs(status({ state: 'error' }), 0), 1000);
 });
+
+test('modelCommandEnv: model commands get the settings the server gets', () => {
+  assert.deepEqual(core.modelCommandEnv({ cacheDir: '/models', hubUrl: '', threads: 2, multiline: false, model: undefined }), {
+    QWEN_LSP_CACHE_DIR: '/models',
+    QWEN_LSP_THREADS: '2',
+  });
+  assert.deepEqual(core.modelCommandEnv({}), {});
+});

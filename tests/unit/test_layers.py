@@ -1,0 +1,123 @@
+"""The import graph has no upward arrow (docs/architecture.md, "Layers").
+
+Each module of lsp_server belongs to one layer and may import only from its own layer or
+lower ones; pygls and lsprotocol are imported only at the LSP edge, llama_cpp only by its
+engine. A new module must be placed in LAYERS, which is the point: where it goes is a
+decision, not an accident.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "lsp_server"
+
+# Module (dotted, without the "lsp_server." prefix) or package prefix -> layer. The longest
+# matching prefix decides.
+LAYERS: dict[str, int] = {
+    "__init__": 0,
+    "settings": 0,
+    "protocol": 0,
+    "engine": 1,  # the port: engine/__init__.py
+    "languages": 1,
+    "engine.worker": 2,
+    "engine.llama_backend": 2,
+    "engine.fake": 2,
+    "engine.kv_pool": 2,
+    "engine.lookup": 2,
+    "modelstore": 2,
+    "documents": 3,
+    "syntax": 3,
+    "context": 3,
+    "chat": 3,
+    "crossfile": 3,
+    "cache": 3,
+    "postprocess": 3,
+    "completion": 4,
+    "actions": 4,
+    "app": 5,
+    "headless": 5,
+    "doctor": 5,
+    "server": 6,
+    "cli": 6,
+    "__main__": 6,
+}
+EDGE = {"server", "cli"}  # may import pygls / lsprotocol
+LLAMA = {"engine.llama_backend"}  # may import llama_cpp
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
+def _layer(module: str) -> int:
+    candidates = [p for p in LAYERS if module == p or module.startswith(p + ".")]
+    if not candidates:
+        raise KeyError(f"lsp_server.{module} has no layer: add it to LAYERS in {__file__}")
+    return LAYERS[max(candidates, key=len)]
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Every module the file imports, dotted, relative imports resolved."""
+    found: set[str] = set()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ["lsp_server", *package.split(".")] if package else ["lsp_server"]
+                base = base[: len(base) - node.level + 1]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            found.add(prefix)
+            # `from lsp_server import settings` imports a module, not a name
+            if prefix == "lsp_server" or prefix.startswith("lsp_server."):
+                found.update(f"{prefix}.{alias.name}" for alias in node.names)
+    return found
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[_module_name(p) or "lsp_server" for p in MODULES])
+def test_no_module_imports_a_higher_layer(path: Path) -> None:
+    module = _module_name(path)
+    own = _layer(module or "__init__")
+    known = {_module_name(p) for p in MODULES}
+    upward = []
+    for imported in _imports(path, module):
+        if not imported.startswith("lsp_server."):
+            continue
+        target = imported.removeprefix("lsp_server.")
+        if target not in known:
+            continue  # a name imported from a module (`from lsp_server.x import Name`)
+        if _layer(target) > own:
+            upward.append(f"{target} (layer {_layer(target)})")
+    assert upward == [], f"lsp_server.{module} (layer {own}) imports {', '.join(upward)}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[_module_name(p) or "lsp_server" for p in MODULES])
+def test_frameworks_stay_at_their_edges(path: Path) -> None:
+    module = _module_name(path)
+    roots = {name.split(".")[0] for name in _imports(path, module)}
+    if module not in EDGE:
+        assert not roots & {"pygls", "lsprotocol"}, f"lsp_server.{module} imports the LSP library"
+    if module not in LLAMA:
+        assert "llama_cpp" not in roots, f"lsp_server.{module} imports llama_cpp"
+
+
+def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
+    """The check itself: a core module importing the server is caught."""
+    source = tmp_path / "context.py"
+    source.write_text("from lsp_server.server import server\nfrom . import completion\n")
+    imports = _imports(source, "context")
+    assert "lsp_server.server" in imports and "lsp_server.completion" in imports
+    assert _layer("server") > _layer("context") and _layer("completion") > _layer("context")
