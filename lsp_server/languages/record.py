@@ -73,13 +73,13 @@ def brace_rules(
 class Definitions:
     """The definition node types of one grammar, one set with the role of each.
 
-    Cross-file context (:func:`lsp_server.crossfile.definitions`) indexes ``leaves`` and
-    ``containers`` and walks into ``descend``. Code actions act on :attr:`targets`: the
-    same definitions, adjusted by ``extra_targets`` / ``not_targets`` where what a user
-    selects differs from what is worth indexing (a Rust ``impl`` block is a target but
-    only its methods are indexed; a Go ``type_spec`` is indexed, its ``type_declaration``
-    is the target). Likewise a ``const f = ...`` is indexed by ``function_values`` and
-    acted on by :attr:`target_values`.
+    Cross-file context (:func:`lsp_server.crossfile.definitions.definitions`) indexes
+    ``leaves`` and ``containers`` and walks into ``descend``. Code actions act on
+    :attr:`targets`: the same definitions, adjusted by ``extra_targets`` / ``not_targets``
+    where what a user selects differs from what is worth indexing (a Rust ``impl`` block
+    is a target but only its methods are indexed; a Go ``type_spec`` is indexed, its
+    ``type_declaration`` is the target). Likewise a ``const f = ...`` is indexed by
+    ``function_values`` and acted on by :attr:`target_values`.
     """
 
     leaves: frozenset[str]  # definitions shown as a whole (functions, methods, types)

@@ -6,9 +6,10 @@ import dataclasses
 
 import pytest
 
-from lsp_server import crossfile, languages, syntax
+from lsp_server import languages, syntax
 from lsp_server.actions import catalogue
 from lsp_server.actions.target import find_target
+from lsp_server.crossfile.definitions import definitions
 from lsp_server.documents import Snapshot
 from lsp_server.languages import LANGUAGES, SUPPORTED_LANGUAGES, LanguageSpec, language_for
 
@@ -295,7 +296,7 @@ def test_a_language_from_its_id_and_extension_to_its_comments(row: Row) -> None:
     snapshot = Snapshot.build(uri, row.language_id, 1, row.snippet)
     assert snapshot.language == row.language
     assert snapshot.tree is not None and not snapshot.tree.root_node.has_error
-    assert tuple(d.name for d in crossfile.definitions(snapshot)) == row.definitions
+    assert tuple(d.name for d in definitions(snapshot)) == row.definitions
     assert languages.line_comment(row.language, row.language_id) == row.comment
     # the explain action is offered, and writes its explanation behind these
     target = find_target(snapshot, 0, len(row.snippet))
