@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from lsp_server import languages
 from lsp_server.context import is_import_line
 from lsp_server.crossfile.definitions import Definition, definitions
 from lsp_server.crossfile.ring import CHUNK_LINES, NEAR_COPY, Chunk, RecentChunks, similarity
@@ -268,12 +269,22 @@ def choose_snippets(
     return sorted(chosen, key=lambda s: (s.uri, s.start_line))
 
 
-_DEFINED_HERE = re.compile(
-    r"^[ \t]*(?:export\s+)?(?:pub\s+)?(?:async\s+)?"
-    r"(?:def|class|func|function|fn|struct|enum|trait|interface|type)\s+(?:\([^)]*\)\s*)?"
-    r"([A-Za-z_][A-Za-z0-9_]*)",
-    re.MULTILINE,
-)
+def _definition_line() -> re.Pattern[str]:
+    """A line that defines a name, in any language we know (the text has none): from every
+    record's text rules, its modifiers and keyword, then the name, after a Go receiver
+    (``func (s *Store) Get``) or the table or object it is defined on (``function M.total``,
+    ``def self.build``, ``fun Bin.label``)."""
+    rules = [spec.text for spec in languages.LANGUAGES]
+    keywords = "|".join(sorted({re.escape(k) for r in rules for k in r.definition_keywords}))
+    modifiers = "|".join(sorted({re.escape(m) for r in rules for m in r.definition_modifiers}))
+    return re.compile(
+        rf"^[ \t]*(?:(?:{modifiers})\s+)*(?:{keywords})\s+(?:\([^)]*\)\s*)?"
+        r"(?:[A-Za-z_][A-Za-z0-9_]*\.)*([A-Za-z_][A-Za-z0-9_]*)",
+        re.MULTILINE,
+    )
+
+
+_DEFINED_HERE = _definition_line()
 
 
 def _local_names(text: str) -> set[str]:

@@ -128,6 +128,29 @@ class TestStyle:
 
 
 @dataclass(frozen=True)
+class TextRules:
+    """What the rules that read plain text know about a language: the FIM prompt's outline
+    (:mod:`lsp_server.context`) and the names cross-file context looks up or leaves to the
+    file itself (:mod:`lsp_server.crossfile.header`) read lines, not trees.
+
+    Those rules do not know which language a text is in: each is one regex built from the
+    rules of every record, applied to any file. A pattern here must therefore not match
+    ordinary lines of another language (``public class`` would be C#'s, but it would also
+    make Java's ``public class`` lines count); tests/unit/test_languages.py holds lines of
+    every language and what the rules make of them.
+    """
+
+    # Regexes of lines that bring names into a file, matched at the start of a line that
+    # is not indented: `import x`, `#include <x>`, `require "x"`.
+    import_lines: tuple[str, ...] = ()
+    # Words that start a definition, its name after them (`def`, `fun`; a Go receiver and
+    # a dotted path, `def self.build`, `function M.total`, may come between) ...
+    definition_keywords: frozenset[str] = frozenset()
+    # ... and the words that may come before those (`export`, `pub`, `async`).
+    definition_modifiers: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class LanguageSpec:
     """Everything about one language, under our name for it (``name``)."""
 
@@ -147,3 +170,4 @@ class LanguageSpec:
     test_marker: re.Pattern[str] | None = None
     # Node types the annotate action counts (empty: it is not offered).
     annotation_nodes: frozenset[str] = frozenset()
+    text: TextRules = TextRules()  # imports and definitions, read from lines

@@ -13,6 +13,7 @@ from lsp_server.languages.record import (
     Grammar,
     LanguageSpec,
     TestStyle,
+    TextRules,
     brace_rules,
     names,
 )
@@ -48,6 +49,17 @@ _TS_DEFINITIONS = Definitions(
     not_targets=names("variable_declarator type_alias_declaration enum_declaration"),
 )
 _IMPORTS = names("import_statement")
+_JS_IMPORT_LINES = (
+    r"import\b",
+    r"export\s+\*?\s*(?:\{[^}]*\}\s*)?from\b",  # a re-export
+    r"(?:const|let|var)\s+[\w{}\s,]+=\s*require\s*\(",
+)
+_JS_MODIFIERS = names("export async")
+_TS_TEXT = TextRules(
+    import_lines=_JS_IMPORT_LINES,
+    definition_keywords=names("function class interface type enum"),
+    definition_modifiers=_JS_MODIFIERS,
+)
 _TS_DOC = "a TSDoc comment (/** ... */) directly above it, with @param and @returns"
 _TEST_CALL = re.compile(r"\b(?:test|it|describe)\s*\(")
 
@@ -69,6 +81,11 @@ JAVASCRIPT = LanguageSpec(
         "`const {{ {names} }} = require('./{stem}');`.",
     ),
     test_marker=_TEST_CALL,
+    text=TextRules(
+        import_lines=_JS_IMPORT_LINES,
+        definition_keywords=names("function class"),
+        definition_modifiers=_JS_MODIFIERS,
+    ),
 )
 
 TYPESCRIPT = LanguageSpec(
@@ -89,6 +106,7 @@ TYPESCRIPT = LanguageSpec(
     ),
     test_marker=_TEST_CALL,
     annotation_nodes=frozenset({"type_annotation"}),
+    text=_TS_TEXT,
 )
 
 TSX = LanguageSpec(
@@ -103,6 +121,7 @@ TSX = LanguageSpec(
     doc_convention=_TS_DOC,
     test_marker=_TEST_CALL,
     annotation_nodes=frozenset({"type_annotation"}),
+    text=_TS_TEXT,
 )
 
 PHP = LanguageSpec(
@@ -138,4 +157,13 @@ PHP = LanguageSpec(
         ),
     ),
     test_marker=re.compile(r"\bfunction\s+test\w*\s*\("),
+    # `final class`, `public function`: modifiers Java and TypeScript have too
+    text=TextRules(
+        import_lines=(
+            r"use\s",
+            r"(?:require|include)(?:_once)?\s+(?:[\"']|__DIR__)",
+            r"(?:require|include)_once\s*\(",
+        ),
+        definition_keywords=names("function class interface trait enum"),
+    ),
 )

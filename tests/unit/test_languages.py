@@ -9,7 +9,9 @@ import pytest
 from lsp_server import languages, syntax
 from lsp_server.actions import catalogue
 from lsp_server.actions.target import find_target
+from lsp_server.context import is_import_line
 from lsp_server.crossfile.definitions import definitions
+from lsp_server.crossfile.header import _local_names
 from lsp_server.documents import Snapshot
 from lsp_server.languages import LANGUAGES, SUPPORTED_LANGUAGES, LanguageSpec, language_for
 
@@ -343,3 +345,114 @@ def test_line_comments_of_the_records() -> None:
         assert languages.line_comment(spec.name, "whatever") == spec.line_comment
     assert languages.line_comment(None, "plaintext") is None
     assert languages.line_comment(None, "Lua") == "--"
+
+
+# --- text rules: lines that import, lines that define -----------------------------------------
+
+# (language, line, whether it brings names into the file, the names it defines). The rules are
+# built from every record and applied to any text, so the lines of the first nine languages
+# keep what the hand-written rules made of them, and a new language's words must not make
+# another language's ordinary lines count.
+TEXT_LINES: list[tuple[str, str, bool, list[str]]] = [
+    ("python", "import os", True, []),
+    ("python", "from typing import Any", True, []),
+    ("python", "from . import views", True, []),
+    ("python", "import_module('x')", False, []),
+    ("python", "def area(r):", False, ["area"]),
+    ("python", "    async def fetch(self):", False, ["fetch"]),
+    ("python", "class Store(Base):", False, ["Store"]),
+    ("python", "type Alias = int", False, ["Alias"]),
+    ("python", "source = Path('x')", False, []),
+    ("python", "include = ['a']", False, []),
+    ("python", "required = True", False, []),
+    ("python", "module with the socks extra.", False, []),  # a docstring's prose
+    ("python", "object to send in the body.", False, []),
+    ("javascript", "import { join } from 'path';", True, []),
+    ("javascript", "export * from './x';", True, []),
+    ("javascript", "export { a, b } from './y';", True, []),
+    ("javascript", "const fs = require('fs');", True, []),
+    ("javascript", "const { readFile } = require('fs');", True, []),
+    ("javascript", "require('./setup');", False, []),
+    ("javascript", "module.exports = { total };", False, []),
+    ("javascript", "export function total(xs) {", False, ["total"]),
+    ("javascript", "export async function load() {", False, ["load"]),
+    ("javascript", "export default class App {", False, []),
+    ("javascript", "export class Bin {", False, ["Bin"]),
+    ("typescript", "interface Bin {", False, ["Bin"]),
+    ("typescript", "export type Id = string;", False, ["Id"]),
+    ("typescript", "abstract class Shape {", False, []),
+    ("typescript", "enum Color { Red }", False, ["Color"]),
+    ("typescript", "  private open(x: number) {", False, []),
+    ("tsx", "export function Label(props: Props) {", False, ["Label"]),
+    ("go", "package main", True, []),
+    ("go", "import (", True, []),
+    ("go", "func (s *Store) Get(key string) string {", False, ["Get"]),
+    ("go", "func main() {", False, ["main"]),
+    ("go", "type Store struct {", False, ["Store"]),
+    ("go", "source := load()", False, []),
+    ("rust", "use std::fmt;", True, []),
+    ("rust", "pub mod parser;", True, []),
+    ("rust", "mod tests {", False, []),
+    ("rust", "pub async fn run() {", False, ["run"]),
+    ("rust", "pub struct Bin {", False, ["Bin"]),
+    ("rust", "impl Bin {", False, []),
+    ("rust", "trait Shape {", False, ["Shape"]),
+    ("c", "#include <stdio.h>", True, []),
+    ("c", '# include "bin.h"', True, []),
+    ("c", "struct bin {", False, ["bin"]),
+    ("c", "static int add(int a, int b) {", False, []),
+    ("cpp", "using namespace std;", True, []),
+    ("cpp", "class Cache {", False, ["Cache"]),
+    ("cpp", "enum class Color { Red };", False, ["class"]),  # as the rules always had it
+    ("java", "package shop;", True, []),
+    ("java", "import java.util.List;", True, []),
+    ("java", "public class Bin {", False, []),
+    ("java", "class Bin {", False, ["Bin"]),
+    ("java", "    record Pair(int a, int b) {}", False, []),
+    ("java", "interface Shape {", False, ["Shape"]),
+    ("java", "final class Money {", False, []),
+    ("ruby", 'require "json"', True, []),
+    ("ruby", "require_relative 'inventory'", True, []),
+    ("ruby", "def self.build(data)", False, ["build"]),
+    ("ruby", "  def label", False, ["label"]),
+    ("ruby", "class Bin < Base", False, ["Bin"]),
+    ("php", "use App\\Models\\Base;", True, []),
+    ("php", "require_once __DIR__ . '/vendor/autoload.php';", True, []),
+    ("php", "require_once('config.php');", True, []),
+    ("php", "include 'header.php';", True, []),
+    ("php", "function total(array $xs): int", False, ["total"]),
+    ("php", "final class Bin extends Base", False, []),  # `final`: Java's lines would count
+    ("csharp", "using System.Linq;", True, []),
+    ("csharp", "interface IShape", False, ["IShape"]),
+    ("csharp", "public class Bin", False, []),  # `public`: Java's lines would count
+    ("lua", 'local json = require("json")', True, []),
+    ("lua", 'require "busted.runner"', True, []),
+    ("lua", "function M.total(bins)", False, ["total"]),
+    ("lua", "local function helper(x)", False, ["helper"]),
+    ("bash", "source ./lib.sh", True, []),
+    ("bash", '. "$HOME/.profile"', True, []),
+    ("bash", 'source "${BASH_SOURCE%/*}/common.sh"', True, []),
+    ("bash", "source files are listed below", False, []),
+    ("bash", "function helper {", False, ["helper"]),
+    ("kotlin", "package shop", True, []),
+    ("kotlin", "import kotlin.math.max", True, []),
+    ("kotlin", "fun total(xs: List<Int>): Int {", False, ["total"]),
+    ("kotlin", "suspend fun load() {", False, ["load"]),
+    ("kotlin", 'fun Bin.label(): String = "x"', False, ["label"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "line", "imports", "defined"),
+    TEXT_LINES,
+    ids=[f"{language}: {line}" for language, line, _, _ in TEXT_LINES],
+)
+def test_text_rules_of_a_line(language: str, line: str, imports: bool, defined: list[str]) -> None:
+    assert is_import_line(line) is imports
+    assert _local_names(line) == set(defined)
+
+
+def test_text_rules_cover_every_language() -> None:
+    assert {language for language, *_ in TEXT_LINES} == set(SUPPORTED_LANGUAGES)
+    for spec in LANGUAGES:
+        assert spec.text.import_lines and spec.text.definition_keywords, spec.name
