@@ -58,6 +58,7 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 from benchmarks import infill_tasks as it
+from lsp_server import protocol
 from lsp_server.engine import FimTokens
 from lsp_server.modelstore import DEFAULT_STOP, StoreConfig, resolve
 from lsp_server.settings import resolve_settings
@@ -186,7 +187,7 @@ class ServerSession:
         return _insert_text(items[0]) if items else ""
 
     async def status(self) -> Any:
-        return await self.client.protocol.send_request_async("qwenLsp/status", {})
+        return await self.client.protocol.send_request_async(protocol.STATUS_METHOD, {})
 
     async def stop(self) -> None:
         try:

@@ -23,6 +23,8 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from lsp_server import protocol
+
 
 def stdlib(name: str) -> Path:
     return Path(sysconfig.get_paths()["stdlib"]) / name
@@ -114,7 +116,7 @@ async def main() -> None:
     shown = await request(client, "file:///bench/queue.py", second_line, second_col + len(typed))
     warm = time.monotonic() - t
     print(f"3. after typing {typed!r} on the same line: {warm:.2f} s   {shown[:50]!r}")
-    status = await client.protocol.send_request_async("qwenLsp/status", {})
+    status = await client.protocol.send_request_async(protocol.STATUS_METHOD, {})
     print(f"   last generation: {status.lastGeneration}")
     await client.shutdown_async(None)
     client.exit(None)

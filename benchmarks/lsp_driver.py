@@ -23,9 +23,11 @@ from lsprotocol import types
 from pygls.io_ import run_async
 from pygls.lsp.client import LanguageClient
 
+from lsp_server import protocol
+
 log = logging.getLogger("lsp_driver")
 
-STATUS_METHOD = "qwenLsp/status"
+STATUS_METHOD = protocol.STATUS_METHOD
 REPO = Path(__file__).resolve().parent.parent
 
 

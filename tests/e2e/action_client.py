@@ -14,7 +14,9 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-RUN_ACTION = "qwenLsp/runAction"
+from lsp_server import protocol
+
+RUN_ACTION = protocol.RUN_ACTION_COMMAND
 
 
 @dataclass

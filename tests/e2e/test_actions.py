@@ -24,7 +24,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from lsp_server import syntax
+from lsp_server import protocol, syntax
 from tests.e2e.action_client import (
     EditLog,
     action_named,
@@ -181,7 +181,9 @@ def warnings_of(client: LanguageClient) -> list[str]:
 
 
 async def status(client: LanguageClient) -> dict[str, Any]:
-    result: dict[str, Any] = plain(await client.protocol.send_request_async("qwenLsp/status", {}))
+    result: dict[str, Any] = plain(
+        await client.protocol.send_request_async(protocol.STATUS_METHOD, {})
+    )
     return result
 
 

@@ -25,7 +25,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from lsp_server import syntax
+from lsp_server import protocol, syntax
 from tests.e2e.action_client import (
     EditLog,
     action_named,
@@ -54,7 +54,7 @@ OPTIONS = {
 
 async def _ready(client: LanguageClient) -> None:
     for _ in range(600):
-        status = await client.protocol.send_request_async("qwenLsp/status", {})
+        status = await client.protocol.send_request_async(protocol.STATUS_METHOD, {})
         if getattr(status, "state", None) == "ready":
             return
         await asyncio.sleep(0.1)

@@ -17,7 +17,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from lsp_server import syntax
+from lsp_server import protocol, syntax
 from tests.e2e.conftest import (
     CLIENTS,
     RUNS_MODEL,
@@ -117,7 +117,9 @@ def _plain(value: Any) -> Any:
 
 
 async def _status(client: LanguageClient) -> dict[str, Any]:
-    status: dict[str, Any] = _plain(await client.protocol.send_request_async("qwenLsp/status", {}))
+    status: dict[str, Any] = _plain(
+        await client.protocol.send_request_async(protocol.STATUS_METHOD, {})
+    )
     return status
 
 
