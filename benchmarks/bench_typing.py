@@ -51,7 +51,7 @@ from typing import Any
 import psutil
 
 from benchmarks.lsp_driver import REPO, Session, suggestion_text, utf16_len
-from lsp_server import syntax
+from lsp_server import languages, syntax
 
 # -- the typist ----------------------------------------------------------------------------
 GAP_MEDIAN_S = 0.150
@@ -361,7 +361,7 @@ def load_sources(
             skipped.append(f"{spec.name} ({spec.language_id}): no such file on this machine")
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
-        language = syntax.language_for(spec.language_id, path.as_uri())
+        language = languages.language_for(spec.language_id, path.as_uri())
         try:
             start, end = choose_span(text, language or spec.language_id, f"{seed}:{spec.name}")
         except ValueError as exc:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from lsp_server import modelstore
 from lsp_server.actions.service import ActionService
 from lsp_server.completion import CompletionService
-from lsp_server.crossfile import CrossFileContext
+from lsp_server.crossfile.header import CrossFileContext
 from lsp_server.documents import DocumentStore
 from lsp_server.engine import Backend, FimTokens
 from lsp_server.engine.worker import ModelUnavailable, ModelWorker

@@ -23,7 +23,7 @@ from lsp_server.context import (
     fim_prompt,
     fim_window,
 )
-from lsp_server.crossfile import CrossFileContext
+from lsp_server.crossfile.header import CrossFileContext
 from lsp_server.documents import Snapshot
 from lsp_server.engine import (
     Backend,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from lsp_server.chat import ChatTemplate
 from lsp_server.engine import FimTokens, PromptPart, Special
+from lsp_server.languages import LANGUAGES
 
 # A longer line (minified code, data) says little to the model and costs a lot to tokenize.
 MAX_LINE_CHARS = 1000
@@ -130,14 +131,10 @@ def _first_fitting(
 # Share of the prefix budget the outline may take at most: 1/OUTLINE_SHARE.
 OUTLINE_SHARE = 4
 
-# Lines that bring names into a file: Python, JS/TS, Go, Rust, C/C++, Java.
+# Lines that bring names into a file, in any language we know (the text has none): every
+# record's ``text.import_lines``, matched at the start of a line.
 _IMPORT_RE = re.compile(
-    r"""(?:
-      import\b | from\s+\S+\s+import\b | export\s+\*?\s*(?:\{[^}]*\}\s*)?from\b
-    | \#\s*include\b | use\s | (?:pub\s+)?mod\s+\w+\s*; | package\s | using\s
-    | (?:const|let|var)\s+[\w{}\s,]+=\s*require\s*\(
-    )""",
-    re.VERBOSE,
+    "|".join(dict.fromkeys(line for spec in LANGUAGES for line in spec.text.import_lines))
 )
 
 

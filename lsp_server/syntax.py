@@ -19,14 +19,7 @@ from typing import Literal
 from tree_sitter import Language, Node, Parser, Tree
 
 from lsp_server import languages
-from lsp_server.languages import SUPPORTED_LANGUAGES as SUPPORTED_LANGUAGES
 from lsp_server.languages import CompletionRules, LanguageSpec
-from lsp_server.languages import language_for as language_for
-
-# ``syntax.SUPPORTED_LANGUAGES``, ``syntax.language_for`` and ``syntax.rules_for`` are the
-# names the modules written before lsp_server.languages still read (actions, postprocess,
-# headless); new code reads lsp_server.languages itself.
-rules_for = languages.get
 
 CompletionKind = Literal["none", "line", "block"]
 

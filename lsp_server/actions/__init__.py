@@ -21,8 +21,11 @@ Where each step lives, in the order of the road:
 - ``edits``: the changes as data: offset edits, line diffs, unified diffs.
 - ``service``: the use case on the model worker (listing, running, cancelling, progress,
   LSP positions); the server's handlers call it.
-- ``languages``: the per-language tables the modules above read; ``text``: line
-  arithmetic they share.
+- ``text``: line arithmetic they share.
+
+What differs between languages (definition and import node types, comment syntax,
+documentation convention, test style and marker, annotation nodes) is read from the
+language's record in :mod:`lsp_server.languages`; these modules keep no tables of their own.
 
 The headless ``qwen-lsp action`` command (no editor) is ``lsp_server.headless.run_file_action``.
 All modules but ``service`` are pure: no model, no I/O, no LSP types. Coordinates are

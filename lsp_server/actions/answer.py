@@ -12,10 +12,9 @@ import re
 import textwrap
 from collections.abc import Sequence
 
-from lsp_server import postprocess, syntax
+from lsp_server import languages, postprocess
 from lsp_server.actions.checks import check_change, is_docstring
 from lsp_server.actions.edits import ActionResult, FileChange, OffsetEdit, line_diff
-from lsp_server.actions.languages import line_comment
 from lsp_server.actions.prompt import ActionInput, PromptPlan, uri_parts
 from lsp_server.actions.target import definition_name, parse
 from lsp_server.actions.text import dedent, indent_of, line_end, newline_of
@@ -180,7 +179,7 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
     language = snapshot.language
     if spec.answer == "text":
         prose = extract_text(answer)
-        comment = line_comment(language, snapshot.language_id)
+        comment = languages.line_comment(language, snapshot.language_id)
         if prose is None:
             return _refuse("the model gave no explanation")
         if action.placement == "newFile":
@@ -196,7 +195,8 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
         code = python_docstring_inside(dedent(code))
     elif spec.check == "docstring" and language is not None and _only_comments(code, language):
         # Just the doc comment: it goes above the code (replacing the one there, if any).
-        code = code.strip("\n") + "\n" + _without_leading_comments(dedent(action.code))
+        comments = ("//", "/*", "*", languages.get(language).line_comment)
+        code = code.strip("\n") + "\n" + _without_leading_comments(dedent(action.code), comments)
     if spec.check == "tests" and language is not None:
         code = complete_statements(dedent(code), language)
     file_unit = postprocess.detect_indent_unit(text)
@@ -252,7 +252,7 @@ def _placed(action: ActionInput, block: str, newline: str) -> ActionResult:
 
 def _new_file(action: ActionInput, body: str) -> ActionResult:
     # The new file's language decides how it is checked (tests: the document's).
-    language = syntax.language_for("", action.new_file_uri)
+    language = languages.language_for("", action.new_file_uri)
     existing = action.new_file_text
     if existing is None:
         change = FileChange(
@@ -386,9 +386,10 @@ def _only_comments(code: str, language: str) -> bool:
     return bool(root.children) and all(c.type in _COMMENTS for c in root.children)
 
 
-def _without_leading_comments(code: str) -> str:
+def _without_leading_comments(code: str, comments: tuple[str, ...]) -> str:
+    """``code`` without the comment lines above it (lines starting with ``comments``)."""
     lines = code.split("\n")
-    while lines and lines[0].lstrip().startswith(("//", "/*", "*")):
+    while lines and lines[0].lstrip().startswith(comments):
         lines.pop(0)
     return "\n".join(lines)
 

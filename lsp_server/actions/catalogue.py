@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from lsp_server.actions.languages import line_comment
+from lsp_server import languages
 from lsp_server.actions.target import Target
 from lsp_server.documents import Snapshot
 from lsp_server.settings import CustomAction
@@ -235,7 +235,10 @@ def offers(
             continue
         if spec.answer == "code" and snapshot.language is None and spec.check:
             continue
-        if spec.answer == "text" and line_comment(snapshot.language, snapshot.language_id) is None:
+        if (
+            spec.answer == "text"
+            and languages.line_comment(snapshot.language, snapshot.language_id) is None
+        ):
             continue
         title = spec.title
         if spec.id == "fix" and has_diagnostics:

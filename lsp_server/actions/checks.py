@@ -14,18 +14,19 @@ from urllib.parse import unquote, urlsplit
 
 from tree_sitter import Node
 
-from lsp_server import syntax
+from lsp_server import languages, syntax
 from lsp_server.actions.edits import FileChange
-from lsp_server.actions.languages import _ANNOTATION_NODES, _DEFINITION_TYPES, _TEST_MARKERS
 from lsp_server.actions.prompt import ActionInput
 from lsp_server.actions.target import definition_name, is_definition, outermost, parse, with_leading
 from lsp_server.documents import Snapshot
+from lsp_server.languages import LanguageSpec
 
 
 def check_change(action: ActionInput, change: FileChange) -> str:
     """Why a change must not be applied ("" when it may)."""
     language = change.language
     spec = action.spec
+    record = languages.find(language)
     new_text = change.new_text()
     region = _changed_region(action, change)
     if language is not None:
@@ -44,15 +45,15 @@ def check_change(action: ActionInput, change: FileChange) -> str:
             return f"the model's answer drops `{missing[0]}`"
     if spec.check == "tests":
         added = "".join(e.text for e in change.edits)
-        marker = _TEST_MARKERS.get(language or "")
+        marker = record.test_marker if record is not None else None
         if marker is not None and not marker.search(added):
             return "the model's answer contains no tests"
     if spec.check == "docstring" and language is not None:
         if not _has_doc(language, new_text, *region, action.target.names):
             return "the model did not add a docstring"
-    if spec.check == "annotations" and language in _ANNOTATION_NODES:
-        before = _count_nodes(language, change.base_text, action.target.start, action.target.end)
-        after = _count_nodes(language, new_text, *region)
+    if spec.check == "annotations" and record is not None and record.annotation_nodes:
+        before = _count_nodes(record, change.base_text, action.target.start, action.target.end)
+        after = _count_nodes(record, new_text, *region)
         if after <= before:
             return "the model added no type annotations"
     return ""
@@ -105,7 +106,7 @@ def _definitions_touching(
     language: str, text: str, start: int, end: int
 ) -> tuple[Snapshot, list[Node]]:
     snapshot, root = parse(language, text)
-    if language not in _DEFINITION_TYPES:
+    if languages.find(language) is None:
         return snapshot, []
     start_byte, end_byte = snapshot.byte_offset(start), snapshot.byte_offset(end)
     found: list[Node] = []
@@ -145,10 +146,11 @@ def _has_doc(language: str, text: str, start: int, end: int, names: Sequence[str
     return False
 
 
-def _count_nodes(language: str, text: str, start: int, end: int) -> int:
-    snapshot, root = parse(language, text)
+def _count_nodes(record: LanguageSpec, text: str, start: int, end: int) -> int:
+    """Annotation nodes of ``record``'s language in code points [start, end] of ``text``."""
+    snapshot, root = parse(record.name, text)
     start_byte, end_byte = snapshot.byte_offset(start), snapshot.byte_offset(end)
-    kinds = _ANNOTATION_NODES[language]
+    kinds = record.annotation_nodes
     count = 0
 
     def visit(node: Node) -> None:

@@ -17,19 +17,14 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from tree_sitter import Node
 
+from lsp_server import languages
 from lsp_server.actions.catalogue import ActionSpec, Placement
-from lsp_server.actions.languages import (
-    _DEFINITION_TYPES,
-    _DOC_CONVENTIONS,
-    _IMPORT_TYPES,
-    _TEST_STYLES,
-    fence_language,
-)
 from lsp_server.actions.target import Target, is_definition
 from lsp_server.actions.text import dedent, indent_of, line_end, line_start
 from lsp_server.chat import ChatTemplate
 from lsp_server.documents import Snapshot
 from lsp_server.engine import PromptPart
+from lsp_server.languages import TestStyle
 
 # --- context --------------------------------------------------------------------------------
 
@@ -42,8 +37,8 @@ def context_text(
     Enclosing signatures come first (a method without its class reads wrong), then the
     file's imports in order, as many as fit.
     """
-    tree, language = snapshot.tree, snapshot.language
-    if tree is None or language not in _DEFINITION_TYPES or budget <= 0:
+    tree, language, spec = snapshot.tree, snapshot.language, languages.find(snapshot.language)
+    if tree is None or language is None or spec is None or budget <= 0:
         return ""
     text = snapshot.text
     start_byte, end_byte = snapshot.byte_offset(target.start), snapshot.byte_offset(target.end)
@@ -65,7 +60,7 @@ def context_text(
             return ""
     imports: list[str] = []
     for child in tree.root_node.children:
-        if child.type in _IMPORT_TYPES.get(language, frozenset()):
+        if child.type in spec.import_nodes:
             if child.start_byte >= start_byte:
                 break
             line = text[
@@ -94,11 +89,16 @@ def _header(snapshot: Snapshot, node: Node, language: str) -> str:
     if body is None:
         end = line_end(text, snapshot.offset_from_byte(node.start_byte))
         return text[start:end]
-    head = text[start : snapshot.offset_from_byte(body.start_byte)].rstrip()
+    body_start = snapshot.offset_from_byte(body.start_byte)
+    head = text[start:body_start].rstrip()
     indent = indent_of(text[start:])
     if language == "python":
         return f"{head}\n{indent}    ..."
-    return f"{head} {{ ... }}" if not head.endswith("{") else f"{head} ... }}"
+    if head.endswith("{"):
+        return f"{head} ... }}"
+    if not text.startswith("{", body_start):
+        return f"{head} ..."  # a body a keyword closes (Ruby's and Lua's `end`)
+    return f"{head} {{ ... }}"
 
 
 # --- the prompt -----------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def new_file_uri(spec: ActionSpec, snapshot: Snapshot) -> str:
     """Where a newFile action writes, next to the document; "" when it does not apply."""
     pattern = spec.file_name
     if spec.id == "tests":
-        style = _TEST_STYLES.get(snapshot.language or "")
+        style = _test_style(snapshot)
         pattern = style.file_name if style is not None else ""
     if not pattern or spec.placement != "newFile":
         return ""
@@ -173,6 +173,16 @@ def new_file_uri(spec: ActionSpec, snapshot: Snapshot) -> str:
         return ""
     name = pattern.format(stem=stem, ext=ext)
     return f"{directory.rstrip('/')}/{quote(name)}"
+
+
+def _test_style(snapshot: Snapshot) -> TestStyle | None:
+    spec = languages.find(snapshot.language)
+    return spec.test_style if spec is not None else None
+
+
+def fence_language(language: str | None, language_id: str) -> str:
+    """The info string of a Markdown code fence for this language."""
+    return language or language_id or ""
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -217,7 +227,7 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
         f"Context from {file_name}:\n{ticks}{fence}\n{context}\n{ticks}\n\n" if context else ""
     )
     subject = f"`{target.names[0]}`" if len(target.names) == 1 else "each function and class"
-    style = _TEST_STYLES.get(snapshot.language or "")
+    style = _test_style(snapshot)
     test_guidance = test_start = ""
     if style is not None:
         in_file = action.placement != "newFile"
@@ -249,7 +259,7 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
         "names": f"`{qualified}`" if qualified else "the code",
         "context": context_block,
         "subject": subject,
-        "doc_convention": _DOC_CONVENTIONS.get(snapshot.language or "", "a doc comment"),
+        "doc_convention": _doc_convention(snapshot),
         "fix_hint": " (the problems listed above)" if diagnostics else "",
         "annotate_hint": " (use the typing module where needed)"
         if snapshot.language == "python"
@@ -258,6 +268,11 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
         "test_start": test_start,
     }
     return values
+
+
+def _doc_convention(snapshot: Snapshot) -> str:
+    spec = languages.find(snapshot.language)
+    return spec.doc_convention if spec is not None else "a doc comment"
 
 
 def _unbrace(text: str) -> str:

@@ -12,15 +12,19 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from lsp_server.actions.languages import (
-    _DEFINITION_TYPES,
-    _FUNCTION_VALUES,
-    _LEADING,
-    _VARIABLE_DECLARATIONS,
-    _WRAPPERS,
-)
+from lsp_server import languages
 from lsp_server.actions.text import line_end, line_start
 from lsp_server.documents import Snapshot
+
+# What a definition is in a language is its record's (``definitions.targets``); the node
+# types below have one meaning in every grammar that has them, so they are not per language.
+# `const f = () => ...` is a definition when its value is a function (the record's
+# ``definitions.target_values``).
+_VARIABLE_DECLARATIONS = frozenset({"lexical_declaration", "variable_declaration"})
+# Nodes that wrap a definition and belong to it (decorators, `export`).
+_WRAPPERS = frozenset({"decorated_definition", "export_statement"})
+# Siblings directly above a definition that belong to it (doc comments, attributes).
+_LEADING = frozenset({"comment", "line_comment", "block_comment", "attribute_item"})
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,13 @@ def find_target(
     text = snapshot.text
     start, end = min(start, end), max(start, end)
     tree = snapshot.tree
-    language = snapshot.language
+    spec = languages.find(snapshot.language)
     one_line = line_start(text, start) == line_start(text, end)
     if start == end or (widen_line and one_line):
         node = None
-        if tree is not None and language in _DEFINITION_TYPES:
+        if tree is not None and spec is not None:
             byte = snapshot.byte_offset(start)
-            node = _enclosing_definition(tree.root_node, byte, byte, language)
+            node = _enclosing_definition(tree.root_node, byte, byte, spec.name)
         if node is not None:
             first = with_leading(node)
             t_start = line_start(text, snapshot.offset_from_byte(first.start_byte))
@@ -94,16 +98,16 @@ def find_target(
     names: tuple[str, ...] = ()
     top_names: tuple[str, ...] = ()
     scope = (t_start, t_end)
-    if tree is not None and language in _DEFINITION_TYPES:
+    if tree is not None and spec is not None:
         start_byte, end_byte = snapshot.byte_offset(t_start), snapshot.byte_offset(t_end)
         named = [
             (n, _top_level_name(node, snapshot) or n)
-            for node in _definitions_within(tree.root_node, start_byte, end_byte, language)
+            for node in _definitions_within(tree.root_node, start_byte, end_byte, spec.name)
             if (n := definition_name(node, snapshot))
         ]
         names = tuple(n for n, _ in named)
         top_names = tuple(t for _, t in named)
-        enclosing = _enclosing_definition(tree.root_node, start_byte, end_byte, language)
+        enclosing = _enclosing_definition(tree.root_node, start_byte, end_byte, spec.name)
         if enclosing is not None:
             scope = (
                 line_start(text, snapshot.offset_from_byte(with_leading(enclosing).start_byte)),
@@ -123,12 +127,15 @@ def _top_level_name(node: Node, snapshot: Snapshot) -> str | None:
 
 
 def is_definition(node: Node, language: str) -> bool:
-    if node.type in _DEFINITION_TYPES[language]:
+    """Whether a node is a definition an action takes whole (a supported language's)."""
+    definitions = languages.get(language).definitions
+    if node.type in definitions.targets:
         return True
     if node.type in _VARIABLE_DECLARATIONS:
         declarators = [c for c in node.named_children if c.type == "variable_declarator"]
         return len(declarators) == 1 and any(
-            (value := d.child_by_field_name("value")) is not None and value.type in _FUNCTION_VALUES
+            (value := d.child_by_field_name("value")) is not None
+            and value.type in definitions.target_values
             for d in declarators
         )
     return False

@@ -4,9 +4,9 @@ A :class:`LanguageSpec` holds all the server knows about a language: its tree-si
 grammar, the LSP languageIds and file extensions that mean it, the node types completion
 kinds are decided by, its definitions (cross-file context and code actions read the same
 set), import nodes, comment syntax, docstring convention, test-file style and test marker,
-and annotation nodes. The modules that use these facts keep their algorithms and read the
-facts from here. (The code actions still keep copies of their per-language tables until
-they read these records too; tests/unit/test_languages.py checks that the two agree.)
+annotation nodes, and the words of its import and definition lines for the rules that read
+plain text (:class:`TextRules`). The modules that use these facts keep their algorithms and
+read the facts from here.
 
 To add a language (one record and its grammar dependency; nothing else in the server
 changes):
@@ -19,7 +19,9 @@ changes):
    (``node.type``, ``node.children``, ``node.field_name_for_child(i)``);
 3. the tests then ask for it: a row in tests/unit/test_languages.py (a snippet that
    parses, its id and extension, the definitions cross-file context finds, its comment
-   syntax) and completion-kind cases in tests/unit/test_syntax.py.
+   syntax), lines for its text rules there (and for another language's lines they must
+   leave alone), completion-kind cases in tests/unit/test_syntax.py, and the docstring
+   and explain actions in tests/unit/test_actions.py.
 
 Languages without a grammar still get their comment syntax (explanations are written as
 comments) from :data:`LINE_COMMENTS_WITHOUT_GRAMMAR`.
@@ -38,6 +40,7 @@ from lsp_server.languages.record import (
     Grammar,
     LanguageSpec,
     TestStyle,
+    TextRules,
 )
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "Grammar",
     "LanguageSpec",
     "TestStyle",
+    "TextRules",
     "find",
     "get",
     "language_for",

@@ -13,6 +13,7 @@ from lsp_server.languages.record import (
     Grammar,
     LanguageSpec,
     TestStyle,
+    TextRules,
     brace_rules,
     names,
 )
@@ -44,6 +45,10 @@ JAVA = LanguageSpec(
         "org.junit.jupiter.api.Test and static org.junit.jupiter.api.Assertions.*).",
     ),
     test_marker=re.compile(r"@Test\b"),
+    text=TextRules(
+        import_lines=(r"package\s", r"import\b"),
+        definition_keywords=names("class interface enum"),
+    ),
 )
 
 CSHARP = LanguageSpec(
@@ -79,6 +84,11 @@ CSHARP = LanguageSpec(
         "the code under test and check it with Assert.Equal.",
     ),
     test_marker=re.compile(r"\[(?:Fact|Theory|Test|TestMethod)\b"),
+    # not `record` (Java's records would count too), nor `public`, `static` and friends
+    text=TextRules(
+        import_lines=(r"using\s",),
+        definition_keywords=names("class interface struct enum"),
+    ),
 )
 
 KOTLIN = LanguageSpec(
@@ -109,4 +119,10 @@ KOTLIN = LanguageSpec(
         "kotlin.test.assertEquals, and write @Test functions that call the code directly.",
     ),
     test_marker=re.compile(r"@Test\b"),
+    text=TextRules(
+        import_lines=(r"package\s", r"import\b"),
+        # `fun Bin.label()`, an extension function, goes by its last name
+        definition_keywords=names("fun class interface"),
+        definition_modifiers=names("suspend"),
+    ),
 )

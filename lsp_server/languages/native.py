@@ -12,6 +12,7 @@ from lsp_server.languages.record import (
     Grammar,
     LanguageSpec,
     TestStyle,
+    TextRules,
     brace_rules,
     names,
 )
@@ -46,6 +47,10 @@ GO = LanguageSpec(
         block_start="func Test",
     ),
     test_marker=re.compile(r"^func\s+Test\w*\s*\(", re.M),
+    text=TextRules(
+        import_lines=(r"package\s", r"import\b"),
+        definition_keywords=names("func type"),  # `func (s *Store) Get`: the receiver is skipped
+    ),
 )
 
 RUST = LanguageSpec(
@@ -75,6 +80,11 @@ RUST = LanguageSpec(
         block_start="#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn ",
     ),
     test_marker=re.compile(r"#\[test\]"),
+    text=TextRules(
+        import_lines=(r"use\s", r"(?:pub\s+)?mod\s+\w+\s*;"),
+        definition_keywords=names("fn struct enum trait type"),
+        definition_modifiers=names("pub async"),
+    ),
 )
 
 _C_BLOCKS = names("compound_statement field_declaration_list declaration_list enumerator_list")
@@ -87,6 +97,7 @@ _C_DEFINITIONS = Definitions(
 )
 _DOXYGEN = "a Doxygen comment (/** ... */) directly above it, with @param and @return"
 _ASSERT_CALL = re.compile(r"\bassert\s*\(")
+_INCLUDE_LINE = r"#\s*include\b"
 
 C = LanguageSpec(
     name="c",
@@ -103,6 +114,7 @@ C = LanguageSpec(
         "Write a C test program with assert.h and a main() that calls the code under test.",
     ),
     test_marker=_ASSERT_CALL,
+    text=TextRules(import_lines=(_INCLUDE_LINE,), definition_keywords=names("struct enum")),
 )
 
 CPP = LanguageSpec(
@@ -125,4 +137,8 @@ CPP = LanguageSpec(
         "Write a C++ test program with <cassert> and a main() that calls the code under test.",
     ),
     test_marker=_ASSERT_CALL,
+    text=TextRules(
+        import_lines=(_INCLUDE_LINE, r"using\s"),
+        definition_keywords=names("class struct enum"),
+    ),
 )

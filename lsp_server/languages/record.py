@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 
@@ -72,12 +73,13 @@ def brace_rules(
 class Definitions:
     """The definition node types of one grammar, one set with the role of each.
 
-    Cross-file context (:func:`lsp_server.crossfile.definitions`) indexes ``leaves`` and
-    ``containers`` and walks into ``descend``. Code actions act on :attr:`targets`: the
-    same definitions, adjusted by ``extra_targets`` / ``not_targets`` where what a user
-    selects differs from what is worth indexing (a Rust ``impl`` block is a target but
-    only its methods are indexed; a Go ``type_spec`` is indexed, its ``type_declaration``
-    is the target).
+    Cross-file context (:func:`lsp_server.crossfile.definitions.definitions`) indexes
+    ``leaves`` and ``containers`` and walks into ``descend``. Code actions act on
+    :attr:`targets`: the same definitions, adjusted by ``extra_targets`` / ``not_targets``
+    where what a user selects differs from what is worth indexing (a Rust ``impl`` block
+    is a target but only its methods are indexed; a Go ``type_spec`` is indexed, its
+    ``type_declaration`` is the target). Likewise a ``const f = ...`` is indexed by
+    ``function_values`` and acted on by :attr:`target_values`.
     """
 
     leaves: frozenset[str]  # definitions shown as a whole (functions, methods, types)
@@ -88,6 +90,10 @@ class Definitions:
     function_values: frozenset[str] = frozenset()
     extra_targets: frozenset[str] = frozenset()  # acted on, though not indexed as such
     not_targets: frozenset[str] = frozenset()  # indexed, though not acted on
+    # The same adjustment for those values: what makes such a declaration (the whole
+    # `const`) a target (:attr:`target_values`).
+    extra_target_values: frozenset[str] = frozenset()
+    not_target_values: frozenset[str] = frozenset()
     # The body of a definition when the grammar has no `body` field for it (Kotlin's
     # class_body, function_body): the first named child of one of these types.
     bodies: frozenset[str] = frozenset()
@@ -95,10 +101,16 @@ class Definitions:
     # last part, the name its callers write after the dot.
     qualified_names: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def targets(self) -> frozenset[str]:
         """Node types a code action treats as a definition (function, class, type)."""
         return (self.leaves | self.containers | self.extra_targets) - self.not_targets
+
+    @cached_property
+    def target_values(self) -> frozenset[str]:
+        """Values that make a declaration of one variable (``const f = () => ...``) a
+        definition a code action treats as one."""
+        return (self.function_values | self.extra_target_values) - self.not_target_values
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,29 @@ class TestStyle:
     # block below the code: small models then write tests instead of wandering off.
     file_start: str = ""
     block_start: str = ""
+
+
+@dataclass(frozen=True)
+class TextRules:
+    """What the rules that read plain text know about a language: the FIM prompt's outline
+    (:mod:`lsp_server.context`) and the names cross-file context looks up or leaves to the
+    file itself (:mod:`lsp_server.crossfile.header`) read lines, not trees.
+
+    Those rules do not know which language a text is in: each is one regex built from the
+    rules of every record, applied to any file. A pattern here must therefore not match
+    ordinary lines of another language (``public class`` would be C#'s, but it would also
+    make Java's ``public class`` lines count); tests/unit/test_languages.py holds lines of
+    every language and what the rules make of them.
+    """
+
+    # Regexes of lines that bring names into a file, matched at the start of a line that
+    # is not indented: `import x`, `#include <x>`, `require "x"`.
+    import_lines: tuple[str, ...] = ()
+    # Words that start a definition, its name after them (`def`, `fun`; a Go receiver and
+    # a dotted path, `def self.build`, `function M.total`, may come between) ...
+    definition_keywords: frozenset[str] = frozenset()
+    # ... and the words that may come before those (`export`, `pub`, `async`).
+    definition_modifiers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -135,3 +170,4 @@ class LanguageSpec:
     test_marker: re.Pattern[str] | None = None
     # Node types the annotate action counts (empty: it is not offered).
     annotation_nodes: frozenset[str] = frozenset()
+    text: TextRules = TextRules()  # imports and definitions, read from lines

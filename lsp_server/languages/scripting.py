@@ -17,6 +17,7 @@ from lsp_server.languages.record import (
     Grammar,
     LanguageSpec,
     TestStyle,
+    TextRules,
     names,
 )
 
@@ -56,6 +57,11 @@ PYTHON = LanguageSpec(
     ),
     test_marker=re.compile(r"^\s*(?:async\s+)?def\s+test", re.M),
     annotation_nodes=frozenset({"type"}),
+    text=TextRules(
+        import_lines=(r"import\b", r"from\s+\S+\s+import\b"),
+        definition_keywords=names("def class"),
+        definition_modifiers=names("async"),
+    ),
 )
 
 RUBY = LanguageSpec(
@@ -93,6 +99,10 @@ RUBY = LanguageSpec(
         block_start="def test_",
     ),
     test_marker=re.compile(r"^\s*(?:def\s+test_|it\s*[\"'(])", re.M),
+    text=TextRules(
+        import_lines=(r"require(?:_relative)?\s+[\"']",),
+        definition_keywords=names("def class"),
+    ),
 )
 
 LUA = LanguageSpec(
@@ -127,6 +137,12 @@ LUA = LanguageSpec(
         "describe and it blocks that check results with assert.are.equal.",
     ),
     test_marker=re.compile(r"\bit\s*\("),
+    text=TextRules(
+        # not a bare `require("x")` line: JavaScript's would count too
+        import_lines=(r"local\s+\w+\s*=\s*require\b", r"require\s+[\"']"),
+        definition_keywords=names("function"),
+        definition_modifiers=names("local"),
+    ),
 )
 
 BASH = LanguageSpec(
@@ -152,5 +168,10 @@ BASH = LanguageSpec(
     doc_convention=(
         "a block of # comment lines directly above it: what it does, its arguments ($1, "
         "$2, ...), what it prints and its exit status"
+    ),
+    # `source lib.sh`, `. ./lib.sh` (not `source = x`, another language's assignment)
+    text=TextRules(
+        import_lines=(r"(?:source|\.)\s+[\"']?[$~./\w{}-]*[./$]\S*\s*$",),
+        definition_keywords=names("function"),
     ),
 )

@@ -13,6 +13,7 @@ from lsp_server.languages.record import (
     Grammar,
     LanguageSpec,
     TestStyle,
+    TextRules,
     brace_rules,
     names,
 )
@@ -30,8 +31,11 @@ _JS_DEFINITIONS = Definitions(
     descend=names("program export_statement class_body lexical_declaration variable_declaration"),
     # (an older grammar's `function` node is `function_expression` in every one we accept)
     function_values=names("arrow_function function_expression generator_function"),
-    # an action knows a `const f = () => ...` by its declaration, not by any declarator
+    # an action knows a `const f = () => ...` by its declaration, not by any declarator;
+    # it also takes a `const A = class { ... }`, and leaves a generator function alone
     not_targets=names("variable_declarator"),
+    extra_target_values=names("class"),
+    not_target_values=names("generator_function"),
 )
 _TS_DEFINITIONS = Definitions(
     leaves=_JS_DEFINITIONS.leaves
@@ -39,10 +43,23 @@ _TS_DEFINITIONS = Definitions(
     containers=_JS_DEFINITIONS.containers | names("abstract_class_declaration"),
     descend=_JS_DEFINITIONS.descend,
     function_values=_JS_DEFINITIONS.function_values,
+    extra_target_values=_JS_DEFINITIONS.extra_target_values,
+    not_target_values=_JS_DEFINITIONS.not_target_values,
     extra_targets=names("function_signature"),
     not_targets=names("variable_declarator type_alias_declaration enum_declaration"),
 )
 _IMPORTS = names("import_statement")
+_JS_IMPORT_LINES = (
+    r"import\b",
+    r"export\s+\*?\s*(?:\{[^}]*\}\s*)?from\b",  # a re-export
+    r"(?:const|let|var)\s+[\w{}\s,]+=\s*require\s*\(",
+)
+_JS_MODIFIERS = names("export async")
+_TS_TEXT = TextRules(
+    import_lines=_JS_IMPORT_LINES,
+    definition_keywords=names("function class interface type enum"),
+    definition_modifiers=_JS_MODIFIERS,
+)
 _TS_DOC = "a TSDoc comment (/** ... */) directly above it, with @param and @returns"
 _TEST_CALL = re.compile(r"\b(?:test|it|describe)\s*\(")
 
@@ -64,6 +81,11 @@ JAVASCRIPT = LanguageSpec(
         "`const {{ {names} }} = require('./{stem}');`.",
     ),
     test_marker=_TEST_CALL,
+    text=TextRules(
+        import_lines=_JS_IMPORT_LINES,
+        definition_keywords=names("function class"),
+        definition_modifiers=_JS_MODIFIERS,
+    ),
 )
 
 TYPESCRIPT = LanguageSpec(
@@ -84,6 +106,7 @@ TYPESCRIPT = LanguageSpec(
     ),
     test_marker=_TEST_CALL,
     annotation_nodes=frozenset({"type_annotation"}),
+    text=_TS_TEXT,
 )
 
 TSX = LanguageSpec(
@@ -98,6 +121,7 @@ TSX = LanguageSpec(
     doc_convention=_TS_DOC,
     test_marker=_TEST_CALL,
     annotation_nodes=frozenset({"type_annotation"}),
+    text=_TS_TEXT,
 )
 
 PHP = LanguageSpec(
@@ -133,4 +157,13 @@ PHP = LanguageSpec(
         ),
     ),
     test_marker=re.compile(r"\bfunction\s+test\w*\s*\("),
+    # `final class`, `public function`: modifiers Java and TypeScript have too
+    text=TextRules(
+        import_lines=(
+            r"use\s",
+            r"(?:require|include)(?:_once)?\s+(?:[\"']|__DIR__)",
+            r"(?:require|include)_once\s*\(",
+        ),
+        definition_keywords=names("function class interface trait enum"),
+    ),
 )

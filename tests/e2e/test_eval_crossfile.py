@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from benchmarks import eval_crossfile as ec
-from lsp_server.crossfile import definitions
+from lsp_server.crossfile.definitions import definitions
 from lsp_server.documents import Snapshot
 from tests.e2e.conftest import run_evaluation
 

@@ -456,6 +456,108 @@ def test_explain_goes_above_as_comments() -> None:
     assert "// Returns one.\nfunc F() int {" in new
 
 
+# The languages added after the first nine: each is offered documentation and explanations,
+# and a scripted answer becomes a checked edit written in its own comment syntax.
+NEW_LANGUAGES = [
+    (
+        "ruby",
+        "file:///w/shop.rb",
+        'class Bin\n  def aisle\n    1\n  end\n\n  # old\n  def label\n    "aisle"\n  end\nend\n',
+        '"aisle"',
+        "# Names the bin.\n```",  # just the comment: it replaces the old one
+        'class Bin\n  def aisle\n    1\n  end\n\n  # Names the bin.\n  def label\n    "aisle"\n'
+        "  end\nend\n",
+        '  # old\n  def label\n    "aisle"\n  end',
+        "  # It sums.\n  # old\n  def label\n",
+    ),
+    (
+        "php",
+        "file:///w/shop.php",
+        "<?php\n\nfunction total(array $xs): int\n{\n    return array_sum($xs);\n}\n",
+        "return",
+        "/**\n * Sums the bins.\n */\nfunction total(array $xs): int\n{\n"
+        "    return array_sum($xs);\n}\n```",
+        "<?php\n\n/**\n * Sums the bins.\n */\nfunction total(array $xs): int\n{\n"
+        "    return array_sum($xs);\n}\n",
+        "function total(array $xs): int\n{\n    return array_sum($xs);\n}",
+        "<?php\n\n// It sums.\nfunction total(",
+    ),
+    (
+        "csharp",
+        "file:///w/Shop.cs",
+        "class Bin\n{\n    public int Total(int[] xs)\n    {\n        return xs.Length;\n"
+        "    }\n}\n",
+        "return",
+        "/// <summary>Counts the bins.</summary>\n```",
+        "class Bin\n{\n    /// <summary>Counts the bins.</summary>\n"
+        "    public int Total(int[] xs)\n    {\n        return xs.Length;\n    }\n}\n",
+        "    public int Total(int[] xs)\n    {\n        return xs.Length;\n    }",
+        "{\n    // It sums.\n    public int Total(",
+    ),
+    (
+        "lua",
+        "file:///w/shop.lua",
+        "local M = {}\n\nfunction M.total(xs)\n  return #xs\nend\n\nreturn M\n",
+        "return #",
+        "--- Counts the bins.\n```",
+        "local M = {}\n\n--- Counts the bins.\nfunction M.total(xs)\n  return #xs\nend\n\n"
+        "return M\n",
+        "function M.total(xs)\n  return #xs\nend",
+        "local M = {}\n\n-- It sums.\nfunction M.total(xs)\n",
+    ),
+    (
+        "shellscript",
+        "file:///w/shop.sh",
+        '#!/bin/sh\n\ntotal() {\n  echo "$#"\n}\n',
+        "echo",
+        "# Prints how many arguments it got.\n```",
+        '#!/bin/sh\n\n# Prints how many arguments it got.\ntotal() {\n  echo "$#"\n}\n',
+        'total() {\n  echo "$#"\n}',
+        "#!/bin/sh\n\n# It sums.\ntotal() {\n",
+    ),
+    (
+        "kotlin",
+        "file:///w/Shop.kt",
+        "class Bin {\n    fun total(xs: List<Int>): Int {\n        return xs.sum()\n    }\n}\n",
+        "return",
+        "/** Sums [xs]. */\n```",
+        "class Bin {\n    /** Sums [xs]. */\n    fun total(xs: List<Int>): Int {\n"
+        "        return xs.sum()\n    }\n}\n",
+        "    fun total(xs: List<Int>): Int {\n        return xs.sum()\n    }",
+        "class Bin {\n    // It sums.\n    fun total(",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "language_id, uri, text, needle, doc_answer, documented, target_text, explained",
+    NEW_LANGUAGES,
+    ids=[case[0] for case in NEW_LANGUAGES],
+)
+def test_new_languages_document_and_explain(
+    language_id: str,
+    uri: str,
+    text: str,
+    needle: str,
+    doc_answer: str,
+    documented: str,
+    target_text: str,
+    explained: str,
+) -> None:
+    s = snap(text, language_id, uri)
+    target = find_target(s, at(text, needle), at(text, needle))
+    assert target is not None and text[target.start : target.end] == target_text
+    ids = [o.spec.id for o in offers(s, target, (), None, False)]
+    assert "docstring" in ids and "explain" in ids
+    kwargs = {"language_id": language_id, "uri": uri}
+    assert new_text(run(text, needle, "docstring", doc_answer, **kwargs)) == documented
+    # a blank line below the first: the code, changed, with nothing directly above it
+    first, rest = target_text.split("\n", 1)
+    undocumented = run(text, needle, "docstring", f"{first}\n\n{rest}\n```", **kwargs)
+    assert not undocumented.ok and "did not add a docstring" in undocumented.message
+    assert explained in new_text(run(text, needle, "explain", "It **sums**.", **kwargs))
+
+
 def test_python_tests_import_the_real_code() -> None:
     # The answer starts after "from geo import free\n\n\ndef test_" (the prompt's end).
     answer = (
@@ -530,8 +632,8 @@ def test_crlf_and_utf16_positions() -> None:
 
 
 def test_grammarless_language_can_explain_with_known_comments() -> None:
-    text = "local x = 1\nprint(x)\n"
-    s = snap(text, "lua", "file:///w/a.lua")
+    text = "x = 1\nmain = print x\n"
+    s = snap(text, "haskell", "file:///w/a.hs")
     target = find_target(s, 0, len(text))
     assert target is not None
     ids = [o.spec.id for o in offers(s, target, (), None, False)]

@@ -10,14 +10,9 @@ import pytest
 
 from lsp_server.completion import CompletionService
 from lsp_server.context import fim_prompt, fim_window
-from lsp_server.crossfile import (
-    Chunk,
-    CrossFileContext,
-    RecentChunks,
-    definitions,
-    names_near,
-    similarity,
-)
+from lsp_server.crossfile.definitions import definitions
+from lsp_server.crossfile.header import CrossFileContext, names_near
+from lsp_server.crossfile.ring import Chunk, RecentChunks, similarity
 from lsp_server.documents import DocumentStore, Snapshot
 from lsp_server.engine import FimTokens, PromptPart, Special
 from lsp_server.engine.fake import FakeBackend

@@ -1,18 +1,17 @@
-"""Tests of lsp_server.languages: every language's record, its look-ups, and that the
-records hold exactly what the modules reading them had in tables of their own."""
+"""Tests of lsp_server.languages: every language's record and its look-ups."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from types import ModuleType
 
 import pytest
 
-from lsp_server import crossfile, languages, syntax
+from lsp_server import languages, syntax
 from lsp_server.actions import catalogue
-from lsp_server.actions import languages as action_languages
 from lsp_server.actions.target import find_target
+from lsp_server.context import is_import_line
+from lsp_server.crossfile.definitions import definitions
+from lsp_server.crossfile.header import _local_names
 from lsp_server.documents import Snapshot
 from lsp_server.languages import LANGUAGES, SUPPORTED_LANGUAGES, LanguageSpec, language_for
 
@@ -76,6 +75,8 @@ def _node_types(spec: LanguageSpec) -> set[str]:
         *definitions.function_values,
         *definitions.extra_targets,
         *definitions.not_targets,
+        *definitions.extra_target_values,
+        *definitions.not_target_values,
         *spec.import_nodes,
         *spec.annotation_nodes,
     }
@@ -297,7 +298,7 @@ def test_a_language_from_its_id_and_extension_to_its_comments(row: Row) -> None:
     snapshot = Snapshot.build(uri, row.language_id, 1, row.snippet)
     assert snapshot.language == row.language
     assert snapshot.tree is not None and not snapshot.tree.root_node.has_error
-    assert tuple(d.name for d in crossfile.definitions(snapshot)) == row.definitions
+    assert tuple(d.name for d in definitions(snapshot)) == row.definitions
     assert languages.line_comment(row.language, row.language_id) == row.comment
     # the explain action is offered, and writes its explanation behind these
     target = find_target(snapshot, 0, len(row.snippet))
@@ -305,62 +306,153 @@ def test_a_language_from_its_id_and_extension_to_its_comments(row: Row) -> None:
     assert "explain" in [
         offer.spec.id for offer in catalogue.offers(snapshot, target, (), None, False)
     ]
-    assert action_languages.line_comment(snapshot.language, snapshot.language_id) == row.comment
 
 
-# --- the code actions' tables, until the actions read the records ------------------------------
+# --- comment syntax, with and without a grammar ----------------------------------------------
+
+# What starts the comment lines of an explanation, by LSP languageId alone: from the record
+# the id leads to, else from the table of languages without a grammar.
+LINE_COMMENTS = {
+    "lua": "--",
+    "sql": "--",
+    "haskell": "--",
+    "ruby": "#",
+    "shellscript": "#",
+    "sh": "#",
+    "bash": "#",
+    "perl": "#",
+    "r": "#",
+    "yaml": "#",
+    "toml": "#",
+    "elixir": "#",
+    "php": "//",
+    "kotlin": "//",
+    "swift": "//",
+    "scala": "//",
+    "csharp": "//",
+    "dart": "//",
+    "zig": "//",
+}
 
 
-def _action_tables() -> ModuleType:
-    """Where the code actions keep their per-language tables today (a module, or a module of
-    the actions package). These tests go when the actions read lsp_server.languages."""
-    try:
-        return importlib.import_module("lsp_server.actions.languages")
-    except ModuleNotFoundError:
-        return importlib.import_module("lsp_server.actions")
+@pytest.mark.parametrize(("language_id", "comment"), LINE_COMMENTS.items())
+def test_line_comments_by_language_id(language_id: str, comment: str) -> None:
+    assert languages.line_comment(None, language_id) == comment
 
 
-def test_definition_targets_are_the_actions_definition_types() -> None:
-    table = _action_tables()._DEFINITION_TYPES
-    assert set(table) <= set(SUPPORTED_LANGUAGES)
-    for language, types in table.items():
-        assert languages.get(language).definitions.targets == types, language
-
-
-def test_records_hold_the_actions_imports_docs_and_annotations() -> None:
-    tables = _action_tables()
-    for language, types in tables._IMPORT_TYPES.items():
-        assert languages.get(language).import_nodes == types, language
-    for language, convention in tables._DOC_CONVENTIONS.items():
-        assert languages.get(language).doc_convention == convention, language
-    for language, types in tables._ANNOTATION_NODES.items():
-        assert languages.get(language).annotation_nodes == types, language
-    for language in set(tables._DEFINITION_TYPES) - set(tables._ANNOTATION_NODES):
-        assert not languages.get(language).annotation_nodes, language
-
-
-def test_records_hold_the_actions_test_styles_and_markers() -> None:
-    tables = _action_tables()
-    for language in tables._DEFINITION_TYPES:
-        style = tables._TEST_STYLES.get(language)
-        own = languages.get(language).test_style
-        if style is None:
-            assert own is None, language
-        else:
-            assert own is not None and dataclasses.astuple(own) == dataclasses.astuple(style)
-        marker = tables._TEST_MARKERS.get(language)
-        own_marker = languages.get(language).test_marker
-        if marker is None:
-            assert own_marker is None, language
-        else:
-            assert own_marker is not None, language
-            assert (own_marker.pattern, own_marker.flags) == (marker.pattern, marker.flags)
-
-
-def test_line_comments_are_the_actions_line_comments() -> None:
-    for language_id, comment in _action_tables()._LINE_COMMENTS.items():
-        assert languages.line_comment(None, language_id) == comment, language_id
+def test_line_comments_of_the_records() -> None:
     for spec in LANGUAGES:
         assert languages.line_comment(spec.name, "whatever") == spec.line_comment
     assert languages.line_comment(None, "plaintext") is None
     assert languages.line_comment(None, "Lua") == "--"
+
+
+# --- text rules: lines that import, lines that define -----------------------------------------
+
+# (language, line, whether it brings names into the file, the names it defines). The rules are
+# built from every record and applied to any text, so the lines of the first nine languages
+# keep what the hand-written rules made of them, and a new language's words must not make
+# another language's ordinary lines count.
+TEXT_LINES: list[tuple[str, str, bool, list[str]]] = [
+    ("python", "import os", True, []),
+    ("python", "from typing import Any", True, []),
+    ("python", "from . import views", True, []),
+    ("python", "import_module('x')", False, []),
+    ("python", "def area(r):", False, ["area"]),
+    ("python", "    async def fetch(self):", False, ["fetch"]),
+    ("python", "class Store(Base):", False, ["Store"]),
+    ("python", "type Alias = int", False, ["Alias"]),
+    ("python", "source = Path('x')", False, []),
+    ("python", "include = ['a']", False, []),
+    ("python", "required = True", False, []),
+    ("python", "module with the socks extra.", False, []),  # a docstring's prose
+    ("python", "object to send in the body.", False, []),
+    ("javascript", "import { join } from 'path';", True, []),
+    ("javascript", "export * from './x';", True, []),
+    ("javascript", "export { a, b } from './y';", True, []),
+    ("javascript", "const fs = require('fs');", True, []),
+    ("javascript", "const { readFile } = require('fs');", True, []),
+    ("javascript", "require('./setup');", False, []),
+    ("javascript", "module.exports = { total };", False, []),
+    ("javascript", "export function total(xs) {", False, ["total"]),
+    ("javascript", "export async function load() {", False, ["load"]),
+    ("javascript", "export default class App {", False, []),
+    ("javascript", "export class Bin {", False, ["Bin"]),
+    ("typescript", "interface Bin {", False, ["Bin"]),
+    ("typescript", "export type Id = string;", False, ["Id"]),
+    ("typescript", "abstract class Shape {", False, []),
+    ("typescript", "enum Color { Red }", False, ["Color"]),
+    ("typescript", "  private open(x: number) {", False, []),
+    ("tsx", "export function Label(props: Props) {", False, ["Label"]),
+    ("go", "package main", True, []),
+    ("go", "import (", True, []),
+    ("go", "func (s *Store) Get(key string) string {", False, ["Get"]),
+    ("go", "func main() {", False, ["main"]),
+    ("go", "type Store struct {", False, ["Store"]),
+    ("go", "source := load()", False, []),
+    ("rust", "use std::fmt;", True, []),
+    ("rust", "pub mod parser;", True, []),
+    ("rust", "mod tests {", False, []),
+    ("rust", "pub async fn run() {", False, ["run"]),
+    ("rust", "pub struct Bin {", False, ["Bin"]),
+    ("rust", "impl Bin {", False, []),
+    ("rust", "trait Shape {", False, ["Shape"]),
+    ("c", "#include <stdio.h>", True, []),
+    ("c", '# include "bin.h"', True, []),
+    ("c", "struct bin {", False, ["bin"]),
+    ("c", "static int add(int a, int b) {", False, []),
+    ("cpp", "using namespace std;", True, []),
+    ("cpp", "class Cache {", False, ["Cache"]),
+    ("cpp", "enum class Color { Red };", False, ["class"]),  # as the rules always had it
+    ("java", "package shop;", True, []),
+    ("java", "import java.util.List;", True, []),
+    ("java", "public class Bin {", False, []),
+    ("java", "class Bin {", False, ["Bin"]),
+    ("java", "    record Pair(int a, int b) {}", False, []),
+    ("java", "interface Shape {", False, ["Shape"]),
+    ("java", "final class Money {", False, []),
+    ("ruby", 'require "json"', True, []),
+    ("ruby", "require_relative 'inventory'", True, []),
+    ("ruby", "def self.build(data)", False, ["build"]),
+    ("ruby", "  def label", False, ["label"]),
+    ("ruby", "class Bin < Base", False, ["Bin"]),
+    ("php", "use App\\Models\\Base;", True, []),
+    ("php", "require_once __DIR__ . '/vendor/autoload.php';", True, []),
+    ("php", "require_once('config.php');", True, []),
+    ("php", "include 'header.php';", True, []),
+    ("php", "function total(array $xs): int", False, ["total"]),
+    ("php", "final class Bin extends Base", False, []),  # `final`: Java's lines would count
+    ("csharp", "using System.Linq;", True, []),
+    ("csharp", "interface IShape", False, ["IShape"]),
+    ("csharp", "public class Bin", False, []),  # `public`: Java's lines would count
+    ("lua", 'local json = require("json")', True, []),
+    ("lua", 'require "busted.runner"', True, []),
+    ("lua", "function M.total(bins)", False, ["total"]),
+    ("lua", "local function helper(x)", False, ["helper"]),
+    ("bash", "source ./lib.sh", True, []),
+    ("bash", '. "$HOME/.profile"', True, []),
+    ("bash", 'source "${BASH_SOURCE%/*}/common.sh"', True, []),
+    ("bash", "source files are listed below", False, []),
+    ("bash", "function helper {", False, ["helper"]),
+    ("kotlin", "package shop", True, []),
+    ("kotlin", "import kotlin.math.max", True, []),
+    ("kotlin", "fun total(xs: List<Int>): Int {", False, ["total"]),
+    ("kotlin", "suspend fun load() {", False, ["load"]),
+    ("kotlin", 'fun Bin.label(): String = "x"', False, ["label"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "line", "imports", "defined"),
+    TEXT_LINES,
+    ids=[f"{language}: {line}" for language, line, _, _ in TEXT_LINES],
+)
+def test_text_rules_of_a_line(language: str, line: str, imports: bool, defined: list[str]) -> None:
+    assert is_import_line(line) is imports
+    assert _local_names(line) == set(defined)
+
+
+def test_text_rules_cover_every_language() -> None:
+    assert {language for language, *_ in TEXT_LINES} == set(SUPPORTED_LANGUAGES)
+    for spec in LANGUAGES:
+        assert spec.text.import_lines and spec.text.definition_keywords, spec.name
