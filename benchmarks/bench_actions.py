@@ -34,12 +34,12 @@ from typing import Any
 from lsprotocol import types
 
 from benchmarks.lsp_driver import REPO, Session, to_plain
-from lsp_server.actions.service import ActionRequest, ActionService
-from lsp_server.actions.target import find_target
-from lsp_server.app import load_backend
-from lsp_server.documents import DocumentStore
-from lsp_server.engine.worker import ModelWorker
-from lsp_server.settings import Settings, resolve_settings
+from qwen_lsp.actions.service import ActionRequest, ActionService
+from qwen_lsp.actions.target import find_target
+from qwen_lsp.app import load_backend
+from qwen_lsp.documents import DocumentStore
+from qwen_lsp.engine.worker import ModelWorker
+from qwen_lsp.settings import Settings, resolve_settings
 from tests.e2e.action_samples import SAMPLES
 
 FOLDER = Path("/tmp/qwen-lsp-bench-actions")

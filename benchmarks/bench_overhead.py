@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.lsp_driver import REPO, Session
-from lsp_server.context import TokenCounter, fim_prompt, fim_window
-from lsp_server.engine import FimTokens, Special
-from lsp_server.engine.llama_backend import LlamaOptions, default_threads
-from lsp_server.modelstore import StoreConfig, resolve, verify
-from lsp_server.settings import Settings, resolve_settings
+from qwen_lsp.context import TokenCounter, fim_prompt, fim_window
+from qwen_lsp.engine import FimTokens, Special
+from qwen_lsp.engine.llama_backend import LlamaOptions, default_threads
+from qwen_lsp.modelstore import StoreConfig, resolve, verify
+from qwen_lsp.settings import Settings, resolve_settings
 
 FUNCTION = "    def _wrap_chunks(self, chunks):\n"
 # The server must generate, not answer from its cache or speculate in between.

@@ -51,7 +51,7 @@ from typing import Any
 import psutil
 
 from benchmarks.lsp_driver import REPO, Session, suggestion_text, utf16_len
-from lsp_server import languages, syntax
+from qwen_lsp import languages, syntax
 
 # -- the typist ----------------------------------------------------------------------------
 GAP_MEDIAN_S = 0.150

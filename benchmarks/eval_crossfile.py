@@ -42,7 +42,7 @@ from typing import Any
 from benchmarks import infill_tasks as it
 from benchmarks.eval_infill import EVAL_DEFAULTS, GENERATION_FIELDS, Generated, _revision
 from benchmarks.lsp_driver import Session, suggestion_text
-from lsp_server.settings import Settings
+from qwen_lsp.settings import Settings
 
 PROJECT = Path(__file__).resolve().parent / "crossfile_project"
 CHECK = "check_project.py"

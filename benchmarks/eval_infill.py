@@ -17,7 +17,7 @@ Tasks (benchmarks/infill_tasks.py): every non-blank line of each HumanEval canon
 cursor after the indentation of the first masked line.
 
 Variants, all generated in the same run on the same tasks:
-  server          `python -m lsp_server` over stdio: didOpen, textDocument/inlineCompletion
+  server          `python -m qwen_lsp` over stdio: didOpen, textDocument/inlineCompletion
                   at the cursor, didClose, exactly like an editor; items[0].insertText.
   raw             the model with the plain PSM FIM prompt of the whole prefix and suffix,
                   greedy, nothing cut (max 128 tokens single-line, 256 block).
@@ -58,10 +58,10 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 from benchmarks import infill_tasks as it
-from lsp_server import protocol
-from lsp_server.engine import FimTokens
-from lsp_server.modelstore import DEFAULT_STOP, StoreConfig, resolve
-from lsp_server.settings import resolve_settings
+from qwen_lsp import protocol
+from qwen_lsp.engine import FimTokens
+from qwen_lsp.modelstore import DEFAULT_STOP, StoreConfig, resolve
+from qwen_lsp.settings import resolve_settings
 
 CI_SAMPLE = 20  # tasks of each kind in the CI subset (see tests/e2e/test_eval_floor.py)
 CI_SEED = 1
@@ -73,8 +73,8 @@ SIMPLE_CUTS = (RAW_FIRST_LINE, RAW_N_INDENT)
 RAW_MAX_TOKENS = {"line": 128, "block": 256}
 REQUEST_TIMEOUT = 60.0
 # Quality rules of the server that --ablate can switch off (the server reads the variable
-# at start-up into its internal setting disableRules; lsp_server/postprocess/ and
-# lsp_server/context.py define them).
+# at start-up into its internal setting disableRules; qwen_lsp/postprocess/ and
+# qwen_lsp/context.py define them).
 DISABLE_RULES_ENV = "QWEN_LSP_DISABLE_RULES"
 RULES = (
     "indent-in-prefix",
@@ -140,7 +140,7 @@ class ServerSession:
         await self.client.start_io(
             sys.executable,
             "-m",
-            "lsp_server",
+            "qwen_lsp",
             "--log-level",
             "warning",
             "--log-file",

@@ -23,7 +23,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from lsp_server import protocol
+from qwen_lsp import protocol
 
 
 def stdlib(name: str) -> Path:
@@ -79,7 +79,7 @@ async def main() -> None:
 
     client = LanguageClient("first-suggestion", "1")
     started = time.monotonic()
-    await client.start_io(sys.executable, "-m", "lsp_server", "--log-level", "warning", env=env)
+    await client.start_io(sys.executable, "-m", "qwen_lsp", "--log-level", "warning", env=env)
     await client.initialize_async(
         types.InitializeParams(capabilities=types.ClientCapabilities(), process_id=os.getpid())
     )

@@ -262,7 +262,7 @@ _parser = None
 
 def parse_error_count(text: str) -> int:
     global _parser
-    from lsp_server import syntax
+    from qwen_lsp import syntax
 
     if _parser is None:
         _parser = syntax.get_parser("python")

@@ -23,7 +23,7 @@ from lsprotocol import types
 from pygls.io_ import run_async
 from pygls.lsp.client import LanguageClient
 
-from lsp_server import protocol
+from qwen_lsp import protocol
 
 log = logging.getLogger("lsp_driver")
 
@@ -153,7 +153,7 @@ class Session:
         await self.client.start_io(
             sys.executable,
             "-m",
-            "lsp_server",
+            "qwen_lsp",
             "--log-level",
             self.log_level,
             env=self.env,

@@ -9,9 +9,9 @@ scripts/install_editors.sh
 VENV=${QWEN_LSP_VENV:-.venv}
 PY="$VENV/bin/python"
 printf '\n== ruff\n' >&2
-"$VENV/bin/ruff" check lsp_server tests scripts benchmarks
-"$VENV/bin/ruff" format --check lsp_server tests scripts benchmarks
-printf '\n== mypy --strict lsp_server\n' >&2
+"$VENV/bin/ruff" check qwen_lsp tests scripts benchmarks
+"$VENV/bin/ruff" format --check qwen_lsp tests scripts benchmarks
+printf '\n== mypy --strict qwen_lsp\n' >&2
 "$VENV/bin/mypy"
 printf '\n== pytest\n' >&2
 "$PY" -m pytest -q -p no:cacheprovider "$@"

@@ -14,7 +14,7 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from lsp_server import protocol
+from qwen_lsp import protocol
 
 RUN_ACTION = protocol.RUN_ACTION_COMMAND
 

@@ -14,8 +14,8 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from lsp_server.modelstore import ModelError, StoreConfig, resolve, verify
-from lsp_server.settings import resolve_settings
+from qwen_lsp.modelstore import ModelError, StoreConfig, resolve, verify
+from qwen_lsp.settings import resolve_settings
 
 CLIENTS = ["neovim", "visual-studio-code", "emacs"]
 REPO = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ RUNS_MODEL = [pytest.mark.model, needs_default_model]
 
 def server_config(**env: str) -> ClientServerConfig:
     return ClientServerConfig(
-        server_command=[sys.executable, "-m", "lsp_server", "--log-level", "info"],
+        server_command=[sys.executable, "-m", "qwen_lsp", "--log-level", "info"],
         server_env={**os.environ, **env},
     )
 

@@ -24,7 +24,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from lsp_server import protocol, syntax
+from qwen_lsp import protocol, syntax
 from tests.e2e.action_client import (
     EditLog,
     action_named,
@@ -482,7 +482,7 @@ async def test_custom_action_writing_a_new_text_file(client: LanguageClient) -> 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "QWEN_LSP_BACKEND": "fake", "QWEN_LSP_FAKE_ANSWERS": str(ANSWERS_FILE)}
     return subprocess.run(
-        [sys.executable, "-m", "lsp_server", "action", *args],
+        [sys.executable, "-m", "qwen_lsp", "action", *args],
         env=env,
         capture_output=True,
         text=True,

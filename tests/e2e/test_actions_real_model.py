@@ -25,7 +25,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from lsp_server import protocol, syntax
+from qwen_lsp import protocol, syntax
 from tests.e2e.action_client import (
     EditLog,
     action_named,

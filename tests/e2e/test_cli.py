@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def qwen_lsp(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lsp_server", *args],
+        [sys.executable, "-m", "qwen_lsp", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -104,7 +104,7 @@ def test_server_over_tcp() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "lsp_server", "--tcp", f"127.0.0.1:{port}"],
+        [sys.executable, "-m", "qwen_lsp", "--tcp", f"127.0.0.1:{port}"],
         env={**os.environ, "QWEN_LSP_BACKEND": "fake"},
         stderr=subprocess.PIPE,
     )

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from benchmarks import eval_crossfile as ec
-from lsp_server.crossfile.definitions import definitions
-from lsp_server.documents import Snapshot
+from qwen_lsp.crossfile.definitions import definitions
+from qwen_lsp.documents import Snapshot
 from tests.e2e.conftest import run_evaluation
 
 # ---------------------------------------------------------------------------- the task set

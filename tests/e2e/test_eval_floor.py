@@ -113,9 +113,9 @@ def test_scoring_runs_the_tests() -> None:
 
 def test_every_ablation_rule_is_one_the_server_reads() -> None:
     from benchmarks import eval_infill
-    from lsp_server.settings import info
+    from qwen_lsp.settings import info
 
-    root = Path(__file__).resolve().parents[2] / "lsp_server"
+    root = Path(__file__).resolve().parents[2] / "qwen_lsp"
     paths = [root / "context.py", *sorted((root / "postprocess").glob("*.py"))]
     source = "".join(path.read_text() for path in paths)
     assert info("disableRules").env == eval_infill.DISABLE_RULES_ENV

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from lsp_server.engine import GenerationLimits, Special
-from lsp_server.modelstore import DEFAULT_STOP, StoreConfig, resolve
-from lsp_server.settings import resolve_settings
+from qwen_lsp.engine import GenerationLimits, Special
+from qwen_lsp.modelstore import DEFAULT_STOP, StoreConfig, resolve
+from qwen_lsp.settings import resolve_settings
 from tests.e2e.conftest import RUNS_MODEL
 
 pytestmark = RUNS_MODEL
@@ -37,7 +37,7 @@ COMPLETION = [
 
 @pytest.fixture(scope="module")
 def backend() -> Iterator[object]:
-    from lsp_server.engine.llama_backend import LlamaBackend, LlamaOptions
+    from qwen_lsp.engine.llama_backend import LlamaBackend, LlamaOptions
 
     loaded = LlamaBackend(
         resolve(None, StoreConfig.from_settings(resolve_settings(os.environ).settings)).path,
@@ -54,7 +54,7 @@ def _limits(**kwargs: object) -> GenerationLimits:
 
 @pytest.mark.parametrize("lookup", [0, 8])
 def test_interrupted_generation_goes_on_unchanged(backend: object, lookup: int) -> None:
-    from lsp_server.engine.llama_backend import LlamaBackend
+    from qwen_lsp.engine.llama_backend import LlamaBackend
 
     assert isinstance(backend, LlamaBackend)
     alone = backend.generate(ACTION, _limits(prompt_lookup=lookup), lambda _: True)

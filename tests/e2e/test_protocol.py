@@ -20,7 +20,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from lsp_server import protocol
+from qwen_lsp import protocol
 from tests.e2e.conftest import (
     CLIENTS,
     cursor_of,
@@ -292,7 +292,7 @@ def test_bad_messages_get_answers_and_the_server_keeps_serving() -> None:
         },
     ]
     process = subprocess.Popen(
-        [sys.executable, "-m", "lsp_server"],
+        [sys.executable, "-m", "qwen_lsp"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

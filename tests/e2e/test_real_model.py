@@ -17,7 +17,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from lsp_server import protocol, syntax
+from qwen_lsp import protocol, syntax
 from tests.e2e.conftest import (
     CLIENTS,
     RUNS_MODEL,

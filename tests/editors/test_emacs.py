@@ -13,8 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from lsp_server.modelstore import StoreConfig
-from lsp_server.settings import resolve_settings
+from qwen_lsp.modelstore import StoreConfig
+from qwen_lsp.settings import resolve_settings
 from tests.editors.conftest import (
     DOCSTRING_ACTION,
     GEOMETRY,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lsp_server.settings import info, setting_fields
+from qwen_lsp.settings import info, setting_fields
 from tests.editors.conftest import (
     CHROMIUM,
     DOCSTRING_ACTION,

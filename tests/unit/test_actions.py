@@ -6,16 +6,16 @@ import dataclasses
 
 import pytest
 
-from lsp_server import syntax
-from lsp_server.actions.answer import (
+from qwen_lsp import syntax
+from qwen_lsp.actions.answer import (
     answer_complete,
     comment_block,
     extract_code,
     reindent,
     result_for_answer,
 )
-from lsp_server.actions.catalogue import ActionSpec, catalogue, find_spec, offers
-from lsp_server.actions.edits import (
+from qwen_lsp.actions.catalogue import ActionSpec, catalogue, find_spec, offers
+from qwen_lsp.actions.edits import (
     ActionResult,
     FileChange,
     OffsetEdit,
@@ -23,7 +23,7 @@ from lsp_server.actions.edits import (
     line_diff,
     unified_diff,
 )
-from lsp_server.actions.prompt import (
+from qwen_lsp.actions.prompt import (
     ActionInput,
     Diagnostic,
     PromptPlan,
@@ -33,14 +33,14 @@ from lsp_server.actions.prompt import (
     new_file_uri,
     placeholder_values,
 )
-from lsp_server.actions.service import ActionRequest, lsp_edits
-from lsp_server.actions.target import find_target
-from lsp_server.chat import CHATML, ChatTemplate
-from lsp_server.documents import Snapshot
-from lsp_server.engine import Special
-from lsp_server.engine.fake import FakeBackend
-from lsp_server.engine.lookup import PromptLookup
-from lsp_server.settings import CustomAction, resolve_settings
+from qwen_lsp.actions.service import ActionRequest, lsp_edits
+from qwen_lsp.actions.target import find_target
+from qwen_lsp.chat import CHATML, ChatTemplate
+from qwen_lsp.documents import Snapshot
+from qwen_lsp.engine import Special
+from qwen_lsp.engine.fake import FakeBackend
+from qwen_lsp.engine.lookup import PromptLookup
+from qwen_lsp.settings import CustomAction, resolve_settings
 
 QWEN_TEMPLATE = (
     "{%- if messages[0]['role'] == 'system' %}"

@@ -6,12 +6,12 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from lsp_server.actions.service import ActionRequest, ActionService
-from lsp_server.documents import DocumentStore, Snapshot
-from lsp_server.engine import CancelToken, GenerationLimits, KeepGoing, PromptPart
-from lsp_server.engine.fake import FakeBackend
-from lsp_server.engine.worker import ModelWorker
-from lsp_server.settings import Settings
+from qwen_lsp.actions.service import ActionRequest, ActionService
+from qwen_lsp.documents import DocumentStore, Snapshot
+from qwen_lsp.engine import CancelToken, GenerationLimits, KeepGoing, PromptPart
+from qwen_lsp.engine.fake import FakeBackend
+from qwen_lsp.engine.worker import ModelWorker
+from qwen_lsp.settings import Settings
 
 URI = "file:///w/calc.py"
 TEXT = "def double(x):\n    return 2 * x\n"
@@ -135,8 +135,8 @@ async def test_offers_are_computed_without_the_model() -> None:
 
 
 async def test_completions_are_answered_while_an_action_runs() -> None:
-    from lsp_server.completion import CompletionService
-    from lsp_server.engine import FimTokens
+    from qwen_lsp.completion import CompletionService
+    from qwen_lsp.engine import FimTokens
 
     backend = FakeBackend(
         {"return ": "x + 1\n"},

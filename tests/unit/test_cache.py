@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from lsp_server.cache import PREFIX_CHARS, CachedSuggestion, SuggestionCache
+from qwen_lsp.cache import PREFIX_CHARS, CachedSuggestion, SuggestionCache
 
 URI = "file:///a.py"
 

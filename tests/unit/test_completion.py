@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from lsp_server.completion import CompletionService
-from lsp_server.documents import Document, DocumentStore, Snapshot
-from lsp_server.engine import FimTokens
-from lsp_server.engine.fake import FakeBackend
-from lsp_server.engine.worker import ModelWorker
-from lsp_server.settings import Settings
+from qwen_lsp.completion import CompletionService
+from qwen_lsp.documents import Document, DocumentStore, Snapshot
+from qwen_lsp.engine import FimTokens
+from qwen_lsp.engine.fake import FakeBackend
+from qwen_lsp.engine.worker import ModelWorker
+from qwen_lsp.settings import Settings
 
 URI = "file:///t/example.py"
 

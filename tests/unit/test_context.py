@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from lsp_server.chat import ChatTemplate
-from lsp_server.context import (
+from qwen_lsp.chat import ChatTemplate
+from qwen_lsp.context import (
     MAX_LINE_CHARS,
     TokenCounter,
     chat_continuation_prompt,
     fim_prompt,
     fim_window,
 )
-from lsp_server.engine import FimTokens, Special
+from qwen_lsp.engine import FimTokens, Special
 
 
 def words(text: str) -> list[int]:

@@ -8,16 +8,16 @@ import dataclasses
 
 import pytest
 
-from lsp_server.completion import CompletionService
-from lsp_server.context import fim_prompt, fim_window
-from lsp_server.crossfile.definitions import definitions
-from lsp_server.crossfile.header import CrossFileContext, names_near
-from lsp_server.crossfile.ring import Chunk, RecentChunks, similarity
-from lsp_server.documents import DocumentStore, Snapshot
-from lsp_server.engine import FimTokens, PromptPart, Special
-from lsp_server.engine.fake import FakeBackend
-from lsp_server.engine.worker import ModelWorker
-from lsp_server.settings import Settings
+from qwen_lsp.completion import CompletionService
+from qwen_lsp.context import fim_prompt, fim_window
+from qwen_lsp.crossfile.definitions import definitions
+from qwen_lsp.crossfile.header import CrossFileContext, names_near
+from qwen_lsp.crossfile.ring import Chunk, RecentChunks, similarity
+from qwen_lsp.documents import DocumentStore, Snapshot
+from qwen_lsp.engine import FimTokens, PromptPart, Special
+from qwen_lsp.engine.fake import FakeBackend
+from qwen_lsp.engine.worker import ModelWorker
+from qwen_lsp.settings import Settings
 
 ROOT = "/work/shop"
 

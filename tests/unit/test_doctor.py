@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lsp_server.doctor import missing_cpu_features
+from qwen_lsp.doctor import missing_cpu_features
 
 AMD_ZEN3 = "processor : 0\nflags\t\t: fpu sse sse2 avx avx2 fma f16c bmi2\n"
 INTEL_SPR = (

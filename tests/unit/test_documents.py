@@ -1,4 +1,4 @@
-"""Tests of lsp_server.documents: coordinate conversions, incremental edits, snapshots."""
+"""Tests of qwen_lsp.documents: coordinate conversions, incremental edits, snapshots."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import threading
 import pytest
 from tree_sitter import Node, Tree
 
-from lsp_server import documents
-from lsp_server.documents import (
+from qwen_lsp import documents
+from qwen_lsp.documents import (
     MAX_PARSE_BYTES,
     Document,
     DocumentNotOpenError,
@@ -21,7 +21,7 @@ from lsp_server.documents import (
     Snapshot,
     TreeEdit,
 )
-from lsp_server.syntax import get_parser
+from qwen_lsp.syntax import get_parser
 
 # --- naive reference conversions (slow, obviously right) -----------------------------------------
 

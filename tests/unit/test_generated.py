@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_generated_files_are_current() -> None:
     """The VS Code settings and protocol types, the Neovim protocol module and help, and the
-    README settings tables restate lsp_server/settings.py and protocol.py. After changing
+    README settings tables restate qwen_lsp/settings.py and protocol.py. After changing
     either, run `.venv/bin/python scripts/generate.py` and commit what it writes."""
     run = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "generate.py"), "--check"],

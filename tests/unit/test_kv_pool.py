@@ -1,4 +1,4 @@
-from lsp_server.engine.kv_pool import KvPool, common_prefix
+from qwen_lsp.engine.kv_pool import KvPool, common_prefix
 
 
 def test_common_prefix() -> None:

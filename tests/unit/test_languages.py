@@ -1,4 +1,4 @@
-"""Tests of lsp_server.languages: every language's record and its look-ups."""
+"""Tests of qwen_lsp.languages: every language's record and its look-ups."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import dataclasses
 
 import pytest
 
-from lsp_server import languages, syntax
-from lsp_server.actions import catalogue
-from lsp_server.actions.target import find_target
-from lsp_server.context import is_import_line
-from lsp_server.crossfile.definitions import definitions
-from lsp_server.crossfile.header import _local_names
-from lsp_server.documents import Snapshot
-from lsp_server.languages import LANGUAGES, SUPPORTED_LANGUAGES, LanguageSpec, language_for
+from qwen_lsp import languages, syntax
+from qwen_lsp.actions import catalogue
+from qwen_lsp.actions.target import find_target
+from qwen_lsp.context import is_import_line
+from qwen_lsp.crossfile.definitions import definitions
+from qwen_lsp.crossfile.header import _local_names
+from qwen_lsp.documents import Snapshot
+from qwen_lsp.languages import LANGUAGES, SUPPORTED_LANGUAGES, LanguageSpec, language_for
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """The import graph has no upward arrow (docs/architecture.md, "Layers").
 
-Each module of lsp_server belongs to one layer and may import only from its own layer or
+Each module of qwen_lsp belongs to one layer and may import only from its own layer or
 lower ones; pygls and lsprotocol are imported only at the LSP edge, llama_cpp only by its
 engine. A new module must be placed in LAYERS, which is the point: where it goes is a
 decision, not an accident.
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "lsp_server"
+PACKAGE = Path(__file__).resolve().parents[2] / "qwen_lsp"
 
-# Module (dotted, without the "lsp_server." prefix) or package prefix -> layer. The longest
+# Module (dotted, without the "qwen_lsp." prefix) or package prefix -> layer. The longest
 # matching prefix decides.
 LAYERS: dict[str, int] = {
     "__init__": 0,
@@ -59,7 +59,7 @@ def _module_name(path: Path) -> str:
 def _layer(module: str) -> int:
     candidates = [p for p in LAYERS if module == p or module.startswith(p + ".")]
     if not candidates:
-        raise KeyError(f"lsp_server.{module} has no layer: add it to LAYERS in {__file__}")
+        raise KeyError(f"qwen_lsp.{module} has no layer: add it to LAYERS in {__file__}")
     return LAYERS[max(candidates, key=len)]
 
 
@@ -72,14 +72,14 @@ def _imports(path: Path, module: str) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = ["lsp_server", *package.split(".")] if package else ["lsp_server"]
+                base = ["qwen_lsp", *package.split(".")] if package else ["qwen_lsp"]
                 base = base[: len(base) - node.level + 1]
                 prefix = ".".join(base + ([node.module] if node.module else []))
             else:
                 prefix = node.module or ""
             found.add(prefix)
-            # `from lsp_server import settings` imports a module, not a name
-            if prefix == "lsp_server" or prefix.startswith("lsp_server."):
+            # `from qwen_lsp import settings` imports a module, not a name
+            if prefix == "qwen_lsp" or prefix.startswith("qwen_lsp."):
                 found.update(f"{prefix}.{alias.name}" for alias in node.names)
     return found
 
@@ -87,37 +87,37 @@ def _imports(path: Path, module: str) -> set[str]:
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", MODULES, ids=[_module_name(p) or "lsp_server" for p in MODULES])
+@pytest.mark.parametrize("path", MODULES, ids=[_module_name(p) or "qwen_lsp" for p in MODULES])
 def test_no_module_imports_a_higher_layer(path: Path) -> None:
     module = _module_name(path)
     own = _layer(module or "__init__")
     known = {_module_name(p) for p in MODULES}
     upward = []
     for imported in _imports(path, module):
-        if not imported.startswith("lsp_server."):
+        if not imported.startswith("qwen_lsp."):
             continue
-        target = imported.removeprefix("lsp_server.")
+        target = imported.removeprefix("qwen_lsp.")
         if target not in known:
-            continue  # a name imported from a module (`from lsp_server.x import Name`)
+            continue  # a name imported from a module (`from qwen_lsp.x import Name`)
         if _layer(target) > own:
             upward.append(f"{target} (layer {_layer(target)})")
-    assert upward == [], f"lsp_server.{module} (layer {own}) imports {', '.join(upward)}"
+    assert upward == [], f"qwen_lsp.{module} (layer {own}) imports {', '.join(upward)}"
 
 
-@pytest.mark.parametrize("path", MODULES, ids=[_module_name(p) or "lsp_server" for p in MODULES])
+@pytest.mark.parametrize("path", MODULES, ids=[_module_name(p) or "qwen_lsp" for p in MODULES])
 def test_frameworks_stay_at_their_edges(path: Path) -> None:
     module = _module_name(path)
     roots = {name.split(".")[0] for name in _imports(path, module)}
     if module not in EDGE:
-        assert not roots & {"pygls", "lsprotocol"}, f"lsp_server.{module} imports the LSP library"
+        assert not roots & {"pygls", "lsprotocol"}, f"qwen_lsp.{module} imports the LSP library"
     if module not in LLAMA:
-        assert "llama_cpp" not in roots, f"lsp_server.{module} imports llama_cpp"
+        assert "llama_cpp" not in roots, f"qwen_lsp.{module} imports llama_cpp"
 
 
 def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     """The check itself: a core module importing the server is caught."""
     source = tmp_path / "context.py"
-    source.write_text("from lsp_server.server import server\nfrom . import completion\n")
+    source.write_text("from qwen_lsp.server import server\nfrom . import completion\n")
     imports = _imports(source, "context")
-    assert "lsp_server.server" in imports and "lsp_server.completion" in imports
+    assert "qwen_lsp.server" in imports and "qwen_lsp.completion" in imports
     assert _layer("server") > _layer("context") and _layer("completion") > _layer("context")

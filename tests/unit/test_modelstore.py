@@ -22,9 +22,9 @@ from typing import cast
 
 import pytest
 
-from lsp_server import cli, modelstore
-from lsp_server.engine import FimTokens
-from lsp_server.modelstore import (
+from qwen_lsp import cli, modelstore
+from qwen_lsp.engine import FimTokens
+from qwen_lsp.modelstore import (
     ModelError,
     ModelSpec,
     RegistryError,
@@ -32,8 +32,8 @@ from lsp_server.modelstore import (
     StoreConfig,
     integrity,
 )
-from lsp_server.modelstore import download as downloading
-from lsp_server.settings import Settings, resolve_settings
+from qwen_lsp.modelstore import download as downloading
+from qwen_lsp.settings import Settings, resolve_settings
 
 # --------------------------------------------------------------------------- GGUF builder
 

@@ -1,4 +1,4 @@
-"""Tests for lsp_server.postprocess: real code, real failure shapes of a small instruct model.
+"""Tests for qwen_lsp.postprocess: real code, real failure shapes of a small instruct model.
 
 Each case is a document with the cursor marked by CURSOR, the raw model output, and the
 suggestion that should be shown. The file's indentation unit is detected from the
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from lsp_server.postprocess import (
+from qwen_lsp.postprocess import (
     CompletionKind,
     CompletionSite,
     detect_indent_unit,

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lsp_server import protocol
-from lsp_server.completion import CompletionStats
-from lsp_server.engine import Generation
+from qwen_lsp import protocol
+from qwen_lsp.completion import CompletionStats
+from qwen_lsp.engine import Generation
 
 ROOT = Path(__file__).resolve().parents[2]
 NVIM_LUA = ROOT / "editors" / "nvim" / "lua" / "qwen_lsp"

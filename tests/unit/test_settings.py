@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from lsp_server.settings import Settings, resolve_settings
+from qwen_lsp.settings import Settings, resolve_settings
 
 
 def test_defaults() -> None:

@@ -1,4 +1,4 @@
-"""Tests of lsp_server.syntax: parsers and completion-kind decisions, for every language."""
+"""Tests of qwen_lsp.syntax: parsers and completion-kind decisions, for every language."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from lsp_server import languages, syntax
-from lsp_server.languages import SUPPORTED_LANGUAGES
-from lsp_server.syntax import (
+from qwen_lsp import languages, syntax
+from qwen_lsp.languages import SUPPORTED_LANGUAGES
+from qwen_lsp.syntax import (
     CompletionKind,
     completion_kind,
     count_errors,

@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
-from lsp_server.engine import Backend, CancelToken, GenerationLimits
-from lsp_server.engine.fake import FakeBackend
-from lsp_server.engine.worker import ModelUnavailable, ModelWorker
+from qwen_lsp.engine import Backend, CancelToken, GenerationLimits
+from qwen_lsp.engine.fake import FakeBackend
+from qwen_lsp.engine.worker import ModelUnavailable, ModelWorker
 
 
 def slow_backend() -> FakeBackend:

@@ -157,7 +157,7 @@ export function statusView(
   return { text: name, tooltip: lines.join('\n'), kind: 'normal' };
 }
 
-/** One model of `qwen-lsp models list --json` (its keys: lsp_server/cli.py ModelListEntry). */
+/** One model of `qwen-lsp models list --json` (its keys: qwen_lsp/cli.py ModelListEntry). */
 export interface ModelEntry {
   name: string;
   file: string;

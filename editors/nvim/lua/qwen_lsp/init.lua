@@ -2,7 +2,7 @@
 -- inline completions as ghost text. See :help qwen_lsp.
 local api = vim.api
 local ghost = require('qwen_lsp.ghost')
--- Method names and status fields, generated from the server's lsp_server/protocol.py.
+-- Method names and status fields, generated from the server's qwen_lsp/protocol.py.
 local protocol = require('qwen_lsp.protocol')
 
 local M = {}

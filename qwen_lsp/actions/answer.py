@@ -1,0 +1,404 @@
+"""Turning the model's answer into validated, minimal edits (or a refusal).
+
+The answer is taken out of its wrapping (fences, prose), put right where small models
+slip (a docstring above its def, tests that paste a copy of the code), re-indented to
+the target's indentation, placed (replacing the target, above or below it, or in a new
+file), turned into a line diff against the target, and checked (:mod:`.checks`).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Sequence
+
+from qwen_lsp import languages, postprocess
+from qwen_lsp.actions.checks import check_change, is_docstring
+from qwen_lsp.actions.edits import ActionResult, FileChange, OffsetEdit, line_diff
+from qwen_lsp.actions.prompt import ActionInput, PromptPlan, uri_parts
+from qwen_lsp.actions.target import definition_name, parse
+from qwen_lsp.actions.text import dedent, indent_of, line_end, newline_of
+
+# --- the answer -----------------------------------------------------------------------------
+
+
+_FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n`]*$")
+
+
+def answer_complete(answer: str, plan: PromptPlan) -> bool:
+    """Whether a streaming answer is done: the code block it was opened with is closed,
+    or the model is stuck writing one endless line.
+
+    Without this the small models go on explaining what they wrote, which costs seconds
+    and is thrown away.
+    """
+    last_line = len(answer) - answer.rfind("\n") - 1
+    if last_line > plan.max_line:
+        return True
+    if not plan.assistant_prefix:
+        return False
+    closing = re.compile(rf"(?:^|\n)[ \t]*{plan.fence}[ \t]*\n")
+    return closing.search(answer) is not None
+
+
+def complete_statements(code: str, language: str) -> str:
+    """``code`` without its trailing top-level statements that do not parse (an answer
+    cut off by its token limit): what remains parses, or is returned unchanged."""
+    snapshot, root = parse(language, code)
+    if not root.has_error:
+        return code
+    children = list(root.children)
+    while len(children) > 1:
+        children.pop()
+        head = code[: snapshot.offset_from_byte(children[-1].end_byte)]
+        if not parse(language, head)[1].has_error:
+            return head
+    return code
+
+
+def extract_code(answer: str, assistant_prefix: str = "") -> str | None:
+    """The code in a model's answer: its fenced block (the first non-empty one when the
+    answer was opened with a fence, else the longest), or the bare answer when it has no
+    fence at all. None when nothing is left."""
+    text = (assistant_prefix + answer).replace("\r\n", "\n").replace("\r", "\n")
+    blocks: list[str] = []
+    current: list[str] | None = None
+    opener = ""
+    for line in text.split("\n"):
+        match = _FENCE_LINE.match(line)
+        if current is None:
+            if match:
+                current, opener = [], match.group(1)
+            continue
+        if match and match.group(1).startswith(opener[0]) and len(match.group(1)) >= len(opener):
+            if not match.group(2):
+                blocks.append("\n".join(current))
+                current = None
+                continue
+        current.append(line)
+    if current is not None:  # an unclosed block (the answer hit its token limit)
+        blocks.append("\n".join(current))
+    blocks = [b for b in blocks if b.strip()]
+    if blocks:
+        chosen = blocks[0] if assistant_prefix else max(blocks, key=len)
+        return chosen.strip("\n")
+    if "```" in text or not text.strip():
+        return None
+    return text.strip("\n")
+
+
+def extract_text(answer: str) -> str | None:
+    """Plain prose from an answer: Markdown emphasis, headings and fences dropped."""
+    lines = []
+    for line in answer.replace("\r\n", "\n").split("\n"):
+        if _FENCE_LINE.match(line):
+            continue
+        line = re.sub(r"^#+\s*", "", line.rstrip())
+        line = line.replace("**", "").replace("__", "")
+        lines.append(line)
+    text = "\n".join(lines).strip()
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text or None
+
+
+def comment_block(text: str, comment: str, indent: str, width: int = 88) -> str:
+    """Prose as a block of line comments, wrapped, at ``indent``."""
+    out: list[str] = []
+    room = max(30, width - len(indent.expandtabs()) - len(comment) - 1)
+    for paragraph in text.split("\n"):
+        if not paragraph.strip():
+            out.append(f"{indent}{comment}")
+            continue
+        bullet = re.match(r"^(\s*(?:[-*]|\d+[.)])\s+)", paragraph)
+        hang = " " * len(bullet.group(1)) if bullet else ""
+        for line in textwrap.wrap(paragraph.strip(), room, subsequent_indent=hang) or [""]:
+            out.append(f"{indent}{comment} {line}".rstrip())
+    while out and out[-1].strip() == comment:
+        out.pop()
+    return "\n".join(out)
+
+
+def _leading_width(line: str) -> int:
+    return len(indent_of(line).expandtabs(4))
+
+
+def reindent(code: str, base_indent: str, file_unit: str) -> str:
+    """``code`` (an answer) re-indented to start at ``base_indent`` in a file indenting by
+    ``file_unit``: its common indentation is replaced, its indentation step converted
+    (tabs, 2 or 4 spaces), blank lines around it dropped."""
+    lines = code.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        return ""
+    answer_unit = postprocess.detect_indent_unit("\n".join(lines))
+    lines = [_convert_unit(line, answer_unit, file_unit) for line in lines]
+    base = min(_leading_width(line) for line in lines if line.strip())
+    return "\n".join(
+        base_indent + _strip_width(line, base) if line.strip() else "" for line in lines
+    )
+
+
+def _strip_width(line: str, width: int) -> str:
+    """``line`` without ``width`` columns of its leading whitespace (tabs count 4)."""
+    removed = 0
+    index = 0
+    while index < len(line) and removed < width and line[index] in " \t":
+        removed += 4 - removed % 4 if line[index] == "\t" else 1
+        index += 1
+    return line[index:]
+
+
+def _convert_unit(line: str, answer_unit: str, file_unit: str) -> str:
+    if answer_unit == file_unit or not line.strip():
+        return line
+    indent = indent_of(line)
+    width = len(indent.expandtabs(len(answer_unit) if answer_unit != "\t" else 4))
+    step = 4 if answer_unit == "\t" else len(answer_unit)
+    levels, extra = divmod(width, step)
+    unit = file_unit
+    return unit * levels + " " * extra + line[len(indent) :]
+
+
+# --- placing it -----------------------------------------------------------------------------
+
+
+def _refuse(message: str) -> ActionResult:
+    return ActionResult(message=f"qwen-lsp: {message}; nothing was changed.")
+
+
+def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> ActionResult:
+    """Turn the model's raw answer into validated, minimal edits (or a refusal)."""
+    spec, snapshot, target = action.spec, action.snapshot, action.target
+    text = snapshot.text
+    newline = newline_of(text)
+    first_line = text[target.start : line_end(text, target.start)]
+    indent = indent_of(first_line)
+    language = snapshot.language
+    if spec.answer == "text":
+        prose = extract_text(answer)
+        comment = languages.line_comment(language, snapshot.language_id)
+        if prose is None:
+            return _refuse("the model gave no explanation")
+        if action.placement == "newFile":
+            return _new_file(action, prose)
+        if comment is None:
+            return _refuse(f"no comment syntax is known for {snapshot.language_id}")
+        block = comment_block(prose, comment, indent)
+        return _placed(action, block, newline)
+    code = extract_code(answer, plan.assistant_prefix)
+    if code is None or not code.strip():
+        return _refuse("the model's answer contains no code")
+    if spec.check == "docstring" and language == "python":
+        code = python_docstring_inside(dedent(code))
+    elif spec.check == "docstring" and language is not None and _only_comments(code, language):
+        # Just the doc comment: it goes above the code (replacing the one there, if any).
+        comments = ("//", "/*", "*", languages.get(language).line_comment)
+        code = code.strip("\n") + "\n" + _without_leading_comments(dedent(action.code), comments)
+    if spec.check == "tests" and language is not None:
+        code = complete_statements(dedent(code), language)
+    file_unit = postprocess.detect_indent_unit(text)
+    placement = action.placement
+    if placement == "newFile":
+        body = reindent(code, "", file_unit)
+        if spec.check == "tests" and language == "python":
+            body = python_tests_use_real_code(
+                body,
+                uri_parts(snapshot.uri)[1],
+                target.top_names or target.names,
+                action.new_file_text or "",
+            )
+        return _new_file(action, body)
+    if placement == "replace":
+        new_code = reindent(code, indent, file_unit)
+    elif spec.check == "tests":  # a test block at the end of the file, at the top level
+        new_code = reindent(code, "", file_unit)
+        if language == "python":
+            new_code = python_tests_use_real_code(new_code, None, target.top_names or target.names)
+    else:
+        new_code = reindent(code, indent, file_unit)
+    return _placed(action, new_code, newline)
+
+
+def _placed(action: ActionInput, block: str, newline: str) -> ActionResult:
+    """Edits putting ``block`` (text with "\\n" line ends) where the action says."""
+    snapshot, target = action.snapshot, action.target
+    text = snapshot.text
+    block = block.replace("\n", newline)
+    placement = action.placement
+    if placement == "replace":
+        edits = line_diff(text[target.start : target.end], block, target.start)
+        if not edits:
+            return _refuse("the model's answer is the same as the code")
+    elif placement == "above":
+        edits = [OffsetEdit(target.start, target.start, block + newline)]
+    elif action.spec.check == "tests" or action.spec.placement == "newFile":
+        # Tests (or a new file the client cannot create) go to the end of the file.
+        at = len(text.rstrip("\r\n"))
+        blank_lines = 2 if snapshot.language == "python" else 1
+        edits = [OffsetEdit(at, at, newline * (blank_lines + 1) + block)]
+    else:
+        edits = [OffsetEdit(target.end, target.end, newline + newline + block)]
+    change = FileChange(
+        snapshot.uri, text, tuple(edits), snapshot.version, language=snapshot.language
+    )
+    problem = check_change(action, change)
+    if problem:
+        return _refuse(problem)
+    return ActionResult((change,))
+
+
+def _new_file(action: ActionInput, body: str) -> ActionResult:
+    # The new file's language decides how it is checked (tests: the document's).
+    language = languages.language_for("", action.new_file_uri)
+    existing = action.new_file_text
+    if existing is None:
+        change = FileChange(
+            action.new_file_uri,
+            "",
+            (OffsetEdit(0, 0, body + "\n"),),
+            create=True,
+            language=language,
+        )
+    else:
+        newline = newline_of(existing)
+        at = len(existing.rstrip("\r\n"))
+        sep = newline * 3 if at else ""
+        change = FileChange(
+            action.new_file_uri,
+            existing,
+            (OffsetEdit(at, len(existing), sep + body.replace("\n", newline) + newline),),
+            language=language,
+        )
+    problem = check_change(action, change)
+    if problem:
+        return _refuse(problem)
+    return ActionResult((change,))
+
+
+# --- what small models get wrong ------------------------------------------------------------
+
+
+def python_tests_use_real_code(
+    code: str, module: str | None, names: Sequence[str], existing: str = ""
+) -> str:
+    """Tests must exercise the real code: small models like to paste a copy of it into the
+    test file. Copies are dropped, and the code is imported from ``module`` (None: the
+    tests live in the same file, nothing to import) unless the answer or the ``existing``
+    test file it is appended to already imports it."""
+    snapshot, root = parse("python", code)
+    copies: list[tuple[int, int]] = []
+    for child in root.children:
+        node = child
+        if child.type == "decorated_definition":
+            node = child.child_by_field_name("definition") or child
+        if node.type in ("function_definition", "class_definition") and (
+            definition_name(node, snapshot) in names
+        ):
+            copies.append(
+                (
+                    snapshot.offset_from_byte(child.start_byte),
+                    snapshot.offset_from_byte(child.end_byte),
+                )
+            )
+    for start, end in reversed(copies):
+        code = code[:start].rstrip("\n") + "\n\n\n" + code[end:].lstrip("\n")
+    lines = code.strip("\n").split("\n")
+    if module is None:
+        # The tests live next to the code: importing it from a guessed module would fail.
+        kept = []
+        for line in lines:
+            match = _FROM_IMPORT.match(line)
+            from_names = _imported_names(match[2]) if match else set()
+            if not (from_names and from_names <= set(names)):
+                kept.append(line)
+        return "\n".join(kept).strip("\n")
+    if not names:
+        return "\n".join(lines)
+    imported = False
+    for index, line in enumerate(lines):
+        match = _FROM_IMPORT.match(line)
+        if match is None:
+            continue
+        if _imported_names(match[2]) & set(names):
+            # `from your_module import f`: the model guessed the module's name.
+            lines[index] = f"from {module} import {match[2]}"
+            imported = True
+    escaped = re.escape(module)
+    has_import = re.compile(rf"^(import\s+{escaped}\b|from\s+{escaped}\s+import\s)", re.M)
+    if imported or has_import.search(code) or has_import.search(existing):
+        return "\n".join(lines)
+    at = 0
+    for index, line in enumerate(lines):
+        if re.match(r"^(import|from)\s", line):
+            at = index + 1
+    lines.insert(at, f"from {module} import {', '.join(names)}")
+    if (
+        at + 1 < len(lines)
+        and lines[at + 1].strip()
+        and not re.match(r"^(import|from)\s", lines[at + 1])
+    ):
+        lines[at + 1 : at + 1] = ["", ""]
+    return "\n".join(lines)
+
+
+def python_docstring_inside(code: str) -> str:
+    """Move a docstring written above a def or class (a common small-model slip) into
+    its body, where Python looks for it. Code that has its docstrings right is returned
+    unchanged."""
+    snapshot, root = parse("python", code)
+    children = root.children
+    for before, node in zip(children, children[1:], strict=False):
+        definition = node.child_by_field_name("definition") or node
+        if definition.type not in ("function_definition", "class_definition"):
+            continue
+        if not (
+            before.type == "expression_statement"
+            and len(before.named_children) == 1
+            and before.named_children[0].type == "string"
+        ):
+            continue
+        body = definition.child_by_field_name("body")
+        if body is None or not body.named_children or is_docstring(body.named_children[0]):
+            continue
+        lines = code.split("\n")
+        doc_first, doc_last = before.start_point[0], before.end_point[0]
+        body_row = body.named_children[0].start_point[0]
+        if body_row <= definition.start_point[0]:
+            continue  # a body on the def line ("def f(): return 1")
+        body_indent = indent_of(lines[body_row])
+        doc_indent = len(indent_of(lines[doc_first]))
+        docstring = [
+            body_indent + line[doc_indent:] if line.strip() else ""
+            for line in lines[doc_first : doc_last + 1]
+        ]
+        between = [line for line in lines[doc_last + 1 : body_row]]
+        while between and not between[0].strip():
+            between.pop(0)
+        return "\n".join(lines[:doc_first] + between + docstring + lines[body_row:])
+    return code
+
+
+def _only_comments(code: str, language: str) -> bool:
+    _, root = parse(language, code)
+    return bool(root.children) and all(c.type in _COMMENTS for c in root.children)
+
+
+def _without_leading_comments(code: str, comments: tuple[str, ...]) -> str:
+    """``code`` without the comment lines above it (lines starting with ``comments``)."""
+    lines = code.split("\n")
+    while lines and lines[0].lstrip().startswith(comments):
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+_COMMENTS = frozenset({"comment", "line_comment", "block_comment"})
+
+
+def _imported_names(clause: str) -> set[str]:
+    return {n.strip().split(" as ")[0].strip("() ") for n in clause.split(",")}
+
+
+_FROM_IMPORT = re.compile(r"^from\s+([\w.]+)\s+import\s+(.+)$")

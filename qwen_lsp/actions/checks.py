@@ -1,0 +1,174 @@
+"""Why a change must not be applied: the last gate before an answer reaches the editor.
+
+A change that adds a syntax error to the file, drops a definition, or does not do what
+the action claims (no docstring, no annotations, no tests) is refused with a message
+instead. Syntax, definitions, docstrings and annotations are read from a fresh
+tree-sitter parse of the changed text; tests are recognised by a pattern per language.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator, Sequence
+from urllib.parse import unquote, urlsplit
+
+from tree_sitter import Node
+
+from qwen_lsp import languages, syntax
+from qwen_lsp.actions.edits import FileChange
+from qwen_lsp.actions.prompt import ActionInput
+from qwen_lsp.actions.target import definition_name, is_definition, outermost, parse, with_leading
+from qwen_lsp.documents import Snapshot
+from qwen_lsp.languages import LanguageSpec
+
+
+def check_change(action: ActionInput, change: FileChange) -> str:
+    """Why a change must not be applied ("" when it may)."""
+    language = change.language
+    spec = action.spec
+    record = languages.find(language)
+    new_text = change.new_text()
+    region = _changed_region(action, change)
+    if language is not None:
+        old_errors = _count_errors(language, change.base_text) if change.base_text else 0
+        new_errors = _count_errors(language, new_text)
+        if new_errors > old_errors:
+            first_edit = min(change.edits, key=lambda e: e.start).start if change.edits else 0
+            line = _error_line(language, new_text, first_edit)
+            where = f" at line {line}" if line is not None else ""
+            name = posixpath.basename(unquote(urlsplit(change.uri).path)) or change.uri
+            return f"the model's answer would add a syntax error to {name}{where}"
+    if spec.keep_names and language is not None and action.target.names:
+        defined = set(_names_in(language, new_text, *region))
+        missing = [n for n in action.target.names if n not in defined]
+        if missing:
+            return f"the model's answer drops `{missing[0]}`"
+    if spec.check == "tests":
+        added = "".join(e.text for e in change.edits)
+        marker = record.test_marker if record is not None else None
+        if marker is not None and not marker.search(added):
+            return "the model's answer contains no tests"
+    if spec.check == "docstring" and language is not None:
+        if not _has_doc(language, new_text, *region, action.target.names):
+            return "the model did not add a docstring"
+    if spec.check == "annotations" and record is not None and record.annotation_nodes:
+        before = _count_nodes(record, change.base_text, action.target.start, action.target.end)
+        after = _count_nodes(record, new_text, *region)
+        if after <= before:
+            return "the model added no type annotations"
+    return ""
+
+
+def _changed_region(action: ActionInput, change: FileChange) -> tuple[int, int]:
+    """Code points of the new text holding what the action wrote: the target with its
+    rewrite, or the inserted text."""
+    if change.uri == action.snapshot.uri and action.placement == "replace":
+        delta = sum(len(e.text) - (e.end - e.start) for e in change.edits)
+        return action.target.start, action.target.end + delta
+    start, end, shift = len(change.new_text()), 0, 0
+    for edit in sorted(change.edits, key=lambda e: e.start):
+        start = min(start, edit.start + shift)
+        end = max(end, edit.start + shift + len(edit.text))
+        shift += len(edit.text) - (edit.end - edit.start)
+    return start, max(start, end)
+
+
+def _error_line(language: str, text: str, near: int) -> int | None:
+    """1-based line of the first syntax error of ``text`` at or after code point ``near``
+    (where the new code starts); None when it parses.
+
+    Error recovery can open an ERROR node long before the real problem: an error that
+    starts before ``near`` is reported at ``near``.
+    """
+    snapshot, root = parse(language, text)
+    if not root.has_error:
+        return None
+    near_byte = snapshot.byte_offset(min(near, len(text)))
+    for node in _walk(root):
+        if (node.is_error or node.is_missing) and node.end_byte >= near_byte:
+            return snapshot.position_from_byte(max(node.start_byte, near_byte))[0] + 1
+    return snapshot.position_at(min(near, len(text)))[0] + 1
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    yield node
+    if node.has_error or node.child_count:
+        for child in node.children:
+            yield from _walk(child)
+
+
+def _count_errors(language: str, text: str) -> int:
+    tree = syntax.get_parser(language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
+    return syntax.count_errors(tree.root_node)
+
+
+def _definitions_touching(
+    language: str, text: str, start: int, end: int
+) -> tuple[Snapshot, list[Node]]:
+    snapshot, root = parse(language, text)
+    if languages.find(language) is None:
+        return snapshot, []
+    start_byte, end_byte = snapshot.byte_offset(start), snapshot.byte_offset(end)
+    found: list[Node] = []
+
+    def visit(node: Node) -> None:
+        for child in node.children:
+            if child.end_byte <= start_byte or child.start_byte >= end_byte:
+                continue
+            if is_definition(child, language):
+                found.append(child)
+            visit(child)
+
+    visit(root)
+    return snapshot, found
+
+
+def _names_in(language: str, text: str, start: int, end: int) -> list[str]:
+    snapshot, nodes = _definitions_touching(language, text, start, end)
+    return [n for node in nodes if (n := definition_name(node, snapshot))]
+
+
+def _has_doc(language: str, text: str, start: int, end: int, names: Sequence[str]) -> bool:
+    snapshot, nodes = _definitions_touching(language, text, start, end)
+    wanted = [node for node in nodes if not names or definition_name(node, snapshot) in names]
+    if not wanted:
+        return False
+    for node in wanted:
+        if language == "python":
+            body = node.child_by_field_name("body")
+            first = body.named_children[0] if body is not None and body.named_children else None
+            if first is not None and is_docstring(first):
+                return True
+        else:
+            outer = outermost(node)
+            if with_leading(outer) is not outer:
+                return True
+    return False
+
+
+def _count_nodes(record: LanguageSpec, text: str, start: int, end: int) -> int:
+    """Annotation nodes of ``record``'s language in code points [start, end] of ``text``."""
+    snapshot, root = parse(record.name, text)
+    start_byte, end_byte = snapshot.byte_offset(start), snapshot.byte_offset(end)
+    kinds = record.annotation_nodes
+    count = 0
+
+    def visit(node: Node) -> None:
+        nonlocal count
+        for child in node.children:
+            if child.end_byte < start_byte or child.start_byte > end_byte:
+                continue
+            if child.type in kinds:
+                count += 1
+            visit(child)
+
+    visit(root)
+    return count
+
+
+def is_docstring(node: Node) -> bool:
+    return (
+        node.type == "expression_statement"
+        and bool(node.named_children)
+        and node.named_children[0].type == "string"
+    )

@@ -1,0 +1,321 @@
+"""The chat prompt of an action, and how much the answer may take.
+
+The prompt holds the action's system prompt, some context (imports, enclosing
+signatures) within a token budget, the code and the task; the user's templates name
+what they need with {placeholders}. For actions that answer with code, the answer is
+started for the model (an opening fence, the start of a test), which keeps small models
+on task.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from tree_sitter import Node
+
+from qwen_lsp import languages
+from qwen_lsp.actions.catalogue import ActionSpec, Placement
+from qwen_lsp.actions.target import Target, is_definition
+from qwen_lsp.actions.text import dedent, indent_of, line_end, line_start
+from qwen_lsp.chat import ChatTemplate
+from qwen_lsp.documents import Snapshot
+from qwen_lsp.engine import PromptPart
+from qwen_lsp.languages import TestStyle
+
+# --- context --------------------------------------------------------------------------------
+
+
+def context_text(
+    snapshot: Snapshot, target: Target, count_tokens: Callable[[str], int], budget: int
+) -> str:
+    """Imports and the signatures enclosing the target, within ``budget`` tokens.
+
+    Enclosing signatures come first (a method without its class reads wrong), then the
+    file's imports in order, as many as fit.
+    """
+    tree, language, spec = snapshot.tree, snapshot.language, languages.find(snapshot.language)
+    if tree is None or language is None or spec is None or budget <= 0:
+        return ""
+    text = snapshot.text
+    start_byte, end_byte = snapshot.byte_offset(target.start), snapshot.byte_offset(target.end)
+    headers: list[str] = []
+    node: Node | None = tree.root_node.descendant_for_byte_range(start_byte, end_byte)
+    while node is not None:
+        if (
+            is_definition(node, language)
+            and node.start_byte < start_byte
+            and node.end_byte >= end_byte
+        ):
+            headers.append(_header(snapshot, node, language))
+        node = node.parent
+    headers.reverse()
+    used = sum(count_tokens(h) for h in headers)
+    if used > budget:
+        headers, used = headers[-1:], count_tokens(headers[-1])
+        if used > budget:
+            return ""
+    imports: list[str] = []
+    for child in tree.root_node.children:
+        if child.type in spec.import_nodes:
+            if child.start_byte >= start_byte:
+                break
+            line = text[
+                snapshot.offset_from_byte(child.start_byte) : snapshot.offset_from_byte(
+                    child.end_byte
+                )
+            ]
+            cost = count_tokens(line)
+            if used + cost > budget:
+                break
+            imports.append(line)
+            used += cost
+    return "\n\n".join(part for part in ("\n".join(imports), "\n".join(headers)) if part)
+
+
+def _header(snapshot: Snapshot, node: Node, language: str) -> str:
+    """The signature of a definition, its body elided."""
+    definition = node
+    for field_name in ("definition", "declaration"):
+        inner = definition.child_by_field_name(field_name)
+        if inner is not None:
+            definition = inner
+    body = definition.child_by_field_name("body")
+    text = snapshot.text
+    start = line_start(text, snapshot.offset_from_byte(node.start_byte))
+    if body is None:
+        end = line_end(text, snapshot.offset_from_byte(node.start_byte))
+        return text[start:end]
+    body_start = snapshot.offset_from_byte(body.start_byte)
+    head = text[start:body_start].rstrip()
+    indent = indent_of(text[start:])
+    if language == "python":
+        return f"{head}\n{indent}    ..."
+    if head.endswith("{"):
+        return f"{head} ... }}"
+    if not text.startswith("{", body_start):
+        return f"{head} ..."  # a body a keyword closes (Ruby's and Lua's `end`)
+    return f"{head} {{ ... }}"
+
+
+# --- the prompt -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A problem the client reported (from the code-action context)."""
+
+    line: int  # 0-based document line
+    message: str
+    source: str = ""
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    """Everything an action's prompt and edit depend on."""
+
+    spec: ActionSpec
+    snapshot: Snapshot
+    target: Target
+    diagnostics: tuple[Diagnostic, ...] = ()
+    can_create_files: bool = True
+    # For placement newFile: the uri of the file to write and its current text, if any.
+    new_file_uri: str = ""
+    new_file_text: str | None = None
+
+    @property
+    def code(self) -> str:
+        return self.snapshot.text[self.target.start : self.target.end]
+
+    @property
+    def placement(self) -> Placement:
+        if self.spec.placement == "newFile" and (
+            not self.can_create_files or not self.new_file_uri
+        ):
+            return "below"
+        return self.spec.placement
+
+
+@dataclass(frozen=True)
+class PromptPlan:
+    parts: list[PromptPart]
+    assistant_prefix: str  # the answer continues this text (e.g. an opening fence)
+    max_tokens: int
+    rewrite: bool
+    prompt_tokens: int = 0
+    max_line: int = 400  # a longer answer line is a model stuck repeating itself
+    fence: str = "```"  # the code fence the answer was opened with
+
+
+def uri_parts(uri: str) -> tuple[str, str, str]:
+    """(directory uri, stem, extension) of a document uri."""
+    split = urlsplit(uri)
+    path = unquote(split.path) if split.scheme else uri
+    directory, name = posixpath.split(path)
+    stem, ext = posixpath.splitext(name)
+    return urlunsplit((split.scheme, split.netloc, directory, "", "")), stem, ext
+
+
+def new_file_uri(spec: ActionSpec, snapshot: Snapshot) -> str:
+    """Where a newFile action writes, next to the document; "" when it does not apply."""
+    pattern = spec.file_name
+    if spec.id == "tests":
+        style = _test_style(snapshot)
+        pattern = style.file_name if style is not None else ""
+    if not pattern or spec.placement != "newFile":
+        return ""
+    directory, stem, ext = uri_parts(snapshot.uri)
+    if not stem:
+        return ""
+    name = pattern.format(stem=stem, ext=ext)
+    return f"{directory.rstrip('/')}/{quote(name)}"
+
+
+def _test_style(snapshot: Snapshot) -> TestStyle | None:
+    spec = languages.find(snapshot.language)
+    return spec.test_style if spec is not None else None
+
+
+def fence_language(language: str | None, language_id: str) -> str:
+    """The info string of a Markdown code fence for this language."""
+    return language or language_id or ""
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """Replace known {placeholders} in one pass (inserted text is never re-scanned)."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def _diagnostics_text(action: ActionInput) -> str:
+    target_line = action.snapshot.position_at(action.target.start)[0]
+    end_line = action.snapshot.position_at(action.target.end)[0]
+    lines = []
+    for diagnostic in action.diagnostics:
+        if not target_line <= diagnostic.line <= end_line:
+            continue
+        where = f"line {diagnostic.line - target_line + 1}"
+        source = f" ({diagnostic.source}{' ' + diagnostic.code if diagnostic.code else ''})"
+        lines.append(f"- {where}: {diagnostic.message}{source if diagnostic.source else ''}")
+    if not lines:
+        return ""
+    heading = "Problems the editor reports (line numbers count from the first line of the code):"
+    return heading + "\n" + "\n".join(lines) + "\n\n"
+
+
+def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
+    snapshot, target = action.snapshot, action.target
+    language = snapshot.language or snapshot.language_id
+    fence = fence_language(snapshot.language, snapshot.language_id)
+    code = dedent(action.code)
+    _, stem, ext = uri_parts(snapshot.uri)
+    qualified = ", ".join(
+        name if top == name else f"{top}.{name}"
+        for name, top in zip(target.names, target.top_names or target.names, strict=False)
+    )
+    imports = ", ".join(dict.fromkeys(target.top_names or target.names))
+    diagnostics = _diagnostics_text(action)
+    ticks = _fence_ticks(code)
+    file_name = f"{stem}{ext}"
+    context_block = (
+        f"Context from {file_name}:\n{ticks}{fence}\n{context}\n{ticks}\n\n" if context else ""
+    )
+    subject = f"`{target.names[0]}`" if len(target.names) == 1 else "each function and class"
+    style = _test_style(snapshot)
+    test_guidance = test_start = ""
+    if style is not None:
+        in_file = action.placement != "newFile"
+        guidance = style.guidance
+        if in_file and style.file_name:
+            guidance = (
+                "Write the tests as code that goes at the end of the same file, below the "
+                "code (the code under test is already defined there; do not import or "
+                "redefine it)."
+            )
+        test_values = {
+            "module": stem,
+            "names": imports or "the functions",
+            "stem": stem,
+            "package": _go_package(snapshot) or "main",
+        }
+        test_guidance = _unbrace(fill(guidance, test_values))
+        # A test file that exists already has its header: only a test is started.
+        fresh_file = not in_file and action.new_file_text is None
+        test_start = fill(style.file_start if fresh_file else style.block_start, test_values)
+    values = {
+        "language": language,
+        "selection": code,
+        "code": f"{ticks}{fence}\n{code}\n{ticks}",
+        "scope": dedent(snapshot.text[target.scope_start : target.scope_end]),
+        "diagnostics": diagnostics,
+        "file": file_name,
+        "name": target.names[0] if target.names else "",
+        "names": f"`{qualified}`" if qualified else "the code",
+        "context": context_block,
+        "subject": subject,
+        "doc_convention": _doc_convention(snapshot),
+        "fix_hint": " (the problems listed above)" if diagnostics else "",
+        "annotate_hint": " (use the typing module where needed)"
+        if snapshot.language == "python"
+        else "",
+        "test_guidance": test_guidance,
+        "test_start": test_start,
+    }
+    return values
+
+
+def _doc_convention(snapshot: Snapshot) -> str:
+    spec = languages.find(snapshot.language)
+    return spec.doc_convention if spec is not None else "a doc comment"
+
+
+def _unbrace(text: str) -> str:
+    return text.replace("{{", "{").replace("}}", "}")
+
+
+def _fence_ticks(code: str) -> str:
+    longest = max((len(m.group()) for m in re.finditer(r"`{3,}", code)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _go_package(snapshot: Snapshot) -> str:
+    match = re.search(r"^package\s+(\w+)", snapshot.text, re.M)
+    return match.group(1) if match else ""
+
+
+def build_prompt(
+    action: ActionInput,
+    template: ChatTemplate,
+    count_tokens: Callable[[str], int],
+    context_budget: int,
+) -> PromptPlan:
+    """The chat prompt of an action, and how much the answer may take."""
+    context = context_text(action.snapshot, action.target, count_tokens, context_budget)
+    values = placeholder_values(action, context)
+    spec = action.spec
+    system = fill(spec.system, values)
+    user = fill(spec.prompt, values)
+    fence = fence_language(action.snapshot.language, action.snapshot.language_id)
+    # A fence longer than any run of backticks in the code, so the code cannot close it.
+    ticks = _fence_ticks(values["selection"])
+    prefix = f"{ticks}{fence}\n" if spec.answer == "code" else ""
+    if spec.answer == "code" and spec.check == "tests":
+        prefix += values["test_start"]
+    code_tokens = count_tokens(values["selection"])
+    max_tokens = spec.max_tokens or (code_tokens * 2 + 160)
+    if spec.answer == "code" and spec.placement == "replace":
+        max_tokens = max(max_tokens, code_tokens + 160)
+    parts = template.render(system, user, prefix)
+    prompt_tokens = sum(count_tokens(p) for p in parts if isinstance(p, str)) + sum(
+        1 for p in parts if not isinstance(p, str)
+    )
+    longest = max((len(line) for line in values["selection"].split("\n")), default=0)
+    return PromptPlan(
+        parts, prefix, max_tokens, spec.rewrite, prompt_tokens, max(400, 2 * longest), ticks
+    )

@@ -1,0 +1,359 @@
+"""The code-action use case: list actions at once, run the chosen one on the model worker.
+
+Listing never touches the model (tree-sitter finds the target; the catalogue is data).
+Running one builds the chat prompt, generates on the worker (with prompt-lookup decoding
+for rewrites), and turns the answer into validated minimal edits (answer.py). It stops
+at once when the user cancels, when a newer action replaces it, or when the document
+changes, and then returns a message instead of an edit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from qwen_lsp import protocol
+from qwen_lsp.actions import catalogue
+from qwen_lsp.actions.answer import answer_complete, result_for_answer
+from qwen_lsp.actions.catalogue import Offer
+from qwen_lsp.actions.edits import ActionResult, FileChange
+from qwen_lsp.actions.prompt import ActionInput, Diagnostic, build_prompt, new_file_uri
+from qwen_lsp.actions.target import find_target
+from qwen_lsp.chat import ChatTemplate
+from qwen_lsp.documents import LspPosition, PositionError, Snapshot
+from qwen_lsp.engine import Backend, CancelToken, Generation, GenerationLimits, LinkedCancel
+from qwen_lsp.engine.worker import ModelUnavailable, ModelWorker
+from qwen_lsp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LANE = "action"
+# Progress is reported at most this often (seconds).
+PROGRESS_INTERVAL = 0.5
+
+# Positions as LSP sends them: ((line, utf16_col), (line, utf16_col)).
+LspRange = tuple[LspPosition, LspPosition]
+LspEdit = tuple[LspPosition, LspPosition, str]
+Progress = Callable[[str, int | None], None]
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """What a listed action must remember to run later (CodeAction.data / command args)."""
+
+    action: str
+    uri: str
+    version: int
+    range: LspRange
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        (sl, sc), (el, ec) = self.range
+        return {
+            "action": self.action,
+            "uri": self.uri,
+            "version": self.version,
+            "range": [[sl, sc], [el, ec]],
+            "diagnostics": [
+                {"line": d.line, "message": d.message, "source": d.source, "code": d.code}
+                for d in self.diagnostics
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ActionRequest:
+        """Parse what ``to_json`` produced (a client sends it back); ValueError if bad."""
+        try:
+            (sl, sc), (el, ec) = data["range"]
+            diagnostics = diagnostics_from(data.get("diagnostics") or [])
+            return cls(
+                str(data["action"]),
+                str(data["uri"]),
+                int(data["version"]),
+                ((int(sl), int(sc)), (int(el), int(ec))),
+                diagnostics,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a qwen-lsp action request: {exc!r}") from exc
+
+
+@dataclass
+class ActionRun:
+    """The result of running an action, with the figures benchmarks report."""
+
+    result: ActionResult
+    generation: Generation | None = None
+    seconds: float = 0.0
+    prompt_tokens: int = 0
+
+
+@dataclass
+class ActionStats:
+    runs: int = 0
+    applied: int = 0
+    refused: int = 0
+    cancelled: int = 0
+    last: protocol.LastAction | None = None
+
+    def totals(self) -> protocol.ActionTotals:
+        return protocol.ActionTotals(
+            self.runs, self.applied, self.refused, self.cancelled, self.last
+        )
+
+
+def _message(text: str) -> ActionRun:
+    return ActionRun(ActionResult(message=f"qwen-lsp: {text}"))
+
+
+def read_file(uri: str) -> str | None:
+    """The text of a file: uri on this machine, or None when it does not exist."""
+    split = urlsplit(uri)
+    if split.scheme != "file":
+        return None
+    try:
+        return Path(unquote(split.path)).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+class ActionService:
+    def __init__(
+        self,
+        worker: ModelWorker,
+        settings: Callable[[], Settings],
+        open_text: Callable[[str], str | None] = lambda uri: None,
+    ) -> None:
+        self._worker = worker
+        self._settings = settings
+        self._open_text = open_text  # the text of an open document other than the target
+        self._templates: dict[int, ChatTemplate] = {}
+        self.stats = ActionStats()
+
+    # -- listing: instant, no model ------------------------------------------------------
+    def offers(
+        self,
+        snapshot: Snapshot,
+        range_: LspRange,
+        only: Sequence[str] | None,
+        diagnostics: Sequence[Diagnostic],
+    ) -> list[Offer]:
+        """The actions available for a range (empty: the function/class around it).
+
+        Raises documents.PositionError for a range outside the document.
+        """
+        start = snapshot.offset_at(*range_[0])
+        end = snapshot.clamped_offset(*range_[1])
+        target = find_target(snapshot, start, end, line_fallback=True)
+        return catalogue.offers(
+            snapshot, target, self._settings().customActions, only, bool(diagnostics)
+        )
+
+    # -- running: the model, on the worker -----------------------------------------------
+    async def run(
+        self,
+        request: ActionRequest,
+        snapshot: Snapshot,
+        is_current: Callable[[], bool],
+        *,
+        can_create_files: bool = True,
+        cancel: CancelToken | None = None,
+        progress: Progress | None = None,
+    ) -> ActionRun:
+        """Run one action on ``snapshot`` (the document as it is now).
+
+        ``is_current`` says whether the document still has this snapshot's version;
+        ``cancel`` is the user's stop button. The result carries edits only when the
+        answer passed every check and nothing changed or was cancelled meanwhile.
+        """
+        started = time.monotonic()
+        settings = self._settings()
+        self.stats.runs += 1
+        spec = catalogue.find_spec(request.action, settings.customActions)
+        if spec is None:
+            return _message(f"unknown action {request.action!r}")
+        if snapshot.version != request.version:
+            return _message(
+                "the document changed since the actions were listed; nothing was changed"
+            )
+        try:
+            start = snapshot.offset_at(*request.range[0])
+            end = snapshot.clamped_offset(*request.range[1])
+        except PositionError as exc:
+            return _message(str(exc))
+        target = find_target(snapshot, start, end, widen_line=spec.widen_line, line_fallback=True)
+        if target is None:
+            return _message("there is no code to act on here")
+        new_uri = new_file_uri(spec, snapshot) if can_create_files else ""
+        existing = None
+        if new_uri:
+            existing = self._open_text(new_uri)
+            if existing is None:
+                existing = read_file(new_uri)
+        action = ActionInput(
+            spec,
+            snapshot,
+            target,
+            request.diagnostics,
+            can_create_files=can_create_files,
+            new_file_uri=new_uri,
+            new_file_text=existing,
+        )
+        user_cancel = cancel or CancelToken()
+        loop = asyncio.get_running_loop()
+
+        def report(message: str, percentage: int | None) -> None:
+            if progress is not None:
+                loop.call_soon_threadsafe(progress, message, percentage)
+
+        def job(backend: Backend, worker_cancel: CancelToken) -> ActionRun:
+            linked = LinkedCancel(worker_cancel, user_cancel, is_current=is_current)
+            return self._job(backend, linked, action, is_current, report)
+
+        future, worker_cancel = self._worker.submit(LANE, job)
+        try:
+            run = await future
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if worker_cancel.reason == "superseded" and task is not None and not task.cancelling():
+                self.stats.cancelled += 1
+                return _message("a newer code action replaced this one; nothing was changed")
+            worker_cancel.cancel("request cancelled")
+            self.stats.cancelled += 1
+            raise
+        except ModelUnavailable:
+            raise
+        except Exception as exc:  # a bug or an engine failure: say so, keep serving
+            log.exception("action %s failed", request.action)
+            self.stats.refused += 1
+            return _message(f"the action failed ({exc}); nothing was changed")
+        if run.result.ok and not is_current():
+            run = _message("the document changed while the action ran; nothing was changed")
+        if user_cancel.cancelled and run.result.ok:
+            run = _message("cancelled; nothing was changed")
+        run.seconds = time.monotonic() - started
+        if run.result.ok:
+            self.stats.applied += 1
+        elif "cancelled" in run.result.message or "replaced" in run.result.message:
+            self.stats.cancelled += 1
+        else:
+            self.stats.refused += 1
+        self.stats.last = protocol.LastAction(
+            action=request.action,
+            seconds=round(run.seconds, 3),
+            applied=run.result.ok,
+            message=run.result.message,
+            generation=None if run.generation is None else run.generation.figures(),
+        )
+        return run
+
+    def _job(
+        self,
+        backend: Backend,
+        cancel: LinkedCancel,
+        action: ActionInput,
+        is_current: Callable[[], bool],
+        report: Progress,
+    ) -> ActionRun:
+        settings = self._settings()
+        template = self._templates.get(id(backend))
+        if template is None:
+            source = getattr(backend, "chat_template", None)
+            template = ChatTemplate.from_template(source if isinstance(source, str) else None)
+            self._templates = {id(backend): template}
+
+        def count(text: str) -> int:
+            return len(backend.tokenize(text))
+
+        plan = build_prompt(action, template, count, settings.actionContextTokens)
+        room = settings.contextSize - plan.prompt_tokens - 8
+        if room < min(plan.max_tokens, 64):
+            return _message(
+                f"the code is too long for the model's context ({plan.prompt_tokens} prompt "
+                f"tokens of {settings.contextSize}); select less"
+            )
+        limits = GenerationLimits(
+            max_tokens=min(plan.max_tokens, room),
+            max_seconds=settings.actionMaxSeconds,
+            cancel=cancel,
+            prompt_lookup=settings.promptLookup if plan.rewrite else 0,
+            # Keystrokes typed while the action runs still get their completions.
+            yield_point=lambda: self._worker.run_waiting() > 0,
+        )
+        report(f"reading the code ({plan.prompt_tokens} tokens)", 0)
+        last_report = time.monotonic()
+
+        def keep_going(text: str) -> bool:
+            nonlocal last_report
+            if not is_current():
+                cancel.cancel("document changed")
+                return False
+            if cancel.cancelled:
+                return False
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_INTERVAL:
+                last_report = now
+                lines = text.count("\n")
+                report(
+                    f"writing: {lines} lines", min(99, 100 * len(text) // (4 * limits.max_tokens))
+                )
+            return not answer_complete(text, plan)
+
+        generation = backend.generate(plan.parts, limits, keep_going)
+        log.info(
+            "action %s %s: prompt=%d reused=%d generated=%d drafted=%d accepted=%d "
+            "prompt_s=%.2f gen_s=%.2f stop=%s",
+            action.spec.id,
+            action.snapshot.uri.rsplit("/", 1)[-1],
+            generation.prompt_tokens,
+            generation.reused_tokens,
+            generation.generated_tokens,
+            generation.drafted_tokens,
+            generation.accepted_tokens,
+            generation.prompt_seconds,
+            generation.generate_seconds,
+            generation.stop_reason,
+        )
+        log.debug("action answer %r", generation.text)
+        if cancel.cancelled or generation.stop_reason == "cancelled":
+            why = cancel.why()
+            if why == "document changed" or not is_current():
+                text = "the document changed while the action ran; nothing was changed"
+            elif why == "superseded":
+                text = "a newer code action replaced this one; nothing was changed"
+            else:
+                text = "cancelled; nothing was changed"
+            return ActionRun(ActionResult(message=f"qwen-lsp: {text}"), generation)
+        result = result_for_answer(action, generation.text, plan)
+        if not result.ok and generation.stop_reason in ("max_tokens", "time_cap"):
+            limit = "token" if generation.stop_reason == "max_tokens" else "time"
+            result = ActionResult(
+                message=result.message.rstrip(".") + f" (the answer hit its {limit} limit)."
+            )
+        return ActionRun(result, generation, prompt_tokens=plan.prompt_tokens)
+
+
+def lsp_edits(change: FileChange, snapshot: Snapshot | None = None) -> list[LspEdit]:
+    """A change's edits in LSP positions of its base text (``snapshot`` when it is that)."""
+    base = snapshot
+    if base is None or base.text != change.base_text:  # another file: its own conversions
+        base = Snapshot(change.uri, "", None, 0, change.base_text)
+    return [
+        (base.position_at(edit.start), base.position_at(edit.end), edit.text)
+        for edit in change.edits
+    ]
+
+
+def diagnostics_from(items: Sequence[Mapping[str, Any]]) -> tuple[Diagnostic, ...]:
+    """Diagnostics as plain dicts (line, message, source, code) → domain objects."""
+    return tuple(
+        Diagnostic(
+            int(d["line"]), str(d["message"]), str(d.get("source") or ""), str(d.get("code") or "")
+        )
+        for d in items
+    )

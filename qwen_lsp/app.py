@@ -1,0 +1,125 @@
+"""The composition root: the one place that turns settings into working parts.
+
+The language server (`server.py`) and the headless commands (`headless.py`: `qwen-lsp
+complete` and `qwen-lsp action`) build the same :class:`App`, so an editor and a script get
+the same pipeline. This is also where the layers meet that must not know each other: the
+model store (which file, is it sound) and the engines (how a model runs) are joined in
+:func:`load_backend`; the engine port knows nothing of settings or of the store.
+
+To add an engine: implement `qwen_lsp.engine.Backend` in a module under `engine/`, add a
+choice to the `backend` setting, and one branch to :func:`load_backend`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from qwen_lsp import modelstore
+from qwen_lsp.actions.service import ActionService
+from qwen_lsp.completion import CompletionService
+from qwen_lsp.crossfile.header import CrossFileContext
+from qwen_lsp.documents import DocumentStore
+from qwen_lsp.engine import Backend, FimTokens
+from qwen_lsp.engine.worker import ModelUnavailable, ModelWorker
+from qwen_lsp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model(settings: Settings) -> modelstore.ResolvedModel:
+    """The model file the settings name; ModelUnavailable (with its fix) when there is none."""
+    try:
+        return modelstore.resolve(
+            settings.model or None, modelstore.StoreConfig.from_settings(settings)
+        )
+    except modelstore.ModelError as exc:
+        raise ModelUnavailable(str(exc), exc.fix, exc.pull) from exc
+
+
+def fim_tokens_of(settings: Settings) -> FimTokens:
+    """The FIM tokens of the model the settings name (the registry says; Qwen's otherwise)."""
+    try:
+        spec = resolve_model(settings).spec
+    except ModelUnavailable:
+        return FimTokens()  # loading reports the problem, with its fix
+    return spec.fim if spec is not None else FimTokens()
+
+
+def load_backend(settings: Settings) -> Backend:
+    """Load the engine and model the settings name (slow: run it on the model worker).
+
+    Raises ModelUnavailable, with the fix, when the model is missing, truncated, corrupt or
+    not loadable.
+    """
+    if settings.backend == "fake":
+        from qwen_lsp.engine.fake import FakeBackend
+
+        # Tests slow the fake down to exercise cancellation and stale edits, and script
+        # its answers (code actions) in a JSON file.
+        delay = settings.fakeSecondsPerToken
+        if settings.fakeAnswers:
+            return FakeBackend.from_file(settings.fakeAnswers, seconds_per_token=delay)
+        return FakeBackend(seconds_per_token=delay)
+    from qwen_lsp.engine.llama_backend import LlamaBackend, LlamaOptions
+
+    resolved = resolve_model(settings)
+    started = time.monotonic()
+    try:
+        modelstore.verify(resolved, modelstore.StoreConfig.from_settings(settings))
+    except modelstore.ModelError as exc:
+        raise ModelUnavailable(str(exc), exc.fix, exc.pull) from exc
+    stop = resolved.spec.stop if resolved.spec is not None else modelstore.DEFAULT_STOP
+    options = LlamaOptions(
+        n_ctx=settings.contextSize, n_threads=settings.threads, n_gpu_layers=settings.gpuLayers
+    )
+    try:
+        backend = LlamaBackend(resolved.path, stop, options)
+    except Exception as exc:  # llama.cpp reports a bad file as a generic error
+        raise ModelUnavailable(
+            f"llama.cpp could not load {resolved.path}: {exc}",
+            f"qwen-lsp models pull --force {resolved.spec.name}"
+            if resolved.spec is not None
+            else "point the 'model' setting at a valid GGUF file",
+        ) from exc
+    log.info("model %s loaded in %.2f s", resolved.path, time.monotonic() - started)
+    return backend
+
+
+class App:
+    """One session's parts: open documents, the model worker, and the use cases on them.
+
+    ``settings`` may be replaced at any time (the services read it per request); a change
+    that needs another model takes :meth:`load_model`. ``workspace_root`` gives the
+    workspace folder once the client has said it ("" before).
+    """
+
+    def __init__(
+        self, settings: Settings | None = None, workspace_root: Callable[[], str] = lambda: ""
+    ) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.fim_tokens = FimTokens()
+        self.documents = DocumentStore()
+        self.worker = ModelWorker()
+        self.cross_file = CrossFileContext(self.documents.snapshots, workspace_root)
+        self.completions = CompletionService(
+            self.worker, lambda: self.settings, lambda: self.fim_tokens, self.cross_file
+        )
+        self.actions = ActionService(self.worker, lambda: self.settings, self._open_text)
+
+    def _open_text(self, uri: str) -> str | None:
+        document = self.documents.get(uri)
+        return None if document is None else document.text
+
+    async def load_model(self) -> ModelUnavailable | None:
+        """Load the model the settings name, replacing the current one; the error (with
+        its fix) when it failed, after which requests get no suggestions until a load works.
+        """
+        settings = self.settings
+        self.fim_tokens = fim_tokens_of(settings)
+        return await self.worker.load_async(lambda: load_backend(settings))
+
+    async def close(self) -> None:
+        """Free the model (llama.cpp objects left to interpreter shutdown can crash it)."""
+        await self.worker.close()

@@ -1,0 +1,526 @@
+"""The inline-completion use case: from a document snapshot and a cursor to a suggestion.
+
+Runs the model part of the pipeline (context window, prompt, generation, post-processing)
+as one job on the model worker, so the event loop never waits on tokenization or the
+model. Around it: a suggestion cache (same context, or typing through a shown suggestion)
+and speculation (while idle, the suggestion that follows accepting the shown one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from qwen_lsp import postprocess, protocol, syntax
+from qwen_lsp.cache import CachedSuggestion, SuggestionCache
+from qwen_lsp.chat import ChatTemplate
+from qwen_lsp.context import (
+    TokenCounter,
+    chat_continuation_prompt,
+    fim_prompt,
+    fim_window,
+)
+from qwen_lsp.crossfile.header import CrossFileContext
+from qwen_lsp.documents import Snapshot
+from qwen_lsp.engine import (
+    Backend,
+    CancelToken,
+    FimTokens,
+    Generation,
+    GenerationLimits,
+    LinkedCancel,
+)
+from qwen_lsp.engine.worker import ModelWorker
+from qwen_lsp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LANE = "completion"
+# How long a generation whose request was cancelled waits for the keystroke that may
+# follow it (an editor sends the cancel and the edit together) before it stops.
+FOLLOW_GRACE_S = 0.06
+SPECULATION_LANE = "speculation"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str
+    line: int  # where the text is inserted (the cursor), LSP units
+    utf16_col: int
+    kind: str
+    word: str = ""  # the identifier characters just before the cursor
+    word_start: tuple[int, int] = (0, 0)  # where that word starts, LSP units
+    source: str = "model"  # "model" or "cache"
+
+
+@dataclass(frozen=True)
+class _Key:
+    uri: str
+    version: int
+    offset: int
+
+
+@dataclass
+class CompletionStats:
+    """Running totals, reported by the server's qwenLsp/status request."""
+
+    requests: int = 0
+    cache_hits: int = 0
+    followed: int = 0  # answered by a running generation the user typed along with
+    generations: int = 0
+    speculations: int = 0
+    cancelled_generations: int = 0
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    generated_tokens: int = 0
+    generated_tokens_cancelled: int = 0
+    last: Generation | None = None
+
+    def totals(self) -> protocol.CompletionTotals:
+        return protocol.CompletionTotals(
+            requests=self.requests,
+            cacheHits=self.cache_hits,
+            followed=self.followed,
+            generations=self.generations,
+            speculations=self.speculations,
+            cancelledGenerations=self.cancelled_generations,
+            promptTokens=self.prompt_tokens,
+            reusedTokens=self.reused_tokens,
+            generatedTokens=self.generated_tokens,
+            generatedTokensCancelled=self.generated_tokens_cancelled,
+        )
+
+    def record(self, generation: Generation) -> None:
+        self.generations += 1
+        self.prompt_tokens += generation.prompt_tokens
+        self.reused_tokens += generation.reused_tokens
+        self.generated_tokens += generation.generated_tokens
+        if generation.stop_reason == "cancelled":
+            self.cancelled_generations += 1
+            self.generated_tokens_cancelled += generation.generated_tokens
+        self.last = generation
+
+
+class _Writing:
+    """Where a foreground generation writes and what it has written so far, so that a
+    user who types the same text can wait for its answer instead of restarting it.
+
+    ``written`` is set on the worker thread after every token; the event loop and the
+    worker only read it, and a str assignment is atomic.
+    """
+
+    def __init__(self, uri: str, prefix: str, suffix: str) -> None:
+        self.uri = uri
+        self.prefix = prefix
+        self.suffix = suffix
+        self.written = ""
+        self.kind: postprocess.CompletionKind | None = None  # set once the job starts
+        self._last: tuple[str | None, str | None] = (None, None)
+
+    def typed_since(self, text: str | None) -> str | None:
+        """What the user typed at the cursor since the generation started, when ``text``
+        (the document now) is its document with only that inserted and the generation
+        wrote it or may still write it; else None."""
+        if text is None:
+            return None
+        if text is self._last[0]:  # polled after every token: compare each text once
+            return self._last[1]
+        typed: str | None = None
+        end = len(text) - len(self.suffix)
+        if end >= len(self.prefix) and text.startswith(self.prefix) and text.endswith(self.suffix):
+            typed = text[len(self.prefix) : end]
+            written = self.written
+            if not (written.startswith(typed) or typed.startswith(written)):
+                typed = None
+        self._last = (text, typed)
+        return typed
+
+
+@dataclass
+class _Inflight:
+    task: asyncio.Future[CachedSuggestion | None]
+    writing: _Writing
+    latest: Callable[[], str | None] | None  # the document's text now; None: never follow
+    waiters: int = 0
+
+
+class CompletionService:
+    def __init__(
+        self,
+        worker: ModelWorker,
+        settings: Callable[[], Settings],
+        markers: Callable[[], FimTokens],
+        cross_file: CrossFileContext | None = None,
+    ) -> None:
+        self._worker = worker
+        self._cross_file = cross_file
+        self._settings = settings
+        self._markers = markers
+        self._counters: dict[int, TokenCounter] = {}
+        self._templates: dict[int, ChatTemplate] = {}
+        # One job per (document version, cursor): an inline request and a completion
+        # request for the same keystroke share it instead of cancelling each other.
+        self._inflight: dict[_Key, _Inflight] = {}
+        self.cache = SuggestionCache()
+        self.stats = CompletionStats()
+        self._sequence = 0
+        self._speculation: asyncio.Task[None] | None = None
+        self._speculation_key: tuple[str, str, str] | None = None
+
+    async def complete(
+        self,
+        snapshot: Snapshot,
+        line: int,
+        utf16_col: int,
+        is_current: Callable[[], bool],
+        latest: Callable[[], str | None] | None = None,
+    ) -> Suggestion | None:
+        """The suggestion at (line, utf16_col), or None when there is nothing to show.
+
+        ``is_current`` says whether the document still has this snapshot's version; a
+        generation stops as soon as it turns False (unless the user is typing what it
+        writes: ``latest`` gives the document's text now, None once it is closed) and its
+        result is never returned. Raises documents.PositionError for a position outside
+        the document.
+        """
+        offset = snapshot.offset_at(line, utf16_col)
+        self.stats.requests += 1
+        settings = self._settings()
+        if snapshot.is_binary or snapshot.language_id in settings.disabledLanguages:
+            return None
+        prefix, suffix = snapshot.text[:offset], snapshot.text[offset:]
+        found = self.cache.get(snapshot.uri, prefix, suffix) if settings.suggestionCache else None
+        source = "cache" if found is not None else "model"
+        if found is not None:
+            self.stats.cache_hits += 1
+        elif settings.followTyping and settings.suggestionCache:
+            found = await self._follow(snapshot, offset, settings)
+        if found is None:
+            found = await self._shared_generation(
+                snapshot, offset, settings, is_current, latest if settings.followTyping else None
+            )
+        if not is_current() or found is None or not found.text:
+            return None
+        if settings.speculation and settings.suggestionCache:
+            self._speculate(snapshot, offset, found, settings)
+        word_start = offset
+        while word_start > 0 and _is_word_char(snapshot.text[word_start - 1]):
+            word_start -= 1
+        return Suggestion(
+            found.text,
+            line,
+            utf16_col,
+            found.kind,
+            word=snapshot.text[word_start:offset],
+            word_start=snapshot.position_at(word_start),
+            source=source,
+        )
+
+    async def _shared_generation(
+        self,
+        snapshot: Snapshot,
+        offset: int,
+        settings: Settings,
+        is_current: Callable[[], bool],
+        latest: Callable[[], str | None] | None,
+    ) -> CachedSuggestion | None:
+        key = _Key(snapshot.uri, snapshot.version, offset)
+        inflight = self._inflight.get(key)
+        if inflight is None:
+            prefix, suffix = snapshot.text[:offset], snapshot.text[offset:]
+            writing = _Writing(snapshot.uri, prefix, suffix)
+            wanted = is_current
+            if latest is not None:
+                # Typing what the model writes does not make its work stale.
+                def wanted() -> bool:
+                    return is_current() or writing.typed_since(latest()) is not None
+
+            async def run() -> CachedSuggestion | None:
+                found = await self._generate(snapshot, offset, settings, wanted, writing=writing)
+                if found is not None and settings.suggestionCache:
+                    self.cache.put(snapshot.uri, prefix, suffix, found)
+                return found
+
+            task = asyncio.ensure_future(run())
+            inflight = self._inflight[key] = _Inflight(task, writing, latest)
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        inflight.waiters += 1
+        try:
+            return await asyncio.shield(inflight.task)
+        except asyncio.CancelledError:
+            inflight.waiters -= 1
+            if settings.cancelStale:
+                self._release(inflight)
+            raise
+
+    def _release(self, inflight: _Inflight) -> None:
+        """A request stopped waiting: stop the work too unless somebody else waits for it
+        or may yet follow it.
+
+        An editor cancels the previous keystroke's request before (or just after) it
+        sends the keystroke itself; the work goes on only when that edit types what the
+        model is writing. Without an edit within FOLLOW_GRACE_S the cancel was meant.
+        """
+
+        def decide() -> None:
+            if inflight.waiters == 0 and not inflight.task.done():
+                typed = inflight.writing.typed_since(latest()) if latest else None
+                if not typed:  # no edit, or one the model did not write
+                    inflight.task.cancel()
+
+        latest = inflight.latest
+        if inflight.waiters > 0:
+            return
+        if latest is None or inflight.writing.typed_since(latest()) is None:
+            inflight.task.cancel()  # no following, or the edit already went elsewhere
+        else:
+            asyncio.get_running_loop().call_later(FOLLOW_GRACE_S, decide)
+
+    async def _follow(
+        self, snapshot: Snapshot, offset: int, settings: Settings
+    ) -> CachedSuggestion | None:
+        """The rest of a running generation's suggestion when the user has typed its
+        beginning meanwhile: waiting for it beats starting over, which would evaluate a
+        new prompt and write the same tokens again. Only when the same kind of
+        suggestion is wanted here: a block generation is not worth waiting for when a
+        line would do. None when there is none to follow or its suggestion does not
+        start with what was typed."""
+        uri, text = snapshot.uri, snapshot.text
+        prefix, suffix = text[:offset], text[offset:]
+        for inflight in list(self._inflight.values()):
+            writing = inflight.writing
+            if writing.uri != uri or not writing.typed_since(text) or inflight.task.done():
+                continue
+            if writing.kind != _wanted_kind(snapshot, offset, settings):
+                continue
+            inflight.waiters += 1
+            try:
+                await asyncio.shield(inflight.task)
+            except asyncio.CancelledError:
+                inflight.waiters -= 1
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    if settings.cancelStale:
+                        self._release(inflight)
+                    raise
+                return None  # it was stopped: start over
+            inflight.waiters -= 1
+            found = self.cache.get(uri, prefix, suffix)
+            if found is not None:
+                self.stats.followed += 1
+            return found
+        return None
+
+    def _speculate(
+        self, snapshot: Snapshot, offset: int, shown: CachedSuggestion, settings: Settings
+    ) -> None:
+        """While idle, compute what follows the shown suggestion, as if it was accepted.
+
+        When the user accepts it or types it through, the next request is a cache hit.
+        Any real request preempts this work (it runs as a background job).
+        """
+        prefix = snapshot.text[:offset] + shown.text
+        suffix = snapshot.text[offset:]
+        if self.cache.get(snapshot.uri, prefix, suffix) is not None:
+            return
+        key = (snapshot.uri, prefix, suffix)
+        if self._speculation is not None and not self._speculation.done():
+            if key == self._speculation_key:
+                return  # typing through the suggestion: the same work is under way
+            self._speculation.cancel()
+        self._speculation_key = key
+
+        async def run() -> None:
+            accepted = Snapshot.build(
+                snapshot.uri, snapshot.language_id, snapshot.version, prefix + suffix
+            )
+            result = await self._generate(
+                accepted, len(prefix), settings, lambda: True, background=True
+            )
+            if result is not None:
+                self.stats.speculations += 1
+                self.cache.put(snapshot.uri, prefix, suffix, result)
+
+        self._speculation = asyncio.ensure_future(run())
+
+    async def _generate(
+        self,
+        snapshot: Snapshot,
+        offset: int,
+        settings: Settings,
+        is_current: Callable[[], bool],
+        background: bool = False,
+        writing: _Writing | None = None,
+    ) -> CachedSuggestion | None:
+        """Ask the model; None when the work was cancelled or superseded. ``writing`` is
+        kept up to date with the suggestion written so far."""
+        wanted = _wanted_kind(snapshot, offset, settings)
+        if wanted is None:
+            return CachedSuggestion("", "none")
+        if writing is not None:
+            writing.kind = wanted
+        markers = self._markers()
+
+        def ask(
+            backend: Backend,
+            cancel: CancelToken,
+            text: str,
+            at: int,
+            kind: postprocess.CompletionKind,
+            typed: str = "",
+        ) -> tuple[Generation, str]:
+            """Generate at ``at`` of ``text`` with ``typed`` inserted there (text the user
+            has not typed yet, as far as the prompt window is concerned): the raw
+            generation and the text to show."""
+            counter = self._counters.setdefault(id(backend), TokenCounter(backend.tokenize))
+            window = fim_window(
+                text,
+                at,
+                counter,
+                settings.prefixTokens,
+                settings.suffixTokens,
+                disabled_rules=settings.disableRules,
+            )
+            if typed:
+                # The window stays where it was and the extra text goes after the middle
+                # marker, as if the model had written it: the prompt only grows at its
+                # end, so the KV cache keeps all of it (moving the window would put a new
+                # line into the prefix and re-read the whole suffix behind it).
+                window = dataclasses.replace(window, line_prefix=window.line_prefix + typed)
+            site = postprocess.CompletionSite(
+                prefix=text[:at] + typed,
+                suffix=text[at:],
+                kind=kind,
+                indent_unit=postprocess.detect_indent_unit(text),
+                language=snapshot.language,
+                disabled_rules=frozenset(settings.disableRules),
+            )
+            # A line that opens a block continues into its body (postprocess), so every
+            # kind may need the block budget; a first line alone gets maxTokensLine.
+            limits = GenerationLimits(
+                max_tokens=max(settings.maxTokensBlock, settings.maxTokensLine),
+                max_seconds=settings.maxSeconds,
+                cancel=cancel,
+                reuse_kv=settings.kvReuse,
+            )
+            tokens = 0
+
+            def keep_going(partial: str) -> bool:  # called after every generated token
+                nonlocal tokens
+                tokens += 1
+                if writing is not None:
+                    writing.written = typed + partial
+                if kind == "line" and tokens >= settings.maxTokensLine and "\n" not in partial:
+                    return False
+                return not postprocess.is_line_complete(partial, kind, site)
+
+            if kind == "block" and settings.blockPrompt == "chat":
+                # (No cross-file header here yet: the chat prompt has no place for it.)
+                language = snapshot.language or snapshot.language_id
+                prompt = chat_continuation_prompt(window, self._template(backend), language)
+            else:
+                header = (
+                    self._cross_file.header(
+                        snapshot.uri, text, at, settings.crossFileTokens, counter, markers
+                    ).parts
+                    if self._cross_file is not None
+                    else ()
+                )
+                prompt = fim_prompt(window, markers, header, disabled_rules=settings.disableRules)
+            generation = backend.generate(prompt, limits, keep_going)
+            self.stats.record(generation)
+            log.debug("raw model output %r", generation.text)
+            if generation.stop_reason == "cancelled":
+                return generation, ""
+            return generation, postprocess.postprocess(generation.text, site)
+
+        def job(backend: Backend, worker_cancel: CancelToken) -> CachedSuggestion | None:
+            # An edit stops the work at once, even while the prompt is being read and
+            # before the client sends its next request.
+            cancel: CancelToken = worker_cancel
+            if settings.cancelStale:
+                cancel = LinkedCancel(worker_cancel, is_current=is_current)
+            generation, text = ask(backend, cancel, snapshot.text, offset, wanted)
+            where = offset
+            next_line = _next_line_start(snapshot.text, offset) if wanted == "line" else None
+            ended_line = not generation.text.lstrip(" \t")[:1].strip()  # a line break or EOS
+            if next_line and ended_line and not text and generation.stop_reason != "cancelled":
+                # The line at the cursor is finished (the model ended it): suggest the next
+                # line, as if the user pressed Enter, so a pause after a statement shows
+                # something. Its prompt is this one plus the line break: a few tokens.
+                where = offset + len(next_line)
+                generation, text = ask(backend, cancel, snapshot.text, offset, "line", next_line)
+                text = next_line + text if text.strip() else ""
+            log.info(
+                "%s %s:%d kind=%s prompt=%d reused=%d generated=%d "
+                "prompt_s=%.2f gen_s=%.2f stop=%s shown=%r",
+                "speculation" if background else "completion",
+                snapshot.uri.rsplit("/", 1)[-1],
+                where,
+                wanted,
+                generation.prompt_tokens,
+                generation.reused_tokens,
+                generation.generated_tokens,
+                generation.prompt_seconds,
+                generation.generate_seconds,
+                cancel.why() or generation.stop_reason,
+                text[:60],
+            )
+            if generation.stop_reason == "cancelled":
+                return None
+            return CachedSuggestion(text, wanted)
+
+        # Without cancelStale every request gets a lane of its own, so none supersedes another.
+        self._sequence += 1
+        if background:
+            lane = SPECULATION_LANE
+        else:
+            lane = LANE if settings.cancelStale else f"{LANE}-{self._sequence}"
+        future, cancel = self._worker.submit(lane, job, background=background)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if cancel.reason == "superseded" and task is not None and not task.cancelling():
+                return None  # newer work won; this one simply shows nothing
+            cancel.cancel("request cancelled")
+            raise
+
+    def _template(self, backend: Backend) -> ChatTemplate:
+        template = self._templates.get(id(backend))
+        if template is None:
+            source = getattr(backend, "chat_template", None)
+            template = ChatTemplate.from_template(source if isinstance(source, str) else None)
+            self._templates = {id(backend): template}
+        return template
+
+
+def _wanted_kind(
+    snapshot: Snapshot, offset: int, settings: Settings
+) -> postprocess.CompletionKind | None:
+    """What to suggest at ``offset``: a line, a block, or nothing (None)."""
+    kind = syntax.completion_kind(snapshot.tree, snapshot.text, offset, snapshot.language)
+    if kind == "none":
+        return None
+    if kind == "block" and settings.multiline:
+        return "block"
+    return "line"
+
+
+def _next_line_start(text: str, offset: int) -> str | None:
+    """ "\n" + indentation when the cursor ends a line of code, else None: where the
+    next line would start if the user pressed Enter (editors keep the indentation)."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    before = text[line_start:offset]
+    after = text[offset:] if line_end < 0 else text[offset:line_end]
+    if not before.strip() or after.strip():
+        return None
+    return "\n" + before[: len(before) - len(before.lstrip())]
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"

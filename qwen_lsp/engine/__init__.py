@@ -1,0 +1,164 @@
+"""The model port: what the completion and action use cases need from a language model.
+
+One real implementation per engine (llama-cpp-python in `llama_backend`), a deterministic
+fake for tests (`fake`). Nothing outside `llama_backend` imports llama_cpp.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from qwen_lsp.protocol import GenerationFigures
+
+
+@dataclass(frozen=True)
+class Special:
+    """A special token (e.g. ``<|fim_prefix|>``) inside a prompt.
+
+    Kept apart from plain text so that text the user typed which happens to look like a
+    special token is tokenized as text and can never steer the prompt.
+    """
+
+    text: str
+
+
+PromptPart = str | Special
+
+
+@dataclass(frozen=True)
+class FimTokens:
+    """A model's fill-in-the-middle special tokens (the registry says which a model has).
+
+    ``repo_name`` and ``file_sep`` frame Qwen2.5-Coder's repository-level layout (the
+    cross-file header); "" means the model has no such layout.
+    """
+
+    prefix: str = "<|fim_prefix|>"
+    suffix: str = "<|fim_suffix|>"
+    middle: str = "<|fim_middle|>"
+    pad: str = "<|fim_pad|>"
+    repo_name: str = "<|repo_name|>"
+    file_sep: str = "<|file_sep|>"
+
+
+StopReason = Literal["stop_token", "max_tokens", "time_cap", "done", "cancelled"]
+
+
+@dataclass
+class Generation:
+    """What one generation produced, with the figures the benchmarks report."""
+
+    text: str
+    stop_reason: StopReason
+    prompt_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens served from the KV cache
+    generated_tokens: int = 0
+    prompt_seconds: float = 0.0
+    generate_seconds: float = 0.0
+    drafted_tokens: int = 0  # prompt-lookup decoding: tokens guessed ...
+    accepted_tokens: int = 0  # ... and the ones the model agreed with
+
+    def figures(self) -> GenerationFigures:
+        """The figures as the status request reports them."""
+        return GenerationFigures(
+            text=self.text,
+            stopReason=self.stop_reason,
+            promptTokens=self.prompt_tokens,
+            reusedTokens=self.reused_tokens,
+            generatedTokens=self.generated_tokens,
+            promptSeconds=self.prompt_seconds,
+            generateSeconds=self.generate_seconds,
+            draftedTokens=self.drafted_tokens,
+            acceptedTokens=self.accepted_tokens,
+        )
+
+
+class CancelToken:
+    """A stop flag shared between the event loop and the worker thread."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def why(self) -> str:
+        """Why the work was stopped ("" while it goes on)."""
+        return self.reason
+
+
+class LinkedCancel(CancelToken):
+    """Cancelled when any of the given tokens is (the worker's, the user's) or when the
+    document changes: the engine polls it between prompt chunks and after every token,
+    so an edit stops even a long prompt evaluation at once, without waiting for the
+    client's next request."""
+
+    def __init__(self, *tokens: CancelToken, is_current: Callable[[], bool]) -> None:
+        super().__init__()
+        self._tokens = tokens
+        self._is_current = is_current
+
+    @property
+    def cancelled(self) -> bool:
+        if not super().cancelled and not self._is_current():
+            self.cancel("document changed")
+        return super().cancelled or any(t.cancelled for t in self._tokens)
+
+    def why(self) -> str:
+        if self.reason:
+            return self.reason
+        return next((t.reason for t in self._tokens if t.cancelled), "")
+
+
+# Called with the text generated so far; returns False to stop generating now.
+KeepGoing = Callable[[str], bool]
+
+
+@dataclass
+class GenerationLimits:
+    max_tokens: int
+    max_seconds: float
+    cancel: CancelToken = field(default_factory=CancelToken)
+    reuse_kv: bool = True  # False: evaluate the whole prompt again (a benchmark baseline)
+    # Prompt-lookup speculative decoding: draft up to this many tokens by copying from the
+    # prompt and verify them in one batch (0 = plain decoding). Pays when the answer
+    # repeats the prompt (rewrites of code); greedy output is the same either way.
+    prompt_lookup: int = 0
+    # Called between decoding steps of a long generation (a code action): runs model work
+    # that arrived meanwhile (a keystroke's completion) and returns True when it did; the
+    # backend then brings its KV state back before it goes on. None: never interrupted.
+    yield_point: Callable[[], bool] | None = None
+
+
+class Backend(Protocol):
+    """One loaded model. Used from a single worker thread only."""
+
+    @property
+    def description(self) -> str: ...
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of plain text (no BOS, special-looking text stays text)."""
+        ...
+
+    def generate(
+        self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
+    ) -> Generation:
+        """Greedy-decode a continuation of ``prompt``.
+
+        Stops at the model's stop tokens, at ``limits``, when ``limits.cancel`` is set
+        (checked between prompt chunks and after every token) or when ``keep_going``
+        returns False.
+        """
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,107 @@
+"""A deterministic stand-in model for fast protocol and unit tests.
+
+It "knows" a few continuations by the last text of the prompt and otherwise answers
+with a fixed marker, one character per token, honouring cancellation and limits exactly
+like the real backend so tests of the request flow mean something.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+from qwen_lsp.engine import (
+    Generation,
+    GenerationLimits,
+    KeepGoing,
+    PromptPart,
+    Special,
+    StopReason,
+)
+
+
+class FakeBackend:
+    def __init__(
+        self,
+        answers: dict[str, str] | None = None,
+        seconds_per_token: float = 0.0,
+        contains: dict[str, str] | None = None,
+    ):
+        # Maps a suffix of the prompt's plain text to the answer generated after it.
+        self.answers = answers or {}
+        # Maps text the prompt contains ("a && b": all of them) to an answer, checked
+        # first, longest key first: code-action prompts all end alike, so tests script
+        # them by their content.
+        self.contains = contains or {}
+        self.seconds_per_token = seconds_per_token
+        self.calls: list[str] = []
+        self.limits: list[GenerationLimits] = []
+
+    @classmethod
+    def from_file(cls, path: str, seconds_per_token: float = 0.0) -> FakeBackend:
+        """Answers scripted in a JSON file: {"contains": {...}, "suffix": {...}}."""
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        return cls(data.get("suffix"), seconds_per_token, data.get("contains"))
+
+    @property
+    def chat_template(self) -> str | None:
+        return None  # the ChatML fallback
+
+    @property
+    def description(self) -> str:
+        return "fake backend (tests only)"
+
+    def tokenize(self, text: str) -> list[int]:
+        # Roughly four characters a token, like a real BPE vocabulary on code.
+        return [ord(c) for c in text[::4]]
+
+    def _answer_for(self, prompt_text: str) -> str:
+        for key in sorted(self.contains, key=len, reverse=True):
+            # "a && b": the prompt must contain every part.
+            if all(part in prompt_text for part in key.split(" && ")):
+                return self.contains[key]
+        for key in sorted(self.answers, key=len, reverse=True):
+            if prompt_text.endswith(key):
+                return self.answers[key]
+        return "fake_completion()\n"
+
+    def generate(
+        self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
+    ) -> Generation:
+        prompt_text = "".join(p.text if isinstance(p, Special) else p for p in prompt)
+        self.calls.append(prompt_text)
+        self.limits.append(limits)
+        answer = self._answer_for(prompt_text)
+        start = time.monotonic()
+        text = ""
+        reason: StopReason = "stop_token"
+        for count, char in enumerate(answer):
+            if limits.yield_point is not None:
+                limits.yield_point()
+            if limits.cancel.cancelled:
+                reason = "cancelled"
+                break
+            if count >= limits.max_tokens:
+                reason = "max_tokens"
+                break
+            if time.monotonic() - start > limits.max_seconds:
+                reason = "time_cap"
+                break
+            if self.seconds_per_token:
+                time.sleep(self.seconds_per_token)
+            text += char
+            if not keep_going(text):
+                reason = "cancelled" if limits.cancel.cancelled else "done"
+                break
+        return Generation(
+            text=text,
+            stop_reason=reason,
+            prompt_tokens=len(self.tokenize(prompt_text)),
+            generated_tokens=len(text),
+            generate_seconds=time.monotonic() - start,
+        )
+
+    def close(self) -> None:
+        pass

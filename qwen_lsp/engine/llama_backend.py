@@ -1,0 +1,408 @@
+"""The llama-cpp-python engine: the only module that imports llama_cpp.
+
+Performance on one CPU core is decided by the KV cache: consecutive prompts that share a
+long token prefix only pay for their new tail. We do the prefix matching and the prompt
+evaluation ourselves, in small chunks, so that a cancelled request stops between chunks
+instead of finishing a multi-second prompt nobody will see.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import ctypes
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qwen_lsp.engine import (
+    Generation,
+    GenerationLimits,
+    KeepGoing,
+    PromptPart,
+    Special,
+    StopReason,
+)
+from qwen_lsp.engine.kv_pool import KvPool, common_prefix
+from qwen_lsp.engine.lookup import PromptLookup
+
+log = logging.getLogger(__name__)
+
+# Prompt tokens evaluated between two cancellation checks: about 0.3 s of work here.
+PREFILL_CHUNK = 32
+# Saved KV states (about 12 KB per token for the 0.5B model, so a few MB each): other
+# documents, the typing position while a speculation or a code action runs elsewhere.
+KEPT_STATES = 8
+# Saving or restoring a state costs a copy of it; only worth it when it spares this many
+# tokens of prompt evaluation.
+MIN_TOKENS_SAVED_BY_RESTORE = 48
+
+
+@dataclass(frozen=True)
+class LlamaOptions:
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0 = all available cores
+    n_gpu_layers: int = 0
+    n_batch: int = 512
+
+
+def default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+class LlamaBackend:
+    def __init__(self, model_path: Path, stop_tokens: Sequence[str], options: LlamaOptions):
+        import llama_cpp  # heavy import, kept inside so unit tests never pay for it
+
+        threads = options.n_threads or default_threads()
+        self._llm: Any = llama_cpp.Llama(
+            model_path=str(model_path),
+            n_ctx=options.n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_batch=options.n_batch,
+            n_gpu_layers=options.n_gpu_layers,
+            verbose=False,
+        )
+        self._path = model_path
+        self._pool: KvPool[Any] = KvPool(KEPT_STATES)
+        self._healer = TokenHealer([self._llm.detokenize([i]) for i in range(self._llm.n_vocab())])
+        self._special_ids: dict[str, int] = {}
+        self._stop_ids = {self._llm.token_eos()}
+        for text in stop_tokens:
+            token = self._special_id(text)
+            if token is not None:
+                self._stop_ids.add(token)
+
+    @property
+    def description(self) -> str:
+        return f"llama.cpp: {self._path.name}"
+
+    @property
+    def chat_template(self) -> str | None:
+        """The GGUF's Jinja chat template (tokenizer.chat_template), if it has one."""
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        return template if isinstance(template, str) and template else None
+
+    def _special_id(self, text: str) -> int | None:
+        if text not in self._special_ids:
+            ids = self._llm.tokenize(text.encode(), add_bos=False, special=True)
+            if len(ids) != 1:
+                log.warning("%s is not a single special token in this model", text)
+                return None
+            self._special_ids[text] = ids[0]
+        return self._special_ids[text]
+
+    def tokenize(self, text: str) -> list[int]:
+        if not text:
+            return []
+        tokens: list[int] = self._llm.tokenize(text.encode(), add_bos=False, special=False)
+        return tokens
+
+    def prompt_tokens(self, prompt: Sequence[PromptPart]) -> list[int]:
+        tokens: list[int] = []
+        for part in prompt:
+            if isinstance(part, Special):
+                token = self._special_id(part.text)
+                if token is None:
+                    raise ValueError(f"the model has no special token {part.text}")
+                tokens.append(token)
+            else:
+                tokens.extend(self.tokenize(part))
+        return tokens
+
+    def _bring_closest_state(self, tokens: list[int]) -> None:
+        """Before evaluating ``tokens``: restore the saved KV state that spares the most
+        evaluation, and save the live one first if this prompt would throw much of it away.
+        """
+        llm = self._llm
+        live: list[int] = llm.input_ids[: llm.n_tokens].tolist()
+        live_shared = common_prefix(live, tokens)
+        index, shared = self._pool.best(tokens)
+        kept = None
+        if index >= 0 and shared >= live_shared + MIN_TOKENS_SAVED_BY_RESTORE:
+            kept = self._pool.take(index)
+        if len(live) - live_shared >= MIN_TOKENS_SAVED_BY_RESTORE:
+            self._pool.put(live, self._save_kv())
+        if kept is not None:
+            self._load_kv(list(kept.tokens), kept.state)
+
+    # Llama.save_state() would also copy up to n_batch x n_vocab logits (300 MB for
+    # Qwen's vocabulary); the KV cells of sequence 0 are all a prompt needs.
+    # The state stays a ctypes array: slicing one into bytes builds a list of ints first
+    # (0.1 s for a 6 MB state, measured), a copy more than llama.cpp's own.
+    def _save_kv(self) -> Any:
+        import llama_cpp
+
+        ctx = self._llm.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        if written == size:
+            return buffer
+        return (ctypes.c_uint8 * written).from_buffer_copy(buffer)
+
+    def _load_kv(self, tokens: list[int], state: Any) -> None:
+        import llama_cpp
+
+        llm = self._llm
+        llm.n_tokens = 0
+        llm.eval([])  # clears the live KV cells before the kept ones come back
+        if llama_cpp.llama_state_seq_set_data(llm.ctx, state, len(state), 0) != len(state):
+            log.warning("could not restore a kept KV state; evaluating the prompt instead")
+            return
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+
+    def _prefill(self, tokens: list[int], limits: GenerationLimits) -> tuple[int, bool]:
+        """Evaluate the part of ``tokens`` the KV cache does not hold yet.
+
+        Returns (reused token count, finished). The last token is always evaluated again
+        when everything is cached, because sampling needs its logits.
+        """
+        llm = self._llm
+        if limits.reuse_kv:
+            self._bring_closest_state(tokens)
+        common = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        common = min(common, len(tokens) - 1) if limits.reuse_kv else 0
+        llm.n_tokens = common  # eval() drops the KV entries past this point
+        for start in range(common, len(tokens), PREFILL_CHUNK):
+            if limits.cancel.cancelled:
+                return common, False
+            llm.eval(tokens[start : start + PREFILL_CHUNK])
+        return common, True
+
+    def generate(
+        self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
+    ) -> Generation:
+        tokens = self.prompt_tokens(prompt)
+        # Token healing: the prompt's last text token is dropped and the model must
+        # regenerate it (or a longer token starting with it). Otherwise a prompt ending in
+        # "    " (one 4-space token) makes the model add the space that the usual
+        # tokenization "   " + ' """' would put in front of the next token.
+        heal = b""
+        if prompt and not isinstance(prompt[-1], Special) and prompt[-1]:
+            heal = self._llm.detokenize([tokens.pop()])
+        overflow = len(tokens) + limits.max_tokens - self._llm.n_ctx()
+        if overflow > 0:
+            raise ValueError(f"prompt of {len(tokens)} tokens does not fit the context")
+        started = time.monotonic()
+        reused, finished = self._prefill(tokens, limits)
+        prompt_done = time.monotonic()
+        result = Generation(
+            text="",
+            stop_reason="cancelled",
+            prompt_tokens=len(tokens),
+            reused_tokens=reused,
+            prompt_seconds=prompt_done - started,
+        )
+        if not finished:
+            return result
+        out = _Output(self._llm, heal, result, limits, keep_going, prompt_done, self._stop_ids)
+        if limits.prompt_lookup > 0 or limits.yield_point is not None:
+            reason = self._decode_with_lookup(tokens, out, limits)
+        else:
+            reason = self._decode(tokens, out)
+        out.finish(reason)
+        return result
+
+    def _decode(self, tokens: list[int], out: _Output) -> StopReason:
+        """Plain greedy decoding, one token per model step."""
+        # With the whole prompt evaluated, generate() finds it cached and samples at once.
+        stream = self._llm.generate(
+            tokens,
+            temp=0.0,
+            top_k=1,
+            repeat_penalty=1.0,
+            reset=True,
+            logits_processor=[lambda _ids, logits: self._healer.constrain(out.pending, logits)]
+            if out.pending
+            else None,
+        )
+        try:
+            for token in stream:
+                reason = out.push(token)
+                if reason is not None:
+                    return reason
+        finally:
+            stream.close()
+        return "max_tokens"
+
+    def _decode_with_lookup(
+        self, tokens: list[int], out: _Output, limits: GenerationLimits
+    ) -> StopReason:
+        """Greedy decoding with prompt-lookup drafts verified in one batch per step (no
+        drafts when ``limits.prompt_lookup`` is 0); other work may run between steps.
+
+        The KV cache then holds the prompt and every accepted token, exactly as after
+        plain decoding, so the next prompt reuses it the same way.
+        """
+        import numpy as np
+
+        llm = self._llm
+        lookup = PromptLookup(limits.prompt_lookup)
+        history = list(tokens)
+        logits = self._logits(-1, 1)[0]
+        if out.pending:
+            logits = self._healer.constrain(out.pending, logits)
+        token = int(np.argmax(logits))
+        while True:
+            # Here the KV cache holds exactly ``history``; other work may run now.
+            if limits.yield_point is not None and limits.yield_point():
+                _, finished = self._prefill(history, limits)
+                if not finished:
+                    return "cancelled"
+            reason = out.push(token)
+            if reason is not None:
+                return reason
+            history.append(token)
+            # While healing is still pending every step must be constrained: no drafts.
+            draft = [] if out.pending else lookup.draft(history)
+            draft = draft[: max(0, llm.n_ctx() - llm.n_tokens - 1)]
+            n_past = llm.n_tokens
+            rows = self._eval_with_logits([token, *draft])
+            if out.pending:
+                rows = self._healer.constrain(out.pending, rows[0])[None, :]
+            predicted = [int(t) for t in np.argmax(rows, axis=1)]
+            accepted = 0
+            while accepted < len(draft) and draft[accepted] == predicted[accepted]:
+                accepted += 1
+            # Keep the KV entries of the token and the accepted guesses; drop the rest.
+            llm.n_tokens = n_past + 1 + accepted
+            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+            lookup.feedback(len(draft), accepted)
+            out.result.drafted_tokens = lookup.drafted
+            out.result.accepted_tokens = lookup.accepted
+            for guess in draft[:accepted]:
+                reason = out.push(guess)
+                if reason is not None:
+                    return reason
+                history.append(guess)
+            token = predicted[accepted]
+
+    def _eval_with_logits(self, batch: list[int]) -> Any:
+        """Evaluate ``batch`` after the cached tokens; logits of every position (rows)."""
+        llm = self._llm
+        n_past = llm.n_tokens
+        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past : n_past + len(batch)] = batch
+        llm.n_tokens = n_past + len(batch)
+        return self._logits(0, len(batch), all_rows=True)
+
+    def _logits(self, index: int, rows: int, all_rows: bool = False) -> Any:
+        import numpy as np
+
+        n_vocab = self._llm.n_vocab()
+        ctx = self._llm._ctx
+        pointer = ctx.get_logits() if all_rows else ctx.get_logits_ith(index)
+        return np.ctypeslib.as_array(pointer, shape=(rows * n_vocab,)).reshape(rows, n_vocab)
+
+    def close(self) -> None:
+        self._llm.close()
+
+
+class _Output:
+    """Turns generated tokens into text and decides when to stop (shared by both decoders)."""
+
+    def __init__(
+        self,
+        llm: Any,
+        heal: bytes,
+        result: Generation,
+        limits: GenerationLimits,
+        keep_going: KeepGoing,
+        prompt_done: float,
+        stop_ids: set[int],
+    ) -> None:
+        self._llm = llm
+        self.pending = heal  # bytes the output must still start with (token healing)
+        self.result = result
+        self._limits = limits
+        self._keep_going = keep_going
+        self._prompt_done = prompt_done
+        self._stop_ids = stop_ids
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pieces: list[str] = []
+
+    def push(self, token: int) -> StopReason | None:
+        """Take one generated token; the reason to stop now, or None to go on."""
+        if token in self._stop_ids:
+            return "stop_token"
+        result, limits = self.result, self._limits
+        result.generated_tokens += 1
+        piece = self._llm.detokenize([token])
+        if self.pending:
+            # Drop the part of the piece that re-creates the healed prompt text.
+            consumed = min(len(self.pending), len(piece))
+            piece, self.pending = piece[consumed:], self.pending[consumed:]
+        self._pieces.append(self._decoder.decode(piece))
+        if limits.cancel.cancelled:
+            return "cancelled"
+        if result.generated_tokens >= limits.max_tokens:
+            return "max_tokens"
+        if time.monotonic() - self._prompt_done > limits.max_seconds:
+            return "time_cap"
+        if not self._keep_going("".join(self._pieces)):
+            return "cancelled" if limits.cancel.cancelled else "done"
+        return None
+
+    def finish(self, reason: StopReason) -> None:
+        self._pieces.append(self._decoder.decode(b"", final=True))
+        self.result.text = "".join(self._pieces)
+        self.result.stop_reason = reason
+        self.result.generate_seconds = time.monotonic() - self._prompt_done
+
+
+class TokenHealer:
+    """Restricts the next token to ones consistent with text that must come first."""
+
+    def __init__(self, vocab: list[bytes]):
+        self._sorted = sorted((piece, token) for token, piece in enumerate(vocab) if piece)
+        self._keys = [piece for piece, _ in self._sorted]
+        self._by_piece: dict[bytes, list[int]] = {}
+        for piece, token in self._sorted:
+            self._by_piece.setdefault(piece, []).append(token)
+        self._cache: dict[bytes, Any] = {}
+
+    def allowed(self, required: bytes) -> list[int]:
+        """Tokens that start with ``required`` or are a non-empty prefix of it."""
+        start = bisect.bisect_left(self._keys, required)
+        tokens = []
+        for piece, token in self._sorted[start:]:
+            if not piece.startswith(required):
+                break
+            tokens.append(token)
+        for length in range(1, len(required)):
+            tokens.extend(self._by_piece.get(required[:length], []))
+        return tokens
+
+    def constrain(self, required: bytes, logits: Any) -> Any:
+        if not required:
+            return logits
+        import numpy as np
+
+        allowed = self._cache.get(required)
+        if allowed is None:
+            allowed = self._cache[required] = np.array(self.allowed(required), dtype=np.intc)
+        masked = np.full_like(logits, -np.inf)
+        masked[allowed] = logits[allowed]
+        return masked
+
+
+def system_info() -> str:
+    import llama_cpp
+
+    info: bytes = llama_cpp.llama_print_system_info()
+    return info.decode(errors="replace")
+
+
+def llama_cpp_version() -> str:
+    import llama_cpp
+
+    return str(llama_cpp.__version__)

@@ -1,0 +1,128 @@
+"""Turn a raw fill-in-the-middle generation into the suggestion the editor shows.
+
+The small instruct models this server runs rarely stop by themselves: they run on into
+test code, Markdown fences and prose, repeat the lines that already follow the cursor,
+close brackets the editor has already closed and wander out of the block they were
+asked to fill. Every rule below is a cut or a trim that can be justified from the text
+alone; checking the result against the syntax tree is a later layer on top of this one.
+
+The cutting rules look at one line at a time and only at the lines before it, so the
+same rules answer the streaming question too: :func:`is_line_complete` reports when the
+first cut already lies in the completed lines of a partial generation, which lets the
+engine stop early without changing what :func:`postprocess` returns.
+
+Where each rule lives (the order in which :func:`postprocess` applies them is below):
+
+- ``site``: :class:`CompletionSite`, :func:`detect_indent_unit`, the site reduced to what
+  the rules read (``Context``), and the small text and indentation helpers.
+- ``cuts``: where the suggestion ends. Rule 0, a run of blanks (``blank-run``); rule 1, a
+  leaked control token, a Markdown fence, a program entry point; rule 2, the end of a
+  line completion; rule 3b, two blank lines, a dedent out of the block, a repeat of the
+  lines after the cursor (``repeat-later`` for the later ones); rule 3a, the end the
+  rest of the cursor line already has.
+- ``layout``: rule 4, trailing whitespace and blank lines; rule 5, indentation
+  converted to the file's unit; the cursor's indentation (``cursor-indent``); rule 6,
+  placeholders (``placeholder``).
+- ``checks``: rule 7, the suggestion must not break the parse (``reparse``), with its
+  brackets and quote closed first (``balance``).
+
+The quoted names are the rules the ``disableRules`` setting can switch off (through
+:attr:`CompletionSite.disabled_rules`), to measure what each buys.
+
+Pure: strings in, strings out (code points; any of ``\\r\\n``, ``\\r``, ``\\n`` ends a
+line, as in LSP).
+"""
+
+from __future__ import annotations
+
+from qwen_lsp.postprocess.checks import verified
+from qwen_lsp.postprocess.cuts import (
+    SPECIAL_TOKEN_RE,
+    cut_at_special_token,
+    first_cut,
+    opens_with_blank_run,
+    trim_rest_of_line_overlap,
+)
+from qwen_lsp.postprocess.layout import (
+    at_the_cursor_indentation,
+    convert_indentation,
+    drop_trailing_blank_lines,
+    is_placeholder,
+    strip_trailing_whitespace,
+)
+from qwen_lsp.postprocess.site import (
+    DEFAULT_INDENT_UNIT,
+    CompletionKind,
+    CompletionSite,
+    blind_context,
+    context_for,
+    detect_indent_unit,
+    split_lines,
+)
+
+__all__ = [
+    "DEFAULT_INDENT_UNIT",
+    "CompletionKind",
+    "CompletionSite",
+    "detect_indent_unit",
+    "is_line_complete",
+    "postprocess",
+]
+
+
+def is_line_complete(
+    partial: str, kind: CompletionKind, site: CompletionSite | None = None
+) -> bool:
+    """True when a partial generation already holds everything :func:`postprocess` keeps.
+
+    Once this is True, ``postprocess(partial + more, site) == postprocess(partial, site)``
+    for any ``more``, so the engine can stop generating. Line kind: the first line has
+    ended. Block kind: a completed line that the cutting rules stop at (Markdown fence,
+    two blank lines, a program entry point, a leaked special token, and -- with ``site``
+    -- a dedent out of the block or a repeat of the line after the cursor).
+
+    Without ``site`` the block's own indentation is known only when the suggestion opens
+    with a line break; otherwise a dedent cannot be recognised and this answers False
+    until another rule applies. Passing the same ``site`` that will go to
+    :func:`postprocess` makes the dedent stop work everywhere.
+    """
+    if site is not None and site.kind != kind:
+        raise ValueError(f"kind {kind!r} differs from the site's kind {site.kind!r}")
+    if SPECIAL_TOKEN_RE.search(partial):
+        return True
+    if site is not None and opens_with_blank_run(partial, context_for(site)):
+        return True
+    completed = split_lines(partial)[:-1]  # the last piece may still grow
+    context = context_for(site) if site is not None else blind_context(kind)
+    return first_cut(completed, context) is not None
+
+
+def postprocess(raw: str, site: CompletionSite) -> str:
+    """The suggestion to show for the model output ``raw`` at ``site``; "" shows nothing.
+
+    In order: cut at a leaked special token; cut at the first line a completion never
+    contains or that leaves the hole (line rules, see ``cuts._LINE_RULES``); trim the end that
+    the rest of the cursor line already has; strip trailing whitespace and trailing blank
+    lines; re-indent continuation lines to the file's indentation unit. Lines are joined
+    with the line ending of the cursor line.
+    """
+    context = context_for(site)
+    raw = cut_at_special_token(raw)
+    if opens_with_blank_run(raw, context):
+        return ""
+    lines = split_lines(raw)
+    cut = first_cut(lines, context)
+    if cut is not None:
+        lines = lines[:cut]
+    lines = trim_rest_of_line_overlap(lines, context)
+    lines = strip_trailing_whitespace(lines, context)
+    lines = drop_trailing_blank_lines(lines)
+    lines = convert_indentation(lines, context)
+    lines = at_the_cursor_indentation(lines, context)
+    if not any(line.strip() for line in lines) or is_placeholder(lines, site.language, context):
+        return ""
+    if site.language is not None and context.enabled("reparse"):
+        lines = verified(lines, site, context)
+        if not any(line.strip() for line in lines):
+            return ""
+    return context.eol.join(lines)

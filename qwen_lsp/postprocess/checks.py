@@ -1,0 +1,243 @@
+"""Rule 7: the suggestion must not break the parse.
+
+The cuts and the layout rules read text; only a parser knows whether the file still
+parses with the suggestion in it. The document around the cursor is parsed with
+tree-sitter (and, for Python, compiled) with and without the suggestion; one that adds
+errors gets its open brackets and quote closed, or is cut back until it adds none.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+from qwen_lsp import languages, syntax
+from qwen_lsp.postprocess.layout import without_extra_indent
+from qwen_lsp.postprocess.site import (
+    NEWLINE_RE,
+    OPENERS,
+    CompletionSite,
+    Context,
+    leading_ws,
+)
+
+# --- rule 7: the suggestion must not break the parse ---------------------------------------
+
+# Text around the cursor that the check parses: whole lines, within this many characters
+# either side (a file's definitions rarely span more; parsing stays a few milliseconds).
+_CHECK_WINDOW = 48_000
+# Candidates checked at most, longest first: a bound on the parsing work per suggestion.
+_MAX_CHECKS = 40
+
+
+@dataclass(frozen=True)
+class _Checker:
+    """Whether inserting a text at the cursor adds syntax errors to the document."""
+
+    language: str
+    head: str  # the document before the cursor (a window of whole lines)
+    tail: str  # the document after the cursor
+    errors: int  # tree-sitter ERROR/MISSING nodes without any insertion
+    python_error: tuple[int, str] | None  # Python only: the compiler's first complaint
+
+    def adds_errors(self, insertion: str) -> bool:
+        text = self.head + insertion + self.tail
+        tree = syntax.get_parser(self.language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
+        if syntax.count_errors(tree.root_node) > self.errors:
+            return True
+        if self.language != "python":
+            return False
+        # tree-sitter-python accepts an opener without a body and inconsistent dedents;
+        # the compiler does not. Any complaint is new unless the document had the same
+        # one below the cursor already (an empty body the suggestion did not fill), which
+        # the insertion only moves down.
+        error = _python_error(text)
+        if error is None:
+            return False
+        if self.python_error is None:
+            return True
+        line, message = self.python_error
+        if line < _line_count(self.head):
+            return False  # the code above is broken already: the compiler cannot tell
+        return error != (line + _line_count(insertion) - 1, message)
+
+
+def _line_count(text: str) -> int:
+    return len(NEWLINE_RE.findall(text)) + 1
+
+
+_DIGITS_RE = re.compile(r"\d+")
+
+
+def _python_error(text: str) -> tuple[int, str] | None:
+    """(line, message with its numbers blanked) of the first SyntaxError, or None.
+
+    Compiled, not only parsed: ``break`` outside a loop or ``return`` outside a function
+    parse fine and are rejected only when the compiler builds the code (a for loop's
+    ``else:`` written at the loop's column turns the ``break`` under it into one).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SyntaxWarning for "\d" and the like
+        try:
+            compile(text, "<suggestion>", "exec", dont_inherit=True)
+        except SyntaxError as error:
+            return error.lineno or 1, _DIGITS_RE.sub("N", error.msg)
+        except (ValueError, RecursionError, MemoryError) as error:
+            return 1, type(error).__name__
+    return None
+
+
+@lru_cache(maxsize=4)
+def _checker(site: CompletionSite) -> _Checker | None:
+    language = site.language
+    if language is None or languages.find(language) is None:
+        return None
+    head, tail = site.prefix, site.suffix
+    if len(head) > _CHECK_WINDOW:
+        start = max(head.rfind("\n", 0, len(head) - _CHECK_WINDOW), 0)
+        head = head[start:].lstrip("\r\n")
+    if len(tail) > _CHECK_WINDOW:
+        end = tail.find("\n", _CHECK_WINDOW)
+        tail = tail if end < 0 else tail[: end + 1]
+    text = head + tail
+    tree = syntax.get_parser(language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
+    python_error = _python_error(text) if language == "python" else None
+    return _Checker(language, head, tail, syntax.count_errors(tree.root_node), python_error)
+
+
+def verified(lines: list[str], site: CompletionSite, context: Context) -> list[str]:
+    """The suggestion, or its longest beginning that adds no syntax error; [] if none.
+
+    WHY: the cutting rules read text; only a parser knows whether the file still parses
+    with the suggestion in it. A suggestion that adds an error is first given the
+    closing brackets and quote its last line leaves open (``foo(a, b`` before an empty
+    rest of line), then cut back at line ends, then at token ends within the first line
+    that broke it; what never parses is not shown. The document's own errors do not
+    count against a suggestion: only errors it adds do.
+    """
+    checker = _checker(site)
+    if checker is None:
+        return lines
+    checks = 0
+
+    def fits(candidate: list[str]) -> bool:
+        nonlocal checks
+        checks += 1
+        return not checker.adds_errors(context.eol.join(candidate))
+
+    def fits_or_balanced(candidate: list[str]) -> list[str] | None:
+        if fits(candidate):
+            return candidate
+        balanced = (
+            _balanced(candidate, context, site.language) if context.enabled("balance") else None
+        )
+        if balanced is not None and balanced != candidate and fits(balanced):
+            return balanced
+        return None
+
+    found = fits_or_balanced(lines)
+    if found is not None:
+        return found
+    shifted = without_extra_indent(lines, context)
+    if shifted is not None:
+        found = fits_or_balanced(shifted)
+        if found is not None:
+            return found
+    kept = 0  # whole lines that parse
+    for count in range(len(lines) - 1, 0, -1):
+        if checks >= _MAX_CHECKS:
+            return []
+        if lines[count - 1].strip() and fits(lines[:count]):
+            kept = count
+            break
+    if kept < len(lines):
+        line = lines[kept]
+        for end in reversed(_token_ends(line)):
+            if checks >= _MAX_CHECKS:
+                break
+            candidate = [*lines[:kept], line[:end]]
+            if kept == 0 and not line[:end].strip():
+                break
+            found = fits_or_balanced(candidate)
+            if found is not None:
+                return found
+    return lines[:kept]
+
+
+_TOKEN_RE = re.compile(r"\w+|\s+|\S")
+
+
+def _token_ends(line: str) -> list[int]:
+    """Offsets in ``line`` where a token (word, or one other visible character) ends."""
+    return [m.end() for m in _TOKEN_RE.finditer(line) if not m.group().isspace()][:-1]
+
+
+_CLOSER_OF = {"(": ")", "[": "]", "{": "}"}
+
+
+def _balanced(lines: list[str], context: Context, language: str | None) -> list[str] | None:
+    """The suggestion with the brackets and the quote it leaves open closed.
+
+    A bracket or quote opened on the last line is closed at its end; a bracket that ends
+    an earlier line (a body ``{``, a list ``[``) gets a line of its own at that line's
+    indentation. Openers before the cursor are closed too when nothing follows the
+    cursor on its line (otherwise the rest of the line closes them: an editor's
+    auto-closed bracket). None when there is nothing to close or the text is too tricky
+    to scan (a triple quote, a bracket left open in the middle of an earlier line).
+    """
+    if not lines:
+        return None
+    comment = languages.get(language).line_comment if language else "#"
+    before = context.before or ""
+    start = len(before)
+    scan = before + "\n".join(lines)
+    last_line_start = scan.rfind("\n") + 1
+    rest_closes = bool(context.after.strip())
+    # (opener, its offset in scan, whether the suggestion must close it)
+    stack: list[tuple[str, int, bool]] = []
+    quote, quote_at = "", 0
+    index = 0
+    while index < len(scan):
+        char = scan[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = ""
+            elif char == "\n" and quote != "`":
+                return None  # a string left open on an earlier line
+        elif scan.startswith(('"""', "'''"), index):
+            return None
+        elif scan.startswith(comment, index):
+            end = scan.find("\n", index)
+            index = len(scan) if end < 0 else end
+            continue
+        elif char in "\"'`":
+            quote, quote_at = char, index
+        elif char in _CLOSER_OF:
+            stack.append((char, index, index >= start or not rest_closes))
+        elif char in OPENERS and stack:
+            stack.pop()
+        index += 1
+    tail = ""
+    if quote:
+        if quote_at < last_line_start or (quote_at < start and rest_closes):
+            return None
+        tail = quote
+    extra: list[str] = []
+    for char, at, owned in reversed(stack):
+        if not owned:
+            break
+        if at >= last_line_start:
+            tail += _CLOSER_OF[char]
+            continue
+        line_start = scan.rfind("\n", 0, at) + 1
+        line_end = scan.find("\n", at)
+        if scan[at + 1 : line_end].strip():
+            return None  # open in the middle of an earlier line: cut inside it
+        extra.append(leading_ws(scan[line_start:at]) + _CLOSER_OF[char])
+    if not tail and not extra:
+        return None
+    return [*lines[:-1], lines[-1] + tail, *extra]

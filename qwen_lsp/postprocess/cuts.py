@@ -1,0 +1,309 @@
+"""Where a suggestion ends: the cuts (rules 0 to 3).
+
+A run of blanks (rule 0), a leaked control token (rule 1), and the line rules: a Markdown
+fence or a program entry point (1), the end of a line completion (2), two blank lines, a
+dedent out of the block and a repeat of the lines after the cursor (3b). Each line rule
+decides at line i from lines[0..i] only, which is what lets :func:`is_line_complete` stop
+the engine early with the same answer. Last, the end of the suggestion that the rest of
+the cursor line already has is trimmed (rule 3a).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from qwen_lsp.postprocess.site import (
+    ASSUMED_TAB_WIDTH,
+    NEWLINE_RE,
+    OPENERS,
+    Context,
+    indent_at_most,
+    indent_columns,
+    indent_less,
+    leading_ws,
+)
+
+# `<|endoftext|>`, `<|fim_middle|>`, `<|im_end|>`, `<|file_sep|>`... and DeepSeek's
+# full-width `<｜fim▁end｜>`: control tokens that leaked into the text as characters.
+SPECIAL_TOKEN_RE = re.compile(r"<[|\uff5c][^\s<>|\uff5c]{1,64}[|\uff5c]>")
+
+_FENCE = "```"
+
+# Program entry points and test harnesses, matched at the start of a stripped line.
+_ENTRY_POINT_RE = re.compile(
+    r"""
+      if\s+__name__\s*==                            # Python script guard
+    | if\s*\(\s*require\.main\s*===?\s*module\b     # Node.js script guard
+    | func\s+main\s*\(\s*\)                         # Go
+    | (?:pub\s+)?fn\s+main\s*\(                     # Rust
+    | \#\[cfg\(test\)\]                             # Rust unit-test module
+    | (?:(?:public|static|final)\s+)+void\s+main\s*\(   # Java
+    | (?:int|void)\s+main\s*\(                      # C, C++
+    """,
+    re.VERBOSE,
+)
+
+# --- rule 0: a run of blanks -------------------------------------------------------------
+
+
+def opens_with_blank_run(text: str, context: Context) -> bool:
+    """True when the suggestion starts with more whitespace than any indentation here.
+
+    WHY: a small model sometimes answers with nothing but spaces, one token after another,
+    up to the token limit: seconds of work for an empty suggestion. A first line whose
+    leading whitespace (from the start of the cursor line) goes two levels past the
+    deepest neighbouring line is not indentation; what might follow on that line is not
+    worth waiting for. Decided from the first line's beginning alone, so the streaming
+    stop agrees with :func:`postprocess`.
+    """
+    limit = context.blank_limit
+    if limit is None or context.before is None or not context.enabled("blank-run"):
+        return False
+    first = NEWLINE_RE.split(text, maxsplit=1)[0]
+    # After code on the cursor line only the suggestion's own whitespace counts.
+    lead = leading_ws(first if context.before.strip() else context.before + first)
+    tab_width = context.tab_width or ASSUMED_TAB_WIDTH
+    return indent_columns(lead, tab_width) > limit
+
+
+# --- rule 1 (characters): leaked control tokens ------------------------------------------
+
+
+def cut_at_special_token(text: str) -> str:
+    """Cut at text like ``<|endoftext|>``.
+
+    WHY: a control token that comes out as text means the model has ended (or derailed
+    into another document); nothing after it belongs to this completion, and the token
+    itself must never reach the buffer.
+    """
+    match = SPECIAL_TOKEN_RE.search(text)
+    return text if match is None else text[: match.start()]
+
+
+# --- rules 1, 2 and 3b (lines): where the suggestion ends --------------------------------
+
+
+@dataclass
+class _Scan:
+    """What the line rules know after reading lines[0..i]."""
+
+    context: Context
+    first_content: int | None = None  # index of the first line with suggested text
+    block_indent: str | None = None  # indentation of that line; None when unknown
+
+    def note(self, lines: Sequence[str], i: int) -> None:
+        if self.first_content is not None or not lines[i].strip():
+            return
+        self.first_content = i
+        if i > 0:
+            self.block_indent = leading_ws(lines[i])
+        elif self.context.before is not None:
+            # The first line continues the cursor line; its indentation is the line's.
+            self.block_indent = leading_ws(self.context.before + lines[0])
+
+
+_LineRule = Callable[[Sequence[str], int, _Scan], int | None]
+
+
+def _markdown_fence(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop before a Markdown code fence line (```` ``` ````, ```` ```python ````).
+
+    WHY: instruct models wrap answers in fences and follow the closing one with prose.
+    A fence is never code in the languages served, so whatever follows it is not code
+    either; a suggestion that opens with one shows nothing.
+    """
+    return i if lines[i].lstrip().startswith(_FENCE) else None
+
+
+def _entry_point_run_on(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop before a program entry point or test harness the suggestion did not start with.
+
+    WHY: having written the code asked for, small models go on to demonstrate it:
+    ``if __name__ == "__main__":``, ``func main()``, ``#[cfg(test)]``, ``public static
+    void main``. Inside a block the dedent rule already stops this; at the top level
+    nothing else does. Only lines at or above the block's own level count, so a
+    suggestion that starts such a construct (or nests one) keeps it.
+    """
+    start, indent = scan.first_content, scan.block_indent
+    if start is None or i <= start or indent is None:
+        return None
+    line = lines[i]
+    if not _ENTRY_POINT_RE.match(line.lstrip()):
+        return None
+    return i if indent_at_most(leading_ws(line), indent, scan.context.tab_width) else None
+
+
+def _end_of_line_kind(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """A line completion is the first line only -- unless that line opens a block.
+
+    WHY: the syntax layer asked for one line here; anything after the first line break
+    is the model guessing at code the user has not reached. But a line that ends by
+    opening a block (``if n < 0:``, ``for (...) {``) is not finished without its body:
+    shown alone it leaves the file broken. Then the body comes too, up to the first line
+    back at the opener's indentation (a closing bracket there is kept).
+    """
+    context = scan.context
+    if context.kind != "line":
+        return None
+    opener = (context.before or "") + lines[0]
+    if not _opens_body(opener, context):
+        return i + 1
+    if i == 0 or not lines[i].strip() or context.before is None:
+        return None  # (without the site the opener's indentation is unknown)
+    if not indent_at_most(leading_ws(lines[i]), leading_ws(opener), context.tab_width):
+        return None
+    return i + 1 if lines[i].lstrip()[:1] in _CLOSING_BRACKETS else i
+
+
+_CLOSING_BRACKETS = frozenset("}])")
+
+
+def _opens_body(line: str, context: Context) -> bool:
+    """The completed cursor line ends with a block opener and no body follows it yet."""
+    if context.before is None:
+        # Without the site only the suggestion is known: assume it may open a body (and
+        # so stop less often), unless its own first line shows it does not.
+        return not line.strip() or line.rstrip().endswith((":", "{"))
+    if context.after.strip() or not line.rstrip().endswith((":", "{")):
+        return False
+    body = context.next_line
+    if body is None:
+        return True
+    # A body already below (deeper than the opener) means the user is editing the
+    # opener line itself; then one line is the right answer.
+    return indent_at_most(leading_ws(body), leading_ws(line), context.tab_width)
+
+
+def _two_blank_lines(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop at two blank lines in a row.
+
+    WHY: two blank lines separate top-level units (PEP 8; rare anywhere else), so the
+    model has finished one unit and is starting another that nobody asked for -- the
+    run-on that the dedent rule cannot see when the hole is at the top level.
+    """
+    if scan.context.kind != "block" or i < 2:
+        return None
+    return i - 1 if not lines[i].strip() and not lines[i - 1].strip() else None
+
+
+def _dedent(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop at the first non-blank line indented less than the block's first line.
+
+    WHY: a block completion fills the block it starts in; a line to the left of it has
+    left that block (the closing ``}`` already in the file, the next function, test
+    code). Measured on the 0.5B model, this cut alone lifts HumanEval single-line
+    infilling from 6% to 52% passing.
+    """
+    indent = scan.block_indent
+    if scan.context.kind != "block" or indent is None or i == 0 or not lines[i].strip():
+        return None
+    return i if indent_less(leading_ws(lines[i]), indent, scan.context.tab_width) else None
+
+
+def _repeats_suffix(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop before a line that repeats the first non-blank line after the cursor.
+
+    WHY: the model does not see that the text after the hole will follow its answer and
+    often writes it out again; from the repeat on, the suggestion duplicates the file.
+    Lines compare stripped, but the repeat must not be nested deeper than the original:
+    a deeper ``}`` or ``return err`` is the model's own code, not the file's next line.
+    """
+    target = scan.context.next_line
+    line = lines[i]
+    if target is None or line.strip() != target.strip():
+        return None
+    before = scan.context.before
+    if i > 0:
+        indent = leading_ws(line)
+    elif before is not None and not before.strip() and not scan.context.after.strip():
+        indent = leading_ws(before + line)  # the first line is a whole line of its own
+    else:
+        return None
+    return i if indent_at_most(indent, leading_ws(target), scan.context.tab_width) else None
+
+
+# A repeated line this short (``}``, ``else:``, ``break``) is as likely the model's own.
+_DISTINCTIVE_CHARS = 6
+
+
+def _repeats_later_suffix(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop before a continuation line that repeats one of the next few lines of the file.
+
+    WHY: the model often skips the line right after the hole and writes the ones after it
+    (``idx = 0`` then ``for i in s:`` already below): from there on the suggestion
+    duplicates the file. Only a line at exactly the indentation of the file's line counts,
+    and only one long enough to be distinctive.
+    """
+    line = lines[i]
+    stripped = line.strip()
+    if i == 0 or len(stripped) < _DISTINCTIVE_CHARS or not scan.context.enabled("repeat-later"):
+        return None
+    for target in scan.context.later_lines:
+        if stripped == target.strip() and leading_ws(line) == leading_ws(target):
+            return i
+    return None
+
+
+_LINE_RULES: tuple[_LineRule, ...] = (
+    _markdown_fence,
+    _entry_point_run_on,
+    _end_of_line_kind,
+    _two_blank_lines,
+    _dedent,
+    _repeats_suffix,
+    _repeats_later_suffix,
+)
+
+
+def first_cut(lines: Sequence[str], context: Context) -> int | None:
+    """How many lines to keep, or None when no rule stops in ``lines``.
+
+    Each rule decides at line i from lines[0..i] only; this is what makes the streaming
+    answer of :func:`is_line_complete` agree with :func:`postprocess`.
+    """
+    scan = _Scan(context)
+    for i in range(len(lines)):
+        scan.note(lines, i)
+        cuts = [cut for rule in _LINE_RULES if (cut := rule(lines, i, scan)) is not None]
+        if cuts:
+            return min(cuts)
+    return None
+
+
+# --- rule 3a: the end that is already in the file ----------------------------------------
+
+
+def trim_rest_of_line_overlap(lines: list[str], context: Context) -> list[str]:
+    """Drop the end of the suggestion that the rest of the cursor line already starts with.
+
+    WHY: editors auto-close brackets and quotes, and the model writes them again:
+    ``foo(a, b)`` typed into ``foo(|)`` would leave ``foo(a, b))``. The longest such
+    overlap goes, unless one of its closing brackets closes a bracket the suggestion
+    itself opened before the overlap (``print(|)`` + ``len(xs)`` is right as it is).
+    """
+    rest = context.after.lstrip()
+    if not rest or not lines:
+        return lines
+    last = lines[-1].rstrip()
+    body = "\n".join([*lines[:-1], last])
+    for size in range(min(len(last), len(rest)), 0, -1):
+        if rest.startswith(last[-size:]) and not _closes_own_bracket(body, len(body) - size):
+            return [*lines[:-1], last[:-size]]
+    return lines
+
+
+def _closes_own_bracket(text: str, start: int) -> bool:
+    """True if a closing bracket in text[start:] matches an opener in text[:start]."""
+    stack: list[tuple[str, int]] = []
+    for index, char in enumerate(text):
+        if char in "([{":
+            stack.append((char, index))
+        elif char in OPENERS:
+            if stack and stack[-1][0] == OPENERS[char]:
+                _, opened_at = stack.pop()
+                if index >= start and opened_at < start:
+                    return True
+            # An unmatched closer closes something before the cursor: a duplicate.
+    return False

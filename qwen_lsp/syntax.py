@@ -1,0 +1,343 @@
+"""Tree-sitter parsers, and the "should we complete here, and how much?" decision.
+
+What differs between languages (grammars, block and string node types, comment syntax) is
+data in :mod:`qwen_lsp.languages`; this module holds the algorithms that read it.
+
+Coordinates: :func:`completion_kind` takes a code-point offset into ``text`` (what a
+:class:`qwen_lsp.documents.Snapshot` hands out) and encodes the text itself to find the
+byte offsets tree-sitter needs; everything else in this module speaks tree-sitter bytes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from typing import Literal
+
+from tree_sitter import Language, Node, Parser, Tree
+
+from qwen_lsp import languages
+from qwen_lsp.languages import CompletionRules, LanguageSpec
+
+CompletionKind = Literal["none", "line", "block"]
+
+# Encoding used for every str -> tree-sitter bytes conversion in the project. "surrogatepass"
+# keeps lone surrogates (JSON allows them) one code point = 3 bytes instead of crashing.
+UTF8_ERRORS = "surrogatepass"
+
+
+_languages: dict[str, Language] = {}
+_languages_lock = threading.Lock()
+
+
+def get_language(language: str) -> Language:
+    """The tree-sitter Language of a supported language (loaded once, then cached)."""
+    with _languages_lock:
+        cached = _languages.get(language)
+        if cached is not None:
+            return cached
+        module_name, function_name = languages.get(language).grammar
+        loader: Callable[[], object] = getattr(importlib.import_module(module_name), function_name)
+        loaded = Language(loader())
+        _languages[language] = loaded
+        return loaded
+
+
+def get_parser(language: str) -> Parser:
+    """A new Parser for ``language``.
+
+    A tree-sitter Parser must not be used from two threads at once and costs next to nothing
+    to create, so every caller gets its own instead of sharing a cached one.
+    """
+    return Parser(get_language(language))
+
+
+def count_errors(node: Node) -> int:
+    """Number of ERROR and MISSING nodes in the subtree rooted at ``node`` (itself included)."""
+    count = 0
+    cursor = node.walk()
+    while True:
+        current = cursor.node
+        assert current is not None
+        if current.is_error or current.is_missing:
+            count += 1
+        # has_error is false for a subtree without ERROR/MISSING nodes: skip it whole.
+        if current.has_error and cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent() or cursor.node == node:
+                return count
+
+
+# --- completion kind -----------------------------------------------------------------------------
+
+_CLOSERS = frozenset("\"'`)]}>;,")
+_PLAIN_OPENERS = (":", "{")
+
+
+def completion_kind(
+    tree: Tree | None, text: str, offset: int, language: str | None
+) -> CompletionKind:
+    """Decide whether to complete at code-point ``offset`` of ``text``, and how much.
+
+    - "none": an identifier character right after the cursor (completing would splice into a
+      word), or the cursor is inside a string or comment and something other than closing
+      quotes/brackets follows on the line.
+    - "block": the cursor is alone on its line (only whitespace around it) and the previous
+      non-blank, non-comment line ends with a block opener the tree confirms (python ``:`` of
+      a def/if/for/...; ``{`` of a body); or the cursor ends a line that ends with such an
+      opener (``def f():‸``); or the cursor sits inside an empty body (``{‸}``).
+    - "block" also on a blank line (only whitespace around the cursor) among statements.
+    - "line" otherwise. Without a tree (or language) the identifier rule still applies and
+      "block" comes from a plain-text heuristic: blank line, deeper indentation than the
+      previous line, which ends with an opener character.
+
+    ``tree`` must be the parse of exactly ``text`` (UTF-8, lone surrogates "surrogatepass");
+    an offset outside the text is clamped to it.
+    """
+    offset = max(0, min(offset, len(text)))
+    line_start = _line_start(text, offset)
+    line_end = _line_end(text, offset)
+    before = text[line_start:offset]
+    after = text[offset:line_end]
+    if after and _is_identifier_char(after[0]):
+        return "none"
+    spec = languages.find(language)
+    if spec is None or tree is None:
+        return "block" if _plain_block(text, line_start, before, after, spec) else "line"
+    rules = spec.completion
+
+    root = tree.root_node
+    line_start_byte = len(text[:line_start].encode("utf-8", UTF8_ERRORS))
+    byte_offset = line_start_byte + len(before.encode("utf-8", UTF8_ERRORS))
+    if _inside_literal(root, byte_offset, before, rules):
+        return "line" if _only_closers(after) else "none"
+
+    if not after.strip():
+        if before.strip():
+            opener_line: tuple[int, int] | None = (line_start, offset)
+        else:
+            opener_line = _previous_code_line(text, line_start, spec.line_comment)
+        if opener_line is not None:
+            start, end = opener_line
+            start_byte = line_start_byte - len(text[start:line_start].encode("utf-8", UTF8_ERRORS))
+            if _opens_block(root, text[start:end], start_byte, rules):
+                return "block"
+    if _only_closers(after) and _in_empty_block(root, byte_offset, rules):
+        return "block"
+    if (
+        not before.strip()
+        and not after.strip()
+        and not _deeper_code_follows(text, line_end, before)
+        and _among_statements(root, byte_offset, rules)
+    ):
+        # A blank line among statements: the user is about to write statements, often
+        # several (the rest of a body after its docstring). The cutting rules keep the
+        # block to the lines that belong there. Inside a literal it stays one entry.
+        return "block"
+    return "line"
+
+
+_BRACKETS = frozenset("{[(")
+
+
+def _deeper_code_follows(text: str, line_end: int, indent: str) -> bool:
+    """The next non-blank line is indented deeper than ``indent``: it is the body of
+    whatever goes on this line, so this line is one statement, not a block."""
+    for line in text[line_end:].splitlines()[1:]:
+        if line.strip():
+            width = len(line) - len(line.lstrip())
+            return len(line[:width].expandtabs(8)) > len(indent.expandtabs(8))
+    return False
+
+
+def _among_statements(root: Node, byte_offset: int, rules: CompletionRules) -> bool:
+    """True when the nearest enclosing construct is a body or the file, not a literal."""
+    node: Node | None = root.descendant_for_byte_range(byte_offset, byte_offset)
+    while node is not None and node.parent is not None:
+        if node.type in rules.block_node_types:
+            return True
+        first = node.child(0)
+        if first is not None and first.type in _BRACKETS and first.start_byte < byte_offset:
+            return False
+        node = node.parent
+    return True
+
+
+def _is_identifier_char(char: str) -> bool:
+    return char.isalnum() or char in "_$"
+
+
+def _only_closers(rest: str) -> bool:
+    return all(c.isspace() or c in _CLOSERS for c in rest.replace("*/", ""))
+
+
+def _line_start(text: str, offset: int) -> int:
+    return max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+
+
+def _line_end(text: str, offset: int) -> int:
+    ends = [i for i in (text.find("\n", offset), text.find("\r", offset)) if i >= 0]
+    return min(ends) if ends else len(text)
+
+
+def _lines_before(text: str, line_start: int) -> Iterator[tuple[int, int]]:
+    """(start, end) code-point ranges of the lines above the one starting at ``line_start``."""
+    end = line_start
+    while end > 0:
+        # step over the line ending ("\r\n" counts once)
+        end -= 2 if text[end - 2 : end] == "\r\n" else 1
+        start = _line_start(text, end)
+        yield start, end
+        end = start
+
+
+def _is_comment_line(line: str, line_comment: str | None) -> bool:
+    return line_comment is not None and line.lstrip().startswith(line_comment)
+
+
+def _previous_code_line(
+    text: str, line_start: int, line_comment: str | None
+) -> tuple[int, int] | None:
+    for start, end in _lines_before(text, line_start):
+        line = text[start:end]
+        if line.strip() and not _is_comment_line(line, line_comment):
+            return start, end
+    return None
+
+
+def _indent_width(line: str) -> int:
+    return len(line.expandtabs()) - len(line.expandtabs().lstrip())
+
+
+def _plain_block(
+    text: str, line_start: int, before: str, after: str, spec: LanguageSpec | None
+) -> bool:
+    if before.strip() or after.strip():
+        return False
+    line_comment = spec.line_comment if spec is not None else None
+    previous = _previous_code_line(text, line_start, line_comment)
+    if previous is None:
+        return False
+    line = text[previous[0] : previous[1]]
+    openers = spec.completion.block_openers if spec is not None else _PLAIN_OPENERS
+    return line.rstrip().endswith(openers) and len(before.expandtabs()) > _indent_width(line)
+
+
+def _ancestors(node: Node | None) -> Iterator[Node]:
+    while node is not None:
+        yield node
+        node = node.parent
+
+
+def _inside_literal(root: Node, byte_offset: int, before: str, rules: CompletionRules) -> bool:
+    """Whether the cursor is inside a string or comment (not in code interpolated into one)."""
+    # The smallest node covering the character before the cursor: a closing quote right
+    # before the cursor then belongs to a string that ends at the cursor (so: outside).
+    node = root.descendant_for_byte_range(max(byte_offset - 1, 0), byte_offset)
+    for ancestor in _ancestors(node):
+        kind = ancestor.type
+        if kind in rules.interpolation_node_types:
+            return False
+        start, end = ancestor.start_byte, ancestor.end_byte
+        if kind in rules.comment_node_types:
+            if start < byte_offset < end:
+                return True
+            # A line comment runs up to the cursor at its end; "/* */‸" is behind a comment.
+            if start < byte_offset == end and not before.rstrip().endswith("*/"):
+                return True
+        elif kind in rules.string_node_types:
+            if start < byte_offset < end:
+                return True
+            last = ancestor.child(ancestor.child_count - 1) if ancestor.child_count else None
+            if start < byte_offset == end and last is not None and last.is_missing:
+                return True
+    return False
+
+
+def _comment_around(node: Node | None, rules: CompletionRules) -> Node | None:
+    for ancestor in _ancestors(node):
+        if ancestor.type in rules.comment_node_types:
+            return ancestor
+    return None
+
+
+def _opens_block(root: Node, line: str, line_start_byte: int, rules: CompletionRules) -> bool:
+    """Whether ``line`` (starting at ``line_start_byte``) ends with a confirmed block opener."""
+    line_bytes = line.encode("utf-8", UTF8_ERRORS)
+    end = len(line_bytes.rstrip())
+    while True:
+        if end == 0:
+            return False
+        end_byte = line_start_byte + end
+        leaf = root.descendant_for_byte_range(end_byte - 1, end_byte)
+        comment = _comment_around(leaf, rules)
+        if comment is None:
+            break
+        # a trailing comment ("def f():  # why") does not hide the opener before it
+        end = len(line_bytes[: max(comment.start_byte - line_start_byte, 0)].rstrip())
+    if leaf is None or leaf.is_named or leaf.type not in rules.block_openers:
+        return False
+    if leaf.end_byte != end_byte:
+        return False
+    parent = leaf.parent
+    if parent is None:
+        return False
+    if parent.type in rules.block_node_types:
+        return True
+    # The node after the opener, comments skipped (python: ":" then the block). Not through
+    # next_sibling: it skips the zero-width block of "def f():" at the end of the text.
+    following = itertools.dropwhile(lambda child: child != leaf, parent.children)
+    next(following, None)
+    for sibling in following:
+        if sibling.type not in rules.comment_node_types:
+            if sibling.type in rules.block_node_types:
+                return True
+            break
+    # An opener the parser could not place (ERROR), or placed by guessing a MISSING closer
+    # ("if (x) {" at the end of the text parses as an object literal): judge the text.
+    if parent.has_error:
+        header = line_bytes[: leaf.start_byte - line_start_byte].decode("utf-8", UTF8_ERRORS)
+        return _looks_like_block_header(header, rules)
+    return False
+
+
+def _looks_like_block_header(header: str, rules: CompletionRules) -> bool:
+    """Text heuristic for an opener whose place in the tree is an error-recovery guess."""
+    stripped = header.strip()
+    if rules.block_keywords:
+        word = stripped.split(maxsplit=1)[0] if stripped else ""
+        word = word.split("(", 1)[0].rstrip(":")
+        return word in rules.block_keywords
+    return not stripped.endswith(rules.value_prefixes)
+
+
+def _in_empty_block(root: Node, byte_offset: int, rules: CompletionRules) -> bool:
+    """Whether the cursor is between the braces of a body that holds no code yet."""
+    candidates = [root.descendant_for_byte_range(byte_offset, byte_offset)]
+    if byte_offset > 0:
+        candidates.append(root.descendant_for_byte_range(byte_offset - 1, byte_offset))
+    for candidate in candidates:
+        block = next((a for a in _ancestors(candidate) if a.type in rules.block_node_types), None)
+        if block is not None and _is_empty_body_around(block, byte_offset, rules):
+            return True
+    return False
+
+
+def _is_empty_body_around(block: Node, byte_offset: int, rules: CompletionRules) -> bool:
+    children = block.children
+    opener_index = next(
+        (i for i, child in enumerate(children) if child.type in rules.block_openers), None
+    )
+    if opener_index is None or children[opener_index].end_byte > byte_offset:
+        return False
+    inner = children[opener_index + 1 :]
+    closer = inner[-1] if inner and not inner[-1].is_named else None
+    if closer is not None and not closer.is_missing and byte_offset > closer.start_byte:
+        return False
+    return not any(
+        child.is_named and not child.is_missing and child.type not in rules.comment_node_types
+        for child in inner
+    )
