@@ -63,7 +63,12 @@ def run_doctor() -> int:
 
         _line("llama-cpp-python", llama_cpp_version())
         info = system_info()
-        features = [f.split("=")[0].strip() for f in info.split("|") if f.strip().endswith("= 1")]
+        # "CPU : SSE3 = 1 | AVX = 1 | ...": the names of the sets that are on
+        features = [
+            f.split("=")[0].rpartition(":")[2].strip()
+            for f in info.split("|")
+            if f.strip().endswith("= 1")
+        ]
         _line("cpu features used", " ".join(features))
         missing = missing_cpu_features(features, _cpuinfo())
         if missing:
