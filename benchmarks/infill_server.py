@@ -25,6 +25,7 @@ from pygls.lsp.client import LanguageClient
 
 from benchmarks import infill_tasks as it
 from benchmarks.evaluation import GENERATION_FIELDS, Generated
+from benchmarks.lsp_driver import to_plain
 from qwen_lsp import protocol
 
 SERVER = "server"
@@ -132,17 +133,6 @@ class ServerSession:
 WARM_UP = ("def add(a, b):\n    ", "\n")
 
 
-def plain(value: Any) -> Any:
-    """A pygls response object (namedtuples for unknown methods) as plain JSON values."""
-    if hasattr(value, "_asdict"):
-        value = value._asdict()
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
-
-
 async def _run_server(
     tasks: Sequence[it.Task],
     options: dict[str, Any],
@@ -159,7 +149,7 @@ async def _run_server(
             # The first request waits for the model to load: not part of any task's latency.
             await session.complete(*WARM_UP, timeout=600)
             status = await session.status()
-            if plain(status).get("state") != "ready":
+            if to_plain(status).get("state") != "ready":
                 raise RuntimeError(f"server not ready: {status} {session.messages}")
             progress(f"model loaded in {time.monotonic() - started:.1f} s")
             for index, task in enumerate(tasks, 1):
@@ -170,7 +160,7 @@ async def _run_server(
                 except Exception as exc:  # a time-out or a server error scores as empty
                     text, error = "", f"{type(exc).__name__}: {exc}"
                 seconds = time.monotonic() - t
-                last = plain(await session.status()).get("lastGeneration") or {}
+                last = to_plain(await session.status()).get("lastGeneration") or {}
                 extra = {name: last[k] for k, name in GENERATION_FIELDS.items() if k in last}
                 # The model's own text before the server cut it: what post-processing saw.
                 extra["model_text"] = last.get("text", "")
