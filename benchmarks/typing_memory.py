@@ -2,8 +2,8 @@
 
 `RssSampler` reads the server process's RSS every half second in the background (psutil,
 from the `bench` extra); `memory_summary` (pure) turns the samples into the peak and the
-drift between the first and the last minute, which is how a leak would show in a long
-replay (benchmarks/bench_typing.py --duration).
+drift between the first and the last minute (a quarter of a short run), which is how a
+leak would show in a long replay (benchmarks/bench_typing.py --duration).
 """
 
 from __future__ import annotations
