@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import infill_tasks as it
-from benchmarks.eval_infill import EVAL_DEFAULTS, GENERATION_FIELDS, Generated, _revision
+from benchmarks.evaluation import EVAL_DEFAULTS, GENERATION_FIELDS, Generated, revision
 from benchmarks.lsp_driver import Session, suggestion_text
 from qwen_lsp.settings import Settings
 
@@ -426,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     summary = summarize(records, wanted)
     result = {
-        "revision": _revision(),
+        "revision": revision(),
         "command": " ".join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)]),
         "options": {v: options[v] for v in wanted},
         "whole_lines": args.whole_lines,

@@ -37,41 +37,34 @@ test uses it): the cuts are the same, "raw" (as generated) is then not reported.
 --raw-from FILE takes the raw answers from an earlier run's JSON instead of generating them
 again: the raw model is greedy and its prompt is fixed, so only the server side changes
 between runs. The earlier run must hold a raw answer for every task, from the same model.
+
+The parts, one module each: benchmarks/infill_tasks.py (the tasks, the simple cuts, the
+sandboxed runs), infill_server.py (the server over stdio), infill_raw.py (the raw model
+and its cuts, --raw-from), infill_scores.py (scoring every completion, the summary, the
+margins), evaluation.py (what eval_crossfile shares). This module holds the command line,
+the table and the plot.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from lsprotocol import types
-from pygls.lsp.client import LanguageClient
-
 from benchmarks import infill_tasks as it
-from qwen_lsp import protocol
-from qwen_lsp.engine import FimTokens
-from qwen_lsp.modelstore import DEFAULT_STOP, StoreConfig, resolve
-from qwen_lsp.settings import resolve_settings
+from benchmarks.evaluation import EVAL_DEFAULTS, EVAL_THREADS, Generated, revision
+from benchmarks.infill_raw import RAW, SIMPLE_CUTS, load_raw, model_store, run_raw
+from benchmarks.infill_scores import margins, score_tasks, summarize
+from benchmarks.infill_server import SERVER, run_server
+from qwen_lsp.modelstore import resolve
 
 CI_SAMPLE = 20  # tasks of each kind in the CI subset (see tests/e2e/test_eval_floor.py)
 CI_SEED = 1
-SERVER = "server"
-RAW = "raw"
-RAW_FIRST_LINE = "raw first line"
-RAW_N_INDENT = "raw n_indent"
-SIMPLE_CUTS = (RAW_FIRST_LINE, RAW_N_INDENT)
-RAW_MAX_TOKENS = {"line": 128, "block": 256}
-REQUEST_TIMEOUT = 60.0
 # Quality rules of the server that --ablate can switch off (the server reads the variable
 # at start-up into its internal setting disableRules; qwen_lsp/postprocess/ and
 # qwen_lsp/context.py define them).
@@ -86,387 +79,6 @@ RULES = (
     "cursor-indent",
     "outline",
 )
-
-
-@dataclass
-class Generated:
-    text: str
-    seconds: float
-    error: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- the server
-
-
-def _position(text: str) -> types.Position:
-    """LSP position (UTF-16 column) of the end of ``text``."""
-    line = text.count("\n")
-    column = text[text.rfind("\n") + 1 :]
-    return types.Position(line=line, character=len(column.encode("utf-16-le")) // 2)
-
-
-def _items(
-    result: types.InlineCompletionList | Sequence[types.InlineCompletionItem] | None,
-) -> list[types.InlineCompletionItem]:
-    if result is None:
-        return []
-    return list(result.items if isinstance(result, types.InlineCompletionList) else result)
-
-
-def _insert_text(item: types.InlineCompletionItem) -> str:
-    text = item.insert_text
-    return text if isinstance(text, str) else text.value
-
-
-class ServerSession:
-    """One language server process, driven over stdio like an editor."""
-
-    def __init__(
-        self, options: dict[str, Any], log_file: Path, env: dict[str, str] | None = None
-    ) -> None:
-        self.options = options
-        self.log_file = log_file
-        self.env = env or {}
-        self.client = LanguageClient("eval-infill", "1")
-        self.messages: list[str] = []
-        self._count = 0
-
-        @self.client.feature(types.WINDOW_SHOW_MESSAGE)
-        def _show(params: types.ShowMessageParams) -> None:
-            self.messages.append(params.message)
-
-    async def start(self) -> None:
-        await self.client.start_io(
-            sys.executable,
-            "-m",
-            "qwen_lsp",
-            "--log-level",
-            "warning",
-            "--log-file",
-            str(self.log_file),
-            env={**os.environ, **self.env},
-        )
-        await self.client.initialize_async(
-            types.InitializeParams(
-                capabilities=types.ClientCapabilities(),
-                process_id=os.getpid(),
-                initialization_options=self.options,
-            )
-        )
-        self.client.initialized(types.InitializedParams())
-
-    async def complete(self, prefix: str, suffix: str, timeout: float = REQUEST_TIMEOUT) -> str:
-        self._count += 1
-        uri = f"file:///eval-infill/task{self._count}.py"
-        self.client.text_document_did_open(
-            types.DidOpenTextDocumentParams(
-                text_document=types.TextDocumentItem(
-                    uri=uri, language_id="python", version=1, text=prefix + suffix
-                )
-            )
-        )
-        try:
-            result = await asyncio.wait_for(
-                self.client.text_document_inline_completion_async(
-                    types.InlineCompletionParams(
-                        text_document=types.TextDocumentIdentifier(uri=uri),
-                        position=_position(prefix),
-                        context=types.InlineCompletionContext(
-                            trigger_kind=types.InlineCompletionTriggerKind.Automatic
-                        ),
-                    )
-                ),
-                timeout,
-            )
-        finally:
-            self.client.text_document_did_close(
-                types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri))
-            )
-        items = _items(result)
-        return _insert_text(items[0]) if items else ""
-
-    async def status(self) -> Any:
-        return await self.client.protocol.send_request_async(protocol.STATUS_METHOD, {})
-
-    async def stop(self) -> None:
-        try:
-            await asyncio.wait_for(self.client.shutdown_async(None), 10)
-            self.client.exit(None)
-        finally:
-            await self.client.stop()
-
-
-WARM_UP = ("def add(a, b):\n    ", "\n")
-# The evaluation measures what the server suggests, not how busy this machine is: the
-# editor default time cap (4 s) would cut answers short whenever someone else uses the CPU
-# (--server-options '{"maxSeconds": 4}' restores it). One thread, for the server and the raw
-# model alike: on a machine with one physical core (two hyperthreads) llama.cpp with two
-# threads ran 3-5x slower than with one as soon as any other process wanted the CPU.
-EVAL_THREADS = 1
-EVAL_DEFAULTS: dict[str, Any] = {"maxSeconds": 60.0, "threads": EVAL_THREADS}
-# What the scores keep of the status's lastGeneration (protocol.GenerationFigures), by
-# the names the result files have always used.
-GENERATION_FIELDS = {
-    "stopReason": "stop_reason",
-    "promptTokens": "prompt_tokens",
-    "reusedTokens": "reused_tokens",
-    "generatedTokens": "generated_tokens",
-}
-
-
-def plain(value: Any) -> Any:
-    """A pygls response object (namedtuples for unknown methods) as plain JSON values."""
-    if hasattr(value, "_asdict"):
-        value = value._asdict()
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
-
-
-async def _run_server(
-    tasks: Sequence[it.Task],
-    options: dict[str, Any],
-    progress: Callable[[str], None],
-    env: dict[str, str] | None = None,
-) -> dict[str, Generated]:
-    results: dict[str, Generated] = {}
-    with tempfile.TemporaryDirectory(prefix="eval-infill-server-") as folder:
-        log_file = Path(folder) / "server.log"
-        session = ServerSession(options, log_file, env)
-        await session.start()
-        try:
-            started = time.monotonic()
-            # The first request waits for the model to load: not part of any task's latency.
-            await session.complete(*WARM_UP, timeout=600)
-            status = await session.status()
-            if plain(status).get("state") != "ready":
-                raise RuntimeError(f"server not ready: {status} {session.messages}")
-            progress(f"model loaded in {time.monotonic() - started:.1f} s")
-            for index, task in enumerate(tasks, 1):
-                t = time.monotonic()
-                try:
-                    text = await session.complete(task.prefix, task.suffix)
-                    error = ""
-                except Exception as exc:  # a time-out or a server error scores as empty
-                    text, error = "", f"{type(exc).__name__}: {exc}"
-                seconds = time.monotonic() - t
-                last = plain(await session.status()).get("lastGeneration") or {}
-                extra = {name: last[k] for k, name in GENERATION_FIELDS.items() if k in last}
-                # The model's own text before the server cut it: what post-processing saw.
-                extra["model_text"] = last.get("text", "")
-                results[task.id] = Generated(text, seconds, error, extra)
-                stop = extra.get("stop_reason", "")
-                progress(f"{index}/{len(tasks)} {task.id} {seconds:.1f} s {stop} {error}")
-        except BaseException:
-            log = log_file.read_text(errors="replace")[-3000:] if log_file.exists() else ""
-            print(f"server log (end):\n{log}", file=sys.stderr)
-            raise
-        finally:
-            await session.stop()
-    return results
-
-
-def run_server(
-    tasks: Sequence[it.Task],
-    options: dict[str, Any],
-    progress: Callable[[str], None],
-    env: dict[str, str] | None = None,
-) -> dict[str, Generated]:
-    return asyncio.run(_run_server(tasks, options, progress, env))
-
-
-# --------------------------------------------------------------------------- the raw model
-
-
-def _store() -> StoreConfig:
-    """The model store the server sees (the same environment configures both)."""
-    return StoreConfig.from_settings(resolve_settings(os.environ).settings)
-
-
-class RawModel:
-    """The model itself: plain PSM FIM prompt, greedy, no post-processing."""
-
-    def __init__(self, model: str, threads: int, n_ctx: int = 4096) -> None:
-        import llama_cpp
-
-        resolved = resolve(model or None, _store())
-        self.path = resolved.path
-        self.fim = resolved.spec.fim if resolved.spec else FimTokens()
-        stop = resolved.spec.stop if resolved.spec else DEFAULT_STOP
-        self.llm: Any = llama_cpp.Llama(
-            model_path=str(self.path),
-            n_ctx=n_ctx,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
-        self.stop_ids = {self.llm.token_eos()}
-        for text in stop:
-            ids = self.llm.tokenize(text.encode(), add_bos=False, special=True)
-            if len(ids) == 1:
-                self.stop_ids.add(ids[0])
-
-    def prompt(self, prefix: str, suffix: str) -> list[int]:
-        fim = self.fim
-        text = f"{fim.prefix}{prefix}{fim.suffix}{suffix}{fim.middle}"
-        tokens: list[int] = self.llm.tokenize(text.encode(), add_bos=False, special=True)
-        return tokens
-
-    def generate(
-        self, task: it.Task, max_tokens: int, early_stop: bool
-    ) -> tuple[str, str, int, int]:
-        """(text, stop reason, prompt tokens, generated tokens)."""
-        tokens = self.prompt(task.prefix, task.suffix)
-        room = self.llm.n_ctx() - len(tokens)
-        max_tokens = min(max_tokens, room)
-        out = bytearray()
-        reason = "max_tokens"
-        count = 0
-        # reset=True still reuses the KV cache of the longest common token prefix.
-        stream = self.llm.generate(tokens, temp=0.0, top_k=1, repeat_penalty=1.0, reset=True)
-        try:
-            for token in stream:
-                if token in self.stop_ids:
-                    reason = "stop_token"
-                    break
-                count += 1
-                out += self.llm.detokenize([token])
-                if count >= max_tokens:
-                    break
-                if early_stop and b"\n" in out:
-                    text = out.decode("utf-8", errors="replace")
-                    if it.dedent_settled(text, task.indent):
-                        reason = "early_stop"
-                        break
-        finally:
-            stream.close()
-        return out.decode("utf-8", errors="replace"), reason, len(tokens), count
-
-
-def run_raw(
-    tasks: Sequence[it.Task],
-    model: str,
-    threads: int,
-    early_stop: bool,
-    progress: Callable[[str], None],
-) -> dict[str, Generated]:
-    started = time.monotonic()
-    raw = RawModel(model, threads)
-    progress(f"raw model loaded in {time.monotonic() - started:.1f} s")
-    results: dict[str, Generated] = {}
-    for index, task in enumerate(tasks, 1):
-        t = time.monotonic()
-        text, reason, prompt_tokens, generated = raw.generate(
-            task, RAW_MAX_TOKENS[task.kind], early_stop
-        )
-        results[task.id] = Generated(
-            text,
-            time.monotonic() - t,
-            extra={
-                "stop_reason": reason,
-                "prompt_tokens": prompt_tokens,
-                "generated_tokens": generated,
-            },
-        )
-        progress(f"{index}/{len(tasks)} {task.id} {results[task.id].seconds:.1f} s {reason}")
-    raw.llm.close()
-    return results
-
-
-# --------------------------------------------------------------------------- scoring, report
-
-
-def load_raw(path: Path, tasks: Sequence[it.Task], model: str) -> tuple[dict[str, Generated], bool]:
-    """The raw answers of an earlier run for ``tasks``, and whether it stopped them early."""
-    earlier = json.loads(path.read_text())
-    if earlier.get("model") != model:
-        raise SystemExit(f"--raw-from: {path} is of model {earlier.get('model')!r}, not {model!r}")
-    by_id = {record["id"]: record for record in earlier["tasks"]}
-    missing = [t.id for t in tasks if RAW not in by_id.get(t.id, {}).get("generations", {})]
-    if missing:
-        raise SystemExit(
-            f"--raw-from: {path} has no raw answer for {len(missing)} tasks: {missing[:3]}"
-        )
-    raw = {t.id: Generated(**by_id[t.id]["generations"][RAW]) for t in tasks}
-    return raw, bool(earlier.get("raw_early_stop"))
-
-
-def completions_of(
-    variant: str, base: str, generated: Generated, task: it.Task, early_stop: bool
-) -> str | None:
-    if base == RAW:
-        if variant == RAW:
-            return None if early_stop else generated.text
-        if variant == RAW_FIRST_LINE:
-            return it.first_line(generated.text)
-        if variant == RAW_N_INDENT:
-            return it.cut_at_dedent(generated.text, task.indent)
-    return generated.text
-
-
-@dataclass
-class Cell:
-    n: int = 0
-    passed: int = 0
-    exact: int = 0
-    empty: int = 0
-    parse_errors: int = 0
-    tree_sitter_errors: int = 0
-    syntax_errors: int = 0
-    seconds: float = 0.0
-
-    def rate(self, count: int) -> float:
-        return 100.0 * count / self.n if self.n else 0.0
-
-
-def summarize(records: list[dict[str, Any]], variants: Sequence[str]) -> dict[str, Any]:
-    summary: dict[str, Any] = {}
-    for variant in variants:
-        summary[variant] = {}
-        for kind in it.KINDS:
-            cell = Cell()
-            stops: dict[str, int] = {}
-            for record in records:
-                score = record["variants"].get(variant)
-                if record["kind"] != kind or score is None:
-                    continue
-                base = RAW if variant in (RAW, *SIMPLE_CUTS) else variant
-                stop = record["generations"][base]["extra"].get("stop_reason", "?")
-                stops[stop] = stops.get(stop, 0) + 1
-                cell.n += 1
-                cell.passed += score["passed"]
-                cell.exact += score["exact"]
-                cell.empty += score["empty"]
-                cell.parse_errors += score["parse_error"]
-                cell.tree_sitter_errors += score["tree_sitter_error"]
-                cell.syntax_errors += score["syntax_error"]
-                cell.seconds += score["seconds"]
-            if cell.n:
-                summary[variant][kind] = {
-                    "n": cell.n,
-                    "pass@1": round(cell.rate(cell.passed), 1),
-                    "exact": round(cell.rate(cell.exact), 1),
-                    "empty": cell.empty,
-                    "parse_errors": cell.parse_errors,
-                    "tree_sitter_errors": cell.tree_sitter_errors,
-                    "syntax_errors": cell.syntax_errors,
-                    "mean_seconds": round(cell.seconds / cell.n, 2),
-                    "stops": stops,
-                }
-    return summary
-
-
-def margins(summary: dict[str, Any], server: str = SERVER) -> dict[str, float]:
-    """Server pass@1 minus the better of the two simple cuts, per kind, in points."""
-    out: dict[str, float] = {}
-    for kind in it.KINDS:
-        cuts = [summary[v][kind]["pass@1"] for v in SIMPLE_CUTS if kind in summary.get(v, {})]
-        if cuts and kind in summary.get(server, {}):
-            out[kind] = round(summary[server][kind]["pass@1"] - max(cuts), 1)
-    return out
 
 
 def table(summary: dict[str, Any]) -> str:
@@ -600,34 +212,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _revision() -> str:
-    """The work tree's commit (with "+dirty" when it has changes): figures drift with it."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (commit or "unknown") + ("+dirty" if dirty else "")
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     kinds = [cast(it.Kind, k.strip()) for k in args.kinds.split(",") if k.strip()]
     wanted = {v.strip() for v in args.variants.split(",") if v.strip()}
     if not set(kinds) <= set(it.KINDS) or not wanted <= {SERVER, RAW}:
         raise SystemExit("--kinds takes line,block and --variants takes server,raw")
-    model_name = args.model or resolve(None, _store()).path.stem
+    model_name = args.model or resolve(None, model_store()).path.stem
     out: Path = args.out or Path(".artifacts") / f"eval_infill_{Path(model_name).stem}.json"
 
     def progress(message: str) -> None:
@@ -679,37 +270,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print("== scoring", file=sys.stderr)
     t = time.monotonic()
     scorer = it.Scorer(args.timeout)
-    records: list[dict[str, Any]] = []
-    for task in tasks:
-        record: dict[str, Any] = {
-            "id": task.id,
-            "kind": task.kind,
-            "hole": task.hole,
-            "generations": {},
-            "variants": {},
-        }
-        for base, by_task in generations.items():
-            generated = by_task[task.id]
-            record["generations"][base] = asdict(generated)
-        for variant in variants:
-            base = RAW if variant in (RAW, *SIMPLE_CUTS) else variant
-            generated = generations[base][task.id]
-            completion = completions_of(variant, base, generated, task, args.raw_early_stop)
-            if completion is None:
-                continue
-            score = scorer.score(task, completion)
-            record["variants"][variant] = {
-                "completion": completion,
-                "seconds": generated.seconds,
-                **asdict(score),
-            }
-        records.append(record)
+    records = score_tasks(tasks, generations, variants, scorer, args.raw_early_stop)
     timings["scoring"] = time.monotonic() - t
 
     summary = summarize(records, variants)
     result = {
         "model": model_name,
-        "revision": _revision(),
+        "revision": revision(),
         "command": " ".join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)]),
         "sample": args.sample,
         "seed": args.seed,

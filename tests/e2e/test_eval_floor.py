@@ -126,7 +126,7 @@ def test_every_ablation_rule_is_one_the_server_reads() -> None:
 
 
 def test_raw_answers_are_reused_from_an_earlier_run(tmp_path: Path) -> None:
-    from benchmarks import eval_infill
+    from benchmarks import infill_raw
 
     tasks = it.sample(it.all_tasks(it.load_problems(), ["block"]), {"block": 2}, 1)
     earlier = {
@@ -138,12 +138,12 @@ def test_raw_answers_are_reused_from_an_earlier_run(tmp_path: Path) -> None:
     }
     path = tmp_path / "earlier.json"
     path.write_text(json.dumps(earlier))
-    raw, early_stop = eval_infill.load_raw(path, tasks, "m")
+    raw, early_stop = infill_raw.load_raw(path, tasks, "m")
     assert early_stop and [raw[t.id].text for t in tasks] == [t.hole for t in tasks]
     with pytest.raises(SystemExit, match="model"):
-        eval_infill.load_raw(path, tasks, "other")
+        infill_raw.load_raw(path, tasks, "other")
     with pytest.raises(SystemExit, match="no raw answer for 1 tasks"):
-        eval_infill.load_raw(
+        infill_raw.load_raw(
             path, tasks[:1] + it.sample(it.all_tasks(it.load_problems(), ["line"]), 1, 1), "m"
         )
 
