@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as core from '../core';
 import { INTERNAL_SETTING_KEYS } from '../protocol';
+import { statusWith as status } from './status';
 
 test('serverSettings keeps only the keys the server knows', () => {
   const out = core.serverSettings({
@@ -74,31 +75,6 @@ test('documentSelector: all files, or the listed languages', () => {
     { scheme: 'untitled', language: 'go' },
   ]);
 });
-
-/** A status answer with every counter at zero, and the given fields. */
-function status(fields: Partial<core.ServerStatus>): core.ServerStatus {
-  const zero = {
-    requests: 0,
-    cacheHits: 0,
-    followed: 0,
-    generations: 0,
-    speculations: 0,
-    cancelledGenerations: 0,
-    promptTokens: 0,
-    reusedTokens: 0,
-    generatedTokens: 0,
-    generatedTokensCancelled: 0,
-  };
-  return {
-    state: 'ready',
-    model: 'default',
-    error: null,
-    completions: zero,
-    lastGeneration: null,
-    actions: { runs: 0, applied: 0, refused: 0, cancelled: 0, last: null },
-    ...fields,
-  };
-}
 
 test('statusView: loading, ready, error with the fix, off, start failure', () => {
   const loading = core.statusView('running', status({ state: 'loading', model: 'm' }), true);

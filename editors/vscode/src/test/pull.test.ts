@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { messageActions, pullArgs, runPull, type Cancellation, type PullProgress } from '../pull';
 import type { Status } from '../protocol';
+import { statusWith } from './status';
 
 // A stand-in for the qwen-lsp executable: records its arguments and one environment
 // variable, prints progress the way `qwen-lsp models pull` does (lines, and \r updates on a
@@ -116,25 +117,7 @@ test('messageActions: the status says which model a pull fixes; other messages o
     fix: 'qwen-lsp models pull qwen2.5-coder-0.5b-instruct',
     pullModel: 'qwen2.5-coder-0.5b-instruct',
   };
-  const status = (error: Status['error']): Status => ({
-    state: 'error',
-    model: 'default',
-    error,
-    completions: {
-      requests: 0,
-      cacheHits: 0,
-      followed: 0,
-      generations: 0,
-      speculations: 0,
-      cancelledGenerations: 0,
-      promptTokens: 0,
-      reusedTokens: 0,
-      generatedTokens: 0,
-      generatedTokensCancelled: 0,
-    },
-    lastGeneration: null,
-    actions: { runs: 0, applied: 0, refused: 0, cancelled: 0, last: null },
-  });
+  const status = (error: Status['error']): Status => statusWith({ state: 'error', error });
   const shown = `qwen-lsp: ${problem.message}. Fix: ${problem.fix}`;
   assert.deepEqual(messageActions(shown, status(problem)), {
     buttons: ['Pull Model', 'Open Settings'],
