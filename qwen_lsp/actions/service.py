@@ -25,6 +25,7 @@ from qwen_lsp.actions.catalogue import Offer
 from qwen_lsp.actions.edits import ActionResult, FileChange
 from qwen_lsp.actions.prompt import ActionInput, Diagnostic, build_prompt, new_file_uri
 from qwen_lsp.actions.target import find_target
+from qwen_lsp.admission import Admission, admit_all, display_name
 from qwen_lsp.chat import ChatTemplate
 from qwen_lsp.documents import LspPosition, PositionError, Snapshot
 from qwen_lsp.engine import Backend, CancelToken, Generation, GenerationLimits, LinkedCancel
@@ -128,10 +129,12 @@ class ActionService:
         worker: ModelWorker,
         settings: Callable[[], Settings],
         open_text: Callable[[str], str | None] = lambda uri: None,
+        admission: Admission = admit_all,
     ) -> None:
         self._worker = worker
         self._settings = settings
         self._open_text = open_text  # the text of an open document other than the target
+        self._admission = admission  # private and too large documents get no action
         self._templates: dict[int, ChatTemplate] = {}
         self.stats = ActionStats()
 
@@ -147,12 +150,21 @@ class ActionService:
 
         Raises documents.PositionError for a range outside the document.
         """
+        if not self._admission(snapshot.uri, snapshot.text).admitted:
+            return []
         start = snapshot.offset_at(*range_[0])
         end = snapshot.clamped_offset(*range_[1])
         target = find_target(snapshot, start, end, line_fallback=True)
         return catalogue.offers(
             snapshot, target, self._settings().customActions, only, bool(diagnostics)
         )
+
+    def _refusal(self, uri: str, text: str | None) -> ActionRun | None:
+        """The message when document ``uri`` may not take part (private or too large)."""
+        verdict = self._admission(uri, text)
+        if verdict.admitted:
+            return None
+        return ActionRun(ActionResult(message=verdict.explain(display_name(uri, ""))))
 
     # -- running: the model, on the worker -----------------------------------------------
     async def run(
@@ -177,6 +189,9 @@ class ActionService:
         spec = catalogue.find_spec(request.action, settings.customActions)
         if spec is None:
             return _message(f"unknown action {request.action!r}")
+        refused = self._refusal(snapshot.uri, snapshot.text)
+        if refused is not None:
+            return refused
         if snapshot.version != request.version:
             return _message(
                 "the document changed since the actions were listed; nothing was changed"
@@ -192,9 +207,16 @@ class ActionService:
         new_uri = new_file_uri(spec, snapshot) if can_create_files else ""
         existing = None
         if new_uri:
+            # The new file's current text goes into the prompt: it must be admitted too.
+            refused = self._refusal(new_uri, None)
+            if refused is not None:
+                return refused
             existing = self._open_text(new_uri)
             if existing is None:
                 existing = read_file(new_uri)
+            refused = self._refusal(new_uri, existing)
+            if refused is not None:
+                return refused
         action = ActionInput(
             spec,
             snapshot,
