@@ -26,7 +26,7 @@ def yielding_job(worker: ModelWorker) -> Callable[[Backend, CancelToken], str]:
             max_tokens=1000,
             max_seconds=10,
             cancel=cancel,
-            yield_point=lambda: worker.run_waiting() > 0,
+            yield_point=lambda before: worker.run_waiting(before) > 0,
         )
         return backend.generate(["prompt"], limits, lambda _: True).text
 
@@ -165,6 +165,37 @@ async def test_a_long_job_lets_waiting_foreground_jobs_run_between_its_tokens() 
     assert await action == "x" * 400  # interrupted, not cut short
     assert await background == "background"  # background work still waited for it
     assert order == ["completion", "long", "background"]
+
+
+async def test_run_waiting_calls_before_once_and_only_when_work_runs() -> None:
+    worker = ModelWorker()
+    await worker.load_async(FakeBackend)
+    calls: list[str] = []
+    checked, release = threading.Event(), threading.Event()
+
+    def long_job(backend: Backend, cancel: CancelToken) -> list[int]:
+        ran = [worker.run_waiting(lambda: calls.append("before"))]  # nothing waits yet
+        checked.set()
+        release.wait(5)
+        ran.append(worker.run_waiting(lambda: calls.append("before")))
+        return ran
+
+    def short_job(name: str) -> Callable[[Backend, CancelToken], str]:
+        def job(backend: Backend, cancel: CancelToken) -> str:
+            calls.append(name)
+            return name
+
+        return job
+
+    action, _ = worker.submit("action", long_job)
+    assert await asyncio.to_thread(checked.wait, 5)
+    first, _ = worker.submit("completion", short_job("completion"))
+    second, _ = worker.submit("other", short_job("other"))
+    release.set()
+    assert await action == [0, 2]
+    assert await first == "completion" and await second == "other"
+    # The backend puts its state aside once per interruption, before the first job.
+    assert calls == ["before", "completion", "other"]
 
 
 async def test_run_waiting_is_only_for_the_worker_thread() -> None:
