@@ -225,3 +225,38 @@ async def test_a_long_job_interrupted_by_another_can_still_be_superseded() -> No
     assert await nested == "nested"
     assert len(await action) < 400
     assert await newer == "newer"
+
+
+async def test_a_reload_that_fails_its_check_leaves_the_loaded_model_serving() -> None:
+    worker = ModelWorker()
+    assert await worker.load_async(lambda: FakeBackend({"": "old"})) is None
+
+    def missing() -> None:
+        raise ModelUnavailable("model file x.gguf does not exist", "qwen-lsp models pull x")
+
+    def never() -> Backend:
+        raise AssertionError("the load goes no further than its check")
+
+    error = await worker.load_async(never, check=missing)
+    assert error is not None and error.fix == "qwen-lsp models pull x"
+    assert worker.state == "ready" and worker.error is None
+    future, _ = worker.submit("a", generate_job)
+    assert await future == "old"
+
+
+async def test_a_reload_frees_the_old_model_before_loading_the_new_one() -> None:
+    closed: list[str] = []
+
+    class Closing(FakeBackend):
+        def close(self) -> None:
+            closed.append("old")
+
+    worker = ModelWorker()
+    await worker.load_async(Closing)
+
+    def new() -> Backend:
+        assert closed == ["old"]  # never both in memory
+        return FakeBackend()
+
+    assert await worker.load_async(new, check=lambda: None) is None
+    assert worker.state == "ready"
