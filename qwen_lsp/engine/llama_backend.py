@@ -235,7 +235,7 @@ class LlamaBackend:
         heal = b""
         if prompt and not isinstance(prompt[-1], Special) and prompt[-1]:
             heal = self._llm.detokenize([tokens.pop()])
-        room = self._llm.n_ctx() - len(tokens) - 1  # the healed token comes back first
+        room = self._llm.n_ctx() - len(tokens) - 1  # one cell spare, to be safe
         if room < MIN_ANSWER_TOKENS:
             raise ValueError(
                 f"a prompt of {len(tokens)} tokens does not fit the model's context of "
