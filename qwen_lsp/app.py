@@ -186,11 +186,14 @@ class App:
         then says so. Otherwise requests get no suggestions until a load works.
         """
         settings = self.settings
+        markers = fim_tokens_of(settings)
+        if self._loaded is None:  # requests queued for the first load use its markers
+            self.fim_tokens = markers
         error = await self.worker.load_async(
             lambda: load_backend(settings), check=lambda: check_model(settings)
         )
         if error is None:
-            self._loaded, self.fim_tokens = settings, fim_tokens_of(settings)
+            self._loaded, self.fim_tokens = settings, markers
             return None
         previous = self._loaded
         if self.worker.state == "error" and previous is not None:
