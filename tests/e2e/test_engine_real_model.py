@@ -96,7 +96,7 @@ def end_of(text: str) -> types.Position:
 
 # -- item 7: a keystroke while an action reads its prompt ------------------------------------
 
-# One long function: its prompt is about 3,000 tokens, tens of seconds of prompt
+# One long function: its prompt is about 3,000 tokens (100 lines), tens of seconds of prompt
 # evaluation on a CPU core.
 LONG_FUNCTION = (
     "def summarize_orders(orders, rates):\n"
@@ -262,10 +262,9 @@ async def test_absurd_token_budgets_still_give_answers(tmp_path: Path) -> None:
         edit_text(client, uri, 2, block_head + "\n" + below)
         position = types.Position(line=block_head.count("\n"), character=0)
         await inline(client, uri, position, timeout=300)  # answers, whatever it says
-        found, _ = await list_actions(client, uri, (block_head.count("\n") - 1, 4))
+        found, _ = await list_actions(client, uri, (4 * 150 + 1, 4))  # in helper_150
         edit = await choose(client, action_named(found, "docstring"), log)
-        notes = [m.message for m in client.messages]
-        assert edit is not None or any("nothing was changed" in n for n in notes), notes
+        assert edit is not None, [m.message for m in client.messages]
         assert not [m for m in client.messages if m.type == types.MessageType.Error]
     finally:
         await finish(client)
