@@ -13,8 +13,10 @@ choice to the `backend` setting, and one branch to :func:`load_backend`.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from qwen_lsp import modelstore
 from qwen_lsp.actions.service import ActionService
@@ -48,11 +50,24 @@ def fim_tokens_of(settings: Settings) -> FimTokens:
     return spec.fim if spec is not None else FimTokens()
 
 
+def check_model(settings: Settings) -> None:
+    """The quick part of :func:`load_backend`: the model file the settings name is there
+    and sound (ModelUnavailable with the fix otherwise). Run before the loaded model is
+    freed, so a reload of a missing or broken file leaves the server serving."""
+    if settings.backend == "fake":
+        return
+    resolved = resolve_model(settings)
+    try:
+        modelstore.verify(resolved, modelstore.StoreConfig.from_settings(settings))
+    except modelstore.ModelError as exc:
+        raise ModelUnavailable(str(exc), exc.fix, exc.pull) from exc
+
+
 def load_backend(settings: Settings) -> Backend:
     """Load the engine and model the settings name (slow: run it on the model worker).
 
     Raises ModelUnavailable, with the fix, when the model is missing, truncated, corrupt or
-    not loadable.
+    not loadable, or when memory is short.
     """
     if settings.backend == "fake":
         from qwen_lsp.engine.fake import FakeBackend
@@ -65,19 +80,28 @@ def load_backend(settings: Settings) -> Backend:
         return FakeBackend(seconds_per_token=delay, prompt_log=prompt_log)
     from qwen_lsp.engine.llama_backend import LlamaBackend, LlamaOptions
 
-    resolved = resolve_model(settings)
     started = time.monotonic()
-    try:
-        modelstore.verify(resolved, modelstore.StoreConfig.from_settings(settings))
-    except modelstore.ModelError as exc:
-        raise ModelUnavailable(str(exc), exc.fix, exc.pull) from exc
+    check_model(settings)
+    resolved = resolve_model(settings)
     stop = resolved.spec.stop if resolved.spec is not None else modelstore.DEFAULT_STOP
     options = LlamaOptions(
-        n_ctx=settings.contextSize, n_threads=settings.threads, n_gpu_layers=settings.gpuLayers
+        n_ctx=settings.contextSize,
+        n_threads=settings.threads,
+        n_gpu_layers=settings.gpuLayers,
+        kv_cache_bytes=settings.kvCacheBytes,
     )
     try:
         backend = LlamaBackend(resolved.path, stop, options)
-    except Exception as exc:  # llama.cpp reports a bad file as a generic error
+    except Exception as exc:  # llama.cpp reports a bad file and a failed allocation alike
+        short = memory_shortfall(resolved.path, settings.contextSize)
+        if isinstance(exc, MemoryError) or short:
+            raise ModelUnavailable(
+                f"not enough memory to load {resolved.path.name}"
+                + (f" ({short})" if short else "")
+                + f": {exc}",
+                "close other programs, lower the contextSize setting "
+                f"(now {settings.contextSize}) or choose a smaller model",
+            ) from exc
         raise ModelUnavailable(
             f"llama.cpp could not load {resolved.path}: {exc}",
             f"qwen-lsp models pull --force {resolved.spec.name}"
@@ -105,6 +129,45 @@ def read_ignore_file(path: str) -> str | None:
     return data.decode("utf-8", "replace")
 
 
+# What loading needs besides the weights, roughly: the KV cache per token of context (a
+# 7B model's 57 KB; smaller models need less) and llama.cpp's compute and logits buffers.
+_KV_BYTES_PER_TOKEN = 64 << 10
+_BUFFER_BYTES = 512 << 20
+
+
+def memory_shortfall(path: Path, context_tokens: int) -> str:
+    """Why memory looks too short to load ``path`` with that context ("" when it does not):
+    told apart from a broken file after llama.cpp fails, whose error says neither."""
+    try:
+        need = path.stat().st_size + context_tokens * _KV_BYTES_PER_TOKEN + _BUFFER_BYTES
+    except OSError:
+        return ""
+    mib = 1 << 20
+    try:
+        import resource
+
+        limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if limit != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as f:
+                used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            if used + need > limit:
+                return (
+                    f"about {need // mib} MB needed, {max(0, limit - used) // mib} MB left "
+                    f"under the address-space limit (ulimit -v) of {limit // mib} MB"
+                )
+    except (ImportError, OSError, ValueError):
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        available = int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return ""
+    if need > available:
+        return f"about {need // mib} MB needed, {available // mib} MB available"
+    return ""
+
+
 class App:
     """One session's parts: open documents, the model worker, and the use cases on them.
 
@@ -128,6 +191,7 @@ class App:
             self.worker, lambda: self.settings, lambda: self.fim_tokens, self.cross_file, admission
         )
         self.actions = ActionService(self.worker, lambda: self.settings, self._open_text, admission)
+        self._loaded: Settings | None = None  # the settings of the model that serves
 
     def _open_text(self, uri: str) -> str | None:
         document = self.documents.get(uri)
@@ -135,11 +199,34 @@ class App:
 
     async def load_model(self) -> ModelUnavailable | None:
         """Load the model the settings name, replacing the current one; the error (with
-        its fix) when it failed, after which requests get no suggestions until a load works.
+        its fix) when it failed.
+
+        A reload that fails keeps the server serving when it can: a missing or broken file
+        is found before the loaded model is freed, and when loading itself fails (memory,
+        a file llama.cpp rejects) the model that served before is loaded again; the error
+        then says so. Otherwise requests get no suggestions until a load works.
         """
         settings = self.settings
-        self.fim_tokens = fim_tokens_of(settings)
-        return await self.worker.load_async(lambda: load_backend(settings))
+        markers = fim_tokens_of(settings)
+        if self._loaded is None:  # requests queued for the first load use its markers
+            self.fim_tokens = markers
+        error = await self.worker.load_async(
+            lambda: load_backend(settings), check=lambda: check_model(settings)
+        )
+        if error is None:
+            self._loaded, self.fim_tokens = settings, markers
+            return None
+        previous = self._loaded
+        if self.worker.state == "error" and previous is not None:
+            log.warning("loading the model failed (%s); loading the previous one again", error)
+            if await self.worker.load_async(lambda: load_backend(previous)) is not None:
+                self._loaded = None
+                return error
+        if self._loaded is None:
+            return error
+        return ModelUnavailable(
+            f"{error} (still serving with the model loaded before)", error.fix, error.pull_model
+        )
 
     async def close(self) -> None:
         """Free the model (llama.cpp objects left to interpreter shutdown can crash it)."""

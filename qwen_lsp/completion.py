@@ -162,7 +162,9 @@ class CompletionService:
         self._cross_file = cross_file
         self._settings = settings
         self._markers = markers
-        self._counters: dict[int, TokenCounter] = {}
+        # The token counter of the model that serves: one, replaced with the model (one per
+        # model ever loaded kept every old model alive, with its memory).
+        self._counter: tuple[Backend, TokenCounter] | None = None
         self._templates: dict[int, ChatTemplate] = {}
         # One job per (document version, cursor): an inline request and a completion
         # request for the same keystroke share it instead of cancelling each other.
@@ -380,7 +382,7 @@ class CompletionService:
             """Generate at ``at`` of ``text`` with ``typed`` inserted there (text the user
             has not typed yet, as far as the prompt window is concerned): the raw
             generation and the text to show."""
-            counter = self._counters.setdefault(id(backend), TokenCounter(backend.tokenize))
+            counter = self._counter_for(backend)
             window = fim_window(
                 text,
                 at,
@@ -494,6 +496,11 @@ class CompletionService:
                 return None  # newer work won; this one simply shows nothing
             cancel.cancel("request cancelled")
             raise
+
+    def _counter_for(self, backend: Backend) -> TokenCounter:
+        if self._counter is None or self._counter[0] is not backend:
+            self._counter = (backend, TokenCounter(backend.tokenize))
+        return self._counter[1]
 
     def _template(self, backend: Backend) -> ChatTemplate:
         template = self._templates.get(id(backend))

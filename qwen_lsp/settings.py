@@ -246,6 +246,14 @@ class Settings:
         "not used as context for other files; a message says so once per document.",
         minimum=100_000,
     )
+    kvCacheBytes: int = setting(
+        512 << 20,
+        "Memory (bytes) for saved KV-cache states: other files and the typing position kept "
+        "warm while a code action or speculation runs; the oldest go first; 0 = keep none.",
+        env="QWEN_LSP_KV_CACHE_BYTES",
+        minimum=0,
+        reload=True,
+    )
     # -- what each speed technique buys: switches for the benchmark, leave them on
     kvReuse: bool = setting(
         True,
@@ -488,4 +496,43 @@ def resolve_settings(
                     f"qwen-lsp: setting {name!r} from {origin} is invalid ({exc}); "
                     f"keeping {values.get(name, getattr(defaults, name))!r}"
                 )
-    return Resolved(dataclasses.replace(defaults, **values), problems)
+    fitted, clamped = fit_to_context(dataclasses.replace(defaults, **values))
+    return Resolved(fitted, problems + clamped)
+
+
+# Shares of the context: the most an answer may take, and what the prompt around the
+# budgets needs besides (special tokens, the chat template, the cursor line's rest, which
+# is always in the prompt).
+ANSWER_SHARE = 4
+SLACK_SHARE = 8
+# The prompt budgets a completion adds up.
+_COMPLETION_BUDGETS = ("prefixTokens", "suffixTokens", "crossFileTokens")
+
+
+def fit_to_context(settings: Settings) -> tuple[Settings, list[str]]:
+    """Clamp every token budget so that a prompt and its answer fit ``contextSize``.
+
+    The model cannot take a prompt longer than its context: without this a budget set too
+    high (or a smaller context) fails every request. Returns the fitted settings and one
+    message per change, for the user.
+    """
+    context = settings.contextSize
+    changes: dict[str, Any] = {}
+    for name in ("maxTokensLine", "maxTokensBlock", "actionContextTokens"):
+        if getattr(settings, name) > context // ANSWER_SHARE:
+            changes[name] = context // ANSWER_SHARE
+    answer = max(
+        changes.get("maxTokensLine", settings.maxTokensLine),
+        changes.get("maxTokensBlock", settings.maxTokensBlock),
+    )
+    room = context - answer - context // SLACK_SHARE
+    asked = sum(getattr(settings, name) for name in _COMPLETION_BUDGETS)
+    if asked > room:  # scaled down together, so their proportions stay the user's
+        for name in _COMPLETION_BUDGETS:
+            changes[name] = getattr(settings, name) * room // asked
+    messages = [
+        f"qwen-lsp: setting {name!r} ({getattr(settings, name)} tokens) does not fit the "
+        f"model's context (contextSize {context}) with its other budgets; using {value}"
+        for name, value in changes.items()
+    ]
+    return dataclasses.replace(settings, **changes), messages

@@ -305,7 +305,7 @@ class ActionService:
             cancel=cancel,
             prompt_lookup=settings.promptLookup if plan.rewrite else 0,
             # Keystrokes typed while the action runs still get their completions.
-            yield_point=lambda: self._worker.run_waiting() > 0,
+            yield_point=lambda before: self._worker.run_waiting(before) > 0,
         )
         report(f"reading the code ({plan.prompt_tokens} tokens)", 0)
         last_report = time.monotonic()

@@ -134,10 +134,12 @@ class GenerationLimits:
     # prompt and verify them in one batch (0 = plain decoding). Pays when the answer
     # repeats the prompt (rewrites of code); greedy output is the same either way.
     prompt_lookup: int = 0
-    # Called between decoding steps of a long generation (a code action): runs model work
-    # that arrived meanwhile (a keystroke's completion) and returns True when it did; the
-    # backend then brings its KV state back before it goes on. None: never interrupted.
-    yield_point: Callable[[], bool] | None = None
+    # Called between prompt chunks and decoding steps of a long generation (a code
+    # action): runs model work that arrived meanwhile (a keystroke's completion) and
+    # returns True when it did. It calls its argument just before that work starts, when
+    # the backend puts its KV state aside; the backend brings it back after and goes on
+    # where it was. None: never interrupted.
+    yield_point: Callable[[Callable[[], None]], bool] | None = None
 
 
 class Backend(Protocol):

@@ -88,7 +88,7 @@ class FakeBackend:
         reason: StopReason = "stop_token"
         for count, char in enumerate(answer):
             if limits.yield_point is not None:
-                limits.yield_point()
+                limits.yield_point(lambda: None)
             if limits.cancel.cancelled:
                 reason = "cancelled"
                 break

@@ -8,12 +8,16 @@ that shares a longer prefix with a saved state than with the live one restores t
 state first. States are matched by tokens, not by names: whatever produced a prompt, the
 state that spares the most evaluation wins (llama-server picks its slots the same way).
 
-Pure bookkeeping: the states themselves are opaque (bytes from llama_state_seq_get_data).
+The pool is bounded by bytes (the kvCacheBytes setting), not only by count: one state of
+a 7B model with a 32k context is about 1.9 GB, so eight of them would eat the machine.
+
+Pure bookkeeping: the states themselves are opaque (bytes from llama_state_seq_get_data);
+``size_of`` says how many bytes one holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -33,15 +37,30 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 class Saved(Generic[State]):
     tokens: tuple[int, ...]
     state: State
+    size: int = 0  # bytes
 
 
 class KvPool(Generic[State]):
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
+    def __init__(
+        self, budget_bytes: int, size_of: Callable[[State], int], max_states: int = 8
+    ) -> None:
+        self.budget_bytes = budget_bytes
+        self._size_of = size_of
+        # Matching a prompt compares it with every state: keep the count small as well.
+        self._max_states = max_states
         self._entries: list[Saved[State]] = []  # least recently used first
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def bytes(self) -> int:
+        """Bytes held by the saved states."""
+        return sum(entry.size for entry in self._entries)
+
+    def fits(self, size: int) -> bool:
+        """Whether a state of ``size`` bytes could be kept at all."""
+        return 0 < size <= self.budget_bytes
 
     def best(self, tokens: Sequence[int]) -> tuple[int, int]:
         """(index, shared prefix length) of the saved state closest to ``tokens``;
@@ -57,11 +76,21 @@ class KvPool(Generic[State]):
         """Remove and return a saved state (it becomes the live one)."""
         return self._entries.pop(index)
 
-    def put(self, tokens: Sequence[int], state: State) -> None:
+    def put(self, tokens: Sequence[int], state: State) -> bool:
         """Save a state; states it extends are dropped (it serves every prompt they
-        would), and the least recently used goes when the pool is full."""
+        would), and the least recently used go while the pool holds too many states or
+        bytes. A state bigger than the whole budget is not kept (False)."""
+        size = self._size_of(state)
+        if not self.fits(size):
+            return False
         key = tuple(tokens)
         self._entries = [e for e in self._entries if common_prefix(e.tokens, key) < len(e.tokens)]
-        self._entries.append(Saved(key, state))
-        while len(self._entries) > self._capacity:
-            self._entries.pop(0)
+        self._entries.append(Saved(key, state, size))
+        total = self.bytes
+        while len(self._entries) > self._max_states or total > self.budget_bytes:
+            total -= self._entries.pop(0).size
+        return True
+
+    def clear(self) -> None:
+        """Drop every state (the model is closing: give their memory back)."""
+        self._entries.clear()

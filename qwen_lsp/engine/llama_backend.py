@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import ctypes
+import dataclasses
 import logging
 import os
 import time
@@ -34,12 +35,16 @@ log = logging.getLogger(__name__)
 
 # Prompt tokens evaluated between two cancellation checks: about 0.3 s of work here.
 PREFILL_CHUNK = 32
-# Saved KV states (about 12 KB per token for the 0.5B model, so a few MB each): other
-# documents, the typing position while a speculation or a code action runs elsewhere.
+# Saved KV states (about 12 KB per token for the 0.5B model, so a few MB each; 57 KB per
+# token for a 7B one): other documents, the typing position while a speculation or a code
+# action runs elsewhere. At most this many, within the kvCacheBytes budget.
 KEPT_STATES = 8
 # Saving or restoring a state costs a copy of it; only worth it when it spares this many
 # tokens of prompt evaluation.
 MIN_TOKENS_SAVED_BY_RESTORE = 48
+# A prompt that leaves fewer tokens than this for the answer is refused, with a message;
+# otherwise the answer is cut to the room left.
+MIN_ANSWER_TOKENS = 16
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class LlamaOptions:
     n_threads: int = 0  # 0 = all available cores
     n_gpu_layers: int = 0
     n_batch: int = 512
+    kv_cache_bytes: int = 512 << 20  # the budget of the saved KV states (kvCacheBytes)
 
 
 def default_threads() -> int:
@@ -69,7 +75,7 @@ class LlamaBackend:
             verbose=False,
         )
         self._path = model_path
-        self._pool: KvPool[Any] = KvPool(KEPT_STATES)
+        self._pool: KvPool[Any] = KvPool(options.kv_cache_bytes, len, KEPT_STATES)
         self._healer = TokenHealer([self._llm.detokenize([i]) for i in range(self._llm.n_vocab())])
         self._special_ids: dict[str, int] = {}
         self._stop_ids = {self._llm.token_eos()}
@@ -158,11 +164,45 @@ class LlamaBackend:
         llm.input_ids[: len(tokens)] = tokens
         llm.n_tokens = len(tokens)
 
+    def _keep_live(self) -> None:
+        """Save the live KV state in the pool, if it holds enough to be worth a copy."""
+        llm = self._llm
+        if llm.n_tokens >= MIN_TOKENS_SAVED_BY_RESTORE:
+            self._pool.put(llm.input_ids[: llm.n_tokens].tolist(), self._save_kv())
+
+    def _let_others_run(self, limits: GenerationLimits) -> bool:
+        """Let model work that waits (a keystroke's completion) run now, in the middle of
+        this generation's prompt or answer; True when some ran.
+
+        The live KV state is put aside just before that work starts and brought back
+        after it, so this generation goes on where it stopped; the other work's own state
+        goes to the pool (the next keystroke starts from it). An interruption costs three
+        state copies (tens of milliseconds for thousands of tokens), not a re-evaluation.
+        """
+        if limits.yield_point is None:
+            return False
+        llm = self._llm
+        aside: tuple[list[int], Any] | None = None
+
+        def put_aside() -> None:
+            nonlocal aside
+            aside = (llm.input_ids[: llm.n_tokens].tolist(), self._save_kv())
+            llm.n_tokens = 0  # the other work finds no live state: it restores its own
+
+        ran = limits.yield_point(put_aside)
+        if aside is not None:
+            self._keep_live()
+            self._load_kv(*aside)
+        return ran
+
     def _prefill(self, tokens: list[int], limits: GenerationLimits) -> tuple[int, bool]:
         """Evaluate the part of ``tokens`` the KV cache does not hold yet.
 
         Returns (reused token count, finished). The last token is always evaluated again
-        when everything is cached, because sampling needs its logits.
+        when everything is cached, because sampling needs its logits. Between chunks the
+        evaluation stops when cancelled, and lets waiting work run (``yield_point``): a
+        prompt of thousands of tokens takes many seconds on a CPU, and a keystroke must
+        not wait for it.
         """
         llm = self._llm
         if limits.reuse_kv:
@@ -170,10 +210,18 @@ class LlamaBackend:
         common = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         common = min(common, len(tokens) - 1) if limits.reuse_kv else 0
         llm.n_tokens = common  # eval() drops the KV entries past this point
-        for start in range(common, len(tokens), PREFILL_CHUNK):
+        start = common
+        while start < len(tokens):
             if limits.cancel.cancelled:
                 return common, False
+            if self._let_others_run(limits):
+                # Normally the state is back as it was; if it could not be restored, go
+                # on from what the cache holds.
+                start = min(start, common_prefix(llm.input_ids[: llm.n_tokens], tokens))
+                llm.n_tokens = start
+                continue
             llm.eval(tokens[start : start + PREFILL_CHUNK])
+            start = llm.n_tokens
         return common, True
 
     def generate(
@@ -187,9 +235,14 @@ class LlamaBackend:
         heal = b""
         if prompt and not isinstance(prompt[-1], Special) and prompt[-1]:
             heal = self._llm.detokenize([tokens.pop()])
-        overflow = len(tokens) + limits.max_tokens - self._llm.n_ctx()
-        if overflow > 0:
-            raise ValueError(f"prompt of {len(tokens)} tokens does not fit the context")
+        room = self._llm.n_ctx() - len(tokens) - 1  # one cell spare, to be safe
+        if room < MIN_ANSWER_TOKENS:
+            raise ValueError(
+                f"a prompt of {len(tokens)} tokens does not fit the model's context of "
+                f"{self._llm.n_ctx()} tokens (contextSize)"
+            )
+        if limits.max_tokens > room:  # the answer gets what is left rather than nothing
+            limits = dataclasses.replace(limits, max_tokens=room)
         started = time.monotonic()
         reused, finished = self._prefill(tokens, limits)
         prompt_done = time.monotonic()
@@ -252,7 +305,10 @@ class LlamaBackend:
         token = int(np.argmax(logits))
         while True:
             # Here the KV cache holds exactly ``history``; other work may run now.
-            if limits.yield_point is not None and limits.yield_point():
+            if self._let_others_run(limits) and (
+                llm.n_tokens != len(history)
+                or common_prefix(llm.input_ids[: llm.n_tokens], history) != len(history)
+            ):  # the state could not be brought back: evaluate it again
                 _, finished = self._prefill(history, limits)
                 if not finished:
                     return "cancelled"
@@ -304,7 +360,13 @@ class LlamaBackend:
         return np.ctypeslib.as_array(pointer, shape=(rows * n_vocab,)).reshape(rows, n_vocab)
 
     def close(self) -> None:
-        self._llm.close()
+        """Free the model, its context and the saved states; the memory comes back even
+        if something still holds this object (idempotent)."""
+        self._pool.clear()
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.close()
+        self._healer = TokenHealer([])
 
 
 class _Output:

@@ -61,30 +61,61 @@ class ModelWorker:
 
     # -- loading ---------------------------------------------------------------
     def load(
-        self, loader: Callable[[], Backend], on_done: Callable[[ModelWorker], None] | None = None
+        self,
+        loader: Callable[[], Backend],
+        on_done: Callable[[ModelUnavailable | None], None] | None = None,
+        *,
+        check: Callable[[], None] | None = None,
     ) -> None:
-        """Load a model on the worker thread, replacing the current one."""
+        """Load a model on the worker thread, replacing the current one.
+
+        ``check`` (cheap: is the file there and sound?) runs first, while the current
+        model is still loaded: when it raises ModelUnavailable the current model stays and
+        keeps serving. ``on_done`` gets this load's error (None when it worked).
+        """
 
         def run() -> None:
-            old, self._backend = self._backend, None
-            if old is not None:
-                old.close()
-            self.state, self.error = "loading", None
-            try:
-                self._backend = loader()
-                self.state = "ready"
-            except ModelUnavailable as exc:
-                self.state, self.error = "error", exc
-            except Exception as exc:  # a broken file can fail in many ways inside llama.cpp
-                log.exception("model failed to load")
-                self.state, self.error = "error", ModelUnavailable(str(exc))
+            failure: ModelUnavailable | None = None
+            if check is not None and self._backend is not None:
+                try:
+                    check()
+                except ModelUnavailable as exc:
+                    failure = exc
+                    self.state = "ready"  # the loaded model goes on serving
+            if failure is None:
+                failure = self._replace(loader)
             if on_done is not None:
-                on_done(self)
+                on_done(failure)
 
         self.state = "loading"
         with self._lock:
             self._queue.appendleft(_LoadJob(run))
             self._lock.notify()
+
+    def _replace(self, loader: Callable[[], Backend]) -> ModelUnavailable | None:
+        """Free the current model, then load another (never both in memory at once)."""
+        old, self._backend = self._backend, None
+        if old is not None:
+            old.close()
+        del old  # nothing here may keep the closed model alive
+        self.state, self.error = "loading", None
+        try:
+            self._backend = loader()
+            self.state = "ready"
+        except ModelUnavailable as exc:
+            self.state, self.error = "error", exc
+        except MemoryError:
+            self.state, self.error = (
+                "error",
+                ModelUnavailable(
+                    "not enough memory to load the model",
+                    "close other programs, lower contextSize or choose a smaller model",
+                ),
+            )
+        except Exception as exc:  # a broken file can fail in many ways inside llama.cpp
+            log.exception("model failed to load")
+            self.state, self.error = "error", ModelUnavailable(str(exc))
+        return self.error
 
     async def close(self) -> None:
         """Free the model on its own thread and wait for that.
@@ -104,21 +135,23 @@ class ModelWorker:
                 running.cancel.cancel("closing")
         await self.load_async(unload)
 
-    async def load_async(self, loader: Callable[[], Backend]) -> ModelUnavailable | None:
-        """Load a model and wait for it; returns the error, if loading failed."""
+    async def load_async(
+        self, loader: Callable[[], Backend], *, check: Callable[[], None] | None = None
+    ) -> ModelUnavailable | None:
+        """Load a model and wait for it; returns the error, if loading failed (see
+        :meth:`load` for ``check``)."""
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[ModelUnavailable | None] = loop.create_future()
 
-        def settle() -> None:
-            if not done.done():
-                done.set_result(None)
+        def finished(error: ModelUnavailable | None) -> None:
+            def settle() -> None:
+                if not done.done():
+                    done.set_result(error)
 
-        def finished(_: ModelWorker) -> None:
             _post(loop, settle)
 
-        self.load(loader, finished)
-        await done
-        return self.error
+        self.load(loader, finished, check=check)
+        return await done
 
     # -- requests --------------------------------------------------------------
     def submit(
@@ -155,12 +188,15 @@ class ModelWorker:
             self._lock.notify()
         return job.future, job.cancel
 
-    def run_waiting(self) -> int:
+    def run_waiting(self, before: Callable[[], None] | None = None) -> int:
         """Run the foreground jobs queued meanwhile, from inside a long job; how many ran.
 
-        Called on the worker thread by a long generation (a code action) between its
-        tokens, so a keystroke's completion is answered in a fraction of a second instead of
-        after the action. Background work and model loads still wait for the long job.
+        Called on the worker thread by a long job (a code action) between its prompt
+        chunks and its tokens, so a keystroke's completion is answered in a fraction of a
+        second instead of after the action. ``before`` is called once, just before the
+        first job runs (the backend puts its live KV state aside then: only when there is
+        work, since that costs a copy). Background work and model loads still wait for the
+        long job.
         """
         if threading.current_thread() is not self._thread:
             raise RuntimeError("run_waiting() is for jobs running on the model worker")
@@ -180,6 +216,8 @@ class ModelWorker:
                     return ran
                 self._queue.remove(job)
                 self._running.append(job)
+            if ran == 0 and before is not None:
+                before()
             try:
                 self._execute(job)
             finally:

@@ -7,7 +7,7 @@ must go on exactly as if nothing had happened: greedy decoding makes that checka
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -63,11 +63,12 @@ def test_interrupted_generation_goes_on_unchanged(backend: object, lookup: int) 
     interruptions: list[str] = []
     steps = 0
 
-    def other_work() -> bool:
+    def other_work(before: Callable[[], None]) -> bool:
         nonlocal steps
         steps += 1
         if steps % 5 != 2:
             return False
+        before()
         done = backend.generate(COMPLETION, _limits(), lambda text: "\n" not in text)
         interruptions.append(done.text)
         return True
@@ -77,3 +78,33 @@ def test_interrupted_generation_goes_on_unchanged(backend: object, lookup: int) 
     )
     assert len(interruptions) >= 2 and all(t.strip() for t in interruptions)
     assert interrupted.text == alone.text
+
+
+def test_a_long_prompt_interrupted_while_read_gives_the_same_answer(backend: object) -> None:
+    """Completions run between the prompt chunks of a long prompt; the prompt is read once,
+    and the answer is the one it gets alone."""
+    from qwen_lsp.engine.llama_backend import PREFILL_CHUNK, LlamaBackend
+
+    assert isinstance(backend, LlamaBackend)
+    code = "".join(f"def f_{i}(x):\n    return x * {i}\n\n" for i in range(60))
+    long_action = [*ACTION[:1], f"user\nWhat does f_7 return for 3?\n\n{code}", *ACTION[2:]]
+    alone = backend.generate(long_action, _limits(), lambda _: True)
+    assert alone.prompt_tokens > 20 * PREFILL_CHUNK
+    backend.generate(COMPLETION, _limits(), lambda text: "\n" not in text)  # another state
+
+    calls, answers = 0, []
+
+    def completions(before: Callable[[], None]) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls % 6 != 3:
+            return False
+        before()
+        answers.append(backend.generate(COMPLETION, _limits(), lambda t: "\n" not in t).text)
+        return True
+
+    interrupted = backend.generate(
+        long_action, _limits(yield_point=completions, reuse_kv=False), lambda _: True
+    )
+    assert interrupted.text == alone.text
+    assert len(answers) >= 3 and len(set(answers)) == 1 and answers[0].strip()

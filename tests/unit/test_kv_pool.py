@@ -9,7 +9,7 @@ def test_common_prefix() -> None:
 
 
 def test_best_is_the_state_sharing_the_longest_prefix() -> None:
-    pool: KvPool[str] = KvPool(4)
+    pool: KvPool[str] = KvPool(1000, len, max_states=4)
     assert pool.best([1, 2]) == (-1, 0)
     pool.put([1, 2, 3, 4], "doc-a")
     pool.put([9, 8, 7], "doc-b")
@@ -22,7 +22,7 @@ def test_best_is_the_state_sharing_the_longest_prefix() -> None:
 
 
 def test_a_state_that_extends_another_replaces_it() -> None:
-    pool: KvPool[str] = KvPool(4)
+    pool: KvPool[str] = KvPool(1000, len, max_states=4)
     pool.put([1, 2, 3], "short")
     pool.put([1, 2, 3, 4, 5], "longer")
     assert len(pool) == 1
@@ -35,9 +35,34 @@ def test_a_state_that_extends_another_replaces_it() -> None:
 
 
 def test_the_least_recently_saved_state_goes_first() -> None:
-    pool: KvPool[int] = KvPool(2)
+    pool: KvPool[int] = KvPool(1000, lambda _: 1, max_states=2)
     for i in range(3):
         pool.put([i, i], i)
     assert len(pool) == 2
     assert pool.best([0, 0])[1] == 0
     assert pool.best([2, 2])[1] == 2 and pool.best([1, 1])[1] == 2
+
+
+def test_the_pool_keeps_to_its_byte_budget_dropping_the_oldest() -> None:
+    pool: KvPool[bytes] = KvPool(100, len)
+    assert pool.put([1], b"a" * 40) and pool.put([2], b"b" * 40)
+    assert pool.bytes == 80
+    assert pool.put([3], b"c" * 40)  # over budget: the oldest state goes
+    assert len(pool) == 2 and pool.bytes == 80
+    assert pool.best([1])[1] == 0 and pool.best([2])[1] == 1 and pool.best([3])[1] == 1
+
+
+def test_a_state_bigger_than_the_budget_is_not_kept() -> None:
+    pool: KvPool[bytes] = KvPool(100, len)
+    pool.put([1], b"a" * 10)
+    assert not pool.put([2], b"b" * 101)
+    assert len(pool) == 1 and pool.bytes == 10
+    assert not KvPool(0, len).put([1], b"a")  # a budget of 0 keeps nothing
+
+
+def test_clear_gives_everything_back() -> None:
+    pool: KvPool[bytes] = KvPool(100, len)
+    pool.put([1], b"a" * 10)
+    pool.put([2], b"b" * 10)
+    pool.clear()
+    assert len(pool) == 0 and pool.bytes == 0

@@ -54,3 +54,38 @@ def test_env_types_are_parsed() -> None:
 
 def test_non_mapping_sources_are_ignored() -> None:
     assert resolve_settings({}, None, [1, 2]).settings == Settings()  # type: ignore[arg-type]
+
+
+def test_the_defaults_fit_the_default_context_untouched() -> None:
+    resolved = resolve_settings({})
+    assert resolved.settings == Settings() and resolved.problems == []
+
+
+@pytest.mark.parametrize("context", [256, 1024, 4096, 32768])
+def test_absurd_token_budgets_are_clamped_to_the_context(context: int) -> None:
+    huge = 10**9
+    names = [
+        "prefixTokens",
+        "suffixTokens",
+        "crossFileTokens",
+        "maxTokensLine",
+        "maxTokensBlock",
+        "actionContextTokens",
+    ]
+    resolved = resolve_settings({}, {"contextSize": context, **dict.fromkeys(names, huge)})
+    s = resolved.settings
+    answer = max(s.maxTokensLine, s.maxTokensBlock)
+    # A completion's prompt budgets and its answer fit, with room for the prompt's frame.
+    assert s.prefixTokens + s.suffixTokens + s.crossFileTokens + answer <= context * 7 // 8
+    assert s.actionContextTokens <= context // 4
+    assert min(getattr(s, name) for name in names) > 0  # still useful, not zeroed
+    assert len(resolved.problems) == len(names)
+    assert all("does not fit" in p and str(context) in p for p in resolved.problems)
+
+
+def test_budgets_over_the_context_keep_their_proportions() -> None:
+    s = resolve_settings(
+        {}, {"contextSize": 1024, "prefixTokens": 3000, "suffixTokens": 1000}
+    ).settings
+    assert s.prefixTokens == 3 * s.suffixTokens or abs(s.prefixTokens - 3 * s.suffixTokens) < 4
+    assert s.maxTokensBlock == 160  # fits: left alone

@@ -26,7 +26,7 @@ def yielding_job(worker: ModelWorker) -> Callable[[Backend, CancelToken], str]:
             max_tokens=1000,
             max_seconds=10,
             cancel=cancel,
-            yield_point=lambda: worker.run_waiting() > 0,
+            yield_point=lambda before: worker.run_waiting(before) > 0,
         )
         return backend.generate(["prompt"], limits, lambda _: True).text
 
@@ -167,6 +167,37 @@ async def test_a_long_job_lets_waiting_foreground_jobs_run_between_its_tokens() 
     assert order == ["completion", "long", "background"]
 
 
+async def test_run_waiting_calls_before_once_and_only_when_work_runs() -> None:
+    worker = ModelWorker()
+    await worker.load_async(FakeBackend)
+    calls: list[str] = []
+    checked, release = threading.Event(), threading.Event()
+
+    def long_job(backend: Backend, cancel: CancelToken) -> list[int]:
+        ran = [worker.run_waiting(lambda: calls.append("before"))]  # nothing waits yet
+        checked.set()
+        release.wait(5)
+        ran.append(worker.run_waiting(lambda: calls.append("before")))
+        return ran
+
+    def short_job(name: str) -> Callable[[Backend, CancelToken], str]:
+        def job(backend: Backend, cancel: CancelToken) -> str:
+            calls.append(name)
+            return name
+
+        return job
+
+    action, _ = worker.submit("action", long_job)
+    assert await asyncio.to_thread(checked.wait, 5)
+    first, _ = worker.submit("completion", short_job("completion"))
+    second, _ = worker.submit("other", short_job("other"))
+    release.set()
+    assert await action == [0, 2]
+    assert await first == "completion" and await second == "other"
+    # The backend puts its state aside once per interruption, before the first job.
+    assert calls == ["before", "completion", "other"]
+
+
 async def test_run_waiting_is_only_for_the_worker_thread() -> None:
     worker = ModelWorker()
     with pytest.raises(RuntimeError):
@@ -194,3 +225,38 @@ async def test_a_long_job_interrupted_by_another_can_still_be_superseded() -> No
     assert await nested == "nested"
     assert len(await action) < 400
     assert await newer == "newer"
+
+
+async def test_a_reload_that_fails_its_check_leaves_the_loaded_model_serving() -> None:
+    worker = ModelWorker()
+    assert await worker.load_async(lambda: FakeBackend({"": "old"})) is None
+
+    def missing() -> None:
+        raise ModelUnavailable("model file x.gguf does not exist", "qwen-lsp models pull x")
+
+    def never() -> Backend:
+        raise AssertionError("the load goes no further than its check")
+
+    error = await worker.load_async(never, check=missing)
+    assert error is not None and error.fix == "qwen-lsp models pull x"
+    assert worker.state == "ready" and worker.error is None
+    future, _ = worker.submit("a", generate_job)
+    assert await future == "old"
+
+
+async def test_a_reload_frees_the_old_model_before_loading_the_new_one() -> None:
+    closed: list[str] = []
+
+    class Closing(FakeBackend):
+        def close(self) -> None:
+            closed.append("old")
+
+    worker = ModelWorker()
+    await worker.load_async(Closing)
+
+    def new() -> Backend:
+        assert closed == ["old"]  # never both in memory
+        return FakeBackend()
+
+    assert await worker.load_async(new, check=lambda: None) is None
+    assert worker.state == "ready"

@@ -17,6 +17,7 @@ M.SETTING_ENV = {
   cacheDir = 'QWEN_LSP_CACHE_DIR',
   hubUrl = 'QWEN_LSP_HUB_URL',
   maxSeconds = 'QWEN_LSP_MAX_SECONDS',
+  kvCacheBytes = 'QWEN_LSP_KV_CACHE_BYTES',
   backend = 'QWEN_LSP_BACKEND',
   fakeAnswers = 'QWEN_LSP_FAKE_ANSWERS',
   fakeSecondsPerToken = 'QWEN_LSP_FAKE_SECONDS_PER_TOKEN',

@@ -1,0 +1,122 @@
+"""How a long prompt evaluation shares the one model with waiting work (issue 13, item 7).
+
+The llama backend's scheduling (chunks, putting the KV state aside, the pool) runs here on a
+stand-in for llama.cpp that records every token it evaluates: a code action's prompt of
+thousands of tokens must let a queued completion run between its chunks, and go on where
+it stopped afterwards, without evaluating anything twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from qwen_lsp.engine import GenerationLimits
+from qwen_lsp.engine.kv_pool import KvPool
+from qwen_lsp.engine.llama_backend import KEPT_STATES, PREFILL_CHUNK, LlamaBackend
+
+
+class FakeLlama:
+    """The parts of llama_cpp.Llama the prefill uses; its "KV cache" is a token list."""
+
+    def __init__(self, n_ctx: int = 8192) -> None:
+        self.input_ids = np.zeros(n_ctx, dtype=np.intc)
+        self.n_tokens = 0
+        self.cells: list[int] = []
+        self.evaluated: list[int] = []
+
+    def eval(self, tokens: Sequence[int]) -> None:
+        self.cells = self.cells[: self.n_tokens] + list(tokens)
+        self.input_ids[self.n_tokens : self.n_tokens + len(tokens)] = tokens
+        self.n_tokens += len(tokens)
+        self.evaluated.extend(tokens)
+
+
+class ScriptedBackend(LlamaBackend):
+    def __init__(self) -> None:  # no model: only the scheduling is under test
+        self._llm: Any = FakeLlama()
+        self._pool = KvPool(1 << 30, len, KEPT_STATES)
+        self.copies = 0
+
+    def _save_kv(self) -> Any:
+        self.copies += 1
+        return tuple(self._llm.cells[: self._llm.n_tokens])
+
+    def _load_kv(self, tokens: list[int], state: Any) -> None:
+        self.copies += 1
+        llm = self._llm
+        llm.cells = list(state)
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+
+
+ACTION = list(range(1000, 1000 + 40 * PREFILL_CHUNK))  # a long prompt: 40 chunks
+COMPLETION = list(range(1, 400))
+
+
+def interrupting(
+    backend: ScriptedBackend, at_calls: set[int], ran: list[int]
+) -> Callable[[Callable[[], None]], bool]:
+    """A yield point that runs a completion's prefill at the given calls (as the worker
+    runs a queued job: ``before`` first)."""
+    calls = 0
+
+    def yield_point(before: Callable[[], None]) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls not in at_calls:
+            return False
+        before()
+        ran.append(len(backend._llm.evaluated))
+        prompt = COMPLETION + [calls]  # each keystroke adds a token
+        _, finished = backend._prefill(prompt, GenerationLimits(max_tokens=8, max_seconds=9))
+        assert finished and backend._llm.cells == prompt
+        return True
+
+    return yield_point
+
+
+def test_a_long_prefill_lets_waiting_work_run_between_its_chunks() -> None:
+    backend = ScriptedBackend()
+    ran: list[int] = []
+    limits = GenerationLimits(
+        max_tokens=8, max_seconds=9, yield_point=interrupting(backend, {3, 20}, ran)
+    )
+    reused, finished = backend._prefill(ACTION, limits)
+    assert finished and reused == 0
+    # The completions ran within the prompt, each after a chunk or two, not after it all.
+    assert len(ran) == 2 and ran[0] <= 3 * PREFILL_CHUNK
+    # The action went on where it stopped: its KV cache holds its prompt, and no token of
+    # it was evaluated twice.
+    llm = backend._llm
+    assert llm.cells == ACTION and llm.input_ids[: llm.n_tokens].tolist() == ACTION
+    action_evaluated = [t for t in llm.evaluated if t >= 1000]
+    assert action_evaluated == ACTION
+    # The second completion started from the first one's state (kept in the pool while
+    # the action went on): it evaluated only its new last token.
+    completion_evaluated = [t for t in llm.evaluated if t < 1000]
+    assert len(completion_evaluated) == len(COMPLETION) + 1 + 1
+
+
+def test_a_prefill_with_nothing_waiting_copies_no_state() -> None:
+    backend = ScriptedBackend()
+    limits = GenerationLimits(max_tokens=8, max_seconds=9, yield_point=lambda before: False)
+    assert backend._prefill(ACTION, limits) == (0, True)
+    assert backend.copies == 0 and backend._llm.evaluated == ACTION
+
+
+def test_a_cancel_during_the_interruption_stops_the_prefill() -> None:
+    backend = ScriptedBackend()
+    limits = GenerationLimits(max_tokens=8, max_seconds=9)
+
+    def cancel_meanwhile(before: Callable[[], None]) -> bool:
+        before()
+        limits.cancel.cancel("superseded")
+        return True
+
+    limits.yield_point = cancel_meanwhile
+    _, finished = backend._prefill(ACTION, limits)
+    assert not finished
+    assert len(backend._llm.evaluated) < PREFILL_CHUNK + 1
