@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from qwen_lsp import modelstore
-from qwen_lsp.actions.service import ActionService
+from qwen_lsp.actions.service import ActionService, open_file_in
 from qwen_lsp.completion import CompletionService
 from qwen_lsp.crossfile.header import CrossFileContext
 from qwen_lsp.documents import DocumentStore
@@ -92,11 +92,15 @@ class App:
 
     ``settings`` may be replaced at any time (the services read it per request); a change
     that needs another model takes :meth:`load_model`. ``workspace_root`` gives the
-    workspace folder once the client has said it ("" before).
+    workspace folder once the client has said it ("" before); ``workspace_folders`` every
+    workspace folder (local paths), where actions may write files (default: the root).
     """
 
     def __init__(
-        self, settings: Settings | None = None, workspace_root: Callable[[], str] = lambda: ""
+        self,
+        settings: Settings | None = None,
+        workspace_root: Callable[[], str] = lambda: "",
+        workspace_folders: Callable[[], Sequence[str]] | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings()
         self.fim_tokens = FimTokens()
@@ -106,11 +110,12 @@ class App:
         self.completions = CompletionService(
             self.worker, lambda: self.settings, lambda: self.fim_tokens, self.cross_file
         )
-        self.actions = ActionService(self.worker, lambda: self.settings, self._open_text)
-
-    def _open_text(self, uri: str) -> str | None:
-        document = self.documents.get(uri)
-        return None if document is None else document.text
+        self.actions = ActionService(
+            self.worker,
+            lambda: self.settings,
+            open_file_in(self.documents),
+            workspace_folders or (lambda: [root] if (root := workspace_root()) else []),
+        )
 
     async def load_model(self) -> ModelUnavailable | None:
         """Load the model the settings name, replacing the current one; the error (with
