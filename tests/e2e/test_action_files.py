@@ -3,8 +3,8 @@ the real server with a scripted fake model.
 
 The edits are applied to the disk the way Neovim 0.11 applies them
 (``vim.lsp.util.apply_workspace_edit``): ``CreateFile`` empties an existing file unless
-``ignoreIfExists`` is set, a URI is turned into a path by dropping ``file://`` and decoding
-``%XX`` (no fragment or query), and a versioned edit for another version is skipped.
+``ignoreIfExists`` is set, a URI is turned into a path by dropping ``file://`` and a
+fragment and decoding ``%XX``, and a versioned edit for an older version is skipped.
 tests/editors/test_neovim_files.py does the same with the real Neovim.
 """
 
@@ -76,8 +76,8 @@ def _notes_action(title: str, file_name: str) -> dict[str, str]:
 
 
 def neovim_path(uri: str) -> str:
-    """vim.uri_to_fname: the text after file://, %XX decoded, nothing else."""
-    rest = uri.removeprefix("file://")
+    """vim.uri_to_fname: the text after file:// up to a ``#``, %XX decoded (a ``?`` stays)."""
+    rest = uri.removeprefix("file://").split("#", 1)[0]
     return re.sub(
         rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), rest.encode()
     ).decode("utf-8", "surrogateescape")
