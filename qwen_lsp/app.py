@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from qwen_lsp import modelstore
 from qwen_lsp.actions.service import ActionService, open_file_in
+from qwen_lsp.admission import Gate
 from qwen_lsp.completion import CompletionService
 from qwen_lsp.crossfile.header import CrossFileContext
 from qwen_lsp.documents import DocumentStore
@@ -58,10 +59,10 @@ def load_backend(settings: Settings) -> Backend:
 
         # Tests slow the fake down to exercise cancellation and stale edits, and script
         # its answers (code actions) in a JSON file.
-        delay = settings.fakeSecondsPerToken
+        delay, prompt_log = settings.fakeSecondsPerToken, settings.fakePromptLog
         if settings.fakeAnswers:
-            return FakeBackend.from_file(settings.fakeAnswers, seconds_per_token=delay)
-        return FakeBackend(seconds_per_token=delay)
+            return FakeBackend.from_file(settings.fakeAnswers, delay, prompt_log)
+        return FakeBackend(seconds_per_token=delay, prompt_log=prompt_log)
     from qwen_lsp.engine.llama_backend import LlamaBackend, LlamaOptions
 
     resolved = resolve_model(settings)
@@ -87,6 +88,23 @@ def load_backend(settings: Settings) -> Backend:
     return backend
 
 
+# A .gitignore larger than this is not one (a generated or binary file): not read.
+IGNORE_FILE_LIMIT = 1_000_000
+
+
+def read_ignore_file(path: str) -> str | None:
+    """The text of a .gitignore (or .git/info/exclude) for the admission gate; None when
+    there is none or it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(IGNORE_FILE_LIMIT + 1)
+    except OSError:
+        return None
+    if len(data) > IGNORE_FILE_LIMIT:
+        return None
+    return data.decode("utf-8", "replace")
+
+
 class App:
     """One session's parts: open documents, the model worker, and the use cases on them.
 
@@ -106,14 +124,18 @@ class App:
         self.fim_tokens = FimTokens()
         self.documents = DocumentStore()
         self.worker = ModelWorker()
-        self.cross_file = CrossFileContext(self.documents.snapshots, workspace_root)
+        # Which documents take part (private files, the size limit): asked by every service.
+        self.admission = Gate(lambda: self.settings, workspace_root, read_ignore_file)
+        admission = self.admission.verdict
+        self.cross_file = CrossFileContext(self.documents.snapshots, workspace_root, admission)
         self.completions = CompletionService(
-            self.worker, lambda: self.settings, lambda: self.fim_tokens, self.cross_file
+            self.worker, lambda: self.settings, lambda: self.fim_tokens, self.cross_file, admission
         )
         self.actions = ActionService(
             self.worker,
             lambda: self.settings,
             open_file_in(self.documents),
+            admission,
             workspace_folders or (lambda: [root] if (root := workspace_root()) else []),
         )
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qwen_lsp import postprocess, protocol, syntax
+from qwen_lsp.admission import Admission, admit_all
 from qwen_lsp.cache import CachedSuggestion, SuggestionCache
 from qwen_lsp.chat import ChatTemplate
 from qwen_lsp.context import (
@@ -154,8 +155,10 @@ class CompletionService:
         settings: Callable[[], Settings],
         markers: Callable[[], FimTokens],
         cross_file: CrossFileContext | None = None,
+        admission: Admission = admit_all,
     ) -> None:
         self._worker = worker
+        self._admission = admission  # private and too large documents get nothing
         self._cross_file = cross_file
         self._settings = settings
         self._markers = markers
@@ -186,6 +189,8 @@ class CompletionService:
         result is never returned. Raises documents.PositionError for a position outside
         the document.
         """
+        if not self._admission(snapshot.uri, snapshot.text).admitted:
+            return None
         offset = snapshot.offset_at(line, utf16_col)
         self.stats.requests += 1
         settings = self._settings()
@@ -456,7 +461,7 @@ class CompletionService:
                 text = next_line + text if text.strip() else ""
             log.info(
                 "%s %s:%d kind=%s prompt=%d reused=%d generated=%d "
-                "prompt_s=%.2f gen_s=%.2f stop=%s shown=%r",
+                "prompt_s=%.2f gen_s=%.2f stop=%s shown=%d chars",
                 "speculation" if background else "completion",
                 snapshot.uri.rsplit("/", 1)[-1],
                 where,
@@ -467,8 +472,9 @@ class CompletionService:
                 generation.prompt_seconds,
                 generation.generate_seconds,
                 cancel.why() or generation.stop_reason,
-                text[:60],
+                len(text),
             )
+            log.debug("shown %r", text)  # document text: never above DEBUG (issue 13)
             if generation.stop_reason == "cancelled":
                 return None
             return CachedSuggestion(text, wanted)

@@ -33,6 +33,28 @@ from qwen_lsp.settings import SECTION, needs_reload, resolve_settings
 
 log = logging.getLogger(__name__)
 
+
+class _NoParamsAboveDebug(logging.Filter):
+    """pygls logs the parameters of a notification it failed to handle (a didChange's
+    text: a secret being typed) at ERROR level; they are kept for --log-level debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            isinstance(record.args, tuple)
+            and logging.getLogger().getEffectiveLevel() > logging.DEBUG
+        ):
+            record.args = tuple(
+                arg
+                if arg is None or isinstance(arg, (str, int, float))
+                else f"<{type(arg).__name__}: logged at --log-level debug only>"
+                for arg in record.args
+            )
+        return True
+
+
+for _name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "pygls"]:
+    logging.getLogger(_name).addFilter(_NoParamsAboveDebug())
+
 ACTION_KINDS = [
     types.CodeActionKind.QuickFix,
     types.CodeActionKind.Refactor,
@@ -205,6 +227,7 @@ async def on_configuration(
 def on_open(ls: QwenLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
     doc = params.text_document
     ls.app.documents.open(doc.uri, doc.language_id, doc.version, doc.text)
+    _tell_refusal(ls, doc.uri, doc.text)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -224,6 +247,7 @@ def on_change(ls: QwenLanguageServer, params: types.DidChangeTextDocumentParams)
     document = ls.app.documents.change(
         params.text_document.uri, params.text_document.version, changes
     )
+    _tell_refusal(ls, document.uri, document.text)
     for new_text, range_ in changes:
         if range_ is not None:  # a whole-text replacement says nothing about where
             first = range_[0][0]
@@ -234,6 +258,20 @@ def on_change(ls: QwenLanguageServer, params: types.DidChangeTextDocumentParams)
 def on_close(ls: QwenLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.app.documents.close(params.text_document.uri)
     ls.app.cross_file.forget(params.text_document.uri)
+    ls.app.admission.forget(params.text_document.uri)
+
+
+def _tell_refusal(ls: QwenLanguageServer, uri: str, text: str) -> None:
+    """Once per open document, why it gets nothing (private, too large: admission.py)."""
+    notice = ls.app.admission.notice(uri, text)
+    if notice is None:
+        return
+    how, message = notice
+    log.info("%s", message)
+    if how == "show":
+        ls.tell(types.MessageType.Warning, message)
+    else:
+        ls.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=message))
 
 
 async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -> Suggestion | None:

@@ -100,6 +100,20 @@ class CustomAction:
     )
 
 
+# Files whose text never goes to the model (admission.py): secrets by their usual names.
+DEFAULT_EXCLUDES = (
+    ".env*",
+    "*.pem",
+    "*.key",
+    "id_rsa*",
+    "id_ed25519*",
+    "*credentials*",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     # -- the model
@@ -206,6 +220,32 @@ class Settings:
         "(the answer repeats the input); 0 = plain decoding.",
         minimum=0,
     )
+    # -- privacy and limits
+    excludeFiles: tuple[str, ...] = setting(
+        (),
+        "Files that get no suggestions or code actions and whose text never enters a prompt, "
+        "in addition to the built-in deny list ("
+        + ", ".join(f"`{glob}`" for glob in DEFAULT_EXCLUDES)
+        + "). Globs as in `.gitignore`: one without `/` matches a file or folder name at any "
+        "depth, one with `/` the path from the workspace folder; `*`, `?`, `[...]`, `**`.",
+    )
+    allowFiles: tuple[str, ...] = setting(
+        (),
+        "Files the built-in deny list and `excludeGitignored` do not apply to (for example "
+        "`src/credentials.py` when it holds code, not secrets); globs as in `excludeFiles`, "
+        "which still applies to them.",
+    )
+    excludeGitignored: bool = setting(
+        False,
+        "Treat the files the workspace's `.gitignore` files (and `.git/info/exclude`) ignore "
+        "like `excludeFiles`.",
+    )
+    maxDocumentBytes: int = setting(
+        10_000_000,
+        "Documents larger than this (UTF-8 bytes) get no suggestions or code actions and are "
+        "not used as context for other files; a message says so once per document.",
+        minimum=100_000,
+    )
     # -- what each speed technique buys: switches for the benchmark, leave them on
     kvReuse: bool = setting(
         True,
@@ -271,6 +311,14 @@ class Settings:
         (),
         "Post-processing and prompt rules to leave out, by name (to measure what each buys).",
         env="QWEN_LSP_DISABLE_RULES",
+        internal=True,
+    )
+    fakePromptLog: str = setting(
+        "",
+        "A file the `fake` backend appends every prompt it is given to, one JSON string a "
+        "line (to test what never reaches a prompt).",
+        env="QWEN_LSP_FAKE_PROMPT_LOG",
+        reload=True,
         internal=True,
     )
 

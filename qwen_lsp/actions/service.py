@@ -30,6 +30,7 @@ from qwen_lsp.actions.prompt import (
     new_file_uri,
 )
 from qwen_lsp.actions.target import find_target
+from qwen_lsp.admission import Admission, admit_all, display_name
 from qwen_lsp.chat import ChatTemplate
 from qwen_lsp.documents import DocumentStore, LspPosition, PositionError, Snapshot
 from qwen_lsp.engine import Backend, CancelToken, Generation, GenerationLimits, LinkedCancel
@@ -137,11 +138,13 @@ class ActionService:
         worker: ModelWorker,
         settings: Callable[[], Settings],
         open_file: Callable[[str], OpenFile | None] = lambda uri: None,
+        admission: Admission = admit_all,
         workspace_folders: Callable[[], Sequence[str]] = lambda: (),
     ) -> None:
         self._worker = worker
         self._settings = settings
         self._open_file = open_file  # an open document other than the target, by URI
+        self._admission = admission  # private and too large documents get no action
         self._workspace_folders = workspace_folders  # local paths: where files may be written
         self._templates: dict[int, ChatTemplate] = {}
         self.stats = ActionStats()
@@ -158,12 +161,21 @@ class ActionService:
 
         Raises documents.PositionError for a range outside the document.
         """
+        if not self._admission(snapshot.uri, snapshot.text).admitted:
+            return []
         start = snapshot.offset_at(*range_[0])
         end = snapshot.clamped_offset(*range_[1])
         target = find_target(snapshot, start, end, line_fallback=True)
         return catalogue.offers(
             snapshot, target, self._settings().customActions, only, bool(diagnostics)
         )
+
+    def _refusal(self, uri: str, text: str | None) -> ActionRun | None:
+        """The message when document ``uri`` may not take part (private or too large)."""
+        verdict = self._admission(uri, text)
+        if verdict.admitted:
+            return None
+        return ActionRun(ActionResult(message=verdict.explain(display_name(uri, ""))))
 
     # -- running: the model, on the worker -----------------------------------------------
     async def run(
@@ -188,6 +200,9 @@ class ActionService:
         spec = catalogue.find_spec(request.action, settings.customActions)
         if spec is None:
             return _message(f"unknown action {request.action!r}")
+        refused = self._refusal(snapshot.uri, snapshot.text)
+        if refused is not None:
+            return refused
         if snapshot.version != request.version:
             return _message(
                 "the document changed since the actions were listed; nothing was changed"
@@ -200,11 +215,12 @@ class ActionService:
         target = find_target(snapshot, start, end, widen_line=spec.widen_line, line_fallback=True)
         if target is None:
             return _message("there is no code to act on here")
-        try:
-            new_file = self._new_file(spec, snapshot) if can_create_files else None
-        except (FileNameError, FileRefused) as exc:
-            self.stats.refused += 1
-            return _message(f"{spec.title}: {exc}")
+        new_file: TargetFile | None = None
+        if can_create_files:
+            found = self._new_file(spec, snapshot)
+            if isinstance(found, ActionRun):
+                return found
+            new_file = found
         action = ActionInput(
             spec,
             snapshot,
@@ -263,13 +279,26 @@ class ActionService:
         )
         return run
 
-    def _new_file(self, spec: catalogue.ActionSpec, snapshot: Snapshot) -> TargetFile | None:
+    def _new_file(
+        self, spec: catalogue.ActionSpec, snapshot: Snapshot
+    ) -> TargetFile | ActionRun | None:
         """The other file the action writes (None: it writes in the document), checked:
-        inside the workspace, read if it exists. Raises FileNameError or FileRefused."""
-        uri = new_file_uri(spec, snapshot)
+        inside the workspace, admitted, read if it exists; else the message saying why not."""
+        try:
+            uri = new_file_uri(spec, snapshot)
+        except FileNameError as exc:
+            return _message(f"{spec.title}: {exc}")
         if not uri:
             return None
-        return target_file(uri, snapshot.uri, self._workspace_folders(), self._open_file)
+        # The file's current text goes into the prompt: a private file is not even read.
+        refused = self._refusal(uri, None)
+        if refused is not None:
+            return refused
+        try:
+            found = target_file(uri, snapshot.uri, self._workspace_folders(), self._open_file)
+        except FileRefused as exc:
+            return _message(f"{spec.title}: {exc}")
+        return self._refusal(found.uri, found.text) or found
 
     def _job(
         self,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from qwen_lsp import languages, uris
+from qwen_lsp.admission import Admission, admit_all
 from qwen_lsp.context import is_import_line
 from qwen_lsp.crossfile.definitions import Definition, definitions
 from qwen_lsp.crossfile.ring import CHUNK_LINES, NEAR_COPY, Chunk, RecentChunks, similarity
@@ -124,15 +125,21 @@ class CrossFileContext:
     """The ring of recent edits and an index of the open documents' definitions.
 
     ``documents`` lists the open documents' current snapshots; ``root`` is the workspace
-    folder (a path, "" when unknown).
+    folder (a path, "" when unknown); ``admission`` says which documents may enter a prompt
+    (not private, not too large: :mod:`qwen_lsp.admission`). A refused document is kept out
+    of the ring, the index and every header.
     """
 
     documents: Callable[[], Sequence[Snapshot]]
     root: Callable[[], str] = lambda: ""
+    admission: Admission = admit_all
     ring: RecentChunks = field(default_factory=RecentChunks)
     _index: dict[str, _Indexed] = field(default_factory=dict)
 
     def record_edit(self, snapshot: Snapshot, first_line: int, last_line: int) -> None:
+        if not self.admission(snapshot.uri, snapshot.text).admitted:
+            self.forget(snapshot.uri)  # it may have been admitted before (grown, settings)
+            return
         lines = snapshot.text.split("\n")
         self.ring.record(snapshot.uri, lines, (first_line + last_line) // 2)
 
@@ -160,9 +167,16 @@ class CrossFileContext:
         """The repository header for a prompt at ``offset`` of ``text`` (document ``uri``)."""
         if budget <= 0 or not markers.repo_name or not markers.file_sep:
             return EMPTY
-        others = [s for s in self.documents() if s.uri != uri and not s.is_binary]
+        others = [
+            s
+            for s in self.documents()
+            if s.uri != uri and self.admission(s.uri, s.text).admitted and not s.is_binary
+        ]
         if not others:
             return EMPTY
+        admitted = {s.uri for s in others}
+        # (the ring may hold chunks of a document refused since: a changed setting)
+        chunks = [chunk for chunk in self.ring.chunks() if chunk.uri in admitted]
         root = self.root()
         # the repository line and the current file's separator and path
         frame = 2 + count_tokens(repo_name(uri, root) + "\n")
@@ -172,7 +186,7 @@ class CrossFileContext:
             text,
             offset,
             others,
-            self.ring.chunks(),
+            chunks,
             self.definitions_of,
             budget - frame,
             lambda snippet: snippet_cost(snippet, root, count_tokens),

@@ -27,6 +27,7 @@ class FakeBackend:
         answers: dict[str, str] | None = None,
         seconds_per_token: float = 0.0,
         contains: dict[str, str] | None = None,
+        prompt_log: str = "",
     ):
         # Maps a suffix of the prompt's plain text to the answer generated after it.
         self.answers = answers or {}
@@ -35,15 +36,20 @@ class FakeBackend:
         # them by their content.
         self.contains = contains or {}
         self.seconds_per_token = seconds_per_token
+        # A file every prompt is appended to (one JSON string a line): tests of what may
+        # never reach a prompt read it from outside the server process.
+        self.prompt_log = prompt_log
         self.calls: list[str] = []
         self.limits: list[GenerationLimits] = []
 
     @classmethod
-    def from_file(cls, path: str, seconds_per_token: float = 0.0) -> FakeBackend:
+    def from_file(
+        cls, path: str, seconds_per_token: float = 0.0, prompt_log: str = ""
+    ) -> FakeBackend:
         """Answers scripted in a JSON file: {"contains": {...}, "suffix": {...}}."""
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-        return cls(data.get("suffix"), seconds_per_token, data.get("contains"))
+        return cls(data.get("suffix"), seconds_per_token, data.get("contains"), prompt_log)
 
     @property
     def chat_template(self) -> str | None:
@@ -72,6 +78,9 @@ class FakeBackend:
     ) -> Generation:
         prompt_text = "".join(p.text if isinstance(p, Special) else p for p in prompt)
         self.calls.append(prompt_text)
+        if self.prompt_log:
+            with open(self.prompt_log, "a", encoding="utf-8") as log:
+                log.write(json.dumps(prompt_text) + "\n")
         self.limits.append(limits)
         answer = self._answer_for(prompt_text)
         start = time.monotonic()

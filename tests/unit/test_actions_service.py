@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from qwen_lsp.actions.service import ActionRequest, ActionService
+from qwen_lsp.admission import ADMITTED, Verdict
 from qwen_lsp.documents import DocumentStore, Snapshot
 from qwen_lsp.engine import CancelToken, GenerationLimits, KeepGoing, PromptPart
 from qwen_lsp.engine.fake import FakeBackend
@@ -157,3 +158,29 @@ async def test_completions_are_answered_while_an_action_runs() -> None:
     assert not action.done()  # answered in the middle of the action, not after it
     run = await action
     assert run.result.ok
+
+
+async def test_a_refused_document_gets_no_action_and_its_text_no_prompt() -> None:
+    """Private or too large (admission.py): the target itself, or the existing file a
+    generated test would go into (its text is part of the prompt)."""
+    backend = FakeBackend(contains={"Task: add documentation": DOCSTRING})
+    worker = ModelWorker()
+    await worker.load_async(lambda: backend)
+    refused: set[str] = set()
+
+    def admission(uri: str, text: str | None) -> Verdict:
+        return Verdict("excluded", "*.py") if uri in refused else ADMITTED
+
+    svc = ActionService(worker, Settings, lambda uri: "SECRET = 1\n", admission)
+    assert svc.offers(snapshot(), INSIDE, None, ())
+    refused.add(URI)
+    assert svc.offers(snapshot(), INSIDE, None, ()) == []
+    run = await svc.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True)
+    assert not run.result.ok and "calc.py" in run.result.message
+    assert "qwenLsp.excludeFiles" in run.result.message
+    refused.clear()
+    refused.add("file:///w/test_calc.py")
+    run = await svc.run(ActionRequest("tests", URI, 1, INSIDE), snapshot(), lambda: True)
+    assert not run.result.ok and "test_calc.py" in run.result.message
+    assert backend.calls == []
+    await worker.close()

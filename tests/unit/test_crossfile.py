@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 
+from qwen_lsp.admission import ADMITTED, Verdict
 from qwen_lsp.completion import CompletionService
 from qwen_lsp.context import fim_prompt, fim_window
 from qwen_lsp.crossfile.definitions import definitions
@@ -547,3 +548,31 @@ async def test_the_completion_prompt_starts_with_the_header_only_when_enabled() 
         with_header.endswith(without) and "<|file_sep|>checkout.py\n<|fim_prefix|>" in with_header
     )
     await asyncio.sleep(0)
+
+
+# --------------------------------------------------------------------------- refused documents
+
+
+def test_a_refused_document_enters_no_ring_and_no_header() -> None:
+    """Private (or too large) documents: admission.py decides, the context obeys, also for
+    chunks recorded before a setting changed."""
+    inventory = snapshot("inventory.py", "python", INVENTORY_PY)
+    refused = {inventory.uri}
+    cross = CrossFileContext(
+        lambda: [inventory],
+        lambda: ROOT,
+        lambda uri, text: Verdict("private", ".env*") if uri in refused else ADMITTED,
+    )
+    cross.record_edit(inventory, 20, 20)
+    assert cross.ring.chunks() == ()
+    header = cross.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, 2000, chars, FimTokens())
+    assert header.parts == () and header.snippets == ()
+
+    refused.clear()  # admitted: its definitions and its edit are used
+    cross.record_edit(inventory, 20, 20)
+    assert flat(cross.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, 2000, chars, FimTokens()).parts)
+    refused.add(inventory.uri)  # refused again (a setting changed): the old chunk is not used
+    assert cross.ring.chunks()
+    assert cross.header(CHECKOUT_URI, CHECKOUT_PY, CURSOR, 2000, chars, FimTokens()).parts == ()
+    cross.record_edit(inventory, 30, 30)  # and the next edit forgets it
+    assert cross.ring.chunks() == ()

@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "engine.kv_pool": 2,
     "engine.lookup": 2,
     "modelstore": 2,
+    "admission": 3,
     "documents": 3,
     "syntax": 3,
     "context": 3,

@@ -27,6 +27,10 @@ export const SERVER_SETTING_KEYS = [
   'actionMaxSeconds',
   'actionContextTokens',
   'promptLookup',
+  'excludeFiles',
+  'allowFiles',
+  'excludeGitignored',
+  'maxDocumentBytes',
   'kvReuse',
   'suggestionCache',
   'speculation',
@@ -37,6 +41,7 @@ export const SERVER_SETTING_KEYS = [
   'fakeSecondsPerToken',
   'registryFile',
   'disableRules',
+  'fakePromptLog',
 ] as const;
 
 /** The environment variable of each setting that has one (the weakest layer). Model
@@ -55,6 +60,7 @@ export const SETTING_ENV: Readonly<Record<string, string>> = {
   fakeSecondsPerToken: 'QWEN_LSP_FAKE_SECONDS_PER_TOKEN',
   registryFile: 'QWEN_LSP_REGISTRY',
   disableRules: 'QWEN_LSP_DISABLE_RULES',
+  fakePromptLog: 'QWEN_LSP_FAKE_PROMPT_LOG',
 };
 
 /** Of those, the switches for tests and measurements: not in the Settings UI. */
@@ -69,6 +75,7 @@ export const INTERNAL_SETTING_KEYS = [
   'fakeSecondsPerToken',
   'registryFile',
   'disableRules',
+  'fakePromptLog',
 ] as const;
 
 /** Why the model is not available, and how to fix it. */

@@ -22,6 +22,7 @@ M.SETTING_ENV = {
   fakeSecondsPerToken = 'QWEN_LSP_FAKE_SECONDS_PER_TOKEN',
   registryFile = 'QWEN_LSP_REGISTRY',
   disableRules = 'QWEN_LSP_DISABLE_RULES',
+  fakePromptLog = 'QWEN_LSP_FAKE_PROMPT_LOG',
 }
 
 -- The counters of qwenLsp/status, in order, with what each counts.
