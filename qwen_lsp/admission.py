@@ -29,8 +29,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import unquote, urlsplit
 
+from qwen_lsp import uris
 from qwen_lsp.settings import DEFAULT_EXCLUDES, Settings
 
 Reason = Literal["", "too large", "private", "excluded", "gitignored"]
@@ -222,8 +222,7 @@ def gitignored(path: str, rules_of: Callable[[str], Sequence[Pattern]]) -> Patte
 def document_path(uri: str, root: str) -> tuple[str, bool]:
     """(path relative to ``root``, True) for a document in the workspace folder, else (its
     file name, False)."""
-    split = urlsplit(uri)
-    path = unquote(split.path) if split.scheme else uri
+    path = uris.path_part(uri)
     root = root.rstrip("/")
     if root and path.startswith(root + "/"):
         return path[len(root) + 1 :], True

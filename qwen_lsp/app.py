@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qwen_lsp import modelstore
-from qwen_lsp.actions.service import ActionService
+from qwen_lsp.actions.service import ActionService, open_file_in
 from qwen_lsp.admission import Gate
 from qwen_lsp.completion import CompletionService
 from qwen_lsp.crossfile.header import CrossFileContext
@@ -173,11 +173,15 @@ class App:
 
     ``settings`` may be replaced at any time (the services read it per request); a change
     that needs another model takes :meth:`load_model`. ``workspace_root`` gives the
-    workspace folder once the client has said it ("" before).
+    workspace folder once the client has said it ("" before); ``workspace_folders`` every
+    workspace folder (local paths), where actions may write files (default: the root).
     """
 
     def __init__(
-        self, settings: Settings | None = None, workspace_root: Callable[[], str] = lambda: ""
+        self,
+        settings: Settings | None = None,
+        workspace_root: Callable[[], str] = lambda: "",
+        workspace_folders: Callable[[], Sequence[str]] | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings()
         self.fim_tokens = FimTokens()
@@ -190,12 +194,14 @@ class App:
         self.completions = CompletionService(
             self.worker, lambda: self.settings, lambda: self.fim_tokens, self.cross_file, admission
         )
-        self.actions = ActionService(self.worker, lambda: self.settings, self._open_text, admission)
+        self.actions = ActionService(
+            self.worker,
+            lambda: self.settings,
+            open_file_in(self.documents),
+            admission,
+            workspace_folders or (lambda: [root] if (root := workspace_root()) else []),
+        )
         self._loaded: Settings | None = None  # the settings of the model that serves
-
-    def _open_text(self, uri: str) -> str | None:
-        document = self.documents.get(uri)
-        return None if document is None else document.text
 
     async def load_model(self) -> ModelUnavailable | None:
         """Load the model the settings name, replacing the current one; the error (with

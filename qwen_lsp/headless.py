@@ -7,9 +7,8 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
-from qwen_lsp import languages
+from qwen_lsp import languages, uris
 from qwen_lsp.actions.catalogue import catalogue, find_spec
 from qwen_lsp.actions.edits import unified_diff
 from qwen_lsp.actions.service import ActionRequest, LspRange
@@ -47,7 +46,7 @@ async def complete_file(
 
 def _open(app: App, path: Path, text: str, language_id: str | None) -> Snapshot:
     """Open ``text`` as the document of ``path`` (language from the id, else the name)."""
-    uri = path.resolve().as_uri()
+    uri = uris.from_path(path.resolve())
     language = language_id or languages.language_for("", uri) or "plaintext"
     return app.documents.open(uri, language, 0, text).snapshot()
 
@@ -97,7 +96,7 @@ async def run_file_action(
     cwd = Path.cwd()
     diffs = []
     for change in run.result.changes:
-        target = Path(unquote(urlsplit(change.uri).path))
+        target = Path(uris.to_path(change.uri) or change.uri)
         try:
             shown = str(target.relative_to(cwd))
         except ValueError:

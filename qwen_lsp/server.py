@@ -20,7 +20,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from qwen_lsp import __version__, protocol
+from qwen_lsp import __version__, protocol, uris
 from qwen_lsp.actions.edits import ActionResult
 from qwen_lsp.actions.prompt import Diagnostic
 from qwen_lsp.actions.service import ActionRequest, ActionRun, lsp_edits
@@ -105,14 +105,25 @@ class QwenProtocol(LanguageServerProtocol):
 class QwenLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("qwen-lsp", __version__, protocol_cls=QwenProtocol)
-        self.app = App(workspace_root=self._workspace_root)
+        self.app = App(
+            workspace_root=self._workspace_root, workspace_folders=self._workspace_folders
+        )
         self.initialization_options: Any = None
 
     def _workspace_root(self) -> str:
         try:
-            return self.workspace.root_path or ""
+            return uris.to_path(self.workspace.root_uri or "") or ""
         except RuntimeError:  # before initialize there is no workspace
             return ""
+
+    def _workspace_folders(self) -> list[str]:
+        """Every workspace folder as a local path, the root first."""
+        try:
+            folders = [folder.uri for folder in self.workspace.folders.values()]
+        except RuntimeError:
+            return []
+        paths = [self._workspace_root(), *(uris.to_path(uri) or "" for uri in folders)]
+        return list(dict.fromkeys(path for path in paths if path))
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # A message we could not even parse has no id to answer; log it, keep serving.
@@ -505,7 +516,11 @@ def _workspace_edit(
     ls: QwenLanguageServer, run: ActionRun, snapshot: Snapshot
 ) -> types.WorkspaceEdit:
     """The result's changes; versioned document changes (and file creation) where the
-    client supports them, so an edit for an older version is refused by the client too."""
+    client supports them, so an edit for an older version is refused by the client too.
+
+    A file is created with ``ignoreIfExists``: if it appeared meanwhile (or the server
+    could not see it), the client keeps it rather than emptying it, and the text goes in
+    at its start."""
     document_changes: list[Any] = []
     changes: dict[str, list[types.TextEdit]] = {}
     versioned = _client_supports(ls, "workspace.workspace_edit.document_changes") or bool(
@@ -521,7 +536,10 @@ def _workspace_edit(
             continue
         if change.create:
             document_changes.append(
-                types.CreateFile(uri=change.uri, options=types.CreateFileOptions(overwrite=False))
+                types.CreateFile(
+                    uri=change.uri,
+                    options=types.CreateFileOptions(overwrite=False, ignore_if_exists=True),
+                )
             )
         document_changes.append(
             types.TextDocumentEdit(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from qwen_lsp import languages, postprocess
 from qwen_lsp.actions.checks import check_change, is_docstring
 from qwen_lsp.actions.edits import ActionResult, FileChange, OffsetEdit, line_diff
-from qwen_lsp.actions.prompt import ActionInput, PromptPlan, uri_parts
+from qwen_lsp.actions.prompt import ActionInput, PromptPlan, stem_and_ext
 from qwen_lsp.actions.target import definition_name, parse
 from qwen_lsp.actions.text import dedent, indent_of, line_end, newline_of
 
@@ -206,7 +206,7 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
         if spec.check == "tests" and language == "python":
             body = python_tests_use_real_code(
                 body,
-                uri_parts(snapshot.uri)[1],
+                stem_and_ext(snapshot.uri)[0],
                 target.top_names or target.names,
                 action.new_file_text or "",
             )
@@ -270,6 +270,7 @@ def _new_file(action: ActionInput, body: str) -> ActionResult:
             action.new_file_uri,
             existing,
             (OffsetEdit(at, len(existing), sep + body.replace("\n", newline) + newline),),
+            action.new_file_version,
             language=language,
         )
     problem = check_change(action, change)

@@ -8,13 +8,11 @@ tree-sitter parse of the changed text; tests are recognised by a pattern per lan
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator, Sequence
-from urllib.parse import unquote, urlsplit
 
 from tree_sitter import Node
 
-from qwen_lsp import languages, syntax
+from qwen_lsp import languages, syntax, uris
 from qwen_lsp.actions.edits import FileChange
 from qwen_lsp.actions.prompt import ActionInput
 from qwen_lsp.actions.target import definition_name, is_definition, outermost, parse, with_leading
@@ -36,7 +34,7 @@ def check_change(action: ActionInput, change: FileChange) -> str:
             first_edit = min(change.edits, key=lambda e: e.start).start if change.edits else 0
             line = _error_line(language, new_text, first_edit)
             where = f" at line {line}" if line is not None else ""
-            name = posixpath.basename(unquote(urlsplit(change.uri).path)) or change.uri
+            name = uris.name(change.uri) or change.uri
             return f"the model's answer would add a syntax error to {name}{where}"
     if spec.keep_names and language is not None and action.target.names:
         defined = set(_names_in(language, new_text, *region))

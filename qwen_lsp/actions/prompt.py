@@ -9,15 +9,15 @@ on task.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from tree_sitter import Node
 
-from qwen_lsp import languages
+from qwen_lsp import languages, uris
 from qwen_lsp.actions.catalogue import ActionSpec, Placement
 from qwen_lsp.actions.target import Target, is_definition
 from qwen_lsp.actions.text import dedent, indent_of, line_end, line_start
@@ -123,9 +123,11 @@ class ActionInput:
     target: Target
     diagnostics: tuple[Diagnostic, ...] = ()
     can_create_files: bool = True
-    # For placement newFile: the uri of the file to write and its current text, if any.
+    # For placement newFile: the uri of the file to write, its current text if it exists
+    # and its version if it is open (the edit is then versioned).
     new_file_uri: str = ""
     new_file_text: str | None = None
+    new_file_version: int | None = None
 
     @property
     def code(self) -> str:
@@ -151,28 +153,61 @@ class PromptPlan:
     fence: str = "```"  # the code fence the answer was opened with
 
 
-def uri_parts(uri: str) -> tuple[str, str, str]:
-    """(directory uri, stem, extension) of a document uri."""
-    split = urlsplit(uri)
-    path = unquote(split.path) if split.scheme else uri
-    directory, name = posixpath.split(path)
-    stem, ext = posixpath.splitext(name)
-    return urlunsplit((split.scheme, split.netloc, directory, "", "")), stem, ext
+def stem_and_ext(uri: str) -> tuple[str, str]:
+    """(stem, extension) of a document's file name: ``file:///w/geo.py`` -> ("geo", ".py")."""
+    return posixpath.splitext(uris.name(uri))
+
+
+class FileNameError(ValueError):
+    """A newFile action's fileName that cannot be filled in (said in the message)."""
+
+
+_FILE_NAME_PART = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+FILE_NAME_PLACEHOLDERS = ("stem", "ext")
+
+
+def file_name(pattern: str, stem: str, ext: str) -> str:
+    """A fileName pattern filled in: {stem} and {ext}, {{ and }} for braces.
+
+    Raises FileNameError for any other {placeholder} or a lone brace.
+    """
+    values = {"stem": stem, "ext": ext}
+
+    def part(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        key = match.group(1)
+        if key in values:
+            return values[key]
+        allowed = " and ".join(f"{{{k}}}" for k in FILE_NAME_PLACEHOLDERS)
+        what = f"uses {token}" if key is not None else "has an unmatched brace"
+        raise FileNameError(f"the fileName {pattern!r} {what}; it may use {allowed}")
+
+    return _FILE_NAME_PART.sub(part, pattern)
 
 
 def new_file_uri(spec: ActionSpec, snapshot: Snapshot) -> str:
-    """Where a newFile action writes, next to the document; "" when it does not apply."""
+    """Where a newFile action writes, relative to the document's folder ("" when it does
+    not apply: another placement, or a document that is not a local file).
+
+    Raises FileNameError for a fileName pattern that cannot be filled in. The result is
+    not checked against the workspace: :mod:`qwen_lsp.actions.files` does that.
+    """
     pattern = spec.file_name
     if spec.id == "tests":
         style = _test_style(snapshot)
         pattern = style.file_name if style is not None else ""
     if not pattern or spec.placement != "newFile":
         return ""
-    directory, stem, ext = uri_parts(snapshot.uri)
-    if not stem:
+    path = uris.to_path(snapshot.uri)
+    stem, ext = stem_and_ext(snapshot.uri)
+    if path is None or not stem:
         return ""
-    name = pattern.format(stem=stem, ext=ext)
-    return f"{directory.rstrip('/')}/{quote(name)}"
+    name = file_name(pattern, stem, ext)
+    if not name.strip() or "\0" in name or name.endswith(("/", os.sep)):
+        raise FileNameError(f"the fileName {pattern!r} gives no file name ({name!r})")
+    return uris.from_path(os.path.normpath(os.path.join(os.path.dirname(path), name)))
 
 
 def _test_style(snapshot: Snapshot) -> TestStyle | None:
@@ -214,7 +249,7 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
     language = snapshot.language or snapshot.language_id
     fence = fence_language(snapshot.language, snapshot.language_id)
     code = dedent(action.code)
-    _, stem, ext = uri_parts(snapshot.uri)
+    stem, ext = stem_and_ext(snapshot.uri)
     qualified = ", ".join(
         name if top == name else f"{top}.{name}"
         for name, top in zip(target.names, target.top_names or target.names, strict=False)

@@ -14,20 +14,25 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from qwen_lsp import protocol
+from qwen_lsp import protocol, uris
 from qwen_lsp.actions import catalogue
 from qwen_lsp.actions.answer import answer_complete, result_for_answer
 from qwen_lsp.actions.catalogue import Offer
 from qwen_lsp.actions.edits import ActionResult, FileChange
-from qwen_lsp.actions.prompt import ActionInput, Diagnostic, build_prompt, new_file_uri
+from qwen_lsp.actions.files import FileRefused, OpenFile, TargetFile, target_file
+from qwen_lsp.actions.prompt import (
+    ActionInput,
+    Diagnostic,
+    FileNameError,
+    build_prompt,
+    new_file_uri,
+)
 from qwen_lsp.actions.target import find_target
 from qwen_lsp.admission import Admission, admit_all, display_name
 from qwen_lsp.chat import ChatTemplate
-from qwen_lsp.documents import LspPosition, PositionError, Snapshot
+from qwen_lsp.documents import DocumentStore, LspPosition, PositionError, Snapshot
 from qwen_lsp.engine import Backend, CancelToken, Generation, GenerationLimits, LinkedCancel
 from qwen_lsp.engine.worker import ModelUnavailable, ModelWorker
 from qwen_lsp.settings import Settings
@@ -112,15 +117,19 @@ def _message(text: str) -> ActionRun:
     return ActionRun(ActionResult(message=f"qwen-lsp: {text}"))
 
 
-def read_file(uri: str) -> str | None:
-    """The text of a file: uri on this machine, or None when it does not exist."""
-    split = urlsplit(uri)
-    if split.scheme != "file":
+def open_file_in(documents: DocumentStore) -> Callable[[str], OpenFile | None]:
+    """Finds an open document by URI, however the client spelled the same path."""
+
+    def find(uri: str) -> OpenFile | None:
+        document = documents.get(uri)
+        if document is not None:
+            return OpenFile(document.uri, document.text, document.version)
+        for snapshot in documents.snapshots():
+            if uris.same_file(snapshot.uri, uri):
+                return OpenFile(snapshot.uri, snapshot.text, snapshot.version)
         return None
-    try:
-        return Path(unquote(split.path)).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
+
+    return find
 
 
 class ActionService:
@@ -128,13 +137,15 @@ class ActionService:
         self,
         worker: ModelWorker,
         settings: Callable[[], Settings],
-        open_text: Callable[[str], str | None] = lambda uri: None,
+        open_file: Callable[[str], OpenFile | None] = lambda uri: None,
         admission: Admission = admit_all,
+        workspace_folders: Callable[[], Sequence[str]] = lambda: (),
     ) -> None:
         self._worker = worker
         self._settings = settings
-        self._open_text = open_text  # the text of an open document other than the target
+        self._open_file = open_file  # an open document other than the target, by URI
         self._admission = admission  # private and too large documents get no action
+        self._workspace_folders = workspace_folders  # local paths: where files may be written
         self._templates: dict[int, ChatTemplate] = {}
         self.stats = ActionStats()
 
@@ -204,27 +215,21 @@ class ActionService:
         target = find_target(snapshot, start, end, widen_line=spec.widen_line, line_fallback=True)
         if target is None:
             return _message("there is no code to act on here")
-        new_uri = new_file_uri(spec, snapshot) if can_create_files else ""
-        existing = None
-        if new_uri:
-            # The new file's current text goes into the prompt: it must be admitted too.
-            refused = self._refusal(new_uri, None)
-            if refused is not None:
-                return refused
-            existing = self._open_text(new_uri)
-            if existing is None:
-                existing = read_file(new_uri)
-            refused = self._refusal(new_uri, existing)
-            if refused is not None:
-                return refused
+        new_file: TargetFile | None = None
+        if can_create_files:
+            found = self._new_file(spec, snapshot)
+            if isinstance(found, ActionRun):
+                return found
+            new_file = found
         action = ActionInput(
             spec,
             snapshot,
             target,
             request.diagnostics,
             can_create_files=can_create_files,
-            new_file_uri=new_uri,
-            new_file_text=existing,
+            new_file_uri=new_file.uri if new_file else "",
+            new_file_text=new_file.text if new_file else None,
+            new_file_version=new_file.version if new_file else None,
         )
         user_cancel = cancel or CancelToken()
         loop = asyncio.get_running_loop()
@@ -273,6 +278,27 @@ class ActionService:
             generation=None if run.generation is None else run.generation.figures(),
         )
         return run
+
+    def _new_file(
+        self, spec: catalogue.ActionSpec, snapshot: Snapshot
+    ) -> TargetFile | ActionRun | None:
+        """The other file the action writes (None: it writes in the document), checked:
+        inside the workspace, admitted, read if it exists; else the message saying why not."""
+        try:
+            uri = new_file_uri(spec, snapshot)
+        except FileNameError as exc:
+            return _message(f"{spec.title}: {exc}")
+        if not uri:
+            return None
+        # The file's current text goes into the prompt: a private file is not even read.
+        refused = self._refusal(uri, None)
+        if refused is not None:
+            return refused
+        try:
+            found = target_file(uri, snapshot.uri, self._workspace_folders(), self._open_file)
+        except FileRefused as exc:
+            return _message(f"{spec.title}: {exc}")
+        return self._refusal(found.uri, found.text) or found
 
     def _job(
         self,

@@ -13,9 +13,8 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
 
-from qwen_lsp import languages
+from qwen_lsp import languages, uris
 from qwen_lsp.admission import Admission, admit_all
 from qwen_lsp.context import is_import_line
 from qwen_lsp.crossfile.definitions import Definition, definitions
@@ -107,7 +106,7 @@ def names_near(text: str, offset: int) -> NamesNear:
 
 def relative_path(uri: str, root: str) -> str:
     """The document's path relative to the workspace root (else its file name)."""
-    path = unquote(urlsplit(uri).path) if "://" in uri else uri
+    path = uris.path_part(uri)
     if root:
         root = root.rstrip("/")
         if path.startswith(root + "/"):
@@ -340,7 +339,7 @@ def repo_name(uri: str, root: str) -> str:
     """The workspace folder's name, else the name of the folder the document is in."""
     repo = posixpath.basename(root.rstrip("/")) if root else ""
     if not repo:
-        parent = posixpath.dirname(unquote(urlsplit(uri).path) if "://" in uri else uri)
+        parent = posixpath.dirname(uris.path_part(uri))
         repo = posixpath.basename(parent) or relative_path(uri, "")
     return repo
 

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable
-from urllib.parse import unquote, urlsplit
 
+from qwen_lsp import uris
 from qwen_lsp.languages import managed, native, scripting, web
 from qwen_lsp.languages.record import (
     CompletionRules,
@@ -135,7 +135,7 @@ def language_for(language_id: str, uri: str = "") -> str | None:
         return language
     if not uri:
         return None
-    path = unquote(urlsplit(uri).path) if ":" in uri else uri
+    path = uris.path_part(uri)
     _, ext = posixpath.splitext(path.replace("\\", "/"))
     return _BY_EXTENSION.get(ext.lower())
 

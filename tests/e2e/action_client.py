@@ -144,8 +144,11 @@ def apply_workspace_edit(
         files[uri] = _apply_text_edits(files.get(uri, ""), list(edits))
     for change in edit.document_changes or []:
         if isinstance(change, types.CreateFile):
-            assert change.uri not in files, f"{change.uri} exists"
-            files[change.uri] = ""
+            options = change.options or types.CreateFileOptions()
+            if change.uri in files:  # some editors empty it unless told to leave it
+                assert options.ignore_if_exists and not options.overwrite, f"{change.uri} exists"
+            else:
+                files[change.uri] = ""
         elif isinstance(change, types.TextDocumentEdit):
             uri = change.text_document.uri
             version = change.text_document.version

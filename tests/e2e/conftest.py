@@ -14,6 +14,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from qwen_lsp import uris
 from qwen_lsp.modelstore import ModelError, StoreConfig, resolve, verify
 from qwen_lsp.settings import resolve_settings
 
@@ -61,12 +62,16 @@ def server_config(**env: str) -> ClientServerConfig:
 
 
 async def start(
-    client: LanguageClient, capabilities: str, options: dict[str, Any] | None = None
+    client: LanguageClient,
+    capabilities: str,
+    options: dict[str, Any] | None = None,
+    root: Path | None = None,
 ) -> types.InitializeResult:
+    """Initialize a session; the workspace folder is ``root`` (default: the current one)."""
     params = types.InitializeParams(
         capabilities=client_capabilities(capabilities),
         initialization_options=options,
-        root_uri=Path.cwd().as_uri(),
+        root_uri=uris.from_path(root or Path.cwd()),
     )
     return await client.initialize_session(params)
 

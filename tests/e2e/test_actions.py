@@ -145,7 +145,8 @@ CUSTOM = {
 async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest) -> Any:
     lsp_client.edit_log = prepare(lsp_client)  # type: ignore[attr-defined]
     lsp_client.client_name = request.param  # type: ignore[attr-defined]
-    await start(lsp_client, request.param, CUSTOM)
+    # The workspace is the folder the files are in: actions write new files only there.
+    await start(lsp_client, request.param, CUSTOM, root=FOLDER)
     await model_ready(lsp_client)  # settings (customActions) are read before the model loads
     yield
     await lsp_client.shutdown_session()
@@ -325,7 +326,11 @@ async def test_tests_go_to_a_new_file_or_below(client: LanguageClient) -> None:
         assert new.startswith(PY) and "def test_unit_circle():" in new
         assert "from my_module" not in new and "import circle_area" not in new
     else:
-        assert isinstance(edit.document_changes[0], types.CreateFile)  # type: ignore[index]
+        create = edit.document_changes[0]  # type: ignore[index]
+        assert isinstance(create, types.CreateFile) and create.uri == TEST_URI
+        # An editor empties a file that exists after all unless told to leave it alone.
+        assert create.options is not None and create.options.ignore_if_exists
+        assert not create.options.overwrite
         tests = files[TEST_URI]
         # The guessed module name is replaced by the real one.
         assert "from geometry import circle_area" in tests

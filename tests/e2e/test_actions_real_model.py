@@ -25,7 +25,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from qwen_lsp import protocol, syntax
+from qwen_lsp import protocol, syntax, uris
 from tests.e2e.action_client import (
     EditLog,
     action_named,
@@ -64,7 +64,7 @@ async def _ready(client: LanguageClient) -> None:
 @pytest_lsp.fixture(config=server_config())
 async def client(lsp_client: LanguageClient) -> Any:
     lsp_client.edit_log = prepare(lsp_client)  # type: ignore[attr-defined]
-    await start(lsp_client, "visual-studio-code", OPTIONS)
+    await start(lsp_client, "visual-studio-code", OPTIONS, root=FOLDER)  # tests go there
     await _ready(lsp_client)
     yield
     await lsp_client.shutdown_session()
@@ -73,7 +73,7 @@ async def client(lsp_client: LanguageClient) -> Any:
 @pytest_lsp.fixture(config=server_config())
 async def emacs_client(lsp_client: LanguageClient) -> Any:
     lsp_client.edit_log = prepare(lsp_client)  # type: ignore[attr-defined]
-    await start(lsp_client, "emacs", OPTIONS)
+    await start(lsp_client, "emacs", OPTIONS, root=FOLDER)
     await _ready(lsp_client)
     yield
     await lsp_client.shutdown_session()
@@ -154,7 +154,7 @@ async def test_python_tests_import_and_run(client: LanguageClient) -> None:
     uri, files, _ = await _run(client, "python", "tests")
     [test_uri] = [u for u in files if u != uri]
     assert test_uri.endswith("/test_stats_utils.py")
-    module = Path(uri.removeprefix("file://"))
+    module = Path(uris.to_path(uri) or uri)
     test_file = module.parent / "test_stats_utils.py"
     test_file.write_text(files[test_uri])
     result = subprocess.run(

@@ -1,11 +1,14 @@
 -- Drives Neovim (0.11) like a user, against the real server and model, through the
--- plugin's own setup(). Two scenarios (QWEN_LSP_SCENARIO):
+-- plugin's own setup(). Three scenarios (QWEN_LSP_SCENARIO):
 --   ghost (default)  typing shows ghost text; accept-word, accept-all, the manual trigger,
 --                    accept-line and dismiss do what they claim;
 --   code_action      a visual selection, `gra` (vim.lsp.buf.code_action), the action picked
 --                    in vim.ui.select by its title (QWEN_LSP_ACTION), the resolved edit
---                    applied by Neovim.
--- Either way the file is written at the end and the test asserts on it.
+--                    applied by Neovim;
+--   new_file         the same for an action that writes another file (QWEN_LSP_NEW_FILE):
+--                    the edit Neovim applies to it or the server's message is reported,
+--                    every buffer written.
+-- In each, the files are written at the end and the test asserts on them.
 --
 --   nvim --headless --clean -S tests/editors/nvim_test.lua      (not -l: see the recipe)
 --
@@ -14,7 +17,7 @@
 -- end), QWEN_LSP_SERVER_LOG (optional), QWEN_LSP_HOLD_DIR (optional: at each ghost text,
 -- write ready-N there and wait for done-N, so that a harness can take a screenshot);
 -- code_action: QWEN_LSP_ACTION (the title to pick), QWEN_LSP_LINES ("4-5": the lines to
--- select, 1-based).
+-- select, 1-based); new_file: those and QWEN_LSP_NEW_FILE.
 local api = vim.api
 local env = vim.env
 local report = { steps = {} }
@@ -279,23 +282,30 @@ local function run_ghost()
   finish(true, 'ok')
 end
 
-local function run_code_action()
-  local buf = open_and_wait_ready()
+--- Select lines first-last (QWEN_LSP_LINES, 1-based) and press `gra` (Neovim 0.11's
+--- default code-action key); pick QWEN_LSP_ACTION in vim.ui.select by its title, as a user
+--- would. Returns the titles offered and the list the server's messages go to.
+local function choose_action(buf)
   local wanted = (assert(env.QWEN_LSP_ACTION, 'QWEN_LSP_ACTION'))
   local first, last = (assert(env.QWEN_LSP_LINES, 'QWEN_LSP_LINES')):match('^(%d+)-(%d+)$')
   first, last = tonumber(first), tonumber(last)
-  local before = api.nvim_buf_get_lines(buf, 0, -1, true)
 
-  -- The server explains a refused action with a window/showMessage (vim.notify here):
-  -- fail at once with its text instead of waiting for an edit that will not come.
+  -- The server explains a refused action with a window/showMessage: errors reach
+  -- vim.notify, warnings only the handler (0.11 writes them to stdout).
   local messages = {}
   local notify = vim.notify
   vim.notify = function(msg, level, opts)
     messages[#messages + 1] = tostring(msg)
     return notify(msg, level, opts)
   end
+  local show_message = vim.lsp.handlers['window/showMessage']
+  vim.lsp.handlers['window/showMessage'] = function(err, result, ctx, config)
+    if result and result.message then
+      messages[#messages + 1] = result.message
+    end
+    return show_message(err, result, ctx, config)
+  end
 
-  -- Pick the action in the menu by its title, as a user would, and remember the menu.
   local offered
   vim.ui.select = function(items, opts, on_choice)
     offered = {}
@@ -311,20 +321,28 @@ local function run_code_action()
     on_choice(choice, index)
   end
 
-  -- Select the lines linewise and press `gra` (Neovim 0.11's default code-action key).
   api.nvim_win_set_cursor(0, { first, 0 })
   press('V')
   if last > first then
     press(('%dj'):format(last - first))
   end
   check(api.nvim_get_mode().mode == 'V', 'not in linewise visual mode: ' .. api.nvim_get_mode().mode)
-  local tick = api.nvim_buf_get_changedtick(buf)
   press('gra')
   wait_for('the code-action menu', 60000, function()
     return offered ~= nil
   end)
   check(vim.tbl_contains(offered, wanted), ('%q not offered: %s'):format(wanted, vim.inspect(offered)))
-  -- The model runs now (codeAction/resolve); Neovim applies the edit it returns.
+  return offered, messages
+end
+
+local function run_code_action()
+  local buf = open_and_wait_ready()
+  local wanted = env.QWEN_LSP_ACTION
+  local before = api.nvim_buf_get_lines(buf, 0, -1, true)
+  local tick = api.nvim_buf_get_changedtick(buf)
+  local _, messages = choose_action(buf)
+  -- The model runs now (codeAction/resolve); Neovim applies the edit it returns. A
+  -- message instead fails at once rather than waiting for an edit that will not come.
   local deadline = vim.uv.now() + 600000
   while api.nvim_buf_get_changedtick(buf) == tick do
     for _, m in ipairs(messages) do
@@ -343,7 +361,43 @@ local function run_code_action()
   finish(true, 'ok')
 end
 
-local scenarios = { ghost = run_ghost, code_action = run_code_action }
+--- An action that writes another file (QWEN_LSP_NEW_FILE): wait for the edit of that file
+--- or for the server's message, write every buffer, and report both; the test asserts on
+--- the file on disk.
+local function run_new_file()
+  local buf = open_and_wait_ready()
+  local target = vim.fs.normalize(assert(env.QWEN_LSP_NEW_FILE, 'QWEN_LSP_NEW_FILE'))
+  local _, messages = choose_action(buf)
+  -- Any other buffer the edit changed: the test checks that it is the file meant.
+  local function edited_buf()
+    for _, b in ipairs(api.nvim_list_bufs()) do
+      if b ~= buf and vim.bo[b].modified then
+        return b
+      end
+    end
+  end
+  local outcome = wait_for('an edit of another file or a message', 180000, function()
+    for _, m in ipairs(messages) do
+      if m:find('qwen-lsp', 1, true) then
+        return 'message'
+      end
+    end
+    return edited_buf() and 'edit'
+  end)
+  sleep(300) -- one edit may arrive as several changes
+  local edited = edited_buf()
+  report.outcome = outcome
+  report.messages = messages
+  report.edited = edited and vim.fs.normalize(api.nvim_buf_get_name(edited)) or vim.NIL
+  report.target = target
+  step('outcome', { outcome = outcome, messages = messages, edited = report.edited })
+  press('<Esc>')
+  vim.cmd('silent wall')
+  write_and_stop()
+  finish(true, 'ok')
+end
+
+local scenarios = { ghost = run_ghost, code_action = run_code_action, new_file = run_new_file }
 local run = scenarios[env.QWEN_LSP_SCENARIO or 'ghost']
 
 co = coroutine.create(function()

@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "__init__": 0,
     "settings": 0,
     "protocol": 0,
+    "uris": 0,  # file URIs <-> paths: pure, imports nothing of ours
     "engine": 1,  # the port: engine/__init__.py
     "languages": 1,
     "engine.worker": 2,
