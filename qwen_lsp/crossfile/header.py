@@ -134,8 +134,8 @@ class CrossFileContext:
     _index: dict[str, _Indexed] = field(default_factory=dict)
 
     def record_edit(self, snapshot: Snapshot, first_line: int, last_line: int) -> None:
-        lines = snapshot.text.split("\n")
-        self.ring.record(snapshot.uri, lines, (first_line + last_line) // 2)
+        # the lines read on demand: a keystroke must not split a huge document
+        self.ring.record(snapshot.uri, snapshot.lines(), (first_line + last_line) // 2)
 
     def forget(self, uri: str) -> None:
         self.ring.forget(uri)
