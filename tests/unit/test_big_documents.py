@@ -231,3 +231,25 @@ def test_lone_surrogates_become_replacement_characters_with_the_same_coordinates
 def test_checks_parse_a_text_without_a_tree_instead_of_failing_an_assert() -> None:
     snapshot, root = parse("python", "x = 1\x00\n")
     assert snapshot.tree is None and root.type == "module"
+
+
+def test_an_action_on_a_file_too_large_to_parse_is_refused_with_a_message() -> None:
+    """Issue 13, item 2: action checks parsed a 50 MB file twice, then failed an assert."""
+    from qwen_lsp.actions.catalogue import find_spec
+    from qwen_lsp.actions.checks import check_change
+    from qwen_lsp.actions.edits import FileChange, OffsetEdit
+    from qwen_lsp.actions.prompt import ActionInput
+    from qwen_lsp.actions.target import find_target
+
+    text = python_text(3_000_000)
+    snapshot = Snapshot.build("file:///w/huge.py", "python", 1, text)
+    assert snapshot.tree is None
+    target = find_target(snapshot, 0, 20)
+    spec = find_spec("docstring")
+    assert target is not None and spec is not None
+    edit = OffsetEdit(target.start, target.end, "class Account0:\n    pass")
+    change = FileChange(snapshot.uri, text, (edit,), 1, language="python")
+    start = time.perf_counter()
+    message = check_change(ActionInput(spec, snapshot, target), change)
+    assert "huge.py is too large" in message
+    assert time.perf_counter() - start < 5  # no parse of the whole file
