@@ -14,7 +14,7 @@ non-ASCII characters, so the UTF-8/UTF-16 paths are taken) and:
   on the event loop after the answer, the status waits behind it); median;
 - batch: one didChange with 1,000 one-character edits spread over the file, then status.
 
-Figures go to stdout as a table; the server logs to ``.bench/bigdoc.log``.
+Figures go to stdout as a table; the server logs to ``.artifacts/bigdoc.server.log``.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ async def _status_seconds(session: Session) -> float:
 async def measure(
     megabytes: float, keystrokes: int, batch: bool, options: dict[str, object]
 ) -> dict[str, float]:
-    session = Session(options, REPO / ".bench" / "bigdoc.log")
+    session = Session(options, REPO / ".artifacts" / "bigdoc.server.log")
     text = python_text(megabytes)
     lines = text.split("\n")
     uri = f"file:///tmp/bigdoc_{megabytes}.py"
