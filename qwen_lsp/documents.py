@@ -22,13 +22,16 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import NamedTuple, TypeAlias
+from typing import NamedTuple, Protocol, TypeAlias, overload
 
 from tree_sitter import Tree
 
 from qwen_lsp import languages, syntax
 
 MAX_PARSE_BYTES = 2_000_000
+# Changes in one didChange beyond which the final text is parsed afresh instead of
+# reparsing an edited tree.
+_CHEAP_BATCH = 8
 
 # ((start_line, start_utf16_col), (end_line, end_utf16_col)), as LSP sends it.
 LspPosition: TypeAlias = tuple[int, int]
@@ -83,20 +86,121 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD.
+
+    JSON lets a client send "\\ud800" alone; it is no character, and the tokenizer (any
+    UTF-8 encoder) rejects it. U+FFFD keeps every coordinate: it is one code point, one
+    UTF-16 unit and three UTF-8 bytes, like a lone surrogate ("surrogatepass"). A real pair
+    arrives as one code point (JSON decoding joins it) and is left alone.
+    """
+    if text.isascii():  # O(1) in CPython
+        return text
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+# Lines per block of the line index: an edit copies the block lists (one entry per block)
+# and rebuilds the lines it touches, so a keystroke costs the same in any file size.
+_BLOCK_LINES = 512
+
+
+class _Lines:
+    """The LSP line starts of one text, in blocks that versions of a document share.
+
+    Line ``firsts[k] + i`` starts at code point ``blocks[k][i] + shifts[k]``. Blocks are
+    never mutated: an edit builds new lists for the blocks it touches and shifts the later
+    ones, O(number of blocks + lines touched) instead of a pass over the whole text.
+    """
+
+    __slots__ = ("blocks", "shifts", "firsts", "heads")
+
+    def __init__(self, blocks: list[list[int]], shifts: list[int]) -> None:
+        self.blocks = blocks
+        self.shifts = shifts
+        self.firsts = list(itertools.accumulate((len(b) for b in blocks[:-1]), initial=0))
+        self.heads = [block[0] + shift for block, shift in zip(blocks, shifts, strict=True)]
+
+    @classmethod
+    def of(cls, text: str) -> _Lines:
+        starts = _line_starts(text)
+        blocks = [starts[i : i + _BLOCK_LINES] for i in range(0, len(starts), _BLOCK_LINES)]
+        return cls(blocks, [0] * len(blocks))
+
+    def count(self) -> int:
+        return self.firsts[-1] + len(self.blocks[-1])
+
+    def start(self, line: int) -> int:
+        block = bisect.bisect_right(self.firsts, line) - 1
+        return self.blocks[block][line - self.firsts[block]] + self.shifts[block]
+
+    def line_of(self, offset: int) -> int:
+        """The last line starting at or before ``offset``."""
+        block = bisect.bisect_right(self.heads, offset) - 1
+        index = bisect.bisect_right(self.blocks[block], offset - self.shifts[block]) - 1
+        return self.firsts[block] + index
+
+    def edited(self, text: _Readable, start: int, end: int, delta: int) -> _Lines:
+        """The line starts of ``text``, which is this index's text with code points
+        ``start:end`` replaced by ``end - start + delta`` new ones."""
+        count = self.count()
+        # The lines whose starts may change: from the one holding the character before the
+        # edit (a "\r" there may be joined by an inserted "\n") to the first one starting
+        # two characters after it (its two characters before are untouched, so it stays
+        # a line start, moved by delta).
+        low = self.line_of(max(start - 1, 0))
+        high = self.line_of(end + 1) + 1
+        region_start = self.start(low)
+        region_end = self.start(high) + delta if high < count else len(text)
+        region = text[region_start:region_end]
+        fresh = [region_start + s for s in _line_starts(region)]
+        if high < count:
+            fresh.pop()  # the region ends with a line break: that start is line ``high``'s
+        first_block = bisect.bisect_right(self.firsts, low) - 1
+        last_block = bisect.bisect_right(self.firsts, high - 1) - 1
+        head_block, tail_block = self.blocks[first_block], self.blocks[last_block]
+        head_shift, tail_shift = self.shifts[first_block], self.shifts[last_block] + delta
+        merged = [s + head_shift for s in head_block[: low - self.firsts[first_block]]]
+        merged += fresh
+        merged += [s + tail_shift for s in tail_block[high - self.firsts[last_block] :]]
+        middle = [merged[i : i + _BLOCK_LINES] for i in range(0, len(merged), _BLOCK_LINES)]
+        blocks = self.blocks[:first_block] + middle + self.blocks[last_block + 1 :]
+        shifts = (
+            self.shifts[:first_block]
+            + [0] * len(middle)
+            + [shift + delta for shift in self.shifts[last_block + 1 :]]
+        )
+        return _Lines(blocks, shifts)
+
+
 class _TextIndex:
     """Derived data of one text, computed on first use (each result is deterministic, so two
-    threads racing to compute one only waste a little work)."""
+    threads racing to compute one only waste a little work). An index made by
+    :meth:`edited` gets its line index and binary flag from the previous text's without a
+    pass over the whole text."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, lines: _Lines | None = None, binary: bool | None = None):
         self.text = text
+        self._lines = lines
+        self._binary = binary
+
+    def edited(self, text: str, start: int, end: int, inserted: str) -> _TextIndex:
+        """The index of ``text``: this one's text with ``start:end`` replaced by ``inserted``."""
+        lines = self.lines.edited(text, start, end, len(inserted) - (end - start))
+        binary = None if self._binary is not False or "\x00" in inserted else False
+        return _TextIndex(text, lines, binary)
+
+    @property
+    def lines(self) -> _Lines:
+        if self._lines is None:
+            self._lines = _Lines.of(self.text)
+        return self._lines
 
     @cached_property
     def source(self) -> bytes:
         return self.text.encode(_ENCODING, _ERRORS)
-
-    @cached_property
-    def line_starts(self) -> list[int]:
-        return _line_starts(self.text)
 
     @cached_property
     def chunk_byte_starts(self) -> list[int]:
@@ -108,9 +212,19 @@ class _TextIndex:
         )
         return list(itertools.accumulate(sizes, initial=0))
 
-    @cached_property
+    @property
     def is_binary(self) -> bool:
-        return "\x00" in self.text
+        if self._binary is None:
+            self._binary = "\x00" in self.text
+        return self._binary
+
+
+class TextWindow(NamedTuple):
+    """Whole lines of a document around a cursor (see :meth:`Snapshot.window`)."""
+
+    text: str
+    start: int  # code-point offset of ``text`` in the document
+    start_line: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,31 +276,54 @@ class Snapshot:
         return self._index.is_binary
 
     def line_count(self) -> int:
-        return len(self._index.line_starts)
+        return self._index.lines.count()
 
     # --- lines ------------------------------------------------------------------------------
 
-    def _check_line(self, line: int) -> None:
-        if not 0 <= line < self.line_count():
-            raise PositionError(
-                f"line {line} is outside {self.uri} (it has {self.line_count()} lines, 0-based)"
-            )
-
     def line_range(self, line: int) -> tuple[int, int]:
         """Code-point (start, end) of ``line``, the end before its line ending."""
-        self._check_line(line)
-        starts = self._index.line_starts
-        start = starts[line]
-        if line + 1 == len(starts):
-            return start, len(self.text)
-        next_start = starts[line + 1]
-        ending = 2 if self.text[next_start - 2 : next_start] == "\r\n" else 1
-        return start, next_start - ending
+        return _line_range(self.uri, self.text, self._index.lines, line)
 
     def line_at(self, line: int) -> str:
         """The text of ``line`` without its line ending."""
         start, end = self.line_range(line)
         return self.text[start:end]
+
+    def lines(self) -> Sequence[str]:
+        """The document's lines (without line endings) as a sequence that reads only the
+        lines asked for: no pass over the whole text."""
+        return _LinesView(self)
+
+    def lines_between(self, first: int, end: int) -> list[str]:
+        """Lines ``first`` .. ``end - 1`` (clamped to the document), without line endings."""
+        first, end = max(first, 0), min(end, self.line_count())
+        return [self.line_at(line) for line in range(first, end)]
+
+    def window(self, offset: int, before: int, after: int, snap_lines: int = 16) -> TextWindow:
+        """Whole lines around ``offset``: what a prompt or a check around a cursor may read,
+        so that their work is bounded by these sizes, not by the document's.
+
+        The window starts at most about ``before`` code points before ``offset``, at a line
+        that is a multiple of ``snap_lines`` (so that rules counting lines in blocks from
+        the top of the file count alike in the window), and ends after the line holding
+        the code point ``after`` code points after ``offset``. A document that fits is
+        returned whole (the very same str).
+        """
+        self._check_offset(offset)
+        text, lines = self.text, self._index.lines
+        if offset <= before and len(text) - offset <= after:
+            return TextWindow(text, 0, 0)
+        cursor_line = lines.line_of(offset)
+        first = lines.line_of(max(offset - before, 0))
+        first = -(-first // snap_lines) * snap_lines
+        if first > cursor_line:  # the cursor line alone is longer than ``before``
+            first = cursor_line // snap_lines * snap_lines
+        start = lines.start(first)
+        last = lines.line_of(min(offset + after, len(text))) + 1
+        end = lines.start(last) if last < lines.count() else len(text)
+        if start == 0 and end == len(text):
+            return TextWindow(text, 0, 0)
+        return TextWindow(text[start:end], start, first)
 
     # --- LSP position <-> code-point offset ---------------------------------------------------
 
@@ -197,34 +334,17 @@ class Snapshot:
         two halves of a surrogate pair rounds down. ``(line_count, 0)`` is the end of the text;
         any other line outside the document, or a negative value, raises PositionError.
         """
-        if utf16_col < 0:
-            raise PositionError(f"negative column {utf16_col} in {self.uri}")
-        if line == self.line_count() and utf16_col == 0:
-            return len(self.text)
-        start, end = self.line_range(line)
-        content = self.text[start:end]
-        if content.isascii():
-            return start + min(utf16_col, len(content))
-        units = content.encode("utf-16-le", "surrogatepass")
-        col = min(utf16_col, len(units) // 2)
-        if 0 < col < len(units) // 2:
-            unit = int.from_bytes(units[2 * col - 2 : 2 * col], "little")
-            next_unit = int.from_bytes(units[2 * col : 2 * col + 2], "little")
-            if 0xD800 <= unit <= 0xDBFF and 0xDC00 <= next_unit <= 0xDFFF:
-                col -= 1  # between the halves of a pair: stay before the character
-        return start + len(units[: 2 * col].decode("utf-16-le", "surrogatepass"))
+        return _offset_at(self.uri, self.text, self._index.lines, line, utf16_col)
 
     def clamped_offset(self, line: int, utf16_col: int) -> int:
         """Like :meth:`offset_at`, but a line beyond the end of the text means its end (editors
         send such range ends). Negative values still raise PositionError."""
-        if line >= self.line_count():
-            return len(self.text)
-        return self.offset_at(line, utf16_col)
+        return _clamped_offset(self.uri, self.text, self._index.lines, line, utf16_col)
 
     def position_at(self, offset: int) -> LspPosition:
         """LSP (line, utf16_col) of a code-point offset (inside a "\\r\\n": the line end)."""
         self._check_offset(offset)
-        line = bisect.bisect_right(self._index.line_starts, offset) - 1
+        line = self._index.lines.line_of(offset)
         start, end = self.line_range(line)
         return line, _utf16_len(self.text[start : min(offset, end)])
 
@@ -288,7 +408,8 @@ class Snapshot:
         start_byte = self.byte_offset(start)
         old_end_byte = self.byte_offset(end)
         inserted = new_text.encode(_ENCODING, _ERRORS)
-        start_point = self.point_at_byte(start_byte)
+        point = self._ascii_point if self.cheap_points() else self.point_at_byte
+        start_point = point(start_byte)
         newlines = inserted.count(b"\n")
         if newlines:
             new_end_point = (start_point[0] + newlines, len(inserted) - inserted.rfind(b"\n") - 1)
@@ -299,9 +420,14 @@ class Snapshot:
             old_end_byte=old_end_byte,
             new_end_byte=start_byte + len(inserted),
             start_point=start_point,
-            old_end_point=self.point_at_byte(old_end_byte),
+            old_end_point=point(old_end_byte),
             new_end_point=new_end_point,
         )
+
+    def _ascii_point(self, byte_offset: int) -> tuple[int, int]:
+        """:meth:`point_at_byte` from the line index, when :meth:`cheap_points` holds."""
+        line = self._index.lines.line_of(byte_offset)
+        return line, byte_offset - self._index.lines.start(line)
 
     def apply_change(self, new_text: str, range_: LspRange | None) -> Snapshot:
         """A new snapshot with one LSP content change applied (``range_`` None: full text).
@@ -310,29 +436,195 @@ class Snapshot:
         With a tree, the reparse is incremental: a copy of the old tree is edited (this
         snapshot's tree is left as it was) and handed to the parser.
         """
+        return self.apply_changes([(new_text, range_)])
+
+    def apply_changes(self, changes: Sequence[TextChange]) -> Snapshot:
+        """A new snapshot with LSP content changes applied in order, parsed once.
+
+        Each change is applied to the text (and its line index, incrementally) in turn. A
+        few changes (a keystroke, an editor's multi-cursor edit) are described to one copy
+        of the tree with ``Tree.edit`` and the tree is reparsed once, incrementally; after
+        a longer batch (or a full-text replacement) the final text is parsed afresh: one
+        parse per call either way.
+        """
+        if len(changes) > _CHEAP_BATCH:
+            # Many edits spread over a file cost tree-sitter more to reuse than a fresh
+            # parse (0.56 MB of Python, 1,000 edits: 2.7 s against 0.5 s), and a str per
+            # intermediate text would copy the whole text per change.
+            text, lines = _apply_batch(self.uri, self.text, self._index.lines, changes)
+            index = _TextIndex(text, lines)
+            return replace(
+                self, text=text, tree=_parse(self.language, text, index, None), _index=index
+            )
+        state = self
+        edited = self.tree.copy() if self.tree is not None else None
+        fresh = False
+        for new_text, range_ in changes:
+            if range_ is None:
+                state = replace(state, text=new_text, tree=None, _index=_TextIndex(new_text))
+                edited, fresh = None, True
+                continue
+            start = state.clamped_offset(*range_[0])
+            end = state.clamped_offset(*range_[1])
+            if end < start:
+                start, end = end, start
+            if edited is not None:
+                edited.edit(**state.tree_edit(start, end, new_text)._asdict())
+            text = state.text[:start] + new_text + state.text[end:]
+            index = state._index.edited(text, start, end, new_text)
+            state = replace(state, text=text, tree=None, _index=index)
+        if edited is None and not fresh:  # no tree before, and the text stays unparsed
+            fresh = self.language is not None
+        tree = _parse(state.language, state.text, state._index, None if fresh else edited)
+        return replace(state, tree=tree)
+
+    def cheap_points(self) -> bool:
+        """Whether :meth:`tree_edit` needs no pass over the whole text: ASCII (bytes are code
+        points) without "\\r" (tree-sitter rows are LSP lines)."""
+        return self.text.isascii() and "\r" not in self.text
+
+
+class _LinesView(Sequence[str]):
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+
+    def __len__(self) -> int:
+        return self._snapshot.line_count()
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return [self._snapshot.line_at(i) for i in range(start, stop, step)]
+            return self._snapshot.lines_between(start, stop)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._snapshot.line_at(index)
+
+
+class _Readable(Protocol):
+    """What the coordinate functions read of a text: a str, or :class:`_Pieces`."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: slice, /) -> str: ...
+
+
+def _line_range(uri: str, text: _Readable, lines: _Lines, line: int) -> tuple[int, int]:
+    count = lines.count()
+    if not 0 <= line < count:
+        raise PositionError(f"line {line} is outside {uri} (it has {count} lines, 0-based)")
+    start = lines.start(line)
+    if line + 1 == count:
+        return start, len(text)
+    next_start = lines.start(line + 1)
+    ending = 2 if text[next_start - 2 : next_start] == "\r\n" else 1
+    return start, next_start - ending
+
+
+def _offset_at(uri: str, text: _Readable, lines: _Lines, line: int, utf16_col: int) -> int:
+    if utf16_col < 0:
+        raise PositionError(f"negative column {utf16_col} in {uri}")
+    if line == lines.count() and utf16_col == 0:
+        return len(text)
+    start, end = _line_range(uri, text, lines, line)
+    content = text[start:end]
+    if content.isascii():
+        return start + min(utf16_col, len(content))
+    units = content.encode("utf-16-le", "surrogatepass")
+    col = min(utf16_col, len(units) // 2)
+    if 0 < col < len(units) // 2:
+        unit = int.from_bytes(units[2 * col - 2 : 2 * col], "little")
+        next_unit = int.from_bytes(units[2 * col : 2 * col + 2], "little")
+        if 0xD800 <= unit <= 0xDBFF and 0xDC00 <= next_unit <= 0xDFFF:
+            col -= 1  # between the halves of a pair: stay before the character
+    return start + len(units[: 2 * col].decode("utf-16-le", "surrogatepass"))
+
+
+def _clamped_offset(uri: str, text: _Readable, lines: _Lines, line: int, utf16_col: int) -> int:
+    if line >= lines.count():
+        return len(text)
+    return _offset_at(uri, text, lines, line, utf16_col)
+
+
+class _Pieces:
+    """A text edited many times in a row: spans of earlier strs, so that an edit copies only
+    the text it inserts and a read only the text it reads."""
+
+    def __init__(self, text: str) -> None:
+        self._spans: list[tuple[str, int, int]] = [(text, 0, len(text))]
+        self._starts = [0]
+        self._length = len(text)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def _span_at(self, offset: int) -> int:
+        return max(bisect.bisect_right(self._starts, offset) - 1, 0)
+
+    def __getitem__(self, key: slice, /) -> str:
+        start, stop, _ = key.indices(self._length)
+        parts: list[str] = []
+        index = self._span_at(start)
+        while start < stop and index < len(self._spans):
+            source, low, high = self._spans[index]
+            at = low + start - self._starts[index]
+            take = min(high, at + stop - start)
+            parts.append(source[at:take])
+            start += take - at
+            index += 1
+        return "".join(parts)
+
+    def replace(self, start: int, end: int, new_text: str) -> None:
+        first, last = self._span_at(start), self._span_at(end)
+        source, low, high = self._spans[first]
+        left = (source, low, low + start - self._starts[first])
+        source, low, high = self._spans[last]
+        right = (source, low + end - self._starts[last], high)
+        middle = [span for span in (left, (new_text, 0, len(new_text)), right) if span[1] < span[2]]
+        self._spans[first : last + 1] = middle
+        lengths = (high - low for _, low, high in self._spans[first:])
+        self._starts[first:] = itertools.accumulate(lengths, initial=self._starts[first])
+        self._starts.pop()
+        self._length += len(new_text) - (end - start)
+        if not self._spans:
+            self._spans, self._starts = [("", 0, 0)], [0]
+
+    def join(self) -> str:
+        return "".join(source[low:high] for source, low, high in self._spans)
+
+
+def _apply_batch(
+    uri: str, text: str, lines: _Lines, changes: Sequence[TextChange]
+) -> tuple[str, _Lines]:
+    """The text and line index after ``changes``, each change costing the lines it touches."""
+    pieces = _Pieces(text)
+    for new_text, range_ in changes:
         if range_ is None:
-            index = _TextIndex(new_text)
-            tree = _parse(self.language, new_text, index, None)
-            return replace(self, text=new_text, tree=tree, _index=index)
-        start = self.clamped_offset(*range_[0])
-        end = self.clamped_offset(*range_[1])
+            pieces, lines = _Pieces(new_text), _Lines.of(new_text)
+            continue
+        start = _clamped_offset(uri, pieces, lines, *range_[0])
+        end = _clamped_offset(uri, pieces, lines, *range_[1])
         if end < start:
             start, end = end, start
-        text = self.text[:start] + new_text + self.text[end:]
-        index = _TextIndex(text)
-        old_tree: Tree | None = None
-        if self.tree is not None:
-            old_tree = self.tree.copy()
-            old_tree.edit(**self.tree_edit(start, end, new_text)._asdict())
-        tree = _parse(self.language, text, index, old_tree)
-        return replace(self, text=text, tree=tree, _index=index)
+        pieces.replace(start, end, new_text)
+        lines = lines.edited(pieces, start, end, len(new_text) - (end - start))
+    return pieces.join(), lines
 
 
 def _parse(
     language: str | None, text: str, index: _TextIndex, old_tree: Tree | None
 ) -> Tree | None:
     """Parse unless there is no grammar, the text is binary, or it is too large."""
-    if language is None or index.is_binary:
+    if language is None or len(text) > MAX_PARSE_BYTES or index.is_binary:
         return None
     # a code point is at most 4 bytes: skip encoding when the text cannot be too large
     if len(text) * 4 > MAX_PARSE_BYTES and len(index.source) > MAX_PARSE_BYTES:
@@ -406,10 +698,7 @@ class Document:
 
     def apply_changes(self, changes: Sequence[TextChange], version: int) -> None:
         """Apply changes in order and set ``version``; readers see all of them or none."""
-        state = self._state
-        for new_text, range_ in changes:
-            state = state.apply_change(new_text, range_)
-        self._state = state.with_version(version)
+        self._state = self._state.apply_changes(changes).with_version(version)
 
 
 class DocumentStore:
@@ -420,8 +709,9 @@ class DocumentStore:
         self._lock = threading.Lock()
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> Document:
-        """Open (or re-open, replacing) a document."""
-        document = Document(uri, language_id, version, text)
+        """Open (or re-open, replacing) a document. Lone surrogates become U+FFFD
+        (:func:`clean_text`): no text a client sends can make a later request fail."""
+        document = Document(uri, language_id, version, clean_text(text))
         with self._lock:
             self._documents[uri] = document
         return document
@@ -430,7 +720,7 @@ class DocumentStore:
         document = self.get(uri)
         if document is None:
             raise DocumentNotOpenError(f"cannot change {uri}: it is not open")
-        document.apply_changes(changes, version)
+        document.apply_changes([(clean_text(text), range_) for text, range_ in changes], version)
         return document
 
     def close(self, uri: str) -> None:

@@ -78,7 +78,7 @@ _PLAIN_OPENERS = (":", "{")
 
 
 def completion_kind(
-    tree: Tree | None, text: str, offset: int, language: str | None
+    tree: Tree | None, text: str, offset: int, language: str | None, *, byte_start: int = 0
 ) -> CompletionKind:
     """Decide whether to complete at code-point ``offset`` of ``text``, and how much.
 
@@ -94,8 +94,10 @@ def completion_kind(
       "block" comes from a plain-text heuristic: blank line, deeper indentation than the
       previous line, which ends with an opener character.
 
-    ``tree`` must be the parse of exactly ``text`` (UTF-8, lone surrogates "surrogatepass");
-    an offset outside the text is clamped to it.
+    ``tree`` must be the parse of exactly ``text`` (UTF-8, lone surrogates "surrogatepass"),
+    or of a document that holds ``text`` at byte ``byte_start`` (a window of whole lines
+    around the cursor: the work is then bounded by the window); an offset outside the text
+    is clamped to it.
     """
     offset = max(0, min(offset, len(text)))
     line_start = _line_start(text, offset)
@@ -110,7 +112,7 @@ def completion_kind(
     rules = spec.completion
 
     root = tree.root_node
-    line_start_byte = len(text[:line_start].encode("utf-8", UTF8_ERRORS))
+    line_start_byte = byte_start + len(text[:line_start].encode("utf-8", UTF8_ERRORS))
     byte_offset = line_start_byte + len(before.encode("utf-8", UTF8_ERRORS))
     if _inside_literal(root, byte_offset, before, rules):
         return "line" if _only_closers(after) else "none"
@@ -146,7 +148,12 @@ _BRACKETS = frozenset("{[(")
 def _deeper_code_follows(text: str, line_end: int, indent: str) -> bool:
     """The next non-blank line is indented deeper than ``indent``: it is the body of
     whatever goes on this line, so this line is one statement, not a block."""
-    for line in text[line_end:].splitlines()[1:]:
+    start = line_end
+    while start < len(text):  # line by line: the rest of a huge file is not split
+        start = _line_end(text, start)
+        start += 2 if text.startswith("\r\n", start) else 1
+        end = _line_end(text, start)
+        line = text[start:end]
         if line.strip():
             width = len(line) - len(line.lstrip())
             return len(line[:width].expandtabs(8)) > len(indent.expandtabs(8))

@@ -16,7 +16,7 @@ from qwen_lsp import languages, syntax, uris
 from qwen_lsp.actions.edits import FileChange
 from qwen_lsp.actions.prompt import ActionInput
 from qwen_lsp.actions.target import definition_name, is_definition, outermost, parse, with_leading
-from qwen_lsp.documents import Snapshot
+from qwen_lsp.documents import MAX_PARSE_BYTES, Snapshot
 from qwen_lsp.languages import LanguageSpec
 
 
@@ -26,6 +26,11 @@ def check_change(action: ActionInput, change: FileChange) -> str:
     spec = action.spec
     record = languages.find(language)
     new_text = change.new_text()
+    if language is not None and max(len(new_text), len(change.base_text)) > MAX_PARSE_BYTES:
+        # Parsing it (twice, and again per check) would take seconds per megabyte.
+        name = uris.name(change.uri) or change.uri
+        limit = MAX_PARSE_BYTES // 1_000_000
+        return f"{name} is too large (over {limit} MB) for qwen-lsp to check the model's answer"
     region = _changed_region(action, change)
     if language is not None:
         old_errors = _count_errors(language, change.base_text) if change.base_text else 0

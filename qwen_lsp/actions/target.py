@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from qwen_lsp import languages
+from qwen_lsp import languages, syntax
 from qwen_lsp.actions.text import line_end, line_start
 from qwen_lsp.documents import Snapshot
 
@@ -231,5 +231,7 @@ def definition_name(node: Node, snapshot: Snapshot) -> str | None:
 def parse(language: str, text: str) -> tuple[Snapshot, Node]:
     """The tree of a text that is no open document (an answer, a file as changed)."""
     snapshot = Snapshot.build("untitled:check", language, 0, text, language=language)
-    assert snapshot.tree is not None
-    return snapshot, snapshot.tree.root_node
+    tree = snapshot.tree
+    if tree is None:  # NUL in the text (or a huge one): the parser still reads it
+        tree = syntax.get_parser(language).parse(snapshot.source)
+    return snapshot, tree.root_node

@@ -140,8 +140,8 @@ class CrossFileContext:
         if not self.admission(snapshot.uri, snapshot.text).admitted:
             self.forget(snapshot.uri)  # it may have been admitted before (grown, settings)
             return
-        lines = snapshot.text.split("\n")
-        self.ring.record(snapshot.uri, lines, (first_line + last_line) // 2)
+        # the lines read on demand: a keystroke must not split a huge document
+        self.ring.record(snapshot.uri, snapshot.lines(), (first_line + last_line) // 2)
 
     def forget(self, uri: str) -> None:
         self.ring.forget(uri)
