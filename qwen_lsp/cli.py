@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypedDict
+from typing import TYPE_CHECKING, BinaryIO, NoReturn, TypedDict
 
 from qwen_lsp import __version__
 
@@ -33,9 +33,24 @@ def _setup_logging(level: str, log_file: str | None) -> None:
 
 def _parse_host_port(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not port.isdigit() or int(port) > 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
-    return host or "127.0.0.1", int(port)
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+TCP_HELP = """\
+--tcp HOST:PORT serves one LSP session on TCP, then exits like a stdio server.
+Only a loopback address (127.0.0.1, ::1, localhost) is accepted unless --allow-remote is
+given, and a remote listener needs a token: a file named by --token-file, or the
+QWEN_LSP_TOKEN environment variable (at least 16 characters; make one with
+python3 -c 'import secrets; print(secrets.token_urlsafe(32))'). With a token set, every
+connection (loopback too) must begin with the initialize request carrying it as
+initializationOptions.qwenLspToken (any LSP client can send initializationOptions);
+a wrong or missing token gets an error reply and the connection is closed. Anything that
+does not start with an LSP header, and a connection while a client is served, is closed
+without disturbing that client. The traffic is not encrypted: for another machine,
+tunnel it (ssh -L) rather than open the port.
+"""
 
 
 def _parse_location(value: str) -> tuple[Path, int, int | None]:
@@ -51,7 +66,10 @@ def _parse_location(value: str) -> tuple[Path, int, int | None]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="qwen-lsp", description="Local AI code completion language server (Qwen coder)."
+        prog="qwen-lsp",
+        description="Local AI code completion language server (Qwen coder).",
+        epilog=TCP_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"qwen-lsp {__version__}")
     parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
@@ -62,7 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     # Without a command the server runs: on stdio (the default, --stdio accepted for
     # clients that always pass it) or on TCP.
     parser.add_argument("--stdio", action="store_true", help="serve LSP on stdin/stdout (default)")
-    parser.add_argument("--tcp", type=_parse_host_port, metavar="HOST:PORT", help="serve on TCP")
+    parser.add_argument(
+        "--tcp", type=_parse_host_port, metavar="HOST:PORT", help="serve on TCP (see below)"
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --tcp listen on a non-loopback address (needs a token)",
+    )
+    parser.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="the token TCP clients must send (default: $QWEN_LSP_TOKEN)",
+    )
 
     models_cmd = sub.add_parser("models", help="list, download or check models")
     models_sub = models_cmd.add_subparsers(dest="models_command", required=True)
@@ -121,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["QWEN_LSP_MODEL"] = args.model
     command = args.command
     if command is None:
-        return _serve(args.tcp)
+        return _serve(args)
     if command == "models":
         from qwen_lsp.modelstore import StoreConfig
         from qwen_lsp.settings import resolve_settings
@@ -171,16 +201,54 @@ def _action(name: str, path: Path, start: int, end: int | None, language: str | 
     return 0
 
 
-def _serve(tcp: tuple[str, int] | None) -> int:
+def _serve(args: argparse.Namespace) -> int:
+    """Serve one session, then end the process at once with the LSP exit code."""
+    from pygls.exceptions import JsonRpcException
+
+    from qwen_lsp import transport
     from qwen_lsp.server import server
 
-    if tcp is not None:
-        log.info("qwen-lsp %s listening on %s:%d", __version__, *tcp)
-        server.start_tcp(*tcp)
+    def on_error(error: Exception) -> None:
+        server.report_server_error(error, JsonRpcException)
+
+    protocol, cleanup, shut_down = server.protocol, server.app.close, server.protocol.is_shut_down
+    if args.tcp is not None:
+        try:
+            host, port = args.tcp
+            token = transport.read_token(args.token_file, os.environ)
+            options = transport.TcpOptions(host, port, args.allow_remote, token)
+            transport.check_tcp(options)
+        except transport.TransportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+        def listening(where: str) -> None:
+            log.info("qwen-lsp %s listening on %s", __version__, where)
+
+        try:
+            code = transport.serve_tcp(
+                protocol, options, cleanup, shut_down, on_error, on_listening=listening
+            )
+        except OSError as exc:  # the port is taken, the address is not ours, ...
+            print(f"error: cannot listen on {args.tcp[0]}:{args.tcp[1]}: {exc}", file=sys.stderr)
+            return 2
     else:
         log.info("qwen-lsp %s on stdio", __version__)
-        server.start_io(sys.stdin.buffer, _protocol_stdout())
-    return 0
+        stdin, stdout = sys.stdin.buffer, _protocol_stdout()
+        code = transport.serve_stdio(protocol, stdin, stdout, cleanup, shut_down, on_error)
+    _end_process(code)
+
+
+def _end_process(code: int) -> NoReturn:
+    """Exit now: the model worker or the stdin reader may still be blocked in a call, and an
+    interpreter shutdown would wait for them (or crash in llama.cpp's destructors)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _protocol_stdout() -> BinaryIO:

@@ -9,18 +9,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import uuid
-from collections.abc import Generator
+from collections.abc import Callable, Coroutine, Generator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcServerNotInitialized,
+)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from qwen_lsp import __version__, protocol, uris
+from qwen_lsp import __version__, protocol, transport, uris
 from qwen_lsp.actions.edits import ActionResult
 from qwen_lsp.actions.prompt import Diagnostic
 from qwen_lsp.actions.service import ActionRequest, ActionRun, lsp_edits
@@ -62,6 +69,24 @@ ACTION_KINDS = [
     types.CodeActionKind.Source,
 ]
 
+# How long the server waits for the client to answer one of its requests. A client that
+# never answers (some never do) must cost a bounded wait, never a feature: each caller
+# carries on without the answer. A question for the user gets the time to read it.
+CLIENT_REQUEST_SECONDS = {
+    types.WINDOW_SHOW_MESSAGE_REQUEST: 300.0,
+    types.WORKSPACE_APPLY_EDIT: 60.0,
+    types.WINDOW_SHOW_DOCUMENT: 60.0,
+}
+DEFAULT_CLIENT_REQUEST_SECONDS = 5.0
+# The model loads once the client's settings are in (after `initialized` and its
+# workspace/configuration answer), on the first request that needs it, or at the latest
+# this long after `initialize`: a client that never sends `initialized` still gets it.
+INITIALIZED_GRACE_SECONDS = 3.0
+
+
+class ClientDidNotAnswer(TimeoutError):
+    """The client left a request of the server unanswered for too long."""
+
 
 @dataclass(frozen=True)
 class _UnparsableRequest:
@@ -86,10 +111,45 @@ class QwenProtocol(LanguageServerProtocol):
                 )
             raise
 
+    # -- the session's life (the transport starts it; `exit` or the client's death ends it)
+    _end_session: Callable[[int], None] | None = None
+    _watch_client = False
+    _initialize_seen = False
+
+    def start_session(self, end: Callable[[int], None], *, watch_client: bool) -> None:
+        """Called by the transport: ``end(code)`` ends the process's session. The client's
+        processId is watched only where it is a process on this machine (stdio)."""
+        self._end_session = end
+        self._watch_client = watch_client
+
+    def end_session(self, code: int) -> None:
+        if self._end_session is None:  # not run by qwen_lsp.transport
+            sys.exit(code)
+        self._end_session(code)
+
+    def is_shut_down(self) -> bool:
+        return self._shutdown
+
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _UnparsableRequest):
             self._send_response(message.id, None, message.error.to_response_error())
             return
+        method = getattr(message, "method", None)
+        msg_id = getattr(message, "id", None)
+        if method is not None and method != types.EXIT:
+            # pygls drops these silently; a request must get an answer (LSP: "Server
+            # lifecycle"), and a notification before initialize is dropped.
+            error: JsonRpcException | None = None
+            if self._shutdown:
+                error = JsonRpcInvalidRequest(f"{method}: the server has shut down")
+            elif not self._initialize_seen and method != types.INITIALIZE:
+                error = JsonRpcServerNotInitialized(f"{method}: send initialize first")
+            if error is not None:
+                if msg_id is not None:
+                    self._send_response(msg_id, None, error.to_response_error())
+                else:
+                    log.warning("dropped %s: %s", method, error)
+                return
         super().handle_message(message)
 
     # pygls keeps a copy of every document in its workspace and applies each change to it
@@ -119,23 +179,80 @@ class QwenProtocol(LanguageServerProtocol):
         if handler is not None:
             yield handler, (params,), None
 
+    def send_request(
+        self,
+        method: str,
+        params: Any | None = None,
+        callback: Callable[[Any], None] | None = None,
+        msg_id: Any = None,
+    ) -> Future[Any]:
+        """pygls' request, with a time-out: an unanswered request fails with
+        ClientDidNotAnswer instead of waiting for ever."""
+        msg_id = msg_id if msg_id is not None else str(uuid.uuid4())
+        future = super().send_request(method, params, callback, msg_id)
+        seconds = CLIENT_REQUEST_SECONDS.get(method, DEFAULT_CLIENT_REQUEST_SECONDS)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not serving (a unit test)
+            return future
+
+        def expire() -> None:
+            self._request_futures.pop(msg_id, None)
+            self._result_types.pop(msg_id, None)
+            if not future.done():
+                log.warning("the client did not answer %s within %.0f s", method, seconds)
+                future.set_exception(ClientDidNotAnswer(f"no answer to {method}"))
+
+        timer = loop.call_later(seconds, expire)
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(timer.cancel))
+        return future
+
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
+        self._initialize_seen = True
         # documents.py speaks UTF-16 (the LSP default); without this pygls would pick
         # UTF-8 for clients that offer it (Neovim does) and every column would be off.
         general = params.capabilities.general
         if general is not None:
             general.position_encodings = [types.PositionEncodingKind.Utf16]
+        pid = params.process_id
+        if self._watch_client and pid is not None and transport.can_watch(pid):
+            _in_background(transport.watch_process(pid, lambda: self._client_died(pid)))
         return (yield from super().lsp_initialize(params))
+
+    def _client_died(self, pid: int) -> None:
+        log.warning("the client's process %d has exited; exiting too", pid)
+        self.end_session(0 if self._shutdown else 1)
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        """LSP: exit code 0 after shutdown, 1 without. The transport ends the process
+        (pygls' own exit raises SystemExit through the event loop)."""
+        if (user_handler := self.fm.features.get(types.EXIT)) is not None:
+            yield user_handler, args, None
+        self.end_session(0 if self._shutdown else 1)
+
+
+_background_tasks: set[asyncio.Future[Any]] = set()
+
+
+def _in_background(job: Coroutine[Any, Any, Any]) -> None:
+    """Run a coroutine on the loop without awaiting it (kept referenced until done)."""
+    task = asyncio.ensure_future(job)
+    _background_tasks.add(task)
+    task.add_done_callback(_background_tasks.discard)
 
 
 class QwenLanguageServer(LanguageServer):
+    protocol: QwenProtocol
+
     def __init__(self) -> None:
         super().__init__("qwen-lsp", __version__, protocol_cls=QwenProtocol)
         self.app = App(
             workspace_root=self._workspace_root, workspace_folders=self._workspace_folders
         )
         self.initialization_options: Any = None
+        self.model_load_started = False
 
     def _workspace_root(self) -> str:
         try:
@@ -183,9 +300,21 @@ class QwenLanguageServer(LanguageServer):
         old, self.app.settings = self.app.settings, resolved.settings
         return needs_reload(old, self.app.settings)
 
+    def ensure_model(self) -> None:
+        """Start the first model load if nothing has (idempotent): requests wait for it."""
+        if not self.model_load_started and not self.protocol.is_shut_down():
+            self.model_load_started = True
+            _in_background(self.load_model())
+
     async def load_model(self) -> None:
-        """Load the model with a progress report; a failure is shown with its fix."""
+        """Load the model with a progress report; a failure is shown with its fix.
+
+        The load does not wait for the client to accept the progress report: a client
+        that never answers gets no progress bar, never a model that does not load.
+        """
         settings = self.app.settings
+        self.model_load_started = True
+        loading = asyncio.ensure_future(self.app.load_model())
         token: str | None = None
         if _client_supports(self, "window.work_done_progress"):
             token = f"qwen-lsp-load-{uuid.uuid4()}"
@@ -200,7 +329,7 @@ class QwenLanguageServer(LanguageServer):
             except Exception as exc:
                 log.warning("progress not available: %s", exc)
                 token = None
-        error = await self.app.load_model()
+        error = await loading
         if token is not None:
             message = "model ready" if error is None else "model failed to load"
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
@@ -227,12 +356,14 @@ def on_initialize(ls: QwenLanguageServer, params: types.InitializeParams) -> Non
     # In force at once: a request may come before workspace/configuration is answered
     # (refresh_settings reports any problem in them then).
     ls.app.settings = resolve_settings(os.environ, params.initialization_options).settings
+    asyncio.get_running_loop().call_later(INITIALIZED_GRACE_SECONDS, ls.ensure_model)
 
 
 @server.feature(types.INITIALIZED)
 async def on_initialized(ls: QwenLanguageServer, params: types.InitializedParams) -> None:
-    await ls.refresh_settings()
-    await ls.load_model()
+    reload = await ls.refresh_settings()
+    if reload or not ls.model_load_started:  # loaded early with other settings: again
+        await ls.load_model()
 
 
 @server.feature(types.SHUTDOWN)
@@ -302,6 +433,7 @@ def _tell_refusal(ls: QwenLanguageServer, uri: str, text: str) -> None:
 
 
 async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -> Suggestion | None:
+    ls.ensure_model()
     document = ls.app.documents.get(uri)
     if document is None:
         raise JsonRpcInvalidParams(f"document {uri} is not open (send didOpen first)")
@@ -450,9 +582,14 @@ async def on_run_action(ls: QwenLanguageServer, request: dict[str, Any]) -> dict
     run, snapshot = await _run_action(ls, request, None)
     if not run.result.ok:
         return protocol.to_wire(protocol.RunActionResult(False, run.result.message))
-    answer = await ls.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=_workspace_edit(ls, run, snapshot), label="qwen-lsp")
-    )
+    try:
+        answer = await ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(
+                edit=_workspace_edit(ls, run, snapshot), label="qwen-lsp"
+            )
+        )
+    except ClientDidNotAnswer:
+        answer = types.ApplyWorkspaceEditResult(applied=False, failure_reason="no answer")
     if not answer.applied:
         reason = answer.failure_reason or "no reason given"
         message = f"qwen-lsp: the editor did not apply the edit ({reason})"
@@ -470,6 +607,7 @@ async def _run_action(
         request = ActionRequest.from_json(data)
     except ValueError as exc:
         raise JsonRpcInvalidParams(str(exc)) from exc
+    ls.ensure_model()
     document = ls.app.documents.get(request.uri)
     if document is None:
         raise JsonRpcInvalidParams(f"document {request.uri} is not open (send didOpen first)")

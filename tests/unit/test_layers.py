@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "headless": 5,
     "doctor": 5,
     "server": 6,
+    "transport": 6,
     "cli": 6,
     "__main__": 6,
 }
