@@ -391,15 +391,20 @@ def targets(results: dict[str, dict[str, Any]], config: str = "default") -> list
             idle = by.get((config, "idle"))
             if idle is None:
                 continue
-            weak = []
+            weak, unknown = [], []
             for key, title in HEADLINE:
                 ratio = _share_ratio(ours["metrics"].get(key), idle["metrics"].get(key))
-                if ratio is None or ratio < TARGET_LOADED_VS_IDLE:
+                if ratio is None:
+                    unknown.append(title)  # nothing to compare (0 idle and loaded, or none)
+                elif ratio < TARGET_LOADED_VS_IDLE:
                     weak.append(f"{title} {fmt_ratio(ratio)}")
+            value = "below: " + ", ".join(weak) if weak else "all at or above"
+            if unknown:
+                value += f" (n/a: {', '.join(unknown)})"
             check(
                 f"[{load}] every figure >= {TARGET_LOADED_VS_IDLE:.0%} of idle",
-                "below: " + ", ".join(weak) if weak else "all at or above",
-                not weak,
+                value,
+                False if weak else (None if len(unknown) == len(HEADLINE) else True),
             )
     return checks
 
