@@ -181,6 +181,11 @@ async def main_async(args: argparse.Namespace) -> int:
     results: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
     model = {"model": args.model} if args.model else {}
+    if PEER in names:
+        # Built (or found) before any replay: never a build in the middle of a measurement.
+        from benchmarks.peer_llama_server import ensure_built
+
+        print(f"peer: {ensure_built()}", flush=True)
     machine: dict[str, Any] = {"loadavg_before": _uptime()}
     print(f"load average before: {machine['loadavg_before']}")
     suffix = len(loads) > 1 or loads != ["idle"]

@@ -16,6 +16,7 @@ version and the flags. Building takes several minutes on two cores; progress is 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -123,10 +124,19 @@ def ensure_built(version: str = LLAMA_CPP_PYTHON_VERSION, jobs: int | None = Non
     if target.is_file() and os.access(target, os.X_OK):
         return target
     target.parent.parent.mkdir(parents=True, exist_ok=True)
+    # One build at a time: a second benchmark waits for the first one's binary.
+    with open(target.parent.parent / f"build-{build_key(version, flags)}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target.is_file() and os.access(target, os.X_OK)):
+            _build(version, flags, target, jobs)
+    return target
+
+
+def _build(version: str, flags: str, target: Path, jobs: int | None) -> None:
     with tempfile.TemporaryDirectory(prefix="peer-build-", dir=target.parent.parent) as tmp:
         work = Path(tmp)
         log_path = target.parent.parent / f"build-{version}-{build_key(version, flags)}.log"
-        with open(log_path, "w") as log:
+        with open(log_path, "w", buffering=1) as log:
             _say(f"llama-server is not cached ({target}); building it, log {log_path}")
             _run_with_progress(
                 [
@@ -161,7 +171,6 @@ def ensure_built(version: str = LLAMA_CPP_PYTHON_VERSION, jobs: int | None = Non
             target.with_suffix(".tmp").rename(target)
             (target.parent / "flags.txt").write_text(flags + " " + _SERVER_ONLY + "\n")
     _say(f"built {target}")
-    return target
 
 
 def free_port() -> int:
