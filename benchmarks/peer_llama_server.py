@@ -10,7 +10,8 @@ version and the flags. Building takes several minutes on two cores; progress is 
 
     .venv/bin/python -m benchmarks.peer_llama_server          # build (or find) and print the path
 
-`PeerServer` starts it on a loopback port (``-t THREADS --cache-reuse 256``), waits for
+`PeerServer` starts it on a loopback port (``-t THREADS --cache-reuse 256``, llama.vim's
+documented ``-b 1024 -ub 512``), waits for
 /health and stops it (terminate, then kill).
 """
 
@@ -189,7 +190,7 @@ class PeerServer:
         model: Path,
         threads: int,
         log_path: Path,
-        ctx_size: int = 4096,
+        ctx_size: int = 8192,
         extra: tuple[str, ...] = (),
     ) -> None:
         self.binary, self.model, self.threads = binary, model, threads
@@ -206,6 +207,9 @@ class PeerServer:
             str(self.binary), "-m", str(self.model), "--host", "127.0.0.1",
             "--port", str(self.port), "-t", str(self.threads), "-tb", str(self.threads),
             "--cache-reuse", "256", "-c", str(self.ctx_size), "-np", "1",
+            # llama.vim's documented server command: a batch of 1024 keeps the prompt's
+            # prefix within 768 tokens and its suffix within 256 (the server's /infill).
+            "-b", "1024", "-ub", "512",
             *self.extra,
         ]  # fmt: skip
 
