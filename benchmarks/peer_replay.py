@@ -163,8 +163,9 @@ async def run_peer(
     def clock() -> float:
         return time.monotonic() - started
 
-    print(f"\n[{name}] {' '.join(server.command())}; log {server.log_path}", flush=True)
+    print(f"\n[{name}] starting llama-server; log {server.log_path}", flush=True)
     load_seconds = await asyncio.to_thread(server.start)
+    print(f"[{name}] {' '.join(server.command())}", flush=True)
     assert server.process is not None
     sampler = RssSampler(server.process.pid, clock)
     client = PeerClient(server.url, config, seed=seed, timeout=timeout)
