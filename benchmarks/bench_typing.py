@@ -81,6 +81,7 @@ from benchmarks.typing_report import (
     PEER,
     comparisons,
     headline_table,
+    issue_table,
     load_ratios,
     peer_ratios,
     plot_cdf,
@@ -223,6 +224,10 @@ async def main_async(args: argparse.Namespace) -> int:
     print("\nheadline figures (saved: share of typed characters saved by accepting every right")
     print("suggestion; pauses ok<=300ms: pauses with an acceptable suggestion within 300 ms):")
     print(headline_table(results))
+    text = issue_table(results)
+    if text:
+        print("\nissue 12's table (ranges over the replays: file x round):")
+        print(text)
     found["vs_peer"], text = peer_ratios(results)
     if text:
         print("\nqwen-lsp / peer (same load, same replay; above 1.00x is better for qwen-lsp):")

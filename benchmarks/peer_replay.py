@@ -183,6 +183,7 @@ async def run_peer(
         events: list[Event] = []
         colds: list[dict[str, Any]] = []
         per_file: dict[str, list[Event]] = {}
+        per_replay: list[dict[str, Any]] = []
         for index, source in enumerate(_cycle(sources, duration is not None, rounds)):
             if stop_at is not None and time.monotonic() >= stop_at:
                 break
@@ -194,6 +195,7 @@ async def run_peer(
             events.extend(file_events)
             per_file.setdefault(source.name, []).extend(file_events)
             figures = summarize(file_events)
+            per_replay.append({"file": source.name, "round": file_cold["round"], **figures})
             print(
                 f"[{name}] {source.name}: {figures['keystrokes']} keys, shown {figures['shown']}, "
                 f"p50 {fmt_ms(figures['p50_ms'])}, cold {fmt_s(file_cold['seconds'])}, "
@@ -214,6 +216,7 @@ async def run_peer(
         "cold_files_median_s": median([c["seconds"] for c in colds]),
         "metrics": summarize(events),
         "per_file": {k: summarize(v) for k, v in per_file.items()},
+        "per_replay": per_replay,
         "status": {"client": stats},
         "tokens": {
             "prompt": None,

@@ -161,6 +161,7 @@ async def run_config(
         events: list[Event] = []
         colds: list[dict[str, Any]] = []
         per_file: dict[str, list[Event]] = {}
+        per_replay: list[dict[str, Any]] = []
         for round_index, source in enumerate(_cycle(sources, duration is not None, rounds)):
             if stop_at is not None and time.monotonic() >= stop_at:
                 break
@@ -172,6 +173,7 @@ async def run_config(
             events.extend(file_events)
             per_file.setdefault(source.name, []).extend(file_events)
             figures = summarize(file_events)
+            per_replay.append({"file": source.name, "round": file_cold["round"], **figures})
             print(
                 f"[{name}] {source.name}: {figures['keystrokes']} keys, shown {figures['shown']}, "
                 f"p50 {fmt_ms(figures['p50_ms'])}, cold {fmt_s(file_cold['seconds'])}, "
@@ -196,6 +198,7 @@ async def run_config(
         "cold_files_median_s": median([c["seconds"] for c in colds]),
         "metrics": summarize(events),
         "per_file": {k: summarize(v) for k, v in per_file.items()},
+        "per_replay": per_replay,
         "status": status,
         "tokens": {
             "prompt": counters.get("promptTokens"),

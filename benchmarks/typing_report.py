@@ -416,3 +416,84 @@ def targets_text(checks: list[dict[str, Any]], config: str = "default") -> str:
     lines = [f"issue 12 targets for {config}:"]
     lines += [f"  {mark[c['met']]}  {c['target']}: {c['value']}" for c in checks]
     return "\n".join(lines)
+
+
+def _span(values: list[Any], fmt: Any) -> str:
+    """ "a-b" over the replays (one value when they agree, "-" when none)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "-"
+    low, high = fmt(min(known)), fmt(max(known))
+    return low if low == high else f"{low}-{high}"
+
+
+def issue_table(results: dict[str, dict[str, Any]]) -> str:
+    """Issue 12's table: one column per run, ranges over its replays (file x round)."""
+    runs = [(n, r) for n, r in results.items() if r.get("per_replay")]
+    if not runs:
+        return ""
+    files = _scopes(dict(runs))[:-1]
+
+    def per_file(r: dict[str, Any], key: str, fmt: Any) -> str:
+        parts = []
+        for f in files:
+            values = [x.get(key) for x in r["per_replay"] if x["file"] == f]
+            if values:
+                parts.append(f"{f.split('.')[0]} {_span(values, fmt)}")
+        return ", ".join(parts)
+
+    def pct(value: float) -> str:
+        return f"{value * 100:.0f}%"
+
+    def ms(value: float) -> str:
+        return fmt_ms(value)
+
+    def firsts(r: dict[str, Any]) -> str:
+        colds = [c["seconds"] for c in r.get("cold_files", []) if c.get("round", 0) == 0]
+        shown = _span([c for c in colds if c is not None], lambda v: f"{v:.1f}")
+        missing = sum(c is None for c in colds)
+        return (f"{shown} s" if shown != "-" else "-") + (f" ({missing} none)" if missing else "")
+
+    keys = max((x["keystrokes"] for _, r in runs for x in r["per_replay"]), default=0)
+    rows: list[tuple[str, ...]] = [("same replay, same machine", *(n for n, _ in runs))]
+    for title, cell in (
+        (
+            f"keys with a suggestion shown (of {keys})",
+            lambda r: _span([x["shown"] for x in r["per_replay"]], str),
+        ),
+        (
+            "p50 / p95 keystroke to suggestion",
+            lambda r: (
+                _span([x["p50_ms"] for x in r["per_replay"]], ms)
+                + " / "
+                + _span([x["p95_ms"] for x in r["per_replay"]], ms)
+            ),
+        ),
+        (
+            "pauses served within 300 ms",
+            lambda r: _span([x["pause_share_300ms"] for x in r["per_replay"]], pct),
+        ),
+        (
+            "pauses with an acceptable suggestion within 300 ms",
+            lambda r: _span([x["pause_accept_300ms"] for x in r["per_replay"]], pct),
+        ),
+        (
+            "shown suggestions whose first line the user then typed",
+            lambda r: per_file(r, "accept_rate", pct),
+        ),
+        (
+            "typed characters saved accepting every right first line",
+            lambda r: per_file(r, "saved_line", pct),
+        ),
+        (
+            "... accepting every right whole suggestion",
+            lambda r: per_file(r, "saved_whole", pct),
+        ),
+        ("first suggestion after opening the file", firsts),
+        (
+            "first suggestion in the fresh 300-line file",
+            lambda r: fmt_s(r["cold_300_line"]["seconds"]),
+        ),
+    ):
+        rows.append((title, *(cell(r) for _, r in runs)))
+    return _grid(rows)

@@ -188,6 +188,9 @@ def test_report_ratios_to_the_peer_loaded_to_idle_and_targets() -> None:
             "per_file": {"a.py": metrics, "b.py": {**metrics, "saved_line": saved / 4}},
             "cold_files": [{"round": 0, "seconds": first}, {"round": 1, "seconds": 0.01}],
             "cold_300_line": {"seconds": first},
+            "per_replay": [
+                {"file": "a.py", "round": r, **metrics, "shown": shown + r} for r in (0, 1)
+            ],
         }
 
     results = {
@@ -216,3 +219,6 @@ def test_report_ratios_to_the_peer_loaded_to_idle_and_targets() -> None:
     assert checks["[busy] every figure >= 80% of idle"] is False
     assert "MET" in typing_report.targets_text(typing_report.targets(results))
     assert typing_report.headline_table(results).count("pooled") == 4
+    issue = typing_report.issue_table(results)
+    assert "keys with a suggestion shown (of 100)" in issue
+    assert "100-101" in issue and "a 30%" in issue  # ranges over the replays, per file
