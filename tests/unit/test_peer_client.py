@@ -218,3 +218,12 @@ def test_client_sends_one_request_at_a_time_and_none_for_cached_contexts() -> No
     prompts = [b["prompt"] for b in server.bodies]
     assert prompts[0] == "    a" and "    ab" not in prompts  # the waiting one was replaced
     assert client.stats["errors"] == 0
+
+
+def test_replay_converts_utf16_columns_to_code_points() -> None:
+    from benchmarks.peer_replay import code_points
+
+    assert code_points("abc", 2) == 2
+    assert code_points("🎉x", 2) == 1  # the emoji is two UTF-16 units
+    assert code_points("🎉x", 3) == 2
+    assert code_points("ab", 9) == 2
