@@ -59,6 +59,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CONTEXT_SEPARATOR = "\x00"  # between the text before the cursor and the text after it
+# llama.vim's requests (curl jobs) have no time limit: a slow answer still arrives, fills
+# the cache and may be shown typed through. Closing the connection earlier would make
+# llama-server cancel the task, which llama.vim never does.
+HTTP_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -400,8 +404,10 @@ class PeerClient:
         seed: int | None = 0,
         timeout: float = 60.0,
         post: Callable[[str, dict[str, Any], float], dict[str, Any]] = post_json,
+        http_timeout: float = HTTP_TIMEOUT_S,
     ) -> None:
         self.url, self.config, self.seed, self.timeout = url, config or PeerConfig(), seed, timeout
+        self.http_timeout = http_timeout
         self.post = post
         self.cache = SuggestionCache(self.config.max_cache_keys)
         self.ring = Ring(self.config, random.Random(f"ring:{seed}"))
@@ -566,7 +572,9 @@ class PeerClient:
 
     async def _send(self, body: dict[str, Any], keys: list[str]) -> None:
         try:
-            answer = await asyncio.to_thread(self.post, self.url + "/infill", body, self.timeout)
+            answer = await asyncio.to_thread(
+                self.post, self.url + "/infill", body, self.http_timeout
+            )
         except Exception:
             self.stats["errors"] += 1
             return
@@ -607,6 +615,6 @@ class PeerClient:
 
     def _post_quietly(self, body: dict[str, Any]) -> None:
         try:
-            self.post(self.url + "/infill", body, self.timeout)
+            self.post(self.url + "/infill", body, self.http_timeout)
         except Exception:
             self.stats["errors"] += 1
