@@ -1,7 +1,15 @@
 """Typing-replay benchmark: real files retyped key by key against the real server over stdio.
 
-    .venv/bin/python -m benchmarks.bench_typing [--configs default,baseline] [--quick]
-        [--duration SECONDS] [--seed N] [--files textwrap.py,zpipe.c] [--out PATH]
+    .venv/bin/python -m benchmarks.bench_typing [--configs default,baseline,peer] [--quick]
+        [--load idle,busy] [--rounds N] [--duration SECONDS] [--seed N]
+        [--files textwrap.py,zpipe.c] [--max-keystrokes N] [--out PATH]
+
+Issue 12's table (qwen-lsp and the peer, idle and busy, 150 keys of textwrap.py and
+shlex.py, two rounds):
+
+    flock /tmp/qwen-model.lock .venv/bin/python -m benchmarks.bench_typing \
+        --configs default,peer --load idle,busy --files textwrap.py,shlex.py \
+        --max-keystrokes 150 --rounds 2
 
 For each configuration (a set of initializationOptions) a fresh server is started. With
 the model loaded, it first measures the cold suggestion in a freshly opened 300-line file.
@@ -24,6 +32,21 @@ next to it (.png) and each server's stderr (.<config>.server.log). The naive bas
 (fresh full prompt per request, no cache, no cancellation) runs in the same invocation,
 so the ratio lines compare like with like.
 
+Headline figures (per file and pooled, benchmarks/typing_metrics.py): the share of typed
+characters a user would have saved by accepting every shown suggestion whose first line
+(and, separately, whose whole text) is what they type next, and the share of pauses
+served with an acceptable suggestion (first line typed next) within 300 ms.
+
+``peer`` is a configuration too: llama.cpp's llama-server, built once from the llama.cpp
+vendored in the llama-cpp-python sdist (benchmarks/peer_llama_server.py), on the same
+GGUF, driven by our implementation of llama.vim's client algorithm
+(benchmarks/peer_client.py) through the same replay (benchmarks/peer_replay.py). The
+report gives every configuration's headline figures as ratios to the peer's.
+
+``--load idle,busy`` runs every configuration on an idle machine and again with one CPU
+hog per core but one (benchmarks/typing_load.py), and reports loaded / idle; the run's
+names are then ``config@load``. Issue 12's targets are marked met or not at the end.
+
 The parts, one module each: benchmarks/typing_plan.py (the span to retype, the keystrokes
 and their gaps), typing_sources.py (the files of this machine), typing_replay.py (the
 client that plays the editor), typing_metrics.py (outcomes, latencies, would-accept),
@@ -45,6 +68,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.lsp_driver import REPO
+from benchmarks.typing_load import LOADS, CpuHogs, hog_count
 from benchmarks.typing_plan import (
     GAP_MEDIAN_S,
     GAP_RANGE_S,
@@ -53,7 +77,18 @@ from benchmarks.typing_plan import (
     PAUSE_THRESHOLD_S,
 )
 from benchmarks.typing_replay import run_config
-from benchmarks.typing_report import comparisons, plot_cdf, table
+from benchmarks.typing_report import (
+    PEER,
+    comparisons,
+    headline_table,
+    issue_table,
+    load_ratios,
+    peer_ratios,
+    plot_cdf,
+    table,
+    targets,
+    targets_text,
+)
 from benchmarks.typing_sources import load_sources
 
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -76,6 +111,37 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+def _uptime() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+async def _run_peer(
+    name: str, args: argparse.Namespace, sources: list[Any], out: Path
+) -> dict[str, Any]:
+    from benchmarks.peer_client import PeerConfig
+    from benchmarks.peer_llama_server import PeerServer, ensure_built
+    from benchmarks.peer_replay import run_peer
+    from qwen_lsp.app import resolve_model
+    from qwen_lsp.settings import resolve_settings
+
+    binary = await asyncio.to_thread(ensure_built)
+    options = {"model": args.model} if args.model else None
+    model = resolve_model(resolve_settings(os.environ, options).settings).path
+    threads = args.peer_threads or _threads()
+    server = PeerServer(binary, model, threads, out.with_name(f"{out.stem}.{name}.server.log"))
+    config = PeerConfig(n_prefix=args.peer_n_prefix, n_suffix=args.peer_n_suffix)
+    return await run_peer(
+        name, server, sources, args.duration, args.request_timeout, args.rounds, args.seed, config
+    )
+
+
 def _git_commit() -> str:
     try:
         return subprocess.run(
@@ -87,9 +153,14 @@ def _git_commit() -> str:
 
 async def main_async(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CONFIGS]
+    unknown = [n for n in names if n not in CONFIGS and n != PEER]
     if unknown:
-        print(f"unknown configuration(s): {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
+        known = ", ".join([*CONFIGS, PEER])
+        print(f"unknown configuration(s): {', '.join(unknown)}; known: {known}")
+        return 2
+    loads = [x.strip() for x in args.load.split(",") if x.strip()]
+    if not loads or any(x not in LOADS for x in loads):
+        print(f"--load: comma list of {', '.join(LOADS)}")
         return 2
     files = [f.strip() for f in args.files.split(",")] if args.files else None
     sources, skipped = load_sources(files, args.seed, args.max_keystrokes)
@@ -111,20 +182,66 @@ async def main_async(args: argparse.Namespace) -> int:
     results: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
     model = {"model": args.model} if args.model else {}
-    for name in names:
-        try:
-            results[name] = await run_config(
-                name, {**model, **CONFIGS[name]}, sources, out, args.duration, args.request_timeout
-            )
-        except Exception as exc:  # one broken configuration must not lose the others
-            failed[name] = f"{type(exc).__name__}: {exc}"
-            print(f"[{name}] FAILED: {failed[name]}", flush=True)
+    if PEER in names:
+        # Built (or found) before any replay: never a build in the middle of a measurement.
+        from benchmarks.peer_llama_server import ensure_built
+
+        print(f"peer: {ensure_built()}", flush=True)
+    machine: dict[str, Any] = {"loadavg_before": _uptime()}
+    print(f"load average before: {machine['loadavg_before']}")
+    suffix = len(loads) > 1 or loads != ["idle"]
+    for load in loads:
+        for config in names:
+            name = f"{config}@{load}" if suffix else config
+            hogs = hog_count(load)
+            if hogs:
+                print(f"\n[{name}] {hogs} CPU hog(s) running", flush=True)
+            try:
+                with CpuHogs(hogs):
+                    if config == PEER:
+                        results[name] = await _run_peer(name, args, sources, out)
+                    else:
+                        results[name] = await run_config(
+                            name,
+                            {**model, **CONFIGS[config]},
+                            sources,
+                            out,
+                            args.duration,
+                            args.request_timeout,
+                            args.rounds,
+                        )
+                results[name]["load"] = {"name": load, "hogs": hogs, "loadavg_after": _uptime()}
+            except Exception as exc:  # one broken configuration must not lose the others
+                failed[name] = f"{type(exc).__name__}: {exc}"
+                print(f"[{name}] FAILED: {failed[name]}", flush=True)
+    machine["loadavg_after"] = _uptime()
     print()
     print(table(results))
     found, lines = comparisons(results)
     print()
     for line in lines:
         print(line)
+    print("\nheadline figures (saved: share of typed characters saved by accepting every right")
+    print("suggestion; pauses ok<=300ms: pauses with an acceptable suggestion within 300 ms):")
+    print(headline_table(results))
+    text = issue_table(results)
+    if text:
+        print("\nissue 12's table (ranges over the replays: file x round):")
+        print(text)
+    found["vs_peer"], text = peer_ratios(results)
+    if text:
+        print("\nqwen-lsp / peer (same load, same replay; above 1.00x is better for qwen-lsp):")
+        print(text)
+    found["loaded_vs_idle"], text = load_ratios(results)
+    if text:
+        print("\nloaded / idle (same configuration):")
+        print(text)
+    main_config = next((n for n in names if n != PEER), "")
+    found["targets"] = targets(results, main_config) if main_config else []
+    if found["targets"]:
+        print()
+        print(targets_text(found["targets"], main_config))
+    print(f"\nload average before {machine['loadavg_before']}; after {machine['loadavg_after']}")
     document = {
         "meta": {
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -134,6 +251,9 @@ async def main_async(args: argparse.Namespace) -> int:
             "quick": args.quick,
             "duration": args.duration,
             "max_keystrokes": args.max_keystrokes,
+            "rounds": args.rounds,
+            "loads": loads,
+            "loadavg": machine,
             "python": sys.version.split()[0],
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
@@ -160,11 +280,22 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--configs", default="", help=f"comma list of: {', '.join(CONFIGS)}")
+    parser.add_argument(
+        "--configs", default="", help=f"comma list of: {', '.join([*CONFIGS, PEER])}"
+    )
     parser.add_argument("--quick", action="store_true", help="one file, 40 keystrokes")
     parser.add_argument("--files", default="", help="comma list of file names (see SOURCES)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-keystrokes", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=1, help="replay the files N times")
+    parser.add_argument(
+        "--load", default="idle", help="comma list of: idle, busy (one CPU hog per core but one)"
+    )
+    parser.add_argument(
+        "--peer-threads", type=int, default=0, help="llama-server -t (default: usable cores)"
+    )
+    parser.add_argument("--peer-n-prefix", type=int, default=256, help="llama.vim n_prefix")
+    parser.add_argument("--peer-n-suffix", type=int, default=64, help="llama.vim n_suffix")
     parser.add_argument("--duration", type=float, default=None, help="replay for this long (s)")
     parser.add_argument("--request-timeout", type=float, default=30.0)
     parser.add_argument("--model", default="", help="registry name or GGUF path (default model)")

@@ -4,9 +4,12 @@ A keystroke's request ends *shown* (non-blank text before the next keystroke), *
 *late* (answered after the next keystroke went out), *cancelled*, *error* or
 *unanswered*; its latency runs from the didChange to the answer of a shown suggestion. A
 shown suggestion would be *accepted* when the text typed next starts with its first line.
-`summarize` turns a replay's events into latency percentiles and shares, `event_record`
-one event into its JSON record, `paired_accept` compares two configurations' records on
-the same keystrokes. benchmarks/typing_replay.py records the events; no server here.
+`summarize` turns a replay's events into latency percentiles and shares and the headline
+figures (`chars_saved`: the share of typed characters a user accepting every right
+suggestion would have saved; pauses served with an acceptable suggestion within 300 ms),
+`event_record` one event into its JSON record, `paired_accept` compares two
+configurations' records on the same keystrokes. benchmarks/typing_replay.py records the
+events; no server here.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Event:
     answered: float | None = None
     suggestion: str = ""
     error: str = ""
+    typed: int | None = None  # characters of the span typed once this keystroke is in
 
 
 def _normal(text: str) -> str:
@@ -58,6 +62,68 @@ def is_accepted(suggestion: str, rest: str) -> bool:
         if line.strip():
             break
     return _normal(rest).startswith("\n".join(head).rstrip())
+
+
+def _head(suggestion: str) -> str:
+    """The first line as `is_accepted` reads it (through the first non-blank line)."""
+    head: list[str] = []
+    for line in _normal(suggestion).split("\n"):
+        head.append(line)
+        if line.strip():
+            break
+    return "\n".join(head).rstrip()
+
+
+def accepted_chars(suggestion: str, rest: str, whole: bool = False) -> int:
+    """Characters a user saves by accepting ``suggestion`` when ``rest`` is typed next: the
+    length of its first line (``whole``: of all of it, trailing whitespace aside) when the
+    text typed next starts with it, else 0."""
+    if not is_visible(suggestion):
+        return 0
+    part = _normal(suggestion).rstrip() if whole else _head(suggestion)
+    return len(part) if _normal(rest).startswith(part) else 0
+
+
+def replays(events: Sequence[Event]) -> list[list[Event]]:
+    """``events`` cut into the replays they come from (a new file, or the keystroke index
+    starting again: the next round)."""
+    runs: list[list[Event]] = []
+    for event in events:
+        if runs and event.file == runs[-1][-1].file and event.index > runs[-1][-1].index:
+            runs[-1].append(event)
+        else:
+            runs.append([event])
+    return runs
+
+
+def _typed(event: Event, first: Event) -> int:
+    if event.typed is not None:
+        return event.typed
+    # Without the count: the position relative to the replay's first keystroke.
+    return len(_normal(first.rest)) - len(_normal(event.rest)) + 1
+
+
+def chars_saved(events: Sequence[Event], whole: bool = False) -> tuple[int, int]:
+    """(characters saved, characters typed) over the replays in ``events``, for a user who
+    accepts every suggestion shown whose first line (``whole``: whole text) is what they
+    type next. Accepted text is not typed, so keystrokes inside it are skipped: the
+    replay's next suggestion counts only from the keystroke that reaches its end. Only
+    what the replay typed counts (a suggestion running past its last keystroke is cut)."""
+    saved = typed_total = 0
+    for run in replays(events):
+        first = run[0]
+        end = _typed(run[-1], first)
+        covered = 0
+        for event in run:
+            at = _typed(event, first)
+            if at < covered or latency(event) is None:
+                continue
+            gain = min(accepted_chars(event.suggestion, event.rest, whole), end - at)
+            if gain > 0:
+                saved += gain
+                covered = at + gain
+        typed_total += end
+    return saved, typed_total
 
 
 def outcome(event: Event) -> str:
@@ -116,6 +182,15 @@ def summarize(events: Sequence[Event]) -> dict[str, Any]:
     outcomes: dict[str, int] = {}
     for e in events:
         outcomes[outcome(e)] = outcomes.get(outcome(e), 0) + 1
+    # Pauses served with an acceptable suggestion (its first line is typed next) in 300 ms.
+    pause_ok = sum(
+        1
+        for e, x in zip(events, latencies, strict=True)
+        if e.gap >= PAUSE_THRESHOLD_S and x is not None and x <= 0.3
+        and is_accepted(e.suggestion, e.rest)
+    )  # fmt: skip
+    saved_line, typed = chars_saved(events)
+    saved_whole, _ = chars_saved(events, whole=True)
     return {
         "keystrokes": len(events),
         "shown": len(shown),
@@ -132,6 +207,12 @@ def summarize(events: Sequence[Event]) -> dict[str, Any]:
         "pause_share_1s": _share(sum(x <= 1.0 for x in paused), len(paused)),
         "accepted": accepted,
         "accept_rate": _share(accepted, len(shown)),
+        "pause_accept_300ms": _share(pause_ok, len(paused)),
+        "chars_typed": typed,
+        "chars_saved_line": saved_line,
+        "chars_saved_whole": saved_whole,
+        "saved_line": _share(saved_line, typed),
+        "saved_whole": _share(saved_whole, typed),
     }
 
 

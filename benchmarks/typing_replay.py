@@ -107,6 +107,7 @@ async def replay(
             events[-1].deadline = clock()
         session.insert(uri, stroke.line, stroke.utf16_col, stroke.text)
         event = Event(source.name, index, clock(), stroke.gap, source.span[stroke.typed :])
+        event.typed = stroke.typed
         msg_id, future = session.request_inline(uri, stroke.cursor_line, stroke.cursor_col)
         future.add_done_callback(functools.partial(_settle, event, clock))
         events.append(event)
@@ -128,9 +129,13 @@ async def run_config(
     out: Path,
     duration: float | None,
     timeout: float,
+    rounds: int = 1,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """One configuration's replay (``rounds`` times over the files, or for ``duration``
+    seconds); ``env`` is the server's environment (default: this process's)."""
     log_path = out.with_name(f"{out.stem}.{name}.server.log")
-    session = Session(options, log_path)
+    session = Session(options, log_path, env=env)
     started = time.monotonic()
 
     def clock() -> float:
@@ -156,7 +161,8 @@ async def run_config(
         events: list[Event] = []
         colds: list[dict[str, Any]] = []
         per_file: dict[str, list[Event]] = {}
-        for round_index, source in enumerate(_cycle(sources, duration is not None)):
+        per_replay: list[dict[str, Any]] = []
+        for round_index, source in enumerate(_cycle(sources, duration is not None, rounds)):
             if stop_at is not None and time.monotonic() >= stop_at:
                 break
             file_events, file_cold = await replay(session, source, clock, timeout, stop_at)
@@ -167,6 +173,7 @@ async def run_config(
             events.extend(file_events)
             per_file.setdefault(source.name, []).extend(file_events)
             figures = summarize(file_events)
+            per_replay.append({"file": source.name, "round": file_cold["round"], **figures})
             print(
                 f"[{name}] {source.name}: {figures['keystrokes']} keys, shown {figures['shown']}, "
                 f"p50 {fmt_ms(figures['p50_ms'])}, cold {fmt_s(file_cold['seconds'])}, "
@@ -191,6 +198,7 @@ async def run_config(
         "cold_files_median_s": median([c["seconds"] for c in colds]),
         "metrics": summarize(events),
         "per_file": {k: summarize(v) for k, v in per_file.items()},
+        "per_replay": per_replay,
         "status": status,
         "tokens": {
             "prompt": counters.get("promptTokens"),
@@ -217,8 +225,10 @@ async def run_config(
     }
 
 
-def _cycle(sources: Sequence[Source], forever: bool) -> Iterable[Source]:
+def _cycle(sources: Sequence[Source], forever: bool, rounds: int = 1) -> Iterable[Source]:
+    done = 0
     while True:
         yield from sources
-        if not forever or not sources:
+        done += 1
+        if not sources or (not forever and done >= rounds):
             return

@@ -61,6 +61,9 @@ SOURCES: list[SourceSpec] = [
         "textwrap.py", "python", "stdlib, ~500 lines (the reference)", _stdlib("textwrap.py")
     ),
     SourceSpec("copy.py", "python", "stdlib, ~300 lines", _stdlib("copy.py")),
+    SourceSpec(
+        "shlex.py", "python", "stdlib, ~350 lines (issue 12's second file)", _stdlib("shlex.py")
+    ),
     SourceSpec("difflib.py", "python", "stdlib, ~2000 lines", _stdlib("difflib.py")),
     SourceSpec("cache.js", "javascript", "npm's own lib/commands", _npm("lib/commands/cache.js")),
     SourceSpec(

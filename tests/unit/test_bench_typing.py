@@ -113,3 +113,112 @@ def test_paired_accept_compares_the_same_keystrokes() -> None:
     assert pair["both"] == 2  # keystrokes 0 and 3
     assert pair["accepted"] == (2, 1)
     assert pair["per_keystroke"] == (0.5, 0.25)
+
+
+def _typed_events(span: str, chunks: list[str], shown: dict[int, str]) -> list[Any]:
+    """A replay of ``span`` typed in ``chunks``; ``shown[i]`` is shown 50 ms after key i."""
+    events = []
+    typed = 0
+    for index, chunk in enumerate(chunks):
+        typed += len(chunk)
+        sent = float(index)
+        text = shown.get(index, "")
+        event = typing_metrics.Event(
+            "f.py", index, sent, 0.8, span[typed:], sent + 0.8, sent + 0.05 if text else None, text
+        )
+        event.typed = typed
+        events.append(event)
+    return events
+
+
+def test_chars_saved_skips_what_an_accepted_suggestion_covers() -> None:
+    span = "x = foo(1)\n    y = 2"
+    chunks = [*"x = f", "o", "o", *"(1)", "\n    ", *"y = 2"]
+    assert "".join(chunks) == span
+    shown = {
+        4: "oo(1)\n    y = 3",  # after "x = f": first line right (5 chars), whole wrong
+        5: "o(1)",  # inside the accepted text: the user never typed this key
+        10: "y = 2",  # after Enter: right, first line and whole (5 chars)
+        11: " = 2",  # inside the accepted text again
+    }
+    events = _typed_events(span, chunks, shown)
+    assert typing_metrics.chars_saved(events) == (10, len(span))
+    # Whole text: the first suggestion's second line is not typed next, so the user types
+    # on and accepts "o(1)" at the next key, then "y = 2".
+    assert typing_metrics.chars_saved(events, whole=True) == (9, len(span))
+    assert typing_metrics.accepted_chars("\n    y = 2\n", "\n    y = 2") == len("\n    y = 2")
+    assert typing_metrics.accepted_chars("   ", "   ") == 0
+    figures = typing_metrics.summarize(events)
+    assert figures["chars_typed"] == len(span)
+    assert figures["saved_line"] == pytest.approx(10 / len(span), abs=1e-4)
+    assert figures["saved_whole"] == pytest.approx(9 / len(span), abs=1e-4)
+    # Every key is followed by a pause (0.8 s); all 4 shown were acceptable within 300 ms.
+    assert figures["pause_accept_300ms"] == pytest.approx(4 / len(chunks), abs=1e-4)
+
+
+def test_chars_saved_counts_each_round_and_only_what_was_typed() -> None:
+    span = "abcdef"
+    first = _typed_events(span, list("abc"), {0: "bcdef"})  # replay cut after 3 keys
+    second = _typed_events(span, list("abc"), {})
+    assert typing_metrics.chars_saved(first) == (2, 3)  # "bc": the replay typed up to "c"
+    assert typing_metrics.chars_saved(first + second) == (2, 6)  # round 2 saves nothing
+    assert len(typing_metrics.replays(first + second)) == 2
+    late = _typed_events(span, list("abc"), {0: "bcdef"})
+    late[0].answered = 0.9  # after the next keystroke: not shown, nothing saved
+    assert typing_metrics.chars_saved(late) == (0, 3)
+
+
+def test_report_ratios_to_the_peer_loaded_to_idle_and_targets() -> None:
+    from benchmarks import typing_report
+
+    def result(saved: float, pauses: float, shown: int, first: float, p95: float) -> Any:
+        metrics = {
+            "saved_line": saved,
+            "saved_whole": saved / 2,
+            "pause_accept_300ms": pauses / 2,
+            "pause_share_300ms": pauses,
+            "shown": shown,
+            "accept_rate": 0.5,
+            "keystrokes": 100,
+            "p50_ms": 5.0,
+            "p95_ms": p95,
+        }
+        return {
+            "metrics": metrics,
+            "per_file": {"a.py": metrics, "b.py": {**metrics, "saved_line": saved / 4}},
+            "cold_files": [{"round": 0, "seconds": first}, {"round": 1, "seconds": 0.01}],
+            "cold_300_line": {"seconds": first},
+            "per_replay": [
+                {"file": "a.py", "round": r, **metrics, "shown": shown + r} for r in (0, 1)
+            ],
+        }
+
+    results = {
+        "default@idle": result(0.30, 0.85, 100, 1.0, 250.0),
+        "peer@idle": result(0.15, 0.40, 60, 2.0, 900.0),
+        "default@busy": result(0.27, 0.60, 90, 3.0, 400.0),
+        "peer@busy": result(0.10, 0.20, 30, 4.0, 999.0),
+    }
+    assert typing_report.split_name("default@busy") == ("default", "busy")
+    assert typing_report.split_name("default") == ("default", "idle")
+    assert typing_report.first_suggestion_s(results["default@idle"]) == 1.0  # round 0 only
+    vs_peer, text = typing_report.peer_ratios(results)
+    assert vs_peer["default@idle/pooled"]["saved_line"] == 2.0
+    assert vs_peer["default@idle/pooled"]["first_speedup"] == 2.0
+    assert vs_peer["default@busy/b.py"]["saved_line"] == 2.7
+    assert "default@idle" in text and "peer@idle" not in text.split("\n", 2)[2]
+    loaded, _ = typing_report.load_ratios(results)
+    assert loaded["default@busy/pooled"]["pause_share_300ms"] == pytest.approx(0.71, abs=0.01)
+    assert loaded["peer@busy/pooled"]["shown"] == 0.5
+    checks = {c["target"].split(":")[0]: c["met"] for c in typing_report.targets(results)}
+    assert checks["[idle] chars saved (1st line) >= 1.5x peer, pooled"] is True
+    assert checks["[idle] chars saved never below the peer on a file"] is True
+    assert checks["[idle] pauses served within 300 ms >= 80%"] is True
+    assert checks["[idle] first suggestion in a fresh file <= 1.5 s (median)"] is True
+    assert checks["[idle] p95 <= 300 ms"] is True
+    assert checks["[busy] every figure >= 80% of idle"] is False
+    assert "MET" in typing_report.targets_text(typing_report.targets(results))
+    assert typing_report.headline_table(results).count("pooled") == 4
+    issue = typing_report.issue_table(results)
+    assert "keys with a suggestion shown (of 100)" in issue
+    assert "100-101" in issue and "a 30%" in issue  # ranges over the replays, per file
