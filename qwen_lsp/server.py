@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import uuid
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
@@ -20,13 +21,13 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from qwen_lsp import __version__, protocol
+from qwen_lsp import __version__, protocol, stdio
 from qwen_lsp.actions.edits import ActionResult
 from qwen_lsp.actions.prompt import Diagnostic
 from qwen_lsp.actions.service import ActionRequest, ActionRun, lsp_edits
 from qwen_lsp.app import App
 from qwen_lsp.completion import Suggestion
-from qwen_lsp.documents import PositionError, Snapshot
+from qwen_lsp.documents import DocumentNotOpenError, PositionError, Snapshot
 from qwen_lsp.engine import CancelToken
 from qwen_lsp.engine.worker import ModelUnavailable
 from qwen_lsp.settings import SECTION, needs_reload, resolve_settings
@@ -70,6 +71,26 @@ class QwenProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
+    # pygls keeps a copy of every document of its own and applies each change to it too:
+    # twice the work per keystroke, and a KeyError (logged as the server's error) for a
+    # change to a document that is not open. The documents live in app.documents only.
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: Any) -> Generator[Any, Any, Any]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_OPEN, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: Any) -> Generator[Any, Any, Any]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: Any) -> Generator[Any, Any, Any]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
+
+    def _user_handler(self, method: str, params: Any) -> Generator[Any, Any, Any]:
+        handler = self.fm.features.get(method)
+        if handler is not None:
+            yield handler, (params,), None
+
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
         # documents.py speaks UTF-16 (the LSP default); without this pygls would pick
@@ -94,7 +115,13 @@ class QwenLanguageServer(LanguageServer):
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # A message we could not even parse has no id to answer; log it, keep serving.
-        log.error("protocol error (%s): %s", getattr(source, "__name__", source), error)
+        # A client's mistake (already answered with its error) is not the server's error.
+        level = logging.WARNING if isinstance(error, stdio.CLIENT_ERRORS) else logging.ERROR
+        log.log(level, "protocol error (%s): %s", getattr(source, "__name__", source), error)
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        # pygls's reader loses the stream after one malformed header: ours resynchronises.
+        stdio.serve_stdio(self, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer)
 
     def tell(self, kind: types.MessageType, message: str) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
@@ -193,7 +220,9 @@ async def on_configuration(
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def on_open(ls: QwenLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
     doc = params.text_document
-    ls.app.documents.open(doc.uri, doc.language_id, doc.version, doc.text)
+    # lsprotocol lets a null through where a string belongs
+    language_id = doc.language_id if isinstance(doc.language_id, str) else ""
+    ls.app.documents.open(doc.uri, language_id, doc.version, doc.text)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -210,9 +239,13 @@ def on_change(ls: QwenLanguageServer, params: types.DidChangeTextDocumentParams)
         else (change.text, None)
         for change in params.content_changes
     ]
-    document = ls.app.documents.change(
-        params.text_document.uri, params.text_document.version, changes
-    )
+    try:
+        document = ls.app.documents.change(
+            params.text_document.uri, params.text_document.version, changes
+        )
+    except DocumentNotOpenError as exc:  # the client's mistake: there is nothing to change
+        log.warning("%s", exc)
+        return
     for new_text, range_ in changes:
         if range_ is not None:  # a whole-text replacement says nothing about where
             first = range_[0][0]

@@ -1,0 +1,148 @@
+"""The server's stdio loop: frames read robustly, a client's mistakes answered, not logged
+as the server's errors.
+
+It replaces pygls's reader, which loses the stream for good after one malformed header,
+sends no answer to a body that is not JSON or to JSON that is not a request object, and
+logs each of them, and every request a handler refuses with an invalid-params error, as an
+error with a traceback. Here (framing.py does the bytes):
+
+- a body that is not JSON gets a parse error (-32700, id null), JSON that is not a
+  JSON-RPC message an invalid-request error (-32600, with its id when it has a usable one);
+- those, bytes outside any frame and notifications whose parameters do not parse are
+  logged as warnings; pygls's own logs of a client's mistakes become one-line warnings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from typing import Any, BinaryIO
+
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcMethodNotFound,
+    JsonRpcParseError,
+    JsonRpcRequestCancelled,
+    JsonRpcServerNotInitialized,
+)
+from pygls.io_ import StdoutWriter
+from pygls.lsp.server import LanguageServer
+
+from qwen_lsp.framing import Body, Broken, Deframer, Garbage, envelope_problem
+
+log = logging.getLogger(__name__)
+
+# Errors that say the client sent something wrong: warnings, not the server's errors.
+CLIENT_ERRORS = (
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcMethodNotFound,
+    JsonRpcParseError,
+    JsonRpcRequestCancelled,
+    JsonRpcServerNotInitialized,
+)
+_READ_SIZE = 1 << 16
+
+
+class ClientMistakes(logging.Filter):
+    """Turns pygls's error records about a client's mistakes into one-line warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, CLIENT_ERRORS):
+            record.msg = f"{record.getMessage()}: {exc}"
+        elif isinstance(record.msg, str) and record.msg.startswith("Unable to deserialize"):
+            # its argument is a traceback ending in the reason
+            args = record.args if isinstance(record.args, tuple) else ()
+            lines = str(args[0] if args else "").strip().splitlines()
+            record.msg = f"unable to read a message: {lines[-1] if lines else ''}"
+        else:
+            return True
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def install_log_filter() -> None:
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(ClientMistakes())
+
+
+def handle_body(server: LanguageServer, data: bytes) -> None:
+    """Parse one frame's body and hand it to the protocol, or answer the client's mistake."""
+    protocol = server.protocol
+    try:
+        raw = json.loads(data)
+    except ValueError as exc:  # also bad UTF-8
+        log.warning("a message that is not JSON (%s): %.200r", exc, data)
+        _answer_error(server, None, JsonRpcParseError(f"Parse error: {exc}"))
+        return
+    problem = envelope_problem(raw)
+    if problem is not None:
+        reason, msg_id = problem
+        log.warning("an invalid message (%s): %.200r", reason, data)
+        if msg_id is not ...:
+            _answer_error(server, msg_id, JsonRpcInvalidRequest(f"Invalid request: {reason}"))
+        return
+    try:
+        message = protocol.structure_message(raw)
+    except JsonRpcException as exc:  # a notification whose params do not parse
+        log.warning("ignoring %s: %s", raw.get("method", "a message"), exc.__cause__ or exc)
+        return
+    try:
+        protocol.handle_message(message)
+    except Exception:  # the server's own bug: log it, keep serving
+        log.exception("failed to handle %s", raw.get("method", "a response"))
+
+
+def _answer_error(server: LanguageServer, msg_id: Any, error: JsonRpcException) -> None:
+    # A plain dict: pygls's response type would leave out an id that is null.
+    answer = error.to_response_error()
+    server.protocol._send_data(
+        {
+            "jsonrpc": "2.0",
+            "id": msg_id,
+            "error": {"code": answer.code, "message": answer.message},
+        }
+    )
+
+
+async def read_loop(server: LanguageServer, stdin: BinaryIO, stop: threading.Event) -> None:
+    loop = asyncio.get_running_loop()
+    deframer = Deframer()
+    read = getattr(stdin, "read1", stdin.read)
+    while not stop.is_set():
+        data = await loop.run_in_executor(server.thread_pool, read, _READ_SIZE)
+        if not data:
+            break
+        for frame in deframer.feed(data):
+            if isinstance(frame, Body):
+                handle_body(server, frame.data)
+            elif isinstance(frame, Broken):
+                log.warning("a message %s: %.200r", frame.reason, frame.data)
+                _answer_error(server, None, JsonRpcParseError(f"Parse error: {frame.reason}"))
+            elif isinstance(frame, Garbage):
+                log.warning(
+                    "dropped %d bytes (%s): %.80r", len(frame.data), frame.reason, frame.data
+                )
+
+
+def serve_stdio(server: LanguageServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    """What pygls's ``start_io`` does, with the robust reader."""
+    install_log_filter()
+    stop = threading.Event()
+    server._stop_event = stop
+    server.protocol.set_writer(StdoutWriter(stdout))
+    try:
+        asyncio.run(read_loop(server, stdin, stop))
+    except BrokenPipeError:
+        log.error("the connection to the client is lost; shutting down")
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.shutdown()  # type: ignore[no-untyped-call]
