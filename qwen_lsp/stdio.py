@@ -73,7 +73,7 @@ def install_log_filter() -> None:
     logging.getLogger("pygls.protocol.json_rpc").addFilter(ClientMistakes())
 
 
-def handle_body(server: LanguageServer, data: bytes) -> None:
+async def handle_body(server: LanguageServer, data: bytes) -> None:
     """Parse one frame's body and hand it to the protocol, or answer the client's mistake."""
     protocol = server.protocol
     try:
@@ -94,10 +94,22 @@ def handle_body(server: LanguageServer, data: bytes) -> None:
     except JsonRpcException as exc:  # a notification whose params do not parse
         log.warning("ignoring %s: %s", raw.get("method", "a message"), exc.__cause__ or exc)
         return
+    if raw.get("method") == "exit":
+        await _drain(server)
     try:
         protocol.handle_message(message)
     except Exception:  # the server's own bug: log it, keep serving
         log.exception("failed to handle %s", raw.get("method", "a response"))
+
+
+async def _drain(server: LanguageServer, timeout: float = 5.0) -> None:
+    """Let the requests still running finish (a shutdown sent together with its exit must
+    be answered before the process ends)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while any(not f.done() for f in list(server.protocol._request_futures.values())):
+        if asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.01)
 
 
 def _answer_error(server: LanguageServer, msg_id: Any, error: JsonRpcException) -> None:
@@ -122,7 +134,7 @@ async def read_loop(server: LanguageServer, stdin: BinaryIO, stop: threading.Eve
             break
         for frame in deframer.feed(data):
             if isinstance(frame, Body):
-                handle_body(server, frame.data)
+                await handle_body(server, frame.data)
             elif isinstance(frame, Broken):
                 log.warning("a message %s: %.200r", frame.reason, frame.data)
                 _answer_error(server, None, JsonRpcParseError(f"Parse error: {frame.reason}"))
@@ -130,6 +142,7 @@ async def read_loop(server: LanguageServer, stdin: BinaryIO, stop: threading.Eve
                 log.warning(
                     "dropped %d bytes (%s): %.80r", len(frame.data), frame.reason, frame.data
                 )
+            await asyncio.sleep(0)  # let handlers run between messages, as pygls's reader does
 
 
 def serve_stdio(server: LanguageServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
