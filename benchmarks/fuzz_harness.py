@@ -160,12 +160,14 @@ class Harness:
                 container[key] = step.value
             if "id" in message and sent.ids:
                 method = sent.methods.pop(id_key(sent.ids.pop()))
-                if _valid_request(message):  # maybe another id now
+                if _valid_request(message) and id_key(message["id"]) not in sent.methods:
+                    # maybe another id now (a client reusing an id gets two answers)
                     sent.ids.append(message["id"])
                     sent.methods[id_key(message["id"])] = method
-                else:  # the mutation broke the envelope (id, jsonrpc or method): an
-                    # answer, an invalid-request error or none are all fine for it.
+                else:  # the mutation broke the envelope (id, jsonrpc or method) or reused
+                    # an id: an answer, an invalid-request error or none are all fine.
                     sent.optional.add(id_key(message["id"]))
+                    sent.ids = [i for i in sent.ids if id_key(i) != id_key(message["id"])]
         server.send(message)
 
     def _message(self, sequence: int, step: Step, sent: _Sent) -> dict[str, Any] | None:

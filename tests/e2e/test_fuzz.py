@@ -86,6 +86,18 @@ FOUND: dict[str, list[Step]] = {
 }
 
 
+# A client that reuses a request id gets an answer per request (the harness's own bug).
+FOUND_IN_THE_HARNESS = [
+    Open(0, "python", 0, SNIPPET),
+    Mutated(Ask(METHOD_INLINE, 0, 0, 0), 1, 0),
+    Mutated(Ask(METHOD_INLINE, 0, 0, 0), 1, 0),
+]
+
+
+def test_reused_id(harness: Harness) -> None:
+    harness.run(FOUND_IN_THE_HARNESS)
+
+
 @pytest.mark.parametrize("name", list(FOUND))
 def test_found(harness: Harness, name: str) -> None:
     harness.run(FOUND[name])
