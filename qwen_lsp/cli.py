@@ -205,8 +205,10 @@ def _serve(args: argparse.Namespace) -> int:
     """Serve one session, then end the process at once with the LSP exit code."""
     from pygls.exceptions import JsonRpcException
 
-    from qwen_lsp import transport
+    from qwen_lsp import stdio, transport
     from qwen_lsp.server import server
+
+    stdio.install_log_filter()  # a client's mistakes are warnings, not the server's errors
 
     def on_error(error: Exception) -> None:
         server.report_server_error(error, JsonRpcException)

@@ -27,13 +27,13 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from qwen_lsp import __version__, protocol, transport, uris
+from qwen_lsp import __version__, protocol, stdio, transport, uris
 from qwen_lsp.actions.edits import ActionResult
 from qwen_lsp.actions.prompt import Diagnostic
 from qwen_lsp.actions.service import ActionRequest, ActionRun, lsp_edits
 from qwen_lsp.app import App
 from qwen_lsp.completion import Suggestion
-from qwen_lsp.documents import PositionError, Snapshot
+from qwen_lsp.documents import DocumentNotOpenError, PositionError, Snapshot
 from qwen_lsp.engine import CancelToken
 from qwen_lsp.engine.worker import ModelUnavailable
 from qwen_lsp.settings import SECTION, needs_reload, resolve_settings
@@ -271,7 +271,9 @@ class QwenLanguageServer(LanguageServer):
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # A message we could not even parse has no id to answer; log it, keep serving.
-        log.error("protocol error (%s): %s", getattr(source, "__name__", source), error)
+        # A client's mistake (already answered with its error) is not the server's error.
+        level = logging.WARNING if isinstance(error, stdio.CLIENT_ERRORS) else logging.ERROR
+        log.log(level, "protocol error (%s): %s", getattr(source, "__name__", source), error)
 
     def tell(self, kind: types.MessageType, message: str) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
@@ -384,7 +386,9 @@ async def on_configuration(
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def on_open(ls: QwenLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
     doc = params.text_document
-    ls.app.documents.open(doc.uri, doc.language_id, doc.version, doc.text)
+    # lsprotocol lets a null through where a string belongs
+    language_id = doc.language_id if isinstance(doc.language_id, str) else ""
+    ls.app.documents.open(doc.uri, language_id, doc.version, doc.text)
     _tell_refusal(ls, doc.uri, doc.text)
 
 
@@ -402,9 +406,13 @@ def on_change(ls: QwenLanguageServer, params: types.DidChangeTextDocumentParams)
         else (change.text, None)
         for change in params.content_changes
     ]
-    document = ls.app.documents.change(
-        params.text_document.uri, params.text_document.version, changes
-    )
+    try:
+        document = ls.app.documents.change(
+            params.text_document.uri, params.text_document.version, changes
+        )
+    except DocumentNotOpenError as exc:  # the client's mistake: there is nothing to change
+        log.warning("%s", exc)
+        return
     _tell_refusal(ls, document.uri, document.text)
     for new_text, range_ in changes:
         if range_ is not None:  # a whole-text replacement says nothing about where

@@ -439,7 +439,7 @@ def _coerce(name: str, value: Any, default: Any, from_env: bool) -> Any:
     if isinstance(default, float):
         try:
             number_f = float(value) if (from_env or not isinstance(value, (str, bool))) else None
-        except ValueError:
+        except (ValueError, TypeError):  # TypeError: a list or an object from JSON
             number_f = None
         if number_f is None:
             raise ValueError("expected a number")

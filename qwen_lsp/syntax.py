@@ -166,7 +166,8 @@ def _among_statements(root: Node, byte_offset: int, rules: CompletionRules) -> b
     while node is not None and node.parent is not None:
         if node.type in rules.block_node_types:
             return True
-        first = node.child(0)
+        # py-tree-sitter 0.25 raises IndexError for child(0) of a leaf (found by the fuzzer)
+        first = node.child(0) if node.child_count else None
         if first is not None and first.type in _BRACKETS and first.start_byte < byte_offset:
             return False
         node = node.parent

@@ -31,6 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from qwen_lsp import stdio
+from qwen_lsp.framing import Deframer
+
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "QWEN_LSP_TOKEN"
@@ -51,6 +54,7 @@ FIRST_MESSAGE_SECONDS = 10.0
 MAX_WAITING_CONNECTIONS = 8
 WRONG_TOKEN_DELAY_SECONDS = 1.0
 CLEANUP_SECONDS = 5.0
+_READ_SIZE = 1 << 16
 
 
 class Endpoint(Protocol):
@@ -180,11 +184,18 @@ def dispatch(endpoint: Endpoint, body: bytes, on_error: Callable[[Exception], No
 async def _pump(
     reader: asyncio.StreamReader, endpoint: Endpoint, on_error: Callable[[Exception], None]
 ) -> None:
-    while True:
-        body = await read_message(reader)
-        if body is None:
-            return
-        dispatch(endpoint, body, on_error)
+    """Frames from a trusted connection until end of input. The Deframer resynchronises on
+    the next header after a malformed one (pygls's reader lost the stream for good), and
+    stdio.handle_frame answers a client's mistakes instead of logging them as errors."""
+    deframer = Deframer()
+    while chunk := await reader.read(_READ_SIZE):
+        for frame in deframer.feed(chunk):
+            try:
+                await stdio.handle_frame(endpoint, frame)  # type: ignore[arg-type]
+            except Exception as exc:
+                log.exception("could not handle a message")
+                on_error(exc)
+            await asyncio.sleep(0)  # let handlers run between messages
 
 
 async def _run_session(

@@ -168,6 +168,9 @@ def test_a_client_that_disconnects_without_shutdown_ends_the_server_with_one(
     peer = RawPeer.over_socket(connection)
     peer.request(1, "initialize", initialize_params())
     peer.response(1, SECONDS)
+    # shutdown, not just close: the peer's reader thread is blocked in recv on this socket,
+    # and a close alone does not end the connection while a call still holds it.
+    connection.shutdown(socket.SHUT_RDWR)
     connection.close()
     assert server.wait(SECONDS) == 1
 

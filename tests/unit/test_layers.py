@@ -43,12 +43,14 @@ LAYERS: dict[str, int] = {
     "app": 5,
     "headless": 5,
     "doctor": 5,
+    "framing": 3,
     "server": 6,
     "transport": 6,
+    "stdio": 6,
     "cli": 6,
     "__main__": 6,
 }
-EDGE = {"server", "cli"}  # may import pygls / lsprotocol
+EDGE = {"server", "cli", "stdio"}  # may import pygls / lsprotocol
 LLAMA = {"engine.llama_backend"}  # may import llama_cpp
 
 

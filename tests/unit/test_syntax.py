@@ -343,3 +343,11 @@ def test_blank_line_with_a_body_below_is_one_line(
     language: str, marked: str, expected: str
 ) -> None:
     assert kind_at(language, marked) == expected
+
+
+def test_a_leaf_under_the_cursor_is_not_an_error() -> None:
+    # Found by the fuzzer: py-tree-sitter raises IndexError for child(0) of a node without
+    # children, which made a completion request fail with an internal error.
+    tree = syntax.get_parser("python").parse(b"x = 1\n")
+    rules = languages.get("python").completion
+    assert syntax._among_statements(tree.root_node, 0, rules) is True

@@ -1,0 +1,38 @@
+"""Soak: five minutes of the typing replay with the real model (benchmarks/soak.py).
+
+The server's resident memory, open files and threads must stay flat after the warm-up
+(the drift from the first to the last tenth after it within ±5%), and the server must
+keep serving to the end. ``python -m benchmarks.soak --minutes 120`` is the long run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.conftest import REPO, RUNS_MODEL
+
+pytestmark = RUNS_MODEL
+
+MINUTES = 5
+
+
+def test_soak_resources_stay_flat(tmp_path: Path) -> None:
+    out = tmp_path / "soak.json"
+    command = [sys.executable, "-m", "benchmarks.soak", "--minutes", str(MINUTES)]
+    # One file retyped in rounds: its first round (about 1.6 minutes here) fills the caches
+    # and is the warm-up; with several files each new one adds its KV state and trees.
+    command += ["--files", "textwrap.py", "--warmup", "0.4", "--every", "2", "--out", str(out)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=MINUTES * 60 + 600, cwd=REPO
+    )
+    print(done.stdout, done.stderr)  # the figures, shown with pytest -s or on failure
+    result = json.loads(out.read_text())
+    assert not result["error"] and result["alive_at_end"], result["error"]
+    assert result["typing"]["keystrokes"] > 100 and result["typing"]["shown"] > 0
+    for metric, figures in result["flatness"].items():
+        assert figures["flat"], f"{metric} drifted {figures['drift_pct']}%: {figures}"
+    assert done.returncode == 0
+    assert Path(result["png"]).stat().st_size > 0
