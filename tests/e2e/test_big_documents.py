@@ -14,6 +14,7 @@ from lsprotocol import types
 
 from qwen_lsp import protocol
 from tests.e2e.conftest import finish, inline, items_of, open_doc, server_config, start
+from tests.unit.test_big_documents import python_text as numbered_blocks
 
 BLOCK = '''\
 class Account{n}:
@@ -28,12 +29,7 @@ class Account{n}:
 
 
 def python_text(size: int) -> str:
-    parts, total, n = [], 0, 0
-    while total < size:
-        parts.append(BLOCK.replace("{n}", str(n)))
-        total += len(parts[-1])
-        n += 1
-    return "".join(parts)
+    return numbered_blocks(size, BLOCK)
 
 
 async def _status_after(client: object, timeout: float) -> float:

@@ -33,10 +33,11 @@ class Account{n}:
 '''
 
 
-def python_text(size: int) -> str:
+def python_text(size: int, block: str = BLOCK) -> str:
+    """A Python file of about ``size`` characters: ``block`` repeated, numbered by {n}."""
     parts, total, n = [], 0, 0
     while total < size:
-        parts.append(BLOCK.replace("{n}", str(n)))
+        parts.append(block.replace("{n}", str(n)))
         total += len(parts[-1])
         n += 1
     return "".join(parts)
