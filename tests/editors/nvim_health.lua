@@ -5,12 +5,24 @@ local function main()
   qwen.setup({ cmd = { (assert(vim.env.QWEN_LSP_CMD, 'QWEN_LSP_CMD')) } })
   local file = (assert(vim.env.QWEN_LSP_FILE, 'QWEN_LSP_FILE'))
   vim.cmd('edit ' .. vim.fn.fnameescape(file))
-  local ready = vim.wait(240000, function()
-    qwen.status()
+  -- One status request at a time, twice a second: vim.wait calls its condition on every
+  -- event, and a request sent from it floods a busy server with thousands of requests.
+  local deadline = vim.uv.now() + 240000
+  while true do
+    local answered = false
+    qwen.status(function()
+      answered = true
+    end)
+    vim.wait(30000, function()
+      return answered
+    end, 50)
     local st = qwen.last_status
-    return st ~= nil and st.state ~= 'loading' and st.state ~= 'unloaded'
-  end, 500)
-  assert(ready, 'the server did not report a model state')
+    if st ~= nil and st.state ~= 'loading' and st.state ~= 'unloaded' then
+      break
+    end
+    assert(vim.uv.now() < deadline, 'the server did not report a model state')
+    vim.wait(500)
+  end
   vim.cmd('checkhealth qwen_lsp')
   vim.cmd('silent write! ' .. vim.fn.fnameescape(vim.env.QWEN_LSP_REPORT))
   for _, c in ipairs(qwen.clients()) do
