@@ -87,6 +87,7 @@ def load_backend(settings: Settings) -> Backend:
     options = LlamaOptions(
         n_ctx=settings.contextSize,
         n_threads=settings.threads,
+        adapt_threads=settings.adaptThreads,
         n_gpu_layers=settings.gpuLayers,
         kv_cache_bytes=settings.kvCacheBytes,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -404,6 +405,7 @@ class CompletionService:
     ) -> CachedSuggestion | None:
         """Ask the model; None when the work was cancelled or superseded. ``writing`` is
         kept up to date with the suggestion written so far."""
+        asked = time.monotonic()  # the time cap counts from here: waiting and prompt included
         wanted = _wanted_kind(snapshot, view, offset - view.start, settings)
         if wanted is None:
             return CachedSuggestion("", "none")
@@ -451,6 +453,7 @@ class CompletionService:
                 max_tokens=max(settings.maxTokensBlock, settings.maxTokensLine),
                 max_seconds=settings.maxSeconds,
                 cancel=cancel,
+                started=asked,
                 reuse_kv=settings.kvReuse,
             )
             tokens = 0

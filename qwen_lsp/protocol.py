@@ -73,6 +73,7 @@ class GenerationFigures:
     generateSeconds: float = _doc("seconds generating")
     draftedTokens: int = _doc("tokens guessed by prompt-lookup decoding", 0)
     acceptedTokens: int = _doc("guessed tokens the model agreed with", 0)
+    threads: int = _doc("CPU threads of the last model call (fewer while the CPU is busy)", 0)
 
 
 @dataclass(frozen=True)

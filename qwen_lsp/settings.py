@@ -133,9 +133,15 @@ class Settings:
     )
     threads: int = setting(
         0,
-        "CPU threads for the model; 0 = all cores the server may use.",
+        "Most CPU threads for the model; 0 = all cores the server may use.",
         env="QWEN_LSP_THREADS",
         minimum=0,
+        reload=True,
+    )
+    adaptThreads: bool = setting(
+        True,
+        "Use fewer threads while other programs keep the CPU busy (the model's speed is "
+        "measured as it runs); off = always `threads`.",
         reload=True,
     )
     gpuLayers: int = setting(
@@ -194,7 +200,8 @@ class Settings:
     maxTokensBlock: int = setting(160, "Most tokens generated for a block suggestion.", minimum=1)
     maxSeconds: float = setting(
         4.0,
-        "Time cap (seconds) on generating one suggestion, prompt processing not included.",
+        "Time cap (seconds) on one suggestion, from the request to the answer (prompt "
+        "processing included).",
         env="QWEN_LSP_MAX_SECONDS",
         minimum=0.1,
     )
@@ -206,7 +213,8 @@ class Settings:
     )
     actionMaxSeconds: float = setting(
         300.0,
-        "Time cap (seconds) on generating one code action's answer; it can be cancelled sooner.",
+        "Time cap (seconds) on one code action, prompt processing included; it can be "
+        "cancelled sooner.",
         minimum=1.0,
     )
     actionContextTokens: int = setting(

@@ -7,6 +7,7 @@ fake for tests (`fake`). Nothing outside `llama_backend` imports llama_cpp.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -60,6 +61,7 @@ class Generation:
     generate_seconds: float = 0.0
     drafted_tokens: int = 0  # prompt-lookup decoding: tokens guessed ...
     accepted_tokens: int = 0  # ... and the ones the model agreed with
+    threads: int = 0  # CPU threads of the last model call (they adapt to the machine's load)
 
     def figures(self) -> GenerationFigures:
         """The figures as the status request reports them."""
@@ -73,6 +75,7 @@ class Generation:
             generateSeconds=self.generate_seconds,
             draftedTokens=self.drafted_tokens,
             acceptedTokens=self.accepted_tokens,
+            threads=self.threads,
         )
 
 
@@ -127,8 +130,11 @@ KeepGoing = Callable[[str], bool]
 @dataclass
 class GenerationLimits:
     max_tokens: int
+    # The time cap covers the whole request from ``started``: prompt evaluation included, so
+    # a slow prompt on a busy machine never brings a suggestion long after it was asked for.
     max_seconds: float
     cancel: CancelToken = field(default_factory=CancelToken)
+    started: float = field(default_factory=time.monotonic)
     reuse_kv: bool = True  # False: evaluate the whole prompt again (a benchmark baseline)
     # Prompt-lookup speculative decoding: draft up to this many tokens by copying from the
     # prompt and verify them in one batch (0 = plain decoding). Pays when the answer
@@ -140,6 +146,10 @@ class GenerationLimits:
     # the backend puts its KV state aside; the backend brings it back after and goes on
     # where it was. None: never interrupted.
     yield_point: Callable[[Callable[[], None]], bool] | None = None
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.max_seconds
 
 
 class Backend(Protocol):

@@ -95,7 +95,7 @@ class FakeBackend:
             if count >= limits.max_tokens:
                 reason = "max_tokens"
                 break
-            if time.monotonic() - start > limits.max_seconds:
+            if time.monotonic() > limits.deadline:
                 reason = "time_cap"
                 break
             if self.seconds_per_token:

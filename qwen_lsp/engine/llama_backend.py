@@ -12,13 +12,14 @@ import bisect
 import codecs
 import ctypes
 import dataclasses
+import functools
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from qwen_lsp.engine import (
     Generation,
@@ -28,12 +29,15 @@ from qwen_lsp.engine import (
     Special,
     StopReason,
 )
+from qwen_lsp.engine.abort import AbortSwitch
 from qwen_lsp.engine.kv_pool import KvPool, common_prefix
 from qwen_lsp.engine.lookup import PromptLookup
+from qwen_lsp.engine.threads import ThreadGovernor
 
 log = logging.getLogger(__name__)
 
-# Prompt tokens evaluated between two cancellation checks: about 0.3 s of work here.
+# Prompt tokens evaluated per model call: about 0.3 s of work on one core. Threads adapt
+# and the time cap is checked between calls; a cancel also stops a call in the middle.
 PREFILL_CHUNK = 32
 # Saved KV states (about 12 KB per token for the 0.5B model, so a few MB each; 57 KB per
 # token for a 7B one): other documents, the typing position while a speculation or a code
@@ -45,6 +49,10 @@ MIN_TOKENS_SAVED_BY_RESTORE = 48
 # A prompt that leaves fewer tokens than this for the answer is refused, with a message;
 # otherwise the answer is cut to the room left.
 MIN_ANSWER_TOKENS = 16
+# Measured at load, once per thread count, so that the first stall is already caught: code
+# of the kind the server reads, a chunk of prompt and a few decoding steps.
+CALIBRATION_TEXT = "def area(width, height):\n    return width * height\n\n\nclass Point:\n"
+CALIBRATION_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class LlamaOptions:
     n_gpu_layers: int = 0
     n_batch: int = 512
     kv_cache_bytes: int = 512 << 20  # the budget of the saved KV states (kvCacheBytes)
+    adapt_threads: bool = True  # fewer threads while other programs keep the CPU busy
 
 
 def default_threads() -> int:
@@ -74,6 +83,9 @@ class LlamaBackend:
             n_gpu_layers=options.n_gpu_layers,
             verbose=False,
         )
+        # llama.cpp logs a warning for every aborted call; what it says at load time (the
+        # errors of a bad model file) was printed above.
+        logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
         self._path = model_path
         self._pool: KvPool[Any] = KvPool(options.kv_cache_bytes, len, KEPT_STATES)
         self._healer = TokenHealer([self._llm.detokenize([i]) for i in range(self._llm.n_vocab())])
@@ -83,6 +95,21 @@ class LlamaBackend:
             token = self._special_id(text)
             if token is not None:
                 self._stop_ids.add(token)
+        self._abort = AbortSwitch()
+        if self._abort.callback_address is not None:
+            # Kept on self: llama.cpp holds only the pointer.
+            self._abort_callback = llama_cpp.ggml_abort_callback(self._abort.callback_address)
+            llama_cpp.llama_set_abort_callback(
+                self._llm.ctx, self._abort_callback, self._abort.data
+            )
+        # Prompt chunks and decoding steps, each with its own thread count (None: fixed).
+        self._prefill_threads = ThreadGovernor(threads)
+        self._decode_threads = ThreadGovernor(threads)
+        self._adapt = options.adapt_threads and threads > 1
+        self._threads_set = (threads, threads)
+        self.last_threads = threads
+        if self._adapt:
+            self._calibrate()
 
     @property
     def description(self) -> str:
@@ -195,14 +222,95 @@ class LlamaBackend:
             self._load_kv(*aside)
         return ran
 
-    def _prefill(self, tokens: list[int], limits: GenerationLimits) -> tuple[int, bool]:
+    # -- model calls: thread count, time cap, cancel ---------------------------------------
+
+    def _call(
+        self, run: Callable[[], None], units: int, decoding: bool, limits: GenerationLimits
+    ) -> StopReason | None:
+        """One model call (``run()`` evaluates ``units`` prompt tokens, or one decoding step)
+        with the thread count the load allows; None when it ran, else why it was stopped.
+        A call that stalls is taken back by llama.cpp and run again with fewer threads."""
+        governor = self._decode_threads if decoding else self._prefill_threads
+        while True:
+            count = governor.next_count() if self._adapt else governor.most
+            stopped = self._timed(run, units, decoding, count, limits)
+            if stopped != "stalled":
+                return stopped
+            log.info("a model call stalled at %d threads; now %d", count, governor.current)
+
+    def _timed(
+        self,
+        run: Callable[[], None],
+        units: int,
+        decoding: bool,
+        count: int,
+        limits: GenerationLimits,
+    ) -> Literal["cancelled", "time_cap", "stalled"] | None:
+        """``run()`` at ``count`` threads, measured for the governor, stopped in the middle
+        when cancelled, out of time or stalled (the governor says how long is a stall)."""
+        governor = self._decode_threads if decoding else self._prefill_threads
+        stall = governor.stall_seconds(count, units) if self._adapt else None
+        if decoding:
+            self._use_threads(count, count)
+        else:
+            self._use_threads(self._decode_threads.current, count)
+        self._abort.arm(limits.cancel, limits.deadline, stall)
+        start = time.monotonic()
+        try:
+            run()
+        except RuntimeError:  # llama_decode returned 2: aborted, its tokens taken back
+            reason = self._abort.disarm()
+            if reason not in ("cancelled", "time_cap", "stalled"):
+                raise
+            if reason == "stalled":
+                governor.record(count, units, time.monotonic() - start, stalled=True)
+            return reason  # type: ignore[return-value]
+        self._abort.disarm()  # a reason found after the call ended does not matter
+        governor.record(count, units, time.monotonic() - start)
+        self.last_threads = count
+        return None
+
+    def _use_threads(self, decoding: int, batch: int) -> None:
+        if (decoding, batch) != self._threads_set:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(self._llm.ctx, decoding, batch)
+            self._threads_set = (decoding, batch)
+
+    def _calibrate(self) -> None:
+        """Time a prompt chunk and a few decoding steps at one thread and at all of them
+        (one thread first: its figure is what a stall of the others is judged by), and
+        start with the faster."""
+        llm = self._llm
+        tokens = self.tokenize(CALIBRATION_TEXT)
+        limits = GenerationLimits(max_tokens=0, max_seconds=60.0)
+        for count in sorted({1, self._prefill_threads.most}):
+            llm.n_tokens = 0
+            self._timed(functools.partial(llm.eval, tokens), len(tokens), False, count, limits)
+            llm.n_tokens = 0
+            for token in tokens[:CALIBRATION_STEPS]:
+                if self._timed(functools.partial(self._eval, [token]), 1, True, count, limits):
+                    break  # stalled: that figure is enough
+        llm.n_tokens = 0
+        self._prefill_threads.settle()
+        self._decode_threads.settle()
+        log.info(
+            "threads: %d for prompts, %d for decoding (at most %d; they follow the load)",
+            self._prefill_threads.current,
+            self._decode_threads.current,
+            self._prefill_threads.most,
+        )
+
+    def _prefill(
+        self, tokens: list[int], limits: GenerationLimits
+    ) -> tuple[int, StopReason | None]:
         """Evaluate the part of ``tokens`` the KV cache does not hold yet.
 
-        Returns (reused token count, finished). The last token is always evaluated again
-        when everything is cached, because sampling needs its logits. Between chunks the
-        evaluation stops when cancelled, and lets waiting work run (``yield_point``): a
-        prompt of thousands of tokens takes many seconds on a CPU, and a keystroke must
-        not wait for it.
+        Returns (reused token count, None when finished or why it stopped). The last token is
+        always evaluated again when everything is cached, because sampling needs its logits.
+        Between chunks the evaluation stops when cancelled or out of time, and lets waiting
+        work run (``yield_point``): a prompt of thousands of tokens takes many seconds on a
+        CPU, and a keystroke must not wait for it.
         """
         llm = self._llm
         if limits.reuse_kv:
@@ -213,16 +321,21 @@ class LlamaBackend:
         start = common
         while start < len(tokens):
             if limits.cancel.cancelled:
-                return common, False
+                return common, "cancelled"
+            if time.monotonic() >= limits.deadline:
+                return common, "time_cap"
             if self._let_others_run(limits):
                 # Normally the state is back as it was; if it could not be restored, go
                 # on from what the cache holds.
                 start = min(start, common_prefix(llm.input_ids[: llm.n_tokens], tokens))
                 llm.n_tokens = start
                 continue
-            llm.eval(tokens[start : start + PREFILL_CHUNK])
+            chunk = tokens[start : start + PREFILL_CHUNK]
+            stopped = self._call(functools.partial(llm.eval, chunk), len(chunk), False, limits)
+            if stopped:
+                return common, stopped
             start = llm.n_tokens
-        return common, True
+        return common, None
 
     def generate(
         self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
@@ -244,7 +357,7 @@ class LlamaBackend:
         if limits.max_tokens > room:  # the answer gets what is left rather than nothing
             limits = dataclasses.replace(limits, max_tokens=room)
         started = time.monotonic()
-        reused, finished = self._prefill(tokens, limits)
+        reused, stopped = self._prefill(tokens, limits)
         prompt_done = time.monotonic()
         result = Generation(
             text="",
@@ -253,46 +366,20 @@ class LlamaBackend:
             reused_tokens=reused,
             prompt_seconds=prompt_done - started,
         )
-        if not finished:
-            return result
-        out = _Output(self._llm, heal, result, limits, keep_going, prompt_done, self._stop_ids)
-        if limits.prompt_lookup > 0 or limits.yield_point is not None:
-            reason = self._decode_with_lookup(tokens, out, limits)
+        if stopped:
+            result.stop_reason = stopped
         else:
-            reason = self._decode(tokens, out)
-        out.finish(reason)
+            out = _Output(self._llm, heal, result, limits, keep_going, prompt_done, self._stop_ids)
+            out.finish(self._decode(tokens, out, limits))
+        result.threads = self.last_threads
         return result
 
-    def _decode(self, tokens: list[int], out: _Output) -> StopReason:
-        """Plain greedy decoding, one token per model step."""
-        # With the whole prompt evaluated, generate() finds it cached and samples at once.
-        stream = self._llm.generate(
-            tokens,
-            temp=0.0,
-            top_k=1,
-            repeat_penalty=1.0,
-            reset=True,
-            logits_processor=[lambda _ids, logits: self._healer.constrain(out.pending, logits)]
-            if out.pending
-            else None,
-        )
-        try:
-            for token in stream:
-                reason = out.push(token)
-                if reason is not None:
-                    return reason
-        finally:
-            stream.close()
-        return "max_tokens"
+    def _decode(self, tokens: list[int], out: _Output, limits: GenerationLimits) -> StopReason:
+        """Greedy decoding, with prompt-lookup drafts verified in one batch per step (none
+        when ``limits.prompt_lookup`` is 0); other work may run between steps.
 
-    def _decode_with_lookup(
-        self, tokens: list[int], out: _Output, limits: GenerationLimits
-    ) -> StopReason:
-        """Greedy decoding with prompt-lookup drafts verified in one batch per step (no
-        drafts when ``limits.prompt_lookup`` is 0); other work may run between steps.
-
-        The KV cache then holds the prompt and every accepted token, exactly as after
-        plain decoding, so the next prompt reuses it the same way.
+        The KV cache then holds the prompt and every accepted token, so the next prompt
+        reuses it the same way.
         """
         import numpy as np
 
@@ -309,9 +396,9 @@ class LlamaBackend:
                 llm.n_tokens != len(history)
                 or common_prefix(llm.input_ids[: llm.n_tokens], history) != len(history)
             ):  # the state could not be brought back: evaluate it again
-                _, finished = self._prefill(history, limits)
-                if not finished:
-                    return "cancelled"
+                _, stopped = self._prefill(history, limits)
+                if stopped:
+                    return stopped
             reason = out.push(token)
             if reason is not None:
                 return reason
@@ -320,7 +407,11 @@ class LlamaBackend:
             draft = [] if out.pending else lookup.draft(history)
             draft = draft[: max(0, llm.n_ctx() - llm.n_tokens - 1)]
             n_past = llm.n_tokens
-            rows = self._eval_with_logits([token, *draft])
+            batch = [token, *draft]
+            stopped = self._call(functools.partial(self._eval, batch), 1, True, limits)
+            if stopped:
+                return stopped
+            rows = self._logits(0, len(batch), all_rows=True)
             if out.pending:
                 rows = self._healer.constrain(out.pending, rows[0])[None, :]
             predicted = [int(t) for t in np.argmax(rows, axis=1)]
@@ -340,8 +431,8 @@ class LlamaBackend:
                 history.append(guess)
             token = predicted[accepted]
 
-    def _eval_with_logits(self, batch: list[int]) -> Any:
-        """Evaluate ``batch`` after the cached tokens; logits of every position (rows)."""
+    def _eval(self, batch: list[int]) -> None:
+        """Evaluate ``batch`` after the cached tokens, keeping the logits of every position."""
         llm = self._llm
         n_past = llm.n_tokens
         llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
@@ -349,7 +440,6 @@ class LlamaBackend:
         llm._ctx.decode(llm._batch)
         llm.input_ids[n_past : n_past + len(batch)] = batch
         llm.n_tokens = n_past + len(batch)
-        return self._logits(0, len(batch), all_rows=True)
 
     def _logits(self, index: int, rows: int, all_rows: bool = False) -> Any:
         import numpy as np
@@ -408,7 +498,7 @@ class _Output:
             return "cancelled"
         if result.generated_tokens >= limits.max_tokens:
             return "max_tokens"
-        if time.monotonic() - self._prompt_done > limits.max_seconds:
+        if time.monotonic() > limits.deadline:
             return "time_cap"
         if not self._keep_going("".join(self._pieces)):
             return "cancelled" if limits.cancel.cancelled else "done"

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from qwen_lsp.engine import GenerationLimits
+from qwen_lsp.engine.abort import AbortSwitch
 from qwen_lsp.engine.kv_pool import KvPool
 from qwen_lsp.engine.llama_backend import KEPT_STATES, PREFILL_CHUNK, LlamaBackend
+from qwen_lsp.engine.threads import ThreadGovernor
 
 
 class FakeLlama:
@@ -39,6 +41,11 @@ class ScriptedBackend(LlamaBackend):
         self._llm: Any = FakeLlama()
         self._pool = KvPool(1 << 30, len, KEPT_STATES)
         self.copies = 0
+        # One fixed thread: no thread calls reach llama.cpp.
+        self._prefill_threads = self._decode_threads = ThreadGovernor(1)
+        self._adapt = False
+        self._threads_set = (1, 1)
+        self._abort = AbortSwitch()
 
     def _save_kv(self) -> Any:
         self.copies += 1
@@ -71,8 +78,8 @@ def interrupting(
         before()
         ran.append(len(backend._llm.evaluated))
         prompt = COMPLETION + [calls]  # each keystroke adds a token
-        _, finished = backend._prefill(prompt, GenerationLimits(max_tokens=8, max_seconds=9))
-        assert finished and backend._llm.cells == prompt
+        _, stopped = backend._prefill(prompt, GenerationLimits(max_tokens=8, max_seconds=9))
+        assert stopped is None and backend._llm.cells == prompt
         return True
 
     return yield_point
@@ -84,8 +91,8 @@ def test_a_long_prefill_lets_waiting_work_run_between_its_chunks() -> None:
     limits = GenerationLimits(
         max_tokens=8, max_seconds=9, yield_point=interrupting(backend, {3, 20}, ran)
     )
-    reused, finished = backend._prefill(ACTION, limits)
-    assert finished and reused == 0
+    reused, stopped = backend._prefill(ACTION, limits)
+    assert stopped is None and reused == 0
     # The completions ran within the prompt, each after a chunk or two, not after it all.
     assert len(ran) == 2 and ran[0] <= 3 * PREFILL_CHUNK
     # The action went on where it stopped: its KV cache holds its prompt, and no token of
@@ -103,7 +110,7 @@ def test_a_long_prefill_lets_waiting_work_run_between_its_chunks() -> None:
 def test_a_prefill_with_nothing_waiting_copies_no_state() -> None:
     backend = ScriptedBackend()
     limits = GenerationLimits(max_tokens=8, max_seconds=9, yield_point=lambda before: False)
-    assert backend._prefill(ACTION, limits) == (0, True)
+    assert backend._prefill(ACTION, limits) == (0, None)
     assert backend.copies == 0 and backend._llm.evaluated == ACTION
 
 
@@ -117,6 +124,6 @@ def test_a_cancel_during_the_interruption_stops_the_prefill() -> None:
         return True
 
     limits.yield_point = cancel_meanwhile
-    _, finished = backend._prefill(ACTION, limits)
-    assert not finished
+    _, stopped = backend._prefill(ACTION, limits)
+    assert stopped == "cancelled"
     assert len(backend._llm.evaluated) < PREFILL_CHUNK + 1

@@ -11,6 +11,7 @@ export const SERVER_SETTING_KEYS = [
   'model',
   'contextSize',
   'threads',
+  'adaptThreads',
   'gpuLayers',
   'cacheDir',
   'hubUrl',
@@ -134,6 +135,8 @@ export interface GenerationFigures {
   draftedTokens: number;
   /** guessed tokens the model agreed with */
   acceptedTokens: number;
+  /** CPU threads of the last model call (fewer while the CPU is busy) */
+  threads: number;
 }
 
 /** The code action that ran last. */

@@ -49,6 +49,7 @@ M.GENERATION_FIGURES = {
   { key = 'generateSeconds', label = 'seconds generating' },
   { key = 'draftedTokens', label = 'tokens guessed by prompt-lookup decoding' },
   { key = 'acceptedTokens', label = 'guessed tokens the model agreed with' },
+  { key = 'threads', label = 'CPU threads of the last model call (fewer while the CPU is busy)' },
 }
 
 return M
