@@ -199,7 +199,7 @@ class Settings:
     maxTokensLine: int = setting(48, "Most tokens generated for a one-line suggestion.", minimum=1)
     maxTokensBlock: int = setting(160, "Most tokens generated for a block suggestion.", minimum=1)
     maxSeconds: float = setting(
-        4.0,
+        8.0,
         "Time cap (seconds) on one suggestion, from the request to the answer (prompt "
         "processing included).",
         env="QWEN_LSP_MAX_SECONDS",

@@ -234,6 +234,7 @@ ABSURD = {
     "maxTokensLine": HUGE,
     "maxTokensBlock": HUGE,
     "actionContextTokens": HUGE,
+    "maxSeconds": 120,  # a cold prompt of the whole context takes long on a busy machine
 }
 
 
