@@ -30,7 +30,14 @@ class Generated:
 # model alike: on a machine with one physical core (two hyperthreads) llama.cpp with two
 # threads ran 3-5x slower than with one as soon as any other process wanted the CPU.
 EVAL_THREADS = 1
-EVAL_DEFAULTS: dict[str, Any] = {"maxSeconds": 60.0, "threads": EVAL_THREADS}
+# Whole windows and whole blocks too: a cold prompt's cut and a slow block's first lines
+# depend on the load (the typing benchmark measures them).
+EVAL_DEFAULTS: dict[str, Any] = {
+    "maxSeconds": 60.0,
+    "threads": EVAL_THREADS,
+    "coldPromptSeconds": 0.0,
+    "blockShowAfterSeconds": 0.0,
+}
 # What the scores keep of the status's lastGeneration (protocol.GenerationFigures), by
 # the names the result files have always used.
 GENERATION_FIELDS = {

@@ -47,9 +47,16 @@ class SuggestionCache:
 
     def get(self, uri: str, prefix: str, suffix: str) -> CachedSuggestion | None:
         """The suggestion for exactly this context, or the rest of one being typed through."""
+        found = self.lookup(uri, prefix, suffix)
+        return found[0] if found is not None else None
+
+    def lookup(self, uri: str, prefix: str, suffix: str) -> tuple[CachedSuggestion, int] | None:
+        """Like :meth:`get`, with how many characters of the suggestion were typed through
+        (0: it was stored for exactly this context). The nearest earlier context is tried
+        first, so an answer stored while the user typed (a refresh) wins over an older one."""
         found = self._entries.get(context_key(uri, prefix, suffix))
         if found is not None:
-            return found
+            return found, 0
         # The user typed the first `typed` characters of a suggestion shown at an earlier
         # cursor: show what remains of it instead of asking the model again. Only the tail
         # of the prefix matters to a key, so slicing it avoids copying a huge document.
@@ -59,7 +66,7 @@ class SuggestionCache:
             if earlier is None:
                 continue
             if len(earlier.text) > typed and earlier.text.startswith(tail[-typed:]):
-                return CachedSuggestion(earlier.text[typed:], earlier.kind)
+                return CachedSuggestion(earlier.text[typed:], earlier.kind), typed
         return None
 
     def clear(self) -> None:

@@ -15,16 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qwen_lsp import postprocess, protocol, syntax
+from qwen_lsp import postprocess, syntax
 from qwen_lsp.admission import Admission, admit_all
+from qwen_lsp.background import PromptWindows, Slot, WindowChoice, first_lines
 from qwen_lsp.cache import CachedSuggestion, SuggestionCache
 from qwen_lsp.chat import ChatTemplate
-from qwen_lsp.context import (
-    TokenCounter,
-    chat_continuation_prompt,
-    fim_prompt,
-    fim_window,
-)
+from qwen_lsp.context import TokenCounter, chat_continuation_prompt, fim_prompt
 from qwen_lsp.crossfile.header import CrossFileContext
 from qwen_lsp.documents import Snapshot, TextWindow
 from qwen_lsp.engine import (
@@ -36,6 +32,7 @@ from qwen_lsp.engine import (
     LinkedCancel,
 )
 from qwen_lsp.engine.worker import ModelWorker
+from qwen_lsp.inflight import CompletionStats, Inflight, Key, Writing
 from qwen_lsp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +42,9 @@ LANE = "completion"
 # follow it (an editor sends the cancel and the edit together) before it stops.
 FOLLOW_GRACE_S = 0.06
 SPECULATION_LANE = "speculation"
+# Background lanes of their own, so that neither supersedes the speculation.
+REFRESH_LANE = "refresh"
+WARM_LANE = "warm"
 # Code points around the cursor a request reads at least (the prompt window, the cache
 # keys, the post-processing checks all read less), so that a huge document costs a
 # request no more than a small one; more when a token budget could use more.
@@ -71,97 +71,6 @@ class Suggestion:
     source: str = "model"  # "model" or "cache"
 
 
-@dataclass(frozen=True)
-class _Key:
-    uri: str
-    version: int
-    offset: int
-
-
-@dataclass
-class CompletionStats:
-    """Running totals, reported by the server's qwenLsp/status request."""
-
-    requests: int = 0
-    cache_hits: int = 0
-    followed: int = 0  # answered by a running generation the user typed along with
-    generations: int = 0
-    speculations: int = 0
-    cancelled_generations: int = 0
-    prompt_tokens: int = 0
-    reused_tokens: int = 0
-    generated_tokens: int = 0
-    generated_tokens_cancelled: int = 0
-    last: Generation | None = None
-
-    def totals(self) -> protocol.CompletionTotals:
-        return protocol.CompletionTotals(
-            requests=self.requests,
-            cacheHits=self.cache_hits,
-            followed=self.followed,
-            generations=self.generations,
-            speculations=self.speculations,
-            cancelledGenerations=self.cancelled_generations,
-            promptTokens=self.prompt_tokens,
-            reusedTokens=self.reused_tokens,
-            generatedTokens=self.generated_tokens,
-            generatedTokensCancelled=self.generated_tokens_cancelled,
-        )
-
-    def record(self, generation: Generation) -> None:
-        self.generations += 1
-        self.prompt_tokens += generation.prompt_tokens
-        self.reused_tokens += generation.reused_tokens
-        self.generated_tokens += generation.generated_tokens
-        if generation.stop_reason == "cancelled":
-            self.cancelled_generations += 1
-            self.generated_tokens_cancelled += generation.generated_tokens
-        self.last = generation
-
-
-class _Writing:
-    """Where a foreground generation writes and what it has written so far, so that a
-    user who types the same text can wait for its answer instead of restarting it.
-
-    ``written`` is set on the worker thread after every token; the event loop and the
-    worker only read it, and a str assignment is atomic.
-    """
-
-    def __init__(self, uri: str, prefix: str, suffix: str) -> None:
-        self.uri = uri
-        self.prefix = prefix
-        self.suffix = suffix
-        self.written = ""
-        self.kind: postprocess.CompletionKind | None = None  # set once the job starts
-        self._last: tuple[str | None, str | None] = (None, None)
-
-    def typed_since(self, text: str | None) -> str | None:
-        """What the user typed at the cursor since the generation started, when ``text``
-        (the document now) is its document with only that inserted and the generation
-        wrote it or may still write it; else None."""
-        if text is None:
-            return None
-        if text is self._last[0]:  # polled after every token: compare each text once
-            return self._last[1]
-        typed: str | None = None
-        end = len(text) - len(self.suffix)
-        if end >= len(self.prefix) and text.startswith(self.prefix) and text.endswith(self.suffix):
-            typed = text[len(self.prefix) : end]
-            written = self.written
-            if not (written.startswith(typed) or typed.startswith(written)):
-                typed = None
-        self._last = (text, typed)
-        return typed
-
-
-@dataclass
-class _Inflight:
-    task: asyncio.Future[CachedSuggestion | None]
-    writing: _Writing
-    latest: Callable[[], str | None] | None  # the document's text now; None: never follow
-    waiters: int = 0
-
-
 class CompletionService:
     def __init__(
         self,
@@ -182,12 +91,15 @@ class CompletionService:
         self._templates: dict[int, ChatTemplate] = {}
         # One job per (document version, cursor): an inline request and a completion
         # request for the same keystroke share it instead of cancelling each other.
-        self._inflight: dict[_Key, _Inflight] = {}
+        self._inflight: dict[Key, Inflight] = {}
         self.cache = SuggestionCache()
         self.stats = CompletionStats()
         self._sequence = 0
         self._speculation: asyncio.Task[None] | None = None
         self._speculation_key: tuple[str, str, str] | None = None
+        self._refresh = Slot()
+        self._warming = Slot()
+        self._windows = PromptWindows()  # used on the model worker's thread only
 
     async def complete(
         self,
@@ -215,12 +127,16 @@ class CompletionService:
         view = request_window(snapshot, offset, settings)
         at = offset - view.start
         prefix, suffix = view.text[:at], view.text[at:]
-        found = self.cache.get(snapshot.uri, prefix, suffix) if settings.suggestionCache else None
+        hit = self.cache.lookup(snapshot.uri, prefix, suffix) if settings.suggestionCache else None
+        found = hit[0] if hit is not None else None
         source = "cache" if found is not None else "model"
+        # Computed for an earlier context (typed through, or followed): maybe stale now.
+        earlier = hit is not None and hit[1] > 0
         if found is not None:
             self.stats.cache_hits += 1
         elif settings.followTyping and settings.suggestionCache:
             found = await self._follow(snapshot, offset, view, settings)
+            earlier = found is not None
         if found is None:
             found = await self._shared_generation(
                 snapshot,
@@ -234,6 +150,8 @@ class CompletionService:
             return None
         if settings.speculation and settings.suggestionCache:
             self._speculate(snapshot, offset, view, found, settings)
+        if earlier and settings.refreshTypedThrough:
+            self._refresh_shown(snapshot, offset, view, found, settings, is_current)
         word_start = at
         while word_start > 0 and _is_word_char(view.text[word_start - 1]):
             word_start -= 1
@@ -256,40 +174,61 @@ class CompletionService:
         is_current: Callable[[], bool],
         latest: Callable[[], str | None] | None,
     ) -> CachedSuggestion | None:
-        key = _Key(snapshot.uri, snapshot.version, offset)
+        key = Key(snapshot.uri, snapshot.version, offset)
         inflight = self._inflight.get(key)
         if inflight is None:
             at = offset - view.start
             prefix, suffix = view.text[:at], view.text[at:]
             # (following compares whole texts: C-speed, no Python pass over the lines)
-            writing = _Writing(snapshot.uri, snapshot.text[:offset], snapshot.text[offset:])
+            writing = Writing(snapshot.uri, snapshot.text[:offset], snapshot.text[offset:])
             wanted = is_current
             if latest is not None:
                 # Typing what the model writes does not make its work stale.
                 def wanted() -> bool:
                     return is_current() or writing.typed_since(latest()) is not None
 
+            loop = asyncio.get_running_loop()
+            first: asyncio.Future[CachedSuggestion] = loop.create_future()
+
+            def show_first(found: CachedSuggestion) -> None:  # on the worker thread
+                def settle() -> None:
+                    if not first.done():
+                        first.set_result(found)
+
+                loop.call_soon_threadsafe(settle)
+
             async def run() -> CachedSuggestion | None:
                 found = await self._generate(
-                    snapshot, offset, view, settings, wanted, writing=writing
+                    snapshot, offset, view, settings, wanted, writing=writing, early=show_first
                 )
                 if found is not None and settings.suggestionCache:
                     self.cache.put(snapshot.uri, prefix, suffix, found)
                 return found
 
             task = asyncio.ensure_future(run())
-            inflight = self._inflight[key] = _Inflight(task, writing, latest)
+            inflight = self._inflight[key] = Inflight(task, writing, latest, first)
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
         inflight.waiters += 1
         try:
-            return await asyncio.shield(inflight.task)
+            await asyncio.wait((inflight.task, inflight.first), return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             inflight.waiters -= 1
             if settings.cancelStale:
                 self._release(inflight)
             raise
+        if inflight.task.done():
+            return inflight.task.result()
+        # A long block: its first lines now; the generation goes on (the next keystroke's
+        # request preempts it) and puts the whole block in the cache when it is done.
+        # Meanwhile the lines shown are typed through from the cache like any suggestion.
+        inflight.waiters -= 1
+        shown = inflight.first.result()
+        if settings.suggestionCache:
+            at = offset - view.start
+            self.cache.put(snapshot.uri, view.text[:at], view.text[at:], shown)
+        return shown
 
-    def _release(self, inflight: _Inflight) -> None:
+    def _release(self, inflight: Inflight) -> None:
         """A request stopped waiting: stop the work too unless somebody else waits for it
         or may yet follow it.
 
@@ -393,6 +332,72 @@ class CompletionService:
 
         self._speculation = asyncio.ensure_future(run())
 
+    def _refresh_shown(
+        self,
+        snapshot: Snapshot,
+        offset: int,
+        view: TextWindow,
+        shown: CachedSuggestion,
+        settings: Settings,
+        is_current: Callable[[], bool],
+    ) -> None:
+        """Ask the model again, in the background, where a suggestion computed for an
+        earlier context (typed through, or followed) was shown: typed-through reuse is
+        fast, but the model asked with what the user typed since may write something else.
+
+        The answer is stored under this context; the cache's typed-through lookup tries
+        the nearest earlier context first, so it is shown from the next keystroke on. Only
+        when it differs: one that agrees with the shown text (maybe shorter, a line where a
+        block was being typed through) or is empty would just hide the longer one. Any
+        real request preempts this work, and a newer refresh replaces it.
+        """
+        at = offset - view.start
+        prefix, suffix = view.text[:at], view.text[at:]
+        key = (snapshot.uri, prefix, suffix)
+        if self._refresh.busy_with(key):
+            return
+
+        async def run() -> None:
+            try:
+                result = await self._generate(
+                    snapshot, offset, view, settings, is_current, background=True, lane=REFRESH_LANE
+                )
+            except Exception:  # background work: the next request meets the same error
+                log.debug("refresh failed", exc_info=True)
+                return
+            if result is None:
+                return
+            self.stats.refreshes += 1
+            if result.text and not shown.text.startswith(result.text):
+                self.stats.refreshes_changed += 1
+                self.cache.put(snapshot.uri, prefix, suffix, result)
+
+        self._refresh.start(key, run)
+
+    def _warm_later(
+        self, snapshot: Snapshot, offset: int, view: TextWindow, settings: Settings
+    ) -> None:
+        """After an answer from a cut window (a cold prompt): read the whole window of a
+        line at this cursor in the background, so the next keystroke here finds it in the
+        KV cache. Any real request preempts this work; what it read stays in the cache."""
+
+        async def run() -> None:
+            try:
+                await self._generate(
+                    snapshot,
+                    offset,
+                    view,
+                    settings,
+                    lambda: True,
+                    background=True,
+                    lane=WARM_LANE,
+                    warm_only=True,
+                )
+            except Exception:  # background work: the next request meets the same error
+                log.debug("warm-up failed", exc_info=True)
+
+        self._warming.start((snapshot.uri, offset), run)
+
     async def _generate(
         self,
         snapshot: Snapshot,
@@ -401,17 +406,25 @@ class CompletionService:
         settings: Settings,
         is_current: Callable[[], bool],
         background: bool = False,
-        writing: _Writing | None = None,
+        writing: Writing | None = None,
+        lane: str = SPECULATION_LANE,
+        early: Callable[[CachedSuggestion], None] | None = None,
+        warm_only: bool = False,
     ) -> CachedSuggestion | None:
         """Ask the model; None when the work was cancelled or superseded. ``writing`` is
-        kept up to date with the suggestion written so far."""
+        kept up to date with the suggestion written so far. ``lane``: a background job's.
+        ``early`` gets the complete lines of a block that takes longer than
+        blockShowAfterSeconds. ``warm_only``: only read the prompt (no answer)."""
         asked = time.monotonic()  # the time cap counts from here: waiting and prompt included
-        wanted = _wanted_kind(snapshot, view, offset - view.start, settings)
+        wanted = (
+            "line" if warm_only else _wanted_kind(snapshot, view, offset - view.start, settings)
+        )
         if wanted is None:
             return CachedSuggestion("", "none")
         if writing is not None:
             writing.kind = wanted
         markers = self._markers()
+        cut = False  # set by the job: the prompt was cold and its window cut
 
         def ask(
             backend: Backend,
@@ -419,20 +432,14 @@ class CompletionService:
             text: str,
             at: int,
             kind: postprocess.CompletionKind,
+            choice: WindowChoice,
             typed: str = "",
         ) -> tuple[Generation, str]:
             """Generate at ``at`` of ``text`` with ``typed`` inserted there (text the user
             has not typed yet, as far as the prompt window is concerned): the raw
             generation and the text to show."""
             counter = self._counter_for(backend)
-            window = fim_window(
-                text,
-                at,
-                counter,
-                settings.prefixTokens,
-                settings.suffixTokens,
-                disabled_rules=settings.disableRules,
-            )
+            window = choice.window
             if typed:
                 # The window stays where it was and the extra text goes after the middle
                 # marker, as if the model had written it: the prompt only grows at its
@@ -450,21 +457,32 @@ class CompletionService:
             # A line that opens a block continues into its body (postprocess), so every
             # kind may need the block budget; a first line alone gets maxTokensLine.
             limits = GenerationLimits(
-                max_tokens=max(settings.maxTokensBlock, settings.maxTokensLine),
+                max_tokens=1 if warm_only else max(settings.maxTokensBlock, settings.maxTokensLine),
                 max_seconds=settings.maxSeconds,
                 cancel=cancel,
                 started=asked,
                 reuse_kv=settings.kvReuse,
             )
             tokens = 0
+            show_after = settings.blockShowAfterSeconds if kind == "block" and early else 0.0
+            lines_seen = -1
 
             def keep_going(partial: str) -> bool:  # called after every generated token
-                nonlocal tokens
+                nonlocal tokens, show_after, lines_seen
                 tokens += 1
                 if writing is not None:
                     writing.written = typed + partial
                 if kind == "line" and tokens >= settings.maxTokensLine and "\n" not in partial:
                     return False
+                if show_after and time.monotonic() - asked >= show_after and early:
+                    # A long block: its complete lines now (checked once per new line).
+                    lines = partial.count("\n") + partial.count("\r")
+                    if lines != lines_seen:
+                        lines_seen = lines
+                        shown = first_lines(partial, site)
+                        if shown:
+                            show_after = 0.0
+                            early(CachedSuggestion(shown, kind))
                 return not postprocess.is_line_complete(partial, kind, site)
 
             if kind == "block" and settings.blockPrompt == "chat":
@@ -472,18 +490,20 @@ class CompletionService:
                 language = snapshot.language or snapshot.language_id
                 prompt = chat_continuation_prompt(window, self._template(backend), language)
             else:
+                # A cold prompt cut to a second of work leaves the other files out too.
                 header = (
                     self._cross_file.header(
                         snapshot.uri, text, at, settings.crossFileTokens, counter, markers
                     ).parts
-                    if self._cross_file is not None
+                    if self._cross_file is not None and not choice.cut
                     else ()
                 )
                 prompt = fim_prompt(window, markers, header, disabled_rules=settings.disableRules)
             generation = backend.generate(prompt, limits, keep_going)
             self.stats.record(generation)
+            self._windows.done(choice, generation)
             log.debug("raw model output %r", generation.text)
-            if generation.stop_reason == "cancelled":
+            if generation.stop_reason == "cancelled" or warm_only:
                 return generation, ""
             return generation, postprocess.postprocess(generation.text, site)
 
@@ -495,7 +515,14 @@ class CompletionService:
                 cancel = LinkedCancel(worker_cancel, is_current=is_current)
             # Only the window around the cursor: the work is bounded by it, not the file.
             at = offset - view.start
-            generation, text = ask(backend, cancel, view.text, at, wanted)
+            chat = wanted == "block" and settings.blockPrompt == "chat"
+            counter = self._counter_for(backend)
+            choice = self._windows.choose(
+                snapshot.uri, view.text, at, counter, settings, chat, may_cut=not background
+            )
+            nonlocal cut
+            cut = choice.cut
+            generation, text = ask(backend, cancel, view.text, at, wanted, choice)
             where = offset
             next_line = _next_line_start(view.text, at) if wanted == "line" else None
             ended_line = not generation.text.lstrip(" \t")[:1].strip()  # a line break or EOS
@@ -504,12 +531,12 @@ class CompletionService:
                 # line, as if the user pressed Enter, so a pause after a statement shows
                 # something. Its prompt is this one plus the line break: a few tokens.
                 where = offset + len(next_line)
-                generation, text = ask(backend, cancel, view.text, at, "line", next_line)
+                generation, text = ask(backend, cancel, view.text, at, "line", choice, next_line)
                 text = next_line + text if text.strip() else ""
             log.info(
                 "%s %s:%d kind=%s prompt=%d reused=%d generated=%d "
-                "prompt_s=%.2f gen_s=%.2f stop=%s shown=%d chars",
-                "speculation" if background else "completion",
+                "prompt_s=%.2f gen_s=%.2f stop=%s shown=%d chars%s",
+                lane if background else "completion",
                 snapshot.uri.rsplit("/", 1)[-1],
                 where,
                 wanted,
@@ -520,6 +547,7 @@ class CompletionService:
                 generation.generate_seconds,
                 cancel.why() or generation.stop_reason,
                 len(text),
+                " (cold: window cut)" if choice.cut else "",
             )
             log.debug("shown %r", text)  # document text: never above DEBUG (issue 13)
             if generation.stop_reason == "cancelled":
@@ -528,13 +556,14 @@ class CompletionService:
 
         # Without cancelStale every request gets a lane of its own, so none supersedes another.
         self._sequence += 1
-        if background:
-            lane = SPECULATION_LANE
-        else:
+        if not background:
             lane = LANE if settings.cancelStale else f"{LANE}-{self._sequence}"
         future, cancel = self._worker.submit(lane, job, background=background)
         try:
-            return await future
+            result = await future
+            if cut:
+                self._warm_later(snapshot, offset, view, settings)
+            return result
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if cancel.reason == "superseded" and task is not None and not task.cancelling():
@@ -545,6 +574,7 @@ class CompletionService:
     def _counter_for(self, backend: Backend) -> TokenCounter:
         if self._counter is None or self._counter[0] is not backend:
             self._counter = (backend, TokenCounter(backend.tokenize))
+            self._windows.clear()  # a new model's KV cache holds nothing yet
         return self._counter[1]
 
     def _template(self, backend: Backend) -> ChatTemplate:

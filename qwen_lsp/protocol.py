@@ -53,6 +53,8 @@ class CompletionTotals:
     followed: int = _doc("answered by a generation the user typed along with", 0)
     generations: int = _doc("model generations", 0)
     speculations: int = _doc("suggestions computed ahead while idle", 0)
+    refreshes: int = _doc("typed-through suggestions asked again in the background", 0)
+    refreshesChanged: int = _doc("... that the model then answered differently", 0)
     cancelledGenerations: int = _doc("generations stopped early", 0)
     promptTokens: int = _doc("prompt tokens", 0)
     reusedTokens: int = _doc("prompt tokens reused from the KV cache", 0)

@@ -262,6 +262,21 @@ class Settings:
         minimum=0,
         reload=True,
     )
+    coldPromptSeconds: float = setting(
+        1.0,
+        "A prompt the KV cache does not hold yet (a file just opened, the cursor in another "
+        "part of it) is cut to about this many seconds of evaluation at the model's measured "
+        "prompt rate, so the first suggestion comes soon; the whole window is then evaluated "
+        "in the background for the next keystroke. 0 = always the whole window.",
+        minimum=0.0,
+    )
+    blockShowAfterSeconds: float = setting(
+        1.0,
+        "A block suggestion still being written after this many seconds is shown with the "
+        "lines complete so far (at least its first line), and the rest is written in the "
+        "background for the next request. 0 = always wait for the whole block.",
+        minimum=0.0,
+    )
     # -- what each speed technique buys: switches for the benchmark, leave them on
     kvReuse: bool = setting(
         True,
@@ -286,6 +301,13 @@ class Settings:
     followTyping: bool = setting(
         True,
         "A generation the user is typing along with goes on and answers the next keystroke.",
+        internal=True,
+    )
+    refreshTypedThrough: bool = setting(
+        True,
+        "After a keystroke answered by typing through a suggestion computed earlier, ask the "
+        "model again in the background with the current context; a different answer is "
+        "shown from the next keystroke on.",
         internal=True,
     )
     # -- tests and ablations

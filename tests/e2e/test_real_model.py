@@ -56,7 +56,9 @@ SNIPPETS = {
 
 
 # No time cap: on a shared, busy machine a cap would make greedy output depend on load.
-DETERMINISTIC = {"maxSeconds": 120}
+# Whole windows and whole blocks, whatever the machine's load (a cold prompt is otherwise
+# cut by the measured rate, a slow block shown by its first lines).
+DETERMINISTIC = {"maxSeconds": 120, "coldPromptSeconds": 0, "blockShowAfterSeconds": 0}
 
 
 @pytest_lsp.fixture(config=server_config(), params=CLIENTS)

@@ -73,7 +73,7 @@ local function setup_plugin()
   qwen.setup({
     cmd = vim.list_extend({ (assert(env.QWEN_LSP_CMD, 'QWEN_LSP_CMD')) }, args),
     -- Generous time caps: other work on a shared CPU must not cut an answer short.
-    settings = { maxSeconds = 30, actionMaxSeconds = 600 },
+    settings = { maxSeconds = 30, actionMaxSeconds = 600, blockShowAfterSeconds = 0 },
     debounce_ms = 100,
     keymaps = keys,
   })

@@ -39,6 +39,8 @@ LAYERS: dict[str, int] = {
     "cache": 3,
     "postprocess": 3,
     "completion": 4,
+    "background": 4,
+    "inflight": 4,
     "actions": 4,
     "app": 5,
     "headless": 5,

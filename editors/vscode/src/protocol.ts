@@ -33,11 +33,14 @@ export const SERVER_SETTING_KEYS = [
   'excludeGitignored',
   'maxDocumentBytes',
   'kvCacheBytes',
+  'coldPromptSeconds',
+  'blockShowAfterSeconds',
   'kvReuse',
   'suggestionCache',
   'speculation',
   'cancelStale',
   'followTyping',
+  'refreshTypedThrough',
   'backend',
   'fakeAnswers',
   'fakeSecondsPerToken',
@@ -73,6 +76,7 @@ export const INTERNAL_SETTING_KEYS = [
   'speculation',
   'cancelStale',
   'followTyping',
+  'refreshTypedThrough',
   'backend',
   'fakeAnswers',
   'fakeSecondsPerToken',
@@ -103,6 +107,10 @@ export interface CompletionTotals {
   generations: number;
   /** suggestions computed ahead while idle */
   speculations: number;
+  /** typed-through suggestions asked again in the background */
+  refreshes: number;
+  /** ... that the model then answered differently */
+  refreshesChanged: number;
   /** generations stopped early */
   cancelledGenerations: number;
   /** prompt tokens */

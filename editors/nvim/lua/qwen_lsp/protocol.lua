@@ -33,6 +33,8 @@ M.COMPLETION_TOTALS = {
   { key = 'followed', label = 'answered by a generation the user typed along with' },
   { key = 'generations', label = 'model generations' },
   { key = 'speculations', label = 'suggestions computed ahead while idle' },
+  { key = 'refreshes', label = 'typed-through suggestions asked again in the background' },
+  { key = 'refreshesChanged', label = '... that the model then answered differently' },
   { key = 'cancelledGenerations', label = 'generations stopped early' },
   { key = 'promptTokens', label = 'prompt tokens' },
   { key = 'reusedTokens', label = 'prompt tokens reused from the KV cache' },

@@ -1,0 +1,139 @@
+"""Suggestions that stay right and come soon (issue 12, items 2 and 3), with the fake model:
+a typed-through suggestion asked again in the background, a slow block shown by its first
+lines, a cold prompt cut to a second of work and warmed behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+
+from qwen_lsp.background import MIN_COLD_TOKENS, PromptRate, cold_budgets
+from qwen_lsp.cache import CachedSuggestion, SuggestionCache
+from qwen_lsp.documents import DocumentStore
+from qwen_lsp.engine import Generation
+from qwen_lsp.engine.fake import FakeBackend
+from qwen_lsp.settings import Settings
+from tests.unit.test_completion import complete, no_speculation, service
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Wait for background work (generous: the machine may be busy)."""
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the background work did not finish")
+
+
+def test_the_nearest_earlier_context_is_typed_through_first() -> None:
+    cache = SuggestionCache()
+    cache.put("u", "x = a.", "", CachedSuggestion("pop()", "line"))
+    cache.put("u", "x = a.p", "", CachedSuggestion("opleft()", "line"))
+    assert cache.lookup("u", "x = a.po", "") == (CachedSuggestion("pleft()", "line"), 1)
+    assert cache.lookup("u", "x = a.p", "") == (CachedSuggestion("opleft()", "line"), 0)
+
+
+async def test_a_typed_through_suggestion_is_refreshed_when_the_model_changes_its_mind() -> None:
+    # shlex.py in issue 12: `pop()` shown forty keystrokes earlier, `popleft()` now.
+    backend = FakeBackend({"self.filestack.": "pop()\n"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, "x = self.filestack.") == "pop()"
+    backend.answers = {"self.filestack.": "popleft()\n", "self.filestack.p": "opleft()\n"}
+    # Typed through: answered from the cache at once (the earlier answer), and asked again.
+    assert await complete(svc, store, "x = self.filestack.p") == "op()"
+    await until(lambda: svc.stats.refreshes == 1)
+    assert backend.calls[-1].endswith("x = self.filestack.p")
+    assert svc.stats.refreshes_changed == 1
+    # From the next keystroke on, the fresher answer.
+    assert await complete(svc, store, "x = self.filestack.po") == "pleft()"
+
+
+async def test_a_refresh_that_agrees_keeps_the_longer_suggestion() -> None:
+    backend = FakeBackend({"total = ": "compute(values) + 1\n", "comp": "ute(values)\n"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, "total = ") == "compute(values) + 1"
+    assert await complete(svc, store, "total = comp") == "ute(values) + 1"
+    await until(lambda: svc.stats.refreshes == 1)
+    assert svc.stats.refreshes_changed == 0
+    assert await complete(svc, store, "total = compu") == "te(values) + 1"
+
+
+async def test_without_the_refresh_typing_through_asks_nothing() -> None:
+    backend = FakeBackend({"total = ": "compute(values)\n"})
+    settings = dataclasses.replace(no_speculation(), refreshTypedThrough=False)
+    svc, store = await service(settings, backend), DocumentStore()
+    assert await complete(svc, store, "total = ") == "compute(values)"
+    assert await complete(svc, store, "total = comp") == "ute(values)"
+    await asyncio.sleep(0.2)
+    assert len(backend.calls) == 1 and svc.stats.refreshes == 0
+
+
+BLOCK = "total = 0\nfor x in xs:\n    total += x\n" + "# " + "y" * 60 + "\n"
+
+
+async def test_a_slow_block_shows_its_first_lines_and_caches_the_whole() -> None:
+    backend = FakeBackend({"def f(xs):\n    ": BLOCK.replace("\n", "\n    ")}, 0.01)
+    settings = dataclasses.replace(no_speculation(), blockShowAfterSeconds=0.05)
+    svc, store = await service(settings, backend), DocumentStore()
+    shown = await complete(svc, store, "def f(xs):\n    ")
+    assert shown is not None and shown.startswith("total = 0")
+    assert "y" * 60 not in shown  # shown before the block was written
+    await until(lambda: svc.stats.generations == 1)
+    whole = await complete(svc, store, "def f(xs):\n    ")
+    assert whole is not None and "y" * 60 in whole and whole.startswith(shown)
+    assert len(backend.calls) == 1  # the rest came from the same generation
+
+
+async def test_a_block_written_in_time_is_shown_whole() -> None:
+    backend = FakeBackend({"def f(xs):\n    ": BLOCK.replace("\n", "\n    ")})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    shown = await complete(svc, store, "def f(xs):\n    ")
+    assert shown is not None and "y" * 60 in shown
+
+
+def long_file(lines: int = 300) -> str:
+    return "".join(f"value_{i} = compute_{i}(argument_{i})\n" for i in range(lines))
+
+
+async def test_a_cold_prompt_is_cut_then_warmed_for_the_next_keystroke() -> None:
+    backend = FakeBackend()
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    text = long_file()
+    assert await complete(svc, store, text + "result = ")
+    cold = backend.calls[0]
+    assert len(backend.tokenize(cold)) < (MIN_COLD_TOKENS + Settings().suffixTokens)
+    # Behind the answer, the whole window at this cursor is read (the warm-up) ...
+    await until(lambda: len(backend.calls) == 2)
+    warm = backend.calls[1]
+    assert len(warm) > 2 * len(cold) and warm.endswith("result = ")
+    # ... and the next keystroke gets the whole window, which the KV cache now holds.
+    assert await complete(svc, store, text + "result = x")
+    assert backend.calls[2] == warm + "x"
+
+
+async def test_without_a_cold_budget_the_whole_window_is_asked_at_once() -> None:
+    backend = FakeBackend()
+    settings = dataclasses.replace(no_speculation(), coldPromptSeconds=0.0)
+    svc, store = await service(settings, backend), DocumentStore()
+    text = long_file()
+    assert await complete(svc, store, text + "result = ")
+    await asyncio.sleep(0.2)
+    assert len(backend.calls) == 1
+    assert len(backend.tokenize(backend.calls[0])) > MIN_COLD_TOKENS + Settings().suffixTokens
+
+
+def test_the_prompt_rate_follows_measured_generations() -> None:
+    rate = PromptRate(100.0)
+    rate.record(Generation("x", "done", prompt_tokens=400, reused_tokens=0, prompt_seconds=1.0))
+    assert rate.tokens_per_second == 250.0
+    # A prompt stopped halfway, or a few tokens, say nothing about the rate.
+    rate.record(Generation("", "cancelled", prompt_tokens=400, prompt_seconds=9.0))
+    rate.record(Generation("x", "done", prompt_tokens=10, prompt_seconds=9.0))
+    assert rate.tokens_per_second == 250.0
+    assert rate.tokens_in(1.0) == 250 and rate.tokens_in(0.01) == MIN_COLD_TOKENS
+
+
+def test_cold_budgets_share_the_cut_as_the_settings_share_the_window() -> None:
+    assert cold_budgets(1000, 384, 96) == (384, 96)
+    assert cold_budgets(240, 384, 96) == (192, 48)
