@@ -76,7 +76,7 @@ class PromptRate:
         self.tokens_per_second = (self.tokens_per_second + measured) / 2
 
     def tokens_in(self, seconds: float) -> int:
-        return max(MIN_COLD_TOKENS, int(self.tokens_per_second * seconds))
+        return int(self.tokens_per_second * seconds)
 
 
 class WarmPrompts:
@@ -148,7 +148,10 @@ class PromptWindows:
         settings: Settings,
         chat: bool,
         may_cut: bool,
+        overhead: int = 0,
     ) -> WindowChoice:
+        """``overhead``: the prompt's tokens besides the window (a chat template's), which
+        a cut must leave room for."""
         full = fim_window(
             text,
             at,
@@ -164,7 +167,9 @@ class PromptWindows:
             return WindowChoice(full, key, cut=False)
         total = self._cuts.get(key)
         if total is None:
-            total = self._cuts[key] = self.rate.tokens_in(settings.coldPromptSeconds)
+            seconds = settings.coldPromptSeconds
+            total = max(MIN_COLD_TOKENS, self.rate.tokens_in(seconds) - overhead)
+            self._cuts[key] = total
             while len(self._cuts) > WARM_PROMPTS:
                 self._cuts.popitem(last=False)
         prefix_tokens, suffix_tokens = cold_budgets(

@@ -20,7 +20,7 @@ from qwen_lsp.admission import Admission, admit_all
 from qwen_lsp.background import PromptWindows, Slot, WindowChoice, first_lines
 from qwen_lsp.cache import CachedSuggestion, SuggestionCache
 from qwen_lsp.chat import ChatTemplate
-from qwen_lsp.context import TokenCounter, chat_continuation_prompt, fim_prompt
+from qwen_lsp.context import FimWindow, TokenCounter, chat_continuation_prompt, fim_prompt
 from qwen_lsp.crossfile.header import CrossFileContext
 from qwen_lsp.documents import Snapshot, TextWindow
 from qwen_lsp.engine import (
@@ -30,6 +30,7 @@ from qwen_lsp.engine import (
     Generation,
     GenerationLimits,
     LinkedCancel,
+    Special,
 )
 from qwen_lsp.engine.worker import ModelWorker
 from qwen_lsp.inflight import CompletionStats, Inflight, Key, Writing
@@ -517,8 +518,16 @@ class CompletionService:
             at = offset - view.start
             chat = wanted == "block" and settings.blockPrompt == "chat"
             counter = self._counter_for(backend)
+            language = snapshot.language or snapshot.language_id
             choice = self._windows.choose(
-                snapshot.uri, view.text, at, counter, settings, chat, may_cut=not background
+                snapshot.uri,
+                view.text,
+                at,
+                counter,
+                settings,
+                chat,
+                may_cut=not background,
+                overhead=self._chat_overhead(backend, language) if chat else 0,
             )
             nonlocal cut
             cut = choice.cut
@@ -576,6 +585,13 @@ class CompletionService:
             self._counter = (backend, TokenCounter(backend.tokenize))
             self._windows.clear()  # a new model's KV cache holds nothing yet
         return self._counter[1]
+
+    def _chat_overhead(self, backend: Backend, language: str) -> int:
+        """Tokens of a block's chat prompt besides the code (the template, the request)."""
+        empty = FimWindow(prefix="", suffix="", line_prefix="", prefix_start_line=0)
+        parts = chat_continuation_prompt(empty, self._template(backend), language)
+        counter = self._counter_for(backend)
+        return sum(1 if isinstance(part, Special) else counter(part) for part in parts)
 
     def _template(self, backend: Backend) -> ChatTemplate:
         template = self._templates.get(id(backend))

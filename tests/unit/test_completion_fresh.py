@@ -131,9 +131,18 @@ def test_the_prompt_rate_follows_measured_generations() -> None:
     rate.record(Generation("", "cancelled", prompt_tokens=400, prompt_seconds=9.0))
     rate.record(Generation("x", "done", prompt_tokens=10, prompt_seconds=9.0))
     assert rate.tokens_per_second == 250.0
-    assert rate.tokens_in(1.0) == 250 and rate.tokens_in(0.01) == MIN_COLD_TOKENS
+    assert rate.tokens_in(1.0) == 250
 
 
 def test_cold_budgets_share_the_cut_as_the_settings_share_the_window() -> None:
     assert cold_budgets(1000, 384, 96) == (384, 96)
     assert cold_budgets(240, 384, 96) == (192, 48)
+
+
+async def test_a_cold_block_prompt_is_cut_too_leaving_room_for_the_template() -> None:
+    backend = FakeBackend(contains={"<|im_start|>": "return 1\n"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, long_file() + "def f(xs):\n    ") == "return 1"
+    cold = backend.calls[0]
+    assert "<|im_start|>assistant" in cold  # the chat prompt of a block
+    assert len(backend.tokenize(cold)) < MIN_COLD_TOKENS + 2 * Settings().suffixTokens
