@@ -19,8 +19,7 @@ from qwen_lsp import postprocess, syntax
 from qwen_lsp.admission import Admission, admit_all
 from qwen_lsp.background import PromptWindows, Slot, WindowChoice, first_lines
 from qwen_lsp.cache import CachedSuggestion, SuggestionCache
-from qwen_lsp.chat import ChatTemplate
-from qwen_lsp.context import FimWindow, TokenCounter, chat_continuation_prompt, fim_prompt
+from qwen_lsp.context import chat_continuation_prompt, fim_prompt
 from qwen_lsp.crossfile.header import CrossFileContext
 from qwen_lsp.documents import Snapshot, TextWindow
 from qwen_lsp.engine import (
@@ -30,10 +29,10 @@ from qwen_lsp.engine import (
     Generation,
     GenerationLimits,
     LinkedCancel,
-    Special,
 )
 from qwen_lsp.engine.worker import ModelWorker
 from qwen_lsp.inflight import CompletionStats, Inflight, Key, Writing
+from qwen_lsp.prompt_tools import PromptTools
 from qwen_lsp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,10 +85,7 @@ class CompletionService:
         self._cross_file = cross_file
         self._settings = settings
         self._markers = markers
-        # The token counter of the model that serves: one, replaced with the model (one per
-        # model ever loaded kept every old model alive, with its memory).
-        self._counter: tuple[Backend, TokenCounter] | None = None
-        self._templates: dict[int, ChatTemplate] = {}
+        self._tools = PromptTools()  # the serving model's token counter and chat template
         # One job per (document version, cursor): an inline request and a completion
         # request for the same keystroke share it instead of cancelling each other.
         self._inflight: dict[Key, Inflight] = {}
@@ -342,16 +338,12 @@ class CompletionService:
         settings: Settings,
         is_current: Callable[[], bool],
     ) -> None:
-        """Ask the model again, in the background, where a suggestion computed for an
-        earlier context (typed through, or followed) was shown: typed-through reuse is
-        fast, but the model asked with what the user typed since may write something else.
-
-        The answer is stored under this context; the cache's typed-through lookup tries
-        the nearest earlier context first, so it is shown from the next keystroke on. Only
-        when it differs: one that agrees with the shown text (maybe shorter, a line where a
-        block was being typed through) or is empty would just hide the longer one. Any
-        real request preempts this work, and a newer refresh replaces it.
-        """
+        """Ask again, in the background, where a suggestion computed for an earlier context
+        (typed through, or followed) was shown: the model may now write something else.
+        A different answer is cached under this context, which the typed-through lookup
+        tries first: shown from the next keystroke on. One that agrees (maybe shorter: a
+        line in a block) or is empty would only hide the longer one. Real requests preempt
+        this work; a newer refresh replaces it."""
         at = offset - view.start
         prefix, suffix = view.text[:at], view.text[at:]
         key = (snapshot.uri, prefix, suffix)
@@ -378,9 +370,8 @@ class CompletionService:
     def _warm_later(
         self, snapshot: Snapshot, offset: int, view: TextWindow, settings: Settings
     ) -> None:
-        """After an answer from a cut window (a cold prompt): read the whole window of a
-        line at this cursor in the background, so the next keystroke here finds it in the
-        KV cache. Any real request preempts this work; what it read stays in the cache."""
+        """After an answer from a cut window (a cold prompt), read the whole window of a line
+        here in the background, for the next keystroke's KV cache (real requests preempt it)."""
 
         async def run() -> None:
             try:
@@ -439,7 +430,7 @@ class CompletionService:
             """Generate at ``at`` of ``text`` with ``typed`` inserted there (text the user
             has not typed yet, as far as the prompt window is concerned): the raw
             generation and the text to show."""
-            counter = self._counter_for(backend)
+            counter = self._tools.counter(backend)
             window = choice.window
             if typed:
                 # The window stays where it was and the extra text goes after the middle
@@ -489,7 +480,7 @@ class CompletionService:
             if kind == "block" and settings.blockPrompt == "chat":
                 # (No cross-file header here yet: the chat prompt has no place for it.)
                 language = snapshot.language or snapshot.language_id
-                prompt = chat_continuation_prompt(window, self._template(backend), language)
+                prompt = chat_continuation_prompt(window, self._tools.template(backend), language)
             else:
                 # A cold prompt cut to a second of work leaves the other files out too.
                 header = (
@@ -517,7 +508,9 @@ class CompletionService:
             # Only the window around the cursor: the work is bounded by it, not the file.
             at = offset - view.start
             chat = wanted == "block" and settings.blockPrompt == "chat"
-            counter = self._counter_for(backend)
+            if self._tools.replaced(backend):
+                self._windows.clear()  # a new model's KV cache holds nothing yet
+            counter = self._tools.counter(backend)
             language = snapshot.language or snapshot.language_id
             choice = self._windows.choose(
                 snapshot.uri,
@@ -527,7 +520,7 @@ class CompletionService:
                 settings,
                 chat,
                 may_cut=not background,
-                overhead=self._chat_overhead(backend, language) if chat else 0,
+                overhead=self._tools.chat_overhead(backend, language) if chat else 0,
             )
             nonlocal cut
             cut = choice.cut
@@ -579,27 +572,6 @@ class CompletionService:
                 return None  # newer work won; this one simply shows nothing
             cancel.cancel("request cancelled")
             raise
-
-    def _counter_for(self, backend: Backend) -> TokenCounter:
-        if self._counter is None or self._counter[0] is not backend:
-            self._counter = (backend, TokenCounter(backend.tokenize))
-            self._windows.clear()  # a new model's KV cache holds nothing yet
-        return self._counter[1]
-
-    def _chat_overhead(self, backend: Backend, language: str) -> int:
-        """Tokens of a block's chat prompt besides the code (the template, the request)."""
-        empty = FimWindow(prefix="", suffix="", line_prefix="", prefix_start_line=0)
-        parts = chat_continuation_prompt(empty, self._template(backend), language)
-        counter = self._counter_for(backend)
-        return sum(1 if isinstance(part, Special) else counter(part) for part in parts)
-
-    def _template(self, backend: Backend) -> ChatTemplate:
-        template = self._templates.get(id(backend))
-        if template is None:
-            source = getattr(backend, "chat_template", None)
-            template = ChatTemplate.from_template(source if isinstance(source, str) else None)
-            self._templates = {id(backend): template}
-        return template
 
 
 def _wanted_kind(

@@ -14,7 +14,7 @@ from qwen_lsp.documents import DocumentStore
 from qwen_lsp.engine import Generation
 from qwen_lsp.engine.fake import FakeBackend
 from qwen_lsp.settings import Settings
-from tests.unit.test_completion import complete, no_speculation, service
+from tests.unit.test_completion import URI, complete, no_speculation, service
 
 
 async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
@@ -73,13 +73,19 @@ BLOCK = "total = 0\nfor x in xs:\n    total += x\n" + "# " + "y" * 60 + "\n"
 
 
 async def test_a_slow_block_shows_its_first_lines_and_caches_the_whole() -> None:
-    backend = FakeBackend({"def f(xs):\n    ": BLOCK.replace("\n", "\n    ")}, 0.01)
+    backend = FakeBackend({"def f(xs):\n    ": BLOCK.replace("\n", "\n    ")}, 0.02)
     settings = dataclasses.replace(no_speculation(), blockShowAfterSeconds=0.05)
     svc, store = await service(settings, backend), DocumentStore()
     shown = await complete(svc, store, "def f(xs):\n    ")
     assert shown is not None and shown.startswith("total = 0")
     assert "y" * 60 not in shown  # shown before the block was written
-    await until(lambda: svc.stats.generations == 1)
+
+    # The generation goes on and caches the whole block (the cache is keyed by context).
+    def cached() -> str:
+        found = svc.cache.get(URI, "def f(xs):\n    ", "")
+        return found.text if found else ""
+
+    await until(lambda: "y" * 60 in cached())
     whole = await complete(svc, store, "def f(xs):\n    ")
     assert whole is not None and "y" * 60 in whole and whole.startswith(shown)
     assert len(backend.calls) == 1  # the rest came from the same generation
@@ -104,7 +110,7 @@ async def test_a_cold_prompt_is_cut_then_warmed_for_the_next_keystroke() -> None
     cold = backend.calls[0]
     assert len(backend.tokenize(cold)) < (MIN_COLD_TOKENS + Settings().suffixTokens)
     # Behind the answer, the whole window at this cursor is read (the warm-up) ...
-    await until(lambda: len(backend.calls) == 2)
+    await until(lambda: svc.stats.generations == 2)
     warm = backend.calls[1]
     assert len(warm) > 2 * len(cold) and warm.endswith("result = ")
     # ... and the next keystroke gets the whole window, which the KV cache now holds.

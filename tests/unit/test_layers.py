@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "chat": 3,
     "crossfile": 3,
     "cache": 3,
+    "prompt_tools": 3,
     "postprocess": 3,
     "completion": 4,
     "background": 4,
