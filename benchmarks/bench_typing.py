@@ -108,6 +108,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "block-fim": {"blockPrompt": "fim"},
     "no-cache-speculation": {"suggestionCache": False, "speculation": False},
     "threads-1": {"threads": 1},
+    "fixed-threads": {"adaptThreads": False},  # all cores whatever the load (before issue 12)
 }
 
 
