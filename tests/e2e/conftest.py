@@ -100,10 +100,11 @@ def open_doc(client: LanguageClient, uri: str, language: str, text: str, version
     )
 
 
-def insert_text(client: LanguageClient, uri: str, version: int, line: int, text: str) -> None:
-    """A didChange (to ``version``) inserting ``text`` at the start of ``line``: an edit the
-    recent-edit ring records."""
-    at = types.Position(line=line, character=0)
+def insert_text(
+    client: LanguageClient, uri: str, version: int, line: int, text: str, utf16_col: int = 0
+) -> None:
+    """A didChange (to ``version``) inserting ``text`` at (``line``, ``utf16_col``)."""
+    at = types.Position(line=line, character=utf16_col)
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
