@@ -198,7 +198,13 @@ class App:
         self.worker = ModelWorker()
         folders = workspace_folders or (lambda: [root] if (root := workspace_root()) else [])
         # Which documents take part (private files, the size limit): asked by every service.
-        self.admission = Gate(lambda: self.settings, folders, read_ignore_file, real_path)
+        self.admission = Gate(
+            lambda: self.settings,
+            folders,
+            read_ignore_file,
+            real_path,
+            utf8_size=self.documents.utf8_size,
+        )
         admission = self.admission.verdict
         self.cross_file = CrossFileContext(self.documents.snapshots, workspace_root, admission)
         self.completions = CompletionService(

@@ -345,3 +345,27 @@ def test_a_folder_added_later_applies_at_once() -> None:
     assert admission.verdict(uri("/w/two/two_only.py")).reason == "gitignored"
     notice = admission.notice(uri("/w/two/sub/deeper.py"), "x = 1")
     assert notice is not None and "sub/deeper.py" in notice[1]  # named within its folder
+
+
+class _CountedEncodes(str):
+    """A text that counts how often it is encoded."""
+
+    encodes = 0
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        _CountedEncodes.encodes += 1
+        return super().encode(encoding, errors)
+
+
+def test_the_size_of_an_open_document_is_not_encoded_per_keystroke() -> None:
+    limit = 100_000
+    settings = dataclasses.replace(Settings(), maxDocumentBytes=limit)
+    text = _CountedEncodes("é" * 40_000)  # 80,000 bytes: only encoding would tell
+    _CountedEncodes.encodes = 0
+    assert gate(settings).verdict(uri("a.py"), text).admitted
+    assert _CountedEncodes.encodes == 1  # without a size from the documents: encoded
+    sizes = {uri("a.py"): 80_000, uri("b.py"): limit + 1}
+    known = gate(settings, utf8_size=lambda u, t: sizes.get(u))
+    assert known.verdict(uri("a.py"), text).admitted
+    assert known.verdict(uri("b.py"), text).reason == "too large"  # the size it was given
+    assert _CountedEncodes.encodes == 1
