@@ -450,6 +450,7 @@ class LlamaBackend:
         """Free the model, its context and the saved states; the memory comes back even
         if something still holds this object (idempotent)."""
         self._pool.clear()
+        self._abort.close()  # its watchdog thread ends
         llm, self._llm = self._llm, None
         if llm is not None:
             llm.close()

@@ -157,3 +157,16 @@ def _until(condition: object, seconds: float = 30.0) -> bool:
             return True
         time.sleep(0.005)
     return False
+
+
+def test_a_closed_switch_ends_its_watchdog_thread() -> None:
+    switch = AbortSwitch()
+    if switch.callback_address is None:
+        pytest.skip("no C library strlen on this platform")
+    switch.arm(CancelToken(), deadline=None, stall_after=None)
+    switch.disarm()
+    watchdog = switch._thread
+    assert watchdog is not None and watchdog.is_alive()
+    switch.close()
+    switch.close()
+    assert not watchdog.is_alive()
