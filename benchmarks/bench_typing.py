@@ -108,6 +108,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "block-fim": {"blockPrompt": "fim"},
     "no-cache-speculation": {"suggestionCache": False, "speculation": False},
     "threads-1": {"threads": 1},
+    "fixed-threads": {"adaptThreads": False},  # all cores whatever the load (before issue 12)
     # issue 12, items 2 and 3: each switch off, and all three (the behaviour before them)
     "no-refresh": {"refreshTypedThrough": False},
     "no-cold-cut": {"coldPromptSeconds": 0},

@@ -24,10 +24,10 @@ from typing import Any
 from benchmarks.peer_client import PeerClient, PeerConfig
 from benchmarks.peer_llama_server import PeerServer
 from benchmarks.typing_memory import RssSampler, memory_summary
-from benchmarks.typing_metrics import Event, event_record, is_accepted, median, summarize
+from benchmarks.typing_metrics import Event, event_record, is_accepted
 from benchmarks.typing_plan import START_PAUSE_S, cursor_at
-from benchmarks.typing_replay import _cycle
-from benchmarks.typing_report import fmt_ms, fmt_s
+from benchmarks.typing_replay import ReplayLog, _cycle
+from benchmarks.typing_report import fmt_s
 from benchmarks.typing_sources import COLD_COL, COLD_FILE, COLD_LINE, COLD_LINES, Source
 
 
@@ -180,28 +180,14 @@ async def run_peer(
         )
         replay_started = clock()
         stop_at = None if duration is None else time.monotonic() + duration
-        events: list[Event] = []
-        colds: list[dict[str, Any]] = []
-        per_file: dict[str, list[Event]] = {}
-        per_replay: list[dict[str, Any]] = []
+        log = ReplayLog(name, len(sources), clock)
         for index, source in enumerate(_cycle(sources, duration is not None, rounds)):
             if stop_at is not None and time.monotonic() >= stop_at:
                 break
             if server.process.poll() is not None:
                 raise RuntimeError(f"llama-server exited; see {server.log_path}")
             file_events, file_cold = await replay(client, shown, source, clock, timeout, stop_at)
-            file_cold["round"] = index // max(len(sources), 1)
-            colds.append(file_cold)
-            events.extend(file_events)
-            per_file.setdefault(source.name, []).extend(file_events)
-            figures = summarize(file_events)
-            per_replay.append({"file": source.name, "round": file_cold["round"], **figures})
-            print(
-                f"[{name}] {source.name}: {figures['keystrokes']} keys, shown {figures['shown']}, "
-                f"p50 {fmt_ms(figures['p50_ms'])}, cold {fmt_s(file_cold['seconds'])}, "
-                f"{clock():.0f} s",
-                flush=True,
-            )
+            log.add(index, source.name, file_events, file_cold)
         await client.shutdown()
     finally:
         await sampler.stop()
@@ -212,11 +198,7 @@ async def run_peer(
         "options": {"peer": "llama-server + llama.vim-style client", "command": server.command()},
         "load_seconds": round(load_seconds, 2),
         "cold_300_line": cold,
-        "cold_files": colds,
-        "cold_files_median_s": median([c["seconds"] for c in colds]),
-        "metrics": summarize(events),
-        "per_file": {k: summarize(v) for k, v in per_file.items()},
-        "per_replay": per_replay,
+        **log.figures(),
         "status": {"client": stats},
         "tokens": {
             "prompt": None,
@@ -235,5 +217,5 @@ async def run_peer(
         "server_messages": [],
         "server_exit_code": exit_code,
         "server_log": str(server.log_path),
-        "events": [event_record(e) for e in events],
+        "events": [event_record(e) for e in log.events],
     }

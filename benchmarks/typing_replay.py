@@ -19,6 +19,7 @@ import json
 import sysconfig
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -158,28 +159,14 @@ async def run_config(
         replay_started = clock()
         first_round_done: float | None = None
         stop_at = None if duration is None else time.monotonic() + duration
-        events: list[Event] = []
-        colds: list[dict[str, Any]] = []
-        per_file: dict[str, list[Event]] = {}
-        per_replay: list[dict[str, Any]] = []
+        log = ReplayLog(name, len(sources), clock)
         for round_index, source in enumerate(_cycle(sources, duration is not None, rounds)):
             if stop_at is not None and time.monotonic() >= stop_at:
                 break
             file_events, file_cold = await replay(session, source, clock, timeout, stop_at)
-            file_cold["round"] = round_index // max(len(sources), 1)
+            log.add(round_index, source.name, file_events, file_cold)
             if round_index + 1 == len(sources):
                 first_round_done = clock()
-            colds.append(file_cold)
-            events.extend(file_events)
-            per_file.setdefault(source.name, []).extend(file_events)
-            figures = summarize(file_events)
-            per_replay.append({"file": source.name, "round": file_cold["round"], **figures})
-            print(
-                f"[{name}] {source.name}: {figures['keystrokes']} keys, shown {figures['shown']}, "
-                f"p50 {fmt_ms(figures['p50_ms'])}, cold {fmt_s(file_cold['seconds'])}, "
-                f"{clock():.0f} s",
-                flush=True,
-            )
         status = await session.status()
     except BaseException:
         session.kill()
@@ -194,11 +181,7 @@ async def run_config(
         "options": options,
         "load_seconds": round(load_seconds, 2),
         "cold_300_line": cold,
-        "cold_files": colds,
-        "cold_files_median_s": median([c["seconds"] for c in colds]),
-        "metrics": summarize(events),
-        "per_file": {k: summarize(v) for k, v in per_file.items()},
-        "per_replay": per_replay,
+        **log.figures(),
         "status": status,
         "tokens": {
             "prompt": counters.get("promptTokens"),
@@ -221,8 +204,47 @@ async def run_config(
         "server_messages": session.messages,
         "server_exit_code": exit_code,
         "server_log": str(log_path),
-        "events": [event_record(e) for e in events],
+        "events": [event_record(e) for e in log.events],
     }
+
+
+@dataclass
+class ReplayLog:
+    """A configuration's replay events, also per file and per replay of a file, with each
+    file's cold start; each replay of a file is printed as it ends."""
+
+    name: str
+    files: int
+    clock: Callable[[], float]
+    events: list[Event] = field(default_factory=list)
+    colds: list[dict[str, Any]] = field(default_factory=list)
+    per_file: dict[str, list[Event]] = field(default_factory=dict)
+    per_replay: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, index: int, file: str, events: list[Event], cold: dict[str, Any]) -> None:
+        """The ``index``-th replay (of file ``file``): its events and cold start."""
+        cold["round"] = index // max(self.files, 1)
+        self.colds.append(cold)
+        self.events.extend(events)
+        self.per_file.setdefault(file, []).extend(events)
+        figures = summarize(events)
+        self.per_replay.append({"file": file, "round": cold["round"], **figures})
+        print(
+            f"[{self.name}] {file}: {figures['keystrokes']} keys, shown {figures['shown']}, "
+            f"p50 {fmt_ms(figures['p50_ms'])}, cold {fmt_s(cold['seconds'])}, "
+            f"{self.clock():.0f} s",
+            flush=True,
+        )
+
+    def figures(self) -> dict[str, Any]:
+        """The result's keys the replays give."""
+        return {
+            "cold_files": self.colds,
+            "cold_files_median_s": median([c["seconds"] for c in self.colds]),
+            "metrics": summarize(self.events),
+            "per_file": {k: summarize(v) for k, v in self.per_file.items()},
+            "per_replay": self.per_replay,
+        }
 
 
 def _cycle(sources: Sequence[Source], forever: bool, rounds: int = 1) -> Iterable[Source]:

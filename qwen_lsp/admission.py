@@ -10,15 +10,25 @@ header, a code action's existing test file). ``allowFiles`` lifts the deny list 
 ``.gitignore`` for the files it names (a ``credentials.py`` that holds code), never the
 user's own ``excludeFiles`` nor the size limit.
 
+A document belongs to the deepest workspace folder that contains it, and only that
+folder's ``.gitignore`` files apply to it (as git treats a nested repository); a document
+outside every folder gets no ``.gitignore`` rules. A document is judged twice when its
+path leads through a symlink: as opened and by its real path (``notes.txt -> .env``, a
+linked ``secrets/`` folder, a workspace folder opened through a link), refused when
+either is.
+
 Patterns are written as in ``.gitignore``: ``*``, ``?``, ``[...]``, ``**``; a pattern
 without a ``/`` matches a file or folder name at any depth (``.env*`` also covers a
 virtualenv folder named ``.env``), one with a ``/`` the path from the workspace folder. A
-file outside the workspace folder is matched by its name only. Names are compared without
-case for the deny lists (a deny list should fail closed on case-insensitive file
-systems); ``.gitignore`` rules are compared as git does on Linux, with case.
+file outside every workspace folder is matched by its name, and by the patterns that start
+with ``**/`` ("at any depth", such as ``**/.ssh/**``) by its whole path: the folders above
+a workspace say nothing about its files, while a key store is one wherever it is. Names
+are compared without case for the deny lists (a deny list should fail closed on
+case-insensitive file systems); ``.gitignore`` rules are compared as git does on Linux,
+with case.
 
-Pure but for small caches: the ``.gitignore`` files are read through the callable the
-composition root passes in, and nothing here reads the environment.
+Pure but for small caches: the ``.gitignore`` files are read and symlinks resolved through
+the callables the composition root passes in, and nothing here reads the environment.
 """
 
 from __future__ import annotations
@@ -96,6 +106,7 @@ class Pattern:
     negated: bool = False
     dir_only: bool = False  # written with a trailing "/": folders only
     anchored: bool = False  # has a "/": matched against the path, else against the name
+    anywhere: bool = False  # starts with "**/": also matched against a whole outside path
 
     def matches(self, path: str, is_dir: bool) -> bool:
         """Whether the pattern matches ``path`` (relative to the pattern's folder)."""
@@ -169,6 +180,7 @@ def parse_pattern(line: str, *, ignore_case: bool = False) -> Pattern | None:
         stripped = stripped[:-1]
     anchored = "/" in stripped
     stripped = stripped.removeprefix("/")
+    anywhere = stripped.startswith("**/")
     if not stripped:
         return None
     flags = re.IGNORECASE if ignore_case else 0
@@ -176,7 +188,7 @@ def parse_pattern(line: str, *, ignore_case: bool = False) -> Pattern | None:
         regex = re.compile(glob_regex(stripped), flags)
     except re.error:
         return None  # a glob git would not understand either: ignored, like git does
-    return Pattern(text.strip(), regex, negated, dir_only, anchored)
+    return Pattern(text.strip(), regex, negated, dir_only, anchored, anywhere)
 
 
 def parse_patterns(lines: Sequence[str], *, ignore_case: bool = False) -> tuple[Pattern, ...]:
@@ -219,18 +231,35 @@ def gitignored(path: str, rules_of: Callable[[str], Sequence[Pattern]]) -> Patte
 # -- where a document is -----------------------------------------------------------------------
 
 
-def document_path(uri: str, root: str) -> tuple[str, bool]:
-    """(path relative to ``root``, True) for a document in the workspace folder, else (its
-    file name, False)."""
+def locate(path: str, folders: Sequence[str]) -> tuple[str, str]:
+    """(the deepest of ``folders`` that contains ``path``, the path relative to it); ("",
+    ``path``) when none does. Folders and path are absolute, with ``/`` separators."""
+    best, relative = "", path
+    for folder in folders:
+        prefix = folder if folder.endswith("/") else folder + "/"
+        if folder and path.startswith(prefix) and len(folder) > len(best):
+            best, relative = folder, path[len(prefix) :]
+    return best, relative
+
+
+def display_name(uri: str, folders: Sequence[str] = ()) -> str:
+    """The document's path in its workspace folder, else its file name."""
     path = uris.path_part(uri)
-    root = root.rstrip("/")
-    if root and path.startswith(root + "/"):
-        return path[len(root) + 1 :], True
-    return posixpath.basename(path) or path, False
+    folder, relative = locate(path, folders)
+    return relative if folder else posixpath.basename(path) or path
 
 
-def display_name(uri: str, root: str) -> str:
-    return document_path(uri, root)[0]
+def match_path(patterns: Sequence[Pattern], path: str, folder: str) -> Pattern | None:
+    """The first deny-list pattern that matches ``path``: relative to its workspace folder
+    when ``folder`` is one (``path`` is then relative), else by its name and, for the
+    "at any depth" patterns, by its whole path."""
+    if folder:
+        return first_match(patterns, path)
+    name = posixpath.basename(path.rstrip("/")) or path
+    found = first_match(patterns, name)
+    if found is None:
+        found = first_match([p for p in patterns if p.anywhere], path.strip("/"))
+    return found
 
 
 def utf8_size_over(text: str, limit: int) -> bool:
@@ -259,9 +288,11 @@ class _Lists:
 
 class Gate:
     """Decides per document, from the settings of the moment (a changed setting applies at
-    the next request). ``root`` gives the workspace folder ("" when unknown), and
-    ``read_text(path)`` the text of a ``.gitignore`` (None when there is none): the only
-    file reading, done by the caller's function.
+    the next request). ``folders`` gives the workspace folders (local paths, none when
+    unknown), ``read_text(path)`` the text of a ``.gitignore`` (None when there is none)
+    and ``resolve(path)`` the path with its symlinks resolved: the only file system access,
+    done by the caller's functions. ``utf8_size(uri, text)`` may know the size of an open
+    document's text without encoding it (None: it does not).
 
     Called from the event loop and from the model worker: the caches are plain dicts whose
     entries are replaced whole, so a race only computes a verdict twice.
@@ -270,13 +301,17 @@ class Gate:
     def __init__(
         self,
         settings: Callable[[], Settings],
-        root: Callable[[], str] = lambda: "",
+        folders: Callable[[], Sequence[str]] = lambda: (),
         read_text: Callable[[str], str | None] = lambda path: None,
+        resolve: Callable[[str], str] = lambda path: path,
         clock: Callable[[], float] = time.monotonic,
+        utf8_size: Callable[[str, str], int | None] = lambda uri, text: None,
     ) -> None:
         self._settings = settings
-        self._root = root
+        self._folders = folders
         self._read_text = read_text
+        self._resolve = resolve
+        self._utf8_size = utf8_size
         self._clock = clock
         self._lists: dict[tuple[tuple[str, ...], tuple[str, ...]], _Lists] = {}
         self._paths: dict[tuple[object, ...], tuple[Verdict, float]] = {}
@@ -307,7 +342,7 @@ class Gate:
         if verdict.admitted:
             return None
         self._noticed.add(uri)
-        name = display_name(uri, self._root())
+        name = display_name(uri, self._folders())
         return ("show" if verdict.reason == "too large" else "log"), verdict.explain(name)
 
     def forget(self, uri: str) -> None:
@@ -321,39 +356,53 @@ class Gate:
         cached = self._sizes.get(uri)
         if cached is not None and cached[0] is text:
             return cached[1]
-        over = utf8_size_over(text, limit)
+        # (per keystroke a new text: encoding a mid-sized one took 12 ms at 9 MB)
+        known = self._utf8_size(uri, text)
+        over = known > limit if known is not None else utf8_size_over(text, limit)
         self._sizes[uri] = (text, over)
         return over
 
     def _path_verdict(self, uri: str, settings: Settings) -> Verdict:
-        root = self._root()
-        key = (uri, root, settings.excludeFiles, settings.allowFiles, settings.excludeGitignored)
+        folders = tuple(self._folders())
+        key = (uri, folders, settings.excludeFiles, settings.allowFiles, settings.excludeGitignored)
         now = self._clock()
         cached = self._paths.get(key)
-        if cached is not None and (
-            not settings.excludeGitignored or now - cached[1] < GITIGNORE_RECHECK_S
-        ):
+        # Rechecked after a while even without .gitignore rules: a symlink may be re-aimed.
+        if cached is not None and now - cached[1] < GITIGNORE_RECHECK_S:
             return cached[0]
-        verdict = self._decide(uri, root, settings)
+        verdict = self._decide(uri, folders, settings)
         if len(self._paths) >= _CACHE_LIMIT:
             self._paths.clear()
         self._paths[key] = (verdict, now)
         return verdict
 
-    def _decide(self, uri: str, root: str, settings: Settings) -> Verdict:
+    def _decide(self, uri: str, folders: tuple[str, ...], settings: Settings) -> Verdict:
+        """The verdict on the path as opened and, when a symlink leads elsewhere, on the
+        real path (with the folders' real paths): refused when either is."""
+        path = uris.path_part(uri)
+        verdict = self._judge(path, folders, settings)
+        if not verdict.admitted or uris.to_path(uri) is None:
+            return verdict
+        real = self._resolve(path)
+        real_folders = tuple(self._resolve(folder) for folder in folders)
+        if real == path and real_folders == folders:
+            return verdict
+        return self._judge(real, real_folders, settings)
+
+    def _judge(self, path: str, folders: Sequence[str], settings: Settings) -> Verdict:
         lists = self._compiled(settings.excludeFiles, settings.allowFiles)
-        path, inside = document_path(uri, root)
-        mine = first_match(lists.exclude, path)
+        folder, relative = locate(path, folders)
+        mine = match_path(lists.exclude, relative, folder)
         if mine is not None:
             return Verdict("excluded", mine.source)
-        allowed = first_match(lists.allow, path) is not None
+        allowed = match_path(lists.allow, relative, folder) is not None
         if allowed:
             return ADMITTED
-        default = first_match(lists.defaults, path)
+        default = match_path(lists.defaults, relative, folder)
         if default is not None:
             return Verdict("private", default.source)
-        if settings.excludeGitignored and inside:
-            rule = gitignored(path, lambda folder: self._ignore_rules(root, folder))
+        if settings.excludeGitignored and folder:
+            rule = gitignored(relative, lambda sub: self._ignore_rules(folder, sub))
             if rule is not None:
                 return Verdict("gitignored", rule.source)
         return ADMITTED

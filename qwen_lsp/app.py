@@ -117,6 +117,15 @@ def load_backend(settings: Settings) -> Backend:
 IGNORE_FILE_LIMIT = 1_000_000
 
 
+def real_path(path: str) -> str:
+    """``path`` with its symlinks resolved, for the admission gate (a link's target is
+    judged too); the path itself when it cannot be resolved."""
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):  # ValueError: a NUL a client put in its URI
+        return path
+
+
 def read_ignore_file(path: str) -> str | None:
     """The text of a .gitignore (or .git/info/exclude) for the admission gate; None when
     there is none or it cannot be read."""
@@ -188,8 +197,15 @@ class App:
         self.fim_tokens = FimTokens()
         self.documents = DocumentStore()
         self.worker = ModelWorker()
+        folders = workspace_folders or (lambda: [root] if (root := workspace_root()) else [])
         # Which documents take part (private files, the size limit): asked by every service.
-        self.admission = Gate(lambda: self.settings, workspace_root, read_ignore_file)
+        self.admission = Gate(
+            lambda: self.settings,
+            folders,
+            read_ignore_file,
+            real_path,
+            utf8_size=self.documents.utf8_size,
+        )
         admission = self.admission.verdict
         self.cross_file = CrossFileContext(self.documents.snapshots, workspace_root, admission)
         self.completions = CompletionService(
@@ -200,7 +216,7 @@ class App:
             lambda: self.settings,
             open_file_in(self.documents),
             admission,
-            workspace_folders or (lambda: [root] if (root := workspace_root()) else []),
+            folders,
         )
         self._loaded: Settings | None = None  # the settings of the model that serves
 

@@ -80,6 +80,10 @@ def _cumulative_starts(lengths: Iterator[int], line_count: int) -> list[int]:
     return list(map(operator.add, sums, range(line_count)))
 
 
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode(_ENCODING, _ERRORS))
+
+
 def _utf16_len(text: str) -> int:
     if text.isascii():
         return len(text)
@@ -181,16 +185,33 @@ class _TextIndex:
     :meth:`edited` gets its line index and binary flag from the previous text's without a
     pass over the whole text."""
 
-    def __init__(self, text: str, lines: _Lines | None = None, binary: bool | None = None):
+    def __init__(
+        self,
+        text: str,
+        lines: _Lines | None = None,
+        binary: bool | None = None,
+        utf8_size: int | None = None,
+    ):
         self.text = text
         self._lines = lines
         self._binary = binary
+        self._utf8_size = utf8_size
 
     def edited(self, text: str, start: int, end: int, inserted: str) -> _TextIndex:
         """The index of ``text``: this one's text with ``start:end`` replaced by ``inserted``."""
         lines = self.lines.edited(text, start, end, len(inserted) - (end - start))
         binary = None if self._binary is not False or "\x00" in inserted else False
-        return _TextIndex(text, lines, binary)
+        size = self._utf8_size
+        if size is not None:  # kept up to date by the edit: no pass over the whole text
+            size += _utf8_len(inserted) - _utf8_len(self.text[start:end])
+        return _TextIndex(text, lines, binary, size)
+
+    @property
+    def utf8_size(self) -> int:
+        if self._utf8_size is None:
+            source = self.__dict__.get("source")  # encoded already (parsed), else not kept
+            self._utf8_size = len(source) if source is not None else _utf8_len(self.text)
+        return self._utf8_size
 
     @property
     def lines(self) -> _Lines:
@@ -277,6 +298,10 @@ class Snapshot:
 
     def line_count(self) -> int:
         return self._index.lines.count()
+
+    def utf8_size(self) -> int:
+        """The text's size in UTF-8 bytes, carried from version to version by the edits."""
+        return self._index.utf8_size
 
     # --- lines ------------------------------------------------------------------------------
 
@@ -730,6 +755,14 @@ class DocumentStore:
     def get(self, uri: str) -> Document | None:
         with self._lock:
             return self._documents.get(uri)
+
+    def utf8_size(self, uri: str, text: str) -> int | None:
+        """The UTF-8 size of ``text`` when it is the open document ``uri``'s current text
+        (known without encoding it), else None."""
+        document = self.get(uri)
+        if document is None or document.text is not text:
+            return None
+        return document.snapshot().utf8_size()
 
     def snapshots(self) -> list[Snapshot]:
         """The current snapshot of every open document (safe from any thread)."""

@@ -100,7 +100,8 @@ class CustomAction:
     )
 
 
-# Files whose text never goes to the model (admission.py): secrets by their usual names.
+# Files whose text never goes to the model (admission.py): secrets by their usual names, and
+# the key stores wherever they are (a "**/" glob also matches outside the workspace).
 DEFAULT_EXCLUDES = (
     ".env*",
     "*.pem",
@@ -111,6 +112,8 @@ DEFAULT_EXCLUDES = (
     ".netrc",
     ".npmrc",
     ".pypirc",
+    "**/.ssh/**",
+    "**/.gnupg/**",
 )
 
 
@@ -235,7 +238,10 @@ class Settings:
         "in addition to the built-in deny list ("
         + ", ".join(f"`{glob}`" for glob in DEFAULT_EXCLUDES)
         + "). Globs as in `.gitignore`: one without `/` matches a file or folder name at any "
-        "depth, one with `/` the path from the workspace folder; `*`, `?`, `[...]`, `**`.",
+        "depth, one with `/` the path from the workspace folder; `*`, `?`, `[...]`, `**`. "
+        "A file outside every workspace folder is matched by its name, and by its whole path "
+        "for globs starting with `**/`. A file opened through a symlink is also matched by "
+        "its real path.",
     )
     allowFiles: tuple[str, ...] = setting(
         (),
@@ -246,7 +252,8 @@ class Settings:
     excludeGitignored: bool = setting(
         False,
         "Treat the files the workspace's `.gitignore` files (and `.git/info/exclude`) ignore "
-        "like `excludeFiles`.",
+        "like `excludeFiles`. A file follows the rules of the deepest workspace folder that "
+        "holds it, as git does a nested repository's.",
     )
     maxDocumentBytes: int = setting(
         10_000_000,

@@ -14,4 +14,5 @@ printf '\n== ruff\n' >&2
 printf '\n== mypy --strict qwen_lsp\n' >&2
 "$VENV/bin/mypy"
 printf '\n== pytest\n' >&2
-"$PY" -m pytest -q -p no:cacheprovider "$@"
+# The slowest tests are listed: CI has a time budget, and this is where it goes.
+"$PY" -m pytest -q -p no:cacheprovider --durations=25 "$@"

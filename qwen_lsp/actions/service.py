@@ -175,7 +175,7 @@ class ActionService:
         verdict = self._admission(uri, text)
         if verdict.admitted:
             return None
-        return ActionRun(ActionResult(message=verdict.explain(display_name(uri, ""))))
+        return ActionRun(ActionResult(message=verdict.explain(display_name(uri))))
 
     # -- running: the model, on the worker -----------------------------------------------
     async def run(

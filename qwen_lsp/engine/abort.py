@@ -77,10 +77,13 @@ class AbortSwitch:
             return self.reason
 
     def close(self) -> None:
+        """End the watchdog thread (idempotent)."""
         with self._wake:
             self._closed = True
             self._armed = False
             self._wake.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=1.0)
 
     def _watch(self) -> None:
         with self._wake:

@@ -49,10 +49,10 @@ MIN_TOKENS_SAVED_BY_RESTORE = 48
 # A prompt that leaves fewer tokens than this for the answer is refused, with a message;
 # otherwise the answer is cut to the room left.
 MIN_ANSWER_TOKENS = 16
-# Measured at load, once per thread count, so that the first stall is already caught: code
-# of the kind the server reads, a chunk of prompt and a few decoding steps.
-CALIBRATION_TEXT = "def area(width, height):\n    return width * height\n\n\nclass Point:\n"
-CALIBRATION_STEPS = 3
+# Measured at load with one thread, so that a stall of more threads is caught from the first
+# request on: code of the kind the server reads, as a prompt and as decoding steps.
+CALIBRATION_TEXT = "def area(width, height):\n    return width * height\n"
+CALIBRATION_STEPS = 2
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,13 @@ class LlamaBackend:
         self.last_threads = threads
         if self._adapt:
             self._calibrate()
+            one = self._prefill_threads.rate(1)
+            log.info(
+                "threads: up to %d, fewer while the CPU is busy (one thread reads %.0f "
+                "prompt tokens/s)",
+                threads,
+                1 / one if one else 0,
+            )
 
     @property
     def description(self) -> str:
@@ -278,28 +285,18 @@ class LlamaBackend:
             self._threads_set = (decoding, batch)
 
     def _calibrate(self) -> None:
-        """Time a prompt chunk and a few decoding steps at one thread and at all of them
-        (one thread first: its figure is what a stall of the others is judged by), and
-        start with the faster."""
+        """Time a short prompt and two decoding steps at one thread: the figure a stall at
+        more threads is judged by from the first request on (about 0.3 s for the 0.5B
+        model; the other counts are measured by the requests themselves)."""
         llm = self._llm
         tokens = self.tokenize(CALIBRATION_TEXT)
         limits = GenerationLimits(max_tokens=0, max_seconds=60.0)
-        for count in sorted({1, self._prefill_threads.most}):
-            llm.n_tokens = 0
-            self._timed(functools.partial(llm.eval, tokens), len(tokens), False, count, limits)
-            llm.n_tokens = 0
-            for token in tokens[:CALIBRATION_STEPS]:
-                if self._timed(functools.partial(self._eval, [token]), 1, True, count, limits):
-                    break  # stalled: that figure is enough
         llm.n_tokens = 0
-        self._prefill_threads.settle()
-        self._decode_threads.settle()
-        log.info(
-            "threads: %d for prompts, %d for decoding (at most %d; they follow the load)",
-            self._prefill_threads.current,
-            self._decode_threads.current,
-            self._prefill_threads.most,
-        )
+        self._timed(functools.partial(llm.eval, tokens), len(tokens), False, 1, limits)
+        llm.n_tokens = 0
+        for token in tokens[:CALIBRATION_STEPS]:
+            self._timed(functools.partial(self._eval, [token]), 1, True, 1, limits)
+        llm.n_tokens = 0
 
     def _prefill(
         self, tokens: list[int], limits: GenerationLimits
@@ -453,6 +450,7 @@ class LlamaBackend:
         """Free the model, its context and the saved states; the memory comes back even
         if something still holds this object (idempotent)."""
         self._pool.clear()
+        self._abort.close()  # its watchdog thread ends
         llm, self._llm = self._llm, None
         if llm is not None:
             llm.close()

@@ -100,11 +100,6 @@ class ThreadGovernor:
         elif count == self.current:
             self._maybe_drop(stalled)
 
-    def settle(self) -> None:
-        """Make the fastest count measured the current one (after a calibration)."""
-        if self._rates:
-            self.current = min(self._rates, key=lambda n: self._rates[n].seconds_per_unit)
-
     def rate(self, count: int) -> float | None:
         """Seconds per unit last known at ``count`` threads."""
         known = self._rates.get(count)

@@ -14,7 +14,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from qwen_lsp import uris
+from qwen_lsp import protocol, uris
 from qwen_lsp.modelstore import ModelError, StoreConfig, resolve, verify
 from qwen_lsp.settings import resolve_settings
 
@@ -98,6 +98,34 @@ def open_doc(client: LanguageClient, uri: str, language: str, text: str, version
             )
         )
     )
+
+
+def insert_text(
+    client: LanguageClient, uri: str, version: int, line: int, text: str, utf16_col: int = 0
+) -> None:
+    """A didChange (to ``version``) inserting ``text`` at (``line``, ``utf16_col``)."""
+    at = types.Position(line=line, character=utf16_col)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=at, end=at), text=text
+                )
+            ],
+        )
+    )
+
+
+async def model_ready(client: LanguageClient, timeout: float = 300) -> None:
+    """Wait until qwenLsp/status says the model is loaded, one request at a time."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        status = await client.protocol.send_request_async(protocol.STATUS_METHOD, {})
+        if getattr(status, "state", None) == "ready":
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the model did not load")
 
 
 def cursor_of(text: str, marker: str = "‸") -> tuple[str, types.Position]:

@@ -276,6 +276,27 @@ async def test_custom_file_names_outside_the_workspace_or_broken_are_refused(
         await finish(client)
 
 
+async def test_a_file_name_that_is_a_symlink_to_a_private_file_is_refused(
+    tmp_path: Path,
+) -> None:
+    project, uri = _project(tmp_path)
+    secret = "API_TOKEN=do-not-touch\n"
+    (project / ".env").write_text(secret)
+    (project / "geometry.notes.md").symlink_to(".env")
+    options = {"customActions": [_notes_action("Notes", "{stem}.notes.md")]}
+    client = await _session(project, "neovim", options)
+    try:
+        open_doc(client, uri, "python", GEOMETRY)
+        assert await _run(client, uri, "custom:0") is None
+        warnings = _warnings(client)
+        assert any("geometry.notes.md matches the built-in deny list" in w for w in warnings), (
+            warnings
+        )
+        assert (project / ".env").read_text() == secret
+    finally:
+        await finish(client)
+
+
 def test_cli_refuses_a_non_utf8_test_file(tmp_path: Path) -> None:
     project, _ = _project(tmp_path, ODD)
     tests = project / "test_geometry.py"

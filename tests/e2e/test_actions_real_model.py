@@ -25,7 +25,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from qwen_lsp import protocol, syntax, uris
+from qwen_lsp import syntax, uris
 from tests.e2e.action_client import (
     EditLog,
     action_named,
@@ -35,7 +35,7 @@ from tests.e2e.action_client import (
     prepare,
 )
 from tests.e2e.action_samples import SAMPLES
-from tests.e2e.conftest import RUNS_MODEL, open_doc, server_config, start
+from tests.e2e.conftest import RUNS_MODEL, model_ready, open_doc, server_config, start
 
 pytestmark = RUNS_MODEL
 
@@ -52,20 +52,11 @@ OPTIONS = {
 }
 
 
-async def _ready(client: LanguageClient) -> None:
-    for _ in range(600):
-        status = await client.protocol.send_request_async(protocol.STATUS_METHOD, {})
-        if getattr(status, "state", None) == "ready":
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("model did not load")
-
-
 @pytest_lsp.fixture(config=server_config())
 async def client(lsp_client: LanguageClient) -> Any:
     lsp_client.edit_log = prepare(lsp_client)  # type: ignore[attr-defined]
     await start(lsp_client, "visual-studio-code", OPTIONS, root=FOLDER)  # tests go there
-    await _ready(lsp_client)
+    await model_ready(lsp_client)
     yield
     await lsp_client.shutdown_session()
 
@@ -74,7 +65,7 @@ async def client(lsp_client: LanguageClient) -> Any:
 async def emacs_client(lsp_client: LanguageClient) -> Any:
     lsp_client.edit_log = prepare(lsp_client)  # type: ignore[attr-defined]
     await start(lsp_client, "emacs", OPTIONS, root=FOLDER)
-    await _ready(lsp_client)
+    await model_ready(lsp_client)
     yield
     await lsp_client.shutdown_session()
 

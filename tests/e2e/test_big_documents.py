@@ -14,7 +14,15 @@ from lsprotocol import types
 
 from qwen_lsp import protocol
 from qwen_lsp.settings import Settings
-from tests.e2e.conftest import finish, inline, items_of, open_doc, server_config, start
+from tests.e2e.conftest import (
+    finish,
+    inline,
+    insert_text,
+    items_of,
+    open_doc,
+    server_config,
+    start,
+)
 from tests.unit.test_big_documents import python_text as numbered_blocks
 
 BLOCK = '''\
@@ -82,17 +90,7 @@ async def test_a_thousand_edits_in_one_did_change_and_a_huge_file_keep_the_serve
         costs = []
         for version in range(2, 8):
             start_s = time.perf_counter()
-            at = types.Position(line=line, character=4)
-            client.text_document_did_change(
-                types.DidChangeTextDocumentParams(
-                    text_document=types.VersionedTextDocumentIdentifier(uri=big, version=version),
-                    content_changes=[
-                        types.TextDocumentContentChangePartial(
-                            range=types.Range(start=at, end=at), text="x"
-                        )
-                    ],
-                )
-            )
+            insert_text(client, big, version, line, "x", utf16_col=4)
             await _status_after(client, 120)
             costs.append(time.perf_counter() - start_s)
         # before: 1.7 s a keystroke here; now tens of milliseconds at most

@@ -80,6 +80,12 @@ def resident_bytes(client: LanguageClient) -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def thread_count(client: LanguageClient) -> int:
+    server = getattr(client, "_server", None)
+    assert server is not None
+    return len(os.listdir(f"/proc/{server.pid}/task"))
+
+
 def edit_text(client: LanguageClient, uri: str, version: int, text: str) -> None:
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
@@ -190,6 +196,7 @@ async def test_twenty_reloads_leave_memory_flat(tmp_path: Path) -> None:
         for name, text in DOCS.items():
             open_doc(client, uris[name], "python", text)
         resident: list[int] = []
+        threads: list[int] = []
         for reload in range(1, 21):
             # Completions in two files: the KV pool keeps states, the token counter fills.
             for name, text in DOCS.items():
@@ -206,7 +213,11 @@ async def test_twenty_reloads_leave_memory_flat(tmp_path: Path) -> None:
                 await asyncio.sleep(0.05)
             assert (await wait_ready(client))["state"] == "ready"
             resident.append(resident_bytes(client))
+            threads.append(thread_count(client))
         print("\nresident MB after each reload:", [r // MIB for r in resident])
+        # Each model brings its own threads (llama.cpp's, the abort watchdog's): a closed
+        # model must take them along.
+        assert threads[19] <= threads[1], threads
         # After reload 2 everything is warm; a leak grows by the old model's parts each time.
         assert resident[19] <= resident[1] * 1.05 + 16 * MIB, [r // MIB for r in resident]
         errors = [m.message for m in client.messages if m.type == types.MessageType.Error]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from qwen_lsp.engine import GenerationLimits, Special
+from qwen_lsp.engine import GenerationLimits, PromptPart, Special
 from qwen_lsp.modelstore import DEFAULT_STOP, StoreConfig, resolve
 from qwen_lsp.settings import resolve_settings
 from tests.e2e.conftest import RUNS_MODEL
@@ -108,3 +108,85 @@ def test_a_long_prompt_interrupted_while_read_gives_the_same_answer(backend: obj
     )
     assert interrupted.text == alone.text
     assert len(answers) >= 3 and len(set(answers)) == 1 and answers[0].strip()
+
+
+# -- issue 12: threads that follow the load, stops in the middle of a call -----------------
+
+LONG_PROMPT: list[PromptPart] = [
+    Special("<|fim_prefix|>"),
+    "".join(f"def helper_{i}(x):\n    return x * {i} + {i % 7}\n\n\n" for i in range(20)),
+    Special("<|fim_suffix|>"),
+    "\n",
+    Special("<|fim_middle|>"),
+]
+
+
+def test_threads_drop_while_other_programs_keep_the_cpu_busy(backend: object) -> None:
+    from benchmarks.typing_load import CpuHogs, hog_count
+    from qwen_lsp.engine.llama_backend import LlamaBackend
+
+    assert isinstance(backend, LlamaBackend)
+    most = backend._prefill_threads.most
+    if most < 2:
+        pytest.skip("one usable core: nothing to adapt")
+    with CpuHogs(hog_count("busy")):
+        result = backend.generate(LONG_PROMPT, _limits(reuse_kv=False), lambda _: True)
+    # Every core but one is busy: all threads wait for a descheduled one at every step.
+    assert result.stop_reason in ("stop_token", "max_tokens", "done"), result
+    assert result.text.strip()
+    assert 1 <= result.threads < most, result.threads
+
+
+def test_a_cancel_stops_a_call_in_the_middle_and_the_cache_stays_right(backend: object) -> None:
+    import functools
+    import threading
+    import time
+
+    from qwen_lsp.engine import CancelToken
+    from qwen_lsp.engine.llama_backend import LlamaBackend
+
+    assert isinstance(backend, LlamaBackend)
+    llm = backend._llm
+    tokens = backend.prompt_tokens(LONG_PROMPT)
+    # One model call over the whole prompt (generate() cuts it into chunks), timed whole ...
+    llm.n_tokens = 0
+    started = time.monotonic()
+    assert backend._call(functools.partial(llm.eval, tokens), len(tokens), False, _limits()) is None
+    whole = time.monotonic() - started
+    # ... and cancelled soon after it starts: llama.cpp stops between two graph nodes.
+    llm.n_tokens = 0
+    cancel = CancelToken()
+    threading.Timer(0.05, cancel.cancel).start()
+    started = time.monotonic()
+    stopped = backend._call(
+        functools.partial(llm.eval, tokens), len(tokens), False, _limits(cancel=cancel)
+    )
+    assert stopped == "cancelled"
+    assert time.monotonic() - started < whole / 2, whole
+    assert llm.n_tokens == 0
+    # A call stopped after a cached prefix leaves exactly that prefix: reused, it gives the
+    # answer a fresh evaluation gives.
+    fresh = backend.generate(LONG_PROMPT, _limits(reuse_kv=False), lambda _: True)
+    llm.n_tokens = 0
+    llm.eval(tokens[:64])
+    rest = tokens[64:]
+    stopped = backend._call(
+        functools.partial(llm.eval, rest), len(rest), False, _limits(cancel=cancel)
+    )
+    assert stopped == "cancelled" and llm.n_tokens == 64
+    again = backend.generate(LONG_PROMPT, _limits(), lambda _: True)
+    assert again.reused_tokens >= 64 and again.text == fresh.text
+
+
+def test_the_time_cap_covers_the_prompt(backend: object) -> None:
+    import time
+
+    from qwen_lsp.engine.llama_backend import LlamaBackend
+
+    assert isinstance(backend, LlamaBackend)
+    started = time.monotonic()
+    limits = GenerationLimits(max_tokens=60, max_seconds=0.3, reuse_kv=False)
+    result = backend.generate(LONG_PROMPT, limits, lambda _: True)
+    took = time.monotonic() - started
+    assert result.stop_reason == "time_cap" and not result.text, result
+    assert took < 0.3 + 5, took  # the cap, plus a generous margin for a loaded machine

@@ -5,13 +5,18 @@ The real model's tokenizer decides: no text from a client may make a request fai
 
 from __future__ import annotations
 
-import asyncio
-
 from lsprotocol import types
-from pygls.lsp.client import LanguageClient
 
-from qwen_lsp import protocol
-from tests.e2e.conftest import RUNS_MODEL, finish, inline, open_doc, server_config, start
+from tests.e2e.conftest import (
+    RUNS_MODEL,
+    finish,
+    inline,
+    insert_text,
+    model_ready,
+    open_doc,
+    server_config,
+    start,
+)
 
 pytestmark = RUNS_MODEL
 
@@ -21,37 +26,14 @@ OTHER = "file:///tmp/qwen-lsp-surrogate/other.py"
 OPTIONS = {"suggestionCache": False, "speculation": False, "maxTokensLine": 4}
 
 
-async def _ready(client: LanguageClient) -> None:
-    for _ in range(1200):
-        status = await client.protocol.send_request_async(protocol.STATUS_METHOD, {})
-        if getattr(status, "state", None) == "ready":
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("model did not load")
-
-
-def _insert(client: LanguageClient, uri: str, version: int, line: int, text: str) -> None:
-    at = types.Position(line=line, character=0)
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(start=at, end=at), text=text
-                )
-            ],
-        )
-    )
-
-
 async def test_a_lone_surrogate_fails_no_completion_here_or_in_another_file() -> None:
     client = await server_config().start()
     try:
         await start(client, "visual-studio-code", OPTIONS)
-        await _ready(client)
+        await model_ready(client)
         # in the text the document is opened with, and in an edit (which the ring records)
         open_doc(client, BROKEN, "python", 'name = "caf\ud800"\n\ndef greet():\n    \n')
-        _insert(client, BROKEN, 2, 1, "label = '\udc00x'\n")
+        insert_text(client, BROKEN, 2, 1, "label = '\udc00x'\n")
         # the cursor right after the surrogate's line, and in the body below
         for position in (
             types.Position(line=1, character=12),

@@ -26,7 +26,7 @@ ROOT = "/work/shop"
 def gate(settings: Settings | None = None, files: dict[str, str] | None = None, **kw: Any) -> Gate:
     chosen = settings or Settings()
     found = files or {}
-    return Gate(lambda: chosen, lambda: ROOT, found.get, **kw)
+    return Gate(lambda: chosen, lambda: [ROOT], found.get, **kw)
 
 
 def uri(path: str) -> str:
@@ -57,6 +57,12 @@ def uri(path: str) -> str:
         ("docs/monkey.keys.md", None),
         ("id_rsa_tools/README.md", "id_rsa*"),
         ("/srv/credentials-api/app.py", None),  # outside: only the file name counts
+        ("/home/u/.ssh/config", "**/.ssh/**"),  # ... and the "at any depth" globs
+        ("/home/u/.gnupg/private-keys-v1.d/a.key", "*.key"),
+        ("/home/u/.gnupg/pubring.kbx", "**/.gnupg/**"),
+        (".ssh/known_hosts", "**/.ssh/**"),
+        ("deploy/.ssh/config", "**/.ssh/**"),
+        ("docs/ssh/config.md", None),
     ],
 )
 def test_the_default_deny_list(path: str, pattern: str | None) -> None:
@@ -68,7 +74,7 @@ def test_the_default_deny_list(path: str, pattern: str | None) -> None:
 
 def test_the_workspace_folder_name_itself_is_not_matched() -> None:
     root = "/home/u/credentials-service"
-    admission = Gate(lambda: Settings(), lambda: root)
+    admission = Gate(lambda: Settings(), lambda: [root])
     assert admission.verdict(Path(f"{root}/app.py").as_uri()).admitted
     assert not admission.verdict(Path(f"{root}/.env").as_uri()).admitted
 
@@ -197,7 +203,7 @@ def test_an_edited_gitignore_applies_after_the_recheck_interval() -> None:
         return files.get(path)
 
     on = dataclasses.replace(Settings(), excludeGitignored=True)
-    admission = Gate(lambda: on, lambda: ROOT, read, clock=lambda: now[0])
+    admission = Gate(lambda: on, lambda: [ROOT], read, clock=lambda: now[0])
     assert admission.verdict(uri("notes.py")).admitted
     count = len(reads)
     files[f"{ROOT}/.gitignore"] = "notes.py\n"
@@ -243,7 +249,123 @@ def test_one_notice_per_open_document() -> None:
 
 def test_the_defaults_are_the_documented_ones() -> None:
     expected = {".env*", "*.pem", "*.key", "id_rsa*", "id_ed25519*", "*credentials*"}
-    assert expected | {".netrc", ".npmrc", ".pypirc"} == set(DEFAULT_EXCLUDES)
+    stores = {"**/.ssh/**", "**/.gnupg/**"}
+    assert expected | {".netrc", ".npmrc", ".pypirc"} | stores == set(DEFAULT_EXCLUDES)
     from qwen_lsp.settings import info
 
     assert all(f"`{glob}`" in info("excludeFiles").doc for glob in DEFAULT_EXCLUDES)
+
+
+# -- symlinks and several workspace folders -------------------------------------------------
+
+LINKS = {  # a fake file system's symlinks, resolved as os.path.realpath would
+    f"{ROOT}/notes.txt": f"{ROOT}/.env",
+    f"{ROOT}/cfg": "/home/u/.ssh",
+    f"{ROOT}/keys": f"{ROOT}/secrets",
+    f"{ROOT}/conf": f"{ROOT}/private",
+    f"{ROOT}/lib": "/srv/shared-lib",
+    "/link/shop": ROOT,
+}
+
+
+def resolve(path: str) -> str:
+    for link, target in LINKS.items():
+        if path == link or path.startswith(link + "/"):
+            return resolve(target + path[len(link) :])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("notes.txt", "private"),  # -> .env
+        ("cfg/config", "private"),  # -> /home/u/.ssh/config
+        ("keys/db.py", "excluded"),  # -> secrets/db.py, in excludeFiles
+        ("conf/local.py", "gitignored"),  # -> private/local.py, gitignored
+        ("lib/util.py", ""),  # a link out of the workspace to ordinary code
+        ("app.py", ""),
+        ("/link/shop/secrets/db.py", "excluded"),  # the workspace folder through a link
+        ("/link/shop/private/local.py", "gitignored"),
+    ],
+)
+def test_a_symlink_is_judged_by_its_real_path_too(path: str, reason: str) -> None:
+    settings = dataclasses.replace(Settings(), excludeFiles=("secrets/",), excludeGitignored=True)
+    files = {f"{ROOT}/.gitignore": "private/\n"}
+    assert gate(settings, files, resolve=resolve).verdict(uri(path)).reason == reason
+    # a document in the real folder, the workspace opened through the link: the same
+    linked = Gate(lambda: settings, lambda: ["/link/shop"], files.get, resolve)
+    assert linked.verdict(uri(path)).reason == reason
+
+
+def test_a_re_aimed_symlink_applies_after_the_recheck_interval() -> None:
+    links = {f"{ROOT}/notes.txt": f"{ROOT}/notes.md"}
+    now = [0.0]
+    admission = gate(resolve=lambda p: links.get(p, p), clock=lambda: now[0])
+    assert admission.verdict(uri("notes.txt")).admitted
+    links[f"{ROOT}/notes.txt"] = f"{ROOT}/.env"
+    now[0] += 5
+    assert admission.verdict(uri("notes.txt")).reason == "private"
+
+
+FOLDERS = ["/w/one", "/w/two", "/w/one/nested"]
+IGNORES = {
+    "/w/one/.gitignore": "gen/\none_only.py\n",
+    "/w/two/.gitignore": "two_only.py\n",
+    "/w/two/sub/.gitignore": "deeper.py\n",
+    "/w/one/nested/.gitignore": "nested_only.py\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/w/one/one_only.py", "gitignored"),
+        ("/w/one/gen/x.py", "gitignored"),
+        ("/w/two/two_only.py", "gitignored"),  # the second folder's .gitignore
+        ("/w/two/sub/deeper.py", "gitignored"),
+        ("/w/two/one_only.py", ""),  # the first folder's rules stay in the first folder
+        ("/w/one/nested/nested_only.py", "gitignored"),
+        ("/w/one/nested/gen/x.py", ""),  # a nested folder: its own rules, as git does
+        ("/w/one/nested/one_only.py", ""),
+        ("/elsewhere/two_only.py", ""),  # outside every folder: no .gitignore
+    ],
+)
+def test_each_workspace_folder_has_its_own_gitignore(path: str, reason: str) -> None:
+    on = dataclasses.replace(Settings(), excludeGitignored=True)
+    admission = Gate(lambda: on, lambda: FOLDERS, IGNORES.get)
+    assert admission.verdict(uri(path)).reason == reason
+
+
+def test_a_folder_added_later_applies_at_once() -> None:
+    on = dataclasses.replace(Settings(), excludeGitignored=True)
+    folders = ["/w/one"]
+    admission = Gate(lambda: on, lambda: folders, IGNORES.get)
+    assert admission.verdict(uri("/w/two/two_only.py")).admitted
+    folders.append("/w/two")
+    assert admission.verdict(uri("/w/two/two_only.py")).reason == "gitignored"
+    notice = admission.notice(uri("/w/two/sub/deeper.py"), "x = 1")
+    assert notice is not None and "sub/deeper.py" in notice[1]  # named within its folder
+
+
+class _CountedEncodes(str):
+    """A text that counts how often it is encoded."""
+
+    encodes = 0
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        _CountedEncodes.encodes += 1
+        return super().encode(encoding, errors)
+
+
+def test_the_size_of_an_open_document_is_not_encoded_per_keystroke() -> None:
+    limit = 100_000
+    settings = dataclasses.replace(Settings(), maxDocumentBytes=limit)
+    text = _CountedEncodes("é" * 40_000)  # 80,000 bytes: only encoding would tell
+    _CountedEncodes.encodes = 0
+    assert gate(settings).verdict(uri("a.py"), text).admitted
+    assert _CountedEncodes.encodes == 1  # without a size from the documents: encoded
+    sizes = {uri("a.py"): 80_000, uri("b.py"): limit + 1}
+    known = gate(settings, utf8_size=lambda u, t: sizes.get(u))
+    assert known.verdict(uri("a.py"), text).admitted
+    assert known.verdict(uri("b.py"), text).reason == "too large"  # the size it was given
+    assert _CountedEncodes.encodes == 1

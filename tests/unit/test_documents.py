@@ -358,6 +358,7 @@ def test_incremental_tree_equals_fresh_parse(language: str) -> None:
         expected = apply_reference(expected, new_text, range_)
         assert_tree_edit(before, old_text, range_, new_text)
         assert doc.text == expected, f"step {step}"
+        assert doc.snapshot().utf8_size() == len(expected.encode("utf-8", "surrogatepass"))
         assert_same_as_fresh_parse(doc.snapshot())
         # the snapshot taken before the edit still shows the old text and an unedited tree
         assert before.tree is not None
@@ -399,9 +400,24 @@ def test_edit_that_splits_and_joins_crlf() -> None:
 )
 def test_apply_change_text(range_: LspRange | None, new_text: str, expected: str) -> None:
     doc = make("ab😀c\n漢\n")
+    assert doc.snapshot().utf8_size() == 12
     doc.apply_change(new_text, range_)
     assert doc.text == expected
+    assert doc.snapshot().utf8_size() == len(expected.encode())
     assert_same_as_fresh_parse(doc.snapshot())
+
+
+def test_the_store_knows_the_utf8_size_of_the_current_text_only() -> None:
+    store = DocumentStore()
+    big = "café = 1\n" * 30_000  # no tree (too large to parse): nothing encodes it
+    store.open("file:///t/a.txt", "plaintext", 1, big)
+    text = store.get("file:///t/a.txt").text  # type: ignore[union-attr]
+    assert store.utf8_size("file:///t/a.txt", text) == len(big.encode())
+    store.change("file:///t/a.txt", 2, [("é", ((3, 0), (3, 0)))] * 3)
+    now = store.get("file:///t/a.txt").text  # type: ignore[union-attr]
+    assert store.utf8_size("file:///t/a.txt", now) == len(big.encode()) + 6
+    assert store.utf8_size("file:///t/a.txt", text) is None  # an older text: not known
+    assert store.utf8_size("file:///t/b.txt", now) is None
 
 
 # --- no tree: huge, binary, unknown language -----------------------------------------------------
