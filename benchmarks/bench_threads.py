@@ -69,6 +69,14 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a and b else "n/a"
 
 
+def _print_ratio(label: str, top: dict[str, Any], bottom: dict[str, Any]) -> None:
+    print(
+        f"  {label}: prompt rate "
+        f"{_ratio(top['prompt_tokens_per_s'], bottom['prompt_tokens_per_s'])}, "
+        f"time per token {_ratio(top['ms_per_token'], bottom['ms_per_token'])}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prompts", type=int, default=4)
@@ -93,19 +101,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print("\nratios (same run)")
     for mode in MODES:
-        idle, busy = results[f"idle/{mode}"], results[f"busy/{mode}"]
-        print(
-            f"  {mode:9} busy/idle: prompt rate "
-            f"{_ratio(busy['prompt_tokens_per_s'], idle['prompt_tokens_per_s'])}, "
-            f"time per token {_ratio(busy['ms_per_token'], idle['ms_per_token'])}"
-        )
+        _print_ratio(f"{mode:9} busy/idle", results[f"busy/{mode}"], results[f"idle/{mode}"])
     for load in LOADS:
-        fixed, adaptive = results[f"{load}/fixed"], results[f"{load}/adaptive"]
-        print(
-            f"  {load:5} adaptive/fixed: prompt rate "
-            f"{_ratio(adaptive['prompt_tokens_per_s'], fixed['prompt_tokens_per_s'])}, "
-            f"time per token {_ratio(adaptive['ms_per_token'], fixed['ms_per_token'])}"
-        )
+        pair = results[f"{load}/adaptive"], results[f"{load}/fixed"]
+        _print_ratio(f"{load:5} adaptive/fixed", *pair)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
