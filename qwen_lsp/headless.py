@@ -25,8 +25,14 @@ async def complete_file(
     Raises ValueError for a position outside the file and RuntimeError (with the fix)
     when the model cannot be loaded.
     """
-    # One suggestion and exit: nothing to speculate about.
-    settings = dataclasses.replace(resolve_settings(os.environ).settings, speculation=False)
+    # One suggestion and exit: nothing to speculate about, no next keystroke to warm a cut
+    # prompt or finish a block for; a script waits for the whole answer.
+    settings = dataclasses.replace(
+        resolve_settings(os.environ).settings,
+        speculation=False,
+        coldPromptSeconds=0.0,
+        blockShowAfterSeconds=0.0,
+    )
     app = App(settings)
     snapshot = _open(app, path, text, language_id)
     if line < 1 or line > snapshot.line_count():
