@@ -98,6 +98,7 @@ test('statusView: loading, ready, error with the fix, off, start failure', () =>
         stopReason: 'stop_token',
         draftedTokens: 0,
         acceptedTokens: 0,
+        threads: 2,
       },
     }),
     true,

@@ -17,6 +17,8 @@ export function statusWith(fields: Partial<Status>): Status {
       reusedTokens: 0,
       generatedTokens: 0,
       generatedTokensCancelled: 0,
+      refreshes: 0,
+      refreshesChanged: 0,
     },
     lastGeneration: null,
     actions: { runs: 0, applied: 0, refused: 0, cancelled: 0, last: null },
