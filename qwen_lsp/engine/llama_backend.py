@@ -102,7 +102,8 @@ class LlamaBackend:
             llama_cpp.llama_set_abort_callback(
                 self._llm.ctx, self._abort_callback, self._abort.data
             )
-        # Prompt chunks and decoding steps, each with its own thread count (None: fixed).
+        # Prompt chunks and decoding steps, each with its own thread count (all of them
+        # always when adaptThreads is off).
         self._prefill_threads = ThreadGovernor(threads)
         self._decode_threads = ThreadGovernor(threads)
         self._adapt = options.adapt_threads and threads > 1
