@@ -9,40 +9,38 @@ Three units meet here and nowhere else:
 
 State is immutable: a :class:`Snapshot` never changes, and :class:`Document` swaps in a new
 one per change, so a worker thread can keep reading the snapshot it took while the event loop
-applies edits. Trees are never edited in place: an incremental reparse edits a copy.
+applies edits. Trees are never edited in place: an incremental reparse edits a copy. The
+text-only bookkeeping (line index, byte offsets, positions to code points) is in
+:mod:`qwen_lsp.text_index`.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
-import operator
-import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import NamedTuple, Protocol, TypeAlias, overload
+from typing import NamedTuple, overload
 
 from tree_sitter import Tree
 
-from qwen_lsp import languages, syntax
+from qwen_lsp import languages, syntax, text_index
+from qwen_lsp.text_index import (
+    ENCODING,
+    ERRORS,
+    LspPosition,
+    LspRange,
+    PositionError,
+    TextChange,
+    TextIndex,
+    apply_batch,
+    clean_text,
+    utf16_len,
+)
 
 MAX_PARSE_BYTES = 2_000_000
 # Changes in one didChange beyond which the final text is parsed afresh instead of
 # reparsing an edited tree.
 _CHEAP_BATCH = 8
-
-# ((start_line, start_utf16_col), (end_line, end_utf16_col)), as LSP sends it.
-LspPosition: TypeAlias = tuple[int, int]
-LspRange: TypeAlias = tuple[LspPosition, LspPosition]
-TextChange: TypeAlias = tuple[str, LspRange | None]
-
-_ENCODING = "utf-8"
-_ERRORS = syntax.UTF8_ERRORS
-_STR_BREAK = re.compile(r"\r\n?|\n")
-# byte offsets are indexed every _CHUNK code points; a conversion encodes at most one chunk
-_CHUNK = 4096
 
 
 class TreeEdit(NamedTuple):
@@ -56,188 +54,11 @@ class TreeEdit(NamedTuple):
     new_end_point: tuple[int, int]
 
 
-class PositionError(ValueError):
-    """A position or offset outside the document."""
-
-
 class DocumentNotOpenError(KeyError):
     """A change for a document that was never opened (or was closed)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "document not open"
-
-
-def _line_starts(text: str) -> list[int]:
-    """Code-point offsets where LSP lines start."""
-    if "\r" not in text:
-        return _cumulative_starts(map(len, text.split("\n")), text.count("\n") + 1)
-    return [0, *(match.end() for match in _STR_BREAK.finditer(text))]
-
-
-def _cumulative_starts(lengths: Iterator[int], line_count: int) -> list[int]:
-    # start of line i = lengths of the lines before it + i one-character separators; all in C
-    sums = itertools.accumulate(lengths, initial=0)
-    return list(map(operator.add, sums, range(line_count)))
-
-
-def _utf8_len(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode(_ENCODING, _ERRORS))
-
-
-def _utf16_len(text: str) -> int:
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean_text(text: str) -> str:
-    """``text`` with every lone surrogate replaced by U+FFFD.
-
-    JSON lets a client send "\\ud800" alone; it is no character, and the tokenizer (any
-    UTF-8 encoder) rejects it. U+FFFD keeps every coordinate: it is one code point, one
-    UTF-16 unit and three UTF-8 bytes, like a lone surrogate ("surrogatepass"). A real pair
-    arrives as one code point (JSON decoding joins it) and is left alone.
-    """
-    if text.isascii():  # O(1) in CPython
-        return text
-    return _LONE_SURROGATE.sub("\ufffd", text)
-
-
-# Lines per block of the line index: an edit copies the block lists (one entry per block)
-# and rebuilds the lines it touches, so a keystroke costs the same in any file size.
-_BLOCK_LINES = 512
-
-
-class _Lines:
-    """The LSP line starts of one text, in blocks that versions of a document share.
-
-    Line ``firsts[k] + i`` starts at code point ``blocks[k][i] + shifts[k]``. Blocks are
-    never mutated: an edit builds new lists for the blocks it touches and shifts the later
-    ones, O(number of blocks + lines touched) instead of a pass over the whole text.
-    """
-
-    __slots__ = ("blocks", "shifts", "firsts", "heads")
-
-    def __init__(self, blocks: list[list[int]], shifts: list[int]) -> None:
-        self.blocks = blocks
-        self.shifts = shifts
-        self.firsts = list(itertools.accumulate((len(b) for b in blocks[:-1]), initial=0))
-        self.heads = [block[0] + shift for block, shift in zip(blocks, shifts, strict=True)]
-
-    @classmethod
-    def of(cls, text: str) -> _Lines:
-        starts = _line_starts(text)
-        blocks = [starts[i : i + _BLOCK_LINES] for i in range(0, len(starts), _BLOCK_LINES)]
-        return cls(blocks, [0] * len(blocks))
-
-    def count(self) -> int:
-        return self.firsts[-1] + len(self.blocks[-1])
-
-    def start(self, line: int) -> int:
-        block = bisect.bisect_right(self.firsts, line) - 1
-        return self.blocks[block][line - self.firsts[block]] + self.shifts[block]
-
-    def line_of(self, offset: int) -> int:
-        """The last line starting at or before ``offset``."""
-        block = bisect.bisect_right(self.heads, offset) - 1
-        index = bisect.bisect_right(self.blocks[block], offset - self.shifts[block]) - 1
-        return self.firsts[block] + index
-
-    def edited(self, text: _Readable, start: int, end: int, delta: int) -> _Lines:
-        """The line starts of ``text``, which is this index's text with code points
-        ``start:end`` replaced by ``end - start + delta`` new ones."""
-        count = self.count()
-        # The lines whose starts may change: from the one holding the character before the
-        # edit (a "\r" there may be joined by an inserted "\n") to the first one starting
-        # two characters after it (its two characters before are untouched, so it stays
-        # a line start, moved by delta).
-        low = self.line_of(max(start - 1, 0))
-        high = self.line_of(end + 1) + 1
-        region_start = self.start(low)
-        region_end = self.start(high) + delta if high < count else len(text)
-        region = text[region_start:region_end]
-        fresh = [region_start + s for s in _line_starts(region)]
-        if high < count:
-            fresh.pop()  # the region ends with a line break: that start is line ``high``'s
-        first_block = bisect.bisect_right(self.firsts, low) - 1
-        last_block = bisect.bisect_right(self.firsts, high - 1) - 1
-        head_block, tail_block = self.blocks[first_block], self.blocks[last_block]
-        head_shift, tail_shift = self.shifts[first_block], self.shifts[last_block] + delta
-        merged = [s + head_shift for s in head_block[: low - self.firsts[first_block]]]
-        merged += fresh
-        merged += [s + tail_shift for s in tail_block[high - self.firsts[last_block] :]]
-        middle = [merged[i : i + _BLOCK_LINES] for i in range(0, len(merged), _BLOCK_LINES)]
-        blocks = self.blocks[:first_block] + middle + self.blocks[last_block + 1 :]
-        shifts = (
-            self.shifts[:first_block]
-            + [0] * len(middle)
-            + [shift + delta for shift in self.shifts[last_block + 1 :]]
-        )
-        return _Lines(blocks, shifts)
-
-
-class _TextIndex:
-    """Derived data of one text, computed on first use (each result is deterministic, so two
-    threads racing to compute one only waste a little work). An index made by
-    :meth:`edited` gets its line index and binary flag from the previous text's without a
-    pass over the whole text."""
-
-    def __init__(
-        self,
-        text: str,
-        lines: _Lines | None = None,
-        binary: bool | None = None,
-        utf8_size: int | None = None,
-    ):
-        self.text = text
-        self._lines = lines
-        self._binary = binary
-        self._utf8_size = utf8_size
-
-    def edited(self, text: str, start: int, end: int, inserted: str) -> _TextIndex:
-        """The index of ``text``: this one's text with ``start:end`` replaced by ``inserted``."""
-        lines = self.lines.edited(text, start, end, len(inserted) - (end - start))
-        binary = None if self._binary is not False or "\x00" in inserted else False
-        size = self._utf8_size
-        if size is not None:  # kept up to date by the edit: no pass over the whole text
-            size += _utf8_len(inserted) - _utf8_len(self.text[start:end])
-        return _TextIndex(text, lines, binary, size)
-
-    @property
-    def utf8_size(self) -> int:
-        if self._utf8_size is None:
-            source = self.__dict__.get("source")  # encoded already (parsed), else not kept
-            self._utf8_size = len(source) if source is not None else _utf8_len(self.text)
-        return self._utf8_size
-
-    @property
-    def lines(self) -> _Lines:
-        if self._lines is None:
-            self._lines = _Lines.of(self.text)
-        return self._lines
-
-    @cached_property
-    def source(self) -> bytes:
-        return self.text.encode(_ENCODING, _ERRORS)
-
-    @cached_property
-    def chunk_byte_starts(self) -> list[int]:
-        """Byte offset of code point ``k * _CHUNK`` at index k (k = 0 .. len(text) // _CHUNK)."""
-        text = self.text
-        sizes = (
-            len(text[i : i + _CHUNK].encode(_ENCODING, _ERRORS))
-            for i in range(0, len(text) // _CHUNK * _CHUNK, _CHUNK)
-        )
-        return list(itertools.accumulate(sizes, initial=0))
-
-    @property
-    def is_binary(self) -> bool:
-        if self._binary is None:
-            self._binary = "\x00" in self.text
-        return self._binary
 
 
 class TextWindow(NamedTuple):
@@ -258,13 +79,13 @@ class Snapshot:
     version: int
     text: str
     tree: Tree | None = field(default=None, repr=False)
-    _index: _TextIndex = field(default_factory=lambda: _TextIndex(""), repr=False)
+    _index: TextIndex = field(default_factory=lambda: TextIndex(""), repr=False)
 
     def __post_init__(self) -> None:
         # the index travels along through dataclasses.replace (keeping its caches) as long as
         # it belongs to this very text; anything else gets a fresh one
         if self._index.text is not self.text:
-            object.__setattr__(self, "_index", _TextIndex(self.text))
+            object.__setattr__(self, "_index", TextIndex(self.text))
 
     @classmethod
     def build(
@@ -280,7 +101,7 @@ class Snapshot:
         :func:`languages.language_for` of ``language_id``/``uri``."""
         if language is None:
             language = languages.language_for(language_id, uri)
-        index = _TextIndex(text)
+        index = TextIndex(text)
         tree = _parse(language, text, index, None)
         return cls(uri, language_id, language, version, text, tree, index)
 
@@ -307,7 +128,7 @@ class Snapshot:
 
     def line_range(self, line: int) -> tuple[int, int]:
         """Code-point (start, end) of ``line``, the end before its line ending."""
-        return _line_range(self.uri, self.text, self._index.lines, line)
+        return text_index.line_range(self.uri, self.text, self._index.lines, line)
 
     def line_at(self, line: int) -> str:
         """The text of ``line`` without its line ending."""
@@ -359,19 +180,19 @@ class Snapshot:
         two halves of a surrogate pair rounds down. ``(line_count, 0)`` is the end of the text;
         any other line outside the document, or a negative value, raises PositionError.
         """
-        return _offset_at(self.uri, self.text, self._index.lines, line, utf16_col)
+        return text_index.offset_at(self.uri, self.text, self._index.lines, line, utf16_col)
 
     def clamped_offset(self, line: int, utf16_col: int) -> int:
         """Like :meth:`offset_at`, but a line beyond the end of the text means its end (editors
         send such range ends). Negative values still raise PositionError."""
-        return _clamped_offset(self.uri, self.text, self._index.lines, line, utf16_col)
+        return text_index.clamped_offset(self.uri, self.text, self._index.lines, line, utf16_col)
 
     def position_at(self, offset: int) -> LspPosition:
         """LSP (line, utf16_col) of a code-point offset (inside a "\\r\\n": the line end)."""
         self._check_offset(offset)
         line = self._index.lines.line_of(offset)
         start, end = self.line_range(line)
-        return line, _utf16_len(self.text[start : min(offset, end)])
+        return line, utf16_len(self.text[start : min(offset, end)])
 
     def _check_offset(self, offset: int) -> None:
         if not 0 <= offset <= len(self.text):
@@ -384,11 +205,7 @@ class Snapshot:
     def byte_offset(self, offset: int) -> int:
         """UTF-8 byte offset of a code-point offset."""
         self._check_offset(offset)
-        if self.text.isascii():
-            return offset
-        chunk = offset // _CHUNK
-        segment = self.text[chunk * _CHUNK : offset]
-        return self._index.chunk_byte_starts[chunk] + len(segment.encode(_ENCODING, _ERRORS))
+        return self._index.byte_offset(offset)
 
     def offset_from_byte(self, byte_offset: int) -> int:
         """Code-point offset of a UTF-8 byte offset; inside a character, that character's start."""
@@ -397,15 +214,7 @@ class Snapshot:
             raise PositionError(
                 f"byte offset {byte_offset} is outside {self.uri} (0..{len(source)} bytes)"
             )
-        if self.text.isascii():
-            return byte_offset
-        starts = self._index.chunk_byte_starts
-        chunk = bisect.bisect_right(starts, byte_offset) - 1
-        # step back over UTF-8 continuation bytes (0b10xxxxxx) to a character start
-        while starts[chunk] < byte_offset < len(source) and source[byte_offset] & 0xC0 == 0x80:
-            byte_offset -= 1
-        segment = source[starts[chunk] : byte_offset].decode(_ENCODING, _ERRORS)
-        return chunk * _CHUNK + len(segment)
+        return self._index.offset_from_byte(byte_offset)
 
     def point_at_byte(self, byte_offset: int) -> tuple[int, int]:
         """tree-sitter point (row, byte column) of a byte offset: rows end at "\\n" only."""
@@ -432,7 +241,7 @@ class Snapshot:
         """The tree-sitter edit replacing code points ``start:end`` of this text by ``new_text``."""
         start_byte = self.byte_offset(start)
         old_end_byte = self.byte_offset(end)
-        inserted = new_text.encode(_ENCODING, _ERRORS)
+        inserted = new_text.encode(ENCODING, ERRORS)
         point = self._ascii_point if self.cheap_points() else self.point_at_byte
         start_point = point(start_byte)
         newlines = inserted.count(b"\n")
@@ -476,8 +285,8 @@ class Snapshot:
             # Many edits spread over a file cost tree-sitter more to reuse than a fresh
             # parse (0.56 MB of Python, 1,000 edits: 2.7 s against 0.5 s), and a str per
             # intermediate text would copy the whole text per change.
-            text, lines = _apply_batch(self.uri, self.text, self._index.lines, changes)
-            index = _TextIndex(text, lines)
+            text, lines = apply_batch(self.uri, self.text, self._index.lines, changes)
+            index = TextIndex(text, lines)
             return replace(
                 self, text=text, tree=_parse(self.language, text, index, None), _index=index
             )
@@ -486,7 +295,7 @@ class Snapshot:
         fresh = False
         for new_text, range_ in changes:
             if range_ is None:
-                state = replace(state, text=new_text, tree=None, _index=_TextIndex(new_text))
+                state = replace(state, text=new_text, tree=None, _index=TextIndex(new_text))
                 edited, fresh = None, True
                 continue
             start = state.clamped_offset(*range_[0])
@@ -535,119 +344,7 @@ class _LinesView(Sequence[str]):
         return self._snapshot.line_at(index)
 
 
-class _Readable(Protocol):
-    """What the coordinate functions read of a text: a str, or :class:`_Pieces`."""
-
-    def __len__(self) -> int: ...
-
-    def __getitem__(self, key: slice, /) -> str: ...
-
-
-def _line_range(uri: str, text: _Readable, lines: _Lines, line: int) -> tuple[int, int]:
-    count = lines.count()
-    if not 0 <= line < count:
-        raise PositionError(f"line {line} is outside {uri} (it has {count} lines, 0-based)")
-    start = lines.start(line)
-    if line + 1 == count:
-        return start, len(text)
-    next_start = lines.start(line + 1)
-    ending = 2 if text[next_start - 2 : next_start] == "\r\n" else 1
-    return start, next_start - ending
-
-
-def _offset_at(uri: str, text: _Readable, lines: _Lines, line: int, utf16_col: int) -> int:
-    if utf16_col < 0:
-        raise PositionError(f"negative column {utf16_col} in {uri}")
-    if line == lines.count() and utf16_col == 0:
-        return len(text)
-    start, end = _line_range(uri, text, lines, line)
-    content = text[start:end]
-    if content.isascii():
-        return start + min(utf16_col, len(content))
-    units = content.encode("utf-16-le", "surrogatepass")
-    col = min(utf16_col, len(units) // 2)
-    if 0 < col < len(units) // 2:
-        unit = int.from_bytes(units[2 * col - 2 : 2 * col], "little")
-        next_unit = int.from_bytes(units[2 * col : 2 * col + 2], "little")
-        if 0xD800 <= unit <= 0xDBFF and 0xDC00 <= next_unit <= 0xDFFF:
-            col -= 1  # between the halves of a pair: stay before the character
-    return start + len(units[: 2 * col].decode("utf-16-le", "surrogatepass"))
-
-
-def _clamped_offset(uri: str, text: _Readable, lines: _Lines, line: int, utf16_col: int) -> int:
-    if line >= lines.count():
-        return len(text)
-    return _offset_at(uri, text, lines, line, utf16_col)
-
-
-class _Pieces:
-    """A text edited many times in a row: spans of earlier strs, so that an edit copies only
-    the text it inserts and a read only the text it reads."""
-
-    def __init__(self, text: str) -> None:
-        self._spans: list[tuple[str, int, int]] = [(text, 0, len(text))]
-        self._starts = [0]
-        self._length = len(text)
-
-    def __len__(self) -> int:
-        return self._length
-
-    def _span_at(self, offset: int) -> int:
-        return max(bisect.bisect_right(self._starts, offset) - 1, 0)
-
-    def __getitem__(self, key: slice, /) -> str:
-        start, stop, _ = key.indices(self._length)
-        parts: list[str] = []
-        index = self._span_at(start)
-        while start < stop and index < len(self._spans):
-            source, low, high = self._spans[index]
-            at = low + start - self._starts[index]
-            take = min(high, at + stop - start)
-            parts.append(source[at:take])
-            start += take - at
-            index += 1
-        return "".join(parts)
-
-    def replace(self, start: int, end: int, new_text: str) -> None:
-        first, last = self._span_at(start), self._span_at(end)
-        source, low, high = self._spans[first]
-        left = (source, low, low + start - self._starts[first])
-        source, low, high = self._spans[last]
-        right = (source, low + end - self._starts[last], high)
-        middle = [span for span in (left, (new_text, 0, len(new_text)), right) if span[1] < span[2]]
-        self._spans[first : last + 1] = middle
-        lengths = (high - low for _, low, high in self._spans[first:])
-        self._starts[first:] = itertools.accumulate(lengths, initial=self._starts[first])
-        self._starts.pop()
-        self._length += len(new_text) - (end - start)
-        if not self._spans:
-            self._spans, self._starts = [("", 0, 0)], [0]
-
-    def join(self) -> str:
-        return "".join(source[low:high] for source, low, high in self._spans)
-
-
-def _apply_batch(
-    uri: str, text: str, lines: _Lines, changes: Sequence[TextChange]
-) -> tuple[str, _Lines]:
-    """The text and line index after ``changes``, each change costing the lines it touches."""
-    pieces = _Pieces(text)
-    for new_text, range_ in changes:
-        if range_ is None:
-            pieces, lines = _Pieces(new_text), _Lines.of(new_text)
-            continue
-        start = _clamped_offset(uri, pieces, lines, *range_[0])
-        end = _clamped_offset(uri, pieces, lines, *range_[1])
-        if end < start:
-            start, end = end, start
-        pieces.replace(start, end, new_text)
-        lines = lines.edited(pieces, start, end, len(new_text) - (end - start))
-    return pieces.join(), lines
-
-
-def _parse(
-    language: str | None, text: str, index: _TextIndex, old_tree: Tree | None
-) -> Tree | None:
+def _parse(language: str | None, text: str, index: TextIndex, old_tree: Tree | None) -> Tree | None:
     """Parse unless there is no grammar, the text is binary, or it is too large."""
     if language is None or len(text) > MAX_PARSE_BYTES or index.is_binary:
         return None

@@ -33,10 +33,11 @@ from qwen_lsp.actions.prompt import Diagnostic
 from qwen_lsp.actions.service import ActionRequest, ActionRun, lsp_edits
 from qwen_lsp.app import App
 from qwen_lsp.completion import Suggestion
-from qwen_lsp.documents import DocumentNotOpenError, PositionError, Snapshot
+from qwen_lsp.documents import DocumentNotOpenError, Snapshot
 from qwen_lsp.engine import CancelToken
 from qwen_lsp.engine.worker import ModelUnavailable
 from qwen_lsp.settings import SECTION, needs_reload, resolve_settings
+from qwen_lsp.text_index import PositionError
 
 log = logging.getLogger(__name__)
 

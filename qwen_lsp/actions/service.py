@@ -32,10 +32,11 @@ from qwen_lsp.actions.prompt import (
 from qwen_lsp.actions.target import find_target
 from qwen_lsp.admission import Admission, admit_all, display_name
 from qwen_lsp.chat import ChatTemplate
-from qwen_lsp.documents import DocumentStore, LspPosition, PositionError, Snapshot
+from qwen_lsp.documents import DocumentStore, Snapshot
 from qwen_lsp.engine import Backend, CancelToken, Generation, GenerationLimits, LinkedCancel
 from qwen_lsp.engine.worker import ModelUnavailable, ModelWorker
 from qwen_lsp.settings import Settings
+from qwen_lsp.text_index import LspPosition, PositionError
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,9 @@ import pytest
 from qwen_lsp import documents
 from qwen_lsp.actions.target import parse
 from qwen_lsp.crossfile.header import CrossFileContext
-from qwen_lsp.documents import DocumentStore, Snapshot, clean_text
+from qwen_lsp.documents import DocumentStore, Snapshot
 from qwen_lsp.settings import Settings
+from qwen_lsp.text_index import TextChange, clean_text
 
 BLOCK = '''\
 class Account{n}:
@@ -65,7 +66,7 @@ def _nodes(snapshot: Snapshot) -> list[tuple[str, int, int, tuple[int, int], tup
             return found
 
 
-def _reference(text: str, changes: list[documents.TextChange]) -> str:
+def _reference(text: str, changes: list[TextChange]) -> str:
     """The text after ``changes``, each applied on a fresh snapshot (the plain way)."""
     for new_text, range_ in changes:
         if range_ is None:
@@ -82,7 +83,7 @@ def _reference(text: str, changes: list[documents.TextChange]) -> str:
 _PIECES = ["x", "def f():\n", "    ", "\n", "\r\n", "é", "😀", "(", ")", ":", "'", "#", " "]
 
 
-def _random_change(rng: random.Random, snapshot: Snapshot) -> documents.TextChange:
+def _random_change(rng: random.Random, snapshot: Snapshot) -> TextChange:
     if rng.random() < 0.02:
         return ("".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 30))), None)
     lines = snapshot.line_count()
@@ -107,7 +108,7 @@ def test_a_batch_gives_the_text_lines_and_tree_of_a_fresh_parse(seed: int) -> No
     expected_text = text
     for version in range(2, 8):
         size = rng.choice([1, 2, 5, 9, 30, 120])  # both sides of the batch threshold
-        changes: list[documents.TextChange] = []
+        changes: list[TextChange] = []
         for _ in range(size):
             # positions refer to the text after the changes before them
             now = Snapshot.build("file:///n.py", "python", 0, _reference(expected_text, changes))
@@ -124,7 +125,7 @@ def test_a_batch_gives_the_text_lines_and_tree_of_a_fresh_parse(seed: int) -> No
         assert _nodes(got) == _nodes(fresh)
 
 
-def _spread_batch(text: str, count: int) -> list[documents.TextChange]:
+def _spread_batch(text: str, count: int) -> list[TextChange]:
     lines = text.count("\n") + 1
     step = max(1, lines // count)
     return [("#", (((i * step) % lines, 0), ((i * step) % lines, 0))) for i in range(count)]

@@ -10,18 +10,17 @@ import threading
 import pytest
 from tree_sitter import Node, Tree
 
-from qwen_lsp import documents
+from qwen_lsp import text_index
 from qwen_lsp.documents import (
     MAX_PARSE_BYTES,
     Document,
     DocumentNotOpenError,
     DocumentStore,
-    LspRange,
-    PositionError,
     Snapshot,
     TreeEdit,
 )
 from qwen_lsp.syntax import get_parser
+from qwen_lsp.text_index import LspRange, PositionError
 
 # --- naive reference conversions (slow, obviously right) -----------------------------------------
 
@@ -208,7 +207,7 @@ ALPHABET = ["a", "Z", "_", " ", "\t", "\n", "\r", "\r\n", "😀", "漢", "é", "
 def test_conversions_agree_with_the_reference(
     seed: int, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(documents, "_CHUNK", chunk)
+    monkeypatch.setattr(text_index, "CHUNK", chunk)
     rng = random.Random(seed)
     text = "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 60)))
     snap = make(text).snapshot()

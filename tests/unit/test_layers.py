@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "modelstore": 2,
     "admission": 3,
     "documents": 3,
+    "text_index": 3,
     "syntax": 3,
     "context": 3,
     "chat": 3,
