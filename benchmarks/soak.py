@@ -139,14 +139,14 @@ def plot(samples: Sequence[Sample], warmup_until: float, path: Path, title: str)
     import matplotlib.pyplot as plt
 
     minutes = [s.seconds / 60 for s in samples]
-    fig, axes = plt.subplots(4, 1, sharex=True, figsize=(9, 9))
     labels = {
         "rss_mb": "resident memory (MB)",
         "anon_mb": "of which anonymous (MB)",
         "fds": "open files",
         "threads": "threads",
     }
-    for ax, metric in zip(axes, ("rss_mb", "anon_mb", "fds", "threads"), strict=True):
+    fig, axes = plt.subplots(len(labels), 1, sharex=True, figsize=(9, 9))
+    for ax, metric in zip(axes, labels, strict=True):
         ax.plot(minutes, [getattr(s, metric) for s in samples], lw=1)
         ax.axvspan(minutes[0], warmup_until / 60, color="0.9", label="warm-up")
         ax.set_ylabel(labels[metric])
