@@ -8,10 +8,9 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 
-from qwen_lsp.background import MIN_COLD_TOKENS, PromptRate, cold_budgets
+from qwen_lsp.background import MIN_COLD_TOKENS, cold_budgets
 from qwen_lsp.cache import CachedSuggestion, SuggestionCache
 from qwen_lsp.documents import DocumentStore
-from qwen_lsp.engine import Generation
 from qwen_lsp.engine.fake import FakeBackend
 from qwen_lsp.settings import Settings
 from tests.unit.test_completion import URI, complete, no_speculation, service
@@ -127,17 +126,6 @@ async def test_without_a_cold_budget_the_whole_window_is_asked_at_once() -> None
     await asyncio.sleep(0.2)
     assert len(backend.calls) == 1
     assert len(backend.tokenize(backend.calls[0])) > MIN_COLD_TOKENS + Settings().suffixTokens
-
-
-def test_the_prompt_rate_follows_measured_generations() -> None:
-    rate = PromptRate(100.0)
-    rate.record(Generation("x", "done", prompt_tokens=400, reused_tokens=0, prompt_seconds=1.0))
-    assert rate.tokens_per_second == 250.0
-    # A prompt stopped halfway, or a few tokens, say nothing about the rate.
-    rate.record(Generation("", "cancelled", prompt_tokens=400, prompt_seconds=9.0))
-    rate.record(Generation("x", "done", prompt_tokens=10, prompt_seconds=9.0))
-    assert rate.tokens_per_second == 250.0
-    assert rate.tokens_in(1.0) == 250
 
 
 def test_cold_budgets_share_the_cut_as_the_settings_share_the_window() -> None:
