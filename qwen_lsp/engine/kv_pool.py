@@ -84,6 +84,9 @@ class KvPool(Generic[State]):
         key = tuple(tokens)
         return any(e.pinned and e.tokens == key for e in self._entries)
 
+    def pinned(self, index: int) -> bool:
+        return self._entries[index].pinned
+
     def take(self, index: int) -> Saved[State]:
         """Remove and return a saved state (it becomes the live one); a pinned one stays."""
         if self._entries[index].pinned:

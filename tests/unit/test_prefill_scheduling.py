@@ -172,11 +172,12 @@ def test_the_engine_says_how_much_of_a_prompt_its_live_or_saved_states_hold() ->
 
 def test_a_held_head_serves_the_prompts_that_start_with_it() -> None:
     backend = ScriptedBackend()
-    head = "You are a helpful assistant. Continue this python file: " * 3
+    head = "You are a helpful assistant. Continue: "  # shorter than an ordinary state
     limits = GenerationLimits(max_tokens=0, max_seconds=9, background=True)
     assert backend.hold([head], limits)
     for i in range(2 * KEPT_STATES):  # other files' states come and go
         _read(backend, f"file {i}\n" + "x = 1\n" * 20)
+    assert len(head) < MIN_TOKENS_SAVED_BY_RESTORE
     assert backend.kv_reuse([head + "def f():"]).cached_tokens == len(head)
     evaluated = len(backend._llm.evaluated)
     assert backend.hold([head], limits)  # held already: nothing read again
