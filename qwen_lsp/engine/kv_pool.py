@@ -69,11 +69,13 @@ class KvPool(Generic[State]):
         """Whether a state of ``size`` bytes could be kept at all."""
         return 0 < size <= self.budget_bytes
 
-    def best(self, tokens: Sequence[int]) -> tuple[int, int]:
-        """(index, shared prefix length) of the saved state closest to ``tokens``;
-        (-1, 0) when the pool is empty."""
+    def best(self, tokens: Sequence[int], pinned: bool = False) -> tuple[int, int]:
+        """(index, shared prefix length) of the saved state (only the pinned ones when
+        ``pinned``) closest to ``tokens``; (-1, 0) when there is none."""
         found, shared = -1, 0
         for i, entry in enumerate(self._entries):
+            if pinned and not entry.pinned:
+                continue
             n = common_prefix(entry.tokens, tokens)
             if n > shared or (n == shared and found >= 0):  # ties: the most recent
                 found, shared = i, n
@@ -83,9 +85,6 @@ class KvPool(Generic[State]):
         """Whether a pinned state holds exactly ``tokens``."""
         key = tuple(tokens)
         return any(e.pinned and e.tokens == key for e in self._entries)
-
-    def pinned(self, index: int) -> bool:
-        return self._entries[index].pinned
 
     def take(self, index: int) -> Saved[State]:
         """Remove and return a saved state (it becomes the live one); a pinned one stays."""

@@ -50,7 +50,7 @@ KEPT_STATES = 8
 # Saving or restoring a state costs a copy of it; only worth it when it spares this many
 # tokens of prompt evaluation.
 MIN_TOKENS_SAVED_BY_RESTORE = 48
-# A held head (a chat prompt's first 40-odd tokens) is a small state: a cheap copy.
+# A held head (a chat prompt's first 40-odd tokens) is restored when it spares this many.
 MIN_TOKENS_SAVED_BY_HEAD = 16
 # A prompt that leaves fewer tokens than this for the answer is refused, with a message;
 # otherwise the answer is cut to the room left.
@@ -196,12 +196,12 @@ class LlamaBackend:
         llm = self._llm
         live_shared = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         index, shared = self._pool.best(tokens)
-        if index < 0:
-            return live_shared, -1, 0
-        enough = (
-            MIN_TOKENS_SAVED_BY_HEAD if self._pool.pinned(index) else MIN_TOKENS_SAVED_BY_RESTORE
-        )
-        if shared >= live_shared + enough:
+        if index >= 0 and shared >= live_shared + MIN_TOKENS_SAVED_BY_RESTORE:
+            return live_shared, index, shared
+        # A held head is a small state, a cheap copy (an ordinary state sharing as much
+        # may be thousands of tokens long).
+        index, shared = self._pool.best(tokens, pinned=True)
+        if index >= 0 and shared >= live_shared + MIN_TOKENS_SAVED_BY_HEAD:
             return live_shared, index, shared
         return live_shared, -1, 0
 

@@ -190,3 +190,12 @@ def test_background_prompts_are_read_in_smaller_chunks() -> None:
     assert backend._prefill(ACTION, limits) == (0, None)
     assert set(backend._llm.calls) == {BACKGROUND_PREFILL_CHUNK}
     assert BACKGROUND_PREFILL_CHUNK < PREFILL_CHUNK
+
+
+def test_a_held_head_serves_a_prompt_though_another_saved_state_shares_as_much() -> None:
+    backend = ScriptedBackend()
+    head = "You are a helpful assistant. Continue: "
+    assert backend.hold([head], GenerationLimits(max_tokens=0, max_seconds=9))
+    _read(backend, head + "first file " * 20)  # its state starts with the head too ...
+    _read(backend, "other\n" * 80)  # ... and goes to the pool
+    assert backend.kv_reuse([head + "second file"]).cached_tokens == len(head)
