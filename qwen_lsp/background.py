@@ -37,9 +37,6 @@ log = logging.getLogger(__name__)
 
 # While the engine knows no rate yet: about what the 0.5B model reads on two CPU cores.
 DEFAULT_PROMPT_RATE = 100.0
-# A cut prompt keeps at least this many tokens of window, however slow the machine: below
-# it the answers stop being worth showing.
-MIN_COLD_TOKENS = 128
 # The lanes of the heads' warm-ups (one per language), so that they supersede no other
 # background work.
 HEAD_LANE = "head"
@@ -187,7 +184,7 @@ class PromptWindows:
         key = (uri, "chat", hash(full.suffix)) if chat else (uri, "fim", full.prefix_start_line)
         total = self._cuts.get(key)
         if total is None:
-            total = max(MIN_COLD_TOKENS, int(rate * seconds) - overhead)
+            total = max(settings.coldPromptMinTokens, int(rate * seconds) - overhead)
             self._cuts[key] = total
             while len(self._cuts) > KEPT_CUTS:
                 self._cuts.popitem(last=False)

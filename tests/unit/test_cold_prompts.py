@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from qwen_lsp.background import MIN_COLD_TOKENS
 from qwen_lsp.completion import CompletionService
 from qwen_lsp.context import CHAT_SYSTEM
 from qwen_lsp.documents import DocumentStore
@@ -61,8 +60,12 @@ async def test_the_cut_of_a_cold_window_follows_the_engines_measured_rate() -> N
     # Else the window is cut to what the engine reads in that time (less the suffix's share
     # of the budget, unused at the end of a file, and a 16-line step) ...
     assert 150 <= await first_prompt_tokens(250.0, text) <= 250
-    # ... and never below MIN_COLD_TOKENS of budget, however slow the machine.
-    assert MIN_COLD_TOKENS // 2 <= await first_prompt_tokens(20.0, text) <= MIN_COLD_TOKENS
+    # ... and never below coldPromptMinTokens of budget, however slow the machine.
+    assert (
+        Settings().coldPromptMinTokens // 2
+        <= await first_prompt_tokens(20.0, text)
+        <= Settings().coldPromptMinTokens
+    )
 
 
 async def test_a_fast_engine_leaves_nothing_to_warm_behind_the_answer() -> None:
@@ -102,7 +105,7 @@ async def test_a_window_the_engine_no_longer_holds_is_cut_again() -> None:
     assert backend.calls[2] == backend.calls[1] + "x"  # warm: whole
     backend.kept.clear()  # its states went (other files, a reload, the pool's budget)
     assert await complete(svc, store, text + "xy")
-    assert prompt_tokens(backend, 3) <= MIN_COLD_TOKENS  # cold again: cut
+    assert prompt_tokens(backend, 3) <= Settings().coldPromptMinTokens  # cold again: cut
 
 
 BLOCK_AFTER = "\n\nprint(f([1, 2]))\n"
