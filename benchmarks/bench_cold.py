@@ -32,6 +32,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "cold-0.5": {"coldPromptSeconds": 0.5},
     "cold-0.7": {"coldPromptSeconds": 0.7},
     "cold-1.5": {"coldPromptSeconds": 1.5},
+    "cold-min-64": {"coldPromptMinTokens": 64},
+    "cold-min-192": {"coldPromptMinTokens": 192},
     "no-cold-cut": {"coldPromptSeconds": 0},
 }
 FILES = "textwrap.py,copy.py,shlex.py,difflib.py"
