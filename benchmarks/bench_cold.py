@@ -4,7 +4,7 @@
 
 The typing benchmark measures one first suggestion per file and round, amid the replay; this
 asks only first suggestions, so that a configuration gets enough of them for a median in a
-few minutes. Per configuration one server; per seed and file (the typing benchmark's files
+few minutes. Per configuration and seed one server; per file (the typing benchmark's files
 and spans, see benchmarks/typing_sources.py) the file is opened without its span, asked once
 at the span's start and waited for, then closed; a pause lets background work run as a
 user's reading would. Printed per configuration: the median and the spread of the time to
@@ -43,15 +43,17 @@ PAUSE_S = 1.0
 async def run_config(
     name: str, files: list[str], seeds: int, out: Path, timeout: float
 ) -> dict[str, Any]:
-    session = Session(CONFIGS[name], out.with_name(f"{out.stem}.{name}.server.log"))
+    """A server per seed: a file opened again (another span of it) would find its prompt
+    in the KV cache."""
     asks: list[dict[str, Any]] = []
-    try:
-        await session.start()
-        await session.wait_ready()
-        for seed in range(seeds):
+    for seed in range(seeds):
+        session = Session(CONFIGS[name], out.with_name(f"{out.stem}.{name}.{seed}.server.log"))
+        try:
+            await session.start()
+            await session.wait_ready()
             sources, _ = load_sources(files, seed, 1)
             for source in sources:
-                uri = f"file:///bench/cold/{seed}/{source.name}"
+                uri = source.uri
                 session.open(uri, source.language_id, source.initial_text)
                 line, col = cursor_at(source.text, source.start)
                 seconds, text, error = await ask_once(session, uri, line, col, timeout)
@@ -59,12 +61,13 @@ async def run_config(
                 accepted = bool(text) and is_accepted(text, source.span)
                 asks.append(
                     {"file": source.name, "seed": seed, "seconds": seconds, "text": text}
-                    | {"error": error, "accepted": accepted}
+                    | {"error": error, "accepted": accepted, "span": source.span[:80]}
                 )
-                print(f"[{name}] {source.name} seed {seed}: {seconds} s {text[:40]!r}", flush=True)
+                shown = f"{seconds:.2f} s" if seconds is not None else error
+                print(f"[{name}] {source.name} seed {seed}: {shown} {text[:40]!r}", flush=True)
                 await asyncio.sleep(PAUSE_S)
-    finally:
-        await session.stop()
+        finally:
+            await session.stop()
     return {"options": CONFIGS[name], "asks": asks}
 
 
