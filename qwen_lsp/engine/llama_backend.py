@@ -354,16 +354,28 @@ class LlamaBackend:
     def _calibrate(self, threads: int) -> None:
         """Time a short prompt and two decoding steps (at one thread when the count adapts):
         the figure a stall at more threads is judged by from the first request on, and the
-        first prompt rate (about 0.4 s for the 0.5B model; the other counts are measured by
-        the requests themselves)."""
+        first prompt rate. Then each once more at the most threads, as a probe (stopped at
+        1.5x the time of one thread): a machine already busy then starts at the count that
+        runs, instead of the first request stalling at all of them for 4x a chunk's time
+        (about 0.5 s for the 0.5B model; the other counts are measured by the requests)."""
         llm = self._llm
         tokens = self.tokenize(CALIBRATION_TEXT)
         limits = GenerationLimits(max_tokens=0, max_seconds=60.0)
-        llm.n_tokens = 0
-        self._timed(functools.partial(llm.eval, tokens), len(tokens), False, threads, limits)
-        llm.n_tokens = 0
-        for token in tokens[:CALIBRATION_STEPS]:
-            self._timed(functools.partial(self._eval, [token]), 1, True, threads, limits)
+
+        def prompt(count: int) -> None:
+            llm.n_tokens = 0
+            self._timed(functools.partial(llm.eval, tokens), len(tokens), False, count, limits)
+
+        def steps(count: int, many: int) -> None:
+            llm.n_tokens = 0
+            for token in tokens[:many]:
+                self._timed(functools.partial(self._eval, [token]), 1, True, count, limits)
+
+        prompt(threads)
+        steps(threads, CALIBRATION_STEPS)
+        if self._adapt:
+            prompt(self._prefill_threads.probe_from(threads))
+            steps(self._decode_threads.probe_from(threads), 1)
         llm.n_tokens = 0
 
     def _prefill(

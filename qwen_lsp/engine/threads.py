@@ -73,6 +73,13 @@ class ThreadGovernor:
             self._probing = self._probe_candidate()
         return self._probing if self._probing is not None else self.current
 
+    def probe_from(self, count: int) -> int:
+        """At load, after a call at ``count`` threads was measured: that is the current
+        count, and the next call probes the most threads (returned)."""
+        self.current = count
+        self._probing = self.most if self.most != count else None
+        return self.most
+
     def stall_seconds(self, count: int, units: int) -> float | None:
         """How long a call of ``units`` at ``count`` threads may run before it is aborted
         as stalled; None: never (nothing faster is known, or no fewer threads to go to)."""
