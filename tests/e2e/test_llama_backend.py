@@ -112,13 +112,16 @@ def test_a_long_prompt_interrupted_while_read_gives_the_same_answer(backend: obj
 
 # -- issue 12: threads that follow the load, stops in the middle of a call -----------------
 
-LONG_PROMPT: list[PromptPart] = [
-    Special("<|fim_prefix|>"),
-    "".join(f"def helper_{i}(x):\n    return x * {i} + {i % 7}\n\n\n" for i in range(20)),
-    Special("<|fim_suffix|>"),
-    "\n",
-    Special("<|fim_middle|>"),
-]
+
+def _fim(code: str) -> list[PromptPart]:
+    """A FIM prompt for a completion after ``code``."""
+    markers = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
+    return [Special(markers[0]), code, Special(markers[1]), "\n", Special(markers[2])]
+
+
+LONG_PROMPT = _fim(
+    "".join(f"def helper_{i}(x):\n    return x * {i} + {i % 7}\n\n\n" for i in range(20))
+)
 
 
 def test_threads_drop_while_other_programs_keep_the_cpu_busy(backend: object) -> None:
@@ -194,13 +197,9 @@ def test_the_time_cap_covers_the_prompt(backend: object) -> None:
 
 # -- issue 12: what the engine knows about a cold prompt ------------------------------------
 
-CODE_PROMPT: list[PromptPart] = [
-    Special("<|fim_prefix|>"),
-    "".join(f"def scale_{i}(values):\n    return [v * {i} for v in values]\n\n" for i in range(8)),
-    Special("<|fim_suffix|>"),
-    "\n",
-    Special("<|fim_middle|>"),
-]
+CODE_PROMPT = _fim(
+    "".join(f"def scale_{i}(values):\n    return [v * {i} for v in values]\n\n" for i in range(8))
+)
 
 
 def test_the_engine_says_how_many_tokens_of_a_prompt_its_kv_cache_holds(backend: object) -> None:
