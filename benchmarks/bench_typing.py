@@ -114,6 +114,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "no-cold-cut": {"coldPromptSeconds": 0},
     "no-block-lines": {"blockShowAfterSeconds": 0},
     "no-fresh": {"refreshTypedThrough": False, "coldPromptSeconds": 0, "blockShowAfterSeconds": 0},
+    # tuning the cold cut (issue 12, item 5)
+    "cold-min-64": {"coldPromptMinTokens": 64},
+    "cold-0.7": {"coldPromptSeconds": 0.7},
 }
 
 

@@ -2,12 +2,15 @@
 
 - :class:`Slot`: at most one background task of a kind (the refresh of a typed-through
   suggestion, the warming of a cold prompt); a newer one cancels the running one.
-- :class:`PromptRate`: how fast the model has been reading prompts lately, so that a cold
-  prompt can be cut to what about a second of evaluation reads.
-- :class:`WarmPrompts`: which prompts the KV cache probably holds. The engine keeps the live
-  state and a pool of saved ones; a request that shares little with all of them pays for its
-  whole window (seconds on a CPU), which is what a file just opened costs.
-- :class:`PromptWindows`: the window a prompt gets, whole or cut, from the two above.
+- :class:`PromptWindows`: the window a prompt gets, whole or cut. The engine keeps the live
+  KV state and a pool of saved ones; a request that shares little with all of them pays for
+  its whole window (seconds on a CPU), which is what a file just opened costs. So the engine
+  is asked how much of the prompt it holds, and a prompt whose uncached part would take
+  longer than ``coldPromptSeconds`` at the engine's measured prompt rate is cut to what
+  that time reads.
+- :class:`Heads`: the head every block prompt of a language starts with (the chat
+  template's system message and request), read into the engine's KV pool when a document of
+  that language is opened, as background work any request preempts (and tried again).
 - :func:`first_lines`: the complete lines of a block being written, to show them before the
   block is done.
 """
@@ -15,26 +18,33 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Hashable
+from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from qwen_lsp import postprocess
 from qwen_lsp.context import FimWindow, fim_window
-from qwen_lsp.engine import Generation
+from qwen_lsp.documents import Snapshot
+from qwen_lsp.engine import Backend, CancelToken, GenerationLimits, KvReuse, PromptPart
+from qwen_lsp.engine.worker import ModelWorker
+from qwen_lsp.prompt_tools import PromptTools
 from qwen_lsp.settings import Settings
 
-# Before the first measurement: about what the 0.5B model reads on two CPU cores.
+log = logging.getLogger(__name__)
+
+# While the engine knows no rate yet: about what the 0.5B model reads on two CPU cores.
 DEFAULT_PROMPT_RATE = 100.0
-# Fewer evaluated tokens than this time the overhead of a call more than the model.
-MIN_MEASURED_TOKENS = 32
-# A cut prompt keeps at least this many tokens of window, however slow the machine: below
-# it the answers stop being worth showing.
-MIN_COLD_TOKENS = 128
-# Prompts the KV cache is taken to hold: the engine's live state and its pool of saved ones
-# (engine/llama_backend.py keeps 8), the most recently used first to go.
-WARM_PROMPTS = 8
+# The lanes of the heads' warm-ups (one per language), so that they supersede no other
+# background work.
+HEAD_LANE = "head"
+# A warm-up of a head that a request preempted is tried again this much later, this often.
+HEAD_RETRY_SECONDS = 0.5
+HEAD_ATTEMPTS = 20
+# Cold prompts whose cut is remembered (as many as the engine keeps KV states).
+KEPT_CUTS = 8
 
 
 class Slot:
@@ -55,50 +65,6 @@ class Slot:
     def cancel(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
-
-
-class PromptRate:
-    """Prompt tokens evaluated per second (not served by the KV cache), smoothed over the
-    recent generations. Used on the model worker's thread only."""
-
-    def __init__(self, initial: float = DEFAULT_PROMPT_RATE) -> None:
-        self.tokens_per_second = initial
-
-    def record(self, generation: Generation) -> None:
-        evaluated = generation.prompt_tokens - generation.reused_tokens
-        finished = generation.generated_tokens > 0 or generation.stop_reason in (
-            "stop_token",
-            "done",
-        )
-        if not finished or evaluated < MIN_MEASURED_TOKENS or generation.prompt_seconds <= 0:
-            return  # a prompt stopped halfway says nothing reliable about the rate
-        measured = evaluated / generation.prompt_seconds
-        self.tokens_per_second = (self.tokens_per_second + measured) / 2
-
-    def tokens_in(self, seconds: float) -> int:
-        return int(self.tokens_per_second * seconds)
-
-
-class WarmPrompts:
-    """The prompts the KV cache probably holds, by a key that says where a prompt's
-    beginning lies (document, prompt style, first line of the window...). A guess: a wrong
-    one costs a cut window (quality) or a full one (time), never a wrong answer."""
-
-    def __init__(self, capacity: int = WARM_PROMPTS) -> None:
-        self._keys: OrderedDict[Hashable, None] = OrderedDict()
-        self._capacity = capacity
-
-    def is_warm(self, key: Hashable) -> bool:
-        return key in self._keys
-
-    def mark(self, key: Hashable) -> None:
-        self._keys[key] = None
-        self._keys.move_to_end(key)
-        while len(self._keys) > self._capacity:
-            self._keys.popitem(last=False)
-
-    def clear(self) -> None:
-        self._keys.clear()
 
 
 def cold_budgets(total: int, prefix_tokens: int, suffix_tokens: int) -> tuple[int, int]:
@@ -123,21 +89,65 @@ def first_lines(partial: str, site: postprocess.CompletionSite) -> str:
 @dataclass(frozen=True)
 class WindowChoice:
     window: FimWindow
-    key: Hashable  # where the prompt's beginning lies (see WarmPrompts)
     cut: bool  # smaller than the settings' budgets ask for: the prompt was cold
 
 
 class PromptWindows:
-    """The FIM window of a prompt: the whole one when the KV cache probably holds its
-    beginning, else one cut to ``coldPromptSeconds`` of evaluation at the measured rate.
-    Used on the model worker's thread only."""
+    """The FIM window of a prompt: the whole one when the part of its prompt the engine's
+    KV cache does not hold can be read within ``coldPromptSeconds`` at the engine's
+    measured prompt rate, else one cut to what that time reads. Used on the model worker's
+    thread only."""
 
-    def __init__(self) -> None:
-        self.rate = PromptRate()
-        self.warm = WarmPrompts()
-        # The cut chosen for a cold prompt stays until it is warm: every keystroke on the
-        # line then shares the same beginning (a rate that moved would move the window).
+    def __init__(self, tools: PromptTools, heads: Heads) -> None:
+        self._tools = tools
+        self._heads = heads
+        # The cut chosen for a cold prompt stays while it is cold: every keystroke on the
+        # line then shares the same beginning (a rate that moved would move the window),
+        # by a key that says where that beginning lies.
         self._cuts: OrderedDict[Hashable, int] = OrderedDict()
+
+    def pick(
+        self,
+        backend: Backend,
+        settings: Settings,
+        uri: str,
+        text: str,
+        at: int,
+        chat_language: str | None,
+        prompt_of: Callable[[FimWindow], Sequence[PromptPart]],
+        limits: GenerationLimits | None,
+    ) -> WindowChoice:
+        """The window of a request at ``at`` of ``text``, asking ``backend`` what its KV
+        cache holds of the whole window's prompt (``prompt_of``). ``chat_language``: a block
+        through the chat prompt of that language (None: FIM). ``limits``: a request's (its
+        cancel and its time cap), None for background work, whose window is never cut."""
+        if self._tools.replaced(backend):
+            self.clear()
+        overhead = 0  # the chat prompt's own tokens that are not cached
+        if chat_language is not None:
+            head = self._tools.chat_head(backend, chat_language)
+            overhead = self._tools.chat_overhead(backend, chat_language)
+            overhead -= backend.kv_reuse(head).cached_tokens
+            if limits is not None and settings.coldPromptSeconds > 0:
+                # It is read anyway, and held for the language's next first blocks (cheap
+                # when it is already).
+                held = dataclasses.replace(limits, max_seconds=settings.maxSeconds)
+                self._heads.hold(backend, chat_language, held)
+
+        def reuse(window: FimWindow) -> KvReuse:
+            return backend.kv_reuse(prompt_of(window))
+
+        return self.choose(
+            uri,
+            text,
+            at,
+            self._tools.counter(backend),
+            settings,
+            chat_language is not None,
+            reuse=None if limits is None else reuse,
+            rate=backend.prompt_rate,
+            overhead=max(0, overhead),
+        )
 
     def choose(
         self,
@@ -147,11 +157,14 @@ class PromptWindows:
         count_tokens: Callable[[str], int],
         settings: Settings,
         chat: bool,
-        may_cut: bool,
+        reuse: Callable[[FimWindow], KvReuse] | None,
+        rate: float,
         overhead: int = 0,
     ) -> WindowChoice:
-        """``overhead``: the prompt's tokens besides the window (a chat template's), which
-        a cut must leave room for."""
+        """``reuse``: what the engine's KV cache holds of the prompt of a window (None: the
+        window may not be cut). ``rate``: prompt tokens per second (0: not known yet).
+        ``overhead``: the prompt's tokens besides the window that are not cached (a chat
+        template's), which a cut must leave room for."""
         full = fim_window(
             text,
             at,
@@ -160,18 +173,22 @@ class PromptWindows:
             settings.suffixTokens,
             disabled_rules=settings.disableRules,
         )
+        seconds = settings.coldPromptSeconds
+        if reuse is None or seconds <= 0:
+            return WindowChoice(full, cut=False)
+        rate = rate if rate > 0 else DEFAULT_PROMPT_RATE
+        if reuse(full).uncached <= rate * seconds:
+            return WindowChoice(full, cut=False)
         # A FIM prompt starts with the window's first line (snapped to 16 lines); the chat
         # prompt with the code after the cursor.
         key = (uri, "chat", hash(full.suffix)) if chat else (uri, "fim", full.prefix_start_line)
-        if not may_cut or settings.coldPromptSeconds <= 0 or self.warm.is_warm(key):
-            return WindowChoice(full, key, cut=False)
         total = self._cuts.get(key)
         if total is None:
-            seconds = settings.coldPromptSeconds
-            total = max(MIN_COLD_TOKENS, self.rate.tokens_in(seconds) - overhead)
+            total = max(settings.coldPromptMinTokens, int(rate * seconds) - overhead)
             self._cuts[key] = total
-            while len(self._cuts) > WARM_PROMPTS:
+            while len(self._cuts) > KEPT_CUTS:
                 self._cuts.popitem(last=False)
+        self._cuts.move_to_end(key)
         prefix_tokens, suffix_tokens = cold_budgets(
             total, settings.prefixTokens, settings.suffixTokens
         )
@@ -183,21 +200,62 @@ class PromptWindows:
             suffix_tokens,
             disabled_rules=settings.disableRules,
         )
-        return WindowChoice(window, key, cut=window != full)
-
-    def done(self, choice: WindowChoice, generation: Generation) -> None:
-        """After a generation from ``choice``: the rate measured, the prompt warm if it was
-        whole and read to its end."""
-        self.rate.record(generation)
-        finished = generation.generated_tokens > 0 or generation.stop_reason in (
-            "stop_token",
-            "done",
-        )
-        if finished and not choice.cut:
-            self.warm.mark(choice.key)
-            self._cuts.pop(choice.key, None)
+        return WindowChoice(window, cut=window != full)
 
     def clear(self) -> None:
-        """Another model: its KV cache holds nothing yet."""
-        self.warm.clear()
+        """Another model: the cuts were chosen for its speed."""
         self._cuts.clear()
+
+
+class Heads:
+    """Reads the head all block prompts of a language start with into the engine's KV pool
+    (held there, see Backend.hold), so that the first block asked in a file just opened
+    pays only for its code. Background work: any request preempts it, and it is tried
+    again a little later, until it is done."""
+
+    def __init__(self, worker: ModelWorker, tools: PromptTools) -> None:
+        self._worker = worker
+        self._tools = tools
+        self._slots: dict[str, Slot] = {}
+
+    def opened(self, snapshot: Snapshot, settings: Settings) -> None:
+        """A document was opened: its language's head warmed, when its blocks are asked
+        through the chat prompt (part of the cold-file handling: coldPromptSeconds)."""
+        if (
+            settings.coldPromptSeconds > 0
+            and settings.multiline
+            and settings.blockPrompt == "chat"
+            and not snapshot.is_binary
+            and snapshot.language_id not in settings.disabledLanguages
+        ):
+            self.warm(snapshot.language or snapshot.language_id, settings.maxSeconds)
+
+    def warm(self, language: str, max_seconds: float) -> None:
+        slot = self._slots.setdefault(language, Slot())
+        if slot.busy_with(language):
+            return
+
+        def job(backend: Backend, cancel: CancelToken) -> bool:
+            limits = GenerationLimits(0, max_seconds, cancel=cancel, background=True)
+            return self.hold(backend, language, limits)
+
+        async def run() -> None:
+            for _ in range(HEAD_ATTEMPTS):
+                future, _ = self._worker.submit(f"{HEAD_LANE}-{language}", job, background=True)
+                try:
+                    if await future:
+                        return
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise
+                except Exception:  # background work: the requests meet the same error
+                    log.debug("warming the %s head failed", language, exc_info=True)
+                    return
+                await asyncio.sleep(HEAD_RETRY_SECONDS)
+
+        slot.start(language, run)
+
+    def hold(self, backend: Backend, language: str, limits: GenerationLimits) -> bool:
+        """On the model worker: the head held (at once when it is already)."""
+        return backend.hold(self._tools.chat_head(backend, language), limits)

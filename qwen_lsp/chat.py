@@ -77,7 +77,16 @@ class ChatTemplate:
         parts.extend(self.after_user)
         if assistant_prefix:
             parts.append(assistant_prefix)
-        return [p for p in parts if not (isinstance(p, str) and not p)]
+        return _non_empty(parts)
+
+    def head(self, system: str, user_start: str) -> list[PromptPart]:
+        """The beginning of :meth:`render`'s prompt for a user message that starts with
+        ``user_start``."""
+        return _non_empty([*self.before_system, system, *self.between, user_start])
+
+
+def _non_empty(parts: list[PromptPart]) -> list[PromptPart]:
+    return [p for p in parts if not (isinstance(p, str) and not p)]
 
 
 def _render(template: str) -> str:

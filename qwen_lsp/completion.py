@@ -12,14 +12,14 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qwen_lsp import postprocess, syntax
 from qwen_lsp.admission import Admission, admit_all
-from qwen_lsp.background import PromptWindows, Slot, WindowChoice, first_lines
+from qwen_lsp.background import Heads, PromptWindows, Slot, WindowChoice, first_lines
 from qwen_lsp.cache import CachedSuggestion, SuggestionCache
-from qwen_lsp.context import chat_continuation_prompt, fim_prompt
+from qwen_lsp.context import FimWindow, chat_continuation_prompt, fim_prompt
 from qwen_lsp.crossfile.header import CrossFileContext
 from qwen_lsp.documents import Snapshot, TextWindow
 from qwen_lsp.engine import (
@@ -29,6 +29,7 @@ from qwen_lsp.engine import (
     Generation,
     GenerationLimits,
     LinkedCancel,
+    PromptPart,
 )
 from qwen_lsp.engine.worker import ModelWorker
 from qwen_lsp.inflight import CompletionStats, Inflight, Key, Writing
@@ -96,7 +97,14 @@ class CompletionService:
         self._speculation_key: tuple[str, str, str] | None = None
         self._refresh = Slot()
         self._warming = Slot()
-        self._windows = PromptWindows()  # used on the model worker's thread only
+        self._heads = Heads(worker, self._tools)
+        self._windows = PromptWindows(self._tools, self._heads)  # on the model worker only
+
+    def opened(self, snapshot: Snapshot) -> None:
+        """A document was opened: before any cursor is known, the head of its language's
+        block prompt is read in the background."""
+        if self._admission(snapshot.uri, snapshot.text).admitted:
+            self._heads.opened(snapshot, self._settings())
 
     async def complete(
         self,
@@ -415,8 +423,20 @@ class CompletionService:
             return CachedSuggestion("", "none")
         if writing is not None:
             writing.kind = wanted
-        markers = self._markers()
+        markers, uri = self._markers(), snapshot.uri
         cut = False  # set by the job: the prompt was cold and its window cut
+
+        def prompt_of(
+            backend: Backend, window: FimWindow, text: str, at: int, chat: bool, cut: bool
+        ) -> list[PromptPart]:
+            if chat:  # (no cross-file header yet: the chat prompt has no place for it)
+                language = snapshot.language or snapshot.language_id
+                return chat_continuation_prompt(window, self._tools.template(backend), language)
+            header: Sequence[PromptPart] = ()  # a cold prompt's cut leaves the other files out
+            if self._cross_file is not None and not cut:
+                counter, budget = self._tools.counter(backend), settings.crossFileTokens
+                header = self._cross_file.header(uri, text, at, budget, counter, markers).parts
+            return fim_prompt(window, markers, header, disabled_rules=settings.disableRules)
 
         def ask(
             backend: Backend,
@@ -430,7 +450,6 @@ class CompletionService:
             """Generate at ``at`` of ``text`` with ``typed`` inserted there (text the user
             has not typed yet, as far as the prompt window is concerned): the raw
             generation and the text to show."""
-            counter = self._tools.counter(backend)
             window = choice.window
             if typed:
                 # The window stays where it was and the extra text goes after the middle
@@ -477,23 +496,10 @@ class CompletionService:
                             early(CachedSuggestion(shown, kind))
                 return not postprocess.is_line_complete(partial, kind, site)
 
-            if kind == "block" and settings.blockPrompt == "chat":
-                # (No cross-file header here yet: the chat prompt has no place for it.)
-                language = snapshot.language or snapshot.language_id
-                prompt = chat_continuation_prompt(window, self._tools.template(backend), language)
-            else:
-                # A cold prompt cut to a second of work leaves the other files out too.
-                header = (
-                    self._cross_file.header(
-                        snapshot.uri, text, at, settings.crossFileTokens, counter, markers
-                    ).parts
-                    if self._cross_file is not None and not choice.cut
-                    else ()
-                )
-                prompt = fim_prompt(window, markers, header, disabled_rules=settings.disableRules)
+            chat = kind == "block" and settings.blockPrompt == "chat"
+            prompt = prompt_of(backend, window, text, at, chat, choice.cut)
             generation = backend.generate(prompt, limits, keep_going)
             self.stats.record(generation)
-            self._windows.done(choice, generation)
             log.debug("raw model output %r", generation.text)
             if generation.stop_reason == "cancelled" or warm_only:
                 return generation, ""
@@ -508,19 +514,17 @@ class CompletionService:
             # Only the window around the cursor: the work is bounded by it, not the file.
             at = offset - view.start
             chat = wanted == "block" and settings.blockPrompt == "chat"
-            if self._tools.replaced(backend):
-                self._windows.clear()  # a new model's KV cache holds nothing yet
-            counter = self._tools.counter(backend)
             language = snapshot.language or snapshot.language_id
-            choice = self._windows.choose(
+            choice = self._windows.pick(
+                backend,
+                settings,
                 snapshot.uri,
                 view.text,
                 at,
-                counter,
-                settings,
-                chat,
-                may_cut=not background,
-                overhead=self._tools.chat_overhead(backend, language) if chat else 0,
+                language if chat else None,
+                lambda window: prompt_of(backend, window, view.text, at, chat, False),
+                # Background work is never cut (nobody waits for it).
+                None if background else GenerationLimits(0, 0, cancel=cancel, started=asked),
             )
             nonlocal cut
             cut = choice.cut

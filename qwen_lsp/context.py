@@ -265,9 +265,25 @@ def chat_continuation_prompt(
     prompts of single lines. The code after the cursor comes first in the prompt and the
     code before it last, so typing on the cursor line still changes only the prompt's end.
     """
-    request = f"Continue this {language} file from where it stops."
+    request = _chat_request(language)
     after = window.suffix.strip("\n")
     if after.strip():
-        request += f" The code that comes after it is:\n```{language}\n{after}\n```"
+        request += f"{_chat_after(language)}{after}\n```"
     answer_start = f"```{language}\n{window.prefix}{window.line_prefix}"
     return template.render(CHAT_SYSTEM, request, answer_start)
+
+
+def chat_prompt_head(template: ChatTemplate, language: str) -> list[PromptPart]:
+    """The beginning every block prompt of ``language`` shares (the template, the system
+    message, the request up to the code after the cursor): worth keeping in the KV cache.
+    Its last token or two may be tokenized otherwise in a whole prompt (where the code
+    follows); the KV cache serves the common part."""
+    return template.head(CHAT_SYSTEM, _chat_request(language) + _chat_after(language))
+
+
+def _chat_request(language: str) -> str:
+    return f"Continue this {language} file from where it stops."
+
+
+def _chat_after(language: str) -> str:
+    return f" The code that comes after it is:\n```{language}\n"

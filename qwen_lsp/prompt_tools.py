@@ -1,13 +1,19 @@
 """What building a prompt needs from the model that serves: its token counter, its chat
-template, and how many tokens a block's chat prompt spends besides the code. One set,
+template, how many tokens a block's chat prompt spends besides the code and the head all
+of a language's block prompts start with. One set,
 replaced with the model (one per model ever loaded kept every old model alive, with its
 memory)."""
 
 from __future__ import annotations
 
 from qwen_lsp.chat import ChatTemplate
-from qwen_lsp.context import FimWindow, TokenCounter, chat_continuation_prompt
-from qwen_lsp.engine import Backend, Special
+from qwen_lsp.context import (
+    FimWindow,
+    TokenCounter,
+    chat_continuation_prompt,
+    chat_prompt_head,
+)
+from qwen_lsp.engine import Backend, PromptPart, Special
 
 
 class PromptTools:
@@ -51,3 +57,7 @@ class PromptTools:
                 1 if isinstance(part, Special) else counter(part) for part in parts
             )
         return self._overheads[language]
+
+    def chat_head(self, backend: Backend, language: str) -> list[PromptPart]:
+        """The beginning all block prompts of ``language`` share (see chat_prompt_head)."""
+        return chat_prompt_head(self.template(backend), language)

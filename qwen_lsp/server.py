@@ -389,8 +389,9 @@ def on_open(ls: QwenLanguageServer, params: types.DidOpenTextDocumentParams) -> 
     doc = params.text_document
     # lsprotocol lets a null through where a string belongs
     language_id = doc.language_id if isinstance(doc.language_id, str) else ""
-    ls.app.documents.open(doc.uri, language_id, doc.version, doc.text)
+    document = ls.app.documents.open(doc.uri, language_id, doc.version, doc.text)
     _tell_refusal(ls, doc.uri, doc.text)
+    ls.app.completions.opened(document.snapshot())  # warms what it can without a cursor
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)

@@ -271,11 +271,21 @@ class Settings:
     )
     coldPromptSeconds: float = setting(
         1.0,
-        "A prompt the KV cache does not hold yet (a file just opened, the cursor in another "
-        "part of it) is cut to about this many seconds of evaluation at the model's measured "
-        "prompt rate, so the first suggestion comes soon; the whole window is then evaluated "
-        "in the background for the next keystroke. 0 = always the whole window.",
+        "When the part of a prompt the KV cache does not hold (a file just opened, the cursor "
+        "in another part of it) would take longer than this many seconds to read at the "
+        "model's measured prompt rate, the window is cut to what that time reads, so the first "
+        "suggestion comes soon; the whole window is then read in the background for the next "
+        "keystroke. When "
+        "a document is opened, the beginning its language's block prompts share is read in "
+        "the background. 0 = always the whole window, nothing read ahead.",
         minimum=0.0,
+    )
+    coldPromptMinTokens: int = setting(
+        128,
+        "A cold prompt's cut window keeps at least this many tokens, however slow the "
+        "machine: below it the answers stop being worth showing.",
+        minimum=0,
+        internal=True,
     )
     blockShowAfterSeconds: float = setting(
         1.0,

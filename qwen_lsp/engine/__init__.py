@@ -147,9 +147,26 @@ class GenerationLimits:
     # where it was. None: never interrupted.
     yield_point: Callable[[Callable[[], None]], bool] | None = None
 
+    # Background work (a warm-up, a speculation): a foreground request preempts it, and a
+    # preempted model call loses what it had read of its chunk, so the engine reads such a
+    # prompt in smaller chunks.
+    background: bool = False
+
     @property
     def deadline(self) -> float:
         return self.started + self.max_seconds
+
+
+@dataclass(frozen=True)
+class KvReuse:
+    """How much of a prompt the engine's KV cache (the live state or a saved one) holds."""
+
+    prompt_tokens: int  # the prompt's tokens, as generate() would evaluate them
+    cached_tokens: int  # the leading ones it would not evaluate again
+
+    @property
+    def uncached(self) -> int:
+        return self.prompt_tokens - self.cached_tokens
 
 
 class Backend(Protocol):
@@ -160,6 +177,23 @@ class Backend(Protocol):
 
     def tokenize(self, text: str) -> list[int]:
         """Tokens of plain text (no BOS, special-looking text stays text)."""
+        ...
+
+    @property
+    def prompt_rate(self) -> float:
+        """Prompt tokens evaluated per second lately, as measured by the engine (from its
+        load-time calibration on); 0 when it knows none yet."""
+        ...
+
+    def kv_reuse(self, prompt: Sequence[PromptPart]) -> KvReuse:
+        """How many leading tokens of ``prompt`` generate() would take from the KV cache
+        instead of evaluating them (cheap: a tokenization and a prefix comparison)."""
+        ...
+
+    def hold(self, prompt: Sequence[PromptPart], limits: GenerationLimits) -> bool:
+        """Evaluate ``prompt``, the head many prompts start with (a chat template's system
+        message and request), and keep its KV state aside for them, so the first of them
+        pays only for the rest. False when it was stopped (cancel, time cap)."""
         ...
 
     def generate(

@@ -15,10 +15,15 @@ from qwen_lsp.engine import (
     Generation,
     GenerationLimits,
     KeepGoing,
+    KvReuse,
     PromptPart,
     Special,
     StopReason,
 )
+from qwen_lsp.engine.kv_pool import common_prefix
+
+# The prompts the fake's "KV cache" holds (the real engine: its live state and its pool).
+KEPT_PROMPTS = 8
 
 
 class FakeBackend:
@@ -41,6 +46,11 @@ class FakeBackend:
         self.prompt_log = prompt_log
         self.calls: list[str] = []
         self.limits: list[GenerationLimits] = []
+        # Prompt tokens per second, as the real engine measures them (tests set it).
+        self.prompt_rate = 100.0
+        # The token lists of the prompts read lately, most recent last, and the heads held.
+        self.kept: list[list[int]] = []
+        self.held: list[str] = []
 
     @classmethod
     def from_file(
@@ -63,6 +73,29 @@ class FakeBackend:
         # Roughly four characters a token, like a real BPE vocabulary on code.
         return [ord(c) for c in text[::4]]
 
+    @staticmethod
+    def _text(prompt: Sequence[PromptPart]) -> str:
+        return "".join(p.text if isinstance(p, Special) else p for p in prompt)
+
+    def kv_reuse(self, prompt: Sequence[PromptPart]) -> KvReuse:
+        tokens = self.tokenize(self._text(prompt))
+        kept = [*self.kept, *(self.tokenize(text) for text in self.held)]  # heads: pinned
+        cached = max((common_prefix(state, tokens) for state in kept), default=0)
+        return KvReuse(len(tokens), min(cached, max(0, len(tokens) - 1)))
+
+    def _keep(self, prompt_text: str) -> None:
+        self.kept.append(self.tokenize(prompt_text))
+        del self.kept[:-KEPT_PROMPTS]
+
+    def hold(self, prompt: Sequence[PromptPart], limits: GenerationLimits) -> bool:
+        if limits.cancel.cancelled:
+            return False
+        text = self._text(prompt)
+        if text in self.held:
+            return True
+        self.held.append(text)
+        return True
+
     def _answer_for(self, prompt_text: str) -> str:
         for key in sorted(self.contains, key=len, reverse=True):
             # "a && b": the prompt must contain every part.
@@ -76,7 +109,9 @@ class FakeBackend:
     def generate(
         self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
     ) -> Generation:
-        prompt_text = "".join(p.text if isinstance(p, Special) else p for p in prompt)
+        prompt_text = self._text(prompt)
+        reused = self.kv_reuse(prompt).cached_tokens
+        self._keep(prompt_text)
         self.calls.append(prompt_text)
         if self.prompt_log:
             with open(self.prompt_log, "a", encoding="utf-8") as log:
@@ -108,6 +143,7 @@ class FakeBackend:
             text=text,
             stop_reason=reason,
             prompt_tokens=len(self.tokenize(prompt_text)),
+            reused_tokens=reused,
             generated_tokens=len(text),
             generate_seconds=time.monotonic() - start,
         )

@@ -25,6 +25,7 @@ from qwen_lsp.engine import (
     Generation,
     GenerationLimits,
     KeepGoing,
+    KvReuse,
     PromptPart,
     Special,
     StopReason,
@@ -32,13 +33,16 @@ from qwen_lsp.engine import (
 from qwen_lsp.engine.abort import AbortSwitch
 from qwen_lsp.engine.kv_pool import KvPool, common_prefix
 from qwen_lsp.engine.lookup import PromptLookup
-from qwen_lsp.engine.threads import ThreadGovernor
+from qwen_lsp.engine.threads import PromptSpeed, ThreadGovernor
 
 log = logging.getLogger(__name__)
 
 # Prompt tokens evaluated per model call: about 0.3 s of work on one core. Threads adapt
 # and the time cap is checked between calls; a cancel also stops a call in the middle.
 PREFILL_CHUNK = 32
+# A background prompt (a warm-up) is preempted by every keystroke, and the call it was in
+# loses what it had read: smaller chunks lose less, at some cost in speed.
+BACKGROUND_PREFILL_CHUNK = 16
 # Saved KV states (about 12 KB per token for the 0.5B model, so a few MB each; 57 KB per
 # token for a 7B one): other documents, the typing position while a speculation or a code
 # action runs elsewhere. At most this many, within the kvCacheBytes budget.
@@ -46,12 +50,18 @@ KEPT_STATES = 8
 # Saving or restoring a state costs a copy of it; only worth it when it spares this many
 # tokens of prompt evaluation.
 MIN_TOKENS_SAVED_BY_RESTORE = 48
+# A held head (a chat prompt's first 40-odd tokens) is restored when it spares this many.
+MIN_TOKENS_SAVED_BY_HEAD = 16
 # A prompt that leaves fewer tokens than this for the answer is refused, with a message;
 # otherwise the answer is cut to the room left.
 MIN_ANSWER_TOKENS = 16
 # Measured at load with one thread, so that a stall of more threads is caught from the first
 # request on: code of the kind the server reads, as a prompt and as decoding steps.
-CALIBRATION_TEXT = "def area(width, height):\n    return width * height\n"
+# It is also the first figure of the prompt rate (PromptSpeed: long enough to tell).
+CALIBRATION_TEXT = (
+    "def area(width, height):\n    return width * height\n\n\n"
+    "def perimeter(width, height):\n    return 2 * (width + height)\n"
+)
 CALIBRATION_STEPS = 2
 
 
@@ -89,6 +99,8 @@ class LlamaBackend:
         self._path = model_path
         self._pool: KvPool[Any] = KvPool(options.kv_cache_bytes, len, KEPT_STATES)
         self._healer = TokenHealer([self._llm.detokenize([i]) for i in range(self._llm.n_vocab())])
+        # The last prompt tokenized (kv_reuse then generate ask for the same one).
+        self._tokenized: tuple[tuple[PromptPart, ...], list[int]] = ((), [])
         self._special_ids: dict[str, int] = {}
         self._stop_ids = {self._llm.token_eos()}
         for text in stop_tokens:
@@ -109,14 +121,14 @@ class LlamaBackend:
         self._adapt = options.adapt_threads and threads > 1
         self._threads_set = (threads, threads)
         self.last_threads = threads
+        self._speed = PromptSpeed()
+        self._calibrate(1 if self._adapt else threads)
         if self._adapt:
-            self._calibrate()
-            one = self._prefill_threads.rate(1)
             log.info(
                 "threads: up to %d, fewer while the CPU is busy (one thread reads %.0f "
                 "prompt tokens/s)",
                 threads,
-                1 / one if one else 0,
+                self._speed.tokens_per_second,
             )
 
     @property
@@ -144,7 +156,14 @@ class LlamaBackend:
         tokens: list[int] = self._llm.tokenize(text.encode(), add_bos=False, special=False)
         return tokens
 
+    @property
+    def prompt_rate(self) -> float:
+        return self._speed.tokens_per_second
+
     def prompt_tokens(self, prompt: Sequence[PromptPart]) -> list[int]:
+        key = tuple(prompt)
+        if key == self._tokenized[0]:
+            return list(self._tokenized[1])
         tokens: list[int] = []
         for part in prompt:
             if isinstance(part, Special):
@@ -154,7 +173,54 @@ class LlamaBackend:
                 tokens.append(token)
             else:
                 tokens.extend(self.tokenize(part))
+        self._tokenized = (key, list(tokens))
         return tokens
+
+    def _evaluated(self, prompt: Sequence[PromptPart]) -> tuple[list[int], bytes]:
+        """The tokens generate() evaluates for ``prompt``, and the text of the one it takes
+        off for token healing."""
+        # Token healing: the prompt's last text token is dropped and the model must
+        # regenerate it (or a longer token starting with it). Otherwise a prompt ending in
+        # "    " (one 4-space token) makes the model add the space that the usual
+        # tokenization "   " + ' """' would put in front of the next token.
+        tokens = self.prompt_tokens(prompt)
+        heal = b""
+        if prompt and not isinstance(prompt[-1], Special) and prompt[-1]:
+            heal = self._llm.detokenize([tokens.pop()])
+        return tokens, heal
+
+    def _closest(self, tokens: list[int]) -> tuple[int, int, int]:
+        """(tokens shared with the live state, index of the saved state to restore or -1,
+        tokens shared with that one): a saved state is restored only when it spares enough
+        evaluation to pay for the copy."""
+        llm = self._llm
+        live_shared = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        index, shared = self._pool.best(tokens)
+        if index >= 0 and shared >= live_shared + MIN_TOKENS_SAVED_BY_RESTORE:
+            return live_shared, index, shared
+        # A held head is a small state, a cheap copy (an ordinary state sharing as much
+        # may be thousands of tokens long).
+        index, shared = self._pool.best(tokens, pinned=True)
+        if index >= 0 and shared >= live_shared + MIN_TOKENS_SAVED_BY_HEAD:
+            return live_shared, index, shared
+        return live_shared, -1, 0
+
+    def kv_reuse(self, prompt: Sequence[PromptPart]) -> KvReuse:
+        tokens, _ = self._evaluated(prompt)
+        live_shared, index, shared = self._closest(tokens)
+        cached = shared if index >= 0 else live_shared
+        # The last token is always evaluated again: sampling needs its logits.
+        return KvReuse(len(tokens), min(cached, max(0, len(tokens) - 1)))
+
+    def hold(self, prompt: Sequence[PromptPart], limits: GenerationLimits) -> bool:
+        tokens = self.prompt_tokens(prompt)
+        if self._pool.holds(tokens):
+            return True
+        _, stopped = self._prefill(tokens, limits, whole=True)
+        if stopped:
+            return False
+        self._pool.put(tokens, self._save_kv(), pinned=True)
+        return True
 
     def _bring_closest_state(self, tokens: list[int]) -> None:
         """Before evaluating ``tokens``: restore the saved KV state that spares the most
@@ -162,11 +228,8 @@ class LlamaBackend:
         """
         llm = self._llm
         live: list[int] = llm.input_ids[: llm.n_tokens].tolist()
-        live_shared = common_prefix(live, tokens)
-        index, shared = self._pool.best(tokens)
-        kept = None
-        if index >= 0 and shared >= live_shared + MIN_TOKENS_SAVED_BY_RESTORE:
-            kept = self._pool.take(index)
+        live_shared, index, _ = self._closest(tokens)
+        kept = self._pool.take(index) if index >= 0 else None
         if len(live) - live_shared >= MIN_TOKENS_SAVED_BY_RESTORE:
             self._pool.put(live, self._save_kv())
         if kept is not None:
@@ -274,7 +337,10 @@ class LlamaBackend:
                 governor.record(count, units, time.monotonic() - start, stalled=True)
             return reason  # type: ignore[return-value]
         self._abort.disarm()  # a reason found after the call ended does not matter
-        governor.record(count, units, time.monotonic() - start)
+        seconds = time.monotonic() - start
+        governor.record(count, units, seconds)
+        if not decoding:
+            self._speed.record(units, seconds)
         self.last_threads = count
         return None
 
@@ -285,27 +351,41 @@ class LlamaBackend:
             llama_cpp.llama_set_n_threads(self._llm.ctx, decoding, batch)
             self._threads_set = (decoding, batch)
 
-    def _calibrate(self) -> None:
-        """Time a short prompt and two decoding steps at one thread: the figure a stall at
-        more threads is judged by from the first request on (about 0.3 s for the 0.5B
-        model; the other counts are measured by the requests themselves)."""
+    def _calibrate(self, threads: int) -> None:
+        """Time a short prompt and two decoding steps (at one thread when the count adapts):
+        the figure a stall at more threads is judged by from the first request on, and the
+        first prompt rate. Then each once more at the most threads, as a probe (stopped at
+        1.5x the time of one thread): a machine already busy then starts at the count that
+        runs, instead of the first request stalling at all of them for 4x a chunk's time
+        (about 0.5 s for the 0.5B model; the other counts are measured by the requests)."""
         llm = self._llm
         tokens = self.tokenize(CALIBRATION_TEXT)
         limits = GenerationLimits(max_tokens=0, max_seconds=60.0)
-        llm.n_tokens = 0
-        self._timed(functools.partial(llm.eval, tokens), len(tokens), False, 1, limits)
-        llm.n_tokens = 0
-        for token in tokens[:CALIBRATION_STEPS]:
-            self._timed(functools.partial(self._eval, [token]), 1, True, 1, limits)
+
+        def prompt(count: int) -> None:
+            llm.n_tokens = 0
+            self._timed(functools.partial(llm.eval, tokens), len(tokens), False, count, limits)
+
+        def steps(count: int, many: int) -> None:
+            llm.n_tokens = 0
+            for token in tokens[:many]:
+                self._timed(functools.partial(self._eval, [token]), 1, True, count, limits)
+
+        prompt(threads)
+        steps(threads, CALIBRATION_STEPS)
+        if self._adapt:
+            prompt(self._prefill_threads.probe_from(threads))
+            steps(self._decode_threads.probe_from(threads), 1)
         llm.n_tokens = 0
 
     def _prefill(
-        self, tokens: list[int], limits: GenerationLimits
+        self, tokens: list[int], limits: GenerationLimits, whole: bool = False
     ) -> tuple[int, StopReason | None]:
         """Evaluate the part of ``tokens`` the KV cache does not hold yet.
 
         Returns (reused token count, None when finished or why it stopped). The last token is
-        always evaluated again when everything is cached, because sampling needs its logits.
+        always evaluated again when everything is cached, because sampling needs its logits
+        (not when ``whole``: nothing is sampled after it).
         Between chunks the evaluation stops when cancelled or out of time, and lets waiting
         work run (``yield_point``): a prompt of thousands of tokens takes many seconds on a
         CPU, and a keystroke must not wait for it.
@@ -314,9 +394,13 @@ class LlamaBackend:
         if limits.reuse_kv:
             self._bring_closest_state(tokens)
         common = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
-        common = min(common, len(tokens) - 1) if limits.reuse_kv else 0
+        if not limits.reuse_kv:
+            common = 0
+        elif not whole:
+            common = min(common, len(tokens) - 1)
         llm.n_tokens = common  # eval() drops the KV entries past this point
         start = common
+        size = BACKGROUND_PREFILL_CHUNK if limits.background else PREFILL_CHUNK
         while start < len(tokens):
             if limits.cancel.cancelled:
                 return common, "cancelled"
@@ -328,7 +412,7 @@ class LlamaBackend:
                 start = min(start, common_prefix(llm.input_ids[: llm.n_tokens], tokens))
                 llm.n_tokens = start
                 continue
-            chunk = tokens[start : start + PREFILL_CHUNK]
+            chunk = tokens[start : start + size]
             stopped = self._call(functools.partial(llm.eval, chunk), len(chunk), False, limits)
             if stopped:
                 return common, stopped
@@ -338,14 +422,7 @@ class LlamaBackend:
     def generate(
         self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
     ) -> Generation:
-        tokens = self.prompt_tokens(prompt)
-        # Token healing: the prompt's last text token is dropped and the model must
-        # regenerate it (or a longer token starting with it). Otherwise a prompt ending in
-        # "    " (one 4-space token) makes the model add the space that the usual
-        # tokenization "   " + ' """' would put in front of the next token.
-        heal = b""
-        if prompt and not isinstance(prompt[-1], Special) and prompt[-1]:
-            heal = self._llm.detokenize([tokens.pop()])
+        tokens, heal = self._evaluated(prompt)
         room = self._llm.n_ctx() - len(tokens) - 1  # one cell spare, to be safe
         if room < MIN_ANSWER_TOKENS:
             raise ValueError(

@@ -73,6 +73,13 @@ class ThreadGovernor:
             self._probing = self._probe_candidate()
         return self._probing if self._probing is not None else self.current
 
+    def probe_from(self, count: int) -> int:
+        """At load, after a call at ``count`` threads was measured: that is the current
+        count, and the next call probes the most threads (returned)."""
+        self.current = count
+        self._probing = self.most if self.most != count else None
+        return self.most
+
     def stall_seconds(self, count: int, units: int) -> float | None:
         """How long a call of ``units`` at ``count`` threads may run before it is aborted
         as stalled; None: never (nothing faster is known, or no fewer threads to go to)."""
@@ -138,3 +145,29 @@ class ThreadGovernor:
         ):
             self.current -= 1
             self._next_probe = self._clock() + self._probe_wait
+
+
+# Calls that evaluate fewer prompt tokens than this (a keystroke's few new tokens, the end
+# of a prompt) cost about a decoding step each, whatever their count: they say nothing about
+# how fast a long prompt is read.
+MIN_RATE_UNITS = 16
+
+
+class PromptSpeed:
+    """Prompt tokens read per second in calls long enough to tell (whatever thread count
+    ran them), smoothed with the same weight as the governors': what a cold prompt of
+    hundreds of tokens will cost now, on this machine, under its current load."""
+
+    def __init__(self) -> None:
+        self.tokens_per_second = 0.0  # 0: nothing measured yet
+
+    def record(self, units: int, seconds: float) -> None:
+        if units < MIN_RATE_UNITS or seconds <= 0:
+            return
+        measured = units / seconds
+        if self.tokens_per_second <= 0:
+            self.tokens_per_second = measured
+        else:
+            self.tokens_per_second = (
+                NEWEST_WEIGHT * measured + (1 - NEWEST_WEIGHT) * self.tokens_per_second
+            )

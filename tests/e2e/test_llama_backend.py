@@ -112,13 +112,16 @@ def test_a_long_prompt_interrupted_while_read_gives_the_same_answer(backend: obj
 
 # -- issue 12: threads that follow the load, stops in the middle of a call -----------------
 
-LONG_PROMPT: list[PromptPart] = [
-    Special("<|fim_prefix|>"),
-    "".join(f"def helper_{i}(x):\n    return x * {i} + {i % 7}\n\n\n" for i in range(20)),
-    Special("<|fim_suffix|>"),
-    "\n",
-    Special("<|fim_middle|>"),
-]
+
+def _fim(code: str) -> list[PromptPart]:
+    """A FIM prompt for a completion after ``code``."""
+    markers = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
+    return [Special(markers[0]), code, Special(markers[1]), "\n", Special(markers[2])]
+
+
+LONG_PROMPT = _fim(
+    "".join(f"def helper_{i}(x):\n    return x * {i} + {i % 7}\n\n\n" for i in range(20))
+)
 
 
 def test_threads_drop_while_other_programs_keep_the_cpu_busy(backend: object) -> None:
@@ -190,3 +193,53 @@ def test_the_time_cap_covers_the_prompt(backend: object) -> None:
     took = time.monotonic() - started
     assert result.stop_reason == "time_cap" and not result.text, result
     assert took < 0.3 + 5, took  # the cap, plus a generous margin for a loaded machine
+
+
+# -- issue 12: what the engine knows about a cold prompt ------------------------------------
+
+CODE_PROMPT = _fim(
+    "".join(f"def scale_{i}(values):\n    return [v * {i} for v in values]\n\n" for i in range(8))
+)
+
+
+def test_the_engine_says_how_many_tokens_of_a_prompt_its_kv_cache_holds(backend: object) -> None:
+    from qwen_lsp.engine.kv_pool import common_prefix
+    from qwen_lsp.engine.llama_backend import LlamaBackend
+
+    assert isinstance(backend, LlamaBackend)
+    read_only = GenerationLimits(max_tokens=1, max_seconds=600)  # the prompt, no answer
+    backend.generate(CODE_PROMPT, read_only, lambda _: True)
+    more = [*CODE_PROMPT, "def scale_8(values):\n    return"]  # the same prompt and more
+    shared = common_prefix(backend.prompt_tokens(CODE_PROMPT), backend.prompt_tokens(more))
+    assert shared == len(backend.prompt_tokens(CODE_PROMPT)) > 100
+    assert backend.kv_reuse(more).cached_tokens == shared  # from the live state
+    # Another prompt takes the live state; the first one is then in the pool of saved ones.
+    backend.generate(ACTION, read_only, lambda _: True)
+    assert backend.kv_reuse(more).cached_tokens == shared
+    # And that is what generating from it really reuses.
+    assert backend.generate(more, read_only, lambda _: True).reused_tokens == shared
+
+
+def test_a_held_head_outlives_other_prompts(backend: object) -> None:
+    from qwen_lsp.engine.llama_backend import KEPT_STATES, LlamaBackend
+
+    assert isinstance(backend, LlamaBackend)
+    head: list[PromptPart] = [*ACTION[:1], "system\nYou help with code.\n" * 5]
+    assert backend.hold(head, GenerationLimits(max_tokens=0, max_seconds=600, background=True))
+    held = len(backend.prompt_tokens(head))
+    for i in range(KEPT_STATES + 2):  # more other states than the pool keeps
+        other = [*CODE_PROMPT[:1], f"# file {i}\n", *CODE_PROMPT[1:]]
+        backend.generate(other, GenerationLimits(max_tokens=1, max_seconds=600), lambda _: True)
+    assert backend.kv_reuse([*head, "Continue."]).cached_tokens >= held - 1
+
+
+def test_the_engine_knows_its_prompt_rate_from_load_on(backend: object) -> None:
+    from qwen_lsp.engine.llama_backend import LlamaBackend
+
+    assert isinstance(backend, LlamaBackend)
+    assert backend.prompt_rate > 0  # calibrated at load
+    once = GenerationLimits(max_tokens=1, max_seconds=600, reuse_kv=False)
+    cold = backend.generate(LONG_PROMPT, once, lambda _: True)
+    measured = cold.prompt_tokens / cold.prompt_seconds
+    # It follows what long prompts cost (generously: the machine's load may change).
+    assert measured / 4 <= backend.prompt_rate <= measured * 4, (measured, backend.prompt_rate)

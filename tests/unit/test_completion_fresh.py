@@ -8,10 +8,9 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 
-from qwen_lsp.background import MIN_COLD_TOKENS, PromptRate, cold_budgets
+from qwen_lsp.background import cold_budgets
 from qwen_lsp.cache import CachedSuggestion, SuggestionCache
 from qwen_lsp.documents import DocumentStore
-from qwen_lsp.engine import Generation
 from qwen_lsp.engine.fake import FakeBackend
 from qwen_lsp.settings import Settings
 from tests.unit.test_completion import URI, complete, no_speculation, service
@@ -108,7 +107,7 @@ async def test_a_cold_prompt_is_cut_then_warmed_for_the_next_keystroke() -> None
     text = long_file()
     assert await complete(svc, store, text + "result = ")
     cold = backend.calls[0]
-    assert len(backend.tokenize(cold)) < (MIN_COLD_TOKENS + Settings().suffixTokens)
+    assert len(backend.tokenize(cold)) < (Settings().coldPromptMinTokens + Settings().suffixTokens)
     # Behind the answer, the whole window at this cursor is read (the warm-up) ...
     await until(lambda: svc.stats.generations == 2)
     warm = backend.calls[1]
@@ -126,18 +125,10 @@ async def test_without_a_cold_budget_the_whole_window_is_asked_at_once() -> None
     assert await complete(svc, store, text + "result = ")
     await asyncio.sleep(0.2)
     assert len(backend.calls) == 1
-    assert len(backend.tokenize(backend.calls[0])) > MIN_COLD_TOKENS + Settings().suffixTokens
-
-
-def test_the_prompt_rate_follows_measured_generations() -> None:
-    rate = PromptRate(100.0)
-    rate.record(Generation("x", "done", prompt_tokens=400, reused_tokens=0, prompt_seconds=1.0))
-    assert rate.tokens_per_second == 250.0
-    # A prompt stopped halfway, or a few tokens, say nothing about the rate.
-    rate.record(Generation("", "cancelled", prompt_tokens=400, prompt_seconds=9.0))
-    rate.record(Generation("x", "done", prompt_tokens=10, prompt_seconds=9.0))
-    assert rate.tokens_per_second == 250.0
-    assert rate.tokens_in(1.0) == 250
+    assert (
+        len(backend.tokenize(backend.calls[0]))
+        > Settings().coldPromptMinTokens + Settings().suffixTokens
+    )
 
 
 def test_cold_budgets_share_the_cut_as_the_settings_share_the_window() -> None:
@@ -151,4 +142,6 @@ async def test_a_cold_block_prompt_is_cut_too_leaving_room_for_the_template() ->
     assert await complete(svc, store, long_file() + "def f(xs):\n    ") == "return 1"
     cold = backend.calls[0]
     assert "<|im_start|>assistant" in cold  # the chat prompt of a block
-    assert len(backend.tokenize(cold)) < MIN_COLD_TOKENS + 2 * Settings().suffixTokens
+    assert (
+        len(backend.tokenize(cold)) < Settings().coldPromptMinTokens + 2 * Settings().suffixTokens
+    )

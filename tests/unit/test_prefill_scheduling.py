@@ -15,9 +15,15 @@ import numpy as np
 
 from qwen_lsp.engine import GenerationLimits
 from qwen_lsp.engine.abort import AbortSwitch
-from qwen_lsp.engine.kv_pool import KvPool
-from qwen_lsp.engine.llama_backend import KEPT_STATES, PREFILL_CHUNK, LlamaBackend
-from qwen_lsp.engine.threads import ThreadGovernor
+from qwen_lsp.engine.kv_pool import KvPool, common_prefix
+from qwen_lsp.engine.llama_backend import (
+    BACKGROUND_PREFILL_CHUNK,
+    KEPT_STATES,
+    MIN_TOKENS_SAVED_BY_RESTORE,
+    PREFILL_CHUNK,
+    LlamaBackend,
+)
+from qwen_lsp.engine.threads import PromptSpeed, ThreadGovernor
 
 
 class FakeLlama:
@@ -28,8 +34,16 @@ class FakeLlama:
         self.n_tokens = 0
         self.cells: list[int] = []
         self.evaluated: list[int] = []
+        self.calls: list[int] = []  # tokens per call
+
+    def tokenize(self, text: bytes, add_bos: bool = False, special: bool = False) -> list[int]:
+        return list(text)  # one token a byte
+
+    def detokenize(self, tokens: Sequence[int]) -> bytes:
+        return bytes(tokens)
 
     def eval(self, tokens: Sequence[int]) -> None:
+        self.calls.append(len(tokens))
         self.cells = self.cells[: self.n_tokens] + list(tokens)
         self.input_ids[self.n_tokens : self.n_tokens + len(tokens)] = tokens
         self.n_tokens += len(tokens)
@@ -46,6 +60,8 @@ class ScriptedBackend(LlamaBackend):
         self._adapt = False
         self._threads_set = (1, 1)
         self._abort = AbortSwitch()
+        self._speed = PromptSpeed()
+        self._tokenized = ((), [])
 
     def _save_kv(self) -> Any:
         self.copies += 1
@@ -127,3 +143,59 @@ def test_a_cancel_during_the_interruption_stops_the_prefill() -> None:
     _, stopped = backend._prefill(ACTION, limits)
     assert stopped == "cancelled"
     assert len(backend._llm.evaluated) < PREFILL_CHUNK + 1
+
+
+def _read(backend: ScriptedBackend, text: str) -> int:
+    """Evaluate a plain-text prompt as generate() would; the tokens it reused."""
+    tokens, _ = backend._evaluated([text])
+    reused, stopped = backend._prefill(tokens, GenerationLimits(max_tokens=8, max_seconds=9))
+    assert stopped is None
+    return reused
+
+
+def test_the_engine_says_how_much_of_a_prompt_its_live_or_saved_states_hold() -> None:
+    backend = ScriptedBackend()
+    first = "def first(x):\n" + "    x += 1\n" * 20
+    assert backend.kv_reuse([first]).cached_tokens == 0
+    _read(backend, first)
+    more = first + "    return x\n"
+    shared = common_prefix(backend._evaluated([first])[0], backend._evaluated([more])[0])
+    assert backend.kv_reuse([more]).cached_tokens == shared > 200  # the live state
+    # Another prompt takes the live state; the first one's goes to the pool.
+    assert _read(backend, "class Other:\n" + "    y = 2\n" * 20) == 0
+    assert backend.kv_reuse([more]).cached_tokens == shared  # a saved state
+    assert _read(backend, more) == shared  # what the prefill then really reused
+    # A saved state sharing too little more than the live one is not worth its copy.
+    near = more[: MIN_TOKENS_SAVED_BY_RESTORE // 2]
+    assert backend.kv_reuse([near + "z" * 100]).cached_tokens == len(near)
+
+
+def test_a_held_head_serves_the_prompts_that_start_with_it() -> None:
+    backend = ScriptedBackend()
+    head = "You are a helpful assistant. Continue: "  # shorter than an ordinary state
+    limits = GenerationLimits(max_tokens=0, max_seconds=9, background=True)
+    assert backend.hold([head], limits)
+    for i in range(2 * KEPT_STATES):  # other files' states come and go
+        _read(backend, f"file {i}\n" + "x = 1\n" * 20)
+    assert len(head) < MIN_TOKENS_SAVED_BY_RESTORE
+    assert backend.kv_reuse([head + "def f():"]).cached_tokens == len(head)
+    evaluated = len(backend._llm.evaluated)
+    assert backend.hold([head], limits)  # held already: nothing read again
+    assert len(backend._llm.evaluated) == evaluated
+
+
+def test_background_prompts_are_read_in_smaller_chunks() -> None:
+    backend = ScriptedBackend()
+    limits = GenerationLimits(max_tokens=8, max_seconds=9, background=True)
+    assert backend._prefill(ACTION, limits) == (0, None)
+    assert set(backend._llm.calls) == {BACKGROUND_PREFILL_CHUNK}
+    assert BACKGROUND_PREFILL_CHUNK < PREFILL_CHUNK
+
+
+def test_a_held_head_serves_a_prompt_though_another_saved_state_shares_as_much() -> None:
+    backend = ScriptedBackend()
+    head = "You are a helpful assistant. Continue: "
+    assert backend.hold([head], GenerationLimits(max_tokens=0, max_seconds=9))
+    _read(backend, head + "first file " * 20)  # its state starts with the head too ...
+    _read(backend, "other\n" * 80)  # ... and goes to the pool
+    assert backend.kv_reuse([head + "second file"]).cached_tokens == len(head)

@@ -170,3 +170,21 @@ def test_a_closed_switch_ends_its_watchdog_thread() -> None:
     switch.close()
     switch.close()
     assert not watchdog.is_alive()
+
+
+def test_a_probe_at_load_starts_a_busy_machine_at_the_count_that_runs() -> None:
+    clock = Clock()
+    governor = ThreadGovernor(2, clock)
+    governor.record(1, 32, 0.32)  # the calibration at one thread
+    assert governor.probe_from(1) == 2 and governor.current == 1 and governor.probing
+    assert governor.next_count() == 2
+    # The probe at two threads stalls (a busy machine): stopped at 1.5x one thread's time ...
+    assert governor.stall_seconds(2, 32) == pytest.approx(1.5 * 0.32)
+    governor.record(2, 32, 0.48, stalled=True)
+    assert governor.current == 1 and not governor.probing  # ... and the requests start at one
+    # On a quiet machine the probe wins and the requests start at two.
+    governor = ThreadGovernor(2, clock)
+    governor.record(1, 32, 0.32)
+    governor.probe_from(1)
+    governor.record(2, 32, 0.2)
+    assert governor.current == 2

@@ -34,6 +34,7 @@ export const SERVER_SETTING_KEYS = [
   'maxDocumentBytes',
   'kvCacheBytes',
   'coldPromptSeconds',
+  'coldPromptMinTokens',
   'blockShowAfterSeconds',
   'kvReuse',
   'suggestionCache',
@@ -71,6 +72,7 @@ export const SETTING_ENV: Readonly<Record<string, string>> = {
 
 /** Of those, the switches for tests and measurements: not in the Settings UI. */
 export const INTERNAL_SETTING_KEYS = [
+  'coldPromptMinTokens',
   'kvReuse',
   'suggestionCache',
   'speculation',
