@@ -90,6 +90,7 @@ def load_backend(settings: Settings) -> Backend:
         adapt_threads=settings.adaptThreads,
         n_gpu_layers=settings.gpuLayers,
         kv_cache_bytes=settings.kvCacheBytes,
+        checkpoint_bytes=settings.checkpointBytes,
     )
     try:
         backend = LlamaBackend(resolved.path, stop, options)

@@ -284,6 +284,17 @@ class Settings:
         "background for the next request. 0 = always wait for the whole block.",
         minimum=0.0,
     )
+    checkpointBytes: int = setting(
+        1 << 30,
+        "Memory (bytes) for state checkpoints of hybrid models (Qwen3.5, Qwen3.6, "
+        "Qwen3-Coder-Next), whose recurrent state cannot be cut back to a shorter prompt: a "
+        "keystroke then restarts from the latest checkpoint instead of the whole prompt. "
+        "One is about 160 MB for Qwen3.6-27B; the least recently used go first; 0 = none "
+        "(every prompt evaluated whole). Other models take none.",
+        env="QWEN_LSP_CHECKPOINT_BYTES",
+        minimum=0,
+        reload=True,
+    )
     # -- what each speed technique buys: switches for the benchmark, leave them on
     kvReuse: bool = setting(
         True,

@@ -30,6 +30,7 @@ from qwen_lsp.engine import (
     StopReason,
 )
 from qwen_lsp.engine.abort import AbortSwitch
+from qwen_lsp.engine.checkpoints import SequenceMemory, checkpoint_marks
 from qwen_lsp.engine.kv_pool import KvPool, common_prefix
 from qwen_lsp.engine.lookup import PromptLookup
 from qwen_lsp.engine.threads import ThreadGovernor
@@ -62,6 +63,7 @@ class LlamaOptions:
     n_gpu_layers: int = 0
     n_batch: int = 512
     kv_cache_bytes: int = 512 << 20  # the budget of the saved KV states (kvCacheBytes)
+    checkpoint_bytes: int = 1 << 30  # hybrid models' state checkpoints (checkpointBytes)
     adapt_threads: bool = True  # fewer threads while other programs keep the CPU busy
 
 
@@ -88,6 +90,8 @@ class LlamaBackend:
         logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
         self._path = model_path
         self._pool: KvPool[Any] = KvPool(options.kv_cache_bytes, len, KEPT_STATES)
+        # Every cut of the live sequence goes through it: a hybrid model's cannot be cut.
+        self.memory = SequenceMemory(self._llm, options.checkpoint_bytes)
         self._healer = TokenHealer([self._llm.detokenize([i]) for i in range(self._llm.n_vocab())])
         self._special_ids: dict[str, int] = {}
         self._stop_ids = {self._llm.token_eos()}
@@ -144,7 +148,10 @@ class LlamaBackend:
         tokens: list[int] = self._llm.tokenize(text.encode(), add_bos=False, special=False)
         return tokens
 
-    def prompt_tokens(self, prompt: Sequence[PromptPart]) -> list[int]:
+    def prompt_tokens(
+        self, prompt: Sequence[PromptPart], special_ends: list[int] | None = None
+    ) -> list[int]:
+        """The prompt's tokens; ``special_ends`` gets the count after each special token."""
         tokens: list[int] = []
         for part in prompt:
             if isinstance(part, Special):
@@ -152,6 +159,8 @@ class LlamaBackend:
                 if token is None:
                     raise ValueError(f"the model has no special token {part.text}")
                 tokens.append(token)
+                if special_ends is not None:
+                    special_ends.append(len(tokens))
             else:
                 tokens.extend(self.tokenize(part))
         return tokens
@@ -222,7 +231,7 @@ class LlamaBackend:
         def put_aside() -> None:
             nonlocal aside
             aside = (llm.input_ids[: llm.n_tokens].tolist(), self._save_kv())
-            llm.n_tokens = 0  # the other work finds no live state: it restores its own
+            self.memory.clear()  # the other work finds no live state: it restores its own
 
         ran = limits.yield_point(put_aside)
         if aside is not None:
@@ -292,15 +301,15 @@ class LlamaBackend:
         llm = self._llm
         tokens = self.tokenize(CALIBRATION_TEXT)
         limits = GenerationLimits(max_tokens=0, max_seconds=60.0)
-        llm.n_tokens = 0
+        self.memory.clear()
         self._timed(functools.partial(llm.eval, tokens), len(tokens), False, 1, limits)
-        llm.n_tokens = 0
+        self.memory.clear()
         for token in tokens[:CALIBRATION_STEPS]:
             self._timed(functools.partial(self._eval, [token]), 1, True, 1, limits)
-        llm.n_tokens = 0
+        self.memory.clear()
 
     def _prefill(
-        self, tokens: list[int], limits: GenerationLimits
+        self, tokens: list[int], limits: GenerationLimits, marks: Sequence[int] = ()
     ) -> tuple[int, StopReason | None]:
         """Evaluate the part of ``tokens`` the KV cache does not hold yet.
 
@@ -308,14 +317,15 @@ class LlamaBackend:
         always evaluated again when everything is cached, because sampling needs its logits.
         Between chunks the evaluation stops when cancelled or out of time, and lets waiting
         work run (``yield_point``): a prompt of thousands of tokens takes many seconds on a
-        CPU, and a keystroke must not wait for it.
+        CPU, and a keystroke must not wait for it. Chunks end at ``marks``, where a hybrid
+        model's state is checkpointed.
         """
         llm = self._llm
         if limits.reuse_kv:
             self._bring_closest_state(tokens)
         common = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         common = min(common, len(tokens) - 1) if limits.reuse_kv else 0
-        llm.n_tokens = common  # eval() drops the KV entries past this point
+        common = self.memory.cut(common)  # fewer on a hybrid model: its last checkpoint
         start = common
         while start < len(tokens):
             if limits.cancel.cancelled:
@@ -326,19 +336,23 @@ class LlamaBackend:
                 # Normally the state is back as it was; if it could not be restored, go
                 # on from what the cache holds.
                 start = min(start, common_prefix(llm.input_ids[: llm.n_tokens], tokens))
-                llm.n_tokens = start
+                start = self.memory.cut(start)
                 continue
-            chunk = tokens[start : start + PREFILL_CHUNK]
+            end = min([start + PREFILL_CHUNK, *(m for m in marks if m > start)])
+            chunk = tokens[start:end]
             stopped = self._call(functools.partial(llm.eval, chunk), len(chunk), False, limits)
             if stopped:
                 return common, stopped
             start = llm.n_tokens
+            if start in marks:
+                self.memory.checkpoint(tail=start == len(tokens) - 1)
         return common, None
 
     def generate(
         self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
     ) -> Generation:
-        tokens = self.prompt_tokens(prompt)
+        special_ends: list[int] = []
+        tokens = self.prompt_tokens(prompt, special_ends)
         # Token healing: the prompt's last text token is dropped and the model must
         # regenerate it (or a longer token starting with it). Otherwise a prompt ending in
         # "    " (one 4-space token) makes the model add the space that the usual
@@ -355,7 +369,8 @@ class LlamaBackend:
         if limits.max_tokens > room:  # the answer gets what is left rather than nothing
             limits = dataclasses.replace(limits, max_tokens=room)
         started = time.monotonic()
-        reused, stopped = self._prefill(tokens, limits)
+        marks = checkpoint_marks(special_ends, len(tokens)) if self.memory.hybrid else []
+        reused, stopped = self._prefill(tokens, limits, marks)
         prompt_done = time.monotonic()
         result = Generation(
             text="",
@@ -406,6 +421,7 @@ class LlamaBackend:
             draft = draft[: max(0, llm.n_ctx() - llm.n_tokens - 1)]
             n_past = llm.n_tokens
             batch = [token, *draft]
+            before = self.memory.before_draft() if draft else None
             stopped = self._call(functools.partial(self._eval, batch), 1, True, limits)
             if stopped:
                 return stopped
@@ -417,8 +433,15 @@ class LlamaBackend:
             while accepted < len(draft) and draft[accepted] == predicted[accepted]:
                 accepted += 1
             # Keep the KV entries of the token and the accepted guesses; drop the rest.
-            llm.n_tokens = n_past + 1 + accepted
-            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+            again = self.memory.undo_rejected(n_past + 1 + accepted, before)
+            if again:  # a hybrid model's state went back to before the batch
+                stopped = self._call(functools.partial(self._eval, again), 1, True, limits)
+                if stopped:
+                    return stopped
+            if llm.n_tokens != n_past + 1 + accepted:  # nothing to go back to: all again
+                _, stopped = self._prefill([*history, *draft[:accepted]], limits)
+                if stopped:
+                    return stopped
             lookup.feedback(len(draft), accepted)
             out.result.drafted_tokens = lookup.drafted
             out.result.accepted_tokens = lookup.accepted
@@ -432,8 +455,7 @@ class LlamaBackend:
     def _eval(self, batch: list[int]) -> None:
         """Evaluate ``batch`` after the cached tokens, keeping the logits of every position."""
         llm = self._llm
-        n_past = llm.n_tokens
-        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        n_past = llm.n_tokens  # the memory holds exactly these (SequenceMemory.cut)
         llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=True)
         llm._ctx.decode(llm._batch)
         llm.input_ids[n_past : n_past + len(batch)] = batch
@@ -451,6 +473,7 @@ class LlamaBackend:
         """Free the model, its context and the saved states; the memory comes back even
         if something still holds this object (idempotent)."""
         self._pool.clear()
+        self.memory.store.clear()
         self._abort.close()  # its watchdog thread ends
         llm, self._llm = self._llm, None
         if llm is not None:

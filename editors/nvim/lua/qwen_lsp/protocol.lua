@@ -18,6 +18,7 @@ M.SETTING_ENV = {
   hubUrl = 'QWEN_LSP_HUB_URL',
   maxSeconds = 'QWEN_LSP_MAX_SECONDS',
   kvCacheBytes = 'QWEN_LSP_KV_CACHE_BYTES',
+  checkpointBytes = 'QWEN_LSP_CHECKPOINT_BYTES',
   backend = 'QWEN_LSP_BACKEND',
   fakeAnswers = 'QWEN_LSP_FAKE_ANSWERS',
   fakeSecondsPerToken = 'QWEN_LSP_FAKE_SECONDS_PER_TOKEN',
