@@ -477,7 +477,7 @@ class CompletionService:
                             early(CachedSuggestion(shown, kind))
                 return not postprocess.is_line_complete(partial, kind, site)
 
-            if kind == "block" and settings.blockPrompt == "chat":
+            if _chat_prompt(kind, settings, markers):
                 # (No cross-file header here yet: the chat prompt has no place for it.)
                 language = snapshot.language or snapshot.language_id
                 prompt = chat_continuation_prompt(window, self._tools.template(backend), language)
@@ -507,7 +507,7 @@ class CompletionService:
                 cancel = LinkedCancel(worker_cancel, is_current=is_current)
             # Only the window around the cursor: the work is bounded by it, not the file.
             at = offset - view.start
-            chat = wanted == "block" and settings.blockPrompt == "chat"
+            chat = _chat_prompt(wanted, settings, markers)
             if self._tools.replaced(backend):
                 self._windows.clear()  # a new model's KV cache holds nothing yet
             counter = self._tools.counter(backend)
@@ -602,3 +602,10 @@ def _next_line_start(text: str, offset: int) -> str | None:
 
 def _is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"
+
+
+def _chat_prompt(kind: str, settings: Settings, markers: FimTokens) -> bool:
+    """Whether a completion of ``kind`` is asked through the chat prompt: blocks when
+    blockPrompt says so, and everything for a model not trained on FIM (its completion
+    style is "chat": the FIM tokens would be noise to it)."""
+    return not markers.trained or (kind == "block" and settings.blockPrompt == "chat")

@@ -295,6 +295,28 @@ class Settings:
         minimum=0,
         reload=True,
     )
+    completionStyle: str = setting(
+        "auto",
+        "How completions are asked of the model.",
+        env="QWEN_LSP_COMPLETION_STYLE",
+        choices=(
+            (
+                "auto",
+                "the model registry's entry says; for a GGUF file given by path, its metadata "
+                "(architecture, name, vocabulary)",
+            ),
+            (
+                "fim",
+                "fill-in-the-middle tokens (Qwen2.5-Coder and Qwen3-Coder are trained on them)",
+            ),
+            (
+                "chat",
+                "the chat template with the code around the cursor, as blockPrompt `chat` does "
+                "for blocks (Qwen3.5 and Qwen3.6 have the FIM tokens but no FIM training)",
+            ),
+        ),
+        reload=True,
+    )
     # -- what each speed technique buys: switches for the benchmark, leave them on
     kvReuse: bool = setting(
         True,

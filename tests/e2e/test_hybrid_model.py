@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qwen_lsp.modelstore import detect_style
+
 
 def test_tiny_hybrid_model_loads_and_behaves_like_a_hybrid(tiny_hybrid_model: Path) -> None:
     import llama_cpp
@@ -65,3 +67,18 @@ def _tokenizer_source() -> Path:
     from qwen_lsp.settings import resolve_settings
 
     return resolve(None, StoreConfig.from_settings(resolve_settings(os.environ).settings)).path
+
+
+def test_the_tiny_hybrid_model_given_by_path_is_asked_through_chat(
+    tiny_hybrid_model: Path,
+) -> None:
+    from qwen_lsp import app
+    from qwen_lsp.settings import Settings
+
+    verdict = detect_style(tiny_hybrid_model)
+    assert verdict.style == "chat" and "qwen35" in verdict.reason
+    markers = app.fim_tokens_of(Settings(model=str(tiny_hybrid_model)))
+    assert not markers.trained
+    assert app.fim_tokens_of(Settings(model=str(tiny_hybrid_model), completionStyle="fim")).trained
+    # The default model's file, by path: a Coder with trained FIM tokens.
+    assert detect_style(_tokenizer_source()).style == "fim"

@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "engine.checkpoints": 2,
     "engine.lookup": 2,
     "modelstore": 2,
+    "modelstore.style": 2,
     "admission": 3,
     "documents": 3,
     "text_index": 3,

@@ -19,6 +19,7 @@ M.SETTING_ENV = {
   maxSeconds = 'QWEN_LSP_MAX_SECONDS',
   kvCacheBytes = 'QWEN_LSP_KV_CACHE_BYTES',
   checkpointBytes = 'QWEN_LSP_CHECKPOINT_BYTES',
+  completionStyle = 'QWEN_LSP_COMPLETION_STYLE',
   backend = 'QWEN_LSP_BACKEND',
   fakeAnswers = 'QWEN_LSP_FAKE_ANSWERS',
   fakeSecondsPerToken = 'QWEN_LSP_FAKE_SECONDS_PER_TOKEN',
