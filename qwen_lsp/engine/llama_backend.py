@@ -1,4 +1,4 @@
-"""The llama-cpp-python engine: the only module that imports llama_cpp.
+"""The llama-cpp-python engine (with engine/checkpoints.py, the only modules that import llama_cpp).
 
 Performance on one CPU core is decided by the KV cache: consecutive prompts that share a
 long token prefix only pay for their new tail. We do the prefix matching and the prompt

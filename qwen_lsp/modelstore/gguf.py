@@ -79,6 +79,14 @@ class _GgufReader:
         except UnicodeDecodeError:
             raise self.corrupt("metadata string is not UTF-8") from None
 
+    def kv_count(self) -> int:
+        """After the version: skip the tensor count, read the metadata count."""
+        self.u64()  # tensor count: not needed
+        count = self.u64()
+        if count > _MAX_KV:
+            raise self.corrupt(f"impossible metadata count {count}")
+        return count
+
     def skip_value(self, vtype: int) -> None:
         if vtype in _GGUF_FIXED_SIZES:
             self.skip(_GGUF_FIXED_SIZES[vtype])
@@ -130,11 +138,7 @@ def check_gguf_header(path: Path, *, fix: str | None = None, pull: str | None = 
             if version in (0x02000000, 0x03000000):
                 raise r.corrupt("big-endian GGUF files are not supported")
             raise r.corrupt(f"unsupported GGUF version {version} (expected 2 or 3)")
-        r.u64()  # tensor count: not needed
-        kv_count = r.u64()
-        if kv_count > _MAX_KV:
-            raise r.corrupt(f"impossible metadata count {kv_count}")
-        for _ in range(kv_count):
+        for _ in range(r.kv_count()):
             key = r.string()
             vtype = r.u32()
             if key == "general.architecture":
@@ -193,11 +197,7 @@ def read_metadata(path: Path, wanted: Callable[[str], bool]) -> dict[str, Metada
         r = _GgufReader(f, size, path, fix, None)
         if r.read(4) != _GGUF_MAGIC or r.u32() not in (2, 3):
             raise r.error(f"{path} is not a GGUF file this reader knows")
-        r.u64()
-        kv_count = r.u64()
-        if kv_count > _MAX_KV:
-            raise r.corrupt(f"impossible metadata count {kv_count}")
-        for _ in range(kv_count):
+        for _ in range(r.kv_count()):
             key = r.string()
             vtype = r.u32()
             if not wanted(key):
