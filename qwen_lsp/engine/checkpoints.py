@@ -166,6 +166,22 @@ class SequenceMemory:
         self.clear()
         return 0
 
+    def repair(self) -> None:
+        """After a model call was stopped in the middle (a cancel, the time cap): llama.cpp
+        takes the call's tokens back with a cut, which a recurrent state refuses, and that
+        state may be half updated. Go back to a checkpoint within the tokens held, or start
+        over. (An attention model's cache is back as it was: nothing to do.)"""
+        if not self.hybrid:
+            return
+        llm = self._llm
+        held: int = llm.n_tokens
+        checkpoint = self.store.best(llm.input_ids[:held].tolist(), held)
+        if checkpoint is not None and self._restore(checkpoint):
+            self.restores += 1
+            return
+        self.full_clears += 1
+        self.clear()
+
     def clear(self) -> None:
         """Drop the whole live sequence (always possible)."""
         self._seq_rm(0)
@@ -200,7 +216,7 @@ class SequenceMemory:
     def checkpoint(self, tail: bool = False) -> None:
         """On a hybrid model: keep the state after the live sequence, unless kept already."""
         llm = self._llm
-        if not self.hybrid or llm.n_tokens == 0:
+        if not self.hybrid or llm.n_tokens == 0 or self.store.budget_bytes == 0:
             return
         tokens = llm.input_ids[: llm.n_tokens].tolist()
         if self.store.has(tokens):

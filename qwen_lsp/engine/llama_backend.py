@@ -266,7 +266,10 @@ class LlamaBackend:
         """``run()`` at ``count`` threads, measured for the governor, stopped in the middle
         when cancelled, out of time or stalled (the governor says how long is a stall)."""
         governor = self._decode_threads if decoding else self._prefill_threads
-        stall = governor.stall_seconds(count, units) if self._adapt else None
+        # A stalled call is run again from where it started, which a hybrid model's state
+        # cannot go back to: there a slow call is left to finish.
+        adapt = self._adapt and not self.memory.hybrid
+        stall = governor.stall_seconds(count, units) if adapt else None
         if decoding:
             self._use_threads(count, count)
         else:
@@ -279,6 +282,7 @@ class LlamaBackend:
             reason = self._abort.disarm()
             if reason not in ("cancelled", "time_cap", "stalled"):
                 raise
+            self.memory.repair()
             if reason == "stalled":
                 governor.record(count, units, time.monotonic() - start, stalled=True)
             return reason  # type: ignore[return-value]

@@ -208,3 +208,42 @@ def test_attention_model_reuse_is_unchanged() -> None:
     _report("Qwen2.5-Coder-0.5B", figures)
     assert not figures["hybrid"] and figures["full_clears"] == 0
     _check(figures)
+
+
+def test_a_call_stopped_in_the_middle_leaves_a_hybrid_model_sound(tiny_hybrid_model: Path) -> None:
+    """A cancel or the time cap stops llama.cpp within a call; it then takes the call's
+    tokens back with a cut that a recurrent state refuses, leaving that state ahead of the
+    tokens the engine counts. Simulated here: a prompt read halfway, then a decode the
+    engine does not count. After ``repair`` the prompt read again gives what a fresh model
+    gives, and starts from a checkpoint."""
+    from qwen_lsp.engine.checkpoints import checkpoint_marks
+    from qwen_lsp.engine.llama_backend import LlamaBackend, LlamaOptions
+
+    options = LlamaOptions(n_ctx=2048, n_threads=1, adapt_threads=False)
+    backend = LlamaBackend(tiny_hybrid_model, DEFAULT_STOP, options)
+    fresh = LlamaBackend(tiny_hybrid_model, DEFAULT_STOP, options)
+    try:
+        prompt = Replay(backend.tokenize).prompt("geometry/area.py")
+        ends: list[int] = []
+        tokens = backend.prompt_tokens(prompt, ends)
+        expected = fresh.generate(prompt, _limits(False, 0), lambda _: True).text
+
+        def read_halfway_then_stop() -> None:
+            backend.memory.clear()
+            half = tokens[:200]
+            backend._prefill(half, _limits(True, 0), checkpoint_marks(ends, len(half) + 1))
+            llm = backend._llm  # the stopped call: the state moves on, the count does not
+            llm._batch.set_batch(batch=[11, 12, 13], n_past=llm.n_tokens, logits_all=False)
+            llm._ctx.decode(llm._batch)
+
+        read_halfway_then_stop()
+        with pytest.raises(RuntimeError):  # what the engine met without repair()
+            backend.generate(prompt, _limits(True, 0), lambda _: True)
+        read_halfway_then_stop()
+        backend.memory.repair()
+        again = backend.generate(prompt, _limits(True, 0), lambda _: True)
+        assert again.text == expected
+        assert again.reused_tokens > 100  # from a checkpoint, not from nothing
+    finally:
+        backend.close()
+        fresh.close()
