@@ -12,6 +12,8 @@ choice to the `backend` setting, and one branch to :func:`load_backend`.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import os
 import time
@@ -42,12 +44,19 @@ def resolve_model(settings: Settings) -> modelstore.ResolvedModel:
 
 
 def fim_tokens_of(settings: Settings) -> FimTokens:
-    """The FIM tokens of the model the settings name (the registry says; Qwen's otherwise)."""
+    """The FIM tokens of the model the settings name (the registry says; Qwen's otherwise),
+    marked untrained when its completion style is "chat" (the registry, the completionStyle
+    setting, or a GGUF file's metadata say). Reads the file's metadata: off the event loop."""
+    if settings.backend == "fake":
+        return FimTokens()
     try:
-        spec = resolve_model(settings).spec
+        resolved = resolve_model(settings)
     except ModelUnavailable:
         return FimTokens()  # loading reports the problem, with its fix
-    return spec.fim if spec is not None else FimTokens()
+    markers = resolved.spec.fim if resolved.spec is not None else FimTokens()
+    verdict = modelstore.completion_style(resolved, settings.completionStyle)
+    log.info("completion style %s: %s", verdict.style, verdict.reason)
+    return dataclasses.replace(markers, trained=verdict.style == "fim")
 
 
 def check_model(settings: Settings) -> None:
@@ -90,6 +99,7 @@ def load_backend(settings: Settings) -> Backend:
         adapt_threads=settings.adaptThreads,
         n_gpu_layers=settings.gpuLayers,
         kv_cache_bytes=settings.kvCacheBytes,
+        checkpoint_bytes=settings.checkpointBytes,
     )
     try:
         backend = LlamaBackend(resolved.path, stop, options)
@@ -230,7 +240,7 @@ class App:
         then says so. Otherwise requests get no suggestions until a load works.
         """
         settings = self.settings
-        markers = fim_tokens_of(settings)
+        markers = await asyncio.to_thread(fim_tokens_of, settings)
         if self._loaded is None:  # requests queued for the first load use its markers
             self.fim_tokens = markers
         error = await self.worker.load_async(

@@ -309,23 +309,29 @@ def _status_text(status: ModelStatus) -> str:
 
 def format_model_table(statuses: list[ModelStatus], cache_dir: Path) -> str:
     """Human table for ``qwen-lsp models list``; the default model is marked with *."""
-    header = ("NAME", "SIZE MB", "SOURCE", "STATUS", "DESCRIPTION")
+    header = ("NAME", "SIZE MB", "SOURCE", "ARCH", "STYLE", "GPU GB", "STATUS", "DESCRIPTION")
     rows = [
         (
             s.spec.name + (" *" if s.is_default else ""),
             f"{s.spec.size / 1e6:.0f}" if s.spec.size is not None else "?",
             s.spec.source,
+            s.spec.architecture,
+            s.spec.completion_style,
+            f"{s.spec.gpu_memory_gb:g}" if s.spec.gpu_memory_gb is not None else "-",
             _status_text(s),
             s.spec.description,
         )
         for s in statuses
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    right = {1, 5}  # numbers
 
     def fmt(row: tuple[str, ...]) -> str:
-        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1])]
-        cells += [row[i].ljust(widths[i]) for i in (2, 3)]
-        return "  ".join([*cells, row[4]]).rstrip()
+        cells = [
+            row[i].rjust(widths[i]) if i in right else row[i].ljust(widths[i])
+            for i in range(len(row) - 1)
+        ]
+        return "  ".join([*cells, row[-1]]).rstrip()
 
     lines = [fmt(header), *(fmt(r) for r in rows)]
     if any(s.is_default for s in statuses):
@@ -344,6 +350,8 @@ class ModelListEntry(TypedDict):
     description: str
     source: str
     architecture: str
+    completionStyle: str  # "fim" or "chat": how completions are asked of it
+    gpuMemoryGb: float | None  # what it needs on a GPU; None: a CPU-sized model
     isDefault: bool
     present: bool
     verified: bool | None  # True: checked; False: known bad (wrong size); None: not yet
@@ -361,6 +369,8 @@ def model_list_json(statuses: list[ModelStatus]) -> list[ModelListEntry]:
             description=s.spec.description,
             source=s.spec.source,
             architecture=s.spec.architecture,
+            completionStyle=s.spec.completion_style,
+            gpuMemoryGb=s.spec.gpu_memory_gb,
             isDefault=s.is_default,
             present=s.present,
             verified=s.verified,

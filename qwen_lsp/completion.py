@@ -496,7 +496,7 @@ class CompletionService:
                             early(CachedSuggestion(shown, kind))
                 return not postprocess.is_line_complete(partial, kind, site)
 
-            chat = kind == "block" and settings.blockPrompt == "chat"
+            chat = _chat_prompt(kind, settings, markers)
             prompt = prompt_of(backend, window, text, at, chat, choice.cut)
             generation = backend.generate(prompt, limits, keep_going)
             self.stats.record(generation)
@@ -513,7 +513,7 @@ class CompletionService:
                 cancel = LinkedCancel(worker_cancel, is_current=is_current)
             # Only the window around the cursor: the work is bounded by it, not the file.
             at = offset - view.start
-            chat = wanted == "block" and settings.blockPrompt == "chat"
+            chat = _chat_prompt(wanted, settings, markers)
             language = snapshot.language or snapshot.language_id
             choice = self._windows.pick(
                 backend,
@@ -606,3 +606,10 @@ def _next_line_start(text: str, offset: int) -> str | None:
 
 def _is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"
+
+
+def _chat_prompt(kind: str, settings: Settings, markers: FimTokens) -> bool:
+    """Whether a completion of ``kind`` is asked through the chat prompt: blocks when
+    blockPrompt says so, and everything for a model not trained on FIM (its completion
+    style is "chat": the FIM tokens would be noise to it)."""
+    return not markers.trained or (kind == "block" and settings.blockPrompt == "chat")

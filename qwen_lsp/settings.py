@@ -294,6 +294,39 @@ class Settings:
         "background for the next request. 0 = always wait for the whole block.",
         minimum=0.0,
     )
+    checkpointBytes: int = setting(
+        1 << 30,
+        "Memory (bytes) for state checkpoints of hybrid models (Qwen3.5, Qwen3.6, "
+        "Qwen3-Coder-Next), whose recurrent state cannot be cut back to a shorter prompt: a "
+        "keystroke then restarts from the latest checkpoint instead of the whole prompt. "
+        "One is about 160 MB for Qwen3.6-27B; the least recently used go first; 0 = none "
+        "(every prompt evaluated whole). Other models take none.",
+        env="QWEN_LSP_CHECKPOINT_BYTES",
+        minimum=0,
+        reload=True,
+    )
+    completionStyle: str = setting(
+        "auto",
+        "How completions are asked of the model.",
+        env="QWEN_LSP_COMPLETION_STYLE",
+        choices=(
+            (
+                "auto",
+                "the model registry's entry says; for a GGUF file given by path, its metadata "
+                "(architecture, name, vocabulary)",
+            ),
+            (
+                "fim",
+                "fill-in-the-middle tokens (Qwen2.5-Coder and Qwen3-Coder are trained on them)",
+            ),
+            (
+                "chat",
+                "the chat template with the code around the cursor, as blockPrompt `chat` does "
+                "for blocks (Qwen3.5 and Qwen3.6 have the FIM tokens but no FIM training)",
+            ),
+        ),
+        reload=True,
+    )
     # -- what each speed technique buys: switches for the benchmark, leave them on
     kvReuse: bool = setting(
         True,

@@ -43,6 +43,9 @@ class FimTokens:
     pad: str = "<|fim_pad|>"
     repo_name: str = "<|repo_name|>"
     file_sep: str = "<|file_sep|>"
+    # False: the model has these tokens but was not trained to fill in the middle with them
+    # (Qwen3.5 / Qwen3.6): completions then go through its chat prompt instead.
+    trained: bool = True
 
 
 StopReason = Literal["stop_token", "max_tokens", "time_cap", "done", "cancelled"]

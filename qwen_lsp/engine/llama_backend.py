@@ -1,4 +1,4 @@
-"""The llama-cpp-python engine: the only module that imports llama_cpp.
+"""The llama-cpp-python engine (with engine/checkpoints.py, the only modules that import llama_cpp).
 
 Performance on one CPU core is decided by the KV cache: consecutive prompts that share a
 long token prefix only pay for their new tail. We do the prefix matching and the prompt
@@ -31,6 +31,7 @@ from qwen_lsp.engine import (
     StopReason,
 )
 from qwen_lsp.engine.abort import AbortSwitch
+from qwen_lsp.engine.checkpoints import SequenceMemory, checkpoint_marks
 from qwen_lsp.engine.kv_pool import KvPool, common_prefix
 from qwen_lsp.engine.lookup import PromptLookup
 from qwen_lsp.engine.threads import PromptSpeed, ThreadGovernor
@@ -72,6 +73,7 @@ class LlamaOptions:
     n_gpu_layers: int = 0
     n_batch: int = 512
     kv_cache_bytes: int = 512 << 20  # the budget of the saved KV states (kvCacheBytes)
+    checkpoint_bytes: int = 1 << 30  # hybrid models' state checkpoints (checkpointBytes)
     adapt_threads: bool = True  # fewer threads while other programs keep the CPU busy
 
 
@@ -98,9 +100,11 @@ class LlamaBackend:
         logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
         self._path = model_path
         self._pool: KvPool[Any] = KvPool(options.kv_cache_bytes, len, KEPT_STATES)
+        # Every cut of the live sequence goes through it: a hybrid model's cannot be cut.
+        self.memory = SequenceMemory(self._llm, options.checkpoint_bytes)
         self._healer = TokenHealer([self._llm.detokenize([i]) for i in range(self._llm.n_vocab())])
         # The last prompt tokenized (kv_reuse then generate ask for the same one).
-        self._tokenized: tuple[tuple[PromptPart, ...], list[int]] = ((), [])
+        self._tokenized: tuple[tuple[PromptPart, ...], list[int], list[int]] = ((), [], [])
         self._special_ids: dict[str, int] = {}
         self._stop_ids = {self._llm.token_eos()}
         for text in stop_tokens:
@@ -160,30 +164,42 @@ class LlamaBackend:
     def prompt_rate(self) -> float:
         return self._speed.tokens_per_second
 
-    def prompt_tokens(self, prompt: Sequence[PromptPart]) -> list[int]:
+    def prompt_tokens(
+        self, prompt: Sequence[PromptPart], special_ends: list[int] | None = None
+    ) -> list[int]:
+        """The prompt's tokens; ``special_ends`` gets the count after each special token."""
         key = tuple(prompt)
-        if key == self._tokenized[0]:
-            return list(self._tokenized[1])
+        if key != self._tokenized[0]:
+            self._tokenized = (key, *self._tokenize_parts(prompt))
+        if special_ends is not None:
+            special_ends.extend(self._tokenized[2])
+        return list(self._tokenized[1])
+
+    def _tokenize_parts(self, prompt: Sequence[PromptPart]) -> tuple[list[int], list[int]]:
+        """(the prompt's tokens, the count after each special token)."""
         tokens: list[int] = []
+        ends: list[int] = []
         for part in prompt:
             if isinstance(part, Special):
                 token = self._special_id(part.text)
                 if token is None:
                     raise ValueError(f"the model has no special token {part.text}")
                 tokens.append(token)
+                ends.append(len(tokens))
             else:
                 tokens.extend(self.tokenize(part))
-        self._tokenized = (key, list(tokens))
-        return tokens
+        return tokens, ends
 
-    def _evaluated(self, prompt: Sequence[PromptPart]) -> tuple[list[int], bytes]:
+    def _evaluated(
+        self, prompt: Sequence[PromptPart], special_ends: list[int] | None = None
+    ) -> tuple[list[int], bytes]:
         """The tokens generate() evaluates for ``prompt``, and the text of the one it takes
-        off for token healing."""
+        off for token healing (``special_ends`` as for prompt_tokens)."""
         # Token healing: the prompt's last text token is dropped and the model must
         # regenerate it (or a longer token starting with it). Otherwise a prompt ending in
         # "    " (one 4-space token) makes the model add the space that the usual
         # tokenization "   " + ' """' would put in front of the next token.
-        tokens = self.prompt_tokens(prompt)
+        tokens = self.prompt_tokens(prompt, special_ends)
         heal = b""
         if prompt and not isinstance(prompt[-1], Special) and prompt[-1]:
             heal = self._llm.detokenize([tokens.pop()])
@@ -285,7 +301,7 @@ class LlamaBackend:
         def put_aside() -> None:
             nonlocal aside
             aside = (llm.input_ids[: llm.n_tokens].tolist(), self._save_kv())
-            llm.n_tokens = 0  # the other work finds no live state: it restores its own
+            self.memory.clear()  # the other work finds no live state: it restores its own
 
         ran = limits.yield_point(put_aside)
         if aside is not None:
@@ -320,7 +336,10 @@ class LlamaBackend:
         """``run()`` at ``count`` threads, measured for the governor, stopped in the middle
         when cancelled, out of time or stalled (the governor says how long is a stall)."""
         governor = self._decode_threads if decoding else self._prefill_threads
-        stall = governor.stall_seconds(count, units) if self._adapt else None
+        # A stalled call is run again from where it started, which a hybrid model's state
+        # cannot go back to: there a slow call is left to finish.
+        adapt = self._adapt and not self.memory.hybrid
+        stall = governor.stall_seconds(count, units) if adapt else None
         if decoding:
             self._use_threads(count, count)
         else:
@@ -333,6 +352,7 @@ class LlamaBackend:
             reason = self._abort.disarm()
             if reason not in ("cancelled", "time_cap", "stalled"):
                 raise
+            self.memory.repair()
             if reason == "stalled":
                 governor.record(count, units, time.monotonic() - start, stalled=True)
             return reason  # type: ignore[return-value]
@@ -363,11 +383,11 @@ class LlamaBackend:
         limits = GenerationLimits(max_tokens=0, max_seconds=60.0)
 
         def prompt(count: int) -> None:
-            llm.n_tokens = 0
+            self.memory.clear()
             self._timed(functools.partial(llm.eval, tokens), len(tokens), False, count, limits)
 
         def steps(count: int, many: int) -> None:
-            llm.n_tokens = 0
+            self.memory.clear()
             for token in tokens[:many]:
                 self._timed(functools.partial(self._eval, [token]), 1, True, count, limits)
 
@@ -376,10 +396,14 @@ class LlamaBackend:
         if self._adapt:
             prompt(self._prefill_threads.probe_from(threads))
             steps(self._decode_threads.probe_from(threads), 1)
-        llm.n_tokens = 0
+        self.memory.clear()
 
     def _prefill(
-        self, tokens: list[int], limits: GenerationLimits, whole: bool = False
+        self,
+        tokens: list[int],
+        limits: GenerationLimits,
+        marks: Sequence[int] = (),
+        whole: bool = False,
     ) -> tuple[int, StopReason | None]:
         """Evaluate the part of ``tokens`` the KV cache does not hold yet.
 
@@ -388,7 +412,8 @@ class LlamaBackend:
         (not when ``whole``: nothing is sampled after it).
         Between chunks the evaluation stops when cancelled or out of time, and lets waiting
         work run (``yield_point``): a prompt of thousands of tokens takes many seconds on a
-        CPU, and a keystroke must not wait for it.
+        CPU, and a keystroke must not wait for it. Chunks end at ``marks``, where a hybrid
+        model's state is checkpointed.
         """
         llm = self._llm
         if limits.reuse_kv:
@@ -398,7 +423,7 @@ class LlamaBackend:
             common = 0
         elif not whole:
             common = min(common, len(tokens) - 1)
-        llm.n_tokens = common  # eval() drops the KV entries past this point
+        common = self.memory.cut(common)  # fewer on a hybrid model: its last checkpoint
         start = common
         size = BACKGROUND_PREFILL_CHUNK if limits.background else PREFILL_CHUNK
         while start < len(tokens):
@@ -410,19 +435,23 @@ class LlamaBackend:
                 # Normally the state is back as it was; if it could not be restored, go
                 # on from what the cache holds.
                 start = min(start, common_prefix(llm.input_ids[: llm.n_tokens], tokens))
-                llm.n_tokens = start
+                start = self.memory.cut(start)
                 continue
-            chunk = tokens[start : start + size]
+            end = min([start + size, *(m for m in marks if m > start)])
+            chunk = tokens[start:end]
             stopped = self._call(functools.partial(llm.eval, chunk), len(chunk), False, limits)
             if stopped:
                 return common, stopped
             start = llm.n_tokens
+            if start in marks:
+                self.memory.checkpoint(tail=start == len(tokens) - 1)
         return common, None
 
     def generate(
         self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
     ) -> Generation:
-        tokens, heal = self._evaluated(prompt)
+        special_ends: list[int] = []
+        tokens, heal = self._evaluated(prompt, special_ends)
         room = self._llm.n_ctx() - len(tokens) - 1  # one cell spare, to be safe
         if room < MIN_ANSWER_TOKENS:
             raise ValueError(
@@ -432,7 +461,8 @@ class LlamaBackend:
         if limits.max_tokens > room:  # the answer gets what is left rather than nothing
             limits = dataclasses.replace(limits, max_tokens=room)
         started = time.monotonic()
-        reused, stopped = self._prefill(tokens, limits)
+        marks = checkpoint_marks(special_ends, len(tokens)) if self.memory.hybrid else []
+        reused, stopped = self._prefill(tokens, limits, marks)
         prompt_done = time.monotonic()
         result = Generation(
             text="",
@@ -483,6 +513,7 @@ class LlamaBackend:
             draft = draft[: max(0, llm.n_ctx() - llm.n_tokens - 1)]
             n_past = llm.n_tokens
             batch = [token, *draft]
+            before = self.memory.before_draft() if draft else None
             stopped = self._call(functools.partial(self._eval, batch), 1, True, limits)
             if stopped:
                 return stopped
@@ -494,8 +525,15 @@ class LlamaBackend:
             while accepted < len(draft) and draft[accepted] == predicted[accepted]:
                 accepted += 1
             # Keep the KV entries of the token and the accepted guesses; drop the rest.
-            llm.n_tokens = n_past + 1 + accepted
-            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+            again = self.memory.undo_rejected(n_past + 1 + accepted, before)
+            if again:  # a hybrid model's state went back to before the batch
+                stopped = self._call(functools.partial(self._eval, again), 1, True, limits)
+                if stopped:
+                    return stopped
+            if llm.n_tokens != n_past + 1 + accepted:  # nothing to go back to: all again
+                _, stopped = self._prefill([*history, *draft[:accepted]], limits)
+                if stopped:
+                    return stopped
             lookup.feedback(len(draft), accepted)
             out.result.drafted_tokens = lookup.drafted
             out.result.accepted_tokens = lookup.accepted
@@ -509,8 +547,7 @@ class LlamaBackend:
     def _eval(self, batch: list[int]) -> None:
         """Evaluate ``batch`` after the cached tokens, keeping the logits of every position."""
         llm = self._llm
-        n_past = llm.n_tokens
-        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        n_past = llm.n_tokens  # the memory holds exactly these (SequenceMemory.cut)
         llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=True)
         llm._ctx.decode(llm._batch)
         llm.input_ids[n_past : n_past + len(batch)] = batch
@@ -528,6 +565,7 @@ class LlamaBackend:
         """Free the model, its context and the saved states; the memory comes back even
         if something still holds this object (idempotent)."""
         self._pool.clear()
+        self.memory.store.clear()
         self._abort.close()  # its watchdog thread ends
         llm, self._llm = self._llm, None
         if llm is not None:

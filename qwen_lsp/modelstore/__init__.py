@@ -15,6 +15,8 @@ A map of the package, in the order a model goes through it:
 * ``download``   ``pull``: the PyPI-parts and hub sources, progress on stderr, free disk
                  space, and installing a file only once it is checked.
 * ``gguf``       ``check_gguf_header``: the file is a GGUF of the expected architecture.
+* ``style``      ``completion_style``: FIM or the chat prompt (the registry, the setting,
+                 or a file's metadata).
 * ``integrity``  sha256, ``.verified`` stamps, trust-on-first-use digests, ``verify`` and
                  ``list_models`` (every model's cache state, without hashing).
 * ``errors``     ModelError: every failure carries the shell command that fixes it, and
@@ -52,6 +54,7 @@ from qwen_lsp.modelstore.registry import (
     load_registry,
     resolve,
 )
+from qwen_lsp.modelstore.style import StyleVerdict, completion_style, detect_style
 
 __all__ = [
     "DEFAULT_HUB_URL",
@@ -65,9 +68,12 @@ __all__ = [
     "RegistryError",
     "ResolvedModel",
     "StoreConfig",
+    "StyleVerdict",
     "check_gguf_header",
+    "completion_style",
     "default_cache_dir",
     "default_model_name",
+    "detect_style",
     "forget_recorded_hash",
     "list_models",
     "load_registry",

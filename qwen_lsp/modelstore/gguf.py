@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -77,6 +79,14 @@ class _GgufReader:
         except UnicodeDecodeError:
             raise self.corrupt("metadata string is not UTF-8") from None
 
+    def kv_count(self) -> int:
+        """After the version: skip the tensor count, read the metadata count."""
+        self.u64()  # tensor count: not needed
+        count = self.u64()
+        if count > _MAX_KV:
+            raise self.corrupt(f"impossible metadata count {count}")
+        return count
+
     def skip_value(self, vtype: int) -> None:
         if vtype in _GGUF_FIXED_SIZES:
             self.skip(_GGUF_FIXED_SIZES[vtype])
@@ -128,11 +138,7 @@ def check_gguf_header(path: Path, *, fix: str | None = None, pull: str | None = 
             if version in (0x02000000, 0x03000000):
                 raise r.corrupt("big-endian GGUF files are not supported")
             raise r.corrupt(f"unsupported GGUF version {version} (expected 2 or 3)")
-        r.u64()  # tensor count: not needed
-        kv_count = r.u64()
-        if kv_count > _MAX_KV:
-            raise r.corrupt(f"impossible metadata count {kv_count}")
-        for _ in range(kv_count):
+        for _ in range(r.kv_count()):
             key = r.string()
             vtype = r.u32()
             if key == "general.architecture":
@@ -141,3 +147,67 @@ def check_gguf_header(path: Path, *, fix: str | None = None, pull: str | None = 
                 return r.string()
             r.skip_value(vtype)
     raise r.error(f"{path} is corrupt: its GGUF metadata has no general.architecture")
+
+
+_SCALAR_FORMATS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
+
+
+@dataclass(frozen=True)
+class MetadataValue:
+    """One metadata value with its GGUF type (kept so that it can be written back as is).
+    ``element_type`` is the type of an array's elements, None for a scalar or string."""
+
+    value_type: int
+    value: object
+    element_type: int | None = None
+
+
+def _read_value(r: _GgufReader, vtype: int) -> object:
+    if vtype == _GGUF_STRING:
+        return r.string()
+    if vtype in _SCALAR_FORMATS:
+        return struct.unpack(_SCALAR_FORMATS[vtype], r.read(_GGUF_FIXED_SIZES[vtype]))[0]
+    raise r.corrupt(f"unsupported metadata value type {vtype}")
+
+
+def read_metadata(path: Path, wanted: Callable[[str], bool]) -> dict[str, MetadataValue]:
+    """The metadata values whose keys ``wanted`` accepts (the others are skipped), e.g. the
+    tokenizer's tokens to tell a model's prompt style. Raises ModelError like
+    ``check_gguf_header`` on a file that is not a sound GGUF."""
+    fix = LOCAL_FILE_FIX
+    try:
+        size = path.stat().st_size
+        f = path.open("rb")
+    except OSError as e:
+        raise ModelError(f"cannot read {path}: {e.strerror or e}", fix) from None
+    found: dict[str, MetadataValue] = {}
+    with f:
+        r = _GgufReader(f, size, path, fix, None)
+        if r.read(4) != _GGUF_MAGIC or r.u32() not in (2, 3):
+            raise r.error(f"{path} is not a GGUF file this reader knows")
+        for _ in range(r.kv_count()):
+            key = r.string()
+            vtype = r.u32()
+            if not wanted(key):
+                r.skip_value(vtype)
+            elif vtype == _GGUF_ARRAY:
+                etype, count = r.u32(), r.u64()
+                if count > r.remaining:
+                    raise r.truncated()
+                items = [_read_value(r, etype) for _ in range(count)]
+                found[key] = MetadataValue(vtype, items, etype)
+            else:
+                found[key] = MetadataValue(vtype, _read_value(r, vtype))
+    return found

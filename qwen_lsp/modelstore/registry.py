@@ -20,6 +20,11 @@ from qwen_lsp.modelstore.config import StoreConfig, shipped_registry_file
 from qwen_lsp.modelstore.errors import ModelError, RegistryError
 
 Source = Literal["pypi", "hub"]
+# How completions are asked: "fim", through the fill-in-the-middle tokens the model was
+# trained on; "chat", through its chat template with the code around the cursor (a model
+# that has the FIM tokens in its vocabulary without being trained on them: Qwen3.5/3.6).
+CompletionStyle = Literal["fim", "chat"]
+COMPLETION_STYLES: tuple[CompletionStyle, ...] = ("fim", "chat")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ class ModelSpec:
     chat: ChatTokens = field(default_factory=ChatTokens)
     stop: tuple[str, ...] = DEFAULT_STOP
     architecture: str = "qwen2"
+    completion_style: CompletionStyle = "fim"
+    gpu_memory_gb: float | None = None  # what the weights and a working context need
 
 
 @dataclass(frozen=True)
@@ -90,9 +97,13 @@ _ENTRY_KEYS = frozenset(
         "chat",
         "stop",
         "architecture",
+        "completion_style",
+        "gpu_memory_gb",
     }
 )
-_DEFAULTABLE_KEYS = frozenset({"fim", "chat", "stop", "architecture", "source", "description"})
+_DEFAULTABLE_KEYS = frozenset(
+    {"fim", "chat", "stop", "architecture", "source", "description", "completion_style"}
+)
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -203,6 +214,13 @@ def _parse_entry(path: Path, name: str, data: Mapping[str, Any]) -> ModelSpec:
     else:
         raise r.fail(f"'source' must be 'pypi' or 'hub', not {source!r}")
 
+    style = data.get("completion_style", "fim")
+    if style not in COMPLETION_STYLES:
+        raise r.fail(f"'completion_style' must be 'fim' or 'chat', not {style!r}")
+    gpu = data.get("gpu_memory_gb")
+    if gpu is not None and (isinstance(gpu, bool) or not isinstance(gpu, int | float) or gpu <= 0):
+        raise r.fail(f"'gpu_memory_gb' must be a positive number, not {gpu!r}")
+
     stop_raw = data.get("stop", list(DEFAULT_STOP))
     if not isinstance(stop_raw, list) or not all(isinstance(s, str) and s for s in stop_raw):
         raise r.fail("'stop' must be a list of non-empty strings")
@@ -218,11 +236,17 @@ def _parse_entry(path: Path, name: str, data: Mapping[str, Any]) -> ModelSpec:
         hub_repo=hub_repo,
         hub_file=hub_file,
         fim=FimTokens(
-            **r.tokens("fim", ("prefix", "suffix", "middle", "pad", "repo_name", "file_sep"))
+            **cast(
+                dict[str, Any],
+                r.tokens("fim", ("prefix", "suffix", "middle", "pad", "repo_name", "file_sep")),
+            ),
+            trained=style == "fim",
         ),
         chat=ChatTokens(**r.tokens("chat", ("im_start", "im_end"))),
         stop=tuple(cast(list[str], stop_raw)),
         architecture=r.string("architecture", required=False) or "qwen2",
+        completion_style=cast(CompletionStyle, style),
+        gpu_memory_gb=float(gpu) if gpu is not None else None,
     )
 
 

@@ -50,6 +50,22 @@ def run_evaluation(module: str, out: Path, *args: str) -> dict[str, Any]:
     return result
 
 
+@pytest.fixture(scope="session")
+def tiny_hybrid_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random-weight qwen35 (hybrid) model, built once per session with the
+    tokenizer of the default model (skips when that is not pulled). Cheap to run: tests
+    that use it need no ``model`` mark."""
+    from tests.fixtures.tiny_hybrid import build
+
+    store = StoreConfig.from_settings(resolve_settings(os.environ).settings)
+    try:
+        source = resolve(None, store)
+        verify(source, store)
+    except ModelError:
+        pytest.skip("default model not pulled (its tokenizer is copied): run scripts/setup.sh")
+    return build(tmp_path_factory.mktemp("tiny-hybrid") / "tiny-qwen35.gguf", source.path)
+
+
 # The marks of a test that runs the default model: `-m "not model"` leaves it out.
 RUNS_MODEL = [pytest.mark.model, needs_default_model]
 

@@ -41,6 +41,7 @@ def test_models_list_json_is_one_document_for_editors(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     models = json.loads(result.stdout)
     keys = {"name", "file", "size", "sha256", "description", "source", "architecture"}
+    keys |= {"completionStyle", "gpuMemoryGb"}
     keys |= {"isDefault", "present", "verified", "path"}
     assert all(set(model) == keys for model in models)
     assert [m["name"] for m in models if m["isDefault"]] == ["qwen2.5-coder-0.5b-instruct"]

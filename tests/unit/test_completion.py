@@ -264,3 +264,18 @@ async def test_the_disable_rules_setting_reaches_the_prompt_and_the_rules() -> N
     svc, store = await service(settings, backend), DocumentStore()
     assert await complete(svc, store, "def f(xs):\n    ") == "# Your code here"
     assert backend.calls[-1].endswith("def f(xs):\n<|fim_suffix|><|fim_middle|>    ")
+
+
+async def test_a_model_not_trained_on_fim_gets_even_lines_through_the_chat_prompt() -> None:
+    """Completion style "chat" (Qwen3.5 / Qwen3.6): the FIM tokens are in its vocabulary but
+    it was not trained on them, so a single line is asked through the chat template too,
+    even with blockPrompt fim."""
+    backend = FakeBackend({"total = ": "sum(values)\n```"})
+    settings = dataclasses.replace(no_speculation(), blockPrompt="fim")
+    worker = ModelWorker()
+    await worker.load_async(lambda: backend)
+    untrained = FimTokens(trained=False)
+    svc, store = CompletionService(worker, lambda: settings, lambda: untrained), DocumentStore()
+    assert await complete(svc, store, "total = ") == "sum(values)"
+    assert "<|im_start|>assistant\n```python\ntotal = " in backend.calls[-1]
+    assert "<|fim_prefix|>" not in backend.calls[-1]

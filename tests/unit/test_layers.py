@@ -28,8 +28,10 @@ LAYERS: dict[str, int] = {
     "engine.llama_backend": 2,
     "engine.fake": 2,
     "engine.kv_pool": 2,
+    "engine.checkpoints": 2,
     "engine.lookup": 2,
     "modelstore": 2,
+    "modelstore.style": 2,
     "admission": 3,
     "documents": 3,
     "text_index": 3,
@@ -55,7 +57,7 @@ LAYERS: dict[str, int] = {
     "__main__": 6,
 }
 EDGE = {"server", "cli", "stdio"}  # may import pygls / lsprotocol
-LLAMA = {"engine.llama_backend"}  # may import llama_cpp
+LLAMA = {"engine.llama_backend", "engine.checkpoints"}  # may import llama_cpp
 
 
 def _module_name(path: Path) -> str:

@@ -210,7 +210,7 @@ def test_real_registry_entries_are_well_formed(name: str) -> None:
     assert spec.name == name
     assert spec.file.endswith(".gguf") and "/" not in spec.file
     assert spec.description
-    assert spec.fim == FimTokens()
+    assert spec.fim == FimTokens(trained=spec.completion_style == "fim")
     assert spec.chat == modelstore.ChatTokens()
     assert set(spec.stop) >= {"<|endoftext|>", "<|im_end|>", "<|fim_prefix|>", "<|file_sep|>"}
     assert spec.sha256 is None or len(spec.sha256) == 64
@@ -221,8 +221,9 @@ def test_real_registry_entries_are_well_formed(name: str) -> None:
             assert part.member.startswith(part.package.replace("-", "_") + "/data/")
     else:
         assert spec.hub_repo and spec.hub_file and not spec.parts
-    expected_arch = "qwen3moe" if name.startswith("qwen3") else "qwen2"
-    assert spec.architecture == expected_arch
+    families = {"qwen3.": "qwen35", "qwen3-coder-next": "qwen3next", "qwen3": "qwen3moe"}
+    prefix = next((p for p in families if name.startswith(p)), None)
+    assert spec.architecture == (families[prefix] if prefix else "qwen2")
 
 
 def test_real_registry_pinned_pypi_models() -> None:
@@ -940,6 +941,8 @@ def test_models_list_json(world: World, hub: Hub, capsys: pytest.CaptureFixture[
         "description": "hub model with a pinned digest",
         "source": "hub",
         "architecture": "qwen2",
+        "completionStyle": "fim",
+        "gpuMemoryGb": None,
         "isDefault": False,
         "present": True,
         "verified": True,

@@ -15,6 +15,7 @@ import numpy as np
 
 from qwen_lsp.engine import GenerationLimits
 from qwen_lsp.engine.abort import AbortSwitch
+from qwen_lsp.engine.checkpoints import CheckpointStore, SequenceMemory
 from qwen_lsp.engine.kv_pool import KvPool, common_prefix
 from qwen_lsp.engine.llama_backend import (
     BACKGROUND_PREFILL_CHUNK,
@@ -50,9 +51,24 @@ class FakeLlama:
         self.evaluated.extend(tokens)
 
 
+class AttentionMemory(SequenceMemory):
+    """SequenceMemory over the stand-in: an attention model's, every cut works."""
+
+    def __init__(self, llm: FakeLlama) -> None:  # no llama.cpp to ask what the model is
+        self._llm = llm
+        self.hybrid = False
+        self.store = CheckpointStore(0)
+        self.restores = self.full_clears = 0
+
+    def _seq_rm(self, start: int) -> bool:
+        self._llm.cells = self._llm.cells[:start]
+        return True
+
+
 class ScriptedBackend(LlamaBackend):
     def __init__(self) -> None:  # no model: only the scheduling is under test
         self._llm: Any = FakeLlama()
+        self.memory = AttentionMemory(self._llm)
         self._pool = KvPool(1 << 30, len, KEPT_STATES)
         self.copies = 0
         # One fixed thread: no thread calls reach llama.cpp.
@@ -61,7 +77,7 @@ class ScriptedBackend(LlamaBackend):
         self._threads_set = (1, 1)
         self._abort = AbortSwitch()
         self._speed = PromptSpeed()
-        self._tokenized = ((), [])
+        self._tokenized = ((), [], [])
 
     def _save_kv(self) -> Any:
         self.copies += 1
