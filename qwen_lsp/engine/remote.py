@@ -119,6 +119,7 @@ def engine_error_text(raw: bytes) -> str:
 class _Stream:
     """What one streamed answer has brought so far."""
 
+    heal: str = ""  # healed prompt text the answer must still start with
     text: str = ""
     pieces: int = 0
     first_piece_at: float = 0.0
@@ -166,13 +167,27 @@ class RemoteBackend:
         base = self._options.url.rstrip("/")
         return base + ("/completions" if self._options.dialect == "openai" else "/completion")
 
-    def _body(self, prompt: Sequence[PromptPart], limits: GenerationLimits) -> dict[str, Any]:
+    def _prepared(self, prompt: Sequence[PromptPart], heal: bool) -> tuple[list[int] | str, str]:
+        """The prompt as sent, and the text taken off its end for token healing ("" when
+        none): as the in-process engine does, the last token of the prompt's text is left
+        for the model to write again (or a longer token starting with it), so a prompt
+        ending in a space does not make it write another. Needs the vocabulary here."""
+        last = prompt[-1] if prompt else ""
+        healed = ""
+        if heal and isinstance(last, str) and last:
+            healed = self._tokenizer.last_token_text(last)
+        if self._send_ids:
+            ids = token_prompt(prompt, self._tokenizer)
+            if healed:
+                ids.pop()
+            return ids, healed
+        text = text_prompt(prompt, self._options.stop)
+        if not healed or not text.endswith(healed):
+            return text, ""
+        return text[: len(text) - len(healed)], healed
+
+    def _body(self, sent: list[int] | str, limits: GenerationLimits) -> dict[str, Any]:
         options = self._options
-        sent: list[int] | str = (
-            token_prompt(prompt, self._tokenizer)
-            if self._send_ids
-            else text_prompt(prompt, options.stop)
-        )
         if options.dialect == "llama-server":
             body: dict[str, Any] = {
                 "prompt": sent,
@@ -232,8 +247,23 @@ class RemoteBackend:
     def generate(
         self, prompt: Sequence[PromptPart], limits: GenerationLimits, keep_going: KeepGoing
     ) -> Generation:
+        try:
+            return self._generate(prompt, limits, keep_going, heal=True)
+        except _Diverged:
+            # The model would not write the healed text again (its constraint is not
+            # ours to set on a remote engine): the prompt as it is, then.
+            return self._generate(prompt, limits, keep_going, heal=False)
+
+    def _generate(
+        self,
+        prompt: Sequence[PromptPart],
+        limits: GenerationLimits,
+        keep_going: KeepGoing,
+        heal: bool,
+    ) -> Generation:
         started = time.monotonic()
-        body = self._body(prompt, limits)
+        sent, healed = self._prepared(prompt, heal)
+        body = self._body(sent, limits)
         try:
             response = self._open(body, limits)
         except http.Stopped:
@@ -246,9 +276,9 @@ class RemoteBackend:
             if response.status != 500 or "prompt" in error.lower():
                 log.warning("the engine refused a token-id prompt (%s); sending text", error)
                 self._send_ids = False
-                return self.generate(prompt, limits, keep_going)
+                return self._generate(prompt, limits, keep_going, heal)
             raise EngineFault(f"the engine answered 500: {error}", status=500)
-        stream = _Stream()
+        stream = _Stream(heal=healed)
         try:
             if response.status >= 400:
                 error = _read_error(response, self._options.timeouts)
@@ -292,6 +322,12 @@ class RemoteBackend:
             if "error" in event:
                 raise EngineFault(f"the engine failed: {engine_error_text(payload.encode())}")
             piece, finish = self._piece(event, stream)
+            if stream.heal and piece:
+                # The healed text must come first; it is the prompt's, not the answer's.
+                size = min(len(stream.heal), len(piece))
+                if piece[:size] != stream.heal[:size]:
+                    raise _Diverged
+                stream.heal, piece = stream.heal[size:], piece[size:]
             if piece:
                 if not stream.first_piece_at:
                     stream.first_piece_at = time.monotonic()
@@ -377,6 +413,10 @@ class RemoteBackend:
 
     def close(self) -> None:
         self._tokenizer.close()
+
+
+class _Diverged(Exception):
+    """The answer did not start with the healed text."""
 
 
 def _first_int(*values: Any) -> int:

@@ -46,6 +46,11 @@ class Tokenizer(Protocol):
         """The id of the special token spelled ``text``; None when there is none."""
         ...
 
+    def last_token_text(self, text: str) -> str:
+        """The text of the last token of ``text`` ("" when not known here, or when that
+        token ends inside a character): what token healing takes off a prompt."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -81,6 +86,18 @@ class GgufVocab:
                 ids = self._llm.tokenize(text.encode(), add_bos=False, special=True)
             self._specials[text] = ids[0] if len(ids) == 1 else None
         return self._specials[text]
+
+    def last_token_text(self, text: str) -> str:
+        tokens = self.tokenize(text)
+        if not tokens:
+            return ""
+        with self._lock:
+            piece: bytes = self._llm.detokenize([tokens[-1]])
+        try:
+            decoded = piece.decode("utf-8")
+        except UnicodeDecodeError:
+            return ""
+        return decoded if text.endswith(decoded) else ""
 
     def close(self) -> None:
         llm, self._llm = self._llm, None
@@ -182,6 +199,9 @@ class EngineTokenizer:
 
     def special_id(self, text: str) -> int | None:
         return None
+
+    def last_token_text(self, text: str) -> str:
+        return ""  # the engines' tokenize endpoints give ids, not their text
 
     def close(self) -> None:
         self._cache.clear()

@@ -43,8 +43,16 @@ class IdTokenizer:
     def special_id(self, text: str) -> int | None:
         return SPECIALS.get(text)
 
+    def last_token_text(self, text: str) -> str:
+        return ""  # no token healing (HealingTokenizer heals)
+
     def close(self) -> None:
         pass
+
+
+class HealingTokenizer(IdTokenizer):
+    def last_token_text(self, text: str) -> str:
+        return text[-1:]
 
 
 @pytest.fixture
@@ -98,6 +106,35 @@ def test_llama_server_request_shape_and_figures(engine: ScriptedEngine) -> None:
     assert body["cache_prompt"] is True and body["id_slot"] == 2 and body["n_predict"] == 20
     assert body["prompt"][0] == 1 and body["stream"] is True and body["temperature"] == 0.0
     assert (result.prompt_tokens, result.reused_tokens) == (7, 5)
+
+
+@pytest.mark.parametrize("send_ids", [True, False])
+def test_token_healing_like_the_in_process_engine(engine: ScriptedEngine, send_ids: bool) -> None:
+    # The prompt ends in "return ": its last token (" ") is left for the model to write.
+    engine.answer = " a + b\n"
+    tokenizer = HealingTokenizer()
+    backend = backend_for(engine, tokenizer=tokenizer)
+    if not send_ids:
+        engine.mode = "reject-ids"
+    prompt = ["def add(a, b):\n    return "]
+    result = backend.generate(prompt, limits(), lambda text: True)
+    assert result.text == "a + b\n"
+    sent = engine.completions()[-1]["prompt"]
+    if send_ids:
+        assert sent == tokenizer.tokenize("def add(a, b):\n    return")
+    else:
+        assert sent == "def add(a, b):\n    return"
+
+
+def test_an_answer_that_does_not_write_the_healed_text_is_asked_again_unhealed(
+    engine: ScriptedEngine,
+) -> None:
+    engine.answer = "a + b\n"  # no space first: the model did not heal
+    backend = backend_for(engine, tokenizer=HealingTokenizer())
+    prompt = ["def add(a, b):\n    return "]
+    assert backend.generate(prompt, limits(), lambda text: True).text == "a + b\n"
+    healed, whole = engine.completions()
+    assert len(whole["prompt"]) == len(healed["prompt"]) + 1
 
 
 def test_text_prompt_keeps_special_looking_user_text_as_text() -> None:

@@ -1,0 +1,90 @@
+"""Real inference engines on loopback for the remote-backend tests (issue 14): started once
+per test session, with the default model, and stopped at its end."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from qwen_lsp.modelstore import StoreConfig, resolve
+from qwen_lsp.settings import resolve_settings
+
+# The name the engine serves the model under (engineModel).
+ALIAS = "qwen-coder-test"
+# Loading the 0.5B model takes seconds; a loaded machine is many times slower.
+START_SECONDS = 180.0
+
+
+@dataclass
+class Engine:
+    process: subprocess.Popen[bytes]
+    url: str  # what engineUrl is set to
+    log: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def default_model_path() -> Path:
+    store = StoreConfig.from_settings(resolve_settings(os.environ).settings)
+    return resolve(None, store).path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_up(engine: Engine, probe: str) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if engine.process.poll() is not None:
+            raise RuntimeError(f"the engine exited: {engine.log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(probe, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    engine.stop()
+    raise RuntimeError(f"the engine did not start: {engine.log.read_text()[-2000:]}")
+
+
+def start_llama_cpp_server(log: Path, threads: int = 0) -> Engine:
+    """``python -m llama_cpp.server`` (the llama-cpp-python[server] extra) with the default
+    model; ``threads`` 0 = its own default (half the cores)."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(default_model_path()),
+        "--model_alias",
+        ALIAS,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+    ]
+    if threads:
+        command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    engine = Engine(process, f"http://127.0.0.1:{port}/v1", log)
+    _wait_until_up(engine, engine.url + "/models")
+    return engine
