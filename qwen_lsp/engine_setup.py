@@ -78,7 +78,7 @@ def engine_options(settings: Settings, env: Mapping[str, str]) -> RemoteOptions:
         api_key=read_api_key(settings, env),
         timeouts=http.Timeouts(settings.engineConnectTimeout, settings.engineReadTimeout),
         stop=stop,
-        slot=-1,
+        slot_key=os.getpid(),  # one slot per editor's server process
     )
 
 

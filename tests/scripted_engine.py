@@ -54,6 +54,15 @@ class _Handler(BaseHTTPRequestHandler):
         text = event if isinstance(event, str) else json.dumps(event)
         self._chunk(f"data: {text}\n\n".encode())
 
+    def do_GET(self) -> None:
+        engine = self.server.engine
+        with engine.lock:
+            engine.requests.append((self.path, dict(self.headers), {}))
+        if self.path == "/props" and engine.slots:
+            self._json(200, {"total_slots": engine.slots})
+        else:
+            self._json(404, {"error": {"message": "File Not Found", "code": 404}})
+
     def do_POST(self) -> None:
         engine = self.server.engine
         length = int(self.headers.get("Content-Length", "0"))
@@ -170,6 +179,7 @@ class ScriptedEngine:
         self.answer = answer
         self.mode = "ok"
         self.piece_delay = 0.0
+        self.slots = 0  # llama-server's slots (/props); 0 = no /props
         self.tokenize_path = ""  # "" = every tokenize path answers; else only this one
         self.lock = threading.Lock()
         self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
@@ -212,7 +222,7 @@ class ScriptedEngine:
     def completions(self) -> list[dict[str, Any]]:
         """The bodies of the completion requests so far (tokenize requests left out)."""
         with self.lock:
-            return [body for path, _, body in self.requests if "tokenize" not in path]
+            return [body for path, _, body in self.requests if "completion" in path]
 
     def wait_for(self, predicate: Any, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout

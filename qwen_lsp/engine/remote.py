@@ -64,7 +64,11 @@ class RemoteOptions:
     timeouts: http.Timeouts = field(default_factory=http.Timeouts)
     verify_tls: bool = True
     stop: tuple[str, ...] = ()  # the model's stop strings (special tokens)
-    slot: int = -1  # llama-server's id_slot: one per editor, so its prefix stays warm
+    # llama-server's id_slot: one slot per editor, so the prefix it holds stays that
+    # editor's. ``slot`` >= 0 names it; otherwise ``slot_key`` (the server's process id)
+    # modulo the engine's slots (its /props) picks one.
+    slot: int = -1
+    slot_key: int = 0
 
     @property
     def headers(self) -> dict[str, str]:
@@ -143,6 +147,7 @@ class RemoteBackend:
         self._cool_down = 0.0
         self._down_until = 0.0
         self._down_error = ""
+        self._chosen_slot: int | None = None
         self.requests = 0  # sent to the engine (tests and benchmarks count them)
 
     @property
@@ -186,6 +191,40 @@ class RemoteBackend:
             return text, ""
         return text[: len(text) - len(healed)], healed
 
+    def _slot(self) -> int:
+        """llama-server's slot for this editor (-1: the engine's choice, when it does not
+        say how many slots it has)."""
+        options = self._options
+        if options.slot >= 0:
+            return options.slot
+        if self._chosen_slot is None:
+            origin = http.Target.parse(options.url).origin
+            try:
+                response = self._send(
+                    "GET",
+                    origin + "/props",
+                    None,
+                    headers=options.headers,
+                    timeouts=options.timeouts,
+                    verify_tls=options.verify_tls,
+                )
+                try:
+                    raw = response.read_all(lambda: False, options.timeouts, 1 << 20)
+                finally:
+                    response.close()
+                total = json.loads(raw).get("total_slots") if response.status == 200 else 0
+            except http.HttpFault as exc:
+                if exc.retryable:
+                    return -1  # asked again once the engine is up
+                total = 0
+            except (ValueError, AttributeError):
+                total = 0
+            self._chosen_slot = (
+                options.slot_key % total if isinstance(total, int) and total > 0 else -1
+            )
+            log.info("llama-server slot: %d", self._chosen_slot)
+        return self._chosen_slot
+
     def _body(self, sent: list[int] | str, limits: GenerationLimits) -> dict[str, Any]:
         options = self._options
         if options.dialect == "llama-server":
@@ -193,11 +232,13 @@ class RemoteBackend:
                 "prompt": sent,
                 "n_predict": limits.max_tokens,
                 "cache_prompt": True,
-                "id_slot": options.slot,
+                "id_slot": self._slot(),
                 "top_k": 1,
             }
         else:
-            body = {"prompt": sent, "max_tokens": limits.max_tokens}
+            # llama-cpp-python's server penalises repeats by default (1.1): not greedy, and a
+            # rewrite of code repeats its input. vLLM and SGLang ignore the name.
+            body = {"prompt": sent, "max_tokens": limits.max_tokens, "repeat_penalty": 1.0}
             if options.model:
                 body["model"] = options.model
             body["stream_options"] = {"include_usage": True}
@@ -274,7 +315,9 @@ class RemoteBackend:
             error = _read_error(response, self._options.timeouts)
             response.close()
             if response.status != 500 or "prompt" in error.lower():
-                log.warning("the engine refused a token-id prompt (%s); sending text", error)
+                log.warning(  # the engine may quote the ids: the document, never logged
+                    "the engine refused a token-id prompt (%s...); sending text", error[:80]
+                )
                 self._send_ids = False
                 return self._generate(prompt, limits, keep_going, heal)
             raise EngineFault(f"the engine answered 500: {error}", status=500)

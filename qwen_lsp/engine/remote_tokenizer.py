@@ -144,6 +144,7 @@ class EngineTokenizer:
     def _ask(self, path: str, text: str) -> list[int] | None:
         body: dict[str, Any] = {"model": self._model, "prompt": text, "content": text}
         body |= {"input": text, "add_special_tokens": False, "add_special": False}
+        body["parse_special"] = False  # llama-server: special-looking text stays text
         try:
             response = self._send(
                 "POST",

@@ -88,3 +88,42 @@ def start_llama_cpp_server(log: Path, threads: int = 0) -> Engine:
     engine = Engine(process, f"http://127.0.0.1:{port}/v1", log)
     _wait_until_up(engine, engine.url + "/models")
     return engine
+
+
+def llama_server_binary() -> Path | None:
+    """llama.cpp's llama-server as the typing benchmark builds it (from the sources in the
+    llama-cpp-python sdist, cached); None when it was not built on this machine (tests skip:
+    `.venv/bin/python -m benchmarks.peer_llama_server` builds it in several minutes)."""
+    from benchmarks.peer_llama_server import binary_path
+
+    path = binary_path()
+    return path if path.is_file() else None
+
+
+def start_llama_server(binary: Path, log: Path, slots: int = 1, threads: int = 1) -> Engine:
+    """``llama-server`` with the default model and ``slots`` parallel slots."""
+    port = free_port()
+    command = [
+        str(binary),
+        "-m",
+        str(default_model_path()),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-c",
+        str(4096 * slots),
+        "-np",
+        str(slots),
+        "-t",
+        str(threads),
+        "-tb",
+        str(threads),
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    engine = Engine(process, f"http://127.0.0.1:{port}", log)
+    _wait_until_up(engine, engine.url + "/health")
+    return engine

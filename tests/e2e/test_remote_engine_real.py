@@ -1,10 +1,14 @@
-"""A real engine behind ``backend: openai`` (issue 14): ``python -m llama_cpp.server`` with
-the default 0.5B model on loopback, started once for this module. A completion and a code
-action through the protocol, and the same suggestions as the in-process engine (greedy).
+"""Real engines behind ``backend: openai`` and ``backend: llama-server`` (issue 14), with the
+default 0.5B model on loopback, each started once for this module: ``python -m
+llama_cpp.server`` (the llama-cpp-python[server] extra) and, when the typing benchmark has
+built it on this machine, llama.cpp's ``llama-server`` (skipped otherwise). A completion
+through the protocol on each, a code action through openai, and the same suggestions as
+the in-process engine (greedy) on each.
 
 llama-cpp-python's server takes prompts as text only (a token-id prompt is refused with a
-500), so these requests go as text after the first; token counts come from the model's
-vocabulary here (the ``model`` setting names the served model)."""
+500), so its requests go as text after the first; llama-server gets token ids. Token
+counts come from the model's vocabulary here (the ``model`` setting names the served
+model)."""
 
 from __future__ import annotations
 
@@ -26,7 +30,6 @@ from tests.e2e.action_client import (
     list_actions,
     prepare,
 )
-from tests.e2e.action_samples import SAMPLES
 from tests.e2e.conftest import (
     REPO,
     RUNS_MODEL,
@@ -39,7 +42,13 @@ from tests.e2e.conftest import (
     server_config,
     start,
 )
-from tests.e2e.real_engines import ALIAS, Engine, start_llama_cpp_server
+from tests.e2e.real_engines import (
+    ALIAS,
+    Engine,
+    llama_server_binary,
+    start_llama_cpp_server,
+    start_llama_server,
+)
 
 pytestmark = RUNS_MODEL
 
@@ -55,25 +64,43 @@ SNIPPETS = [
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def llama_cpp_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     started = start_llama_cpp_server(tmp_path_factory.mktemp("engine") / "llama_cpp_server.log")
     yield started
     started.stop()
 
 
-def remote_env(engine: Engine) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def llama_server_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    binary = llama_server_binary()
+    if binary is None:
+        pytest.skip("llama-server not built here: .venv/bin/python -m benchmarks.peer_llama_server")
+    started = start_llama_server(binary, tmp_path_factory.mktemp("engine") / "llama_server.log")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(params=["openai", "llama-server"])
+def engine_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The settings (environment) of a server using one of the real engines."""
+    if request.param == "openai":
+        return remote_env("openai", request.getfixturevalue("llama_cpp_engine"))
+    return remote_env("llama-server", request.getfixturevalue("llama_server_engine"))
+
+
+def remote_env(backend: str, engine: Engine) -> dict[str, str]:
     return {
-        "QWEN_LSP_BACKEND": "openai",
+        "QWEN_LSP_BACKEND": backend,
         "QWEN_LSP_ENGINE_URL": engine.url,
-        "QWEN_LSP_ENGINE_MODEL": ALIAS,
+        "QWEN_LSP_ENGINE_MODEL": ALIAS if backend == "openai" else "",
         "QWEN_LSP_MODEL": DEFAULT_MODEL,
         # A loaded CI machine: the cap must never decide what these tests see.
         "QWEN_LSP_MAX_SECONDS": "120",
     }
 
 
-async def test_completion_through_openai(engine: Engine) -> None:
-    client = await server_config(**remote_env(engine)).start()
+async def test_completion_through_the_engine(engine_env: dict[str, str]) -> None:
+    client = await server_config(**engine_env).start()
     assert isinstance(client, LanguageClient)
     try:
         await start(client, "neovim")
@@ -90,18 +117,20 @@ async def test_completion_through_openai(engine: Engine) -> None:
         await finish(client)
 
 
-async def test_code_action_through_openai(engine: Engine, tmp_path: Path) -> None:
-    client = await server_config(**remote_env(engine)).start()
+async def test_code_action_through_openai(llama_cpp_engine: Engine, tmp_path: Path) -> None:
+    client = await server_config(**remote_env("openai", llama_cpp_engine)).start()
     assert isinstance(client, LanguageClient)
     log = prepare(client)
     try:
         await start(client, "visual-studio-code", root=tmp_path)
         await model_ready(client)
-        name, language_id, text, line = SAMPLES["python"]
-        path = tmp_path / name
+        # A short function: the answer is short too (CI's time).
+        text = "def area(width, height):\n    return width * height\n"
+        path = tmp_path / "shapes.py"
         path.write_text(text)
         uri = path.as_uri()
-        open_doc(client, uri, language_id, text)
+        open_doc(client, uri, "python", text)
+        line = 1
         found, _ = await list_actions(client, uri, (line, 4))
         edit = await choose(client, action_named(found, "docstring"), log)
         warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
@@ -137,14 +166,23 @@ def complete(snippet: tuple[str, str], folder: Path, env: dict[str, str]) -> str
     return done.stdout
 
 
-def test_same_answers_as_the_in_process_engine(engine: Engine, tmp_path: Path) -> None:
-    local_env = {"QWEN_LSP_BACKEND": "llama", "QWEN_LSP_MODEL": DEFAULT_MODEL}
-    local_env["QWEN_LSP_MAX_SECONDS"] = "120"
-    answers: list[tuple[str, str, str]] = []
-    for snippet in SNIPPETS:
-        local = complete(snippet, tmp_path, local_env)
-        remote = complete(snippet, tmp_path, remote_env(engine))
-        answers.append((snippet[0], local, remote))
-    different = [(name, local, remote) for name, local, remote in answers if local != remote]
+@pytest.fixture(scope="module")
+def local_answers(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The in-process engine's suggestions on SNIPPETS (computed once)."""
+    env = {"QWEN_LSP_BACKEND": "llama", "QWEN_LSP_MODEL": DEFAULT_MODEL}
+    env["QWEN_LSP_MAX_SECONDS"] = "120"
+    folder = tmp_path_factory.mktemp("local")
+    return [complete(snippet, folder, env) for snippet in SNIPPETS]
+
+
+def test_same_answers_as_the_in_process_engine(
+    local_answers: list[str], engine_env: dict[str, str], tmp_path: Path
+) -> None:
+    remote = [complete(snippet, tmp_path, engine_env) for snippet in SNIPPETS]
+    different = [
+        (name, here, there)
+        for (name, _), here, there in zip(SNIPPETS, local_answers, remote, strict=True)
+        if here != there
+    ]
     assert not different, different
-    assert sum(bool(local.strip()) for _, local, _ in answers) >= 3, answers
+    assert sum(bool(answer.strip()) for answer in local_answers) >= 3, local_answers

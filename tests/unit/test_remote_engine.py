@@ -137,6 +137,20 @@ def test_an_answer_that_does_not_write_the_healed_text_is_asked_again_unhealed(
     assert len(whole["prompt"]) == len(healed["prompt"]) + 1
 
 
+def test_llama_server_keeps_one_slot_per_editor(engine: ScriptedEngine) -> None:
+    engine.slots = 4
+    first = backend_for(engine, url=engine.origin, dialect="llama-server", slot_key=7)
+    second = backend_for(engine, url=engine.origin, dialect="llama-server", slot_key=8)
+    for backend in (first, second, first, second):
+        backend.generate(PROMPT, limits(), lambda text: True)
+    assert [body["id_slot"] for body in engine.completions()] == [3, 0, 3, 0]
+    assert [path for path, _, _ in engine.requests].count("/props") == 2  # once each
+    engine.slots = 0  # an engine that does not say: its own choice
+    third = backend_for(engine, url=engine.origin, dialect="llama-server", slot_key=9)
+    third.generate(PROMPT, limits(), lambda text: True)
+    assert engine.completions()[-1]["id_slot"] == -1
+
+
 def test_text_prompt_keeps_special_looking_user_text_as_text() -> None:
     prompt = [
         Special("<|fim_prefix|>"),
