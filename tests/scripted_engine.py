@@ -12,12 +12,15 @@ llama-server's ``/completion`` stream, and fails on demand.
 - ``reject-ids``: 422 for a prompt given as token ids, else as ``ok``.
 
 Every request is recorded (path, headers, JSON body); ``in_flight`` and ``most_in_flight``
-count requests being answered; ``disconnects`` the streams the client closed early.
+count requests being answered; ``disconnects`` the streams the client closed early;
+``most_overlap`` the most streams the client still held open when it sent a new request.
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,6 +91,11 @@ class _Handler(BaseHTTPRequestHandler):
         with engine.lock:
             engine.in_flight += 1
             engine.most_in_flight = max(engine.most_in_flight, engine.in_flight)
+            # Streams the client still held open when it sent this request (a stream it
+            # closed counts as closed even before its handler notices).
+            still_open = sum(1 for other in engine.streams if not _peer_closed(other))
+            engine.most_overlap = max(engine.most_overlap, still_open)
+            engine.streams.add(self.connection)
         try:
             self._stream(engine, mode, self.path.endswith("/completion"))
         except (BrokenPipeError, ConnectionResetError):
@@ -96,6 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with engine.lock:
                 engine.in_flight -= 1
+                engine.streams.discard(self.connection)
 
     def _stream(self, engine: ScriptedEngine, mode: str, native: bool) -> None:
         self.send_response(200)
@@ -131,8 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
             if engine.closing.is_set():
                 return  # the engine went away mid-answer
             if engine.piece_delay:
-                time.sleep(engine.piece_delay)
-                if _client_gone(self):
+                if _client_gone(self, engine.piece_delay):
                     raise ConnectionResetError
             self._event(piece(text))
         if native:
@@ -153,18 +161,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._chunk(b"")
 
 
-def _client_gone(handler: BaseHTTPRequestHandler) -> bool:
-    """Whether the client closed its end (a read of zero bytes without blocking)."""
-    import select
-    import socket
+def _client_gone(handler: BaseHTTPRequestHandler, wait: float = 0.0) -> bool:
+    """Whether the client closed its end, waiting up to ``wait`` seconds for it."""
+    readable, _, _ = select.select([handler.connection], [], [], wait)
+    return bool(readable) and _peer_closed(handler.connection)
 
-    sock = handler.connection
-    readable, _, _ = select.select([sock], [], [], 0)
-    if not readable:
-        return False
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """Whether the peer has closed ``sock`` (a read of zero bytes, without blocking)."""
     try:
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except OSError:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
         return True
 
 
@@ -186,6 +194,8 @@ class ScriptedEngine:
         self.in_flight = 0
         self.most_in_flight = 0
         self.disconnects = 0
+        self.streams: set[socket.socket] = set()
+        self.most_overlap = 0
         self.closing = threading.Event()
         self._port = port
         self._server: _Server | None = None
