@@ -23,6 +23,13 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
+from benchmarks.engines import (
+    ALIAS,
+    Engine,
+    llama_server_binary,
+    start_llama_cpp_server,
+    start_llama_server,
+)
 from tests.e2e.action_client import (
     action_named,
     apply_workspace_edit,
@@ -41,13 +48,6 @@ from tests.e2e.conftest import (
     open_doc,
     server_config,
     start,
-)
-from tests.e2e.real_engines import (
-    ALIAS,
-    Engine,
-    llama_server_binary,
-    start_llama_cpp_server,
-    start_llama_server,
 )
 
 pytestmark = RUNS_MODEL

@@ -1,5 +1,7 @@
-"""Real inference engines on loopback for the remote-backend tests (issue 14): started once
-per test session, with the default model, and stopped at its end."""
+"""Real inference engines on loopback with the default model (issue 14): llama-cpp-python's
+OpenAI-compatible server (`python -m llama_cpp.server`, the llama-cpp-python[server] extra)
+and llama.cpp's `llama-server` (as the typing benchmark builds it). The remote-engine model
+tests start them once per module; `engine_cancel` measures them."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.peer_llama_server import binary_path
 from qwen_lsp.modelstore import StoreConfig, resolve
 from qwen_lsp.settings import resolve_settings
 
@@ -64,7 +67,8 @@ def _wait_until_up(engine: Engine, probe: str) -> None:
 
 def start_llama_cpp_server(log: Path, threads: int = 0) -> Engine:
     """``python -m llama_cpp.server`` (the llama-cpp-python[server] extra) with the default
-    model; ``threads`` 0 = its own default (half the cores)."""
+    model; ``threads`` 0 = its own default (half the cores). It logs llama.cpp's figures of
+    every answer it finishes (``llama_perf_context_print``)."""
     port = free_port()
     command = [
         sys.executable,
@@ -94,14 +98,15 @@ def llama_server_binary() -> Path | None:
     """llama.cpp's llama-server as the typing benchmark builds it (from the sources in the
     llama-cpp-python sdist, cached); None when it was not built on this machine (tests skip:
     `.venv/bin/python -m benchmarks.peer_llama_server` builds it in several minutes)."""
-    from benchmarks.peer_llama_server import binary_path
-
     path = binary_path()
     return path if path.is_file() else None
 
 
-def start_llama_server(binary: Path, log: Path, slots: int = 1, threads: int = 1) -> Engine:
-    """``llama-server`` with the default model and ``slots`` parallel slots."""
+def start_llama_server(
+    binary: Path, log: Path, slots: int = 1, threads: int = 1, metrics: bool = False
+) -> Engine:
+    """``llama-server`` with the default model and ``slots`` parallel slots (``metrics``:
+    its Prometheus counters at /metrics)."""
     port = free_port()
     command = [
         str(binary),
@@ -119,6 +124,7 @@ def start_llama_server(binary: Path, log: Path, slots: int = 1, threads: int = 1
         str(threads),
         "-tb",
         str(threads),
+        *(["--metrics"] if metrics else []),
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
