@@ -4,7 +4,8 @@ llama-server's ``/completion`` stream, and fails on demand.
 
 ``mode`` says what the next requests get:
 
-- ``ok``: the answer streamed in pieces (``answer``), ``piece_delay`` seconds apart;
+- ``ok``: the answer streamed in pieces (``answer``, or the one of ``answers`` whose key
+  the prompt contains), ``piece_delay`` seconds apart;
 - ``401``, ``404``, ``500``: that status with an error body in the engine's words;
 - ``stall``: the headers and one piece, then silence until the client goes away;
 - ``malformed``: the headers and a line that is not server-sent events;
@@ -97,7 +98,16 @@ class _Handler(BaseHTTPRequestHandler):
             engine.most_overlap = max(engine.most_overlap, still_open)
             engine.streams.add(self.connection)
         try:
-            self._stream(engine, mode, self.path.endswith("/completion"))
+            prompt = body.get("prompt")
+            answer = next(
+                (
+                    a
+                    for key, a in engine.answers.items()
+                    if isinstance(prompt, str) and key in prompt
+                ),
+                engine.answer,
+            )
+            self._stream(engine, mode, self.path.endswith("/completion"), answer)
         except (BrokenPipeError, ConnectionResetError):
             with engine.lock:
                 engine.disconnects += 1
@@ -106,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
                 engine.in_flight -= 1
                 engine.streams.discard(self.connection)
 
-    def _stream(self, engine: ScriptedEngine, mode: str, native: bool) -> None:
+    def _stream(self, engine: ScriptedEngine, mode: str, native: bool, answer: str) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -123,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(b"this is not an event stream\n\n")
             self._chunk(b"")
             return
-        pieces = [engine.answer[i : i + 3] for i in range(0, len(engine.answer), 3)]
+        pieces = [answer[i : i + 3] for i in range(0, len(answer), 3)]
         if mode in ("stall", "cut"):
             self._event(piece(pieces[0]))
             if mode == "cut":
@@ -185,6 +195,7 @@ class _Server(ThreadingHTTPServer):
 class ScriptedEngine:
     def __init__(self, answer: str = "scripted_answer()\n", port: int = 0) -> None:
         self.answer = answer
+        self.answers: dict[str, str] = {}  # a text prompt containing the key gets its answer
         self.mode = "ok"
         self.piece_delay = 0.0
         self.slots = 0  # llama-server's slots (/props); 0 = no /props
