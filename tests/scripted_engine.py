@@ -166,7 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(piece("", last=True))
             usage = {"prompt_tokens": 11, "completion_tokens": len(pieces)}
             usage["prompt_tokens_details"] = {"cached_tokens": 8}  # type: ignore[assignment]
-            self._event({"choices": [], "usage": usage})
+            if engine.usage:
+                self._event({"choices": [], "usage": usage})
             self._event("[DONE]")
         self._chunk(b"")
 
@@ -198,6 +199,7 @@ class ScriptedEngine:
         self.answers: dict[str, str] = {}  # a text prompt containing the key gets its answer
         self.mode = "ok"
         self.piece_delay = 0.0
+        self.usage = True  # the OpenAI usage chunk at the end of a stream
         self.slots = 0  # llama-server's slots (/props); 0 = no /props
         self.tokenize_path = ""  # "" = every tokenize path answers; else only this one
         self.lock = threading.Lock()

@@ -124,6 +124,7 @@ class _Stream:
     """What one streamed answer has brought so far."""
 
     heal: str = ""  # healed prompt text the answer must still start with
+    counted_prompt: int | None = None  # prompt tokens counted here, when the engine won't say
     text: str = ""
     pieces: int = 0
     first_piece_at: float = 0.0
@@ -322,6 +323,10 @@ class RemoteBackend:
                 return self._generate(prompt, limits, keep_going, heal)
             raise EngineFault(f"the engine answered 500: {error}", status=500)
         stream = _Stream(heal=healed)
+        if isinstance(sent, str) and self._tokenizer.exact_ids:
+            # A text prompt to an engine that reports no usage in its stream (llama-cpp-
+            # python's server): the tokens it reads, counted here (milliseconds).
+            stream.counted_prompt = len(token_prompt(prompt, self._tokenizer)) - bool(healed)
         try:
             if response.status >= 400:
                 error = _read_error(response, self._options.timeouts)
@@ -444,6 +449,7 @@ class RemoteBackend:
                 timings.get("prompt_n"),
                 usage.get("tokens_evaluated"),
                 len(sent) if isinstance(sent, list) else None,
+                stream.counted_prompt,
             ),
             reused_tokens=_first_int(cached, timings.get("cache_n"), usage.get("tokens_cached")),
             generated_tokens=_first_int(

@@ -16,7 +16,13 @@ import pytest
 
 from qwen_lsp.engine import CancelToken, EngineFault, GenerationLimits, Special
 from qwen_lsp.engine import http_stream as http
-from qwen_lsp.engine.remote import RemoteBackend, RemoteOptions, defuse, text_prompt
+from qwen_lsp.engine.remote import (
+    RemoteBackend,
+    RemoteOptions,
+    defuse,
+    text_prompt,
+    token_prompt,
+)
 from qwen_lsp.engine.remote_tokenizer import EngineTokenizer
 from qwen_lsp.engine.worker import ModelUnavailable
 from qwen_lsp.engine_notices import EngineNotices
@@ -171,6 +177,15 @@ def test_an_engine_that_wants_text_gets_text_from_then_on(engine: ScriptedEngine
     assert isinstance(first["prompt"], list) and isinstance(second["prompt"], str)
     backend.generate(PROMPT, limits(), lambda text: True)
     assert isinstance(engine.completions()[-1]["prompt"], str)
+
+
+def test_figures_when_the_engine_reports_none(engine: ScriptedEngine) -> None:
+    # llama-cpp-python's server: text only, no usage in its stream.
+    engine.mode, engine.usage = "reject-ids", False
+    result = backend_for(engine).generate(PROMPT, limits(), lambda text: True)
+    assert result.prompt_tokens == len(token_prompt(PROMPT, IdTokenizer()))
+    assert result.generated_tokens == 6  # the pieces streamed
+    assert result.reused_tokens == 0
 
 
 def test_stop_strings_cut_the_answer(engine: ScriptedEngine) -> None:
