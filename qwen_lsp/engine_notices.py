@@ -9,6 +9,7 @@ class EngineNotices:
     def __init__(self) -> None:
         self._failing = False
         self._last_before: object = None
+        self.error = ""  # the engine's words while it fails ("" when it answers)
 
     @property
     def failing(self) -> bool:
@@ -19,8 +20,9 @@ class EngineNotices:
         ``last_generation`` is the engine's last answer so far (whatever object stands for
         it): a newer one later means the engine answers again."""
         if self._failing:
+            self.error = error
             return None
-        self._failing, self._last_before = True, last_generation
+        self._failing, self._last_before, self.error = True, last_generation, error
         return (
             f"qwen-lsp: the inference engine failed: {error}. Suggestions come back by "
             "themselves when it answers again."
@@ -31,9 +33,9 @@ class EngineNotices:
         has answered since (a suggestion from the cache says nothing about it), else None."""
         if not self._failing or last_generation is self._last_before:
             return None
-        self._failing, self._last_before = False, None
+        self._failing, self._last_before, self.error = False, None, ""
         return "qwen-lsp: the inference engine answers again."
 
     def reset(self) -> None:
         """Another engine or model was set up: its faults are news again."""
-        self._failing, self._last_before = False, None
+        self._failing, self._last_before, self.error = False, None, ""

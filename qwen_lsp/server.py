@@ -479,6 +479,18 @@ async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -
     return suggestion
 
 
+def _engine_problem(ls: QwenLanguageServer) -> protocol.ModelProblem | None:
+    """A separate engine that fails, for status bars (the model state stays "ready": the
+    next request may find it back)."""
+    if not ls.engine_notices.failing:
+        return None
+    return protocol.ModelProblem(
+        ls.engine_notices.error,
+        f"check the engine at {ls.app.settings.engineUrl} (engineUrl, engineModel, the API "
+        "key); suggestions come back by themselves when it answers",
+    )
+
+
 @server.feature(protocol.STATUS_METHOD)
 def on_status(ls: QwenLanguageServer, params: Any) -> dict[str, Any]:
     """Model state and completion figures, for scripts, benchmarks and editor status bars."""
@@ -487,7 +499,7 @@ def on_status(ls: QwenLanguageServer, params: Any) -> dict[str, Any]:
     status = protocol.Status(
         state=ls.app.worker.state,
         model=ls.app.settings.model or "default",
-        error=None
+        error=_engine_problem(ls)
         if error is None
         else protocol.ModelProblem(str(error), error.fix, error.pull_model),
         completions=ls.app.completions.stats.totals(),

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from qwen_lsp import protocol
+from tests.e2e.action_client import action_named, choose, list_actions, prepare
 from tests.e2e.conftest import finish, inline, insert_text, items_of, open_doc, server_config, start
 from tests.scripted_engine import ScriptedEngine
 
@@ -84,7 +86,7 @@ async def test_a_fault_is_one_message_the_server_lives_and_recovers(
         assert FAULTS[fault] in errors_of(client)[0]
         # Still answering, and a keystroke during the outage is not another message.
         status = await client.protocol.send_request_async(protocol.STATUS_METHOD, {})
-        assert status.state == "ready"
+        assert status.state == "ready" and FAULTS[fault] in status.error.message
         insert_text(client, PY_URI, 2, 0, "sub", utf16_col=8)
         assert await suggestion(client, 0, 11) == []
         assert len(errors_of(client)) == 1
@@ -107,7 +109,32 @@ async def test_a_fault_is_one_message_the_server_lives_and_recovers(
         assert got == ["total_of(items)"]
         infos = [m.message for m in client.messages if m.type == types.MessageType.Info]
         assert "qwen-lsp: the inference engine answers again." in infos
+        status = await client.protocol.send_request_async(protocol.STATUS_METHOD, {})
+        assert status.error is None
         assert len(errors_of(client)) == 1
     finally:
         await finish(client)
         engine.stop()
+
+
+async def test_a_code_action_on_a_failing_engine_says_why(
+    engine: ScriptedEngine, tmp_path: Path
+) -> None:
+    engine.mode = "500"
+    client = await server_config(QWEN_LSP_BACKEND="openai", QWEN_LSP_ENGINE_URL=engine.url).start()
+    assert isinstance(client, LanguageClient)
+    log = prepare(client)
+    try:
+        await start(client, "visual-studio-code", root=tmp_path)
+        path = tmp_path / "shapes.py"
+        text = "def area(width, height):\n    return width * height\n"
+        path.write_text(text)
+        open_doc(client, path.as_uri(), "python", text)
+        found, _ = await list_actions(client, path.as_uri(), (1, 4))
+        assert await choose(client, action_named(found, "docstring"), log) is None
+        warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
+        assert any(FAULTS["500"] in w and "nothing was changed" in w for w in warnings), warnings
+        status = await client.protocol.send_request_async(protocol.STATUS_METHOD, {})
+        assert status.state == "ready"
+    finally:
+        await finish(client)

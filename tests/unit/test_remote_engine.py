@@ -346,8 +346,10 @@ def test_engine_notices_tell_once_per_outage() -> None:
     first = notices.failed("connection refused", before)
     assert first is not None and "connection refused" in first
     assert notices.failed("connection refused", before) is None
+    assert notices.failing and notices.error == "connection refused"
     assert notices.answered(before) is None  # a cached suggestion: the engine said nothing
     assert notices.answered(object()) == "qwen-lsp: the inference engine answers again."
+    assert not notices.failing and notices.error == ""
     assert notices.failed("500", before) is not None
     notices.reset()
     assert notices.failed("401", before) is not None
