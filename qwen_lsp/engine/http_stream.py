@@ -240,6 +240,11 @@ def _strerror(code: int) -> str:
     return os.strerror(code)
 
 
+def _host_header(target: Target) -> str:
+    host = f"[{target.host}]" if ":" in target.host else target.host  # IPv6 literal
+    return f"{host}:{target.port}"
+
+
 def tls_context(verify: bool = True) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if not verify:
@@ -269,7 +274,7 @@ def request(
     payload = b"" if body is None else json.dumps(body).encode()
     lines = [
         f"{method} {path}{'?' + query if query else ''} HTTP/1.1",
-        f"Host: {target.host}:{target.port}",
+        f"Host: {_host_header(target)}",
         "Connection: close",
         "Accept: text/event-stream, application/json",
         "User-Agent: qwen-lsp",
