@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -353,3 +357,35 @@ def test_engine_notices_tell_once_per_outage() -> None:
     assert notices.failed("500", before) is not None
     notices.reset()
     assert notices.failed("401", before) is not None
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_tls_is_verified(tmp_path: Path) -> None:
+    # An engine behind a self-signed certificate: refused, with the reason, not retried.
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        try:
+            context.wrap_socket(connection, server_side=True).close()
+        except (ssl.SSLError, OSError):
+            pass  # the client refused the certificate
+
+    threading.Thread(target=serve, daemon=True).start()
+    options = RemoteOptions(url=f"https://127.0.0.1:{port}/v1", stop=STOP)
+    try:
+        with pytest.raises(EngineFault, match="TLS with https://127.0.0.1") as fault:
+            RemoteBackend(options, IdTokenizer()).generate(PROMPT, limits(), lambda t: True)
+        assert "CERTIFICATE_VERIFY_FAILED" in str(fault.value) and not fault.value.retryable
+    finally:
+        listener.close()
