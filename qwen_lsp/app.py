@@ -28,6 +28,7 @@ from qwen_lsp.crossfile.header import CrossFileContext
 from qwen_lsp.documents import DocumentStore
 from qwen_lsp.engine import Backend, FimTokens
 from qwen_lsp.engine.worker import ModelUnavailable, ModelWorker
+from qwen_lsp.engine_setup import REMOTE_BACKENDS, load_remote_backend
 from qwen_lsp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,8 @@ def check_model(settings: Settings) -> None:
     """The quick part of :func:`load_backend`: the model file the settings name is there
     and sound (ModelUnavailable with the fix otherwise). Run before the loaded model is
     freed, so a reload of a missing or broken file leaves the server serving."""
-    if settings.backend == "fake":
-        return
+    if settings.backend in ("fake", *REMOTE_BACKENDS):
+        return  # a separate engine: nothing to check on this machine before it is asked
     resolved = resolve_model(settings)
     try:
         modelstore.verify(resolved, modelstore.StoreConfig.from_settings(settings))
@@ -87,6 +88,8 @@ def load_backend(settings: Settings) -> Backend:
         if settings.fakeAnswers:
             return FakeBackend.from_file(settings.fakeAnswers, delay, prompt_log)
         return FakeBackend(seconds_per_token=delay, prompt_log=prompt_log)
+    if settings.backend in REMOTE_BACKENDS:
+        return load_remote_backend(settings)
     from qwen_lsp.engine.llama_backend import LlamaBackend, LlamaOptions
 
     started = time.monotonic()

@@ -34,8 +34,9 @@ from qwen_lsp.actions.service import ActionRequest, ActionRun, lsp_edits
 from qwen_lsp.app import App
 from qwen_lsp.completion import Suggestion
 from qwen_lsp.documents import DocumentNotOpenError, Snapshot
-from qwen_lsp.engine import CancelToken
+from qwen_lsp.engine import CancelToken, EngineFault
 from qwen_lsp.engine.worker import ModelUnavailable
+from qwen_lsp.engine_notices import EngineNotices
 from qwen_lsp.settings import SECTION, needs_reload, resolve_settings
 from qwen_lsp.text_index import PositionError
 
@@ -254,6 +255,7 @@ class QwenLanguageServer(LanguageServer):
         )
         self.initialization_options: Any = None
         self.model_load_started = False
+        self.engine_notices = EngineNotices()  # a separate engine's faults, told once
 
     def _workspace_root(self) -> str:
         try:
@@ -333,6 +335,7 @@ class QwenLanguageServer(LanguageServer):
                 log.warning("progress not available: %s", exc)
                 token = None
         error = await loading
+        self.engine_notices.reset()
         if token is not None:
             message = "model ready" if error is None else "model failed to load"
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
@@ -449,7 +452,7 @@ async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -
         raise JsonRpcInvalidParams(f"document {uri} is not open (send didOpen first)")
     snapshot = document.snapshot()
     try:
-        return await ls.app.completions.complete(
+        suggestion = await ls.app.completions.complete(
             snapshot,
             position.line,
             position.character,
@@ -464,6 +467,29 @@ async def _suggest(ls: QwenLanguageServer, uri: str, position: types.Position) -
         raise JsonRpcInvalidParams(str(exc)) from exc
     except ModelUnavailable:
         return None  # already reported with its fix when the model failed to load
+    except EngineFault as exc:  # a separate engine: told once, the next keystroke tries again
+        notice = ls.engine_notices.failed(str(exc), ls.app.completions.stats.last)
+        if notice is not None:
+            log.warning("%s", notice)
+            ls.tell(types.MessageType.Error, notice)
+        return None
+    back = ls.engine_notices.answered(ls.app.completions.stats.last)
+    if back is not None:
+        log.info("%s", back)
+        ls.tell(types.MessageType.Info, back)
+    return suggestion
+
+
+def _engine_problem(ls: QwenLanguageServer) -> protocol.ModelProblem | None:
+    """A separate engine that fails, for status bars (the model state stays "ready": the
+    next request may find it back)."""
+    if not ls.engine_notices.failing:
+        return None
+    return protocol.ModelProblem(
+        ls.engine_notices.error,
+        f"check the engine at {ls.app.settings.engineUrl} (engineUrl, engineModel, the API "
+        "key); suggestions come back by themselves when it answers",
+    )
 
 
 @server.feature(protocol.STATUS_METHOD)
@@ -474,7 +500,7 @@ def on_status(ls: QwenLanguageServer, params: Any) -> dict[str, Any]:
     status = protocol.Status(
         state=ls.app.worker.state,
         model=ls.app.settings.model or "default",
-        error=None
+        error=_engine_problem(ls)
         if error is None
         else protocol.ModelProblem(str(error), error.fix, error.pull_model),
         completions=ls.app.completions.stats.totals(),

@@ -41,6 +41,8 @@ class SettingInfo:
     internal: bool = False
     """A switch for tests, benchmarks and ablations: not offered in editors' settings UIs,
     listed apart in the documentation."""
+    test_choices: tuple[str, ...] = ()
+    """Values also accepted, for tests only: never offered in editors' settings UIs."""
 
 
 def setting(
@@ -52,9 +54,10 @@ def setting(
     choices: tuple[tuple[str, str], ...] = (),
     reload: bool = False,
     internal: bool = False,
+    test_choices: tuple[str, ...] = (),
 ) -> T:
     """Declare a field of :class:`Settings` (or of :class:`CustomAction`) with its info."""
-    info = SettingInfo(doc, env, minimum, choices, reload, internal)
+    info = SettingInfo(doc, env, minimum, choices, reload, internal, test_choices)
     return field(default=default, metadata={"info": info})
 
 
@@ -327,6 +330,64 @@ class Settings:
         ),
         reload=True,
     )
+    # -- the engine that runs the model: in this process (the default) or a shared one
+    backend: str = setting(
+        "llama",
+        "Where the model runs.",
+        env="QWEN_LSP_BACKEND",
+        choices=(
+            ("llama", "llama-cpp-python in the server process, on this machine"),
+            (
+                "openai",
+                "an OpenAI-compatible server at `engineUrl` (vLLM, SGLang, "
+                "`python -m llama_cpp.server`, Ollama, hosted APIs): `/v1/completions`",
+            ),
+            ("llama-server", "llama.cpp's `llama-server` at `engineUrl`: its `/completion`"),
+        ),
+        reload=True,
+        test_choices=("fake",),  # a canned model (engine/fake.py)
+    )
+    engineUrl: str = setting(
+        "",
+        "The engine's address for the `openai` and `llama-server` backends: the API base "
+        "for `openai` (e.g. `http://127.0.0.1:8000/v1`), the server for `llama-server` "
+        "(e.g. `http://127.0.0.1:8080`). `https` is verified against the system's "
+        "certificates (`SSL_CERT_FILE` names others). The API key is never a setting: "
+        "the environment variable `QWEN_LSP_ENGINE_API_KEY`, or `engineApiKeyFile`.",
+        env="QWEN_LSP_ENGINE_URL",
+        reload=True,
+    )
+    engineModel: str = setting(
+        "",
+        "The model name the engine serves (the `model` field of its requests); empty = the "
+        "engine's only model. Set `model` too (the served model's registry name or GGUF "
+        "file, present here) to count tokens here and send prompts as token ids; otherwise "
+        "tokens are counted by the engine's tokenize endpoint and prompts go as text.",
+        env="QWEN_LSP_ENGINE_MODEL",
+        reload=True,
+    )
+    engineApiKeyFile: str = setting(
+        "",
+        "A file holding the engine's API key (sent as a bearer token; read when the engine "
+        "is set up, never logged). `QWEN_LSP_ENGINE_API_KEY` in the environment wins.",
+        env="QWEN_LSP_ENGINE_API_KEY_FILE",
+        reload=True,
+    )
+    engineConnectTimeout: float = setting(
+        5.0,
+        "Seconds to wait for a connection to the engine; connection errors are retried "
+        "with back-off, other errors are shown.",
+        minimum=0.1,
+        reload=True,
+    )
+    engineReadTimeout: float = setting(
+        30.0,
+        "Seconds the engine may stay silent (before its answer starts or in the middle of "
+        "it) before the request fails with a message; a suggestion's own time cap "
+        "(`maxSeconds`) still applies.",
+        minimum=0.1,
+        reload=True,
+    )
     # -- what each speed technique buys: switches for the benchmark, leave them on
     kvReuse: bool = setting(
         True,
@@ -361,17 +422,6 @@ class Settings:
         internal=True,
     )
     # -- tests and ablations
-    backend: str = setting(
-        "llama",
-        "The model engine.",
-        env="QWEN_LSP_BACKEND",
-        choices=(
-            ("llama", "llama-cpp-python in the server process"),
-            ("fake", "a canned model, for tests"),
-        ),
-        reload=True,
-        internal=True,
-    )
     fakeAnswers: str = setting(
         "",
         "A JSON file of scripted answers for the `fake` backend "
@@ -534,7 +584,7 @@ def _coerce(name: str, value: Any, default: Any, from_env: bool) -> Any:
     if not isinstance(value, str):
         raise ValueError("expected a string")
     choices = [choice for choice, _ in info(name).choices]
-    if choices and value not in choices:
+    if choices and value not in choices and value not in info(name).test_choices:
         raise ValueError(f"expected one of {', '.join(choices)}")
     return value
 

@@ -1,7 +1,8 @@
 """The model port: what the completion and action use cases need from a language model.
 
-One real implementation per engine (llama-cpp-python in `llama_backend`), a deterministic
-fake for tests (`fake`). Nothing outside `llama_backend` imports llama_cpp.
+One implementation per engine (llama-cpp-python in `llama_backend`, a separate engine
+over HTTP in `remote`), a deterministic fake for tests (`fake`). Only `llama_backend` and
+`remote_tokenizer` (a GGUF's vocabulary alone) import llama_cpp.
 """
 
 from __future__ import annotations
@@ -124,6 +125,18 @@ class LinkedCancel(CancelToken):
         if self.reason:
             return self.reason
         return next((t.reason for t in self._tokens if t.cancelled), "")
+
+
+class EngineFault(Exception):
+    """A separate inference engine failed a request: unreachable, an HTTP error, a stream
+    that stalled or broke. The message carries the engine's own error text (it is shown to
+    the user); ``retryable`` when no connection could be made (the engine may come back),
+    ``status`` the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, retryable: bool = False, status: int = 0) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
 
 
 # Called with the text generated so far; returns False to stop generating now.

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from qwen_lsp.engine import Backend, CancelToken
+from qwen_lsp.engine import Backend, CancelToken, EngineFault
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +260,9 @@ class ModelWorker:
             return
         try:
             settle(job.future.set_result, job.run(self._backend, job.cancel))
+        except EngineFault as exc:  # a separate engine's fault: its own words say enough
+            log.warning("engine request failed: %s", exc)
+            settle(job.future.set_exception, exc)
         except Exception as exc:
             log.exception("model job failed")
             settle(job.future.set_exception, exc)

@@ -30,6 +30,9 @@ LAYERS: dict[str, int] = {
     "engine.kv_pool": 2,
     "engine.checkpoints": 2,
     "engine.lookup": 2,
+    "engine.http_stream": 2,  # HTTP for separate engines, stoppable at every wait
+    "engine.remote": 2,  # an engine over HTTP (backend openai, llama-server)
+    "engine.remote_tokenizer": 2,  # its token counts: a GGUF's vocabulary or the engine's
     "modelstore": 2,
     "modelstore.style": 2,
     "admission": 3,
@@ -49,6 +52,8 @@ LAYERS: dict[str, int] = {
     "app": 5,
     "headless": 5,
     "doctor": 5,
+    "engine_setup": 5,  # a separate engine from the settings (backend openai, llama-server)
+    "engine_notices": 3,  # when to tell the user the engine failed, and is back
     "framing": 3,
     "server": 6,
     "transport": 6,
@@ -57,7 +62,11 @@ LAYERS: dict[str, int] = {
     "__main__": 6,
 }
 EDGE = {"server", "cli", "stdio"}  # may import pygls / lsprotocol
-LLAMA = {"engine.llama_backend", "engine.checkpoints"}  # may import llama_cpp
+LLAMA = {
+    "engine.llama_backend",
+    "engine.checkpoints",
+    "engine.remote_tokenizer",
+}  # may import llama_cpp
 
 
 def _module_name(path: Path) -> str:

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from qwen_lsp.settings import Settings, resolve_settings
+from qwen_lsp.settings import Settings, info, resolve_settings
 
 
 def test_defaults() -> None:
@@ -89,3 +89,26 @@ def test_budgets_over_the_context_keep_their_proportions() -> None:
     ).settings
     assert s.prefixTokens == 3 * s.suffixTokens or abs(s.prefixTokens - 3 * s.suffixTokens) < 4
     assert s.maxTokensBlock == 160  # fits: left alone
+
+
+def test_engine_settings_and_the_backends_offered() -> None:
+    env = {
+        "QWEN_LSP_BACKEND": "llama-server",
+        "QWEN_LSP_ENGINE_URL": "http://gpu-box:8080",
+        "QWEN_LSP_ENGINE_MODEL": "qwen-coder",
+        "QWEN_LSP_ENGINE_API_KEY_FILE": "/run/secrets/engine",
+    }
+    resolved = resolve_settings(env, {"engineReadTimeout": 12, "engineConnectTimeout": 0.5})
+    settings = resolved.settings
+    assert not resolved.problems
+    assert (settings.backend, settings.engineUrl, settings.engineModel) == (
+        "llama-server",
+        "http://gpu-box:8080",
+        "qwen-coder",
+    )
+    assert settings.engineApiKeyFile == "/run/secrets/engine"
+    assert (settings.engineConnectTimeout, settings.engineReadTimeout) == (0.5, 12)
+    # The fake model stays a value for tests, and is not offered to users.
+    assert resolve_settings({"QWEN_LSP_BACKEND": "fake"}).settings.backend == "fake"
+    assert "fake" not in [value for value, _ in info("backend").choices]
+    assert resolve_settings({}, {"backend": "bogus"}).problems

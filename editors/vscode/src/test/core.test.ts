@@ -44,7 +44,8 @@ test('every server setting but the internal switches is contributed in package.j
     assert.ok(props.includes(key), `package.json lacks qwenLsp.${key}`);
   }
   const extensionOnly = props.filter((p) => !(core.SERVER_SETTING_KEYS as readonly string[]).includes(p));
-  assert.ok(internal.includes('backend'), 'the fake backend is not offered in the Settings UI');
+  const backends: string[] = pkg.contributes.configuration.properties['qwenLsp.backend'].enum;
+  assert.ok(backends.includes('openai') && !backends.includes('fake'), 'the fake backend is not offered in the Settings UI');
   assert.deepEqual(extensionOnly.sort(), ['enable', 'languages', 'server.args', 'server.command', 'server.env', 'statusPollSeconds']);
   for (const cmd of ['qwenLsp.pullModel', 'qwenLsp.restartServer', 'qwenLsp.toggleCompletions', 'qwenLsp.showStatus']) {
     assert.ok(pkg.contributes.commands.some((c: { command: string }) => c.command === cmd), cmd);

@@ -1,0 +1,135 @@
+"""Real inference engines on loopback with the default model (issue 14): llama-cpp-python's
+OpenAI-compatible server (`python -m llama_cpp.server`, the llama-cpp-python[server] extra)
+and llama.cpp's `llama-server` (as the typing benchmark builds it). The remote-engine model
+tests start them once per module; `engine_cancel` measures them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.peer_llama_server import binary_path
+from qwen_lsp.modelstore import StoreConfig, resolve
+from qwen_lsp.settings import resolve_settings
+
+# The name the engine serves the model under (engineModel).
+ALIAS = "qwen-coder-test"
+# Loading the 0.5B model takes seconds; a loaded machine is many times slower.
+START_SECONDS = 180.0
+
+
+@dataclass
+class Engine:
+    process: subprocess.Popen[bytes]
+    url: str  # what engineUrl is set to
+    log: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def default_model_path() -> Path:
+    store = StoreConfig.from_settings(resolve_settings(os.environ).settings)
+    return resolve(None, store).path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_up(engine: Engine, probe: str) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if engine.process.poll() is not None:
+            raise RuntimeError(f"the engine exited: {engine.log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(probe, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    engine.stop()
+    raise RuntimeError(f"the engine did not start: {engine.log.read_text()[-2000:]}")
+
+
+def start_llama_cpp_server(log: Path, threads: int = 0) -> Engine:
+    """``python -m llama_cpp.server`` (the llama-cpp-python[server] extra) with the default
+    model; ``threads`` 0 = its own default (half the cores). It logs llama.cpp's figures of
+    every answer it finishes (``llama_perf_context_print``)."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(default_model_path()),
+        "--model_alias",
+        ALIAS,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+    ]
+    if threads:
+        command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    engine = Engine(process, f"http://127.0.0.1:{port}/v1", log)
+    _wait_until_up(engine, engine.url + "/models")
+    return engine
+
+
+def llama_server_binary() -> Path | None:
+    """llama.cpp's llama-server as the typing benchmark builds it (from the sources in the
+    llama-cpp-python sdist, cached); None when it was not built on this machine (tests skip:
+    `.venv/bin/python -m benchmarks.peer_llama_server` builds it in several minutes)."""
+    path = binary_path()
+    return path if path.is_file() else None
+
+
+def start_llama_server(
+    binary: Path, log: Path, slots: int = 1, threads: int = 1, metrics: bool = False
+) -> Engine:
+    """``llama-server`` with the default model and ``slots`` parallel slots (``metrics``:
+    its Prometheus counters at /metrics)."""
+    port = free_port()
+    command = [
+        str(binary),
+        "-m",
+        str(default_model_path()),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-c",
+        str(4096 * slots),
+        "-np",
+        str(slots),
+        "-t",
+        str(threads),
+        "-tb",
+        str(threads),
+        *(["--metrics"] if metrics else []),
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    engine = Engine(process, f"http://127.0.0.1:{port}", log)
+    _wait_until_up(engine, engine.url + "/health")
+    return engine
