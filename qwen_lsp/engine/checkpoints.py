@@ -22,13 +22,13 @@ same with ``--ctx-checkpoints``.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from qwen_lsp.engine.kv_pool import common_prefix
+from qwen_lsp.engine.state_buffer import state_buffer
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class SequenceMemory:
 
         ctx = self._llm.ctx
         size = llama_cpp.llama_state_seq_get_size_ext(ctx, 0, PARTIAL_ONLY)
-        buffer = (ctypes.c_uint8 * size)()
+        buffer = state_buffer(size)
         written = llama_cpp.llama_state_seq_get_data_ext(ctx, buffer, size, 0, PARTIAL_ONLY)
         return buffer if written == size else None
 

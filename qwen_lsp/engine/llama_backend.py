@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import codecs
-import ctypes
 import dataclasses
 import functools
 import logging
@@ -34,6 +33,7 @@ from qwen_lsp.engine.abort import AbortSwitch
 from qwen_lsp.engine.checkpoints import SequenceMemory, checkpoint_marks
 from qwen_lsp.engine.kv_pool import KvPool, common_prefix
 from qwen_lsp.engine.lookup import PromptLookup
+from qwen_lsp.engine.state_buffer import first_bytes, state_buffer
 from qwen_lsp.engine.threads import PromptSpeed, ThreadGovernor
 
 log = logging.getLogger(__name__)
@@ -260,11 +260,9 @@ class LlamaBackend:
 
         ctx = self._llm.ctx
         size = llama_cpp.llama_state_seq_get_size(ctx, 0)
-        buffer = (ctypes.c_uint8 * size)()
+        buffer = state_buffer(size)  # mapped on its own: given back when dropped
         written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
-        if written == size:
-            return buffer
-        return (ctypes.c_uint8 * written).from_buffer_copy(buffer)
+        return first_bytes(buffer, written)
 
     def _load_kv(self, tokens: list[int], state: Any) -> None:
         import llama_cpp

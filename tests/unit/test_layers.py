@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "engine.llama_backend": 2,
     "engine.fake": 2,
     "engine.kv_pool": 2,
+    "engine.state_buffer": 2,  # saved model states, each mapped on its own
     "engine.checkpoints": 2,
     "engine.lookup": 2,
     "engine.http_stream": 2,  # HTTP for separate engines, stoppable at every wait
