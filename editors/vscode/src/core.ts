@@ -166,6 +166,10 @@ export interface ModelEntry {
   description: string;
   source: string;
   architecture: string;
+  /** "fim" (trained on fill-in-the-middle) or "chat" (asked through its chat template). */
+  completionStyle: string;
+  /** The GPU memory it needs (GB); null: a CPU-sized model. */
+  gpuMemoryGb: number | null;
   isDefault: boolean;
   present: boolean;
   /** true: checked; false: known bad (wrong size); null: not checked yet. */
@@ -198,6 +202,19 @@ export function modelStatusText(model: ModelEntry): string {
     return 'verified';
   }
   return model.verified === false ? 'corrupt (wrong size)' : 'present (not verified yet)';
+}
+
+/** A model's line in the model picker: what it is, and what a user must know before a
+ * multi-gigabyte download (the GPU it needs, a completion style other than FIM). */
+export function modelDetail(model: ModelEntry): string {
+  const parts = [model.description];
+  if (typeof model.gpuMemoryGb === 'number' && model.gpuMemoryGb > 0) {
+    parts.push(`needs a GPU with about ${model.gpuMemoryGb} GB`);
+  }
+  if (model.completionStyle === 'chat') {
+    parts.push('asked through its chat template (not trained on fill-in-the-middle)');
+  }
+  return parts.join(' · ');
 }
 
 /** Seconds until the next status poll: fast while things change, slow when settled. */

@@ -329,7 +329,7 @@ class QwenExtension implements vscode.Disposable {
       const items: Item[] = models.map((m) => ({
         label: m.name + (m.isDefault ? ' (default)' : ''),
         description: core.modelStatusText(m),
-        detail: m.description,
+        detail: core.modelDetail(m),
         name: m.name,
       }));
       const configured = this.config().get<string>('model', '');

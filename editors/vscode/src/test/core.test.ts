@@ -141,6 +141,8 @@ test('parseModelList reads `qwen-lsp models list --json`', () => {
     description: `${name} description`,
     source: 'pypi',
     architecture: 'qwen2',
+    completionStyle: 'fim',
+    gpuMemoryGb: null,
     isDefault,
     present,
     verified,
@@ -170,6 +172,20 @@ test('parseModelList reads `qwen-lsp models list --json`', () => {
   assert.deepEqual(core.parseModelList('error: no registry'), []);
   assert.deepEqual(core.parseModelList('{"name": "not a list"}'), []);
   assert.deepEqual(core.parseModelList('[{"file": "no name"}, 3, null]'), []);
+});
+
+test('modelDetail: the GPU a model needs and a chat completion style are said', () => {
+  const [small] = core.parseModelList(
+    JSON.stringify([{ name: 'a', description: 'Small.', completionStyle: 'fim', gpuMemoryGb: null }]),
+  );
+  assert.equal(core.modelDetail(small), 'Small.');
+  const [big] = core.parseModelList(
+    JSON.stringify([{ name: 'b', description: 'Big.', completionStyle: 'chat', gpuMemoryGb: 18 }]),
+  );
+  assert.equal(
+    core.modelDetail(big),
+    'Big. · needs a GPU with about 18 GB · asked through its chat template (not trained on fill-in-the-middle)',
+  );
 });
 
 test('parsePullProgress: percentages and plain lines', () => {
