@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 _SYSTEM_SLOT = "\ue000qwen-lsp-system\ue000"
 _USER_SLOT = "\ue000qwen-lsp-user\ue000"
-_SPECIAL = re.compile(r"<\|[A-Za-z0-9_]+\|>")
+# ``<|...|>`` markers, and the thinking tags of Qwen3-family templates (single special
+# tokens in those vocabularies).
+_SPECIAL = re.compile(r"<\|[A-Za-z0-9_]+\|>|</?think>")
 
 # The fallback layout as a template (documentation, and a test that both agree).
 CHATML = (
@@ -101,8 +103,17 @@ def _render(template: str) -> str:
         {"role": "system", "content": _SYSTEM_SLOT},
         {"role": "user", "content": _USER_SLOT},
     ]
+    # enable_thinking=False: a Qwen3-family template (Qwen3, Qwen3.5, Qwen3.6) then opens the
+    # answer with an empty thinking block, so the model writes the code at once instead of
+    # reasoning first (hundreds of tokens, seconds, before any suggestion). Other templates
+    # ignore it.
     return env.from_string(template).render(
-        messages=messages, add_generation_prompt=True, tools=None, bos_token="", eos_token=""
+        messages=messages,
+        add_generation_prompt=True,
+        tools=None,
+        bos_token="",
+        eos_token="",
+        enable_thinking=False,
     )
 
 

@@ -105,6 +105,21 @@ def test_chat_template_keeps_user_text_out_of_special_tokens() -> None:
     )
 
 
+# The behaviour of Qwen3-family templates at the answer: thinking unless told not to.
+THINKING_TEMPLATE = CHATML.replace(
+    "'<|im_start|>assistant\\n' }}",
+    "'<|im_start|>assistant\\n' }}{% if enable_thinking is defined and not enable_thinking %}"
+    "{{ '<think>\\n\\n</think>\\n\\n' }}{% endif %}",
+)
+
+
+def test_a_thinking_model_is_asked_to_answer_without_thinking_first() -> None:
+    assert THINKING_TEMPLATE != CHATML
+    parts = ChatTemplate.from_template(THINKING_TEMPLATE).render("S", "U", "```python\n")
+    # The empty thinking block: its tags are the vocabulary's special tokens, not text.
+    assert parts[-5:] == [Special("<think>"), "\n\n", Special("</think>"), "\n\n", "```python\n"]
+
+
 def test_chatml_fallback_matches_its_template() -> None:
     assert ChatTemplate.from_template(CHATML).render("S", "U") == ChatTemplate.from_template(
         None
