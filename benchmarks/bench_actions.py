@@ -39,7 +39,8 @@ from qwen_lsp.actions.target import find_target
 from qwen_lsp.app import load_backend
 from qwen_lsp.documents import DocumentStore
 from qwen_lsp.engine.worker import ModelWorker
-from qwen_lsp.settings import Settings, resolve_settings
+from qwen_lsp.settings import Settings
+from qwen_lsp.settings_resolve import resolve_settings
 from tests.e2e.action_samples import SAMPLES
 
 FOLDER = Path("/tmp/qwen-lsp-bench-actions")

@@ -30,7 +30,8 @@ from qwen_lsp.context import TokenCounter, fim_prompt, fim_window
 from qwen_lsp.engine import FimTokens, Special
 from qwen_lsp.engine.llama_backend import LlamaOptions, default_threads
 from qwen_lsp.modelstore import StoreConfig, resolve, verify
-from qwen_lsp.settings import Settings, resolve_settings
+from qwen_lsp.settings import Settings
+from qwen_lsp.settings_resolve import resolve_settings
 
 FUNCTION = "    def _wrap_chunks(self, chunks):\n"
 # The server must generate, not answer from its cache or speculate in between.

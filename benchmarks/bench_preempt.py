@@ -30,7 +30,7 @@ from qwen_lsp.engine.llama_backend import (
     LlamaOptions,
 )
 from qwen_lsp.modelstore import DEFAULT_STOP, StoreConfig, resolve
-from qwen_lsp.settings import resolve_settings
+from qwen_lsp.settings_resolve import resolve_settings
 
 
 def main() -> None:

@@ -138,7 +138,7 @@ async def _run_peer(
     from benchmarks.peer_llama_server import PeerServer, ensure_built
     from benchmarks.peer_replay import run_peer
     from qwen_lsp.app import resolve_model
-    from qwen_lsp.settings import resolve_settings
+    from qwen_lsp.settings_resolve import resolve_settings
 
     binary = await asyncio.to_thread(ensure_built)
     options = {"model": args.model} if args.model else None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.peer_llama_server import binary_path
 from qwen_lsp.modelstore import StoreConfig, resolve
-from qwen_lsp.settings import resolve_settings
+from qwen_lsp.settings_resolve import resolve_settings
 
 # The name the engine serves the model under (engineModel).
 ALIAS = "qwen-coder-test"

@@ -22,7 +22,7 @@ from benchmarks import infill_tasks as it
 from benchmarks.evaluation import Generated
 from qwen_lsp.engine import FimTokens
 from qwen_lsp.modelstore import DEFAULT_STOP, StoreConfig, resolve
-from qwen_lsp.settings import resolve_settings
+from qwen_lsp.settings_resolve import resolve_settings
 
 RAW = "raw"
 RAW_FIRST_LINE = "raw first line"

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if command == "models":
         from qwen_lsp.modelstore import StoreConfig
-        from qwen_lsp.settings import resolve_settings
+        from qwen_lsp.settings_resolve import resolve_settings
 
         return models_command(
             args, StoreConfig.from_settings(resolve_settings(os.environ).settings)

@@ -11,7 +11,7 @@ import time
 from qwen_lsp import __version__, modelstore
 from qwen_lsp.app import load_backend
 from qwen_lsp.engine import GenerationLimits, Special
-from qwen_lsp.settings import resolve_settings
+from qwen_lsp.settings_resolve import resolve_settings
 
 # Instruction sets this build must NOT use on a machine that lacks them (the VM here
 # traps AMX with SIGILL); shown so a crash on the first matrix multiply is explained.

@@ -14,7 +14,7 @@ from qwen_lsp.actions.edits import unified_diff
 from qwen_lsp.actions.service import ActionRequest, LspRange
 from qwen_lsp.app import App
 from qwen_lsp.documents import Snapshot
-from qwen_lsp.settings import resolve_settings
+from qwen_lsp.settings_resolve import resolve_settings
 
 
 async def complete_file(

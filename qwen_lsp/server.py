@@ -37,7 +37,8 @@ from qwen_lsp.documents import DocumentNotOpenError, Snapshot
 from qwen_lsp.engine import CancelToken, EngineFault
 from qwen_lsp.engine.worker import ModelUnavailable
 from qwen_lsp.engine_notices import EngineNotices
-from qwen_lsp.settings import SECTION, needs_reload, resolve_settings
+from qwen_lsp.settings import SECTION, needs_reload
+from qwen_lsp.settings_resolve import resolve_settings
 from qwen_lsp.text_index import PositionError
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from qwen_lsp import protocol, uris
 from qwen_lsp.modelstore import ModelError, StoreConfig, resolve, verify
-from qwen_lsp.settings import resolve_settings
+from qwen_lsp.settings_resolve import resolve_settings
 
 CLIENTS = ["neovim", "visual-studio-code", "emacs"]
 REPO = Path(__file__).resolve().parents[2]

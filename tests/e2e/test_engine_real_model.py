@@ -27,7 +27,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from qwen_lsp import protocol
 from qwen_lsp.modelstore import StoreConfig, resolve
-from qwen_lsp.settings import resolve_settings
+from qwen_lsp.settings_resolve import resolve_settings
 from tests.e2e.action_client import (
     action_named,
     apply_workspace_edit,

@@ -64,7 +64,7 @@ def _tokenizer_source() -> Path:
     import os
 
     from qwen_lsp.modelstore import StoreConfig, resolve
-    from qwen_lsp.settings import resolve_settings
+    from qwen_lsp.settings_resolve import resolve_settings
 
     return resolve(None, StoreConfig.from_settings(resolve_settings(os.environ).settings)).path
 

@@ -201,7 +201,7 @@ def test_attention_model_reuse_is_unchanged() -> None:
     keystroke would cost minutes. Its exactness under interruptions is
     test_llama_backend.py's."""
     from qwen_lsp.modelstore import StoreConfig, resolve
-    from qwen_lsp.settings import resolve_settings
+    from qwen_lsp.settings_resolve import resolve_settings
 
     path = resolve(None, StoreConfig.from_settings(resolve_settings(os.environ).settings)).path
     figures = _replay(path, 50, 6, compare=False, answer=4)

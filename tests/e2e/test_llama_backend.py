@@ -13,7 +13,7 @@ import pytest
 
 from qwen_lsp.engine import GenerationLimits, PromptPart, Special
 from qwen_lsp.modelstore import DEFAULT_STOP, StoreConfig, resolve
-from qwen_lsp.settings import resolve_settings
+from qwen_lsp.settings_resolve import resolve_settings
 from tests.e2e.conftest import RUNS_MODEL
 
 pytestmark = RUNS_MODEL

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from qwen_lsp.modelstore import StoreConfig
-from qwen_lsp.settings import resolve_settings
+from qwen_lsp.settings_resolve import resolve_settings
 from tests.editors.conftest import (
     DOCSTRING_ACTION,
     GEOMETRY,

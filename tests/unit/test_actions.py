@@ -40,7 +40,8 @@ from qwen_lsp.documents import Snapshot
 from qwen_lsp.engine import Special
 from qwen_lsp.engine.fake import FakeBackend
 from qwen_lsp.engine.lookup import PromptLookup
-from qwen_lsp.settings import CustomAction, resolve_settings
+from qwen_lsp.settings import CustomAction
+from qwen_lsp.settings_resolve import resolve_settings
 
 QWEN_TEMPLATE = (
     "{%- if messages[0]['role'] == 'system' %}"

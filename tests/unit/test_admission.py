@@ -18,7 +18,8 @@ from qwen_lsp.admission import (
     parse_patterns,
     utf8_size_over,
 )
-from qwen_lsp.settings import DEFAULT_EXCLUDES, Settings, resolve_settings
+from qwen_lsp.settings import DEFAULT_EXCLUDES, Settings
+from qwen_lsp.settings_resolve import resolve_settings
 
 ROOT = "/work/shop"
 

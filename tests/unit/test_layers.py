@@ -20,6 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "qwen_lsp"
 LAYERS: dict[str, int] = {
     "__init__": 0,
     "settings": 0,
+    "settings_resolve": 0,  # settings' values from the client and the environment
     "protocol": 0,
     "uris": 0,  # file URIs <-> paths: pure, imports nothing of ours
     "engine": 1,  # the port: engine/__init__.py

@@ -33,7 +33,8 @@ from qwen_lsp.modelstore import (
     integrity,
 )
 from qwen_lsp.modelstore import download as downloading
-from qwen_lsp.settings import Settings, resolve_settings
+from qwen_lsp.settings import Settings
+from qwen_lsp.settings_resolve import resolve_settings
 
 # --------------------------------------------------------------------------- GGUF builder
 

@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from qwen_lsp.settings import Settings, info, resolve_settings
+from qwen_lsp.settings import Settings, info
+from qwen_lsp.settings_resolve import resolve_settings
 
 
 def test_defaults() -> None:
