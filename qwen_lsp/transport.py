@@ -58,7 +58,7 @@ _READ_SIZE = 1 << 16
 
 
 class Endpoint(Protocol):
-    """What a transport needs of the LSP protocol object (server.QwenProtocol)."""
+    """What a transport needs of the LSP protocol object (lsp_protocol.QwenProtocol)."""
 
     def structure_message(self, data: dict[str, Any]) -> Any: ...
 

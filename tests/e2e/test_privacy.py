@@ -193,9 +193,9 @@ async def test_a_huge_document_is_refused_once_and_shared_with_nobody(tmp_path: 
 
 
 def test_pygls_logs_no_document_text_above_debug(caplog: pytest.LogCaptureFixture) -> None:
-    """pygls logs the parameters of a notification it failed to handle; server.py keeps
-    them for --log-level debug."""
-    import qwen_lsp.server  # noqa: F401  (installs the filter)
+    """pygls logs the parameters of a notification it failed to handle; lsp_protocol.py
+    keeps them for --log-level debug."""
+    import qwen_lsp.server  # noqa: F401  (through lsp_protocol: installs the filter)
 
     params = types.DidOpenTextDocumentParams(
         text_document=types.TextDocumentItem(

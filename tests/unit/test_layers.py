@@ -58,12 +58,14 @@ LAYERS: dict[str, int] = {
     "engine_notices": 3,  # when to tell the user the engine failed, and is back
     "framing": 3,
     "server": 6,
+    "lsp_protocol": 6,  # JSON-RPC hardened under pygls
+    "lsp_client": 6,  # a code action's edit and progress in the client's terms
     "transport": 6,
     "stdio": 6,
     "cli": 6,
     "__main__": 6,
 }
-EDGE = {"server", "cli", "stdio"}  # may import pygls / lsprotocol
+EDGE = {"server", "lsp_protocol", "lsp_client", "cli", "stdio"}  # may import pygls / lsprotocol
 LLAMA = {
     "engine.llama_backend",
     "engine.checkpoints",
