@@ -153,6 +153,9 @@ class RemoteBackend:
         self._down_error = ""
         self._chosen_slot: int | None = None
         self.requests = 0  # sent to the engine (tests and benchmarks count them)
+        # The prompt tokens the engine said it served from its cache in the last answer;
+        # None when it said nothing (doctor tells "0" from "not reported").
+        self.last_cached: int | None = None
         # How fast the engine reads our prompts, from its answers (its own timings when it
         # reports them, else the wait for the first piece): what a cold prompt costs there.
         self._speed = PromptSpeed()
@@ -483,6 +486,8 @@ class RemoteBackend:
         details = usage.get("prompt_tokens_details")
         cached = details.get("cached_tokens") if isinstance(details, dict) else None
         first = stream.first_piece_at or now
+        reported = [cached, timings.get("cache_n"), usage.get("tokens_cached")]
+        self.last_cached = _first_int(*reported) if any(_is_int(v) for v in reported) else None
         result = Generation(
             text=stream.text,
             stop_reason=stream.reason,
@@ -510,8 +515,12 @@ class _Diverged(Exception):
     """The answer did not start with the healed text."""
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _first_int(*values: Any) -> int:
-    return next((v for v in values if isinstance(v, int) and not isinstance(v, bool)), 0)
+    return next((v for v in values if _is_int(v)), 0)
 
 
 def _ms(value: Any) -> float:
