@@ -184,13 +184,15 @@ def completion_checks(settings: Settings, env: Mapping[str, str]) -> list[Check]
     finally:
         backend.close()
     (first, first_seconds), (second, second_seconds) = answers
+    # An engine that reports no usage, given text (no local vocabulary): no count.
+    prompt = f"{first.prompt_tokens} prompt tokens" if first.prompt_tokens else "a text prompt"
     checks = [
         Check(
             "test completion",
             "ok",
             f"{first_seconds * 1000:.0f} ms for {first.generated_tokens} tokens "
-            f"({first.prompt_tokens} prompt tokens; first piece after "
-            f"{first.prompt_seconds * 1000:.0f} ms): {first.text[:40]!r}",
+            f"({prompt}; first piece after {first.prompt_seconds * 1000:.0f} ms): "
+            f"{first.text[:40]!r}",
         )
     ]
     again = f"the same request again: {second_seconds * 1000:.0f} ms"
