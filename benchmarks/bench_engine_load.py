@@ -17,10 +17,11 @@ developers on one machine would. ``--engine-url`` points at an engine someone el
 
 Per N (benchmarks/engine_load.py, pure): p50/p95 keystroke-to-suggestion over every
 typist's shown suggestions, the share of pauses served within 300 ms, the engine's prompt
-tokens processed per keystroke (prompt minus cached, as the engine reports them:
-llama-server does; llama-cpp-python's server reports none, then it is the whole prompt),
-requests cancelled, errors. Prints a table, writes JSON (--out, default
-.artifacts/bench_engine_load.json) and a PNG next to it.
+tokens processed per keystroke (llama-server: its own counters at ``/metrics``, the
+prompts of cancelled requests included; other engines: prompt minus cached tokens of the
+answers, as they report them, "-" when they report none), requests cancelled, errors.
+Prints a table, writes JSON (--out, default .artifacts/bench_engine_load.json) and a PNG
+next to it.
 """
 
 from __future__ import annotations
@@ -31,17 +32,20 @@ import json
 import os
 import sys
 import time
+import urllib.request
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_typing import DIALECTS, engine_configs
-from benchmarks.engine_load import level_summary, plot_levels, table
+from benchmarks.engine_load import ENGINE_COUNTERS, level_summary, metric, plot_levels, table
 from benchmarks.lsp_driver import REPO
 from benchmarks.typing_replay import run_config
 from benchmarks.typing_sources import load_sources
 
 ENGINES = ("llama-server", "llama-cpp-server", "in-process")
+# How long llama-server may take to finish a cancelled prompt before its counters are read.
+SETTLE_SECONDS = 30.0
 
 
 def parse_typists(text: str) -> list[int]:
@@ -71,7 +75,9 @@ def start_engine(kind: str, typists: int, threads: int, log: Path) -> tuple[Any,
     if kind == "llama-server":
         from benchmarks.peer_llama_server import ensure_built
 
-        engine = engines.start_llama_server(ensure_built(), log, slots=typists, threads=threads)
+        engine = engines.start_llama_server(
+            ensure_built(), log, slots=typists, threads=threads, metrics=True
+        )
         return _Started(engine), {"backend": "llama-server", "engineUrl": engine.url}
     engine = engines.start_llama_cpp_server(log, threads=threads)
     options = {"backend": "openai", "engineUrl": engine.url, "engineModel": engines.ALIAS}
@@ -94,6 +100,31 @@ async def run_level(
         r if isinstance(r, dict) else {"failed": f"{type(r).__name__}: {r}", "events": []}
         for r in done
     ]
+
+
+def engine_counters(url: str) -> dict[str, float | None]:
+    """llama-server's counters (``ENGINE_COUNTERS``) once it is idle (a cancelled prompt may
+    still run); None each when it keeps none (no ``--metrics``, another engine)."""
+    from benchmarks.engines import is_idle
+
+    try:
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while time.monotonic() < deadline and not is_idle(url):
+            time.sleep(0.2)
+        with urllib.request.urlopen(url + "/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return dict.fromkeys(ENGINE_COUNTERS)
+    return {key: metric(text, name) for key, name in ENGINE_COUNTERS.items()}
+
+
+def _difference(
+    after: dict[str, float | None], before: dict[str, float | None]
+) -> dict[str, float | None]:
+    return {
+        key: None if value is None or before.get(key) is None else value - (before[key] or 0)
+        for key, value in after.items()
+    }
 
 
 def _without_samples(result: dict[str, Any]) -> dict[str, Any]:
@@ -131,8 +162,12 @@ async def main_async(args: argparse.Namespace) -> int:
             )
         options = {**({"model": args.model} if args.model else {}), **options}
         with started:
+            native = options.get("backend") == "llama-server"
+            url = options.get("engineUrl", "")
+            before = await asyncio.to_thread(engine_counters, url) if native else {}
             results = await run_level(args, n, options, out)
-        levels.append(level_summary(n, results))
+            after = await asyncio.to_thread(engine_counters, url) if native else {}
+        levels.append(level_summary(n, results, _difference(after, before) if native else None))
         typist_runs[str(n)] = [_without_samples(r) for r in results]
     print()
     print(table(levels))

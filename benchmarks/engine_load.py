@@ -9,7 +9,8 @@ cache, as the engine reported them).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,29 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def level_summary(typists: int, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def metric(text: str, name: str) -> float | None:
+    """A counter of a Prometheus text page (llama-server's ``/metrics``), None if absent."""
+    found = re.search(rf"^{re.escape(name)}\s+(\S+)", text, re.MULTILINE)
+    return float(found.group(1)) if found else None
+
+
+# llama-server's counters of the prompt tokens it evaluated (cached ones left out) and the
+# tokens it generated, cancelled requests included: the work the clients cannot see.
+ENGINE_COUNTERS = {
+    "prompt_tokens": "llamacpp:prompt_tokens_total",
+    "generated_tokens": "llamacpp:tokens_predicted_total",
+}
+
+
+def level_summary(
+    typists: int,
+    results: Sequence[dict[str, Any]],
+    engine: Mapping[str, float | None] | None = None,
+) -> dict[str, Any]:
     """One level's figures from its typists' results (``run_config``'s, or ``{"failed":
-    reason}`` for a typist whose server failed)."""
+    reason}`` for a typist whose server failed). ``engine``: the engine's own counters
+    (``ENGINE_COUNTERS``) over the level, when it keeps them: they count the prompts of
+    requests cancelled before they answered too, which the servers' counters cannot."""
     events = [e for r in results for e in r.get("events", [])]
     shown = [e["latency_ms"] for e in events if e.get("latency_ms") is not None]
     pauses = [e for e in events if e["gap"] >= PAUSE_THRESHOLD_S]
@@ -43,6 +64,15 @@ def level_summary(typists: int, results: Sequence[dict[str, Any]]) -> dict[str, 
     tokens = [r.get("tokens") or {} for r in results]
     prompt = sum(t.get("prompt") or 0 for t in tokens)
     processed = sum(t.get("processed") or 0 for t in tokens)
+    counted = (engine or {}).get("prompt_tokens")
+    if counted is not None and events:
+        per_keystroke: float | None = round(counted / len(events), 1)
+        source = "engine counters"
+    else:
+        # None when the engine reported no prompt counts (llama-cpp-python's server, given
+        # text): zero would read as "no work".
+        per_keystroke = round(processed / len(events), 1) if prompt and events else None
+        source = "answers" if per_keystroke is not None else "not reported"
     per_typist = []
     for r in results:
         own = [e["latency_ms"] for e in r.get("events", []) if e.get("latency_ms") is not None]
@@ -55,11 +85,9 @@ def level_summary(typists: int, results: Sequence[dict[str, Any]]) -> dict[str, 
         "p95_ms": _round(percentile(shown, 95)),
         "pauses": len(pauses),
         "pause_share_300ms": _share(served, len(pauses)),
-        # None when the engine reported no prompt counts (llama-cpp-python's server, given
-        # text): zero would read as "no work".
-        "engine_tokens_per_keystroke": (
-            round(processed / len(events), 1) if prompt and events else None
-        ),
+        "engine_tokens_per_keystroke": per_keystroke,
+        "engine_tokens_from": source,
+        "engine_counters": dict(engine or {}),
         "cancelled_requests": outcomes.get("cancelled", 0),
         "cancelled_generations": sum(t.get("cancelled_generations") or 0 for t in tokens),
         "errors": outcomes.get("error", 0),

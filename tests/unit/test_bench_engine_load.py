@@ -94,3 +94,23 @@ def test_command_line() -> None:
         bench_engine_load.parse_typists("0,2")
     with pytest.raises(SystemExit):
         bench_engine_load.parse_args(["--engine-dialect", "vllm"])
+
+
+def test_llama_servers_own_counters_count_cancelled_prompts_too() -> None:
+    page = (
+        "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.\n"
+        "# TYPE llamacpp:prompt_tokens_total counter\n"
+        "llamacpp:prompt_tokens_total 1200\n"
+        "llamacpp:tokens_predicted_total 96\n"
+    )
+    assert engine_load.metric(page, "llamacpp:prompt_tokens_total") == 1200.0
+    assert engine_load.metric(page, "llamacpp:nope") is None
+    typist = _typist([_record(0.0, 0.1, "x", 0.2), _record(0.2, None, "", 0.2)], 30, 0)
+    counters = {"prompt_tokens": 1200.0, "generated_tokens": 96.0}
+    level = engine_load.level_summary(1, [typist], counters)
+    assert level["engine_tokens_per_keystroke"] == 600.0
+    assert level["engine_tokens_from"] == "engine counters"
+    unknown = {"prompt_tokens": None, "generated_tokens": None}  # no --metrics
+    level = engine_load.level_summary(1, [typist], unknown)
+    assert level["engine_tokens_per_keystroke"] == 15.0
+    assert level["engine_tokens_from"] == "answers"
