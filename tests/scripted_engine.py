@@ -170,7 +170,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "content": "",
                     "stop": True,
                     "stop_type": "eos",
-                    "timings": {"prompt_n": 7, "cache_n": 5, "predicted_n": len(pieces)},
+                    # as llama-server: prompt_n leaves the cached tokens out
+                    "timings": {"prompt_n": 2, "cache_n": 5, "predicted_n": len(pieces)},
                 }
             )
         else:

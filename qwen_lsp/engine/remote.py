@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from qwen_lsp.engine import (
     EngineFault,
@@ -488,12 +488,17 @@ class RemoteBackend:
         first = stream.first_piece_at or now
         reported = [cached, timings.get("cache_n"), usage.get("tokens_cached")]
         self.last_cached = _first_int(*reported) if any(_is_int(v) for v in reported) else None
+        # llama-server's prompt_n counts the tokens it evaluated, the cached ones (cache_n)
+        # left out: the prompt is both.
+        evaluated, from_cache = timings.get("prompt_n"), timings.get("cache_n")
+        native = evaluated + from_cache if _is_int(evaluated) and _is_int(from_cache) else None
         result = Generation(
             text=stream.text,
             stop_reason=stream.reason,
             prompt_tokens=_first_int(
                 usage.get("prompt_tokens"),
-                timings.get("prompt_n"),
+                native,
+                evaluated,
                 usage.get("tokens_evaluated"),
                 len(sent) if isinstance(sent, list) else None,
                 stream.counted_prompt,
@@ -515,7 +520,7 @@ class _Diverged(Exception):
     """The answer did not start with the healed text."""
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
