@@ -37,7 +37,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_typing import DIALECTS, engine_configs
+from benchmarks.bench_typing import DIALECTS, engine_configs, run_until_done
 from benchmarks.engine_load import ENGINE_COUNTERS, level_summary, metric, plot_levels, table
 from benchmarks.lsp_driver import REPO
 from benchmarks.typing_replay import run_config
@@ -222,12 +222,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> int:
-    args = parse_args()
-    try:
-        return asyncio.run(main_async(args))
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    return run_until_done(main_async(parse_args()))
 
 
 if __name__ == "__main__":

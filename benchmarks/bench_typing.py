@@ -73,6 +73,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -393,13 +394,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main() -> int:
-    args = parse_args()
+def run_until_done(work: Coroutine[Any, Any, int]) -> int:
+    """A benchmark's exit code; 130 when interrupted (Ctrl-C)."""
     try:
-        return asyncio.run(main_async(args))
+        return asyncio.run(work)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+
+
+def main() -> int:
+    return run_until_done(main_async(parse_args()))
 
 
 if __name__ == "__main__":

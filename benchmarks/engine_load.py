@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks.typing_metrics import percentile
 from benchmarks.typing_plan import PAUSE_THRESHOLD_S
-from benchmarks.typing_report import fmt_ms
+from benchmarks.typing_report import fmt_ms, fmt_pct, grid
 
 PAUSE_SERVED_MS = 300.0
 
@@ -98,10 +98,6 @@ def level_summary(
     }
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
-
-
 def table(levels: Sequence[dict[str, Any]]) -> str:
     head = (
         "typists",
@@ -121,7 +117,7 @@ def table(levels: Sequence[dict[str, Any]]) -> str:
             str(level["shown"]),
             fmt_ms(level["p50_ms"]),
             fmt_ms(level["p95_ms"]),
-            _pct(level["pause_share_300ms"]),
+            fmt_pct(level["pause_share_300ms"]),
             "-"
             if level["engine_tokens_per_keystroke"] is None
             else f"{level['engine_tokens_per_keystroke']:.1f}",
@@ -130,12 +126,7 @@ def table(levels: Sequence[dict[str, Any]]) -> str:
         )
         for level in levels
     ]
-    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in (head, *rows)
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(line.rstrip() for line in lines)
+    return grid([head, *rows])
 
 
 def plot_levels(levels: Sequence[dict[str, Any]], path: Path, title: str) -> None:
