@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.bench_typing [--configs default,baseline,peer] [--quick]
         [--load idle,busy] [--rounds N] [--duration SECONDS] [--seed N]
         [--files textwrap.py,zpipe.c] [--max-keystrokes N] [--out PATH]
+        [--engine URL [--engine-dialect openai|llama-server] [--engine-model NAME]]...
 
 Issue 12's table (qwen-lsp and the peer, idle and busy, 150 keys of textwrap.py and
 shlex.py, two rounds):
@@ -43,6 +44,14 @@ GGUF, driven by our implementation of llama.vim's client algorithm
 (benchmarks/peer_client.py) through the same replay (benchmarks/peer_replay.py). The
 report gives every configuration's headline figures as ratios to the peer's.
 
+``--engine URL`` (repeatable) adds a configuration per engine: the same server and replay
+with the model in a separate engine (``backend`` = ``--engine-dialect``, default
+``openai``; ``engineUrl`` = URL; ``engineModel`` = ``--engine-model``), named
+``engine-<dialect>`` (numbered when there are several), so a suggestion's latency through
+each engine and in process (``default``) come from one run. The engine is started by
+whoever runs the benchmark (benchmarks/engines.py shows how, on loopback); ``--model``
+names the served model's GGUF so prompts go as token ids.
+
 ``--load idle,busy`` runs every configuration on an idle machine and again with one CPU
 hog per core but one (benchmarks/typing_load.py), and reports loaded / idle; the run's
 names are then ``config@load``. Issue 12's targets are marked met or not at the end.
@@ -64,6 +73,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +130,35 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+DIALECTS = ("openai", "llama-server")
+ENGINE_PREFIX = "engine-"
+
+
+def engine_configs(
+    urls: list[str], dialects: list[str], models: list[str]
+) -> dict[str, dict[str, Any]]:
+    """A configuration per ``--engine``: its initializationOptions. ``dialects`` and
+    ``models`` are one for every engine, or one per engine (none: openai, the engine's
+    only model). Raises ValueError on a count or dialect that does not fit."""
+    for kind, values in (("--engine-dialect", dialects), ("--engine-model", models)):
+        if len(values) > 1 and len(values) != len(urls):
+            raise ValueError(f"{kind}: give one, or one per --engine ({len(urls)})")
+    each_dialect = dialects if len(dialects) > 1 else (dialects or ["openai"]) * len(urls)
+    each_model = models if len(models) > 1 else (models or [""]) * len(urls)
+    found: dict[str, dict[str, Any]] = {}
+    for i, (url, dialect, model) in enumerate(zip(urls, each_dialect, each_model, strict=True)):
+        if dialect not in DIALECTS:
+            raise ValueError(f"--engine-dialect {dialect!r}: one of {', '.join(DIALECTS)}")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"--engine {url!r}: an http(s) URL")
+        options: dict[str, Any] = {"backend": dialect, "engineUrl": url}
+        if model:
+            options["engineModel"] = model
+        name = ENGINE_PREFIX + dialect
+        found[name if each_dialect.count(dialect) == 1 else f"{name}-{i + 1}"] = options
+    return found
+
+
 def _uptime() -> str:
     try:
         return Path("/proc/loadavg").read_text().strip()
@@ -161,10 +200,17 @@ def _git_commit() -> str:
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    try:
+        engines = engine_configs(args.engine, args.engine_dialect, args.engine_model)
+    except ValueError as exc:
+        print(exc)
+        return 2
+    configs = {**CONFIGS, **engines}
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CONFIGS and n != PEER]
+    names += [n for n in engines if n not in names]
+    unknown = [n for n in names if n not in configs and n != PEER]
     if unknown:
-        known = ", ".join([*CONFIGS, PEER])
+        known = ", ".join([*configs, PEER])
         print(f"unknown configuration(s): {', '.join(unknown)}; known: {known}")
         return 2
     loads = [x.strip() for x in args.load.split(",") if x.strip()]
@@ -212,7 +258,7 @@ async def main_async(args: argparse.Namespace) -> int:
                     else:
                         results[name] = await run_config(
                             name,
-                            {**model, **CONFIGS[config]},
+                            {**model, **configs[config]},
                             sources,
                             out,
                             args.duration,
@@ -287,7 +333,32 @@ async def main_async(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def main() -> int:
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also replay through this engine (engineUrl: http://HOST:PORT/v1 for openai, "
+        "http://HOST:PORT for llama-server); repeatable",
+    )
+    parser.add_argument(
+        "--engine-dialect",
+        action="append",
+        default=[],
+        choices=DIALECTS,
+        help="the engine's backend setting (default openai); once, or once per --engine",
+    )
+    parser.add_argument(
+        "--engine-model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="engineModel: the name the engine serves the model under; once, or per --engine",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument(
         "--configs", default="", help=f"comma list of: {', '.join([*CONFIGS, PEER])}"
@@ -309,16 +380,31 @@ def main() -> int:
     parser.add_argument("--request-timeout", type=float, default=30.0)
     parser.add_argument("--model", default="", help="registry name or GGUF path (default model)")
     parser.add_argument("--out", default=str(REPO / ".artifacts" / "bench_typing.json"))
-    args = parser.parse_args()
-    args.configs = args.configs or "default,baseline"
+    add_engine_arguments(parser)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    # With engines, the in-process model is what they are compared with.
+    args.configs = args.configs or ("default" if args.engine else "default,baseline")
     if args.quick:
         args.files = args.files or "textwrap.py"
         args.max_keystrokes = args.max_keystrokes or 40
+    return args
+
+
+def run_until_done(work: Coroutine[Any, Any, int]) -> int:
+    """A benchmark's exit code; 130 when interrupted (Ctrl-C)."""
     try:
-        return asyncio.run(main_async(args))
+        return asyncio.run(work)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+
+
+def main() -> int:
+    return run_until_done(main_async(parse_args()))
 
 
 if __name__ == "__main__":

@@ -23,16 +23,17 @@ been built (``python -m benchmarks.peer_llama_server``); it is skipped otherwise
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.engine_load import ENGINE_COUNTERS, metric
 from benchmarks.engines import (
     ALIAS,
     Engine,
+    is_idle,
     llama_server_binary,
     start_llama_cpp_server,
     start_llama_server,
@@ -101,13 +102,8 @@ def _timed(backend: Backend, prompt: list[str | Special], tokens: int) -> tuple[
 def _predicted_total(engine: Engine) -> float:
     with urllib.request.urlopen(engine.url + "/metrics", timeout=10) as answer:
         text = answer.read().decode()
-    found = re.search(r"^llamacpp:tokens_predicted_total\s+(\S+)", text, re.MULTILINE)
-    return float(found.group(1)) if found else float("nan")
-
-
-def _idle(engine: Engine) -> bool:
-    with urllib.request.urlopen(engine.url + "/slots", timeout=10) as answer:
-        return '"is_processing":true' not in answer.read().decode().replace(" ", "")
+    found = metric(text, ENGINE_COUNTERS["generated_tokens"])
+    return float("nan") if found is None else found
 
 
 def _finished_lines(log: Path) -> int:
@@ -123,7 +119,7 @@ def measure(name: str, engine: Engine, backend: Backend) -> Figures:
         pieces, close, _ = _generate(backend, LONG, LONG_TOKENS, READ_PIECES)
         probe_after = _timed(backend, PROBE, 1)[0]
         deadline = time.monotonic() + SETTLE_SECONDS
-        while not _idle(engine) and time.monotonic() < deadline:
+        while not is_idle(engine.url) and time.monotonic() < deadline:
             time.sleep(0.1)
         after = _predicted_total(engine) - before - pieces - 1  # the probe's one token
         after_close = f"{after:.0f}"

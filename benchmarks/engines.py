@@ -133,3 +133,9 @@ def start_llama_server(
     engine = Engine(process, f"http://127.0.0.1:{port}", log)
     _wait_until_up(engine, engine.url + "/health")
     return engine
+
+
+def is_idle(url: str) -> bool:
+    """Whether llama-server at ``url`` has no slot at work (its ``/slots``)."""
+    with urllib.request.urlopen(url + "/slots", timeout=10) as answer:
+        return '"is_processing":true' not in answer.read().decode().replace(" ", "")

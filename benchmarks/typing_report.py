@@ -11,6 +11,7 @@ the share of keystrokes with a suggestion shown within a latency (matplotlib, fr
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                 fmt_s(r["cold_300_line"]["seconds"]),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return grid(rows)
 
 
 def comparisons(results: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
@@ -250,7 +248,8 @@ def _figures(result: dict[str, Any], scope: str) -> dict[str, Any]:
     return figures
 
 
-def _grid(rows: list[tuple[str, ...]]) -> str:
+def grid(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as aligned columns, a rule under the first (the header)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -279,7 +278,7 @@ def headline_table(results: dict[str, dict[str, Any]]) -> str:
                     first,
                 )
             )
-    return _grid(rows)
+    return grid(rows)
 
 
 def peer_ratios(results: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], str]:
@@ -305,7 +304,7 @@ def peer_ratios(results: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], str
                 first = fmt_ratio(ratios["first_speedup"])
             found[f"{name}/{scope}"] = ratios
             rows.append((name, scope, *(fmt_ratio(ratios[key]) for key, _ in HEADLINE), first))
-    return found, (_grid(rows) if len(rows) > 1 else "")
+    return found, (grid(rows) if len(rows) > 1 else "")
 
 
 def load_ratios(results: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], str]:
@@ -333,7 +332,7 @@ def load_ratios(results: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], str
                 first = fmt_ratio(ratios["first_speedup"])
             found[f"{name}/{scope}"] = ratios
             rows.append((name, scope, *(fmt_ratio(ratios[key]) for key, _ in HEADLINE), first))
-    return found, (_grid(rows) if len(rows) > 1 else "")
+    return found, (grid(rows) if len(rows) > 1 else "")
 
 
 def targets(results: dict[str, dict[str, Any]], config: str = "default") -> list[dict[str, Any]]:
@@ -499,4 +498,4 @@ def issue_table(results: dict[str, dict[str, Any]]) -> str:
         ),
     ):
         rows.append((title, *(cell(r) for _, r in runs)))
-    return _grid(rows)
+    return grid(rows)

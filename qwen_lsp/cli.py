@@ -120,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("location", type=_parse_location, metavar="FILE:LINE[:COL]")
     complete.add_argument("--language", help="language id (default: from the file name)")
 
-    sub.add_parser("doctor", help="check the installation and measure the model's speed")
+    sub.add_parser(
+        "doctor",
+        help="check the installation and measure the model's speed (or, for backend openai "
+        "and llama-server, the engine: reachable, model served, a test completion, its cache)",
+    )
 
     action = sub.add_parser(
         "action",

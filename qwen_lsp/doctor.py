@@ -11,6 +11,9 @@ import time
 from qwen_lsp import __version__, modelstore
 from qwen_lsp.app import load_backend
 from qwen_lsp.engine import GenerationLimits, Special
+from qwen_lsp.engine_check import check_engine
+from qwen_lsp.engine_setup import REMOTE_BACKENDS
+from qwen_lsp.settings import Settings
 from qwen_lsp.settings_resolve import resolve_settings
 
 # Instruction sets this build must NOT use on a machine that lacks them (the VM here
@@ -58,6 +61,9 @@ def _line(label: str, value: str) -> None:
 def run_doctor() -> int:
     _line("qwen-lsp", __version__)
     _line("python", f"{platform.python_version()} ({sys.executable})")
+    settings = resolve_settings(os.environ).settings
+    if settings.backend in REMOTE_BACKENDS:
+        return _engine_doctor(settings)
     try:
         from qwen_lsp.engine.llama_backend import llama_cpp_version, system_info
 
@@ -85,7 +91,6 @@ def run_doctor() -> int:
         _line("llama-cpp-python", f"NOT INSTALLED ({exc}); run scripts/setup.sh")
         return 1
 
-    settings = resolve_settings(os.environ).settings
     store = modelstore.StoreConfig.from_settings(settings)
     try:
         resolved = modelstore.resolve(settings.model or None, store)
@@ -129,3 +134,12 @@ def run_doctor() -> int:
         _line("generation speed", f"{speed:.1f} tokens/s ({generation.generated_tokens} tokens)")
     backend.close()
     return 0
+
+
+def _engine_doctor(settings: Settings) -> int:
+    """The model runs in a separate engine: check it instead of a local model (the local
+    llama-cpp-python only reads the served model's vocabulary, when ``model`` names it)."""
+    checks = check_engine(settings, os.environ)
+    for check in checks:
+        _line(check.label, check.line())
+    return 1 if any(c.failed for c in checks) else 0

@@ -12,6 +12,8 @@ llama-server's ``/completion`` stream, and fails on demand.
 - ``cut``: one piece, then the connection closes without the end of the answer;
 - ``reject-ids``: 422 for a prompt given as token ids, else as ``ok``.
 
+``models`` (when set) is what ``/v1/models`` lists; a completion naming another is a 404.
+
 Every request is recorded (path, headers, JSON body); ``in_flight`` and ``most_in_flight``
 count requests being answered; ``disconnects`` the streams the client closed early;
 ``most_overlap`` the most streams the client still held open when it sent a new request.
@@ -62,7 +64,12 @@ class _Handler(BaseHTTPRequestHandler):
         engine = self.server.engine
         with engine.lock:
             engine.requests.append((self.path, dict(self.headers), {}))
-        if self.path == "/props" and engine.slots:
+            mode = engine.mode
+        if mode == "401":
+            self._json(*ERRORS[mode])
+        elif self.path.endswith("/models") and engine.models and engine.listed:
+            self._json(200, {"object": "list", "data": [{"id": m} for m in engine.models]})
+        elif self.path == "/props" and engine.slots:
             self._json(200, {"total_slots": engine.slots})
         else:
             self._json(404, {"error": {"message": "File Not Found", "code": 404}})
@@ -83,6 +90,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if mode in ERRORS:
             self._json(*ERRORS[mode])
+            return
+        if engine.models and body.get("model", engine.models[0]) not in engine.models:
+            message = f"The model `{body['model']}` does not exist."
+            self._json(404, {"object": "error", "message": message, "code": 404})
             return
         if mode == "reject-ids" and isinstance(body.get("prompt"), list):
             # As llama-cpp-python's server does: a validation error, as a 500.
@@ -159,7 +170,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "content": "",
                     "stop": True,
                     "stop_type": "eos",
-                    "timings": {"prompt_n": 7, "cache_n": 5, "predicted_n": len(pieces)},
+                    # as llama-server: prompt_n leaves the cached tokens out
+                    "timings": {"prompt_n": 2, "cache_n": 5, "predicted_n": len(pieces)},
                 }
             )
         else:
@@ -201,6 +213,8 @@ class ScriptedEngine:
         self.piece_delay = 0.0
         self.usage = True  # the OpenAI usage chunk at the end of a stream
         self.slots = 0  # llama-server's slots (/props); 0 = no /props
+        self.models: list[str] = []  # served (/v1/models; others are 404); [] = no listing
+        self.listed = True  # False: no /v1/models, though ``models`` are still checked
         self.tokenize_path = ""  # "" = every tokenize path answers; else only this one
         self.lock = threading.Lock()
         self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []

@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from qwen_lsp.engine import (
     EngineFault,
@@ -153,6 +153,9 @@ class RemoteBackend:
         self._down_error = ""
         self._chosen_slot: int | None = None
         self.requests = 0  # sent to the engine (tests and benchmarks count them)
+        # The prompt tokens the engine said it served from its cache in the last answer;
+        # None when it said nothing (doctor tells "0" from "not reported").
+        self.last_cached: int | None = None
         # How fast the engine reads our prompts, from its answers (its own timings when it
         # reports them, else the wait for the first piece): what a cold prompt costs there.
         self._speed = PromptSpeed()
@@ -483,12 +486,19 @@ class RemoteBackend:
         details = usage.get("prompt_tokens_details")
         cached = details.get("cached_tokens") if isinstance(details, dict) else None
         first = stream.first_piece_at or now
+        reported = [cached, timings.get("cache_n"), usage.get("tokens_cached")]
+        self.last_cached = _first_int(*reported) if any(_is_int(v) for v in reported) else None
+        # llama-server's prompt_n counts the tokens it evaluated, the cached ones (cache_n)
+        # left out: the prompt is both.
+        evaluated, from_cache = timings.get("prompt_n"), timings.get("cache_n")
+        native = evaluated + from_cache if _is_int(evaluated) and _is_int(from_cache) else None
         result = Generation(
             text=stream.text,
             stop_reason=stream.reason,
             prompt_tokens=_first_int(
                 usage.get("prompt_tokens"),
-                timings.get("prompt_n"),
+                native,
+                evaluated,
                 usage.get("tokens_evaluated"),
                 len(sent) if isinstance(sent, list) else None,
                 stream.counted_prompt,
@@ -510,8 +520,12 @@ class _Diverged(Exception):
     """The answer did not start with the healed text."""
 
 
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _first_int(*values: Any) -> int:
-    return next((v for v in values if isinstance(v, int) and not isinstance(v, bool)), 0)
+    return next((v for v in values if _is_int(v)), 0)
 
 
 def _ms(value: Any) -> float:

@@ -222,3 +222,48 @@ def test_report_ratios_to_the_peer_loaded_to_idle_and_targets() -> None:
     issue = typing_report.issue_table(results)
     assert "keys with a suggestion shown (of 100)" in issue
     assert "100-101" in issue and "a 30%" in issue  # ranges over the replays, per file
+
+
+def test_engine_arguments_make_one_configuration_per_engine() -> None:
+    from benchmarks import bench_typing
+
+    args = bench_typing.parse_args(
+        ["--engine", "http://127.0.0.1:8000/v1", "--engine-model", "qwen-coder"]
+    )
+    assert args.configs == "default"  # the in-process model, to compare with
+    found = bench_typing.engine_configs(args.engine, args.engine_dialect, args.engine_model)
+    assert found == {
+        "engine-openai": {
+            "backend": "openai",
+            "engineUrl": "http://127.0.0.1:8000/v1",
+            "engineModel": "qwen-coder",
+        }
+    }
+    assert bench_typing.parse_args([]).configs == "default,baseline"
+    args = bench_typing.parse_args(
+        ["--engine", "http://a:1/v1", "--engine", "http://b:2", "--engine", "http://c:3/v1"]
+        + ["--engine-dialect", "openai", "--engine-dialect", "llama-server"]
+        + ["--engine-dialect", "openai"]
+    )
+    found = bench_typing.engine_configs(args.engine, args.engine_dialect, args.engine_model)
+    assert list(found) == ["engine-openai-1", "engine-llama-server", "engine-openai-3"]
+    assert found["engine-llama-server"] == {"backend": "llama-server", "engineUrl": "http://b:2"}
+    with pytest.raises(SystemExit):  # argparse: not a dialect
+        bench_typing.parse_args(["--engine", "http://a:1", "--engine-dialect", "vllm"])
+    with pytest.raises(ValueError, match="one per --engine"):
+        bench_typing.engine_configs(["http://a:1", "http://b:2", "http://c:3"], [], ["x", "y"])
+    with pytest.raises(ValueError, match="http"):
+        bench_typing.engine_configs(["127.0.0.1:8000"], [], [])
+
+
+def test_engine_configurations_are_settings_the_server_accepts() -> None:
+    from benchmarks import bench_typing
+    from qwen_lsp.settings_resolve import resolve_settings
+
+    for dialect in bench_typing.DIALECTS:
+        options = bench_typing.engine_configs(["http://127.0.0.1:8080"], [dialect], ["m"])
+        resolved = resolve_settings({}, next(iter(options.values())))
+        assert resolved.settings.backend == dialect
+        assert resolved.settings.engineUrl == "http://127.0.0.1:8080"
+        assert resolved.settings.engineModel == "m"
+        assert resolved.problems == []

@@ -55,6 +55,7 @@ LAYERS: dict[str, int] = {
     "headless": 5,
     "doctor": 5,
     "engine_setup": 5,  # a separate engine from the settings (backend openai, llama-server)
+    "engine_check": 5,  # doctor's checks of a separate engine
     "engine_notices": 3,  # when to tell the user the engine failed, and is back
     "framing": 3,
     "server": 6,
