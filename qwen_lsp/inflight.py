@@ -87,16 +87,22 @@ class Writing:
         wrote it or may still write it; else None."""
         if text is None:
             return None
-        if text is self._last[0]:  # polled after every token: compare each text once
-            return self._last[1]
-        typed: str | None = None
-        end = len(text) - len(self.suffix)
-        if end >= len(self.prefix) and text.startswith(self.prefix) and text.endswith(self.suffix):
-            typed = text[len(self.prefix) : end]
-            written = self.written
-            if not (written.startswith(typed) or typed.startswith(written)):
-                typed = None
-        self._last = (text, typed)
+        if text is not self._last[0]:  # polled after every token: compare each text once
+            inserted: str | None = None
+            end = len(text) - len(self.suffix)
+            if (
+                end >= len(self.prefix)
+                and text.startswith(self.prefix)
+                and text.endswith(self.suffix)
+            ):
+                inserted = text[len(self.prefix) : end]
+            self._last = (text, inserted)
+        typed = self._last[1]
+        # Checked on every poll: what the model has written grows after each token, and
+        # text typed while the prompt was still being read may turn out not to be it.
+        written = self.written
+        if typed is None or not (written.startswith(typed) or typed.startswith(written)):
+            return None
         return typed
 
 
