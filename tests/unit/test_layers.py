@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "engine.state_buffer": 2,  # saved model states, each mapped on its own
     "engine.checkpoints": 2,
     "engine.lookup": 2,
+    "engine.draft": 2,
     "engine.http_stream": 2,  # HTTP for separate engines, stoppable at every wait
     "engine.remote": 2,  # an engine over HTTP (backend openai, llama-server)
     "engine.remote_tokenizer": 2,  # its token counts: a GGUF's vocabulary or the engine's
@@ -66,6 +67,7 @@ EDGE = {"server", "cli", "stdio"}  # may import pygls / lsprotocol
 LLAMA = {
     "engine.llama_backend",
     "engine.checkpoints",
+    "engine.draft",
     "engine.remote_tokenizer",
 }  # may import llama_cpp
 
