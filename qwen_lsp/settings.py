@@ -393,9 +393,9 @@ class Settings:
         "A small model of the same vocabulary (registry name or path to a GGUF file) that "
         "guesses the model's next tokens; the model checks each guess in one batch and "
         "keeps what it would have written itself (the same answers, sooner when most "
-        "guesses are right). Worth it on a GPU with a big model, e.g. `qwen3.6-27b` with "
-        "`qwen3.5-0.8b`; on a CPU with small models it is slower. Empty = none. A model of "
-        "another vocabulary is refused, with a message.",
+        "guesses are right). Meant for a GPU with a big model, e.g. `qwen3.6-27b` with "
+        "`qwen3.5-0.8b`. Empty = none (the default). A model of another vocabulary is "
+        "refused, with a message, and the model serves without it.",
         env="QWEN_LSP_DRAFT_MODEL",
         reload=True,
     )
