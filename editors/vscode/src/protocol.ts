@@ -156,7 +156,7 @@ export interface GenerationFigures {
   promptSeconds: number;
   /** seconds generating */
   generateSeconds: number;
-  /** tokens guessed by prompt-lookup decoding */
+  /** tokens guessed by prompt lookup or the draft model */
   draftedTokens: number;
   /** guessed tokens the model agreed with */
   acceptedTokens: number;

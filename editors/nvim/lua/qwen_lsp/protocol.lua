@@ -56,7 +56,7 @@ M.GENERATION_FIGURES = {
   { key = 'generatedTokens', label = 'tokens generated' },
   { key = 'promptSeconds', label = 'seconds reading the prompt' },
   { key = 'generateSeconds', label = 'seconds generating' },
-  { key = 'draftedTokens', label = 'tokens guessed by prompt-lookup decoding' },
+  { key = 'draftedTokens', label = 'tokens guessed by prompt lookup or the draft model' },
   { key = 'acceptedTokens', label = 'guessed tokens the model agreed with' },
   { key = 'threads', label = 'CPU threads of the last model call (fewer while the CPU is busy)' },
 }
