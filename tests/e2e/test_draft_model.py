@@ -104,9 +104,9 @@ def test_the_draft_model_reads_the_prompt_once(random_drafted: Any) -> None:
     prompt = [*CHAT[:1], f"user\nWhat does f_7 return for 3?\n\n{code}", *CHAT[2:]]
     done = random_drafted.generate(prompt, limits, lambda _: True)
     read = draft.read_tokens - before
-    assert done.prompt_tokens > 300 and done.generated_tokens >= 30
+    assert done.prompt_tokens > 300 and done.generated_tokens >= 15
     assert read <= done.prompt_tokens + draft.max_draft * (done.generated_tokens + 1)
-    assert read < 2 * done.prompt_tokens  # at every step again it would be 30 times
+    assert read < 2 * done.prompt_tokens  # at every step again it would be 15 times or more
 
 
 def test_the_model_drafting_for_itself_is_nearly_always_right() -> None:
