@@ -112,6 +112,7 @@ class DraftModel:
         self.drafted = 0
         self.accepted = 0
         self.read_tokens = 0  # tokens evaluated (figures: the prompt is read once)
+        self._threads = 0  # the count last set (0: the one it was loaded with)
 
     @classmethod
     def load(
@@ -143,11 +144,20 @@ class DraftModel:
     def llm(self) -> Any:
         return self._llm
 
-    def propose(self, history: Sequence[int], room: int, limits: GenerationLimits) -> list[int]:
+    def propose(
+        self, history: Sequence[int], room: int, limits: GenerationLimits, threads: int
+    ) -> list[int]:
         """Up to ``max_draft`` (and ``room``) tokens the draft model expects after
         ``history`` (the big model's prompt and answer so far), greedily; [] when stopped
-        (a cancel, the time cap) or out of context."""
+        (a cancel, the time cap) or out of context. ``threads``: the big model's count
+        now (llama.cpp's threads spin-wait for each other: on a busy CPU more threads than
+        the big model found to run make every call many times slower)."""
         llm = self._llm
+        if threads != self._threads:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
+            self._threads = threads
         count = min(self.max_draft, room, llm.n_ctx() - len(history))
         if count <= 0 or not history or not self._hold(history[:-1], limits):
             return []

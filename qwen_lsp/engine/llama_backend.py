@@ -531,7 +531,7 @@ class LlamaBackend:
             draft = [] if out.pending else lookup.draft(history)[:room]
             drafter = self.draft if not draft and not out.pending else None
             if drafter is not None:
-                draft = drafter.propose(history, room, limits)
+                draft = drafter.propose(history, room, limits, self._decode_threads.current)
             n_past = llm.n_tokens
             batch = [token, *draft]
             before = self.memory.before_draft() if draft else None
