@@ -73,6 +73,21 @@ def check_model(settings: Settings) -> None:
         raise ModelUnavailable(str(exc), exc.fix, exc.pull) from exc
 
 
+def draft_model_path(settings: Settings) -> Path | None:
+    """The file of the draft model the settings name (draftModel); None when none is set,
+    or when it is missing or broken: the model serves without one (a warning says why)."""
+    if not settings.draftModel:
+        return None
+    store = modelstore.StoreConfig.from_settings(settings)
+    try:
+        resolved = modelstore.resolve(settings.draftModel, store)
+        modelstore.verify(resolved, store)
+    except modelstore.ModelError as exc:
+        log.warning("draft model not used: %s (%s); decoding without one", exc, exc.fix)
+        return None
+    return resolved.path
+
+
 def load_backend(settings: Settings) -> Backend:
     """Load the engine and model the settings name (slow: run it on the model worker).
 
@@ -103,6 +118,8 @@ def load_backend(settings: Settings) -> Backend:
         n_gpu_layers=settings.gpuLayers,
         kv_cache_bytes=settings.kvCacheBytes,
         checkpoint_bytes=settings.checkpointBytes,
+        draft_model=draft_model_path(settings),
+        draft_tokens=settings.draftTokens,
     )
     try:
         backend = LlamaBackend(resolved.path, stop, options)

@@ -73,7 +73,7 @@ class GenerationFigures:
     generatedTokens: int = _doc("tokens generated")
     promptSeconds: float = _doc("seconds reading the prompt")
     generateSeconds: float = _doc("seconds generating")
-    draftedTokens: int = _doc("tokens guessed by prompt-lookup decoding", 0)
+    draftedTokens: int = _doc("tokens guessed by prompt lookup or the draft model", 0)
     acceptedTokens: int = _doc("guessed tokens the model agreed with", 0)
     threads: int = _doc("CPU threads of the last model call (fewer while the CPU is busy)", 0)
 

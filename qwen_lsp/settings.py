@@ -383,6 +383,24 @@ class Settings:
         minimum=0.1,
         reload=True,
     )
+    draftModel: str = setting(
+        "",
+        "A small model of the same vocabulary (registry name or path to a GGUF file) that "
+        "guesses the model's next tokens; the model checks each guess in one batch and "
+        "keeps what it would have written itself (the same answers, sooner when most "
+        "guesses are right). Meant for a GPU with a big model, e.g. `qwen3.6-27b` with "
+        "`qwen3.5-0.8b`. Empty = none (the default). A model of another vocabulary is "
+        "refused (a warning in the server's log) and the model serves without it.",
+        env="QWEN_LSP_DRAFT_MODEL",
+        reload=True,
+    )
+    draftTokens: int = setting(
+        6,
+        "Tokens the draft model (`draftModel`) guesses per step.",
+        env="QWEN_LSP_DRAFT_TOKENS",
+        minimum=1,
+        reload=True,
+    )
     # -- what each speed technique buys: switches for the benchmark, leave them on
     kvReuse: bool = setting(
         True,

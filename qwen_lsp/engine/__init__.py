@@ -63,7 +63,7 @@ class Generation:
     generated_tokens: int = 0
     prompt_seconds: float = 0.0
     generate_seconds: float = 0.0
-    drafted_tokens: int = 0  # prompt-lookup decoding: tokens guessed ...
+    drafted_tokens: int = 0  # prompt lookup or the draft model: tokens guessed ...
     accepted_tokens: int = 0  # ... and the ones the model agreed with
     threads: int = 0  # CPU threads of the last model call (they adapt to the machine's load)
 

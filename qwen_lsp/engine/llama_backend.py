@@ -1,4 +1,5 @@
-"""The llama-cpp-python engine (with engine/checkpoints.py, the only modules that import llama_cpp).
+"""The llama-cpp-python engine (with engine/checkpoints.py and engine/draft.py, the only
+modules that import llama_cpp).
 
 Performance on one CPU core is decided by the KV cache: consecutive prompts that share a
 long token prefix only pay for their new tail. We do the prefix matching and the prompt
@@ -31,6 +32,7 @@ from qwen_lsp.engine import (
 )
 from qwen_lsp.engine.abort import AbortSwitch
 from qwen_lsp.engine.checkpoints import SequenceMemory, checkpoint_marks
+from qwen_lsp.engine.draft import DraftModel, open_draft
 from qwen_lsp.engine.kv_pool import KvPool, common_prefix
 from qwen_lsp.engine.lookup import PromptLookup
 from qwen_lsp.engine.state_buffer import first_bytes, state_buffer
@@ -75,6 +77,8 @@ class LlamaOptions:
     kv_cache_bytes: int = 512 << 20  # the budget of the saved KV states (kvCacheBytes)
     checkpoint_bytes: int = 1 << 30  # hybrid models' state checkpoints (checkpointBytes)
     adapt_threads: bool = True  # fewer threads while other programs keep the CPU busy
+    draft_model: Path | None = None  # a small model of the same vocabulary (draftModel)
+    draft_tokens: int = 6  # tokens it guesses per step (draftTokens)
 
 
 def default_threads() -> int:
@@ -133,6 +137,21 @@ class LlamaBackend:
                 "prompt tokens/s)",
                 threads,
                 self._speed.tokens_per_second,
+            )
+        # Loaded last, with the same options; None when there is none or it was refused
+        # (``draft_refusal`` says why: the server goes on without it).
+        self.draft: DraftModel | None = None
+        self.draft_refusal = ""
+        if options.draft_model is not None:
+            self.draft, self.draft_refusal = open_draft(
+                self._llm,
+                options.draft_model,
+                options.draft_tokens,
+                n_ctx=options.n_ctx,
+                n_threads=threads,
+                n_batch=options.n_batch,
+                n_gpu_layers=options.n_gpu_layers,
+                checkpoint_bytes=options.checkpoint_bytes,
             )
 
     @property
@@ -478,8 +497,9 @@ class LlamaBackend:
         return result
 
     def _decode(self, tokens: list[int], out: _Output, limits: GenerationLimits) -> StopReason:
-        """Greedy decoding, with prompt-lookup drafts verified in one batch per step (none
-        when ``limits.prompt_lookup`` is 0); other work may run between steps.
+        """Greedy decoding, with drafts verified in one batch per step: prompt lookup's
+        (none when ``limits.prompt_lookup`` is 0), else the draft model's when one is
+        loaded; other work may run between steps.
 
         The KV cache then holds the prompt and every accepted token, so the next prompt
         reuses it the same way.
@@ -507,8 +527,11 @@ class LlamaBackend:
                 return reason
             history.append(token)
             # While healing is still pending every step must be constrained: no drafts.
-            draft = [] if out.pending else lookup.draft(history)
-            draft = draft[: max(0, llm.n_ctx() - llm.n_tokens - 1)]
+            room = max(0, llm.n_ctx() - llm.n_tokens - 1)
+            draft = [] if out.pending else lookup.draft(history)[:room]
+            drafter = self.draft if not draft and not out.pending else None
+            if drafter is not None:
+                draft = drafter.propose(history, room, limits, self._decode_threads.current)
             n_past = llm.n_tokens
             batch = [token, *draft]
             before = self.memory.before_draft() if draft else None
@@ -532,9 +555,13 @@ class LlamaBackend:
                 _, stopped = self._prefill([*history, *draft[:accepted]], limits)
                 if stopped:
                     return stopped
-            lookup.feedback(len(draft), accepted)
-            out.result.drafted_tokens = lookup.drafted
-            out.result.accepted_tokens = lookup.accepted
+            if drafter is not None and draft:
+                drafter.feedback(len(draft), accepted)
+                lookup.feedback(0, 0)  # it guessed nothing: it only moves along
+            else:
+                lookup.feedback(len(draft), accepted)
+            out.result.drafted_tokens += len(draft)
+            out.result.accepted_tokens += accepted
             for guess in draft[:accepted]:
                 reason = out.push(guess)
                 if reason is not None:
@@ -564,6 +591,9 @@ class LlamaBackend:
         if something still holds this object (idempotent)."""
         self._pool.clear()
         self.memory.store.clear()
+        if self.draft is not None:
+            self.draft.close()
+            self.draft = None
         self._abort.close()  # its watchdog thread ends
         llm, self._llm = self._llm, None
         if llm is not None:

@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "engine.state_buffer": 2,  # saved model states, each mapped on its own
     "engine.checkpoints": 2,
     "engine.lookup": 2,
+    "engine.draft": 2,
     "engine.http_stream": 2,  # HTTP for separate engines, stoppable at every wait
     "engine.remote": 2,  # an engine over HTTP (backend openai, llama-server)
     "engine.remote_tokenizer": 2,  # its token counts: a GGUF's vocabulary or the engine's
@@ -70,6 +71,7 @@ EDGE = {"server", "lsp_protocol", "lsp_client", "cli", "stdio"}  # may import py
 LLAMA = {
     "engine.llama_backend",
     "engine.checkpoints",
+    "engine.draft",
     "engine.remote_tokenizer",
 }  # may import llama_cpp
 

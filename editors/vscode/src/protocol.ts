@@ -44,6 +44,8 @@ export const SERVER_SETTING_KEYS = [
   'engineApiKeyFile',
   'engineConnectTimeout',
   'engineReadTimeout',
+  'draftModel',
+  'draftTokens',
   'kvReuse',
   'suggestionCache',
   'speculation',
@@ -75,6 +77,8 @@ export const SETTING_ENV: Readonly<Record<string, string>> = {
   engineUrl: 'QWEN_LSP_ENGINE_URL',
   engineModel: 'QWEN_LSP_ENGINE_MODEL',
   engineApiKeyFile: 'QWEN_LSP_ENGINE_API_KEY_FILE',
+  draftModel: 'QWEN_LSP_DRAFT_MODEL',
+  draftTokens: 'QWEN_LSP_DRAFT_TOKENS',
   fakeAnswers: 'QWEN_LSP_FAKE_ANSWERS',
   fakeSecondsPerToken: 'QWEN_LSP_FAKE_SECONDS_PER_TOKEN',
   registryFile: 'QWEN_LSP_REGISTRY',
@@ -152,7 +156,7 @@ export interface GenerationFigures {
   promptSeconds: number;
   /** seconds generating */
   generateSeconds: number;
-  /** tokens guessed by prompt-lookup decoding */
+  /** tokens guessed by prompt lookup or the draft model */
   draftedTokens: number;
   /** guessed tokens the model agreed with */
   acceptedTokens: number;

@@ -24,6 +24,8 @@ M.SETTING_ENV = {
   engineUrl = 'QWEN_LSP_ENGINE_URL',
   engineModel = 'QWEN_LSP_ENGINE_MODEL',
   engineApiKeyFile = 'QWEN_LSP_ENGINE_API_KEY_FILE',
+  draftModel = 'QWEN_LSP_DRAFT_MODEL',
+  draftTokens = 'QWEN_LSP_DRAFT_TOKENS',
   fakeAnswers = 'QWEN_LSP_FAKE_ANSWERS',
   fakeSecondsPerToken = 'QWEN_LSP_FAKE_SECONDS_PER_TOKEN',
   registryFile = 'QWEN_LSP_REGISTRY',
@@ -54,7 +56,7 @@ M.GENERATION_FIGURES = {
   { key = 'generatedTokens', label = 'tokens generated' },
   { key = 'promptSeconds', label = 'seconds reading the prompt' },
   { key = 'generateSeconds', label = 'seconds generating' },
-  { key = 'draftedTokens', label = 'tokens guessed by prompt-lookup decoding' },
+  { key = 'draftedTokens', label = 'tokens guessed by prompt lookup or the draft model' },
   { key = 'acceptedTokens', label = 'guessed tokens the model agreed with' },
   { key = 'threads', label = 'CPU threads of the last model call (fewer while the CPU is busy)' },
 }
