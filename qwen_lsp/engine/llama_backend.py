@@ -331,9 +331,10 @@ class LlamaBackend:
     def _call(
         self, run: Callable[[], None], units: int, decoding: bool, limits: GenerationLimits
     ) -> StopReason | None:
-        """One model call (``run()`` evaluates ``units`` prompt tokens, or one decoding step)
-        with the thread count the load allows; None when it ran, else why it was stopped.
-        A call that stalls is taken back by llama.cpp and run again with fewer threads."""
+        """One model call (``run()`` evaluates ``units`` prompt tokens, or decodes a batch of
+        ``units`` tokens: a step and its guesses) with the thread count the load allows;
+        None when it ran, else why it was stopped. A call that stalls is taken back by
+        llama.cpp and run again with fewer threads."""
         governor = self._decode_threads if decoding else self._prefill_threads
         while True:
             count = governor.next_count() if self._adapt else governor.most
@@ -375,7 +376,10 @@ class LlamaBackend:
             return reason  # type: ignore[return-value]
         self._abort.disarm()  # a reason found after the call ended does not matter
         seconds = time.monotonic() - start
-        governor.record(count, units, seconds)
+        # A decoding batch of several tokens says little about one step's time (it costs
+        # less than that many steps): only single steps and prompt chunks are rates.
+        if not decoding or units == 1:
+            governor.record(count, units, seconds)
         if not decoding:
             self._speed.record(units, seconds)
         self.last_threads = count
@@ -535,7 +539,9 @@ class LlamaBackend:
             n_past = llm.n_tokens
             batch = [token, *draft]
             before = self.memory.before_draft() if draft else None
-            stopped = self._call(functools.partial(self._eval, batch), 1, True, limits)
+            # A batch of n tokens is judged as at most n steps' work (a guessed batch
+            # costs more than a step, and is no stall for it).
+            stopped = self._call(functools.partial(self._eval, batch), len(batch), True, limits)
             if stopped:
                 return stopped
             rows = self._logits(0, len(batch), all_rows=True)
@@ -548,7 +554,7 @@ class LlamaBackend:
             # Keep the KV entries of the token and the accepted guesses; drop the rest.
             again = self.memory.undo_rejected(n_past + 1 + accepted, before)
             if again:  # a hybrid model's state went back to before the batch
-                stopped = self._call(functools.partial(self._eval, again), 1, True, limits)
+                stopped = self._call(functools.partial(self._eval, again), len(again), True, limits)
                 if stopped:
                     return stopped
             if llm.n_tokens != n_past + 1 + accepted:  # nothing to go back to: all again

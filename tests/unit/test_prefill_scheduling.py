@@ -215,3 +215,29 @@ def test_a_held_head_serves_a_prompt_though_another_saved_state_shares_as_much()
     _read(backend, head + "first file " * 20)  # its state starts with the head too ...
     _read(backend, "other\n" * 80)  # ... and goes to the pool
     assert backend.kv_reuse([head + "second file"]).cached_tokens == len(head)
+
+
+def test_a_decoding_batch_is_allowed_its_size_and_is_not_taken_for_a_step() -> None:
+    # Prompt lookup and a draft model decode a step and its guesses in one batch: judged as
+    # one step, a batch of 7 on a quiet machine looked like a stall (aborted, a thread
+    # dropped), and its time was taken for a step's.
+    backend = ScriptedBackend()
+    backend._adapt = True
+    backend._threads_set = (2, 2)  # (no thread calls reach llama.cpp)
+    governor = backend._decode_threads = ThreadGovernor(2)
+    governor.record(2, 1, 0.1)  # a step at two threads: 100 ms
+    step_limit = governor.stall_seconds(2, 1)
+    allowed: list[float | None] = []
+    arm = backend._abort.arm
+
+    def spy(cancel: Any, deadline: Any, stall_after: float | None) -> None:
+        allowed.append(stall_after)
+        arm(cancel, deadline, stall_after)
+
+    backend._abort.arm = spy  # type: ignore[method-assign]
+    limits = GenerationLimits(max_tokens=8, max_seconds=60.0)
+    assert backend._timed(lambda: None, 7, True, 2, limits) is None
+    assert allowed == [governor.stall_seconds(2, 7)]
+    assert governor.stall_seconds(2, 1) == step_limit  # the batch's time is no step's
+    assert backend._timed(lambda: None, 1, True, 2, limits) is None
+    assert governor.stall_seconds(2, 1) != step_limit  # a step's time is
