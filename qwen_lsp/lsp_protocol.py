@@ -109,6 +109,20 @@ class QwenProtocol(LanguageServerProtocol):
     def is_shut_down(self) -> bool:
         return self._shutdown
 
+    def _handle_notification(self, method_name: str, params: Any) -> None:
+        """pygls files the handler of a notification under a made-up id in its table of
+        running requests and, for generator and coroutine handlers (didOpen, didChange,
+        didClose, initialized, ...), never takes it out: every keystroke kept a future
+        (1,000 didChange notifications, 1,000 futures, for the server's life). Taken out
+        here once done; only notifications add these, requests keep pygls' own care."""
+        running = self._request_futures
+        before = set(running)
+        super()._handle_notification(method_name, params)
+        for made_up in set(running) - before:
+            running[made_up].add_done_callback(
+                lambda _done, key=made_up: running.pop(key, None)  # type: ignore[misc]
+            )
+
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _UnparsableRequest):
             self._send_response(message.id, None, message.error.to_response_error())
