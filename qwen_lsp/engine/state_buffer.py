@@ -18,6 +18,8 @@ import mmap
 def state_buffer(size: int) -> ctypes.Array[ctypes.c_uint8]:
     """A zeroed byte array of ``size`` for llama.cpp to write a state into; its memory is
     unmapped when the array is dropped (the array keeps the mapping alive)."""
+    if not hasattr(mmap, "MAP_ANONYMOUS"):  # Windows: its allocator, as before
+        return (ctypes.c_uint8 * size)()
     mapping = mmap.mmap(-1, max(size, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     return (ctypes.c_uint8 * size).from_buffer(mapping)
 
