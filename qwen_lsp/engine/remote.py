@@ -162,6 +162,8 @@ class RemoteBackend:
         # The tokens of the last prompt the engine read: what its cache holds for us, as far
         # as we can tell (llama-server's slot, vLLM's prefix cache hold at least that).
         self._last_read: list[int] = []
+        # The last prompt compared (kv_reuse, then generate, ask for the same one).
+        self._compared: tuple[tuple[PromptPart, ...], list[int]] = ((), [])
 
     @property
     def description(self) -> str:
@@ -189,8 +191,12 @@ class RemoteBackend:
         return KvReuse(len(tokens), min(cached, max(0, len(tokens) - 1)))
 
     def _comparable(self, prompt: Sequence[PromptPart]) -> list[int]:
-        """The prompt's tokens, to compare prompts by (the tokenizer caches its texts); a
-        special token without an id here (no local vocabulary) stands as a negative one."""
+        """The prompt's tokens, to compare prompts by (kept for the last prompt: kv_reuse and
+        generate ask for the same one); a special token without an id here (no local
+        vocabulary) stands as a negative one."""
+        key = tuple(prompt)
+        if key == self._compared[0]:
+            return self._compared[1]
         specials: dict[str, int] = {}
         tokens: list[int] = []
         for part in prompt:
@@ -200,6 +206,7 @@ class RemoteBackend:
                 tokens.append(stand_in if known is None else known)
             else:
                 tokens.extend(self._tokenizer.tokenize(part))
+        self._compared = (key, tokens)
         return tokens
 
     def hold(self, prompt: Sequence[PromptPart], limits: GenerationLimits) -> bool:
