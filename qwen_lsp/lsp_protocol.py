@@ -8,6 +8,7 @@ above debug level.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 import uuid
@@ -119,9 +120,13 @@ class QwenProtocol(LanguageServerProtocol):
         before = set(running)
         super()._handle_notification(method_name, params)
         for made_up in set(running) - before:
-            running[made_up].add_done_callback(
-                lambda _done, key=made_up: running.pop(key, None)  # type: ignore[misc]
-            )
+            future = running[made_up]
+            if future.done():
+                del running[made_up]
+            else:  # later, on the loop: pygls walks the table (shutdown cancels them all)
+                take_out = functools.partial(running.pop, made_up, None)
+                later = functools.partial(_call_soon, asyncio.get_running_loop(), take_out)
+                future.add_done_callback(later)
 
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _UnparsableRequest):
@@ -234,3 +239,9 @@ def in_background(job: Coroutine[Any, Any, Any]) -> None:
     task = asyncio.ensure_future(job)
     _background_tasks.add(task)
     task.add_done_callback(_background_tasks.discard)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, action: Callable[[], Any], _done: Any) -> None:
+    """A future's done-callback that runs ``action`` on ``loop`` afterwards, not inside
+    whatever completed (or cancelled) the future."""
+    loop.call_soon_threadsafe(action)
