@@ -446,10 +446,11 @@ class CompletionService:
             kind: postprocess.CompletionKind,
             choice: WindowChoice,
             typed: str = "",
+            chat: bool | None = None,
         ) -> tuple[Generation, str]:
             """Generate at ``at`` of ``text`` with ``typed`` inserted there (text the user
             has not typed yet, as far as the prompt window is concerned): the raw
-            generation and the text to show."""
+            generation and the text to show. ``chat``: which prompt (default: the kind's)."""
             window = choice.window
             if typed:
                 # The window stays where it was and the extra text goes after the middle
@@ -496,7 +497,8 @@ class CompletionService:
                             early(CachedSuggestion(shown, kind))
                 return not postprocess.is_line_complete(partial, kind, site)
 
-            chat = _chat_prompt(kind, settings, markers)
+            if chat is None:
+                chat = _chat_prompt(kind, settings, markers)
             prompt = prompt_of(backend, window, text, at, chat, choice.cut)
             generation = backend.generate(prompt, limits, keep_going)
             self.stats.record(generation)
@@ -529,6 +531,12 @@ class CompletionService:
             nonlocal cut
             cut = choice.cut
             generation, text = ask(backend, cancel, view.text, at, wanted, choice)
+            if chat and markers.trained and not text and generation.stop_reason != "cancelled":
+                # Asked to continue the file, a stronger model may answer with a stand-in
+                # ("# Your code here", then "pass": the 1.5B on a body after its docstring)
+                # that shows nothing; the FIM prompt, which also reads the code after the
+                # cursor, is asked once instead (within the same time cap).
+                generation, text = ask(backend, cancel, view.text, at, wanted, choice, chat=False)
             where = offset
             next_line = _next_line_start(view.text, at) if wanted == "line" else None
             ended_line = not generation.text.lstrip(" \t")[:1].strip()  # a line break or EOS

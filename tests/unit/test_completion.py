@@ -243,6 +243,32 @@ async def test_a_block_is_asked_through_the_chat_template_and_a_line_through_fim
     assert backend.calls[-1].startswith("<|fim_prefix|>")
 
 
+async def test_a_stand_in_answer_to_the_chat_prompt_is_asked_again_through_fim() -> None:
+    """The 1.5B model, asked to continue a file whose function body is empty, answers
+    "# Your code here" then "pass" (shows nothing); through FIM it writes the body."""
+    backend = FakeBackend(
+        contains={
+            "<|im_start|>": "# Your code here\n    pass\n```",
+            "<|fim_middle|>": "return a * b\n",
+        }
+    )
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, "def mul(a, b):\n    ") == "return a * b"
+    assert "<|im_start|>" in backend.calls[-2] and "<|fim_middle|>" in backend.calls[-1]
+
+
+async def test_a_model_not_trained_on_fim_is_not_asked_through_fim_again() -> None:
+    backend = FakeBackend(
+        contains={"<|im_start|>": "# Your code here\n    pass\n```", "<|fim_middle|>": "x\n"}
+    )
+    worker = ModelWorker()
+    await worker.load_async(lambda: backend)
+    untrained = FimTokens(trained=False)
+    svc = CompletionService(worker, lambda: no_speculation(), lambda: untrained)
+    assert not await complete(svc, DocumentStore(), "def mul(a, b):\n    ")
+    assert not any("<|fim_middle|>" in call for call in backend.calls)
+
+
 async def test_block_prompt_fim_keeps_blocks_on_the_fim_prompt() -> None:
     backend = FakeBackend({"def f(xs):\n    <|fim_suffix|><|fim_middle|>": "return sum(xs)\n"})
     settings = dataclasses.replace(no_speculation(), blockPrompt="fim")
