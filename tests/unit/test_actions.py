@@ -11,6 +11,7 @@ from qwen_lsp.actions.answer import (
     answer_complete,
     comment_block,
     extract_code,
+    part_complete,
     reindent,
     result_for_answer,
 )
@@ -267,12 +268,21 @@ def test_prompt_layout_for_docstring() -> None:
         ActionInput(spec("docstring"), s, target), ChatTemplate.from_template(None), count, 100
     )
     text = "".join(p.text if isinstance(p, Special) else p for p in plan.parts)
-    assert plan.assistant_prefix == "```python\n" and text.endswith("assistant\n```python\n")
+    # One definition: the docstring alone is asked for, and started.
+    assert plan.assistant_prefix == '```python\n"""' and text.endswith('assistant\n```python\n"""')
+    assert "the docstring alone" in text and plan.reply == "doc"
     # the code is shown dedented, after the context, before the task
     assert "Code:\n```python\n@staticmethod\ndef area(r):\n    return math.pi * r * r\n```" in text
     assert text.index("class Shapes:") < text.index("Code:") < text.index("Task: add doc")
     assert "PEP 257" in text and "`area`" in text
-    assert plan.rewrite and plan.max_tokens >= count(PY[target.start : target.end])
+    assert plan.max_tokens >= count(PY[target.start : target.end])
+    # Several definitions: the code with its documentation, as before.
+    both = find_target(s, at(PY, "    def name"), at(PY, "return x"))
+    assert both is not None and len(both.names) == 2
+    plan = build_prompt(
+        ActionInput(spec("docstring"), s, both), ChatTemplate.from_template(None), count, 100
+    )
+    assert plan.assistant_prefix == "```python\n" and plan.reply == "code"
 
 
 def test_fix_prompt_lists_diagnostics_relative_to_the_code() -> None:
@@ -327,8 +337,8 @@ def test_code_with_backtick_fences_gets_a_longer_fence() -> None:
     assert target is not None
     action = ActionInput(spec("docstring"), s, find_target(s, 12, 12) or target)
     plan = build_prompt(action, ChatTemplate.from_template(None), count, 100)
-    assert plan.assistant_prefix == "````python\n" and plan.fence == "````"
-    assert not answer_complete('def f():\n    """\n    ```\n', plan)
+    assert plan.assistant_prefix.startswith("````python\n") and plan.fence == "````"
+    assert not answer_complete("Example:\n\n    ```\n", plan)
     assert answer_complete("def f():\n    pass\n````\n", plan)
 
 
@@ -377,11 +387,17 @@ def test_line_diff_is_minimal() -> None:
 # -- results ----------------------------------------------------------------------------------
 
 
-def run(text: str, needle: str, action_id: str, answer: str, **kwargs: object) -> ActionResult:
+def run(
+    text: str, needle: str, action_id: str, answer: str, full: bool = False, **kwargs: object
+) -> ActionResult:
+    """The result of ``answer``, what the model wrote after the prompt's end; ``full``:
+    the model was asked for the whole code (as for a selection of several definitions)."""
     s = snap(text, **kwargs)  # type: ignore[arg-type]
     target = find_target(s, at(text, needle), at(text, needle), line_fallback=True)
     assert target is not None
     the_spec = spec(action_id)
+    if full:
+        the_spec = dataclasses.replace(the_spec, reply="code")
     uri = new_file_uri(the_spec, s)
     action = ActionInput(the_spec, s, target, new_file_uri=uri)
     plan = build_prompt(action, ChatTemplate.from_template(None), count, 100)
@@ -395,8 +411,8 @@ def new_text(result: ActionResult) -> str:
 
 
 def test_docstring_result_is_reindented_and_minimal() -> None:
-    answer = '@staticmethod\ndef area(r):\n    """Area."""\n    return math.pi * r * r\n```\nnotes'
-    result = run(PY, "math.pi", "docstring", answer)
+    # The answer continues the prompt's '"""': the docstring alone, then notes.
+    result = run(PY, "math.pi", "docstring", 'Area."""\n```\nnotes')
     [change] = result.changes
     assert change.edits == (
         OffsetEdit(
@@ -408,31 +424,116 @@ def test_docstring_result_is_reindented_and_minimal() -> None:
     assert change.version == 1
 
 
-def test_docstring_above_a_python_def_is_moved_inside() -> None:
-    answer = '"""Area of a disc."""\n\n@staticmethod\ndef area(r):\n    return math.pi * r * r\n```'
-    new = new_text(run(PY, "math.pi", "docstring", answer))
-    assert '    def area(r):\n        """Area of a disc."""\n        return math.pi' in new
+SCORES = """import math
+
+
+def summarize_scores(scores, threshold=50):
+    if not scores:
+        return {}
+    passed = [s for s in scores if s >= threshold]
+    failed = [s for s in scores if s < threshold]
+    total = 0
+    for s in scores:
+        total += s
+    average = total / len(scores)
+    result = {
+        "passed": len(passed),
+        "failed": len(failed),
+        "average": round(average, 2),
+        "best": max(scores),
+    }
+    return result
+"""
+
+
+def test_a_docstring_alone_for_a_fifteen_line_function() -> None:
+    """Issue 16's example: the 0.5B model writes the docstring alone; it goes into the
+    body at the body's indentation, its own indentation kept, the code untouched."""
+    answer = (
+        "\nSummarize scores based on a given threshold.\n\nArgs:\n    scores (list): The "
+        "scores.\n    threshold (int): The passing score.\n\nReturns:\n    dict: Counts "
+        'and the average.\n"""\n```\n'
+    )
+    new = new_text(run(SCORES, "passed =", "docstring", answer))
+    docstring = (
+        '    """\n    Summarize scores based on a given threshold.\n\n    Args:\n'
+        "        scores (list): The scores.\n        threshold (int): The passing score.\n\n"
+        '    Returns:\n        dict: Counts and the average.\n    """\n'
+    )
+    head = "def summarize_scores(scores, threshold=50):\n"
+    assert new == SCORES.replace(head, head + docstring)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # the function rewritten with its docstring (decorator and all)
+        '@staticmethod\ndef area(r):\n    """Area of a disc."""\n    return math.pi * r * r\n```',
+        # the docstring above the def
+        '"""Area of a disc."""\n\n@staticmethod\ndef area(r):\n    return math.pi * r * r\n```',
+        # inside a class the model made up, and the code "improved" on the way
+        'class Circle:\n    def area(r):\n        """Area of a disc."""\n        return 3.14 * r**2'
+        "\n```",
+        # the docstring alone, then an example of use
+        '"""Area of a disc."""\n\nprint(area(2))\n```',
+        # the body without its signature
+        '"""Area of a disc."""\nreturn math.pi * r * r\n```',
+    ],
+)
+def test_docstring_taken_from_what_small_models_write(answer: str) -> None:
+    new = new_text(run(PY, "math.pi", "docstring", answer, full=True))
+    head = "    def area(r):\n"
+    assert new == PY.replace(head, head + '        """Area of a disc."""\n')
 
 
 def test_docstring_check_refuses_code_without_one() -> None:
     answer = "def area(r):\n    # area\n    return math.pi * r * r\n```"
-    result = run(PY, "math.pi", "docstring", answer)
+    result = run(PY, "math.pi", "docstring", answer, full=True)
     assert not result.ok and "did not add a docstring" in result.message
+    cut_off = run(PY, "math.pi", "docstring", "Area of a disc, given its\n")  # token limit
+    assert not cut_off.ok and "did not add a docstring" in cut_off.message
+
+
+def test_an_existing_docstring_is_replaced() -> None:
+    text = 'def f(x):\n    """Old."""\n    return x\n'
+    new = new_text(run(text, "return", "docstring", 'New.\n\n    More.\n    """\n```'))
+    assert new == 'def f(x):\n    """New.\n\n    More.\n    """\n    return x\n'
 
 
 def test_js_doc_comment_counts() -> None:
     js = "function add(a, b) {\n  return a + b;\n}\n"
-    answer = "/** Adds. */\nfunction add(a, b) {\n  return a + b;\n}\n```"
-    assert new_text(
-        run(js, "return", "docstring", answer, language_id="javascript", uri="file:///w/a.js")
-    ).startswith("/** Adds. */\nfunction add")
+    kwargs = {"language_id": "javascript", "uri": "file:///w/a.js"}
+    assert new_text(run(js, "return", "docstring", " Adds. */\n```", **kwargs)).startswith(
+        "/** Adds. */\nfunction add"
+    )
+    full = "/** Adds. */\nfunction add(a, b) {\n  return b + a;\n}\n```"
+    new = new_text(run(js, "return", "docstring", full, full=True, **kwargs))
+    assert new == "/** Adds. */\n" + js  # the code is the original's
 
 
 def test_doc_comment_alone_goes_above_the_code() -> None:
     go = "package m\n\n// old\nfunc F() int {\n\treturn 1\n}\n"
-    answer = "// F returns one.\n// Always.\n```"
-    new = new_text(run(go, "return", "docstring", answer, language_id="go", uri="file:///w/m.go"))
+    kwargs = {"language_id": "go", "uri": "file:///w/m.go"}
+    # The answer continues the prompt's "// F ", then the model starts on the code.
+    answer = "returns one.\n// Always.\nfunc F() int {\n```"
+    new = new_text(run(go, "return", "docstring", answer, **kwargs))
     assert new == "package m\n\n// F returns one.\n// Always.\nfunc F() int {\n\treturn 1\n}\n"
+    method = "package m\n\ntype T struct{}\n\nfunc (t T) F() int {\n\treturn 1\n}\n"
+    answer = "\t// F returns one.\n\tfunc (t T) F() int {\n\t\treturn 1\n\t}\n```"
+    new = new_text(run(method, "return", "docstring", answer, full=True, **kwargs))
+    assert new == method.replace("func (t T)", "// F returns one.\nfunc (t T)")
+
+
+def test_part_complete_ends_small_answers() -> None:
+    assert not part_complete('"""Area\n', "doc", "python")
+    assert not part_complete('"""Area."""', "doc", "python")  # the line is not complete
+    assert part_complete('"""Area."""\n', "doc", "python")
+    assert not part_complete("/**\n * Adds.\n", "doc", "javascript")
+    assert part_complete("/**\n * Adds.\n */\n", "doc", "javascript")
+    assert part_complete("// F is.\nfunc F() {\n", "doc", "go")
+    assert not part_complete("def f(a: int,\n", "signatures", "python")
+    assert part_complete("def f(a: int,\n      b: str) -> None:\n", "signatures", "python")
+    assert part_complete("function f(a: number): number {\n", "signatures", "typescript")
 
 
 @pytest.mark.parametrize(
@@ -453,13 +554,58 @@ def test_bad_answers_are_refused(answer: str, message: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        # the function, then an example of its use and prose: the function alone is kept
+        (
+            "@staticmethod\ndef area(r):\n    return math.pi * r ** 2\n\n\n"
+            "# Example usage:\nprint(Shapes.area(2))\n```",
+            "        return math.pi * r ** 2\n",
+        ),
+        # the body alone: it goes under the original signature
+        ("return math.pi * r ** 2\n```", "        return math.pi * r ** 2\n"),
+        # inside a class of its own making
+        (
+            "class Shapes:\n    @staticmethod\n    def area(r):\n        return math.pi * r ** 2"
+            "\n```",
+            "        return math.pi * r ** 2\n",
+        ),
+    ],
+)
+def test_rewrites_reconciled_with_the_target(answer: str, expected: str) -> None:
+    new = new_text(run(PY, "math.pi", "simplify", answer))
+    assert new == PY.replace("        return math.pi * r * r\n", expected)
+
+
 def test_annotations_must_be_added() -> None:
-    result = run(PY, "return x", "annotate", "def free(x):\n    return x\n```")
-    assert not result.ok  # same code
-    result = run(PY, "return x", "annotate", "def free(x):  # typed\n    return x\n```")
+    # The answer continues the prompt's "def free(": the signature alone.
+    result = run(PY, "return x", "annotate", "x):\n```")
+    assert not result.ok and "same as the code" in result.message
+    result = run(PY, "return x", "annotate", "x=1):\n```")
     assert not result.ok and "no type annotations" in result.message
-    new = new_text(run(PY, "return x", "annotate", "def free(x: int) -> int:\n    return x\n```"))
-    assert "def free(x: int) -> int:" in new
+    new = new_text(run(PY, "return x", "annotate", "x: int) -> int:\n```"))
+    assert new == PY.replace("def free(x):", "def free(x: int) -> int:")
+    renamed = run(PY, "return x", "annotate", "y: int) -> int:\n```")
+    assert not renamed.ok and "not only its type annotations" in renamed.message
+    # The whole function: its signature is taken, never its body.
+    full = "def free(x: int) -> int:\n    return x + 0\n```"
+    assert new_text(run(PY, "return x", "annotate", full, full=True)) == new
+    # Signatures alone for a class: each goes to its method.
+    signatures = "class Shapes:\n    def area(r: float) -> float:\n    def name(self) -> str:\n```"
+    new = new_text(run(PY, "class Shapes", "annotate", signatures))
+    assert "    def area(r: float) -> float:\n        return math.pi" in new
+    assert '    def name(self) -> str:\n        return "shapes"' in new
+
+
+def test_typescript_signature_alone() -> None:
+    ts = "export function add(a, b) {\n  return a + b;\n}\n"
+    kwargs = {"language_id": "typescript", "uri": "file:///w/a.ts"}
+    new = new_text(run(ts, "return", "annotate", "a: number, b: number): number {\n```", **kwargs))
+    assert new == ts.replace("add(a, b)", "add(a: number, b: number): number")
+    multi = "function add(\n  a: number,\n  b: number\n): number;\n```"
+    new = new_text(run(ts, "return", "annotate", multi, full=True, **kwargs))
+    assert new.startswith("export function add(\n  a: number,\n  b: number\n): number {\n")
 
 
 def test_explain_goes_above_as_comments() -> None:
@@ -566,10 +712,10 @@ def test_new_languages_document_and_explain(
     ids = [o.spec.id for o in offers(s, target, (), None, False)]
     assert "docstring" in ids and "explain" in ids
     kwargs = {"language_id": language_id, "uri": uri}
-    assert new_text(run(text, needle, "docstring", doc_answer, **kwargs)) == documented
+    assert new_text(run(text, needle, "docstring", doc_answer, True, **kwargs)) == documented
     # a blank line below the first: the code, changed, with nothing directly above it
     first, rest = target_text.split("\n", 1)
-    undocumented = run(text, needle, "docstring", f"{first}\n\n{rest}\n```", **kwargs)
+    undocumented = run(text, needle, "docstring", f"{first}\n\n{rest}\n```", True, **kwargs)
     assert not undocumented.ok and "did not add a docstring" in undocumented.message
     assert explained in new_text(run(text, needle, "explain", "It **sums**.", **kwargs))
 
@@ -640,8 +786,7 @@ def test_tests_appended_to_an_existing_file() -> None:
 def test_crlf_and_utf16_positions() -> None:
     text = 'def f(x):\r\n    return "😀" + x\r\n'
     s = snap(text)
-    answer = 'def f(x):\n    """Smile."""\n    return "😀" + x\n```'
-    result = run(text, "return", "docstring", answer)
+    result = run(text, "return", "docstring", 'Smile."""\n```')
     [change] = result.changes
     assert change.new_text() == 'def f(x):\r\n    """Smile."""\r\n    return "😀" + x\r\n'
     assert lsp_edits(change, s) == [((1, 0), (1, 0), '    """Smile."""\r\n')]

@@ -52,6 +52,7 @@ LAYERS: dict[str, int] = {
     "background": 4,
     "inflight": 4,
     "actions": 4,
+    "actions.reconcile": 4,  # the part of an answer asked for, put into the original code
     "app": 5,
     "headless": 5,
     "doctor": 5,
