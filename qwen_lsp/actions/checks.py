@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from tree_sitter import Node
 
 from qwen_lsp import languages, syntax, uris
+from qwen_lsp.actions import pytypes
 from qwen_lsp.actions.edits import FileChange
 from qwen_lsp.actions.prompt import ActionInput
 from qwen_lsp.actions.target import definition_name, is_definition, outermost, parse, with_leading
@@ -73,6 +74,15 @@ def check_change(action: ActionInput, change: FileChange) -> str:
             language, new_text, *region, is_annotation
         ):
             return "the model's answer changes the code, not only its type annotations"
+        unknown = (
+            pytypes.unknown_names(change.base_text, new_text, *region)
+            if language == "python"
+            else []
+        )
+        if unknown:
+            # Evaluated when the def runs: the module would no longer import.
+            name = uris.name(change.uri) or change.uri
+            return f"the model's annotations use `{unknown[0]}`, which {name} does not import"
     return ""
 
 

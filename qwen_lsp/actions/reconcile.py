@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from qwen_lsp.actions import pytypes
 from qwen_lsp.actions.target import (
     Target,
     definition_name,
@@ -346,6 +347,7 @@ def with_signatures(snapshot: Snapshot, target: Target, answer: str) -> str | No
     document = _Code(snapshot, snapshot.tree.root_node, target.start, target.end)
     reply = _Code.of(language, _with_bodies(dedent(answer).strip("\n"), language) + "\n")
     theirs = _signatures(reply, language)
+    known = pytypes.known_names(document.text) if language == "python" else set()
     taken: set[int] = set()
     edits = []
     for name, function in _signatures(document, language):
@@ -362,9 +364,10 @@ def with_signatures(snapshot: Snapshot, target: Target, answer: str) -> str | No
         lines = reply.text[new[0] : new[1]].split("\n")
         own = indent_of(reply.text[line_start(reply.text, new[0]) : new[0]])
         rest = [indent + _strip_prefix(line, own) if line.strip() else "" for line in lines[1:]]
-        edits.append(
-            _Edit(old[0] - target.start, old[1] - target.start, "\n".join(lines[:1] + rest))
-        )
+        signature = "\n".join(lines[:1] + rest)
+        if language == "python":
+            signature = pytypes.builtin_generics(signature, known)
+        edits.append(_Edit(old[0] - target.start, old[1] - target.start, signature))
     if not edits:
         return None
     code = document.text[target.start : target.end]

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from qwen_lsp import syntax
+from qwen_lsp.actions import pytypes
 from qwen_lsp.actions.answer import (
     answer_complete,
     comment_block,
@@ -596,6 +597,37 @@ def test_annotations_must_be_added() -> None:
     new = new_text(run(PY, "class Shapes", "annotate", signatures))
     assert "    def area(r: float) -> float:\n        return math.pi" in new
     assert '    def name(self) -> str:\n        return "shapes"' in new
+
+
+@pytest.mark.parametrize(
+    "written, spelled",
+    [
+        ("Optional[int]", "int | None"),
+        ("List[Dict[str, Optional[int]]]", "list[dict[str, int | None]]"),
+        ("Union[int, str, None]", "int | str | None"),
+        ("typing.Tuple[int, ...]", "tuple[int, ...]"),
+        ("Optional[Union[int, str]]", "int | str | None"),
+        ("Callable[[int], str]", "Callable[[int], str]"),  # no built-in spelling
+    ],
+)
+def test_typing_aliases_spelled_as_builtins(written: str, spelled: str) -> None:
+    assert pytypes.builtin_generics(f"def f(x: {written}) -> None:", set()) == (
+        f"def f(x: {spelled}) -> None:"
+    )
+    kept = pytypes.builtin_generics(f"def f(x: {written}):", {"Optional", "List", "Union"})
+    assert ("Optional[" in kept) == ("Optional[" in written)
+
+
+def test_annotations_the_module_cannot_evaluate_are_refused() -> None:
+    new = new_text(run(PY, "return x", "annotate", "x: Optional[int]) -> List[int]:\n```"))
+    assert "def free(x: int | None) -> list[int]:" in new
+    result = run(PY, "return x", "annotate", "x: Any) -> Iterable[int]:\n```")
+    assert not result.ok and "use `Iterable`, which geo.py does not import" in result.message
+    # PY imports Any; a forward reference in a string and a dotted name's module are fine.
+    new = new_text(run(PY, "return x", "annotate", 'x: Any) -> "Shapes":\n```'))
+    assert 'def free(x: Any) -> "Shapes":' in new
+    future = "from __future__ import annotations\n\n\ndef g(x):\n    return x\n"
+    assert new_text(run(future, "return x", "annotate", "x: Iterable[int]) -> Foo:\n```"))
 
 
 def test_typescript_signature_alone() -> None:
