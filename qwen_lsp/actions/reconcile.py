@@ -145,6 +145,8 @@ def with_docs(snapshot: Snapshot, target: Target, answer: str) -> str | None:
                 taken.add(node.id)
                 wanted.append((node, doc))
                 break
+    if not wanted and lone is None and docs and len(target.names) == 1:
+        lone = docs[0][1]  # documentation of a function the model renamed: still ours
     if not wanted and lone is not None:
         primary = _primary(document, target, language)
         if primary is not None:

@@ -479,6 +479,8 @@ def test_a_docstring_alone_for_a_fifteen_line_function() -> None:
         '"""Area of a disc."""\n\nprint(area(2))\n```',
         # the body without its signature
         '"""Area of a disc."""\nreturn math.pi * r * r\n```',
+        # the function renamed (its documentation is still for the target)
+        'def circle_area(r):\n    """Area of a disc."""\n    return r\n```',
     ],
 )
 def test_docstring_taken_from_what_small_models_write(answer: str) -> None:
