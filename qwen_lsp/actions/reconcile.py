@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from qwen_lsp import languages
 from qwen_lsp.actions import pytypes
 from qwen_lsp.actions.target import (
     Target,
@@ -384,10 +385,12 @@ def _strip_prefix(line: str, prefix: str) -> str:
 
 
 def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str:
-    """A rewrite of one definition with only that definition kept: the answer's first
-    definition of the target's name, with its decorators and doc comments; an answer that
-    defines nothing becomes the body under the original signature. Anything else is
-    returned as it was."""
+    """A rewrite of one definition without what small models add around it: found inside
+    a wrapper the model made up (a class around a method), the definition alone; found at
+    the top level, the answer without its top-level statements that are no definitions
+    (example calls, prints, a ``__main__`` block; imports too unless the target is at the
+    top level itself), helpers it defined kept. An answer that defines nothing becomes
+    the body under the original signature. Anything else is returned as it was."""
     language = snapshot.language
     if language is None or snapshot.tree is None or not target.is_definition or not target.names:
         return answer
@@ -395,10 +398,15 @@ def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str:
     reply = _Code.of(language, code)
     definitions = reply.definitions(language)
     for name, node in definitions:
-        if name == target.names[0]:
-            first = with_leading(outermost(node))
-            start = line_start(code, reply.offset(first.start_byte))
-            return code[start : line_end(code, reply.offset(node.end_byte))]
+        if name != target.names[0]:
+            continue
+        outer = outermost(node)
+        if outer.parent is not None and outer.parent.parent is None:
+            top_level = not indent_of(snapshot.text[target.start : target.end])
+            return _without_statements(reply, language, keep_imports=top_level)
+        first = with_leading(outer)
+        start = line_start(code, reply.offset(first.start_byte))
+        return code[start : line_end(code, reply.offset(node.end_byte))]
     if definitions or not _is_body(language, code):
         return answer
     document = _Code(snapshot, snapshot.tree.root_node, target.start, target.end)
@@ -406,6 +414,38 @@ def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str:
     if primary is None:
         return answer
     return _under_signature(document, primary, code.strip("\n"), target) or answer
+
+
+def _without_statements(reply: _Code, language: str, keep_imports: bool) -> str:
+    """The answer's top level without its statements (and the comments above them)."""
+    record = languages.get(language)
+    children = [c for c in reply.root.children if c.type != "php_tag"]
+    keep: list[bool] = []
+    for child in children:
+        inner = _function_of(child) or child.child_by_field_name("definition") or child
+        keep.append(
+            is_definition(child, language)
+            or is_definition(inner, language)
+            or child.type in ("decorated_definition", "export_statement")
+            # (a Go file's imports and package clause come before its declarations)
+            or (keep_imports and language != "go" and child.type in record.import_nodes)
+        )
+    # A comment goes with the node below it.
+    following = True
+    for index in range(len(children) - 1, -1, -1):
+        if children[index].type in _COMMENTS:
+            keep[index] = following
+        else:
+            following = keep[index]
+    text = reply.text
+    spans = [
+        (line_start(text, reply.offset(c.start_byte)), line_end(text, reply.offset(c.end_byte)))
+        for c, kept in zip(children, keep, strict=True)
+        if not kept
+    ]
+    for start, end in reversed(spans):
+        text = text[:start] + text[end + 1 :]
+    return re.sub(r"\n{4,}", "\n\n\n", text).strip("\n")
 
 
 # Statements parse at the top level of a file in some languages only: elsewhere they are

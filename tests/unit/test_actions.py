@@ -581,6 +581,26 @@ def test_rewrites_reconciled_with_the_target(answer: str, expected: str) -> None
     assert new == PY.replace("        return math.pi * r * r\n", expected)
 
 
+def test_a_rewrite_keeps_the_helpers_it_defines() -> None:
+    answer = (
+        "import operator\n\n\ndef _same(x):\n    return x\n\n\ndef free(x):\n"
+        "    return _same(x)\n\n\n# Example:\nprint(free(1))\n\n\n"
+        'if __name__ == "__main__":\n    free(2)\n```'
+    )
+    new = new_text(run(PY, "return x", "simplify", answer))
+    assert new == PY.replace(
+        "def free(x):\n    return x\n",
+        "import operator\n\n\ndef _same(x):\n    return x\n\n\ndef free(x):\n    return _same(x)\n",
+    )
+    # A method: an import would land in the class body; it is left out.
+    answer = (
+        "import math\n\n\n@staticmethod\ndef area(r):\n    return math.pi * r ** 2\n\n\n"
+        "area(1)\n```"
+    )
+    new = new_text(run(PY, "math.pi", "simplify", answer))
+    assert new == PY.replace("r * r", "r ** 2")
+
+
 def test_annotations_must_be_added() -> None:
     # The answer continues the prompt's "def free(": the signature alone.
     result = run(PY, "return x", "annotate", "x):\n```")
