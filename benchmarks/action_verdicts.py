@@ -321,6 +321,8 @@ def python_tests_verdict(module: str, module_text: str, tests: str, timeout: flo
         "failed": run.failed,
         "errors": run.errors,
         "summary": _summary(run.output)[:200],
+        # what failed and why, for reading the JSON (pytest -q's short summary)
+        "failures": [line[:160] for line in run.output.split("\n") if line.startswith("FAILED")],
     }
     if run.returncode is None:
         return Verdict(BAD, "the tests hit the time limit", details)
