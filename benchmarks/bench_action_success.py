@@ -23,9 +23,11 @@ and the table as JSON and a PNG next to it. Uses the environment's QWEN_LSP_* se
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -80,8 +82,33 @@ def judge(
     return action_verdicts.Verdict(action_verdicts.UNCHECKED)
 
 
+class AnswerLog:
+    """The model's answers, read from the server's debug log as they are written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset = path, 0
+
+    def last(self) -> str | None:
+        try:
+            with open(self.path, "rb") as log:
+                log.seek(self.offset)
+                new = log.read()
+        except OSError:
+            return None
+        self.offset += len(new)
+        found = re.findall(r"action answer ('.*'|\".*\")$", new.decode("utf-8", "replace"), re.M)
+        try:
+            return str(ast.literal_eval(found[-1])) if found else None
+        except (ValueError, SyntaxError):
+            return None
+
+
 async def run_sample(
-    session: ActionSession, index: int, sample: FunctionSample, actions: list[str]
+    session: ActionSession,
+    index: int,
+    sample: FunctionSample,
+    actions: list[str],
+    answers: AnswerLog,
 ) -> list[dict[str, Any]]:
     text = Path(sample.path).read_text(encoding="utf-8")
     folder = FOLDER / f"{index:03d}-{sample.language}"
@@ -129,6 +156,7 @@ async def run_sample(
             row["generated_tokens"] = figures.get("generatedTokens")
             row["stop_reason"] = figures.get("stopReason")
             row["message"] = last.get("message", "")
+            row["answer"] = (answers.last() or "")[:3000]
             if resolved.edit is not None:
                 row["status"] = "offered"
                 files = apply_workspace_edit(resolved.edit, {uri: text})
@@ -152,13 +180,15 @@ async def run_sample(
 
 async def run(samples: list[FunctionSample], actions: list[str]) -> list[dict[str, Any]]:
     log_path = REPO / ".artifacts" / "bench_action_success.server.log"
-    session = ActionSession({}, log_path)
+    # At debug level the server logs each answer of the model: kept in the rows.
+    session = ActionSession({}, log_path, log_level="debug")
     rows: list[dict[str, Any]] = []
     try:
         await session.start()
         await session.wait_ready()
+        answers = AnswerLog(log_path)
         for index, sample in enumerate(samples):
-            rows.extend(await run_sample(session, index, sample, actions))
+            rows.extend(await run_sample(session, index, sample, actions, answers))
     finally:
         await session.stop()
     return rows
