@@ -115,6 +115,25 @@ class _Code:
         return found
 
 
+# A method alone is no JavaScript: `name(a) { ... }` reads as a call and a block. An
+# answer for a method is read inside a class.
+_METHOD_WRAP = ("class __Answer {\n", "\n}\n")
+_CLASS_LANGUAGES = frozenset({"javascript", "typescript", "tsx"})
+
+
+def _reply(language: str, text: str, document: _Code, target: Target) -> _Code:
+    """The answer's tree, read as what the target is (a method: inside a class)."""
+    primary = _primary(document, target, language)
+    if (
+        language in _CLASS_LANGUAGES
+        and primary is not None
+        and primary.type in ("method_definition", "method_signature")
+        and not re.match(r"\s*(export\s+)?(default\s+)?(abstract\s+)?class\b", text)
+    ):
+        return _Code.of(language, _METHOD_WRAP[0] + text + _METHOD_WRAP[1])
+    return _Code.of(language, text)
+
+
 def _primary(code: _Code, target: Target, language: str) -> Node | None:
     """The target's own definition: the first one named like the target."""
     for name, node in code.definitions(language):
@@ -132,7 +151,7 @@ def with_docs(snapshot: Snapshot, target: Target, answer: str) -> str | None:
     if language is None or snapshot.tree is None:
         return None
     document = _Code(snapshot, snapshot.tree.root_node, target.start, target.end)
-    reply = _Code.of(language, dedent(answer).strip("\n") + "\n")
+    reply = _reply(language, dedent(answer).strip("\n") + "\n", document, target)
     if language == "python":
         docs, lone = _python_docs(reply)
     else:
@@ -348,7 +367,8 @@ def with_signatures(snapshot: Snapshot, target: Target, answer: str) -> str | No
     if language is None or snapshot.tree is None:
         return None
     document = _Code(snapshot, snapshot.tree.root_node, target.start, target.end)
-    reply = _Code.of(language, _with_bodies(dedent(answer).strip("\n"), language) + "\n")
+    text = _with_bodies(dedent(answer).strip("\n"), language) + "\n"
+    reply = _reply(language, text, document, target)
     theirs = _signatures(reply, language)
     known = pytypes.known_names(document.text) if language == "python" else set()
     taken: set[int] = set()
@@ -395,8 +415,9 @@ def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str:
     if language is None or snapshot.tree is None or not target.is_definition or not target.names:
         return answer
     code = dedent(answer).strip("\n") + "\n"
-    reply = _Code.of(language, code)
-    definitions = reply.definitions(language)
+    document = _Code(snapshot, snapshot.tree.root_node, target.start, target.end)
+    reply = _reply(language, code, document, target)
+    definitions = [(n, d) for n, d in reply.definitions(language) if n != "__Answer"]
     for name, node in definitions:
         if name != target.names[0]:
             continue
@@ -405,11 +426,11 @@ def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str:
             top_level = not indent_of(snapshot.text[target.start : target.end])
             return _without_statements(reply, language, keep_imports=top_level)
         first = with_leading(outer)
-        start = line_start(code, reply.offset(first.start_byte))
-        return code[start : line_end(code, reply.offset(node.end_byte))]
+        text = reply.text
+        start = line_start(text, reply.offset(first.start_byte))
+        return text[start : line_end(text, reply.offset(node.end_byte))]
     if definitions or not _is_body(language, code):
         return answer
-    document = _Code(snapshot, snapshot.tree.root_node, target.start, target.end)
     primary = _primary(document, target, language)
     if primary is None:
         return answer

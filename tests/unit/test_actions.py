@@ -601,6 +601,33 @@ def test_a_rewrite_keeps_the_helpers_it_defines() -> None:
     assert new == PY.replace("r * r", "r ** 2")
 
 
+JS_CLASS = (
+    "class Bag {\n  total(items) {\n    let sum = 0;\n    for (const x of items) sum += x;\n"
+    "    return sum;\n  }\n}\n"
+)
+JS_SIMPLE = JS_CLASS.replace(
+    "    let sum = 0;\n    for (const x of items) sum += x;\n    return sum;\n",
+    "    return items.reduce((a, b) => a + b, 0);\n",
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "total(items) {\n  return items.reduce((a, b) => a + b, 0);\n}\n```",
+        "class Bag {\n  total(items) {\n    return items.reduce((a, b) => a + b, 0);\n  }\n}\n```",
+        "return items.reduce((a, b) => a + b, 0);\n```",
+    ],
+)
+def test_a_javascript_method_is_read_as_a_method(answer: str) -> None:
+    """`total(items) { ... }` alone reads as a call and a block: it is read in a class."""
+    kwargs = {"language_id": "javascript", "uri": "file:///w/bag.js"}
+    assert new_text(run(JS_CLASS, "let sum", "simplify", answer, **kwargs)) == JS_SIMPLE
+    documented = "/** Sums the items. */\ntotal(items) {\n  return 0;\n}\n```"
+    new = new_text(run(JS_CLASS, "let sum", "docstring", documented, full=True, **kwargs))
+    assert new == JS_CLASS.replace("  total(", "  /** Sums the items. */\n  total(")
+
+
 def test_annotations_must_be_added() -> None:
     # The answer continues the prompt's "def free(": the signature alone.
     result = run(PY, "return x", "annotate", "x):\n```")
@@ -657,6 +684,11 @@ def test_typescript_signature_alone() -> None:
     kwargs = {"language_id": "typescript", "uri": "file:///w/a.ts"}
     new = new_text(run(ts, "return", "annotate", "a: number, b: number): number {\n```", **kwargs))
     assert new == ts.replace("add(a, b)", "add(a: number, b: number): number")
+    method = "class Bag {\n  add(a, b) {\n    return a + b;\n  }\n}\n"
+    new = new_text(
+        run(method, "return", "annotate", "a: number, b: number): number {\n```", **kwargs)
+    )
+    assert new == method.replace("add(a, b)", "add(a: number, b: number): number")
     multi = "function add(\n  a: number,\n  b: number\n): number;\n```"
     new = new_text(run(ts, "return", "annotate", multi, full=True, **kwargs))
     assert new.startswith("export function add(\n  a: number,\n  b: number\n): number {\n")
