@@ -220,6 +220,7 @@ def main() -> int:
     samples, notes = load_corpus(args.languages.split(","), args.per_language, args.seed)
     for language, note in notes.items():
         print(f"corpus {language}: {note}", flush=True)
+    revision = _revision()  # before the run: the code the server runs
     began = time.monotonic()
     rows = asyncio.run(run(samples, args.actions.split(",")))
     lines = action_report.summarize(rows)
@@ -229,7 +230,6 @@ def main() -> int:
     print()
     for action, why, count in action_report.reasons(rows):
         print(f"{count:4d}  {action:<10} {why}")
-    revision = _revision()
     report = {
         "revision": revision,
         "model": os.environ.get("QWEN_LSP_MODEL", "default"),
