@@ -155,7 +155,7 @@ def with_docs(snapshot: Snapshot, target: Target, answer: str) -> str | None:
     if language == "python":
         docs, lone = _python_docs(reply)
     else:
-        docs, lone = _leading_docs(reply, language)
+        docs, lone = _leading_docs(reply, language, dedent(answer))
     wanted: list[tuple[Node, str]] = []
     taken: set[int] = set()
     definitions = document.definitions(language)
@@ -217,8 +217,12 @@ def _python_docs(reply: _Code) -> tuple[list[tuple[str, str]], str | None]:
     return docs, lone
 
 
-def _leading_docs(reply: _Code, language: str) -> tuple[list[tuple[str, str]], str | None]:
-    """(name, doc comment) of the answer's definitions, and a comment block alone."""
+def _leading_docs(
+    reply: _Code, language: str, answer: str
+) -> tuple[list[tuple[str, str]], str | None]:
+    """(name, doc comment) of the answer's definitions, and the comment lines the answer
+    starts with (what a small model writes when asked for the doc comment alone, maybe
+    followed by the start of the code, which may not parse)."""
     docs = []
     for name, node in reply.definitions(language):
         comments = _comment_block_above(outermost(node))
@@ -226,12 +230,22 @@ def _leading_docs(reply: _Code, language: str) -> tuple[list[tuple[str, str]], s
             start = reply.offset(comments[0].start_byte)
             end = reply.offset(comments[-1].end_byte)
             docs.append((name, reply.text[line_start(reply.text, start) : end]))
-    children = [c for c in reply.root.children if c.type != "php_tag"]
-    lone = None
-    if children and all(c.type in _COMMENTS for c in children) and not docs:
-        start = reply.offset(children[0].start_byte)
-        lone = reply.text[line_start(reply.text, start) :].strip("\n")
-    return docs, lone
+    return docs, _leading_comment_lines(answer)
+
+
+_COMMENT_START = re.compile(r"\s*(//|/\*|\*|#|--)")
+
+
+def _leading_comment_lines(answer: str) -> str | None:
+    lines: list[str] = []
+    in_block = False
+    for line in answer.strip("\n").split("\n"):
+        if not (in_block or _COMMENT_START.match(line)):
+            break
+        lines.append(line)
+        opened, closed = line.rfind("/*"), line.rfind("*/")
+        in_block = opened > closed if opened >= 0 or closed >= 0 else in_block
+    return "\n".join(lines) if lines and not in_block else None
 
 
 def _comment_block_above(node: Node) -> list[Node]:
