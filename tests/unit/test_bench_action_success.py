@@ -214,3 +214,17 @@ def test_summary_table_and_reasons() -> None:
         "refused: the model's answer drops `…`; nothing",
         2,
     )
+
+
+def test_the_answers_are_read_from_the_server_log(tmp_path: Any) -> None:
+    from benchmarks.bench_action_success import AnswerLog
+
+    log = tmp_path / "server.log"
+    log.write_text("x INFO qwen_lsp: action docstring a.py: prompt=1\n")
+    answers = AnswerLog(log)
+    assert answers.last() is None
+    with log.open("a") as out:
+        out.write("x DEBUG qwen_lsp.actions.service: action answer 'one\\n\"two\"'\n")
+        out.write("x DEBUG qwen_lsp.actions.service: action answer \"it's\"\n")
+    assert answers.last() == "it's"
+    assert answers.last() is None  # each answer is read once
