@@ -225,6 +225,6 @@ def test_the_answers_are_read_from_the_server_log(tmp_path: Any) -> None:
     assert answers.last() is None
     with log.open("a") as out:
         out.write("x DEBUG qwen_lsp.actions.service: action answer 'one\\n\"two\"'\n")
-        out.write("x DEBUG qwen_lsp.actions.service: action answer \"it's\"\n")
+        out.write('x DEBUG qwen_lsp.actions.service: action answer "it\'s"\n')
     assert answers.last() == "it's"
     assert answers.last() is None  # each answer is read once
