@@ -516,9 +516,12 @@ def _under_signature(document: _Code, node: Node, body_text: str, target: Target
 
 
 def signature_start(snapshot: Snapshot, target: Target) -> str:
-    """The start of the target's one function, up to the bracket opening its parameters
-    ("def mean(", "function parse("): how an annotated-signature answer is started.
-    "" when the target is not one function or its parameters start on a later line."""
+    """How an annotated-signature answer is started: the target's one function up to its
+    first parameter without a type, and the colon ("def mean(values: "), else up to its
+    parameters' end and the return type's arrow or colon ("def mean(values: list) -> ").
+    Started so, the small model writes a type there and goes on in that style; started
+    at the bracket, it copies the signature as it was. "" when the target is not one
+    function (or all is annotated: then the bracket)."""
     language = snapshot.language
     if language is None or snapshot.tree is None or len(target.names) != 1:
         return ""
@@ -528,7 +531,44 @@ def signature_start(snapshot: Snapshot, target: Target) -> str:
     if function is None or function.type not in _SIGNATURE_NODES:
         return ""
     parameters = function.child_by_field_name("parameters")
-    if parameters is None or parameters.start_point[0] != function.start_point[0]:
+    if parameters is None:
         return ""
+    text = document.text
     start = document.offset(function.start_byte)
-    return document.text[start : document.offset(parameters.start_byte) + 1]
+    indent = indent_of(text[line_start(text, start) : start])
+
+    def upto(byte: int, then: str) -> str:
+        lines = text[start : document.offset(byte)].split("\n")
+        return "\n".join(lines[:1] + [_strip_prefix(line, indent) for line in lines[1:]]) + then
+
+    for index, parameter in enumerate(parameters.named_children):
+        end = _untyped_name_end(parameter, language, index, document)
+        if end is not None:
+            return upto(end, ": ")
+    if function.child_by_field_name("return_type") is None:
+        return upto(parameters.end_byte, " -> " if language == "python" else ": ")
+    return upto(parameters.start_byte + 1, "")
+
+
+def _untyped_name_end(parameter: Node, language: str, index: int, code: _Code) -> int | None:
+    """Where a parameter without a type ends its name (None: it has one, or needs none)."""
+    if language == "python":
+        if parameter.type == "identifier":
+            if index == 0 and code.node_text(parameter) in ("self", "cls"):
+                return None
+            return parameter.end_byte
+        if parameter.type == "default_parameter":
+            name = parameter.child_by_field_name("name")
+            return name.end_byte if name is not None else None
+        if parameter.type in ("list_splat_pattern", "dictionary_splat_pattern"):
+            return parameter.end_byte
+        return None
+    if parameter.type in ("required_parameter", "optional_parameter"):
+        if parameter.child_by_field_name("type") is not None:
+            return None
+        pattern = parameter.child_by_field_name("pattern")
+        if pattern is None or code.node_text(pattern) == "this":
+            return None
+        after = pattern.next_sibling
+        return after.end_byte if after is not None and after.type == "?" else pattern.end_byte
+    return None

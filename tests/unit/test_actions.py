@@ -642,14 +642,15 @@ def test_doc_comment_alone_for_a_method_and_code_cut_after_it() -> None:
 
 
 def test_annotations_must_be_added() -> None:
-    # The answer continues the prompt's "def free(": the signature alone.
-    result = run(PY, "return x", "annotate", "x):\n```")
-    assert not result.ok and "same as the code" in result.message
-    result = run(PY, "return x", "annotate", "x=1):\n```")
-    assert not result.ok and "no type annotations" in result.message
-    new = new_text(run(PY, "return x", "annotate", "x: int) -> int:\n```"))
+    # The answer continues the prompt's "def free(x: ": the signature alone.
+    new = new_text(run(PY, "return x", "annotate", "int) -> int:\n```"))
     assert new == PY.replace("def free(x):", "def free(x: int) -> int:")
-    renamed = run(PY, "return x", "annotate", "y: int) -> int:\n```")
+    # Asked for the whole code instead:
+    result = run(PY, "return x", "annotate", "def free(x):\n    return x\n```", full=True)
+    assert not result.ok and "same as the code" in result.message
+    result = run(PY, "return x", "annotate", "def free(x=1):\n```", full=True)
+    assert not result.ok and "no type annotations" in result.message
+    renamed = run(PY, "return x", "annotate", "def free(y: int) -> int:\n```", full=True)
     assert not renamed.ok and "not only its type annotations" in renamed.message
     # The whole function: its signature is taken, never its body.
     full = "def free(x: int) -> int:\n    return x + 0\n```"
@@ -681,26 +682,55 @@ def test_typing_aliases_spelled_as_builtins(written: str, spelled: str) -> None:
 
 
 def test_annotations_the_module_cannot_evaluate_are_refused() -> None:
-    new = new_text(run(PY, "return x", "annotate", "x: Optional[int]) -> List[int]:\n```"))
+    new = new_text(run(PY, "return x", "annotate", "Optional[int]) -> List[int]:\n```"))
     assert "def free(x: int | None) -> list[int]:" in new
-    result = run(PY, "return x", "annotate", "x: Any) -> Iterable[int]:\n```")
+    result = run(PY, "return x", "annotate", "Any) -> Iterable[int]:\n```")
     assert not result.ok and "use `Iterable`, which geo.py does not import" in result.message
     # PY imports Any; a forward reference in a string and a dotted name's module are fine.
-    new = new_text(run(PY, "return x", "annotate", 'x: Any) -> "Shapes":\n```'))
+    new = new_text(run(PY, "return x", "annotate", 'Any) -> "Shapes":\n```'))
     assert 'def free(x: Any) -> "Shapes":' in new
     future = "from __future__ import annotations\n\n\ndef g(x):\n    return x\n"
-    assert new_text(run(future, "return x", "annotate", "x: Iterable[int]) -> Foo:\n```"))
+    assert new_text(run(future, "return x", "annotate", "Iterable[int]) -> Foo:\n```"))
+
+
+@pytest.mark.parametrize(
+    "language_id, text, start",
+    [
+        ("python", "class A:\n    def f(self, a, b=1, *r):\n        return a\n", "def f(self, a: "),
+        ("python", "def f(a: int, *, b=2):\n    return a\n", "def f(a: int, *, b: "),
+        (
+            "python",
+            "def f(\n    a: int,\n    b,\n):\n    return a\n",
+            "def f(\n    a: int,\n    b: ",
+        ),
+        ("python", "class A:\n    def f(self):\n        return 1\n", "def f(self) -> "),
+        ("python", "def f(a: int) -> int:\n    return a\n", "def f("),
+        ("typescript", "export function add(a, b?) {\n  return a;\n}\n", "function add(a: "),
+        ("typescript", "function add(a: number) {\n  return a;\n}\n", "function add(a: number): "),
+        ("typescript", "class B {\n  m(x = 1) {\n    return x;\n  }\n}\n", "m(x: "),
+    ],
+)
+def test_an_annotation_answer_starts_at_the_first_missing_type(
+    language_id: str, text: str, start: str
+) -> None:
+    """Started at the bracket, the 0.5B model copied the signature as it was."""
+    s = snap(text, language_id, "file:///w/x.py" if language_id == "python" else "file:///w/x.ts")
+    needle = at(text, "return")
+    target = find_target(s, needle, needle)
+    assert target is not None
+    plan = build_prompt(
+        ActionInput(spec("annotate"), s, target), ChatTemplate.from_template(None), count, 100
+    )
+    assert plan.assistant_prefix.split("\n", 1)[1] == start
 
 
 def test_typescript_signature_alone() -> None:
     ts = "export function add(a, b) {\n  return a + b;\n}\n"
     kwargs = {"language_id": "typescript", "uri": "file:///w/a.ts"}
-    new = new_text(run(ts, "return", "annotate", "a: number, b: number): number {\n```", **kwargs))
+    new = new_text(run(ts, "return", "annotate", "number, b: number): number {\n```", **kwargs))
     assert new == ts.replace("add(a, b)", "add(a: number, b: number): number")
     method = "class Bag {\n  add(a, b) {\n    return a + b;\n  }\n}\n"
-    new = new_text(
-        run(method, "return", "annotate", "a: number, b: number): number {\n```", **kwargs)
-    )
+    new = new_text(run(method, "return", "annotate", "number, b: number): number {\n```", **kwargs))
     assert new == method.replace("add(a, b)", "add(a: number, b: number): number")
     multi = "function add(\n  a: number,\n  b: number\n): number;\n```"
     new = new_text(run(ts, "return", "annotate", multi, full=True, **kwargs))
