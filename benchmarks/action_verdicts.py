@@ -150,25 +150,36 @@ def without_annotations(language: str, text: str) -> str:
     return _cut(source, _annotation_spans(language, root)).decode("utf-8", syntax.UTF8_ERRORS)
 
 
-def _function_at(language: str, text: str, name: str, line: int) -> tuple[bytes, Node | None]:
-    """The definition named ``name`` nearest to ``line`` (0-based)."""
+def _functions_named(language: str, text: str, name: str) -> list[Node]:
+    """The definitions named ``name``, in the file's order."""
     source, root = _root(language, text)
-    best: Node | None = None
+    found = []
     for node in _walk(root):
         field_node = node.child_by_field_name("name")
         if field_node is None or node.type in ("identifier", "call_expression"):
             continue
-        if source[field_node.start_byte : field_node.end_byte].decode("utf-8", "replace") != name:
-            continue
-        if best is None or abs(node.start_point[0] - line) < abs(best.start_point[0] - line):
-            best = node
-    return source, best
+        if source[field_node.start_byte : field_node.end_byte].decode("utf-8", "replace") == name:
+            found.append(node)
+    return found
 
 
-def has_doc(language: str, text: str, name: str, line: int) -> bool:
-    """Whether the function ``name`` near ``line`` is documented: a docstring in Python,
-    else a comment on the line directly above it (attributes and decorators skipped)."""
-    _, node = _function_at(language, text, name, line)
+def _function_in(language: str, text: str, old: str, name: str, line: int) -> Node | None:
+    """In ``text``, the definition that is, in ``old``, the one named ``name`` nearest to
+    ``line`` (0-based): the same rank among those of that name (a getter and a setter
+    share one; lines move when documentation is added above)."""
+    before = _functions_named(language, old, name)
+    if not before:
+        return None
+    rank = min(range(len(before)), key=lambda i: abs(before[i].start_point[0] - line))
+    after = _functions_named(language, text, name)
+    return after[rank] if rank < len(after) else None
+
+
+def has_doc(language: str, text: str, name: str, line: int, old: str | None = None) -> bool:
+    """Whether the function ``name`` near ``line`` (of ``old``, the text before the edit;
+    default ``text``) is documented: a docstring in Python, else a comment on the line
+    directly above it (attributes and decorators skipped)."""
+    node = _function_in(language, text, text if old is None else old, name, line)
     if node is None:
         return False
     if language == "python":
@@ -185,8 +196,8 @@ def has_doc(language: str, text: str, name: str, line: int) -> bool:
     return sibling is not None and sibling.type in _COMMENTS and sibling.end_point[0] >= top - 1
 
 
-def _count_annotations(language: str, text: str, name: str, line: int) -> int:
-    _, node = _function_at(language, text, name, line)
+def _count_annotations(language: str, text: str, old: str, name: str, line: int) -> int:
+    node = _function_in(language, text, old, name, line)
     if node is None:
         return 0
     return len(_annotation_spans(language, node))
@@ -206,7 +217,7 @@ def docstring_verdict(language: str, old: str, new: str, name: str, line: int) -
     before, after = without_docs(language, old), without_docs(language, new)
     if before != after:
         return Verdict(BAD, "code changed: " + _first_difference(before, after))
-    if not has_doc(language, new, name, line):
+    if not has_doc(language, new, name, line, old):
         return Verdict(BAD, f"no docstring on {name}")
     return Verdict(GOOD)
 
@@ -218,8 +229,8 @@ def annotations_verdict(language: str, old: str, new: str, name: str, line: int)
         return Verdict(
             BAD, "code changed: " + _first_difference("\n".join(before), "\n".join(after))
         )
-    added = _count_annotations(language, new, name, line) - _count_annotations(
-        language, old, name, line
+    added = _count_annotations(language, new, old, name, line) - _count_annotations(
+        language, old, old, name, line
     )
     if added <= 0:
         return Verdict(BAD, "no annotation added")

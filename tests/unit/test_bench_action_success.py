@@ -98,6 +98,13 @@ def test_docstring_verdicts() -> None:
     assert action_verdicts.docstring_verdict("go", go, with_doc, "F", 2).outcome == GOOD
     spaced = go.replace("func F", "// F returns one.\n\n\nfunc F")
     assert action_verdicts.docstring_verdict("go", go, spaced, "F", 2).outcome == BAD
+    # A getter and a setter share a name: the one asked about is followed, not the nearest.
+    js = "class A {\n  get x () {\n    return 1\n  }\n\n  set x (v) {\n    this.v = v\n  }\n}\n"
+    doc = "  /**\n   * Sets x.\n   *\n   * @param v the value.\n   */\n"
+    setter_doc = js.replace("  set x", doc + "  set x")  # the getter is nearer line 5 now
+    verdict = action_verdicts.docstring_verdict("javascript", js, setter_doc, "x", 5)
+    assert verdict.outcome == GOOD
+    assert action_verdicts.docstring_verdict("javascript", js, setter_doc, "x", 1).outcome == BAD
 
 
 def test_annotation_verdicts() -> None:
