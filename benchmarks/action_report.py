@@ -154,7 +154,7 @@ def write_png(lines: Sequence[dict[str, Any]], path: Path, title: str) -> None:
     axis.set_ylabel("% of requests")
     axis.set_ylim(0, 105)
     axis.set_title(title, fontsize=10)
-    axis.legend(fontsize=8, loc="lower right")
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axis.tick_params(axis="x", labelsize=7)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
