@@ -12,6 +12,7 @@ does not know, so that such an edit is refused.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import re
 from collections.abc import Iterator
@@ -76,8 +77,43 @@ def builtin_generics(signature: str, known: set[str]) -> str:
 
 
 def known_names(text: str) -> set[str]:
-    """The identifiers a Python file uses anywhere (imports, definitions, calls)."""
-    return set(re.findall(r"[A-Za-z_]\w*", text))
+    """The names a Python file binds where its functions' annotations are evaluated: at
+    its top level (imports, definitions, assignments, also under if/try/with) and in its
+    classes' bodies. The file is parsed, never run; one that does not parse binds the
+    identifiers it uses anywhere."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return set(re.findall(r"[A-Za-z_]\w*", text))
+    names: set[str] = set()
+    _bind(tree.body, names)
+    return names
+
+
+def _bind(body: list[ast.stmt], names: set[str]) -> None:
+    for statement in body:
+        if isinstance(statement, ast.Import | ast.ImportFrom):
+            for alias in statement.names:
+                names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(statement.name)
+        elif isinstance(statement, ast.ClassDef):
+            names.add(statement.name)
+            _bind(statement.body, names)  # a method's annotations see its class's names
+        elif isinstance(statement, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.For):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        if isinstance(statement, ast.If | ast.Try | ast.With | ast.For | ast.While):
+            for field in ("body", "orelse", "finalbody"):
+                _bind(getattr(statement, field, []), names)
+            for handler in getattr(statement, "handlers", []):
+                _bind(handler.body, names)
+            for item in getattr(statement, "items", []):
+                if item.optional_vars is not None:
+                    names.update(
+                        n.id for n in ast.walk(item.optional_vars) if isinstance(n, ast.Name)
+                    )
 
 
 def _annotation_names(node: Node, source: bytes) -> Iterator[str]:

@@ -689,6 +689,20 @@ def test_annotations_the_module_cannot_evaluate_are_refused() -> None:
     # PY imports Any; a forward reference in a string and a dotted name's module are fine.
     new = new_text(run(PY, "return x", "annotate", 'Any) -> "Shapes":\n```'))
     assert 'def free(x: Any) -> "Shapes":' in new
+    # A name the file uses only inside a function (a parameter) is not bound where the
+    # annotation is evaluated.
+    local = "def g(typing):\n    return typing\n\n\ndef h(x):\n    return x\n"
+    result = run(local, "return x", "annotate", "typing.Any) -> None:\n```")
+    assert not result.ok and "use `typing`" in result.message
+    assert pytypes.known_names(PY + "if x:\n    import os as o\nclass C:\n    T = int\n") >= {
+        "math",
+        "Any",
+        "Shapes",
+        "free",
+        "o",
+        "C",
+        "T",
+    }
     future = "from __future__ import annotations\n\n\ndef g(x):\n    return x\n"
     assert new_text(run(future, "return x", "annotate", "Iterable[int]) -> Foo:\n```"))
 
