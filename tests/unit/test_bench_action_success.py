@@ -235,3 +235,27 @@ def test_the_answers_are_read_from_the_server_log(tmp_path: Any) -> None:
         out.write('x DEBUG qwen_lsp.actions.service: action answer "it\'s"\n')
     assert answers.last() == "it's"
     assert answers.last() is None  # each answer is read once
+
+
+def test_a_recorded_answer_is_taken_again_by_the_current_code(tmp_path: Any) -> None:
+    from benchmarks.action_replay import replay_row
+
+    path = tmp_path / "geo.py"
+    path.write_text(FUNC)
+    row = {
+        "language": "python",
+        "path": str(path),
+        "name": "area",
+        "line": 1,
+        "lines": 5,
+        "action": "docstring",
+        "status": "refused",
+        "verdict": None,
+        "note": "",
+        "details": {},
+        "message": "qwen-lsp: the model's answer drops `area`; nothing was changed.",
+        "answer": 'Area of a w by h rectangle."""\n```\n',  # after the prompt's '"""'
+    }
+    replayed = replay_row(row, 0)
+    assert replayed["status"] == "offered" and replayed["verdict"] == GOOD
+    assert replay_row({**row, "answer": ""}, 0) == {**row, "answer": ""}
