@@ -438,7 +438,11 @@ def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str:
         outer = outermost(node)
         if outer.parent is not None and outer.parent.parent is None:
             top_level = not indent_of(snapshot.text[target.start : target.end])
-            return _without_statements(reply, language, keep_imports=top_level)
+            whole = _Code(snapshot, snapshot.tree.root_node)
+            # What the file has already (the prompt's context, copied back) is not new.
+            known = {n for n, _ in whole.definitions(language)} - set(target.names)
+            lines = {line.strip() for line in snapshot.text.splitlines()}
+            return _without_statements(reply, language, top_level, known, lines)
         first = with_leading(outer)
         text = reply.text
         start = line_start(text, reply.offset(first.start_byte))
@@ -451,19 +455,31 @@ def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str:
     return _under_signature(document, primary, code.strip("\n"), target) or answer
 
 
-def _without_statements(reply: _Code, language: str, keep_imports: bool) -> str:
-    """The answer's top level without its statements (and the comments above them)."""
+def _without_statements(
+    reply: _Code, language: str, keep_imports: bool, known: set[str], lines: set[str]
+) -> str:
+    """The answer's top level without its statements (and the comments above them), the
+    definitions the file has already (``known`` names) and its imports (``lines``)."""
     record = languages.get(language)
     children = [c for c in reply.root.children if c.type != "php_tag"]
     keep: list[bool] = []
     for child in children:
         inner = _function_of(child) or child.child_by_field_name("definition") or child
-        keep.append(
+        defines = (
             is_definition(child, language)
             or is_definition(inner, language)
             or child.type in ("decorated_definition", "export_statement")
+        )
+        name = definition_name(child, reply.snapshot) if defines else None
+        keep.append(
+            (defines and name not in known)
             # (a Go file's imports and package clause come before its declarations)
-            or (keep_imports and language != "go" and child.type in record.import_nodes)
+            or (
+                keep_imports
+                and language != "go"
+                and child.type in record.import_nodes
+                and reply.node_text(child).strip() not in lines
+            )
         )
     # A comment goes with the node below it.
     following = True

@@ -592,6 +592,18 @@ def test_a_rewrite_keeps_the_helpers_it_defines() -> None:
         "def free(x):\n    return x\n",
         "import operator\n\n\ndef _same(x):\n    return x\n\n\ndef free(x):\n    return _same(x)\n",
     )
+    # The prompt's context copied back (the file's imports, its class's header) is no
+    # part of the rewrite.
+    answer = (
+        "import math\nfrom typing import Any\n\n\nclass Shapes:\n    ...\n\n\n@staticmethod\n"
+        "def area(r):\n    return math.pi * r ** 2\n```"
+    )
+    assert new_text(run(PY, "math.pi", "simplify", answer)) == PY.replace("r * r", "r ** 2")
+    answer = "import math\nimport operator\n\n\ndef free(x):\n    return operator.pos(x)\n```"
+    assert new_text(run(PY, "return x", "simplify", answer)) == PY.replace(
+        "def free(x):\n    return x\n",
+        "import operator\n\n\ndef free(x):\n    return operator.pos(x)\n",
+    )
     # A method: an import would land in the class body; it is left out.
     answer = (
         "import math\n\n\n@staticmethod\ndef area(r):\n    return math.pi * r ** 2\n\n\n"
