@@ -14,7 +14,9 @@ line) to 17 s (block) for the raw model's full 128/256 tokens, so the whole set 
 
 Tasks (benchmarks/infill_tasks.py): every non-blank line of each HumanEval canonical solution
 (1,033 single-line tasks) and every statement block of 2-12 lines (238 block tasks), the
-cursor after the indentation of the first masked line.
+cursor after the indentation of the first masked line; with --cursor column0 the cursor sits
+at column 0 of that line instead (a blank line whose whitespace the editor stripped) and the
+hole holds the indentation.
 
 Variants, all generated in the same run on the same tasks:
   server          `python -m qwen_lsp` over stdio: didOpen, textDocument/inlineCompletion
@@ -177,6 +179,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"tasks of each kind, chosen with --seed (0 = all; default {CI_SAMPLE})",
     )
     parser.add_argument("--seed", type=int, default=CI_SEED)
+    parser.add_argument(
+        "--cursor",
+        choices=it.CURSORS,
+        default="indent",
+        help="where the cursor sits on the hole's first line: after the indentation the"
+        " editor put there (default), or at column 0 of a line whose whitespace was stripped",
+    )
     parser.add_argument("--tasks", default="", help="comma-separated task ids (overrides sample)")
     parser.add_argument("--variants", default="server,raw", help="server, raw or server,raw")
     parser.add_argument(
@@ -231,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         tasks = [t for t in all_tasks if t.id in ids]
     else:
         tasks = it.sample(all_tasks, args.sample, args.seed)
+    if args.cursor == "column0":
+        tasks = [it.at_column_0(t) for t in tasks]
     counts = {k: sum(t.kind == k for t in tasks) for k in kinds}
     print(f"{len(tasks)} tasks {counts}, model {model_name}", file=sys.stderr)
 
@@ -280,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "command": " ".join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)]),
         "sample": args.sample,
         "seed": args.seed,
+        "cursor": args.cursor,
         "kinds": kinds,
         "server_options": {name: options for name, options, _ in servers},
         "server_env": {name: env for name, _, env in servers if env},
@@ -293,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    print(f"\nHumanEval infilling, {model_name}, seed {args.seed}\n")
+    print(f"\nHumanEval infilling, {model_name}, seed {args.seed}, cursor {args.cursor}\n")
     print(table(summary))
     if result["margins"]:
         parts = [

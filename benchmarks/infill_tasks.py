@@ -19,6 +19,7 @@ masked text without its final newline and ``suffix`` is that newline plus the re
 from __future__ import annotations
 
 import ast
+import dataclasses
 import gzip
 import json
 import os
@@ -66,8 +67,10 @@ class Task:
 
     @property
     def indent(self) -> int:
-        """Column of the cursor: the indentation of the hole's first line."""
-        return len(self.prefix) - (self.prefix.rfind("\n") + 1)
+        """The indentation of the hole's first line: the cursor's column, plus the
+        indentation left in the hole when the cursor sits at column 0 (:func:`at_column_0`)."""
+        column = len(self.prefix) - (self.prefix.rfind("\n") + 1)
+        return column + len(_indentation(self.hole))
 
     def program(self, completion: str) -> str:
         return self.prefix + completion + self.suffix
@@ -211,6 +214,20 @@ def sample(tasks: Sequence[Task], n: int | Mapping[str, int] | None, seed: int) 
             of_kind = [t for t in of_kind if t.id in keep]
         chosen.extend(of_kind)
     return sorted(chosen, key=lambda t: sort_key(t.id))
+
+
+CURSORS = ("indent", "column0")
+
+
+def at_column_0(task: Task) -> Task:
+    """The same hole with the cursor at column 0 of its first line, as an editor leaves it
+    on a blank line whose whitespace was stripped: the hole holds the indentation too."""
+    start = task.prefix.rfind("\n") + 1
+    if task.prefix[start:].strip():
+        return task  # code before the cursor on its line: the column is not the editor's
+    return dataclasses.replace(
+        task, prefix=task.prefix[:start], hole=task.prefix[start:] + task.hole
+    )
 
 
 # --------------------------------------------------------------------------- simple cuts

@@ -27,8 +27,9 @@ from qwen_lsp.completion import CompletionService
 from qwen_lsp.crossfile.header import CrossFileContext
 from qwen_lsp.documents import DocumentStore
 from qwen_lsp.engine import Backend, FimTokens
+from qwen_lsp.engine.fallback import FallbackEvent
 from qwen_lsp.engine.worker import ModelUnavailable, ModelWorker
-from qwen_lsp.engine_setup import REMOTE_BACKENDS, load_remote_backend
+from qwen_lsp.engine_setup import REMOTE_BACKENDS, load_remote_backend, with_fallback
 from qwen_lsp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,22 @@ def check_model(settings: Settings) -> None:
         raise ModelUnavailable(str(exc), exc.fix, exc.pull) from exc
 
 
-def draft_model_path(settings: Settings) -> Path | None:
+# Told to the user (a warning): something the settings ask for that the server goes on
+# without (a draft model refused). Called on the model worker's thread.
+Warn = Callable[[str], None]
+
+
+def _log_only(message: str) -> None:
+    """The default for callers with nobody to tell (headless commands): the log has it."""
+
+
+def _ignore_event(event: FallbackEvent) -> None:
+    log.info("engine fallback: %s %s", event.kind, event.detail)
+
+
+def draft_model_path(settings: Settings, warn: Warn = _log_only) -> Path | None:
     """The file of the draft model the settings name (draftModel); None when none is set,
-    or when it is missing or broken: the model serves without one (a warning says why)."""
+    or when it is missing or broken: the model serves without one (``warn`` says why)."""
     if not settings.draftModel:
         return None
     store = modelstore.StoreConfig.from_settings(settings)
@@ -84,16 +98,34 @@ def draft_model_path(settings: Settings) -> Path | None:
         modelstore.verify(resolved, store)
     except modelstore.ModelError as exc:
         log.warning("draft model not used: %s (%s); decoding without one", exc, exc.fix)
+        warn(f"draft model not used: {exc} (fix: {exc.fix}); decoding without one")
         return None
     return resolved.path
 
 
-def load_backend(settings: Settings) -> Backend:
+def load_backend(
+    settings: Settings,
+    warn: Warn = _log_only,
+    on_engine_event: Callable[[FallbackEvent], None] = _ignore_event,
+) -> Backend:
     """Load the engine and model the settings name (slow: run it on the model worker).
 
     Raises ModelUnavailable, with the fix, when the model is missing, truncated, corrupt or
-    not loadable, or when memory is short.
+    not loadable, or when memory is short. ``warn`` hears what the model serves without
+    (a refused draft model); ``on_engine_event`` what a separate engine's fallback does.
     """
+    if settings.backend in REMOTE_BACKENDS:
+        remote = load_remote_backend(settings)
+        if settings.engineFallback == "none":
+            return remote
+        # "fake": the canned model stands in for the local one (tests).
+        local = dataclasses.replace(
+            settings, backend="fake" if settings.engineFallback == "fake" else "llama"
+        )
+        return with_fallback(remote, lambda: load_backend(local, warn), on_engine_event)
+    # Checked for the fake backend too: it stands in for the in-process engine in the
+    # protocol tests, a refused draft model included (it decodes without one anyway).
+    draft_model = draft_model_path(settings, warn)
     if settings.backend == "fake":
         from qwen_lsp.engine.fake import FakeBackend
 
@@ -103,8 +135,6 @@ def load_backend(settings: Settings) -> Backend:
         if settings.fakeAnswers:
             return FakeBackend.from_file(settings.fakeAnswers, delay, prompt_log)
         return FakeBackend(seconds_per_token=delay, prompt_log=prompt_log)
-    if settings.backend in REMOTE_BACKENDS:
-        return load_remote_backend(settings)
     from qwen_lsp.engine.llama_backend import LlamaBackend, LlamaOptions
 
     started = time.monotonic()
@@ -118,7 +148,7 @@ def load_backend(settings: Settings) -> Backend:
         n_gpu_layers=settings.gpuLayers,
         kv_cache_bytes=settings.kvCacheBytes,
         checkpoint_bytes=settings.checkpointBytes,
-        draft_model=draft_model_path(settings),
+        draft_model=draft_model,
         draft_tokens=settings.draftTokens,
     )
     try:
@@ -140,6 +170,8 @@ def load_backend(settings: Settings) -> Backend:
             else "point the 'model' setting at a valid GGUF file",
         ) from exc
     log.info("model %s loaded in %.2f s", resolved.path, time.monotonic() - started)
+    if backend.draft_refusal:  # another vocabulary, or llama.cpp could not load it
+        warn(f"{backend.draft_refusal}; decoding without one")
     return backend
 
 
@@ -249,6 +281,18 @@ class App:
             folders,
         )
         self._loaded: Settings | None = None  # the settings of the model that serves
+        # What the user is told besides a load's error, called on the event loop: a
+        # warning (a refused draft model) and what a separate engine's fallback does. The
+        # server sets them; the headless commands leave them to the log.
+        self.on_warning: Callable[[str], None] = lambda message: None
+        self.on_engine_event: Callable[[FallbackEvent], None] = _ignore_event
+
+    def _on_loop(self, loop: asyncio.AbstractEventLoop, call: Callable[[], None]) -> None:
+        """Run ``call`` on the event loop (the engine calls from the model worker)."""
+        try:
+            loop.call_soon_threadsafe(call)
+        except RuntimeError:  # the loop has closed: nobody to tell
+            log.debug("event loop closed; a notice dropped")
 
     async def load_model(self) -> ModelUnavailable | None:
         """Load the model the settings name, replacing the current one; the error (with
@@ -263,8 +307,16 @@ class App:
         markers = await asyncio.to_thread(fim_tokens_of, settings)
         if self._loaded is None:  # requests queued for the first load use its markers
             self.fim_tokens = markers
+        loop = asyncio.get_running_loop()
+
+        def warn(message: str) -> None:
+            self._on_loop(loop, lambda: self.on_warning(message))
+
+        def engine_event(event: FallbackEvent) -> None:
+            self._on_loop(loop, lambda: self.on_engine_event(event))
+
         error = await self.worker.load_async(
-            lambda: load_backend(settings), check=lambda: check_model(settings)
+            lambda: load_backend(settings, warn, engine_event), check=lambda: check_model(settings)
         )
         if error is None:
             self._loaded, self.fim_tokens = settings, markers
@@ -272,7 +324,10 @@ class App:
         previous = self._loaded
         if self.worker.state == "error" and previous is not None:
             log.warning("loading the model failed (%s); loading the previous one again", error)
-            if await self.worker.load_async(lambda: load_backend(previous)) is not None:
+            reload = await self.worker.load_async(
+                lambda: load_backend(previous, warn, engine_event)
+            )
+            if reload is not None:
                 self._loaded = None
                 return error
         if self._loaded is None:

@@ -120,10 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("location", type=_parse_location, metavar="FILE:LINE[:COL]")
     complete.add_argument("--language", help="language id (default: from the file name)")
 
-    sub.add_parser(
+    doctor = sub.add_parser(
         "doctor",
         help="check the installation and measure the model's speed (or, for backend openai "
         "and llama-server, the engine: reachable, model served, a test completion, its cache)",
+    )
+    doctor.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON document (every check: name, status ok/warn/fail, detail, fix, "
+        "figures) for scripts and editor plugins; the exit code is the same",
     )
 
     action = sub.add_parser(
@@ -169,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "doctor":
         from qwen_lsp.doctor import run_doctor
 
-        return run_doctor()
+        return run_doctor(as_json=args.json)
     if command == "action":
         path, start, end = args.location
         return _action(args.name, path, start, end, args.language)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from qwen_lsp.engine import EngineFault, GenerationLimits, PromptPart, Special
@@ -29,12 +29,24 @@ TEST_SECONDS = 120.0
 MAX_LISTING = 1 << 20
 
 
+# A check's status as `qwen-lsp doctor --json` gives it: three values scripts can rely on
+# ("not reported" is a warning: the engine leaves something unchecked).
+JSON_STATUS: dict[Status, str] = {
+    "ok": "ok",
+    "warning": "warn",
+    "not reported": "warn",
+    "failed": "fail",
+}
+
+
 @dataclass(frozen=True)
 class Check:
     label: str
     status: Status
     detail: str
     fix: str = ""
+    # What was measured, by name with its unit (latency_ms, tokens_per_second, ...).
+    figures: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -43,6 +55,15 @@ class Check:
     def line(self) -> str:
         fix = f" -- fix: {self.fix}" if self.fix else ""
         return f"{self.status}: {self.detail}{fix}" if self.status != "ok" else self.detail
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.label,
+            "status": JSON_STATUS[self.status],
+            "detail": self.detail,
+            "fix": self.fix,
+            "figures": dict(self.figures),
+        }
 
 
 def _get(options: RemoteOptions, url: str) -> tuple[int, Any]:
@@ -193,14 +214,33 @@ def completion_checks(settings: Settings, env: Mapping[str, str]) -> list[Check]
             f"{first_seconds * 1000:.0f} ms for {first.generated_tokens} tokens "
             f"({prompt}; first piece after {first.prompt_seconds * 1000:.0f} ms): "
             f"{first.text[:40]!r}",
+            figures={
+                "latency_ms": round(first_seconds * 1000, 1),
+                "first_piece_ms": round(first.prompt_seconds * 1000, 1),
+                "prompt_tokens": first.prompt_tokens,
+                "generated_tokens": first.generated_tokens,
+            },
         )
     ]
     again = f"the same request again: {second_seconds * 1000:.0f} ms"
+    figures: dict[str, float] = {
+        "latency_ms": round(second_seconds * 1000, 1),
+        "prompt_tokens": second.prompt_tokens,
+    }
     if cached is None:
-        checks.append(Check("prefix cache", "not reported", f"{again}; the engine reports none"))
-    elif cached > 0:
         checks.append(
-            Check("prefix cache", "ok", f"{again}, {cached} of {second.prompt_tokens} cached")
+            Check("prefix cache", "not reported", f"{again}; the engine reports none", "", figures)
+        )
+        return checks
+    figures["cached_tokens"] = cached
+    if cached > 0:
+        checks.append(
+            Check(
+                "prefix cache",
+                "ok",
+                f"{again}, {cached} of {second.prompt_tokens} cached",
+                figures=figures,
+            )
         )
     else:
         checks.append(
@@ -210,6 +250,7 @@ def completion_checks(settings: Settings, env: Mapping[str, str]) -> list[Check]
                 f"{again}, none of its {second.prompt_tokens} prompt tokens cached",
                 "turn the engine's prefix cache on (vLLM: --enable-prefix-caching; "
                 "llama-server: cache_prompt is sent, check --cache-reuse and its slots)",
+                figures,
             )
         )
     return checks

@@ -4,6 +4,10 @@ it answers again; not at every keystroke in between."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from qwen_lsp.engine.fallback import FallbackEvent
+
 
 class EngineNotices:
     def __init__(self) -> None:
@@ -39,3 +43,19 @@ class EngineNotices:
     def reset(self) -> None:
         """Another engine or model was set up: its faults are news again."""
         self._failing, self._last_before, self.error = False, None, ""
+
+
+def fallback_notice(event: FallbackEvent) -> tuple[Literal["warning", "info"], str] | None:
+    """What the user is told when the local model stands in for a separate engine
+    (``engineFallback: local``) or the engine takes over again; None for the events a
+    progress report covers (loading) or another message tells (a local model that did
+    not load: the engine's fault is shown with why, as without a fallback)."""
+    if event.kind == "local":
+        return (
+            "warning",
+            f"qwen-lsp: the inference engine is down ({event.detail}). Suggestions and code "
+            "actions come from the local model (engineFallback) until it answers again.",
+        )
+    if event.kind == "remote":
+        return "info", "qwen-lsp: the inference engine answers again and serves from now on."
+    return None

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from qwen_lsp import modelstore
 from qwen_lsp.engine import Backend
 from qwen_lsp.engine import http_stream as http
+from qwen_lsp.engine.fallback import FallbackBackend, FallbackEvent
 from qwen_lsp.engine.remote import RemoteBackend, RemoteOptions
 from qwen_lsp.engine.remote_tokenizer import EngineTokenizer, GgufVocab, Tokenizer
 from qwen_lsp.engine.worker import ModelUnavailable
@@ -105,3 +106,15 @@ def load_remote_backend(settings: Settings, env: Mapping[str, str] = os.environ)
     backend = RemoteBackend(options, tokenizer)
     log.info("engine: %s, %s", backend.description, "token ids" if tokenizer.exact_ids else "text")
     return backend
+
+
+def with_fallback(
+    remote: Backend,
+    load_local: Callable[[], Backend],
+    on_event: Callable[[FallbackEvent], None],
+) -> Backend:
+    """``remote`` with the local model standing in while it is down (``engineFallback:
+    local``); the probe is the engine's own cheap GET."""
+    if not isinstance(remote, RemoteBackend):
+        return remote
+    return FallbackBackend(remote, remote.probe, load_local, on_event)

@@ -26,8 +26,9 @@ from qwen_lsp.app import App
 from qwen_lsp.completion import Suggestion
 from qwen_lsp.documents import DocumentNotOpenError, Snapshot
 from qwen_lsp.engine import CancelToken, EngineFault
+from qwen_lsp.engine.fallback import FallbackEvent
 from qwen_lsp.engine.worker import ModelUnavailable
-from qwen_lsp.engine_notices import EngineNotices
+from qwen_lsp.engine_notices import EngineNotices, fallback_notice
 from qwen_lsp.lsp_client import (
     ActionProgress,
     client_supports,
@@ -68,6 +69,11 @@ class QwenLanguageServer(LanguageServer):
         self.initialization_options: Any = None
         self.model_load_started = False
         self.engine_notices = EngineNotices()  # a separate engine's faults, told once
+        self.app.on_warning = lambda message: self.tell(
+            types.MessageType.Warning, f"qwen-lsp: {message}"
+        )
+        self.app.on_engine_event = self.engine_event
+        self._fallback_progress: asyncio.Future[str | None] | None = None
 
     def _workspace_root(self) -> str:
         try:
@@ -92,6 +98,46 @@ class QwenLanguageServer(LanguageServer):
 
     def tell(self, kind: types.MessageType, message: str) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def engine_event(self, event: FallbackEvent) -> None:
+        """The local model standing in for a separate engine (engineFallback): its load
+        with a progress report, one message when it serves and one when the engine is back."""
+        if event.kind == "loading":
+            self._fallback_progress = asyncio.ensure_future(
+                self.begin_progress("the inference engine is down: loading the local model")
+            )
+        elif self._fallback_progress is not None:
+            progress, self._fallback_progress = self._fallback_progress, None
+            done = "local model ready" if event.kind == "local" else "local model failed to load"
+            progress.add_done_callback(
+                lambda f: None if f.cancelled() else self.end_progress(f.result(), done)
+            )
+        notice = fallback_notice(event)
+        if notice is not None:
+            level, message = notice
+            log.log(logging.WARNING if level == "warning" else logging.INFO, "%s", message)
+            kind = types.MessageType.Warning if level == "warning" else types.MessageType.Info
+            self.tell(kind, message)
+
+    async def begin_progress(self, message: str) -> str | None:
+        """A work-done progress report begun with ``message``; its token, or None when the
+        client has none (or does not accept it: the work goes on without)."""
+        if not client_supports(self, "window.work_done_progress"):
+            return None
+        token = f"qwen-lsp-load-{uuid.uuid4()}"
+        try:
+            await self.work_done_progress.create_async(token)
+            self.work_done_progress.begin(
+                token, types.WorkDoneProgressBegin(title="qwen-lsp", message=message)
+            )
+        except Exception as exc:
+            log.warning("progress not available: %s", exc)
+            return None
+        return token
+
+    def end_progress(self, token: str | None, message: str) -> None:
+        if token is not None:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
 
     # -- settings and model -----------------------------------------------------
     async def refresh_settings(self, pushed: Any = None) -> bool:
@@ -132,25 +178,10 @@ class QwenLanguageServer(LanguageServer):
         settings = self.app.settings
         self.model_load_started = True
         loading = asyncio.ensure_future(self.app.load_model())
-        token: str | None = None
-        if client_supports(self, "window.work_done_progress"):
-            token = f"qwen-lsp-load-{uuid.uuid4()}"
-            try:
-                await self.work_done_progress.create_async(token)
-                self.work_done_progress.begin(
-                    token,
-                    types.WorkDoneProgressBegin(
-                        title="qwen-lsp", message=f"loading model {settings.model or 'default'}"
-                    ),
-                )
-            except Exception as exc:
-                log.warning("progress not available: %s", exc)
-                token = None
+        token = await self.begin_progress(f"loading model {settings.model or 'default'}")
         error = await loading
         self.engine_notices.reset()
-        if token is not None:
-            message = "model ready" if error is None else "model failed to load"
-            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+        self.end_progress(token, "model ready" if error is None else "model failed to load")
         if error is not None:
             fix = f" Fix: {error.fix}" if error.fix else ""
             self.tell(types.MessageType.Error, f"qwen-lsp: {error}.{fix}")

@@ -383,14 +383,31 @@ class Settings:
         minimum=0.1,
         reload=True,
     )
+    engineFallback: str = setting(
+        "none",
+        "What serves while the `openai` or `llama-server` engine is down (no connection, "
+        "a time-out, a 5xx, a broken stream; a 4xx such as a wrong key is shown instead).",
+        env="QWEN_LSP_ENGINE_FALLBACK",
+        choices=(
+            ("none", "nothing: no suggestions until the engine answers again"),
+            (
+                "local",
+                "the model in process (`model`, or the default one), loaded on the first "
+                "request that finds the engine down, never while it answers; the engine is "
+                "probed with growing waits and serves again as soon as it answers",
+            ),
+        ),
+        reload=True,
+        test_choices=("fake",),  # the canned model stands in for the local one
+    )
     draftModel: str = setting(
         "",
         "A small model of the same vocabulary (registry name or path to a GGUF file) that "
         "guesses the model's next tokens; the model checks each guess in one batch and "
         "keeps what it would have written itself (the same answers, sooner when most "
         "guesses are right). Meant for a GPU with a big model, e.g. `qwen3.6-27b` with "
-        "`qwen3.5-0.8b`. Empty = none (the default). A model of another vocabulary is "
-        "refused (a warning in the server's log) and the model serves without it.",
+        "`qwen3.5-0.8b`. Empty = none (the default). A missing file or a model of another "
+        "vocabulary is refused (a warning message says why) and the model serves without it.",
         env="QWEN_LSP_DRAFT_MODEL",
         reload=True,
     )

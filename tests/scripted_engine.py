@@ -69,6 +69,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(*ERRORS[mode])
         elif self.path.endswith("/models") and engine.models and engine.listed:
             self._json(200, {"object": "list", "data": [{"id": m} for m in engine.models]})
+        elif self.path == "/slots" and engine.slot_listing:
+            with engine.lock:
+                listing = engine.slot_states()
+            self._json(200, listing)
         elif self.path == "/props" and engine.slots:
             self._json(200, {"total_slots": engine.slots})
         else:
@@ -118,7 +122,9 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
                 engine.answer,
             )
-            self._stream(engine, mode, self.path.endswith("/completion"), answer)
+            native = self.path.endswith("/completion")
+            figures = engine.read_in_slot(body) if native and engine.slot_listing else None
+            self._stream(engine, mode, native, answer, figures)
         except (BrokenPipeError, ConnectionResetError):
             with engine.lock:
                 engine.disconnects += 1
@@ -127,7 +133,14 @@ class _Handler(BaseHTTPRequestHandler):
                 engine.in_flight -= 1
                 engine.streams.discard(self.connection)
 
-    def _stream(self, engine: ScriptedEngine, mode: str, native: bool, answer: str) -> None:
+    def _stream(
+        self,
+        engine: ScriptedEngine,
+        mode: str,
+        native: bool,
+        answer: str,
+        figures: tuple[int, int] | None = None,
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -171,7 +184,11 @@ class _Handler(BaseHTTPRequestHandler):
                     "stop": True,
                     "stop_type": "eos",
                     # as llama-server: prompt_n leaves the cached tokens out
-                    "timings": {"prompt_n": 2, "cache_n": 5, "predicted_n": len(pieces)},
+                    "timings": {
+                        "prompt_n": 2 if figures is None else figures[0],
+                        "cache_n": 5 if figures is None else figures[1],
+                        "predicted_n": len(pieces),
+                    },
                 }
             )
         else:
@@ -213,6 +230,12 @@ class ScriptedEngine:
         self.piece_delay = 0.0
         self.usage = True  # the OpenAI usage chunk at the end of a stream
         self.slots = 0  # llama-server's slots (/props); 0 = no /props
+        # llama-server's /slots, and each slot's cache: the prompt it read last, the id of
+        # its last task (None: never used); prompts sent to a slot are served from it.
+        self.slot_listing = False
+        self.slot_prompts: dict[int, Any] = {}
+        self.slot_tasks: dict[int, int] = {}
+        self.tasks = 0
         self.models: list[str] = []  # served (/v1/models; others are 404); [] = no listing
         self.listed = True  # False: no /v1/models, though ``models`` are still checked
         self.tokenize_path = ""  # "" = every tokenize path answers; else only this one
@@ -255,6 +278,34 @@ class ScriptedEngine:
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self._port}"
+
+    def slot_states(self) -> list[dict[str, Any]]:
+        """/slots as llama-server lists them (under ``lock``)."""
+        states: list[dict[str, Any]] = []
+        for slot in range(self.slots):
+            state: dict[str, Any] = {"id": slot, "n_ctx": 4096, "is_processing": False}
+            if slot in self.slot_tasks:
+                state["id_task"] = self.slot_tasks[slot]
+            states.append(state)
+        return states
+
+    def read_in_slot(self, body: dict[str, Any]) -> tuple[int, int]:
+        """A /completion read in its slot (id_slot, or the least recently used): the
+        tokens evaluated and those served from the slot's cache."""
+        prompt = body.get("prompt") or []
+        with self.lock:
+            slot = body.get("id_slot", -1)
+            if not isinstance(slot, int) or slot < 0:
+                slot = min(range(self.slots), key=lambda s: self.slot_tasks.get(s, -1))
+            slot %= self.slots
+            held = self.slot_prompts.get(slot, [])
+            cached = 0
+            while cached < min(len(held), len(prompt)) and held[cached] == prompt[cached]:
+                cached += 1
+            self.slot_prompts[slot] = prompt
+            self.slot_tasks[slot] = self.tasks
+            self.tasks += 1
+        return len(prompt) - cached, cached
 
     def completions(self) -> list[dict[str, Any]]:
         """The bodies of the completion requests so far (tokenize requests left out)."""

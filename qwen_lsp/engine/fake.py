@@ -24,6 +24,10 @@ from qwen_lsp.engine.kv_pool import common_prefix
 
 # The prompts the fake's "KV cache" holds (the real engine: its live state and its pool).
 KEPT_PROMPTS = 8
+# The calls recorded for tests to read (the last ones): a server on the fake backend typed
+# at for hours (a soak, the fuzzer) must not keep every prompt and its limits (each holds
+# the request's document snapshot through its cancel token).
+RECORDED_CALLS = 1000
 
 
 class FakeBackend:
@@ -113,10 +117,12 @@ class FakeBackend:
         reused = self.kv_reuse(prompt).cached_tokens
         self._keep(prompt_text)
         self.calls.append(prompt_text)
+        del self.calls[:-RECORDED_CALLS]
         if self.prompt_log:
             with open(self.prompt_log, "a", encoding="utf-8") as log:
                 log.write(json.dumps(prompt_text) + "\n")
         self.limits.append(limits)
+        del self.limits[:-RECORDED_CALLS]
         answer = self._answer_for(prompt_text)
         start = time.monotonic()
         text = ""

@@ -40,6 +40,7 @@ from qwen_lsp.engine import (
 )
 from qwen_lsp.engine import http_stream as http
 from qwen_lsp.engine.kv_pool import common_prefix
+from qwen_lsp.engine.llama_slots import SlotKeeper, engine_get_json
 from qwen_lsp.engine.remote_tokenizer import Tokenizer
 from qwen_lsp.engine.threads import PromptSpeed
 
@@ -68,8 +69,9 @@ class RemoteOptions:
     verify_tls: bool = True
     stop: tuple[str, ...] = ()  # the model's stop strings (special tokens)
     # llama-server's id_slot: one slot per editor, so the prefix it holds stays that
-    # editor's. ``slot`` >= 0 names it; otherwise ``slot_key`` (the server's process id)
-    # modulo the engine's slots (its /props) picks one.
+    # editor's. ``slot`` >= 0 names it; otherwise it is chosen from the engine's /slots
+    # (llama_slots.py), ``slot_key`` (the server's process id) spreading editors that start
+    # together, or modulo the engine's slots (its /props) when it has no /slots.
     slot: int = -1
     slot_key: int = 0
 
@@ -151,7 +153,17 @@ class RemoteBackend:
         self._cool_down = 0.0
         self._down_until = 0.0
         self._down_error = ""
-        self._chosen_slot: int | None = None
+        # llama-server: the slot that holds this editor's prefix (llama_slots.py).
+        self._slots: SlotKeeper | None = None
+        if options.dialect == "llama-server":
+            get_json = engine_get_json(
+                http.Target.parse(options.url).origin,
+                options.headers,
+                options.timeouts,
+                options.verify_tls,
+                send,
+            )
+            self._slots = SlotKeeper(get_json, options.slot_key, options.slot)
         self.requests = 0  # sent to the engine (tests and benchmarks count them)
         # The prompt tokens the engine said it served from its cache in the last answer;
         # None when it said nothing (doctor tells "0" from "not reported").
@@ -160,8 +172,10 @@ class RemoteBackend:
         # reports them, else the wait for the first piece): what a cold prompt costs there.
         self._speed = PromptSpeed()
         # The tokens of the last prompt the engine read: what its cache holds for us, as far
-        # as we can tell (llama-server's slot, vLLM's prefix cache hold at least that).
+        # as we can tell (llama-server's slot, vLLM's prefix cache hold at least that), and
+        # the slot it was read in (llama-server).
         self._last_read: list[int] = []
+        self._last_slot: int | None = None
         # The last prompt compared (kv_reuse, then generate, ask for the same one).
         self._compared: tuple[tuple[PromptPart, ...], list[int]] = ((), [])
 
@@ -209,6 +223,35 @@ class RemoteBackend:
         self._compared = (key, tokens)
         return tokens
 
+    def probe(self) -> str | None:
+        """Whether the engine answers (None) or why not: a GET that costs it nothing, for
+        the fallback (engine/fallback.py) to know when to come back. llama-server's
+        ``/health`` says 503 while its model loads; an OpenAI-compatible server is asked for
+        its model listing. Any answer below 500 counts: a 401 or a missing listing is an
+        engine that is up (and the next request says what is wrong)."""
+        options = self._options
+        if options.dialect == "llama-server":
+            url = http.Target.parse(options.url).origin + "/health"
+        else:
+            url = options.url.rstrip("/") + "/models"
+        try:
+            response = self._send(
+                "GET",
+                url,
+                None,
+                headers=options.headers,
+                timeouts=options.timeouts,
+                verify_tls=options.verify_tls,
+            )
+        except http.HttpFault as exc:
+            return str(exc)
+        try:
+            if response.status < 500:
+                return None
+            return f"{url} answered {response.status}: {_read_error(response, options.timeouts)}"
+        finally:
+            response.close()
+
     def hold(self, prompt: Sequence[PromptPart], limits: GenerationLimits) -> bool:
         """Nothing to do: the engine keeps its own cache, which no request of ours can pin
         (its next prompts start with the head anyway)."""
@@ -239,40 +282,6 @@ class RemoteBackend:
             return text, ""
         return text[: len(text) - len(healed)], healed
 
-    def _slot(self) -> int:
-        """llama-server's slot for this editor (-1: the engine's choice, when it does not
-        say how many slots it has)."""
-        options = self._options
-        if options.slot >= 0:
-            return options.slot
-        if self._chosen_slot is None:
-            origin = http.Target.parse(options.url).origin
-            try:
-                response = self._send(
-                    "GET",
-                    origin + "/props",
-                    None,
-                    headers=options.headers,
-                    timeouts=options.timeouts,
-                    verify_tls=options.verify_tls,
-                )
-                try:
-                    raw = response.read_all(lambda: False, options.timeouts, 1 << 20)
-                finally:
-                    response.close()
-                total = json.loads(raw).get("total_slots") if response.status == 200 else 0
-            except http.HttpFault as exc:
-                if exc.retryable:
-                    return -1  # asked again once the engine is up
-                total = 0
-            except (ValueError, AttributeError):
-                total = 0
-            self._chosen_slot = (
-                options.slot_key % total if isinstance(total, int) and total > 0 else -1
-            )
-            log.info("llama-server slot: %d", self._chosen_slot)
-        return self._chosen_slot
-
     def _body(self, sent: list[int] | str, limits: GenerationLimits) -> dict[str, Any]:
         options = self._options
         if options.dialect == "llama-server":
@@ -280,7 +289,7 @@ class RemoteBackend:
                 "prompt": sent,
                 "n_predict": limits.max_tokens,
                 "cache_prompt": True,
-                "id_slot": self._slot(),
+                "id_slot": self._slots.slot() if self._slots is not None else -1,
                 "top_k": 1,
             }
         else:
@@ -356,6 +365,7 @@ class RemoteBackend:
         try:
             response = self._open(body, limits)
         except http.Stopped:
+            self._last_slot = None  # it may have been sent: see below
             return Generation("", _stop_reason(limits))
         if response.status in _MAYBE_NO_IDS and self._send_ids:
             # An engine that wants text (llama-cpp-python's server answers 500 with a
@@ -389,9 +399,19 @@ class RemoteBackend:
             response.close()  # closing is what tells the engine to stop
         result = self._figures(stream, body, started)
         if stream.first_piece_at or stream.finished:  # it read the whole prompt
-            self._last_read = self._comparable(prompt)
+            tokens = self._comparable(prompt)
+            slot = body.get("id_slot")
+            if self._slots is not None and isinstance(slot, int):
+                # What the slot should have held for us, against what it served.
+                shared = common_prefix(self._last_read, tokens) if slot == self._last_slot else 0
+                self._slots.answered(slot, shared, self.last_cached)
+            self._last_read, self._last_slot = tokens, slot
             read = result.prompt_tokens - result.reused_tokens
             self._speed.record(read, result.prompt_seconds)
+        else:
+            # Stopped while the engine read the prompt: the slot holds some of it, we do not
+            # know how much, so the next answer says nothing about another editor.
+            self._last_slot = None
         return result
 
     def _read(

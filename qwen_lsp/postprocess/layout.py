@@ -156,9 +156,10 @@ def at_the_cursor_indentation(lines: list[str], context: Context) -> list[str]:
     whole indentation token, not a wish to nest the code one level deeper. Left as it
     is, ``    return x`` after a loop puts the return inside the loop (HumanEval/10 and
     /132 failed that way). Kept when the line above opens a block the cursor is not
-    indented into yet: then the indentation is the body's.
+    indented into yet: then the indentation is the body's. Kept too at column 0 of an empty
+    line below indented code, where the indentation the line needs is unknown.
     """
-    if context.body_not_indented or not context.enabled("cursor-indent"):
+    if context.body_not_indented or context.indent_unknown or not context.enabled("cursor-indent"):
         return lines
     return without_extra_indent(lines, context) or lines
 

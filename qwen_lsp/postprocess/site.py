@@ -123,6 +123,10 @@ class Context:
     # The line above opens a block the cursor is not indented into yet ("if x:" then a
     # cursor at the if's own column): the suggestion's first line must indent itself.
     body_not_indented: bool = False
+    # The cursor sits at column 0 of an empty line below indented code: the editor (or a
+    # save that strips trailing whitespace) left the line bare, so the indentation it needs
+    # is unknown and the model's own is the best guess there is.
+    indent_unknown: bool = False
     disabled_rules: frozenset[str] = frozenset()  # the site's (none without a site)
 
     def enabled(self, rule: str) -> bool:
@@ -156,6 +160,7 @@ def context_for(site: CompletionSite) -> Context:
         blank_limit=_blank_limit(prefix[: last_break + 1], before, next_line, unit),
         later_lines=_later_lines_in_reach(below, ASSUMED_TAB_WIDTH if unit == "\t" else len(unit)),
         body_not_indented=_body_not_indented(prefix[: last_break + 1], before, unit),
+        indent_unknown=_indent_unknown(prefix[: last_break + 1], before, after),
         disabled_rules=site.disabled_rules,
     )
 
@@ -202,6 +207,13 @@ def _body_not_indented(above: str, before: str, unit: str) -> bool:
     return indent_columns(leading_ws(before), tab_width) <= indent_columns(
         leading_ws(previous), tab_width
     )
+
+
+def _indent_unknown(above: str, before: str, after: str) -> bool:
+    if before or after.strip():
+        return False
+    previous = next((line for line in reversed(split_lines(above)) if line.strip()), "")
+    return bool(leading_ws(previous))
 
 
 # How many non-blank lines after the first one below the cursor a suggestion may not repeat

@@ -4,11 +4,16 @@ line in the engine's words (refused, 401, unknown model). Against tests/scripted
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from qwen_lsp import __version__
+from qwen_lsp.cli import main as cli_main
 from qwen_lsp.doctor import run_doctor
 from qwen_lsp.engine_check import Check, check_engine, served_models
 from qwen_lsp.settings import Settings
@@ -124,3 +129,85 @@ def test_doctor_checks_the_engine_instead_of_a_local_model(
     engine.mode = "401"
     assert run_doctor() == 1
     assert "failed: " in capsys.readouterr().out
+
+
+def _doctor_json(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    code = run_doctor(as_json=True)
+    out = capsys.readouterr().out
+    return code, json.loads(out)  # the whole of stdout is one JSON document
+
+
+def test_doctor_json_is_one_document_with_every_check(
+    engine: ScriptedEngine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QWEN_LSP_BACKEND", "openai")
+    monkeypatch.setenv("QWEN_LSP_ENGINE_URL", engine.url)
+    monkeypatch.setenv("QWEN_LSP_ENGINE_MODEL", "qwen-coder")
+    code, document = _doctor_json(capsys)
+    assert code == 0
+    assert document["version"] == __version__ and document["status"] == "ok"
+    checks = {c["name"]: c for c in document["checks"]}
+    assert list(checks) == [
+        "qwen-lsp",
+        "python",
+        "engine",
+        "engine model",
+        "test completion",
+        "prefix cache",
+    ]
+    for check in document["checks"]:
+        assert set(check) == {"name", "status", "detail", "fix", "figures"}
+        assert check["status"] in ("ok", "warn", "fail")
+        assert all(isinstance(v, int | float) for v in check["figures"].values())
+    completion = checks["test completion"]["figures"]
+    assert completion["latency_ms"] > 0 and completion["generated_tokens"] == 6
+    assert completion["prompt_tokens"] == 11
+    assert checks["prefix cache"]["figures"]["cached_tokens"] == 8
+    assert "8 of 11 cached" in checks["prefix cache"]["detail"]
+
+
+def test_doctor_json_says_warn_and_fail_with_the_same_exit_code(
+    engine: ScriptedEngine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QWEN_LSP_BACKEND", "openai")
+    monkeypatch.setenv("QWEN_LSP_ENGINE_URL", engine.url)
+    engine.usage = False  # no cache figures: "not reported" is a warning
+    code, document = _doctor_json(capsys)
+    assert code == 0 and document["status"] == "warn"
+    assert {c["name"]: c["status"] for c in document["checks"]}["prefix cache"] == "warn"
+    engine.mode = "401"
+    code, document = _doctor_json(capsys)
+    assert code == 1 and document["status"] == "fail"
+    failed = document["checks"][-1]
+    assert failed["name"] == "engine" and failed["status"] == "fail"
+    assert "Incorrect API key provided" in failed["detail"]
+    assert "QWEN_LSP_ENGINE_API_KEY" in failed["fix"]
+    # The people's output is unchanged in kind: a line per check, no JSON.
+    assert run_doctor() == 1
+    assert "failed: " in capsys.readouterr().out
+
+
+def test_doctor_json_on_the_command_line(
+    engine: ScriptedEngine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QWEN_LSP_BACKEND", "openai")
+    monkeypatch.setenv("QWEN_LSP_ENGINE_URL", engine.url)
+    assert cli_main(["doctor", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] in ("ok", "warn")
+
+
+def test_doctor_checks_the_fallback_model_without_loading_it(
+    engine: ScriptedEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QWEN_LSP_BACKEND", "openai")
+    monkeypatch.setenv("QWEN_LSP_ENGINE_URL", engine.url)
+    monkeypatch.setenv("QWEN_LSP_ENGINE_FALLBACK", "local")
+    monkeypatch.setenv("QWEN_LSP_MODEL", str(tmp_path / "missing.gguf"))
+    code, document = _doctor_json(capsys)
+    fallback = document["checks"][-1]
+    assert fallback["name"] == "engine fallback" and fallback["status"] == "warn"
+    assert "missing.gguf" in fallback["detail"] and fallback["fix"]
+    assert code == 0  # the engine serves; only its stand-in is missing

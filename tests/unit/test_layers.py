@@ -35,6 +35,8 @@ LAYERS: dict[str, int] = {
     "engine.draft": 2,
     "engine.http_stream": 2,  # HTTP for separate engines, stoppable at every wait
     "engine.remote": 2,  # an engine over HTTP (backend openai, llama-server)
+    "engine.fallback": 2,  # the local model while a separate engine is down
+    "engine.llama_slots": 2,  # which llama-server slot an editor keeps
     "engine.remote_tokenizer": 2,  # its token counts: a GGUF's vocabulary or the engine's
     "modelstore": 2,
     "modelstore.style": 2,

@@ -627,6 +627,26 @@ PARSED_CASES = [
         "",
         kind="line",
     ),
+    # --- column 0 of an empty line (an editor that strips a blank line's whitespace) ------
+    Case(
+        "py-body-after-a-docstring-at-column-0-keeps-its-indentation",
+        'import math\n\n\ndef area(r):\n    """The area of a circle."""\n█\n\n\ndef g():\n'
+        "    pass\n",
+        "    return math.pi * r ** 2\n```",
+        "    return math.pi * r ** 2",
+    ),
+    Case(
+        "py-statement-inside-a-loop-at-column-0-keeps-its-indentation",
+        "def f(xs):\n    n = 0\n    for x in xs:\n        n += x\n█\n",
+        "    return n\n",
+        "    return n",
+    ),
+    Case(
+        "py-top-level-code-at-column-0-after-top-level-code-moves-left",
+        "x = 1\n█\n",
+        "    y = 2\n",
+        "y = 2",
+    ),
     Case(
         "py-indentation-one-level-deeper-is-kept",
         "def f(x):\n    if x:\n█\n",

@@ -24,6 +24,7 @@ M.SETTING_ENV = {
   engineUrl = 'QWEN_LSP_ENGINE_URL',
   engineModel = 'QWEN_LSP_ENGINE_MODEL',
   engineApiKeyFile = 'QWEN_LSP_ENGINE_API_KEY_FILE',
+  engineFallback = 'QWEN_LSP_ENGINE_FALLBACK',
   draftModel = 'QWEN_LSP_DRAFT_MODEL',
   draftTokens = 'QWEN_LSP_DRAFT_TOKENS',
   fakeAnswers = 'QWEN_LSP_FAKE_ANSWERS',
