@@ -13,7 +13,8 @@ import textwrap
 from collections.abc import Sequence
 
 from qwen_lsp import languages, postprocess
-from qwen_lsp.actions.checks import check_change, is_docstring
+from qwen_lsp.actions import reconcile
+from qwen_lsp.actions.checks import check_change
 from qwen_lsp.actions.edits import ActionResult, FileChange, OffsetEdit, line_diff
 from qwen_lsp.actions.prompt import ActionInput, PromptPlan, stem_and_ext
 from qwen_lsp.actions.target import definition_name, parse
@@ -38,7 +39,40 @@ def answer_complete(answer: str, plan: PromptPlan) -> bool:
     if not plan.assistant_prefix:
         return False
     closing = re.compile(rf"(?:^|\n)[ \t]*{plan.fence}[ \t]*\n")
-    return closing.search(answer) is not None
+    if closing.search(answer) is not None:
+        return True
+    started = plan.assistant_prefix.split("\n", 1)[1] if "\n" in plan.assistant_prefix else ""
+    return part_complete(started + answer, plan.reply, plan.language)
+
+
+_PY_DOC_OPEN = re.compile(r"\s*[rRuUbB]?(\"\"\"|''')")
+_COMMENT_LINE = re.compile(r"\s*(//|/\*|\*|#|--)")
+
+
+def part_complete(text: str, reply: str, language: str) -> bool:
+    """Whether an answer asked to be a part of the code (its documentation, its
+    signature) has written it whole: small models go on with the code after it. Only
+    complete lines count."""
+    lines = text.split("\n")[:-1]
+    if not lines:
+        return False
+    if reply == "doc" and language == "python":
+        opened = _PY_DOC_OPEN.match(text)
+        if opened is None:
+            return False
+        done = text.find(opened.group(1), opened.end())
+        return done >= 0 and "\n" in text[done:]
+    if reply == "doc":
+        if any("*/" in line for line in lines):
+            return True
+        return any(line.strip() and not _COMMENT_LINE.match(line) for line in lines[1:])
+    if reply == "signatures" and language in ("python", "typescript", "tsx"):
+        head = "\n".join(lines)
+        if head.count("(") == 0 or head.count("(") != head.count(")"):
+            return False
+        last = re.sub(r"#.*$" if language == "python" else r"//.*$", "", lines[-1]).rstrip()
+        return last.endswith(":") if language == "python" else last.endswith(("{", ";"))
+    return False
 
 
 def complete_statements(code: str, language: str) -> str:
@@ -191,12 +225,20 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
     code = extract_code(answer, plan.assistant_prefix)
     if code is None or not code.strip():
         return _refuse("the model's answer contains no code")
-    if spec.check == "docstring" and language == "python":
-        code = python_docstring_inside(dedent(code))
-    elif spec.check == "docstring" and language is not None and _only_comments(code, language):
-        # Just the doc comment: it goes above the code (replacing the one there, if any).
-        comments = ("//", "/*", "*", languages.get(language).line_comment)
-        code = code.strip("\n") + "\n" + _without_leading_comments(dedent(action.code), comments)
+    if action.placement == "replace" and language is not None:
+        # The part asked for is put into the original code (reconcile.py); the code
+        # itself is taken from the answer only for rewrites.
+        if spec.check == "docstring":
+            rebuilt = reconcile.with_docs(snapshot, target, code)
+            if rebuilt is None:
+                return _refuse("the model did not add a docstring")
+            return _placed(action, rebuilt, newline)
+        if spec.check == "annotations":
+            rebuilt = reconcile.with_signatures(snapshot, target, code)
+            if rebuilt is not None:
+                return _placed(action, rebuilt, newline)
+        elif spec.rewrite and spec.keep_names:
+            code = reconcile.trimmed_rewrite(snapshot, target, code)
     if spec.check == "tests" and language is not None:
         code = complete_statements(dedent(code), language)
     file_unit = postprocess.detect_indent_unit(text)
@@ -343,59 +385,6 @@ def python_tests_use_real_code(
     ):
         lines[at + 1 : at + 1] = ["", ""]
     return "\n".join(lines)
-
-
-def python_docstring_inside(code: str) -> str:
-    """Move a docstring written above a def or class (a common small-model slip) into
-    its body, where Python looks for it. Code that has its docstrings right is returned
-    unchanged."""
-    snapshot, root = parse("python", code)
-    children = root.children
-    for before, node in zip(children, children[1:], strict=False):
-        definition = node.child_by_field_name("definition") or node
-        if definition.type not in ("function_definition", "class_definition"):
-            continue
-        if not (
-            before.type == "expression_statement"
-            and len(before.named_children) == 1
-            and before.named_children[0].type == "string"
-        ):
-            continue
-        body = definition.child_by_field_name("body")
-        if body is None or not body.named_children or is_docstring(body.named_children[0]):
-            continue
-        lines = code.split("\n")
-        doc_first, doc_last = before.start_point[0], before.end_point[0]
-        body_row = body.named_children[0].start_point[0]
-        if body_row <= definition.start_point[0]:
-            continue  # a body on the def line ("def f(): return 1")
-        body_indent = indent_of(lines[body_row])
-        doc_indent = len(indent_of(lines[doc_first]))
-        docstring = [
-            body_indent + line[doc_indent:] if line.strip() else ""
-            for line in lines[doc_first : doc_last + 1]
-        ]
-        between = [line for line in lines[doc_last + 1 : body_row]]
-        while between and not between[0].strip():
-            between.pop(0)
-        return "\n".join(lines[:doc_first] + between + docstring + lines[body_row:])
-    return code
-
-
-def _only_comments(code: str, language: str) -> bool:
-    _, root = parse(language, code)
-    return bool(root.children) and all(c.type in _COMMENTS for c in root.children)
-
-
-def _without_leading_comments(code: str, comments: tuple[str, ...]) -> str:
-    """``code`` without the comment lines above it (lines starting with ``comments``)."""
-    lines = code.split("\n")
-    while lines and lines[0].lstrip().startswith(comments):
-        lines.pop(0)
-    return "\n".join(lines)
-
-
-_COMMENTS = frozenset({"comment", "line_comment", "block_comment"})
 
 
 def _imported_names(clause: str) -> set[str]:

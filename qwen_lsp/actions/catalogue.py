@@ -19,6 +19,10 @@ from qwen_lsp.settings import CustomAction
 
 Placement = Literal["replace", "above", "below", "newFile"]
 AnswerKind = Literal["code", "text"]
+# What the model is asked to write for a single definition: the code rewritten, or only
+# the part the action changes (its documentation, its signatures), which is shorter,
+# so faster, and what small models write anyway. The server puts it into the code.
+Reply = Literal["code", "doc", "signatures"]
 Check = Literal["", "docstring", "annotations", "tests"]
 
 CUSTOM_PREFIX = "custom:"
@@ -47,9 +51,10 @@ class ActionSpec:
     file_name: str = ""  # placement newFile: the new file's name pattern
     max_tokens: int = 0  # 0: derived from the size of the code
     preferred: bool = False
+    reply: Reply = "code"
 
 
-_CODE_REPLY = (
+CODE_REPLY = (  # what rewrites are asked for
     "Reply with the complete resulting code in a single fenced code block and nothing else: "
     "no explanations before or after it."
 )
@@ -62,7 +67,7 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
         kind="quickfix",
         system=(
             "You are an expert {language} programmer who fixes bugs. Change as little as "
-            "possible: keep names, structure, comments and formatting. " + _CODE_REPLY
+            "possible: keep names, structure, comments and formatting. " + CODE_REPLY
         ),
         prompt=_CODE_BLOCK + "{diagnostics}Task: fix the bugs in this code{fix_hint}.",
         placement="replace",
@@ -92,17 +97,18 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
         kind="refactor.rewrite.docstring",
         system=(
             "You are an expert {language} programmer who documents code. Add or complete "
-            "documentation only; do not change the code itself. " + _CODE_REPLY
+            "documentation only; do not change the code itself."
         ),
         prompt=(
             _CODE_BLOCK + "Task: add documentation to {subject}: {doc_convention}. If it "
-            "already has some, complete it. Keep every line of code exactly as it is."
+            "already has some, complete it. {reply}"
         ),
         placement="replace",
         rewrite=True,
         check="docstring",
         keep_names=True,
         needs_definition=True,
+        reply="doc",
     ),
     ActionSpec(
         id="annotate",
@@ -110,11 +116,11 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
         kind="refactor.rewrite.annotate",
         system=(
             "You are an expert {language} programmer who adds precise type annotations. "
-            "Change nothing but the annotations. " + _CODE_REPLY
+            "Change nothing but the annotations."
         ),
         prompt=(
             _CODE_BLOCK + "Task: add type annotations to every parameter and return type "
-            "that lacks one{annotate_hint}. Keep everything else exactly as it is."
+            "that lacks one{annotate_hint}. {reply}"
         ),
         placement="replace",
         rewrite=True,
@@ -122,6 +128,7 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
         check="annotations",
         keep_names=True,
         needs_definition=True,
+        reply="signatures",
     ),
     ActionSpec(
         id="simplify",
@@ -129,7 +136,7 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
         kind="refactor.rewrite.simplify",
         system=(
             "You are an expert {language} programmer who refactors code to be simpler and "
-            "more readable without changing its behaviour or its interface. " + _CODE_REPLY
+            "more readable without changing its behaviour or its interface. " + CODE_REPLY
         ),
         prompt=_CODE_BLOCK + "Task: simplify this code. Keep its names and behaviour.",
         placement="replace",
@@ -174,7 +181,7 @@ def custom_spec(index: int, action: CustomAction) -> ActionSpec:
         prompt += "\n\n{code}"
     system = action.system or (
         "You are an expert {language} programmer working inside a code editor."
-        + (" " + _CODE_REPLY if answer == "code" else " Reply in plain text.")
+        + (" " + CODE_REPLY if answer == "code" else " Reply in plain text.")
     )
     return ActionSpec(
         id=f"{CUSTOM_PREFIX}{index}",

@@ -8,11 +8,12 @@ tree-sitter parse of the changed text; tests are recognised by a pattern per lan
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from tree_sitter import Node
 
 from qwen_lsp import languages, syntax, uris
+from qwen_lsp.actions import pytypes
 from qwen_lsp.actions.edits import FileChange
 from qwen_lsp.actions.prompt import ActionInput
 from qwen_lsp.actions.target import definition_name, is_definition, outermost, parse, with_leading
@@ -51,15 +52,88 @@ def check_change(action: ActionInput, change: FileChange) -> str:
         marker = record.test_marker if record is not None else None
         if marker is not None and not marker.search(added):
             return "the model's answer contains no tests"
+    old_region = (action.target.start, action.target.end)
     if spec.check == "docstring" and language is not None:
         if not _has_doc(language, new_text, *region, action.target.names):
             return "the model did not add a docstring"
+        # Documentation only: the code must read the same without its comments and docstrings.
+        if _tokens(language, change.base_text, *old_region, _is_doc) != _tokens(
+            language, new_text, *region, _is_doc
+        ):
+            return "the model's answer changes the code, not only its documentation"
     if spec.check == "annotations" and record is not None and record.annotation_nodes:
         before = _count_nodes(record, change.base_text, action.target.start, action.target.end)
         after = _count_nodes(record, new_text, *region)
         if after <= before:
             return "the model added no type annotations"
+
+        def is_annotation(node: Node) -> bool:
+            return _is_annotation(node, record.annotation_nodes)
+
+        if _tokens(language, change.base_text, *old_region, is_annotation) != _tokens(
+            language, new_text, *region, is_annotation
+        ):
+            return "the model's answer changes the code, not only its type annotations"
+        unknown = (
+            pytypes.unknown_names(change.base_text, new_text, *region)
+            if language == "python"
+            else []
+        )
+        if unknown:
+            # Evaluated when the def runs: the module would no longer import.
+            name = uris.name(change.uri) or change.uri
+            return f"the model's annotations use `{unknown[0]}`, which {name} does not import"
     return ""
+
+
+_COMMENTS = frozenset({"comment", "line_comment", "block_comment"})
+
+
+def _tokens(
+    language: str | None, text: str, start: int, end: int, skip: Callable[[Node], bool]
+) -> list[str]:
+    """The tokens of code points [start, end] of ``text`` (whitespace aside), without the
+    nodes ``skip`` says; strings and comments count whole."""
+    assert language is not None
+    snapshot, root = parse(language, text)
+    start_byte, end_byte = snapshot.byte_offset(start), snapshot.byte_offset(end)
+    source = snapshot.source
+    strings = languages.get(language).completion.string_node_types
+    out: list[str] = []
+
+    def visit(node: Node) -> None:
+        for child in node.children:
+            if child.end_byte <= start_byte or child.start_byte >= end_byte or skip(child):
+                continue
+            if child.child_count == 0 or child.type in strings or child.type in _COMMENTS:
+                out.append(source[child.start_byte : child.end_byte].decode("utf-8", "replace"))
+            else:
+                visit(child)
+
+    visit(root)
+    return out
+
+
+def _is_doc(node: Node) -> bool:
+    """A comment, or a Python docstring (the first statement of a body)."""
+    if node.type in _COMMENTS:
+        return True
+    parent = node.parent
+    return (
+        is_docstring(node)
+        and parent is not None
+        and parent.type in ("block", "module")
+        and parent.named_children[0] == node
+    )
+
+
+def _is_annotation(node: Node, kinds: frozenset[str]) -> bool:
+    """A type annotation, or the `:` / `->` before one (Python's annotation node has no
+    room for it)."""
+    if node.type in kinds:
+        return True
+    following = node.next_sibling
+    return node.type in (":", "->") and following is not None and following.type in kinds
 
 
 def _changed_region(action: ActionInput, change: FileChange) -> tuple[int, int]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from qwen_lsp import languages, uris
-from qwen_lsp.actions.catalogue import ActionSpec, Placement
+from qwen_lsp.actions.catalogue import CODE_REPLY, ActionSpec, Placement, Reply
+from qwen_lsp.actions.reconcile import signature_start
 from qwen_lsp.actions.target import Target, is_definition
 from qwen_lsp.actions.text import dedent, indent_of, line_end, line_start
 from qwen_lsp.chat import ChatTemplate
@@ -151,6 +152,10 @@ class PromptPlan:
     prompt_tokens: int = 0
     max_line: int = 400  # a longer answer line is a model stuck repeating itself
     fence: str = "```"  # the code fence the answer was opened with
+    # What the model was asked for ("doc", "signatures": that part alone, for one
+    # definition; "code": the code) and in which language: the answer ends sooner.
+    reply: Reply = "code"
+    language: str = ""
 
 
 def stem_and_ext(uri: str) -> tuple[str, str]:
@@ -296,13 +301,50 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
         "subject": subject,
         "doc_convention": _doc_convention(snapshot),
         "fix_hint": " (the problems listed above)" if diagnostics else "",
-        "annotate_hint": " (use the typing module where needed)"
+        "annotate_hint": " (built-in types such as list[str], dict[str, int] and X | None, "
+        "no imports)"
         if snapshot.language == "python"
         else "",
         "test_guidance": test_guidance,
         "test_start": test_start,
+        "reply": _reply_text(small_reply(action), snapshot.language),
     }
     return values
+
+
+def small_reply(action: ActionInput) -> Reply:
+    """What the model is asked to write: the part the action changes, alone, when the
+    target is one definition; else the code (several definitions: which is which?)."""
+    spec = action.spec
+    if spec.reply == "code" or action.placement != "replace":
+        return "code"
+    if spec.reply == "doc" and len(action.target.names) != 1:
+        return "code"
+    return spec.reply
+
+
+def _reply_text(reply: Reply, language: str | None) -> str:
+    if reply == "doc":
+        if language == "python":
+            return (
+                "Reply with the docstring alone, in a single fenced code block: the "
+                "triple-quoted string, without the code."
+            )
+        return (
+            "Reply with the doc comment alone, in a single fenced code block: the comment "
+            "lines that go directly above it, without the code."
+        )
+    if reply == "signatures":
+        part = (
+            "its def line(s) up to the colon"
+            if language == "python"
+            else "its first line up to the opening brace"
+        )
+        return (
+            f"Reply with the annotated signature of each function alone ({part}), in a "
+            "single fenced code block, without the bodies."
+        )
+    return CODE_REPLY + " Keep every line of code exactly as it is."
 
 
 def _doc_convention(snapshot: Snapshot) -> str:
@@ -342,15 +384,33 @@ def build_prompt(
     prefix = f"{ticks}{fence}\n" if spec.answer == "code" else ""
     if spec.answer == "code" and spec.check == "tests":
         prefix += values["test_start"]
+    reply = small_reply(action)
+    # The answer is started as it should go on: the documentation's opening, or the
+    # signature up to its parameters.
+    if reply == "doc":
+        record = languages.find(action.snapshot.language)
+        prefix += fill(record.doc_start, values) if record is not None else ""
+    elif reply == "signatures":
+        prefix += signature_start(action.snapshot, action.target)
     code_tokens = count_tokens(values["selection"])
     max_tokens = spec.max_tokens or (code_tokens * 2 + 160)
     if spec.answer == "code" and spec.placement == "replace":
         max_tokens = max(max_tokens, code_tokens + 160)
+    if reply != "code":  # the answer is a part of the code (its end is seen sooner)
+        max_tokens = min(max_tokens, 96 + code_tokens // 2 if reply == "signatures" else 400)
     parts = template.render(system, user, prefix)
     prompt_tokens = sum(count_tokens(p) for p in parts if isinstance(p, str)) + sum(
         1 for p in parts if not isinstance(p, str)
     )
     longest = max((len(line) for line in values["selection"].split("\n")), default=0)
     return PromptPlan(
-        parts, prefix, max_tokens, spec.rewrite, prompt_tokens, max(400, 2 * longest), ticks
+        parts,
+        prefix,
+        max_tokens,
+        spec.rewrite,
+        prompt_tokens,
+        max(400, 2 * longest),
+        ticks,
+        reply,
+        action.snapshot.language or "",
     )

@@ -39,6 +39,7 @@ JAVA = LanguageSpec(
     ),
     import_nodes=names("package_declaration import_declaration"),
     doc_convention="a Javadoc comment (/** ... */) directly above it, with @param and @return",
+    doc_start="/**",
     test_style=TestStyle(
         "{stem}Test.java",
         "Write a JUnit 5 test class {stem}Test with @Test methods (import "
@@ -78,6 +79,7 @@ CSHARP = LanguageSpec(
         "XML documentation comments (/// lines with <summary>, <param> and <returns>) "
         "directly above it"
     ),
+    doc_start="/// <summary>",
     test_style=TestStyle(
         "{stem}Tests.cs",
         "Write an xUnit test class {stem}Tests (using Xunit;) with [Fact] methods that call "
@@ -113,6 +115,7 @@ KOTLIN = LanguageSpec(
     ),
     import_nodes=names("package_header import"),
     doc_convention="a KDoc comment (/** ... */) directly above it, with @param and @return",
+    doc_start="/**",
     test_style=TestStyle(
         "{stem}Test.kt",
         "Write a test class {stem}Test with kotlin.test: import kotlin.test.Test and "

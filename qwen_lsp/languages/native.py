@@ -39,6 +39,7 @@ GO = LanguageSpec(
     ),
     import_nodes=names("package_clause import_declaration"),
     doc_convention="a Go doc comment (// lines) directly above it that starts with its name",
+    doc_start="// {name} ",
     test_style=TestStyle(
         "{stem}_test.go",
         'Write a Go test file in package {package}: import "testing" and write '
@@ -74,6 +75,7 @@ RUST = LanguageSpec(
     ),
     import_nodes=names("use_declaration"),
     doc_convention="/// doc comments directly above it, with # Examples only if short",
+    doc_start="/// ",
     test_style=TestStyle(
         "",
         "Write a #[cfg(test)] mod tests {{ use super::*; ... }} block with #[test] functions.",
@@ -109,6 +111,7 @@ C = LanguageSpec(
     definitions=_C_DEFINITIONS,
     import_nodes=names("preproc_include"),
     doc_convention=_DOXYGEN,
+    doc_start="/**",
     test_style=TestStyle(
         "test_{stem}.c",
         "Write a C test program with assert.h and a main() that calls the code under test.",
@@ -132,6 +135,7 @@ CPP = LanguageSpec(
     ),
     import_nodes=names("preproc_include using_declaration"),
     doc_convention=_DOXYGEN,
+    doc_start="/**",
     test_style=TestStyle(
         "test_{stem}.cpp",
         "Write a C++ test program with <cassert> and a main() that calls the code under test.",

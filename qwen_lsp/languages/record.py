@@ -165,6 +165,9 @@ class LanguageSpec:
     definitions: Definitions
     import_nodes: frozenset[str]  # top-level nodes that bring names in (action context)
     doc_convention: str  # how the docstring action is asked to document a definition
+    # How its documentation starts ('"""', "/**", "// {name} "): the docstring action's
+    # answer is started with it, so that a small model writes the documentation alone.
+    doc_start: str = ""
     test_style: TestStyle | None = None  # None: the tests action has no guidance
     # Text that proves a test file or block contains a test (None: not checked).
     test_marker: re.Pattern[str] | None = None

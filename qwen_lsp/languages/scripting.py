@@ -47,6 +47,7 @@ PYTHON = LanguageSpec(
         "a PEP 257 docstring in triple double quotes as the first statement of the body: a "
         "one-line summary, then Args:, Returns: and Raises: sections where they apply"
     ),
+    doc_start='"""',
     test_style=TestStyle(
         "test_{stem}.py",
         "Write pytest tests in a new file next to the module. Import the code under test "
@@ -90,6 +91,7 @@ RUBY = LanguageSpec(
     # `require` is a method call like any other: no node type tells it apart
     import_nodes=frozenset(),
     doc_convention="YARD comments (# lines) directly above it, with @param and @return tags",
+    doc_start="# ",
     test_style=TestStyle(
         "test_{stem}.rb",
         'Write Minitest tests in a new file next to the code: `require "minitest/autorun"` '
@@ -131,6 +133,7 @@ LUA = LanguageSpec(
     doc_convention=(
         "LuaDoc comments (--- lines) directly above it, with @param and @return annotations"
     ),
+    doc_start="--- ",
     test_style=TestStyle(
         "{stem}_spec.lua",
         'Write busted tests in a new file: `local {stem} = require("{stem}")`, then '
@@ -170,6 +173,7 @@ BASH = LanguageSpec(
         "$2, ...), what it prints and its exit status"
     ),
     # `source lib.sh`, `. ./lib.sh` (not `source = x`, another language's assignment)
+    doc_start="# ",
     text=TextRules(
         import_lines=(r"(?:source|\.)\s+[\"']?[$~./\w{}-]*[./$]\S*\s*$",),
         definition_keywords=names("function"),

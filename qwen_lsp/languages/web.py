@@ -74,6 +74,7 @@ JAVASCRIPT = LanguageSpec(
     definitions=_JS_DEFINITIONS,
     import_nodes=_IMPORTS,
     doc_convention="a JSDoc comment (/** ... */) directly above it, with @param and @returns",
+    doc_start="/**",
     test_style=TestStyle(
         "{stem}.test.js",
         "Write tests with node's built-in test runner: `const test = require('node:test');` "
@@ -98,6 +99,7 @@ TYPESCRIPT = LanguageSpec(
     definitions=_TS_DEFINITIONS,
     import_nodes=_IMPORTS,
     doc_convention=_TS_DOC,
+    doc_start="/**",
     test_style=TestStyle(
         "{stem}.test.ts",
         "Write tests with `import {{ test }} from 'node:test';` and "
@@ -119,6 +121,7 @@ TSX = LanguageSpec(
     definitions=_TS_DEFINITIONS,
     import_nodes=_IMPORTS,
     doc_convention=_TS_DOC,
+    doc_start="/**",
     test_marker=_TEST_CALL,
     annotation_nodes=frozenset({"type_annotation"}),
     text=_TS_TEXT,
@@ -147,6 +150,7 @@ PHP = LanguageSpec(
     # not `namespace App;`: in its braced form the node is the whole namespace
     import_nodes=names("namespace_use_declaration"),
     doc_convention="a PHPDoc comment (/** ... */) directly above it, with @param and @return",
+    doc_start="/**",
     test_style=TestStyle(
         "{stem}Test.php",
         "Write a PHPUnit test class {stem}Test that extends PHPUnit\\Framework\\TestCase, "

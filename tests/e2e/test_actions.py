@@ -78,13 +78,12 @@ TS = """export function add(a, b) {
 """
 
 ANSWERS = {
+    # The answer continues the prompt's '"""': the docstring alone.
     "Task: add documentation && def circle_area": (
-        'def circle_area(radius):\n    """Area of a circle with the given radius."""\n'
-        "    return math.pi * radius ** 2\n```\n"
+        'Area of a circle with the given radius."""\n```\n'
     ),
-    "Task: add type annotations && def circle_area": (
-        "def circle_area(radius: float) -> float:\n    return math.pi * radius ** 2\n```\n"
-    ),
+    # The answer continues the prompt's "def circle_area(radius: ": the signature alone.
+    "Task: add type annotations && def circle_area": "float) -> float:\n```\n",
     "Task: explain && def circle_area": (
         "This function computes the **area** of a circle.\n\nIt multiplies pi by the square "
         "of the radius.\n"
@@ -100,9 +99,7 @@ ANSWERS = {
         "def circle_area(radius):\n    return math.pi * radius ** 2\n```\n"
     ),
     "Task: explain && function readLines": "Reads a file and splits it into lines.",
-    "Task: add type annotations && function add": (
-        "export function add(a: number, b: number): number {\n  return a + b;\n}\n```\n"
-    ),
+    "Task: add type annotations && function add": "number, b: number): number {\n```\n",
     "Translate the comments && def push": (
         "def push(self, item):\n    # ajoute un élément\n    self.items.append(item)\n```\n"
     ),

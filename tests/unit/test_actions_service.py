@@ -16,7 +16,10 @@ from qwen_lsp.settings import Settings
 
 URI = "file:///w/calc.py"
 TEXT = "def double(x):\n    return 2 * x\n"
-DOCSTRING = 'def double(x):\n    """Twice x."""\n    return 2 * x\n```\n'
+# What the model writes after the prompt, which ends with '"""': the docstring alone.
+DOCSTRING = 'Twice x."""\n```\n'
+# A docstring that takes a while to write (the answer ends as soon as it is closed).
+LONG_DOCSTRING = "Twice x.\n\n" + "    More about x.\n" * 7 + '    """\n```\n'
 INSIDE = ((1, 4), (1, 4))
 
 
@@ -90,7 +93,9 @@ async def test_document_change_stops_generation() -> None:
 
 
 async def test_progress_is_reported_on_the_event_loop() -> None:
-    backend = FakeBackend(contains={"Task: add documentation": DOCSTRING}, seconds_per_token=0.03)
+    backend = FakeBackend(
+        contains={"Task: add documentation": LONG_DOCSTRING}, seconds_per_token=0.03
+    )
     svc = await service(backend)
     seen: list[tuple[str, int | None]] = []
     loop = asyncio.get_running_loop()
@@ -142,7 +147,7 @@ async def test_completions_are_answered_while_an_action_runs() -> None:
     backend = FakeBackend(
         {"return ": "x + 1\n"},
         seconds_per_token=0.01,
-        contains={"Task: add documentation": DOCSTRING + "# padding\n" * 20},
+        contains={"Task: add documentation": LONG_DOCSTRING},
     )
     worker = ModelWorker()
     await worker.load_async(lambda: backend)

@@ -1,0 +1,104 @@
+"""The model's recorded answers of a success-rate run, taken again by the current code.
+
+    .venv/bin/python -m benchmarks.action_replay .artifacts/bench_action_success.json \\
+        [--out .artifacts/bench_action_replay.json]
+
+bench_action_success keeps each request's answer. Greedy decoding gives the same answer
+to the same prompt, so when only how answers are taken changed (answer.py, reconcile.py,
+checks.py: not the prompt), the answers can be taken again in process, without the
+model: each is turned into an edit by ``result_for_answer`` as the server would, and
+judged again (benchmarks/action_verdicts.py). Rows without an answer are kept as they
+were. Prints the table and writes the JSON and PNG. Not a substitute for a run when a
+prompt changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks import action_report
+from benchmarks.action_corpus import FunctionSample
+from benchmarks.bench_action_success import FOLDER, judge
+from qwen_lsp import uris
+from qwen_lsp.actions.answer import result_for_answer
+from qwen_lsp.actions.catalogue import find_spec
+from qwen_lsp.actions.prompt import ActionInput, build_prompt, new_file_uri
+from qwen_lsp.actions.target import find_target
+from qwen_lsp.chat import ChatTemplate
+from qwen_lsp.documents import Snapshot
+
+
+def replay_row(row: dict[str, Any], index: int) -> dict[str, Any]:
+    if not row.get("answer") or row["status"] == "error":
+        return row
+    path = Path(row["path"])
+    text = path.read_text(encoding="utf-8")
+    line = row["line"] - 1
+    line_text = text.split("\n")[line]
+    col = line_text.index(row["name"])
+    language = row["language"]
+    copy = FOLDER / f"replay-{index:03d}" / path.name  # where a test file would go
+    uri = uris.from_path(str(copy))
+    snapshot = Snapshot.build(uri, language, 1, text)
+    offset = snapshot.offset_at(line, len(line_text[:col].encode("utf-16-le")) // 2)
+    target = find_target(snapshot, offset, offset, line_fallback=True)
+    spec = find_spec(row["action"])
+    assert target is not None and spec is not None
+    action = ActionInput(spec, snapshot, target, new_file_uri=new_file_uri(spec, snapshot))
+    plan = build_prompt(action, ChatTemplate.from_template(None), lambda s: len(s) // 4 + 1, 256)
+    result = result_for_answer(action, row["answer"], plan)
+    out = {**row, "verdict": None, "note": "", "details": {}, "message": result.message}
+    if not result.ok:
+        return {**out, "status": "refused"}
+    files = {c.uri: c.new_text() for c in result.changes}
+    files.setdefault(uri, text)
+    sample = FunctionSample(
+        language,
+        row["path"],
+        row["name"],
+        line,
+        0,
+        snapshot.position_at(target.start)[0],
+        snapshot.position_at(target.end)[0],
+    )
+    verdict = judge(sample, row["action"], uri, text, files)
+    return {
+        **out,
+        "status": "offered",
+        "verdict": verdict.outcome,
+        "note": verdict.note,
+        "details": verdict.details,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a bench_action_success JSON")
+    parser.add_argument("--out", type=Path, default=Path(".artifacts") / "bench_action_replay.json")
+    args = parser.parse_args()
+    report = json.loads(args.run.read_text())
+    rows = [replay_row(row, index) for index, row in enumerate(report["rows"])]
+    for old, new in zip(report["rows"], rows, strict=True):
+        if (old["status"], old.get("verdict")) != (new["status"], new.get("verdict")):
+            print(
+                f"{new['language']:<10} {new['action']:<9} {new['name']:<28} "
+                f"{old['status']}/{old.get('verdict')} -> {new['status']}/{new.get('verdict')} "
+                f"{(new['note'] or new['message'])[:80]}"
+            )
+    lines = action_report.summarize(rows)
+    print()
+    print(action_report.format_table(lines))
+    replayed = {**report, "replayed_from": str(args.run), "table": lines, "rows": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(replayed, indent=2))
+    title = f"code actions, answers of {report.get('revision', '?')} replayed"
+    action_report.write_png(lines, args.out.with_suffix(".png"), title)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,257 @@
+"""How often each code action gives a valid edit on real code, per action and language.
+
+    flock /tmp/qwen-model.lock .venv/bin/python -m benchmarks.bench_action_success \\
+        [--languages python,javascript,typescript,go,rust] [--per-language 40] [--seed 1]
+        [--actions docstring,annotate,explain,simplify,tests] [--out .artifacts/...json]
+
+The corpus (benchmarks/action_corpus.py): a seeded sample of real functions of 5 to 60
+lines from files of this machine (stdlib Python, npm's JavaScript, TypeScript from an
+editor's node_modules where there is some, the Go and Rust files of the typing benchmark).
+Each function's file is copied to a fresh folder and opened in one server over stdio;
+the actions are listed with the cursor on the function's name and each requested one is
+resolved, as VS Code does (codeAction, then codeAction/resolve). Per request: edit
+offered, refused (the server's message) or error; wall time; prompt and generated tokens
+(qwenLsp/status); for an offered edit, whether it is what the action claims
+(benchmarks/action_verdicts.py; generated Python tests and doctests run only in a
+temporary folder, in a subprocess with a time limit).
+
+Prints the table (per action x language: offered %, refused %, error %, good %, bad %,
+unchecked, median seconds and generated tokens), the refusal reasons, and writes the rows
+and the table as JSON and a PNG next to it. Uses the environment's QWEN_LSP_* settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import action_report, action_verdicts
+from benchmarks.action_corpus import FunctionSample, load_corpus
+from benchmarks.bench_actions import ActionSession, code_actions
+from benchmarks.lsp_driver import REPO, to_plain
+from qwen_lsp import uris
+from tests.e2e.action_client import apply_workspace_edit
+
+FOLDER = Path("/tmp/qwen-lsp-bench-action-success")
+ACTIONS = ("docstring", "annotate", "explain", "simplify", "tests")
+SANDBOX_SECONDS = 60.0
+
+
+def judge(
+    sample: FunctionSample, action: str, uri: str, text: str, files: dict[str, str]
+) -> action_verdicts.Verdict:
+    """Whether the edit (the files after it) is what ``action`` claims."""
+    language = sample.language
+    new = files.get(uri, text)
+    others = {u: t for u, t in files.items() if u != uri}
+    module = Path(sample.path).stem
+    try:
+        if action == "docstring":
+            return action_verdicts.docstring_verdict(language, text, new, sample.name, sample.line)
+        if action == "annotate":
+            return action_verdicts.annotations_verdict(
+                language, text, new, sample.name, sample.line
+            )
+        if action == "explain":
+            return action_verdicts.comment_verdict(language, text, new)
+        if action == "tests":
+            if others:
+                [tests] = others.values()
+                return action_verdicts.tests_verdict(language, module, text, tests, SANDBOX_SECONDS)
+            # Written below the code (Rust's test module): the file must still parse.
+            if not action_verdicts.parses(language, new):
+                return action_verdicts.Verdict(action_verdicts.BAD, "the file does not parse")
+            return action_verdicts.Verdict(action_verdicts.GOOD, "parses (not run)")
+        if action == "simplify" and language == "python":
+            lines = text.split("\n")
+            function = "\n".join(lines[sample.start_line : sample.end_line + 1])
+            return action_verdicts.simplify_verdict(
+                module, text, new, sample.name, function, SANDBOX_SECONDS
+            )
+    except Exception as exc:  # a verdict that cannot be reached is said, not fatal
+        return action_verdicts.Verdict(action_verdicts.UNCHECKED, f"verdict failed: {exc!r}")
+    return action_verdicts.Verdict(action_verdicts.UNCHECKED)
+
+
+class AnswerLog:
+    """The model's answers, read from the server's debug log as they are written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset = path, 0
+
+    def last(self) -> str | None:
+        try:
+            with open(self.path, "rb") as log:
+                log.seek(self.offset)
+                new = log.read()
+        except OSError:
+            return None
+        self.offset += len(new)
+        found = re.findall(r"action answer ('.*'|\".*\")$", new.decode("utf-8", "replace"), re.M)
+        try:
+            return str(ast.literal_eval(found[-1])) if found else None
+        except (ValueError, SyntaxError):
+            return None
+
+
+async def run_sample(
+    session: ActionSession,
+    index: int,
+    sample: FunctionSample,
+    actions: list[str],
+    answers: AnswerLog,
+) -> list[dict[str, Any]]:
+    text = Path(sample.path).read_text(encoding="utf-8")
+    folder = FOLDER / f"{index:03d}-{sample.language}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    path = folder / Path(sample.path).name
+    path.write_text(text, encoding="utf-8")
+    uri = uris.from_path(str(path))
+    session.open(uri, sample.language_id, text)
+    rows = []
+    try:
+        found = await code_actions(session, uri, sample.line, sample.utf16_col)
+        offered = {a.data["action"]: a for a in found if isinstance(a.data, dict)}
+        for action_id in actions:
+            row: dict[str, Any] = {
+                **sample.describe(),
+                "action": action_id,
+                "status": "error",
+                "message": "",
+                "verdict": None,
+                "note": "",
+                "details": {},
+            }
+            action = offered.get(action_id)
+            if action is None:
+                if action_id == "annotate" and sample.language not in ("python", "typescript"):
+                    continue  # the action does not exist in this language
+                row["message"] = "not listed for this function"
+                rows.append(row)
+                continue
+            began = time.perf_counter()
+            try:
+                resolved = await asyncio.wait_for(
+                    session.client.code_action_resolve_async(action), 900
+                )
+            except Exception as exc:
+                row["seconds"] = round(time.perf_counter() - began, 2)
+                row["message"] = f"{type(exc).__name__}: {exc}"
+                rows.append(row)
+                continue
+            row["seconds"] = round(time.perf_counter() - began, 2)
+            last = to_plain(await session.status()).get("actions", {}).get("last") or {}
+            figures = last.get("generation") or {}
+            row["prompt_tokens"] = figures.get("promptTokens")
+            row["generated_tokens"] = figures.get("generatedTokens")
+            row["stop_reason"] = figures.get("stopReason")
+            row["message"] = last.get("message", "")
+            row["answer"] = (answers.last() or "")[:3000]
+            if resolved.edit is not None:
+                row["status"] = "offered"
+                files = apply_workspace_edit(resolved.edit, {uri: text})
+                verdict = judge(sample, action_id, uri, text, files)
+                row.update(verdict=verdict.outcome, note=verdict.note, details=verdict.details)
+            elif any(w in row["message"] for w in ("failed (", "cancelled", "replaced")):
+                row["status"] = "error"
+            else:
+                row["status"] = "refused"
+            rows.append(row)
+            print(
+                f"{index:3d} {sample.language:<10} {action_id:<9} {row['seconds']:6.1f} s "
+                f"{row['generated_tokens'] or 0:4d} tok  {row['status']:<7} "
+                f"{row['verdict'] or ''} {(row['note'] or row['message'])[:90]}",
+                flush=True,
+            )
+    finally:
+        session.close(uri)
+    return rows
+
+
+async def run(samples: list[FunctionSample], actions: list[str]) -> list[dict[str, Any]]:
+    log_path = REPO / ".artifacts" / "bench_action_success.server.log"
+    # At debug level the server logs each answer of the model: kept in the rows.
+    session = ActionSession({}, log_path, log_level="debug")
+    rows: list[dict[str, Any]] = []
+    try:
+        await session.start()
+        await session.wait_ready()
+        answers = AnswerLog(log_path)
+        for index, sample in enumerate(samples):
+            rows.extend(await run_sample(session, index, sample, actions, answers))
+    finally:
+        await session.stop()
+    return rows
+
+
+def _revision() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        return ""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--languages", default="python,javascript,typescript,go,rust")
+    parser.add_argument("--per-language", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--actions", default=",".join(ACTIONS))
+    parser.add_argument(
+        "--out", type=Path, default=REPO / ".artifacts" / "bench_action_success.json"
+    )
+    args = parser.parse_args()
+    samples, notes = load_corpus(args.languages.split(","), args.per_language, args.seed)
+    for language, note in notes.items():
+        print(f"corpus {language}: {note}", flush=True)
+    revision = _revision()  # before the run: the code the server runs
+    began = time.monotonic()
+    rows = asyncio.run(run(samples, args.actions.split(",")))
+    lines = action_report.summarize(rows)
+    table = action_report.format_table(lines)
+    print()
+    print(table)
+    print()
+    for action, why, count in action_report.reasons(rows):
+        print(f"{count:4d}  {action:<10} {why}")
+    report = {
+        "revision": revision,
+        "model": os.environ.get("QWEN_LSP_MODEL", "default"),
+        "seed": args.seed,
+        "per_language": args.per_language,
+        "corpus": notes,
+        "minutes": round((time.monotonic() - began) / 60, 1),
+        "table": lines,
+        "reasons": action_report.reasons(rows),
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    png = args.out.with_suffix(".png")
+    title = f"code actions on real functions ({revision}, seed {args.seed})"
+    try:
+        action_report.write_png(lines, png, title)
+        print(f"wrote {args.out} and {png}")
+    except ImportError as exc:
+        print(f"wrote {args.out} (no PNG: {exc})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
