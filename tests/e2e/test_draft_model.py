@@ -10,7 +10,10 @@ of 7 differ from the same position read alone by up to 0.4 (measured: the kernel
 the batch's shape), which flips a near-tie between the top two tokens. The prompts here have
 none in their first 40 tokens; "def circle_area(radius): return " has one (``{area}`` or
 ``{area:.2f}``), taken differently with and without drafts (prompt lookup has the same
-limit, as has llama.cpp's own speculative decoding).
+limit, as has llama.cpp's own speculative decoding). Which prompts have one depends on the
+CPU: "def fibonacci(n):" had none on the Intel machines these tests were written on and one
+on an AMD EPYC with AVX-512 ("return 0" or a message for n <= 0), so the first prompt is
+one whose every next token is far ahead of the second (the months in order).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ pytestmark = RUNS_MODEL
 
 FIM = (Special("<|fim_prefix|>"), Special("<|fim_suffix|>"), Special("<|fim_middle|>"))
 PROMPTS: list[list[PromptPart]] = [
-    [FIM[0], "def fibonacci(n):\n    ", FIM[1], "\n\nprint(fibonacci(10))\n", FIM[2]],
+    [FIM[0], 'MONTHS = [\n    "January",\n    "February",\n    ', FIM[1], "\n]\n", FIM[2]],
     [FIM[0], "class Stack:\n    def __init__(self):\n        ", FIM[1], "\n", FIM[2]],
 ]
 CHAT = [
