@@ -104,6 +104,16 @@ def until(check: Callable[[], bool], what: str, step: Callable[[], object] = lam
         time.sleep(0.01)
 
 
+def until_the_engine_answers(rig: Rig) -> None:
+    """Keep asking until the answer is the engine's again (a probe has found it back)."""
+    answers: list[str] = []
+    until(
+        lambda: answers[-1:] == ["scripted_answer()\n"],
+        "the engine again",
+        lambda: answers.append(rig.ask()),
+    )
+
+
 def test_a_working_engine_never_loads_the_local_model(rig: Rig) -> None:
     for _ in range(3):
         assert rig.ask() == "scripted_answer()\n"
@@ -132,12 +142,7 @@ def test_down_engine_local_model_serves_then_engine_again_with_growing_probes(ri
     assert rig.loads == 1 and rig.kinds() == ["loading", "local"]
     # The engine comes back: a probe finds it, and the engine serves again by itself.
     rig.restart()
-    answers: list[str] = []
-    until(
-        lambda: answers[-1:] == ["scripted_answer()\n"],
-        "the engine again",
-        lambda: answers.append(rig.ask()),
-    )
+    until_the_engine_answers(rig)
     assert rig.kinds() == ["loading", "local", "remote"]
     assert not rig.backend.on_local
     # Down again: the loaded local model serves at once (no second load), one event more.
@@ -152,12 +157,7 @@ def test_a_5xx_falls_back_too(rig: Rig) -> None:
     assert "CUDA error: out of memory (scripted)" in rig.events[-1].detail
     # /v1/models answers (404 here, below 500): the engine is up, the next request tries it
     rig.engine.mode = "ok"
-    answers: list[str] = []
-    until(
-        lambda: answers[-1:] == ["scripted_answer()\n"],
-        "the engine again",
-        lambda: answers.append(rig.ask()),
-    )
+    until_the_engine_answers(rig)
 
 
 @pytest.mark.parametrize("status", ["401", "404"])
@@ -191,12 +191,7 @@ def test_the_local_model_is_freed_once_the_engine_has_served_a_while() -> None:
         engine.stop()
         assert rig.ask() == "local_answer()\n"
         rig.restart()
-        answers: list[str] = []
-        until(
-            lambda: answers[-1:] == ["scripted_answer()\n"],
-            "the engine again",
-            lambda: answers.append(rig.ask()),
-        )
+        until_the_engine_answers(rig)
         assert not rig.local.closed  # kept a while: an engine that falls again soon
         time.sleep(0.35)
         assert rig.ask() == "scripted_answer()\n"
