@@ -34,6 +34,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "cold-1.5": {"coldPromptSeconds": 1.5},
     "cold-min-64": {"coldPromptMinTokens": 64},
     "cold-min-192": {"coldPromptMinTokens": 192},
+    "cold-0.7-min-64": {"coldPromptSeconds": 0.7, "coldPromptMinTokens": 64},
     "no-cold-cut": {"coldPromptSeconds": 0},
 }
 FILES = "textwrap.py,copy.py,shlex.py,difflib.py"

@@ -127,6 +127,14 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # tuning the cold cut (issue 12, item 5)
     "cold-min-64": {"coldPromptMinTokens": 64},
     "cold-0.7": {"coldPromptSeconds": 0.7},
+    # how soon a long block (or a line that opens one) shows its first lines
+    "show-1.0": {"blockShowAfterSeconds": 1.0},
+    # issue 15: "1.5B quality at what latency": the 1.5B alone and with the 0.5B drafting
+    "model-1.5b": {"model": "qwen2.5-coder-1.5b-instruct"},
+    "draft-1.5b": {
+        "model": "qwen2.5-coder-1.5b-instruct",
+        "draftModel": "qwen2.5-coder-0.5b-instruct",
+    },
 }
 
 

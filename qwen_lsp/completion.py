@@ -275,8 +275,26 @@ class CompletionService:
             if writing.kind != _wanted_kind(snapshot, view, at, settings):
                 continue
             inflight.waiters += 1
+            typed = writing.typed_since(text) or ""
             try:
-                await asyncio.shield(inflight.task)
+                # Its first lines, when it shows them before it ends (a long block), do
+                # for the follower too when they go on past what was typed.
+                while not inflight.task.done():
+                    await asyncio.wait(
+                        (inflight.task, inflight.first), return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if inflight.task.done() or not inflight.first.done():
+                        continue
+                    shown = inflight.first.result()
+                    if len(shown.text) > len(typed) and shown.text.startswith(typed):
+                        inflight.waiters -= 1
+                        self.stats.followed += 1
+                        rest = CachedSuggestion(shown.text[len(typed) :], shown.kind)
+                        if settings.suggestionCache:
+                            self.cache.put(uri, prefix, suffix, rest)
+                        return rest
+                    await asyncio.shield(inflight.task)  # typed past them: the whole answer
+                inflight.task.result()
             except asyncio.CancelledError:
                 inflight.waiters -= 1
                 task = asyncio.current_task()
@@ -476,7 +494,9 @@ class CompletionService:
                 reuse_kv=settings.kvReuse,
             )
             tokens = 0
-            show_after = settings.blockShowAfterSeconds if kind == "block" and early else 0.0
+            # A line that opens a block goes on into its body too: its first line is
+            # worth showing while the body is still being written, as a block's is.
+            show_after = settings.blockShowAfterSeconds if early else 0.0
             lines_seen = -1
 
             def keep_going(partial: str) -> bool:  # called after every generated token

@@ -286,10 +286,11 @@ class Settings:
         internal=True,
     )
     blockShowAfterSeconds: float = setting(
-        1.0,
-        "A block suggestion still being written after this many seconds is shown with the "
-        "lines complete so far (at least its first line), and the rest is written in the "
-        "background for the next request. 0 = always wait for the whole block.",
+        0.3,
+        "A block suggestion (or a line that opens a block, whose body the model writes "
+        "too) still being written after this many seconds is shown with the lines complete "
+        "so far (at least its first line), and the rest is written in the background for "
+        "the next request. 0 = always wait for the whole block.",
         minimum=0.0,
     )
     checkpointBytes: int = setting(

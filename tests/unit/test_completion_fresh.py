@@ -145,3 +145,38 @@ async def test_a_cold_block_prompt_is_cut_too_leaving_room_for_the_template() ->
     assert (
         len(backend.tokenize(cold)) < Settings().coldPromptMinTokens + 2 * Settings().suffixTokens
     )
+
+
+OPENER = "def f(chunks):\n    i = 0\n    while i < l"
+OPENER_KEY = "    while i < l"  # (the prompt's end: the cursor line goes after the middle token)
+# A line that opens a block: the model goes on into the body, a long one.
+OPENER_ANSWER = "en(chunks):\n        i += 1\n        # " + "z" * 60 + "\n    return i\n"
+
+
+async def test_a_line_that_opens_a_block_shows_its_first_line_before_the_body_is_written() -> None:
+    # textwrap.py in the issue-12 replay: `while i < len(` kept the pause waiting ~3 s for the
+    # loop's body the model wrote behind it; the line alone is what the pause needs.
+    backend = FakeBackend({OPENER_KEY: OPENER_ANSWER}, 0.02)
+    settings = dataclasses.replace(no_speculation(), blockShowAfterSeconds=0.05)
+    svc, store = await service(settings, backend), DocumentStore()
+    shown = await complete(svc, store, OPENER)
+    assert shown is not None and shown.startswith("en(chunks)")
+    assert "z" * 60 not in shown
+    await until(lambda: svc.stats.last is not None and svc.stats.last.generated_tokens > 60)
+    assert len(backend.calls) == 1
+
+
+async def test_a_follower_takes_the_first_lines_of_the_generation_it_typed_along_with() -> None:
+    backend = FakeBackend({OPENER_KEY: OPENER_ANSWER}, 0.03)
+    settings = dataclasses.replace(no_speculation(), blockShowAfterSeconds=0.4)
+    svc, store = await service(settings, backend), DocumentStore()
+    first = asyncio.ensure_future(complete(svc, store, OPENER))
+    await asyncio.sleep(0.1)  # a few tokens written
+    first.cancel()
+    started = asyncio.get_running_loop().time()
+    shown = await complete(svc, store, OPENER + "en(")
+    waited = asyncio.get_running_loop().time() - started
+    assert shown is not None and shown.startswith("chunks)")
+    assert "z" * 60 not in shown  # the first lines, not the whole body
+    assert waited < 0.03 * len(OPENER_ANSWER)  # before the whole answer was written
+    assert len(backend.calls) == 1 and svc.stats.followed == 1
