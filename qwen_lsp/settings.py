@@ -279,7 +279,7 @@ class Settings:
         minimum=0.0,
     )
     coldPromptMinTokens: int = setting(
-        128,
+        64,
         "A cold prompt's cut window keeps at least this many tokens, however slow the "
         "machine: below it the answers stop being worth showing.",
         minimum=0,
