@@ -126,6 +126,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "no-fresh": {"refreshTypedThrough": False, "coldPromptSeconds": 0, "blockShowAfterSeconds": 0},
     # tuning the cold cut (issue 12, item 5)
     "cold-min-64": {"coldPromptMinTokens": 64},
+    "cold-min-128": {"coldPromptMinTokens": 128},  # the default before 2026-12-04
     "cold-0.7": {"coldPromptSeconds": 0.7},
     # how soon a long block (or a line that opens one) shows its first lines
     "show-1.0": {"blockShowAfterSeconds": 1.0},
