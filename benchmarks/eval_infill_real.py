@@ -129,6 +129,37 @@ def run_raw(
     return results
 
 
+def plot(rows: Sequence[dict[str, Any]], variants: Sequence[str], path: Path, title: str) -> None:
+    """Edit similarity per shape and cursor, one panel per language."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    languages = list(dict.fromkeys(row["language"] for row in rows))
+    figure, axes = plt.subplots(
+        len(languages), 1, figsize=(12, 2.6 * len(languages)), squeeze=False, sharey=True
+    )
+    width = 0.8 / max(1, len(variants))
+    for axis, language in zip(axes[:, 0], languages, strict=True):
+        mine = [row for row in rows if row["language"] == language]
+        for i, variant in enumerate(variants):
+            xs = [k + (i - (len(variants) - 1) / 2) * width for k in range(len(mine))]
+            ys = [row.get(variant, {}).get("similarity", 0.0) for row in mine]
+            bars = axis.bar(xs, ys, width, label=variant)
+            axis.bar_label(bars, fmt="%.0f", fontsize=6)
+        labels = [f"{r['shape']}\n{r['cursor']} ({r['n']})" for r in mine]
+        axis.set_xticks(range(len(mine)), labels, fontsize=7)
+        axis.set_ylim(0, 100)
+        axis.set_ylabel(f"{language}\nedit sim. %")
+    axes[0, 0].set_title(title)
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def _pairs(text: str) -> dict[str, int]:
     out = {}
     for part in text.split(","):
@@ -180,6 +211,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, default=EVAL_THREADS)
     parser.add_argument("--out", type=Path, help="JSON (.artifacts/eval_infill_real_<model>.json)")
+    parser.add_argument("--plot", type=Path, help="bar chart of edit similarity (PNG)")
     parser.add_argument("--list", action="store_true", help="print the tasks and stop")
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
@@ -298,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"\noverall: {json.dumps(result['overall'])}")
     print(f"times (s): {result['timings_seconds']}")
     print(f"wrote {out}")
+    if args.plot:
+        plot(rows, variants, args.plot, f"Holes from real files, {model_name}, seed {args.seed}")
+        print(f"wrote {args.plot}")
     return result
 
 
