@@ -155,6 +155,7 @@ class Site:
     start_col: int = 0
     mid_end_col: int = -1  # -1: no token boundary fits before the line's last token
     eol_col: int = -1
+    above_blank: bool = False  # the line above the hole is blank: no end-of-line cursor
 
     @property
     def key(self) -> tuple[str, int, int, int]:
@@ -260,7 +261,7 @@ def find_sites(language: str, text: str, path: str) -> list[Site]:
             continue
         rows = _body_rows(language, lines, body)
         if rows and FUNCTION_LINES[0] <= rows[1] - rows[0] + 1 <= FUNCTION_LINES[1]:
-            sites.add(Site(language, "function", path, *rows))
+            sites.add(_lines_site(language, "function", path, lines, *rows))
         for block in _walk(body):
             if block.type not in block_types:
                 continue
@@ -268,9 +269,16 @@ def find_sites(language: str, text: str, path: str) -> list[Site]:
             if block != body and parent is not None and parent.type not in _DEFINITIONS:
                 rows = _body_rows(language, lines, block)
                 if rows and BODY_LINES[0] <= rows[1] - rows[0] + 1 <= BODY_LINES[1]:
-                    sites.add(Site(language, "body", path, *rows))
+                    sites.add(_lines_site(language, "body", path, lines, *rows))
             sites.update(_statement_sites(language, lines, path, _statements(block)))
     return sorted(sites, key=lambda s: (s.shape, s.key))
+
+
+def _lines_site(
+    language: str, shape: Shape, path: str, lines: list[str], first: int, last: int
+) -> Site:
+    above_blank = first == 0 or not lines[first - 1].strip()
+    return Site(language, shape, path, first, last, above_blank=above_blank)
 
 
 def _statement_sites(
@@ -327,6 +335,8 @@ def cursors(site: Site) -> tuple[Cursor, ...]:
     kinds = CURSORS_OF[site.shape]
     if site.shape == "partial" and site.mid_end_col < 0:
         return tuple(k for k in kinds if k != "mid")
+    if site.above_blank:
+        return tuple(k for k in kinds if k != "eol")
     return kinds
 
 

@@ -97,6 +97,9 @@ def test_brace_languages_leave_the_braces_to_the_file() -> None:
     assert lines_of(C, function)[-1] == "    return total;"
     [body] = sites("c", C, "body")
     assert [x.strip() for x in lines_of(C, body)] == ["total += xs[i];", 'printf("%d", total);']
+    assert ir.cursors(function) == ("indent", "column0", "eol")
+    [spaced] = sites("c", C.replace("n) {\n", "n) {\n\n"), "function")
+    assert ir.cursors(spaced) == ("indent", "column0")  # the line above is blank: no eol
     [go_function] = sites("go", GO, "function")
     assert lines_of(GO, go_function)[0] == "\tn := 0"
     assert "\t\t\tn++" not in [lines_of(GO, s)[0] for s in sites("go", GO, "body")]  # one line
