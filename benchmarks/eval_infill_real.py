@@ -212,6 +212,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=EVAL_THREADS)
     parser.add_argument("--out", type=Path, help="JSON (.artifacts/eval_infill_real_<model>.json)")
     parser.add_argument("--plot", type=Path, help="bar chart of edit similarity (PNG)")
+    parser.add_argument(
+        "--table-from", type=Path, help="print the table (and --plot) of an earlier run's JSON"
+    )
     parser.add_argument("--list", action="store_true", help="print the tasks and stop")
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
@@ -251,6 +254,15 @@ def _server_variants(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.table_from:
+        earlier = json.loads(args.table_from.read_text())
+        variants = list(earlier["overall"])
+        print(f"{earlier['model']} at {earlier['revision']}: {earlier['command']}\n")
+        print(scores.table(earlier["rows"], variants))
+        print(f"\noverall: {json.dumps(earlier['overall'])}")
+        if args.plot:
+            plot(earlier["rows"], variants, args.plot, f"Holes from real files, {earlier['model']}")
+        return dict(earlier)
     wanted = {v for v in args.variants.split(",") if v}
     tasks, notes = load_tasks(args)
     if args.list:

@@ -177,11 +177,24 @@ def overall(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> dict[
     return out
 
 
+CUTS = ("raw first line", "raw n_indent")
+
+
+def lead(row: dict[str, Any], variant: str = "server") -> float | None:
+    """Edit similarity of ``variant`` minus the better simple cut's, in points."""
+    cuts = [row[c]["similarity"] for c in CUTS if c in row]
+    if variant not in row or not cuts:
+        return None
+    return round(row[variant]["similarity"] - max(cuts), 1)
+
+
 def table(rows: Sequence[dict[str, Any]], variants: Sequence[str]) -> str:
-    """Exact match % / edit similarity % / syntax errors (empty answers) per row."""
+    """Exact match % / edit similarity % / syntax errors (empty answers) per row, and the
+    server's lead over the better simple cut in edit similarity."""
     head = f"{'language':<10} {'shape':<8} {'cursor':<7} {'n':>3}"
     for variant in variants:
         head += f" | {variant[:22]:>22}"
+    head += f" | {'sim. vs best cut':>16}"
     lines = [head, "-" * len(head)]
     for row in rows:
         line = f"{row['language']:<10} {row['shape']:<8} {row['cursor']:<7} {row['n']:>3}"
@@ -194,6 +207,8 @@ def table(rows: Sequence[dict[str, Any]], variants: Sequence[str]) -> str:
                 f" ({cell['empty']})"
             )
             line += f" | {text:>22}"
+        margin = lead(row)
+        line += f" | {'-' if margin is None else f'{margin:+.1f}':>16}"
         lines.append(line)
     lines.append("cells: exact % / edit similarity % / syntax errors added (empty answers)")
     return "\n".join(lines)
