@@ -160,6 +160,12 @@ def plot(rows: Sequence[dict[str, Any]], variants: Sequence[str], path: Path, ti
     plt.close(figure)
 
 
+def _print_groups(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> None:
+    for field in ("shape", "cursor", "language"):
+        print()
+        print(scores.grouped_table(scores.grouped(records, variants, field), field, variants))
+
+
 def _pairs(text: str) -> dict[str, int]:
     out = {}
     for part in text.split(","):
@@ -259,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         variants = list(earlier["overall"])
         print(f"{earlier['model']} at {earlier['revision']}: {earlier['command']}\n")
         print(scores.table(earlier["rows"], variants))
+        _print_groups(earlier["tasks"], variants)
         print(f"\noverall: {json.dumps(earlier['overall'])}")
         if args.plot:
             plot(earlier["rows"], variants, args.plot, f"Holes from real files, {earlier['model']}")
@@ -339,6 +346,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out.write_text(json.dumps(result, indent=1))
     print(f"\nHoles from real files, {model_name}, seed {args.seed}\n")
     print(scores.table(rows, variants))
+    _print_groups(records, variants)
     print(f"\noverall: {json.dumps(result['overall'])}")
     print(f"times (s): {result['timings_seconds']}")
     print(f"wrote {out}")

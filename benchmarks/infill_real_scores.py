@@ -160,6 +160,33 @@ def summarize(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> lis
     return rows
 
 
+def grouped(
+    records: Sequence[dict[str, Any]], variants: Sequence[str], field: str
+) -> dict[str, Any]:
+    """``overall`` per value of a record's ``field`` (shape, cursor or language): rows of
+    two tasks are noisy, these are not as much."""
+    values = sorted({r[field] for r in records})
+    return {v: overall([r for r in records if r[field] == v], variants) for v in values}
+
+
+def grouped_table(groups: dict[str, dict[str, Any]], field: str, variants: Sequence[str]) -> str:
+    head = f"{field:<12} {'n':>4}" + "".join(f" | {v[:22]:>22}" for v in variants)
+    lines = [head, "-" * len(head)]
+    for value, cells in groups.items():
+        n = max(cell["n"] for cell in cells.values())
+        line = f"{value:<12} {n:>4}"
+        for variant in variants:
+            c = cells.get(variant)
+            text = (
+                "-"
+                if c is None
+                else f"{c['exact']:.0f} / {c['similarity']:.1f} / {c['syntax_errors']}"
+            )
+            line += f" | {text:>22}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def overall(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> dict[str, Any]:
     """Each variant over every task: the figures the CI floor compares."""
     out: dict[str, Any] = {}

@@ -189,3 +189,33 @@ def test_simple_cuts_and_the_raw_window() -> None:
     prefix, suffix = "a\nbb\nccc\nd", "e\nff\nggg"
     assert window(prefix, suffix, len, (5, 4)) == ("ccc\nd", "e\nff")  # newlines count
     assert window(prefix, suffix, len, (0, 0)) == ("d", "e")
+
+
+def test_rows_and_groups_average_each_variant() -> None:
+    def record(language: str, shape: str, similarity: float, exact: bool) -> dict[str, object]:
+        cell = {"exact": exact, "similarity": similarity, "syntax_error": False, "empty": False}
+        return {
+            "language": language,
+            "shape": shape,
+            "cursor": "indent",
+            "variants": {"server": {**cell, "seconds": 1.0}},
+        }
+
+    records = [record("go", "line", 1.0, True), record("go", "body", 0.5, False)]
+    records.append(record("c", "line", 0.0, False))
+    rows = scores.summarize(records, ["server"])
+    assert [(r["language"], r["shape"]) for r in rows] == [
+        ("c", "line"),
+        ("go", "line"),
+        ("go", "body"),
+    ]
+    assert scores.overall(records, ["server"])["server"]["similarity"] == 50.0
+    by_shape = scores.grouped(records, ["server"], "shape")
+    assert by_shape["line"]["server"] == {
+        "n": 2,
+        "exact": 50.0,
+        "similarity": 50.0,
+        "syntax_errors": 0,
+        "empty": 0,
+    }
+    assert "line" in scores.grouped_table(by_shape, "shape", ["server"])
