@@ -28,17 +28,17 @@ from tests.e2e.conftest import run_evaluation
 # (points) against the raw model's indentation cut (its answers are the same in both runs):
 #                         all    line  partial  lines   body  function   exact  syntax err.
 #   raw n_indent          37.3   42.8   23.4    41.9   44.4    32.6      4.2%      5
-#   server                43.7   51     48.5    27     69.3    21.3     20.8%      1
+#   server                43.7   51.3   48.5    26.7   69.3    21.2     20.8%      1
 #   server, multiline off 36.4   50.0   48.5    30.2   49.0    10.6     12.5%      1
-# The server is ahead overall (+6.4) but behind on runs of lines (-14.9) and whole function
+# The server is ahead overall (+6.4) but behind on runs of lines (-15.2) and whole function
 # bodies (-11.4): issue 17's open gaps, which these floors do not hide but hold where they
 # are. One task moves the mean of all 24 by at most 4.2 points and a shape's (4 or 6 tasks)
 # by 17 to 25, so the floors are: never below the cut overall (today +6.4, one and a half
-# tasks of room), and no shape more than 18 points below it (today's worst -14.9). Both
+# tasks of room), and no shape more than 20 points below it (today's worst -15.2). Both
 # fail with single-line suggestions only (QWEN_LSP_FLOOR_SERVER_OPTIONS='{"multiline":
 # false}': -0.9 overall, -22.0 on function bodies).
 SIMILARITY_MARGIN = 0.0  # points of mean edit similarity over all 24 tasks
-SHAPE_SIMILARITY_MARGIN = 18.0  # points, per shape
+SHAPE_SIMILARITY_MARGIN = 20.0  # points, per shape
 BASELINE = "raw n_indent"
 # Suggestions that add a syntax error, known and left to fix (issue 17, item 2): at a
 # mid-line cursor the server rewrites the code after the cursor instead of ending before it
