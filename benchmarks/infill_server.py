@@ -18,18 +18,32 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from benchmarks import infill_tasks as it
 from benchmarks.evaluation import GENERATION_FIELDS, Generated
 from benchmarks.lsp_driver import to_plain
 from qwen_lsp import protocol
 
 SERVER = "server"
 REQUEST_TIMEOUT = 60.0
+
+
+class InfillTask(Protocol):
+    """What the server side needs of a task (HumanEval's, or a real file's hole)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def suffix(self) -> str: ...
+    @property
+    def language_id(self) -> str: ...
+    @property
+    def extension(self) -> str: ...
 
 
 def _position(text: str) -> types.Position:
@@ -89,13 +103,20 @@ class ServerSession:
         )
         self.client.initialized(types.InitializedParams())
 
-    async def complete(self, prefix: str, suffix: str, timeout: float = REQUEST_TIMEOUT) -> str:
+    async def complete(
+        self,
+        prefix: str,
+        suffix: str,
+        timeout: float = REQUEST_TIMEOUT,
+        language_id: str = "python",
+        extension: str = ".py",
+    ) -> str:
         self._count += 1
-        uri = f"file:///eval-infill/task{self._count}.py"
+        uri = f"file:///eval-infill/task{self._count}{extension}"
         self.client.text_document_did_open(
             types.DidOpenTextDocumentParams(
                 text_document=types.TextDocumentItem(
-                    uri=uri, language_id="python", version=1, text=prefix + suffix
+                    uri=uri, language_id=language_id, version=1, text=prefix + suffix
                 )
             )
         )
@@ -134,7 +155,7 @@ WARM_UP = ("def add(a, b):\n    ", "\n")
 
 
 async def _run_server(
-    tasks: Sequence[it.Task],
+    tasks: Sequence[InfillTask],
     options: dict[str, Any],
     progress: Callable[[str], None],
     env: dict[str, str] | None = None,
@@ -155,7 +176,12 @@ async def _run_server(
             for index, task in enumerate(tasks, 1):
                 t = time.monotonic()
                 try:
-                    text = await session.complete(task.prefix, task.suffix)
+                    text = await session.complete(
+                        task.prefix,
+                        task.suffix,
+                        language_id=task.language_id,
+                        extension=task.extension,
+                    )
                     error = ""
                 except Exception as exc:  # a time-out or a server error scores as empty
                     text, error = "", f"{type(exc).__name__}: {exc}"
@@ -177,7 +203,7 @@ async def _run_server(
 
 
 def run_server(
-    tasks: Sequence[it.Task],
+    tasks: Sequence[InfillTask],
     options: dict[str, Any],
     progress: Callable[[str], None],
     env: dict[str, str] | None = None,

@@ -79,6 +79,14 @@ class Task:
     def reference(self) -> str:
         return self.program(self.hole)
 
+    @property
+    def language_id(self) -> str:
+        return "python"
+
+    @property
+    def extension(self) -> str:
+        return ".py"
+
 
 def sort_key(task_id: str) -> tuple[int, int, int]:
     """Natural order: problem number, line tasks before block tasks, index."""

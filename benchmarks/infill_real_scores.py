@@ -1,0 +1,241 @@
+"""Scoring of holes from real files (benchmarks/eval_infill_real.py), where no tests exist.
+
+- exact: the file with the suggestion inserted equals the file, once trailing whitespace of
+  every line is dropped (an indentation missing at column 0 or a newline missing at the end
+  of a line is not exact);
+- edit similarity: 1 - Levenshtein(suggestion, removed text) / the longer length, both with
+  trailing whitespace of each line and trailing newlines dropped (an empty suggestion to a
+  non-empty hole is 0);
+- adds a syntax error: tree-sitter finds more ERROR/MISSING nodes in the file with the
+  suggestion than in the file itself; for Python also when the compiler rejects it and
+  not the file;
+- empty: nothing to show (never counted as a syntax error).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from benchmarks import infill_tasks
+from benchmarks.infill_real import SHAPES, Task
+from qwen_lsp import syntax
+
+_WHITESPACE_AT_END = re.compile(r"[ \t]+$", re.MULTILINE)
+
+
+def normalized(text: str) -> str:
+    return _WHITESPACE_AT_END.sub("", text)
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edits (insert, delete, replace one character) that turn ``a`` into ``b``."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        previous = current
+    return previous[-1]
+
+
+def edit_similarity(completion: str, hole: str) -> float:
+    a, b = normalized(completion).rstrip("\n"), normalized(hole).rstrip("\n")
+    longest = max(len(a), len(b))
+    return 1.0 if longest == 0 else 1.0 - levenshtein(a, b) / longest
+
+
+def exact_match(task: Task, completion: str) -> bool:
+    return normalized(task.program(completion)) == normalized(task.reference)
+
+
+class SyntaxCounter:
+    """Error counts of programs, the reference files' cached (many tasks share a file)."""
+
+    def __init__(self) -> None:
+        self._reference: dict[tuple[str, str], tuple[int, bool]] = {}
+
+    def _count(self, language: str, text: str) -> int:
+        tree = syntax.get_parser(language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
+        return syntax.count_errors(tree.root_node)
+
+    def _rejects(self, language: str, text: str) -> bool:
+        return language == "python" and infill_tasks.python_rejects(text)
+
+    def adds_error(self, task: Task, completion: str) -> tuple[bool, bool]:
+        """(tree-sitter finds more errors, Python's compiler rejects it and not the file)."""
+        key = (task.path, task.language)
+        if key not in self._reference:
+            reference = task.reference
+            self._reference[key] = (
+                self._count(task.language, reference),
+                self._rejects(task.language, reference),
+            )
+        errors, rejected = self._reference[key]
+        program = task.program(completion)
+        tree_sitter = self._count(task.language, program) > errors
+        compiler = not rejected and self._rejects(task.language, program)
+        return tree_sitter, compiler
+
+
+@dataclass(frozen=True)
+class Score:
+    exact: bool
+    similarity: float
+    empty: bool
+    syntax_error: bool  # either of the next two
+    tree_sitter_error: bool
+    compile_error: bool
+
+
+def score(task: Task, completion: str, counter: SyntaxCounter) -> Score:
+    empty = not completion.strip()
+    tree_sitter, compiler = (False, False) if empty else counter.adds_error(task, completion)
+    return Score(
+        exact=exact_match(task, completion),
+        similarity=round(edit_similarity(completion, task.hole), 4),
+        empty=empty,
+        syntax_error=tree_sitter or compiler,
+        tree_sitter_error=tree_sitter,
+        compile_error=compiler,
+    )
+
+
+def score_record(
+    task: Task, completions: dict[str, tuple[str, float]], counter: SyntaxCounter
+) -> dict[str, Any]:
+    """A task's JSON record: each variant's completion, its seconds and its score."""
+    return {
+        "id": task.id,
+        "language": task.language,
+        "shape": task.shape,
+        "cursor": task.cursor,
+        "path": task.path,
+        "hole": task.hole,
+        "variants": {
+            variant: {
+                "completion": completion,
+                "seconds": round(seconds, 2),
+                **asdict(score(task, completion, counter)),
+            }
+            for variant, (completion, seconds) in completions.items()
+        },
+    }
+
+
+def summarize(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per language x shape x cursor (in that order) with every variant's cell."""
+    keys = sorted(
+        {(r["language"], r["shape"], r["cursor"]) for r in records},
+        key=lambda k: (k[0], SHAPES.index(k[1]), k[2]),
+    )
+    rows = []
+    for language, shape, cursor in keys:
+        mine = [
+            r
+            for r in records
+            if (r["language"], r["shape"], r["cursor"]) == (language, shape, cursor)
+        ]
+        row: dict[str, Any] = {"language": language, "shape": shape, "cursor": cursor}
+        row["n"] = len(mine)
+        for variant in variants:
+            scores = [r["variants"][variant] for r in mine if variant in r["variants"]]
+            if not scores:
+                continue
+            n = len(scores)
+            row[variant] = {
+                "exact": round(100.0 * sum(s["exact"] for s in scores) / n, 1),
+                "similarity": round(100.0 * sum(s["similarity"] for s in scores) / n, 1),
+                "syntax_errors": sum(s["syntax_error"] for s in scores),
+                "empty": sum(s["empty"] for s in scores),
+                "mean_seconds": round(sum(s["seconds"] for s in scores) / n, 2),
+            }
+        rows.append(row)
+    return rows
+
+
+def grouped(
+    records: Sequence[dict[str, Any]], variants: Sequence[str], field: str
+) -> dict[str, Any]:
+    """``overall`` per value of a record's ``field`` (shape, cursor or language): rows of
+    two tasks are noisy, these are not as much."""
+    values = sorted({r[field] for r in records})
+    return {v: overall([r for r in records if r[field] == v], variants) for v in values}
+
+
+def grouped_table(groups: dict[str, dict[str, Any]], field: str, variants: Sequence[str]) -> str:
+    head = f"{field:<12} {'n':>4}" + "".join(f" | {v[:22]:>22}" for v in variants)
+    lines = [head, "-" * len(head)]
+    for value, cells in groups.items():
+        n = max(cell["n"] for cell in cells.values())
+        line = f"{value:<12} {n:>4}"
+        for variant in variants:
+            c = cells.get(variant)
+            text = (
+                "-"
+                if c is None
+                else f"{c['exact']:.0f} / {c['similarity']:.1f} / {c['syntax_errors']}"
+            )
+            line += f" | {text:>22}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def overall(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> dict[str, Any]:
+    """Each variant over every task: the figures the CI floor compares."""
+    out: dict[str, Any] = {}
+    for variant in variants:
+        scores = [r["variants"][variant] for r in records if variant in r["variants"]]
+        if scores:
+            n = len(scores)
+            out[variant] = {
+                "n": n,
+                "exact": round(100.0 * sum(s["exact"] for s in scores) / n, 1),
+                "similarity": round(100.0 * sum(s["similarity"] for s in scores) / n, 1),
+                "syntax_errors": sum(s["syntax_error"] for s in scores),
+                "empty": sum(s["empty"] for s in scores),
+            }
+    return out
+
+
+CUTS = ("raw first line", "raw n_indent")
+
+
+def lead(row: dict[str, Any], variant: str = "server") -> float | None:
+    """Edit similarity of ``variant`` minus the better simple cut's, in points."""
+    cuts = [row[c]["similarity"] for c in CUTS if c in row]
+    if variant not in row or not cuts:
+        return None
+    return round(row[variant]["similarity"] - max(cuts), 1)
+
+
+def table(rows: Sequence[dict[str, Any]], variants: Sequence[str]) -> str:
+    """Exact match % / edit similarity % / syntax errors (empty answers) per row, and the
+    server's lead over the better simple cut in edit similarity."""
+    head = f"{'language':<10} {'shape':<8} {'cursor':<7} {'n':>3}"
+    for variant in variants:
+        head += f" | {variant[:22]:>22}"
+    head += f" | {'sim. vs best cut':>16}"
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        line = f"{row['language']:<10} {row['shape']:<8} {row['cursor']:<7} {row['n']:>3}"
+        for variant in variants:
+            cell = row.get(variant)
+            text = (
+                "-"
+                if cell is None
+                else f"{cell['exact']:.0f} / {cell['similarity']:.0f} / {cell['syntax_errors']}"
+                f" ({cell['empty']})"
+            )
+            line += f" | {text:>22}"
+        margin = lead(row)
+        line += f" | {'-' if margin is None else f'{margin:+.1f}':>16}"
+        lines.append(line)
+    lines.append("cells: exact % / edit similarity % / syntax errors added (empty answers)")
+    return "\n".join(lines)
