@@ -71,6 +71,19 @@ def count_errors(node: Node) -> int:
                 return count
 
 
+def has_error_starting_on_row(node: Node, row: int) -> bool:
+    """Whether an ERROR or MISSING node under ``node`` starts on line ``row`` (0-based)."""
+    if not node.has_error and not node.is_missing:
+        return False
+    if (node.is_error or node.is_missing) and node.start_point[0] == row:
+        return True
+    return any(
+        has_error_starting_on_row(child, row)
+        for child in node.children
+        if child.start_point[0] <= row <= child.end_point[0]
+    )
+
+
 # --- completion kind -----------------------------------------------------------------------------
 
 _CLOSERS = frozenset("\"'`)]}>;,")

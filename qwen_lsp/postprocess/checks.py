@@ -13,6 +13,8 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
+from tree_sitter import Tree
+
 from qwen_lsp import languages, syntax
 from qwen_lsp.postprocess.layout import without_extra_indent
 from qwen_lsp.postprocess.site import (
@@ -41,12 +43,20 @@ class _Checker:
     tail: str  # the document after the cursor
     errors: int  # tree-sitter ERROR/MISSING nodes without any insertion
     python_error: tuple[int, str] | None  # Python only: the compiler's first complaint
+    # Code follows the cursor on its line, and that line does not parse yet: a hole in the
+    # middle of a line being written. An insertion there must mend the line; one that
+    # leaves it as broken as before rewrites what follows instead of filling the hole
+    # (`self.‸ 0` given `_read_pos += size`; `(‸)` given `(10 * time.Second)`).
+    mid_line_broken: bool = False
 
     def adds_errors(self, insertion: str) -> bool:
         text = self.head + insertion + self.tail
         tree = syntax.get_parser(self.language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
         if syntax.count_errors(tree.root_node) > self.errors:
             return True
+        if self.mid_line_broken and not NEWLINE_RE.search(insertion):
+            if _line_is_broken(self.language, tree, text, _line_count(self.head) - 1):
+                return True
         if self.language != "python":
             return False
         # tree-sitter-python accepts an opener without a body and inconsistent dedents;
@@ -66,6 +76,16 @@ class _Checker:
 
 def _line_count(text: str) -> int:
     return len(NEWLINE_RE.findall(text)) + 1
+
+
+def _line_is_broken(language: str, tree: Tree, text: str, row: int) -> bool:
+    """Whether line ``row`` (0-based) of ``text`` holds a syntax error: for Python the
+    compiler's first complaint is on it; otherwise tree-sitter has an ERROR or MISSING
+    node that starts on it (one that starts above comes from code above)."""
+    if language == "python":
+        error = _python_error(text)
+        return error is not None and error[0] == row + 1
+    return syntax.has_error_starting_on_row(tree.root_node, row)
 
 
 _DIGITS_RE = re.compile(r"\d+")
@@ -104,7 +124,13 @@ def _checker(site: CompletionSite) -> _Checker | None:
     text = head + tail
     tree = syntax.get_parser(language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
     python_error = _python_error(text) if language == "python" else None
-    return _Checker(language, head, tail, syntax.count_errors(tree.root_node), python_error)
+    rest_of_line = NEWLINE_RE.split(tail, maxsplit=1)[0]
+    mid_line_broken = bool(rest_of_line.strip()) and _line_is_broken(
+        language, tree, text, _line_count(head) - 1
+    )
+    return _Checker(
+        language, head, tail, syntax.count_errors(tree.root_node), python_error, mid_line_broken
+    )
 
 
 def verified(lines: list[str], site: CompletionSite, context: Context) -> list[str]:

@@ -530,8 +530,12 @@ async def test_the_completion_prompt_starts_with_the_header_only_when_enabled() 
     cross = CrossFileContext(store.snapshots, lambda: ROOT)
     prompts = []
     for budget in (256, 0):
-        settings = dataclasses.replace(
-            Settings(), crossFileTokens=budget, speculation=False, blockPrompt="fim"
+        settings = dataclasses.replace(  # (no cold cut: a cut prompt leaves other files out)
+            Settings(),
+            crossFileTokens=budget,
+            speculation=False,
+            blockPrompt="fim",
+            coldPromptSeconds=0.0,
         )
         worker = ModelWorker()
         await worker.load_async(lambda: backend)

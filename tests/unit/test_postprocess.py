@@ -398,6 +398,30 @@ CASES = [
 # --- rules that need the parser (the site knows the language) -------------------------------
 
 PARSED_CASES = [
+    # --- a mid-line hole in a line that does not parse yet: the suggestion must mend it --
+    # (issue 17's real-file evaluation: the three syntax errors the server added were all
+    # a rewrite of the code after the cursor, the line as broken as before)
+    Case(
+        "py-mid-line-rewrite-that-leaves-the-line-broken-is-refused",
+        "class R:\n    def f(self, size):\n        self.█ 0\n        return size\n",
+        "_read_pos += size\n",
+        "_read_pos +=",  # cut back to where it mends the line
+        kind="line",
+    ),
+    Case(
+        "py-mid-line-suggestion-that-mends-the-line-is-kept",
+        "class R:\n    def f(self, size):\n        self.█ 0\n        return size\n",
+        "_read_pos =\n",
+        "_read_pos =",
+        kind="line",
+    ),
+    Case(
+        "go-mid-line-rewrite-doubling-the-closing-bracket-is-refused",
+        "package main\n\nfunc f() {\n\tc := Client{Timeout: █)}\n\t_ = c\n}\n",
+        "(10 * time.Second)\n",
+        "(10 * time.Second",
+        kind="line",
+    ),
     # --- brackets and quotes the suggestion leaves open ----------------------------------
     Case(
         "py-call-left-open-is-closed-before-the-auto-closed-bracket",
