@@ -73,6 +73,11 @@ def builtin_generics(signature: str, known: set[str]) -> str:
             replaced = f"{name.lower()}[{inner}]"
         else:
             parts = _top_level_parts(inner) + (["None"] if name == "Optional" else [])
+            if any(p.startswith(("'", '"')) for p in parts):
+                # `"Node" | None` raises TypeError when the def runs: kept (and imported).
+                out.append(signature[at : match.end()] + inner + "]")
+                at = end + 1
+                continue
             replaced = " | ".join(dict.fromkeys(parts))
         out.append(signature[at : match.start()] + replaced)
         at = end + 1

@@ -167,3 +167,17 @@ def test_import_lines_name_their_modules() -> None:
     ]
     for text in ("import os\n", "from typing import Foo\n", "x = 1\n", "from typing import *\n"):
         assert pytypes.added_imports(text) is None, text
+
+
+def test_a_union_with_a_forward_reference_keeps_its_typing_spelling() -> None:
+    # `"Node" | None` raises TypeError when the def runs: Optional is imported instead.
+    assert pytypes.builtin_generics('def f(x: Optional["Node"]) -> None:', set()) == (
+        'def f(x: Optional["Node"]) -> None:'
+    )
+    assert pytypes.builtin_generics('def f(x: List["Node"]) -> None:', set()) == (
+        'def f(x: list["Node"]) -> None:'
+    )
+    text = "class Node:\n    def link(self, other):\n        return other\n"
+    new = new_text(run(text, "return other", "annotate", 'Optional["Node"]) -> None:\n```'))
+    assert new.startswith("from typing import Optional\n\n\nclass Node:\n")
+    assert '    def link(self, other: Optional["Node"]) -> None:\n' in new
