@@ -1,6 +1,6 @@
 """Add type annotations: a name the annotations use that the module does not bind is
 imported (a second edit, above the code), never anything else changed outside the
-function."""
+function. (And the tests prompt of a function with doctests.)"""
 
 from __future__ import annotations
 
@@ -181,3 +181,24 @@ def test_a_union_with_a_forward_reference_keeps_its_typing_spelling() -> None:
     new = new_text(run(text, "return other", "annotate", 'Optional["Node"]) -> None:\n```'))
     assert new.startswith("from typing import Optional\n\n\nclass Node:\n")
     assert '    def link(self, other: Optional["Node"]) -> None:\n' in new
+
+
+def test_tests_of_a_function_with_doctests_are_asked_to_use_them() -> None:
+    from qwen_lsp.actions.prompt import build_prompt, new_file_uri
+    from qwen_lsp.chat import ChatTemplate
+    from tests.unit.test_actions import count
+
+    def user_prompt(text: str) -> str:
+        s = snap(text)
+        target = find_target(s, at(text, "return"), at(text, "return"), line_fallback=True)
+        assert target is not None
+        action = ActionInput(spec("tests"), s, target, new_file_uri=new_file_uri(spec("tests"), s))
+        plan = build_prompt(action, ChatTemplate.from_template(None), count, 100)
+        return "".join(p for p in plan.parts if isinstance(p, str))
+
+    documented = (
+        'def double(x):\n    """Twice x.\n\n    >>> double(2)\n    4\n    """\n    return 2 * x\n'
+    )
+    assert "examples in its docstring" in user_prompt(documented)
+    plain = "def double(x):\n    return 2 * x\n"
+    assert "examples in its docstring" not in user_prompt(plain)
