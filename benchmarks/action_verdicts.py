@@ -335,6 +335,9 @@ def annotations_verdict(language: str, old: str, new: str, name: str, line: int)
         used, unbound = _unbound_annotation_names(new, name, line)
         if unbound:
             return Verdict(BAD, f"the module does not bind {', '.join(sorted(unbound))}")
+        functions = sorted(n for n in used if not isinstance(getattr(builtins, n, int), type))
+        if functions:
+            return Verdict(BAD, f"annotations name built-in functions: {', '.join(functions)}")
         if imports:
             if not set(imports) <= used or len(set(imports)) < len(imports):
                 return Verdict(BAD, f"imports what the annotations do not use: {imports}")

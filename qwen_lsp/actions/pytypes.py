@@ -57,9 +57,19 @@ def _top_level_parts(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+# Built-in functions small models write as types: `callable | None` raises TypeError when
+# the def runs. Taken where an annotation starts (after `:`, `->`, `[` or `|`), not called.
+_FUNCTION_TYPES = {"callable": "Callable", "any": "Any"}
+_FUNCTION_TYPE = re.compile(r"(?<=[:\[|>])(\s*)(callable|any)\b(?!\s*\()")
+
+
 def builtin_generics(signature: str, known: set[str]) -> str:
     """``signature`` with the typing aliases the file does not know (``known``: the names
-    it uses) spelled as built-ins; anything else is left as it is."""
+    it uses) spelled as built-ins, and built-in functions written as types (``callable``)
+    spelled as the types; anything else is left as it is."""
+    signature = _FUNCTION_TYPE.sub(
+        lambda m: m[0] if m[2] in known else m[1] + _FUNCTION_TYPES[m[2]], signature
+    )
     out, at = [], 0
     for match in _ALIAS.finditer(signature):
         name = match.group(1)

@@ -202,3 +202,18 @@ def test_tests_of_a_function_with_doctests_are_asked_to_use_them() -> None:
     assert "examples in its docstring" in user_prompt(documented)
     plain = "def double(x):\n    return 2 * x\n"
     assert "examples in its docstring" not in user_prompt(plain)
+
+
+def test_builtin_functions_written_as_types_become_the_types() -> None:
+    # `callable | None` raises TypeError when the def runs (a function is no type).
+    text = "import os\n\n\ndef free(members, filter=None):\n    return members\n"
+    answer = "list | None, filter: callable | None = None) -> any:\n```"
+    new = new_text(run(text, "return", "annotate", answer))
+    assert new.startswith(
+        "import os\nfrom collections.abc import Callable\nfrom typing import Any\n"
+    )
+    assert "def free(members: list | None, filter: Callable | None = None) -> Any:\n" in new
+    # A parameter named so, or a call in a default, is code: left as it is.
+    assert pytypes.builtin_generics("def f(any: int, k=lambda x: any(x)):", set()) == (
+        "def f(any: int, k=lambda x: any(x)):"
+    )

@@ -145,6 +145,10 @@ def test_annotation_verdicts_take_the_imports_the_annotations_need() -> None:
         5,
     )
     assert verdict.outcome == GOOD, verdict.note
+    # A built-in function is no type (`callable | None` fails when the def runs).
+    called = module.replace("def area(w, h=2):", "def area(w: callable, h: float = 2) -> float:")
+    verdict = action_verdicts.annotations_verdict("python", module, called, "area", 4)
+    assert verdict.outcome == BAD and "callable" in verdict.note
     # Any other import, or one the annotations do not use, is code changed.
     for line in ("import os\n", "from typing import Any, Dict\n", "from mylib import Any\n"):
         other = imported.replace("from typing import Any\n", line)
