@@ -5,7 +5,9 @@ benchmark's verdicts, benchmarks/bench_action_success.py).
   and the file is otherwise byte-identical once comments, docstrings and blank lines are
   set aside;
 - annotations: the function has more type annotations, and the file's tokens are the
-  same once every annotation is dropped;
+  same once every annotation is dropped and the lines it inserted that import from
+  typing or collections.abc (each name used by the annotations) are set aside; in
+  Python, the module still binds every name the annotations evaluate;
 - explain: lines were only inserted, and all of them are comments;
 - tests: the test file parses; Python tests are run with pytest in a temporary folder
   beside a copy of the module, in a subprocess with a time limit (model-written code is
@@ -19,6 +21,7 @@ The verdicts are pure but for the sandboxed runs.
 from __future__ import annotations
 
 import ast
+import builtins
 import difflib
 import os
 import re
@@ -222,9 +225,102 @@ def docstring_verdict(language: str, old: str, new: str, name: str, line: int) -
     return Verdict(GOOD)
 
 
+# An import the annotate action may add (Python): the standard library's typing names.
+_TYPING_IMPORT = re.compile(
+    r"^(?:from (?:typing|collections\.abc) import ([\w, ]+)|import (typing))\s*$"
+)
+
+
+def _without_typing_imports(old: str, new: str) -> tuple[str, list[str]]:
+    """``new`` without the lines it inserted that import from typing or collections.abc,
+    and the names those lines import."""
+    old_lines, new_lines = old.split("\n"), new.split("\n")
+    kept, names = [], []
+    for tag, _, _, j1, j2 in difflib.SequenceMatcher(
+        None, old_lines, new_lines, autojunk=False
+    ).get_opcodes():
+        for line in new_lines[j1:j2]:
+            match = _TYPING_IMPORT.match(line) if tag == "insert" else None
+            if match is None:
+                kept.append(line)
+            else:
+                names.extend(n.strip() for n in (match[1] or match[2]).split(","))
+    return "\n".join(kept), names
+
+
+class _Bindings(ast.NodeVisitor):
+    """The names a module binds outside its functions (where annotations are evaluated)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set(dir(builtins))
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.names.add(node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        pass
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.names.add(node.name)
+        self.generic_visit(node)
+
+    def visit_alias(self, node: ast.alias) -> None:
+        self.names.add(node.asname or node.name.split(".")[0])
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Store):
+            self.names.add(node.id)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self.names.add(node.name)
+        self.generic_visit(node)
+
+
+def _annotation_roots(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The names a function's annotations evaluate (not those in strings)."""
+    args = function.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    annotations = [a.annotation for a in every if a is not None and a.annotation is not None]
+    if function.returns is not None:
+        annotations.append(function.returns)
+    return {n.id for a in annotations for n in ast.walk(a) if isinstance(n, ast.Name)}
+
+
+def _unbound_annotation_names(new: str, name: str, line: int) -> tuple[set[str], set[str]]:
+    """The names the annotations of the function ``name`` nearest ``line`` (of ``new``)
+    use, and those of them the module does not bind (none when it does not evaluate
+    them, or when Python cannot read it)."""
+    try:
+        tree = ast.parse(new)
+    except (SyntaxError, ValueError):
+        return set(), set()
+    functions = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name
+    ]
+    if not functions:
+        return set(), set()
+    function = min(functions, key=lambda f: abs(f.lineno - 1 - line))
+    used = _annotation_roots(function)
+    if re.search(r"^from\s+__future__\s+import\s+[^\n]*\bannotations\b", new, re.M):
+        return used, set()
+    bindings = _Bindings()
+    bindings.visit(tree)
+    return used, used - bindings.names
+
+
 def annotations_verdict(language: str, old: str, new: str, name: str, line: int) -> Verdict:
+    imports: list[str] = []
+    if language == "python":
+        new_code, imports = _without_typing_imports(old, new)
+    else:
+        new_code = new
     before = tokens(language, without_annotations(language, old))
-    after = tokens(language, without_annotations(language, new))
+    after = tokens(language, without_annotations(language, new_code))
     if before != after:
         return Verdict(
             BAD, "code changed: " + _first_difference("\n".join(before), "\n".join(after))
@@ -234,7 +330,19 @@ def annotations_verdict(language: str, old: str, new: str, name: str, line: int)
     )
     if added <= 0:
         return Verdict(BAD, "no annotation added")
-    return Verdict(GOOD, details={"added": added})
+    details: dict[str, object] = {"added": added}
+    if language == "python":
+        used, unbound = _unbound_annotation_names(new, name, line)
+        if unbound:
+            return Verdict(BAD, f"the module does not bind {', '.join(sorted(unbound))}")
+        functions = sorted(n for n in used if not isinstance(getattr(builtins, n, int), type))
+        if functions:
+            return Verdict(BAD, f"annotations name built-in functions: {', '.join(functions)}")
+        if imports:
+            if not set(imports) <= used or len(set(imports)) < len(imports):
+                return Verdict(BAD, f"imports what the annotations do not use: {imports}")
+            details["imports"] = len(imports)
+    return Verdict(GOOD, details=details)
 
 
 def comment_verdict(language: str, old: str, new: str) -> Verdict:

@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Sequence
 
 from qwen_lsp import languages, postprocess
-from qwen_lsp.actions import reconcile
+from qwen_lsp.actions import pytypes, reconcile
 from qwen_lsp.actions.checks import check_change
 from qwen_lsp.actions.edits import ActionResult, FileChange, OffsetEdit, line_diff
 from qwen_lsp.actions.prompt import ActionInput, PromptPlan, stem_and_ext
@@ -236,7 +236,7 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
         if spec.check == "annotations":
             rebuilt = reconcile.with_signatures(snapshot, target, code)
             if rebuilt is not None:
-                return _placed(action, rebuilt, newline)
+                return _placed(action, rebuilt, newline, _imports_for(action, rebuilt, newline))
         elif spec.rewrite and spec.keep_names:
             code = reconcile.trimmed_rewrite(snapshot, target, code)
     if spec.check == "tests" and language is not None:
@@ -264,8 +264,29 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
     return _placed(action, new_code, newline)
 
 
-def _placed(action: ActionInput, block: str, newline: str) -> ActionResult:
-    """Edits putting ``block`` (text with "\\n" line ends) where the action says."""
+def _imports_for(action: ActionInput, rebuilt: str, newline: str) -> tuple[OffsetEdit, ...]:
+    """The import of the names the new annotations (the target's ``rebuilt`` text) use
+    that the module binds nowhere, where the standard library offers them (``Iterable``,
+    ``Any``): an insertion above the module's code. Names it does not offer are left to
+    the checks, which refuse the edit."""
+    snapshot, target = action.snapshot, action.target
+    if snapshot.language != "python":
+        return ()
+    text = snapshot.text
+    block = rebuilt.replace("\n", newline)
+    new_text = text[: target.start] + block + text[target.end :]
+    names = pytypes.unbound_names(text, new_text, target.start, target.start + len(block))
+    found = pytypes.import_edit(text, names, newline)
+    if found is None or found[0] > target.start:
+        return ()
+    return (OffsetEdit(found[0], found[0], found[1]),)
+
+
+def _placed(
+    action: ActionInput, block: str, newline: str, imports: tuple[OffsetEdit, ...] = ()
+) -> ActionResult:
+    """Edits putting ``block`` (text with "\\n" line ends) where the action says, with
+    the ``imports`` it needs (insertions above the target)."""
     snapshot, target = action.snapshot, action.target
     text = snapshot.text
     block = block.replace("\n", newline)
@@ -274,6 +295,7 @@ def _placed(action: ActionInput, block: str, newline: str) -> ActionResult:
         edits = line_diff(text[target.start : target.end], block, target.start)
         if not edits:
             return _refuse("the model's answer is the same as the code")
+        edits = [*imports, *edits]
     elif placement == "above":
         edits = [OffsetEdit(target.start, target.start, block + newline)]
     elif action.spec.check == "tests" or action.spec.placement == "newFile":

@@ -14,7 +14,7 @@ from tree_sitter import Node
 
 from qwen_lsp import languages, syntax, uris
 from qwen_lsp.actions import pytypes
-from qwen_lsp.actions.edits import FileChange
+from qwen_lsp.actions.edits import FileChange, OffsetEdit
 from qwen_lsp.actions.prompt import ActionInput
 from qwen_lsp.actions.target import definition_name, is_definition, outermost, parse, with_leading
 from qwen_lsp.documents import MAX_PARSE_BYTES, Snapshot
@@ -32,7 +32,15 @@ def check_change(action: ActionInput, change: FileChange) -> str:
         name = uris.name(change.uri) or change.uri
         limit = MAX_PARSE_BYTES // 1_000_000
         return f"{name} is too large (over {limit} MB) for qwen-lsp to check the model's answer"
-    region = _changed_region(action, change)
+    outside = _edits_outside(action, change)
+    imported: list[str] = []  # names the annotate action's added imports bind
+    for edit in outside:
+        names = _claimed_import(action, change, edit)
+        if names is None:
+            what = f"`{action.target.names[0]}`" if action.target.names else "the selection"
+            return f"the model's answer changes code outside {what}"
+        imported.extend(names)
+    region = _changed_region(action, change, outside)
     if language is not None:
         old_errors = _count_errors(language, change.base_text) if change.base_text else 0
         new_errors = _count_errors(language, new_text)
@@ -74,11 +82,17 @@ def check_change(action: ActionInput, change: FileChange) -> str:
             language, new_text, *region, is_annotation
         ):
             return "the model's answer changes the code, not only its type annotations"
+        used = pytypes.annotation_names(new_text, *region) if imported else []
+        if len(set(imported)) < len(imported) or not set(imported) <= set(used):
+            # An import the new annotations do not need is not the action's to add.
+            name = uris.name(change.uri) or change.uri
+            return f"the model's answer imports what the annotations of {name} do not use"
         unknown = (
             pytypes.unknown_names(change.base_text, new_text, *region)
             if language == "python"
             else []
         )
+        unknown = [n for n in unknown if n not in imported]
         if unknown:
             # Evaluated when the def runs: the module would no longer import.
             name = uris.name(change.uri) or change.uri
@@ -136,12 +150,46 @@ def _is_annotation(node: Node, kinds: frozenset[str]) -> bool:
     return node.type in (":", "->") and following is not None and following.type in kinds
 
 
-def _changed_region(action: ActionInput, change: FileChange) -> tuple[int, int]:
+def _edits_outside(action: ActionInput, change: FileChange) -> list[OffsetEdit]:
+    """The edits of a rewrite of the target that are not within it (the only ones an
+    action may make there: the annotate action's imports, inserted above it)."""
+    if change.uri != action.snapshot.uri or action.placement != "replace":
+        return []
+    start, end = action.target.start, action.target.end
+    return [
+        e
+        for e in change.edits
+        if e.start < start
+        or e.end > end
+        or (e.start == e.end == start and pytypes.added_imports(e.text) is not None)
+    ]
+
+
+def _claimed_import(action: ActionInput, change: FileChange, edit: OffsetEdit) -> list[str] | None:
+    """The names ``edit``, an edit outside the target, imports when it is an import the
+    annotate action may add (None: it is not, and the answer changes code it did not claim
+    to change): inserted above the target, nothing but imports from the standard
+    library's typing modules, of names the file did not bind."""
+    if action.spec.check != "annotations" or change.language != "python":
+        return None
+    if edit.start != edit.end or edit.end > action.target.start:
+        return None
+    names = pytypes.added_imports(edit.text)
+    if names is None or set(names) & pytypes.known_names(change.base_text):
+        return None
+    return names
+
+
+def _changed_region(
+    action: ActionInput, change: FileChange, outside: Sequence[OffsetEdit] = ()
+) -> tuple[int, int]:
     """Code points of the new text holding what the action wrote: the target with its
-    rewrite, or the inserted text."""
+    rewrite (``outside`` it: the edits above it, which shift it), or the inserted text."""
     if change.uri == action.snapshot.uri and action.placement == "replace":
-        delta = sum(len(e.text) - (e.end - e.start) for e in change.edits)
-        return action.target.start, action.target.end + delta
+        inside = [e for e in change.edits if e not in outside]
+        before = sum(len(e.text) - (e.end - e.start) for e in outside)
+        delta = sum(len(e.text) - (e.end - e.start) for e in inside)
+        return action.target.start + before, action.target.end + before + delta
     start, end, shift = len(change.new_text()), 0, 0
     for edit in sorted(change.edits, key=lambda e: e.start):
         start = min(start, edit.start + shift)

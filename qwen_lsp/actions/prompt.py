@@ -285,6 +285,13 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
             "package": _go_package(snapshot) or "main",
         }
         test_guidance = _unbrace(fill(guidance, test_values))
+        if re.search(r"^\s*>>> ", code, re.M):
+            # A small model's own expected values are often wrong; the code's examples are
+            # right (as far as the code's author knew).
+            test_guidance += (
+                " The examples in its docstring (the >>> lines and the results under them) "
+                "are right: make assertions of them first."
+            )
         # A test file that exists already has its header: only a test is started.
         fresh_file = not in_file and action.new_file_text is None
         test_start = fill(style.file_start if fresh_file else style.block_start, test_values)

@@ -696,16 +696,16 @@ def test_typing_aliases_spelled_as_builtins(written: str, spelled: str) -> None:
 def test_annotations_the_module_cannot_evaluate_are_refused() -> None:
     new = new_text(run(PY, "return x", "annotate", "Optional[int]) -> List[int]:\n```"))
     assert "def free(x: int | None) -> list[int]:" in new
-    result = run(PY, "return x", "annotate", "Any) -> Iterable[int]:\n```")
-    assert not result.ok and "use `Iterable`, which geo.py does not import" in result.message
+    result = run(PY, "return x", "annotate", "Any) -> Sequence[Point]:\n```")
+    assert not result.ok and "use `Point`, which geo.py does not import" in result.message
     # PY imports Any; a forward reference in a string and a dotted name's module are fine.
     new = new_text(run(PY, "return x", "annotate", 'Any) -> "Shapes":\n```'))
     assert 'def free(x: Any) -> "Shapes":' in new
     # A name the file uses only inside a function (a parameter) is not bound where the
     # annotation is evaluated.
-    local = "def g(typing):\n    return typing\n\n\ndef h(x):\n    return x\n"
-    result = run(local, "return x", "annotate", "typing.Any) -> None:\n```")
-    assert not result.ok and "use `typing`" in result.message
+    local = "def g(point):\n    return point\n\n\ndef h(x):\n    return x\n"
+    result = run(local, "return x", "annotate", "point.Point) -> None:\n```")
+    assert not result.ok and "use `point`" in result.message
     assert pytypes.known_names(PY + "if x:\n    import os as o\nclass C:\n    T = int\n") >= {
         "math",
         "Any",

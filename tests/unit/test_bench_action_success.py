@@ -123,6 +123,39 @@ def test_annotation_verdicts() -> None:
     assert action_verdicts.annotations_verdict("typescript", ts, ts_typed, "add", 0).outcome == GOOD
 
 
+def test_annotation_verdicts_take_the_imports_the_annotations_need() -> None:
+    module = '"""Areas."""\nimport math\n\n\n' + FUNC
+    typed = module.replace("def area(w, h=2):", "def area(w: Sequence[float], h: Any = 2) -> Any:")
+    imported = typed.replace(
+        "import math\n",
+        "import math\nfrom collections.abc import Sequence\nfrom typing import Any\n",
+    )
+    verdict = action_verdicts.annotations_verdict("python", module, imported, "area", 4)
+    assert verdict.outcome == GOOD, verdict.note
+    assert verdict.details == {"added": 3, "imports": 2}
+    # The module would not import: Sequence is evaluated when the def runs.
+    verdict = action_verdicts.annotations_verdict("python", module, typed, "area", 4)
+    assert verdict.outcome == BAD and "Sequence" in verdict.note
+    future = "from __future__ import annotations\n" + typed
+    verdict = action_verdicts.annotations_verdict(
+        "python",
+        future.replace("def area(w: Sequence[float], h: Any = 2) -> Any:", "def area(w, h=2):"),
+        future,
+        "area",
+        5,
+    )
+    assert verdict.outcome == GOOD, verdict.note
+    # A built-in function is no type (`callable | None` fails when the def runs).
+    called = module.replace("def area(w, h=2):", "def area(w: callable, h: float = 2) -> float:")
+    verdict = action_verdicts.annotations_verdict("python", module, called, "area", 4)
+    assert verdict.outcome == BAD and "callable" in verdict.note
+    # Any other import, or one the annotations do not use, is code changed.
+    for line in ("import os\n", "from typing import Any, Dict\n", "from mylib import Any\n"):
+        other = imported.replace("from typing import Any\n", line)
+        verdict = action_verdicts.annotations_verdict("python", module, other, "area", 4)
+        assert verdict.outcome == BAD, line
+
+
 def test_comment_verdicts() -> None:
     explained = "# Raises for a negative width.\n# Else w times h.\n" + FUNC
     assert action_verdicts.comment_verdict("python", FUNC, explained).outcome == GOOD
