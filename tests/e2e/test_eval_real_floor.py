@@ -40,11 +40,10 @@ from tests.e2e.conftest import run_evaluation
 SIMILARITY_MARGIN = 0.0  # points of mean edit similarity over all 24 tasks
 SHAPE_SIMILARITY_MARGIN = 20.0  # points, per shape
 BASELINE = "raw n_indent"
-# Suggestions that add a syntax error, known and left to fix (issue 17, item 2): at a
-# mid-line cursor the server rewrites the code after the cursor instead of ending before it
-# (`self.|_read_pos =| 0`: it suggests `_read_pos += size`, the line becomes
-# `self._read_pos += size 0`). Remove the entry when fixed; any other fails.
-KNOWN_SYNTAX_ERRORS = frozenset({"python/partial/mid/_pyio.py:1138:13"})
+# Suggestions that add a syntax error, known and left to fix: none. (The one there was, a
+# mid-line rewrite of the code after the cursor, `self.|_read_pos =| 0` given
+# `_read_pos += size`, now gives `_read_pos +=`: postprocess/checks.py mends the line.)
+KNOWN_SYNTAX_ERRORS: frozenset[str] = frozenset()
 
 
 def floor_failures(evaluation: dict[str, Any]) -> list[str]:
