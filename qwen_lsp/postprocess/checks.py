@@ -116,8 +116,7 @@ def _checker(site: CompletionSite) -> _Checker | None:
         return None
     head, tail = site.prefix, site.suffix
     if len(head) > _CHECK_WINDOW:
-        start = max(head.rfind("\n", 0, len(head) - _CHECK_WINDOW), 0)
-        head = head[start:].lstrip("\r\n")
+        head = head[_window_start(head) :]
     if len(tail) > _CHECK_WINDOW:
         end = tail.find("\n", _CHECK_WINDOW)
         tail = tail if end < 0 else tail[: end + 1]
@@ -131,6 +130,28 @@ def _checker(site: CompletionSite) -> _Checker | None:
     return _Checker(
         language, head, tail, syntax.count_errors(tree.root_node), python_error, mid_line_broken
     )
+
+
+# A line that starts at column 0 with code: the top level of the file, outside any string.
+_TOP_LEVEL_LINE_RE = re.compile(r"^(?=[^\s)\]}])", re.MULTILINE)
+
+
+def _window_start(head: str) -> int:
+    """Where the checked window of a long ``head`` starts: at the last top-level line
+    before the point _CHECK_WINDOW characters above the cursor, looking back at most as
+    far again; else at the first line after that point.
+
+    WHY: a window that starts inside a multi-line string (a docstring's doctests) turns
+    every quote after it inside out; the file then parses as one huge error whose count
+    moves by chance when any text is inserted, so good suggestions were refused (a line
+    of `_pydecimal.py`'s Context class, 60,000 characters below the class line)."""
+    cut = len(head) - _CHECK_WINDOW
+    found = None
+    for found in _TOP_LEVEL_LINE_RE.finditer(head, max(cut - _CHECK_WINDOW, 0), cut):
+        pass
+    if found is not None:
+        return found.start()
+    return head.find("\n", cut) + 1  # (0 when there is no line end: the whole head)
 
 
 def verified(lines: list[str], site: CompletionSite, context: Context) -> list[str]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import sysconfig
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -874,3 +876,21 @@ def test_complete_partial_never_changes_with_more_text(kind: CompletionKind) -> 
                 site,
             )
     assert checked > 500  # the property was exercised, not vacuously true
+
+
+def test_a_long_file_is_checked_from_a_top_level_line_not_from_inside_a_docstring() -> None:
+    # Issue 17's real-file evaluation: a line hole at column 0 deep in _pydecimal.py's
+    # Context class got nothing; the checked window began inside a docstring, the file
+    # parsed as one huge error, and a good line "added" one.
+    source = Path(sysconfig.get_paths()["stdlib"]) / "_pydecimal.py"
+    if not source.is_file():
+        pytest.skip("no _pydecimal.py in this Python")
+    text = source.read_text(encoding="utf-8")
+    hole = '            raise TypeError("Unable to convert %s to Decimal" % b)\n'
+    at = text.index(hole, text.index("r = a.__sub__(b, context=self)"))
+    assert at > 100_000  # far below the window's reach
+    site = CompletionSite(text[:at], "\n" + text[at + len(hole) :], "line", "    ", "python")
+    shown = postprocess("            return a.to_eng_string(context=self)\n        else:", site)
+    assert shown == "            return a.to_eng_string(context=self)"
+    # ... and a line that does break the file is still refused there.
+    assert postprocess("            return (a,\n", site) in ("", "            return (a,)")
