@@ -146,11 +146,11 @@ def _window_start(head: str) -> int:
     moves by chance when any text is inserted, so good suggestions were refused (a line
     of `_pydecimal.py`'s Context class, 60,000 characters below the class line)."""
     cut = len(head) - _CHECK_WINDOW
-    found = None
-    for found in _TOP_LEVEL_LINE_RE.finditer(head, max(cut - _CHECK_WINDOW, 0), cut):
-        pass
-    if found is not None:
-        return found.start()
+    starts = [
+        m.start() for m in _TOP_LEVEL_LINE_RE.finditer(head, max(cut - _CHECK_WINDOW, 0), cut)
+    ]
+    if starts:
+        return starts[-1]
     return head.find("\n", cut) + 1  # (0 when there is no line end: the whole head)
 
 
