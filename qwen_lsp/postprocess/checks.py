@@ -54,8 +54,9 @@ class _Checker:
         tree = syntax.get_parser(self.language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
         if syntax.count_errors(tree.root_node) > self.errors:
             return True
+        error = _python_error(text) if self.language == "python" else None
         if self.mid_line_broken and not NEWLINE_RE.search(insertion):
-            if _line_is_broken(self.language, tree, text, _line_count(self.head) - 1):
+            if _line_is_broken(self.language, tree, error, _line_count(self.head) - 1):
                 return True
         if self.language != "python":
             return False
@@ -63,7 +64,6 @@ class _Checker:
         # the compiler does not. Any complaint is new unless the document had the same
         # one below the cursor already (an empty body the suggestion did not fill), which
         # the insertion only moves down.
-        error = _python_error(text)
         if error is None:
             return False
         if self.python_error is None:
@@ -78,13 +78,15 @@ def _line_count(text: str) -> int:
     return len(NEWLINE_RE.findall(text)) + 1
 
 
-def _line_is_broken(language: str, tree: Tree, text: str, row: int) -> bool:
-    """Whether line ``row`` (0-based) of ``text`` holds a syntax error: for Python the
-    compiler's first complaint is on it; otherwise tree-sitter has an ERROR or MISSING
-    node that starts on it (one that starts above comes from code above)."""
+def _line_is_broken(
+    language: str, tree: Tree, python_error: tuple[int, str] | None, row: int
+) -> bool:
+    """Whether line ``row`` (0-based) of the parsed text holds a syntax error: for Python
+    the compiler's first complaint (``python_error``) is on it; otherwise tree-sitter has
+    an ERROR or MISSING node that starts on it (one that starts above comes from code
+    above)."""
     if language == "python":
-        error = _python_error(text)
-        return error is not None and error[0] == row + 1
+        return python_error is not None and python_error[0] == row + 1
     return syntax.has_error_starting_on_row(tree.root_node, row)
 
 
@@ -125,7 +127,7 @@ def _checker(site: CompletionSite) -> _Checker | None:
     python_error = _python_error(text) if language == "python" else None
     rest_of_line = NEWLINE_RE.split(tail, maxsplit=1)[0]
     mid_line_broken = bool(rest_of_line.strip()) and _line_is_broken(
-        language, tree, text, _line_count(head) - 1
+        language, tree, python_error, _line_count(head) - 1
     )
     return _Checker(
         language, head, tail, syntax.count_errors(tree.root_node), python_error, mid_line_broken
