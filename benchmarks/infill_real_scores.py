@@ -169,6 +169,17 @@ def grouped(
     return {v: overall([r for r in records if r[field] == v], variants) for v in values}
 
 
+def _cell(cell: dict[str, Any] | None, similarity_digits: int, empty: bool = False) -> str:
+    """A table cell: exact % / edit similarity % / syntax errors (and empty answers)."""
+    if cell is None:
+        return "-"
+    text = (
+        f"{cell['exact']:.0f} / {cell['similarity']:.{similarity_digits}f} / "
+        f"{cell['syntax_errors']}"
+    )
+    return f"{text} ({cell['empty']})" if empty else text
+
+
 def grouped_table(groups: dict[str, dict[str, Any]], field: str, variants: Sequence[str]) -> str:
     head = f"{field:<12} {'n':>4}" + "".join(f" | {v[:22]:>22}" for v in variants)
     lines = [head, "-" * len(head)]
@@ -176,13 +187,7 @@ def grouped_table(groups: dict[str, dict[str, Any]], field: str, variants: Seque
         n = max(cell["n"] for cell in cells.values())
         line = f"{value:<12} {n:>4}"
         for variant in variants:
-            c = cells.get(variant)
-            text = (
-                "-"
-                if c is None
-                else f"{c['exact']:.0f} / {c['similarity']:.1f} / {c['syntax_errors']}"
-            )
-            line += f" | {text:>22}"
+            line += f" | {_cell(cells.get(variant), similarity_digits=1):>22}"
         lines.append(line)
     return "\n".join(lines)
 
@@ -226,14 +231,7 @@ def table(rows: Sequence[dict[str, Any]], variants: Sequence[str]) -> str:
     for row in rows:
         line = f"{row['language']:<10} {row['shape']:<8} {row['cursor']:<7} {row['n']:>3}"
         for variant in variants:
-            cell = row.get(variant)
-            text = (
-                "-"
-                if cell is None
-                else f"{cell['exact']:.0f} / {cell['similarity']:.0f} / {cell['syntax_errors']}"
-                f" ({cell['empty']})"
-            )
-            line += f" | {text:>22}"
+            line += f" | {_cell(row.get(variant), similarity_digits=0, empty=True):>22}"
         margin = lead(row)
         line += f" | {'-' if margin is None else f'{margin:+.1f}':>16}"
         lines.append(line)
