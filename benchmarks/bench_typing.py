@@ -116,6 +116,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "no-cancel": {"cancelStale": False},
     "no-follow": {"followTyping": False},
     "block-fim": {"blockPrompt": "fim"},
+    "block-chat": {"blockPrompt": "chat"},  # the chat prompt even when cold (before 2026-12-04)
+    # The cursor line's indentation after the middle marker once code is typed on it
+    # (before 2026-12-04): the line's first character re-read the suffix.
+    "typed-line-whole": {"disableRules": ["indent-in-prefix-typed"]},
+    "before-s25": {"blockPrompt": "chat", "disableRules": ["indent-in-prefix-typed"]},  # both
     "no-cache-speculation": {"suggestionCache": False, "speculation": False},
     "threads-1": {"threads": 1},
     "fixed-threads": {"adaptThreads": False},  # all cores whatever the load (before issue 12)

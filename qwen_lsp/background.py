@@ -224,7 +224,7 @@ class Heads:
         if (
             settings.coldPromptSeconds > 0
             and settings.multiline
-            and settings.blockPrompt == "chat"
+            and settings.blockPrompt != "fim"
             and not snapshot.is_binary
             and snapshot.language_id not in settings.disabledLanguages
         ):

@@ -535,22 +535,34 @@ class CompletionService:
                 cancel = LinkedCancel(worker_cancel, is_current=is_current)
             # Only the window around the cursor: the work is bounded by it, not the file.
             at = offset - view.start
-            chat = _chat_prompt(wanted, settings, markers)
             language = snapshot.language or snapshot.language_id
-            choice = self._windows.pick(
-                backend,
-                settings,
-                snapshot.uri,
-                view.text,
-                at,
-                language if chat else None,
-                lambda window: prompt_of(backend, window, view.text, at, chat, False),
-                # Background work is never cut (nobody waits for it).
-                None if background else GenerationLimits(0, 0, cancel=cancel, started=asked),
-            )
+
+            def pick(chat: bool) -> WindowChoice:
+                return self._windows.pick(
+                    backend,
+                    settings,
+                    snapshot.uri,
+                    view.text,
+                    at,
+                    language if chat else None,
+                    lambda window: prompt_of(backend, window, view.text, at, chat, False),
+                    # Background work is never cut (nobody waits for it).
+                    None if background else GenerationLimits(0, 0, cancel=cancel, started=asked),
+                )
+
+            chat = _chat_prompt(wanted, settings, markers)
+            choice = pick(chat)
+            if chat and choice.cut and markers.trained and settings.blockPrompt == "auto":
+                # The chat prompt is cold (its window cut to what coldPromptSeconds reads)
+                # while the line requests keep the FIM prompt's KV state warm: a block
+                # asked through FIM reads the whole window at once, and leaves that state
+                # in place for the next keystroke's line instead of a chat prompt's.
+                warm = pick(False)
+                if not warm.cut:
+                    chat, choice = False, warm
             nonlocal cut
             cut = choice.cut
-            generation, text = ask(backend, cancel, view.text, at, wanted, choice)
+            generation, text = ask(backend, cancel, view.text, at, wanted, choice, chat=chat)
             if chat and markers.trained and not text and generation.stop_reason != "cancelled":
                 # Asked to continue the file, a stronger model may answer with a stand-in
                 # ("# Your code here", then "pass": the 1.5B on a body after its docstring)
@@ -637,7 +649,8 @@ def _is_word_char(char: str) -> bool:
 
 
 def _chat_prompt(kind: str, settings: Settings, markers: FimTokens) -> bool:
-    """Whether a completion of ``kind`` is asked through the chat prompt: blocks when
-    blockPrompt says so, and everything for a model not trained on FIM (its completion
-    style is "chat": the FIM tokens would be noise to it)."""
-    return not markers.trained or (kind == "block" and settings.blockPrompt == "chat")
+    """Whether a completion of ``kind`` is asked through the chat prompt (unless blockPrompt
+    `auto` finds it cold, see ``job``): blocks when blockPrompt says so, and everything for
+    a model not trained on FIM (its completion style is "chat": the FIM tokens would be
+    noise to it)."""
+    return not markers.trained or (kind == "block" and settings.blockPrompt != "fim")

@@ -212,36 +212,36 @@ def fim_prompt(
     """The FIM prompt of ``window``, after ``header`` (cross-file context, usually empty).
 
     ``disabled_rules`` (the disableRules setting, for ablations only) may hold
-    ``"indent-in-prefix"``: then indentation alone before the cursor follows the middle
-    marker like any other text of the cursor line.
+    ``"indent-in-prefix"``: then the cursor line's indentation follows the middle marker
+    like any other text of the line; ``"indent-in-prefix-typed"``: only so once code is
+    typed after it (the layout before 2026-12-04).
     """
     indent_in_prefix = "indent-in-prefix" not in disabled_rules
+    if "indent-in-prefix-typed" in disabled_rules and window.line_prefix.strip():
+        indent_in_prefix = False
     return [*header, *_fim_parts(window, markers, indent_in_prefix)]
 
 
 def _fim_parts(window: FimWindow, markers: FimTokens, indent_in_prefix: bool) -> list[PromptPart]:
-    if indent_in_prefix and not window.line_prefix.strip():
-        # Only indentation before the cursor: it ends the prefix, as in the model's FIM
-        # training, and the middle starts at the cursor. After <|fim_middle|> (where the
-        # engine heals it as the prompt's last token) the 0.5B model answered a third of
-        # such HumanEval lines with nothing but spaces, or ignored the code after the
-        # hole; with it in the prefix single-line pass@1 went from 55% to 72% (40
-        # tasks). The KV cost is one re-read of the suffix when the first character is
-        # typed on a new line; pressing Enter costs the same in either layout.
-        return [
-            Special(markers.prefix),
-            window.prefix + window.line_prefix,
-            Special(markers.suffix),
-            window.suffix,
-            Special(markers.middle),
-        ]
+    line = window.line_prefix
+    # The cursor line's indentation ends the prefix, as in the model's FIM training, and
+    # the code typed after it follows the middle marker (llama.vim's layout), as if the
+    # model had written it. With only indentation before the cursor, after
+    # <|fim_middle|> (where the engine heals it as the prompt's last token), the 0.5B
+    # model answered a third of HumanEval lines with nothing but spaces, or ignored the
+    # code after the hole; with it in the prefix single-line pass@1 went from 55% to 72%
+    # (40 tasks). Keeping it there once code is typed means a new line costs one re-read
+    # of the suffix (at Enter), not two: typing the line's first character only adds to
+    # the prompt's end.
+    indent = line[: len(line) - len(line.lstrip(" \t"))] if indent_in_prefix else ""
+    typed = line[len(indent) :]
     return [
         Special(markers.prefix),
-        window.prefix,
+        window.prefix + indent,
         Special(markers.suffix),
         window.suffix,
         Special(markers.middle),
-        window.line_prefix,
+        *([typed] if typed else []),
     ]
 
 

@@ -170,9 +170,15 @@ class Settings:
         True, "Offer whole blocks after a line that opens one; off = always a single line."
     )
     blockPrompt: str = setting(
-        "chat",
+        "auto",
         "How a block (multi-line) suggestion is asked from the model.",
         choices=(
+            (
+                "auto",
+                "`chat`, except when its prompt is cold (its window would be cut to what "
+                "coldPromptSeconds reads) and the FIM prompt of the line requests is warm: "
+                "then `fim`, which reads the whole window at once",
+            ),
             (
                 "chat",
                 "the chat template, the answer prefilled with the code up to the cursor: "

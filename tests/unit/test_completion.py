@@ -106,9 +106,7 @@ async def test_a_real_request_preempts_speculation() -> None:
 async def test_a_finished_line_gets_the_next_line() -> None:
     # The model ends the cursor line at once; the suggestion is then the next line, asked
     # for where Enter would put the cursor (the indentation kept).
-    backend = FakeBackend(
-        {"<|fim_middle|>    x = 1": "\n", "<|fim_middle|>    x = 1\n    ": "y = 2\n"}
-    )
+    backend = FakeBackend({"<|fim_middle|>x = 1": "\n", "<|fim_middle|>x = 1\n    ": "y = 2\n"})
     svc, store = await service(no_speculation(), backend), DocumentStore()
     assert await complete(svc, store, "def f():\n    x = 1") == "\n    y = 2"
     assert len(backend.calls) == 2
@@ -181,7 +179,7 @@ async def type_during_generation(
             "total = ": "compute(values)\n",
             "total = x": "1\n",
             "def f(x):\n    <|fim_suffix|><|fim_middle|>": "return x + 1\n",
-            "    ret": "urn x\n",
+            "<|fim_middle|>ret": "urn x\n",
         },
         seconds_per_token=0.03,
     )

@@ -147,8 +147,35 @@ async def test_a_cold_block_prompt_is_cut_too_leaving_room_for_the_template() ->
     )
 
 
+async def test_a_cold_block_is_asked_through_the_warm_fim_prompt_of_the_lines() -> None:
+    # issue 12: a block through a cold chat prompt read a cut window, then the next line
+    # re-read hundreds of tokens the block had thrown out of the KV cache.
+    backend = FakeBackend(contains={"<|im_start|>": "return 1\n"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    text = long_file()
+    assert await complete(svc, store, text + "result = ")
+    await until(lambda: svc.stats.generations == 2)  # the whole window, read behind it
+    assert await complete(svc, store, text + "def f(xs):\n    ")
+    block = backend.calls[-1]
+    assert "<|im_start|>" not in block  # the FIM prompt ...
+    whole = Settings().coldPromptMinTokens + 2 * Settings().suffixTokens
+    assert len(backend.tokenize(block)) > whole  # ... of the whole window, uncut
+
+
+async def test_blockprompt_chat_keeps_the_chat_prompt_even_when_it_is_cold() -> None:
+    backend = FakeBackend(contains={"<|im_start|>": "return 1\n"})
+    settings = dataclasses.replace(no_speculation(), blockPrompt="chat")
+    svc, store = await service(settings, backend), DocumentStore()
+    text = long_file()
+    assert await complete(svc, store, text + "result = ")
+    await until(lambda: svc.stats.generations == 2)
+    assert await complete(svc, store, text + "def f(xs):\n    ") == "return 1"
+    assert "<|im_start|>assistant" in backend.calls[-1]
+
+
 OPENER = "def f(chunks):\n    i = 0\n    while i < l"
-OPENER_KEY = "    while i < l"  # (the prompt's end: the cursor line goes after the middle token)
+# (the prompt's end: the code typed on the line follows the middle token)
+OPENER_KEY = "<|fim_middle|>while i < l"
 # A line that opens a block: the model goes on into the body, a long one.
 OPENER_ANSWER = "en(chunks):\n        i += 1\n        # " + "z" * 60 + "\n    return i\n"
 

@@ -54,10 +54,12 @@ def test_layout_puts_cursor_line_after_middle_marker() -> None:
         ("def f(xs):\n    █\n    return xs\n", "def f(xs):\n    ", None),
         ("func f() {\n\t█\n}\n", "func f() {\n\t", None),
         ("function f() {\n█\n}\n", "function f() {\n", None),
-        # ... code before it stays after <|fim_middle|> (llama.vim), so typing on the
-        # line only changes the end of the prompt.
-        ("def f(xs):\n    return █\n", "def f(xs):\n", "    return "),
-        ("int main(void) {\n  printf(█);\n}\n", "int main(void) {\n", "  printf("),
+        # ... and when code is typed after it, that code follows <|fim_middle|>
+        # (llama.vim), so typing on the line only changes the end of the prompt, from its
+        # first character on.
+        ("def f(xs):\n    return █\n", "def f(xs):\n    ", "return "),
+        ("int main(void) {\n  printf(█);\n}\n", "int main(void) {\n  ", "printf("),
+        ("x = 1█\n", "", "x = 1"),
     ],
 )
 def test_indentation_alone_ends_the_prefix(
@@ -72,6 +74,20 @@ def test_indentation_alone_ends_the_prefix(
     assert prompt[5:] == ([] if middle is None else [middle])
 
 
+def test_typing_a_lines_first_character_only_adds_to_the_prompts_end() -> None:
+    """issue 12: on a new line, the first typed character re-read the whole suffix (the
+    indentation moved from the prefix to after the middle marker): a second re-read of
+    about a hundred tokens per line after the one at Enter."""
+
+    def prompt_text(document: str) -> str:
+        w = window(document.replace("█", ""), document.index("█"))
+        return "".join(p.text if isinstance(p, Special) else p for p in fim_prompt(w, FimTokens()))
+
+    before = prompt_text("def f(xs):\n    █\n    return xs\n")
+    after = prompt_text("def f(xs):\n    i█\n    return xs\n")
+    assert after == before + "i"
+
+
 def test_indentation_follows_the_middle_marker_when_its_rule_is_off() -> None:
     """The ablation switch (the disableRules setting) reaches the prompt layout."""
     document = "def f(xs):\n    █\n    return xs\n"
@@ -80,6 +96,17 @@ def test_indentation_follows_the_middle_marker_when_its_rule_is_off() -> None:
     prompt = fim_prompt(w, FimTokens(), disabled_rules=("indent-in-prefix",))
     assert prompt[1] == "def f(xs):\n"
     assert prompt[4:] == [Special("<|fim_middle|>"), "    "]
+    # The narrower switch: indentation ends the prefix only while nothing follows it.
+    typed = "def f(xs):\n    return █\n"
+    w = window(typed.replace("█", ""), typed.index("█"))
+    assert fim_prompt(w, FimTokens(), disabled_rules=("indent-in-prefix-typed",))[4:] == [
+        Special("<|fim_middle|>"),
+        "    return ",
+    ]
+    prompt = fim_prompt(
+        window(text, document.index("█")), FimTokens(), disabled_rules=("indent-in-prefix-typed",)
+    )
+    assert prompt[1] == "def f(xs):\n    "
 
 
 @pytest.mark.parametrize(
