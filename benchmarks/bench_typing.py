@@ -120,6 +120,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # The cursor line's indentation after the middle marker once code is typed on it
     # (before 2026-12-04): the line's first character re-read the suffix.
     "typed-line-whole": {"disableRules": ["indent-in-prefix-typed"]},
+    # A Python line that opens a block shown only once a line of its body is written too.
+    "no-opener-alone": {"disableRules": ["opener-alone"]},
     "before-s25": {"blockPrompt": "chat", "disableRules": ["indent-in-prefix-typed"]},  # both
     "no-cache-speculation": {"suggestionCache": False, "speculation": False},
     "threads-1": {"threads": 1},

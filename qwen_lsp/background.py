@@ -12,7 +12,7 @@
   template's system message and request), read into the engine's KV pool when a document of
   that language is opened, as background work any request preempts (and tried again).
 - :func:`first_lines`: the complete lines of a block being written, to show them before the
-  block is done.
+  block is done (a Python line that opens a block: that line, before its body is written).
 """
 
 from __future__ import annotations
@@ -83,7 +83,43 @@ def first_lines(partial: str, site: postprocess.CompletionSite) -> str:
     end = max(partial.rfind("\n"), partial.rfind("\r"))
     if end < 0:
         return ""
-    return postprocess.postprocess(partial[: end + 1], site)
+    shown = postprocess.postprocess(partial[: end + 1], site)
+    if "\n" in shown or "\r" in shown:
+        return shown  # lines of the body are complete
+    # (A Python opener alone is cut back until it compiles: `while i < n` without its
+    # colon, when the cursor line did not compile before either.)
+    return _opener_alone(partial, site) or shown
+
+
+def _opener_alone(partial: str, site: postprocess.CompletionSite) -> str:
+    """A Python line that opens a block (``while i < len(chunks):``) while its body is not
+    written yet: the line alone, or "".
+
+    Python does not compile an opener without a body, so the post-processing drops it
+    (shown alone as a whole answer, it would leave the file broken). Here its body is on
+    its way: the line is checked with a stand-in body and shown without it, so the pause
+    gets the line the user is typing (the issue-12 replay waited 0.8 s for a nested
+    `if` under a `while`). The whole block lands in the cache when it is written.
+    """
+    if site.language != "python" or "opener-alone" in site.disabled_rules:
+        return ""  # (brace languages: the post-processing closes the brace itself)
+    line, newline = _first_line(partial)
+    if not line.rstrip().endswith(":"):
+        return ""
+    cursor_line = site.prefix[max(site.prefix.rfind("\n"), site.prefix.rfind("\r")) + 1 :]
+    opener = cursor_line + line
+    body = opener[: len(opener) - len(opener.lstrip(" \t"))] + site.indent_unit
+    checked = postprocess.postprocess(f"{line}{newline}{body}pass{newline}", site)
+    first, _ = _first_line(checked)
+    return first if checked != first and first.strip() else ""
+
+
+def _first_line(text: str) -> tuple[str, str]:
+    """The text up to its first line break, and that break ("" when there is none)."""
+    for i, char in enumerate(text):
+        if char in "\r\n":
+            return text[:i], "\r\n" if text.startswith("\r\n", i) else char
+    return text, ""
 
 
 @dataclass(frozen=True)

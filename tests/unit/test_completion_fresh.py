@@ -8,10 +8,13 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 
-from qwen_lsp.background import cold_budgets
+import pytest
+
+from qwen_lsp.background import cold_budgets, first_lines
 from qwen_lsp.cache import CachedSuggestion, SuggestionCache
 from qwen_lsp.documents import DocumentStore
 from qwen_lsp.engine.fake import FakeBackend
+from qwen_lsp.postprocess import CompletionSite
 from qwen_lsp.settings import Settings
 from tests.unit.test_completion import URI, complete, no_speculation, service
 
@@ -156,7 +159,7 @@ async def test_a_cold_block_is_asked_through_the_warm_fim_prompt_of_the_lines() 
     assert await complete(svc, store, text + "result = ")
     await until(lambda: svc.stats.generations == 2)  # the whole window, read behind it
     assert await complete(svc, store, text + "def f(xs):\n    ")
-    block = backend.calls[-1]
+    block = next(call for call in backend.calls if "def f(xs):" in call)
     assert "<|im_start|>" not in block  # the FIM prompt ...
     whole = Settings().coldPromptMinTokens + 2 * Settings().suffixTokens
     assert len(backend.tokenize(block)) > whole  # ... of the whole window, uncut
@@ -170,7 +173,8 @@ async def test_blockprompt_chat_keeps_the_chat_prompt_even_when_it_is_cold() -> 
     assert await complete(svc, store, text + "result = ")
     await until(lambda: svc.stats.generations == 2)
     assert await complete(svc, store, text + "def f(xs):\n    ") == "return 1"
-    assert "<|im_start|>assistant" in backend.calls[-1]
+    # (the first prompt at the block: the whole window is read behind a cut one)
+    assert "<|im_start|>assistant" in next(c for c in backend.calls if "def f(xs):" in c)
 
 
 OPENER = "def f(chunks):\n    i = 0\n    while i < l"
@@ -191,6 +195,46 @@ async def test_a_line_that_opens_a_block_shows_its_first_line_before_the_body_is
     assert "z" * 60 not in shown
     await until(lambda: svc.stats.last is not None and svc.stats.last.generated_tokens > 60)
     assert len(backend.calls) == 1
+
+
+# The same line, whose body starts with a line that opens a block itself.
+NESTED_ANSWER = (
+    "en(chunks):\n        if chunks[i]:\n            i += 1  # " + "z" * 60 + "\n    return i\n"
+)
+
+
+async def test_a_line_that_opens_a_block_is_shown_alone_while_its_body_is_written() -> None:
+    # The issue-12 replay waited 0.8 s at `while i < len(` for `if ...:` and the body under
+    # it: a Python opener without a body is no answer, but here its body is on its way.
+    backend = FakeBackend({OPENER_KEY: NESTED_ANSWER}, 0.02)
+    settings = dataclasses.replace(no_speculation(), blockShowAfterSeconds=0.05)
+    svc, store = await service(settings, backend), DocumentStore()
+    assert await complete(svc, store, OPENER) == "en(chunks):"
+    await until(lambda: svc.stats.last is not None and svc.stats.last.generated_tokens > 60)
+    # The whole block is in the cache for the keystrokes that type the line through.
+    rest = await complete(svc, store, OPENER + "en(chunks):")
+    assert rest is not None and rest.startswith("\n        if chunks[i]:\n            i += 1")
+    assert len(backend.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("partial", "shown"),
+    [
+        ("hile i < n:\n", "hile i < n:"),  # the opener alone
+        ("hile i < n:\r\n        if x:\r\n", "hile i < n:"),  # its body an opener too
+        ("hile i < n:\n        i += 1\n", "hile i < n:\n        i += 1"),  # a body line
+        ("hile i < n\n", ""),  # no opener: no exception to the rules
+        ("hile i < n:", ""),  # the line is not complete
+    ],
+)
+def test_first_lines_of_a_python_line_that_opens_a_block(partial: str, shown: str) -> None:
+    site = CompletionSite(
+        prefix="def f(n):\n    i = 0\n    w",
+        suffix="\n    return i\n",
+        kind="line",
+        language="python",
+    )
+    assert first_lines(partial, site) == shown
 
 
 async def test_a_follower_takes_the_first_lines_of_the_generation_it_typed_along_with() -> None:
