@@ -279,6 +279,20 @@ def _repeats_later_suffix(lines: Sequence[str], i: int, scan: _Scan) -> int | No
     return None
 
 
+def _stuck_in_a_loop(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop at the third copy in a row of one line, keeping the first.
+
+    WHY: a small model that repeats itself stays stuck until its token budget runs out
+    (``book.add_item(BookItem::new());`` thirteen times in a row for a one-line hole in
+    Rust, issue 17). Code repeats a statement twice in a row now and then, three times
+    hardly ever; the copies after the first are the loop, not the answer.
+    """
+    line = lines[i].strip()
+    if i < 2 or len(line) < _DISTINCTIVE_CHARS or lines[i] != lines[i - 1]:
+        return None
+    return i - 1 if lines[i - 1] == lines[i - 2] else None
+
+
 _LINE_RULES: tuple[_LineRule, ...] = (
     _markdown_fence,
     _entry_point_run_on,
@@ -288,6 +302,7 @@ _LINE_RULES: tuple[_LineRule, ...] = (
     _repeats_suffix,
     _repeats_later_suffix,
     _paragraph_between_statements,
+    _stuck_in_a_loop,
 )
 
 

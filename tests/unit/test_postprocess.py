@@ -590,6 +590,19 @@ PARSED_CASES = [
         "y = x + 1\n\n    return y\n",
         "y = x + 1\n\n    return y",
     ),
+    Case(
+        "rust-a-line-repeated-in-a-loop-is-kept-once",
+        "fn f(book: &mut Book) {\n    █\n}\n",
+        "let summary = parse();\n    book.add(Item::new());\n    book.add(Item::new());\n"
+        "    book.add(Item::new());\n    book.add(Item::new());\n    book.add(Item::new());\n",
+        "let summary = parse();\n    book.add(Item::new());",
+    ),
+    Case(
+        "py-a-statement-written-twice-in-a-row-is-kept",
+        "def f(it):\n    █\n",
+        "next(it)\n    next(it)\n    return next(it)\n",
+        "next(it)\n    next(it)\n    return next(it)",
+    ),
     # --- lines the file already has a little further down -------------------------------
     Case(
         "py-block-running-into-the-code-two-lines-below-is-cut",
