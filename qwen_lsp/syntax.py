@@ -160,9 +160,7 @@ def completion_kind(
 _BRACKETS = frozenset("{[(")
 
 
-def _blank_line_indent(
-    text: str, line_start: int, before: str, line_comment: str | None
-) -> str:
+def _blank_line_indent(text: str, line_start: int, before: str, line_comment: str | None) -> str:
     """The indentation a blank cursor line stands for: its own, or at column 0 of a line
     whose whitespace the editor stripped, that of the code line above it.
 

@@ -579,8 +579,7 @@ PARSED_CASES = [
     ),
     Case(
         "py-block-between-statements-keeps-the-blank-lines-of-a-nested-body",
-        "class A:\n    def f(self):\n        pass\n\n    █\n\n    def g(self):\n"
-        "        pass\n",
+        "class A:\n    def f(self):\n        pass\n\n    █\n\n    def g(self):\n        pass\n",
         "def h(self):\n        x = 1\n\n        return x\n\n    def i(self):\n        pass\n",
         "def h(self):\n        x = 1\n\n        return x",
     ),
