@@ -2,10 +2,10 @@
 
 A run of blanks (rule 0), a leaked control token (rule 1), and the line rules: a Markdown
 fence or a program entry point (1), the end of a line completion (2), two blank lines, a
-dedent out of the block, a repeat of the lines after the cursor and the end of a paragraph
-between statements (3b). Each line rule
-decides at line i from lines[0..i] only, which is what lets :func:`is_line_complete` stop
-the engine early with the same answer. Last, the end of the suggestion that the rest of
+dedent out of the block, a repeat of the lines after the cursor, the end of a paragraph
+between statements and a line repeated in a loop (3b). Each line rule decides at line i
+from lines[0..i] only, which is what lets :func:`is_line_complete` stop the engine early
+with the same answer. Last, the end of the suggestion that the rest of
 the cursor line already has is trimmed (rule 3a).
 """
 
