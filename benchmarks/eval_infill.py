@@ -78,6 +78,7 @@ RULES = (
     "placeholder",
     "blank-run",
     "repeat-later",
+    "paragraph",
     "cursor-indent",
     "outline",
 )

@@ -18,8 +18,9 @@ Where each rule lives (the order in which :func:`postprocess` applies them is be
 - ``cuts``: where the suggestion ends. Rule 0, a run of blanks (``blank-run``); rule 1, a
   leaked control token, a Markdown fence, a program entry point; rule 2, the end of a
   line completion; rule 3b, two blank lines, a dedent out of the block, a repeat of the
-  lines after the cursor (``repeat-later`` for the later ones); rule 3a, the end the
-  rest of the cursor line already has.
+  lines after the cursor (``repeat-later`` for the later ones), the end of a paragraph
+  when code of the same block follows the cursor (``paragraph``), the third copy of a
+  line in a row; rule 3a, the end the rest of the cursor line already has.
 - ``layout``: rule 4, trailing whitespace and blank lines; rule 5, indentation
   converted to the file's unit; the cursor's indentation (``cursor-indent``); rule 6,
   placeholders (``placeholder``).

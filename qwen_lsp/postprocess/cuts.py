@@ -2,9 +2,10 @@
 
 A run of blanks (rule 0), a leaked control token (rule 1), and the line rules: a Markdown
 fence or a program entry point (1), the end of a line completion (2), two blank lines, a
-dedent out of the block and a repeat of the lines after the cursor (3b). Each line rule
-decides at line i from lines[0..i] only, which is what lets :func:`is_line_complete` stop
-the engine early with the same answer. Last, the end of the suggestion that the rest of
+dedent out of the block, a repeat of the lines after the cursor, the end of a paragraph
+between statements and a line repeated in a loop (3b). Each line rule decides at line i
+from lines[0..i] only, which is what lets :func:`is_line_complete` stop the engine early
+with the same answer. Last, the end of the suggestion that the rest of
 the cursor line already has is trimmed (rule 3a).
 """
 
@@ -224,6 +225,38 @@ def _repeats_suffix(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
     return i if indent_at_most(indent, leading_ws(target), scan.context.tab_width) else None
 
 
+def _paragraph_between_statements(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop at a blank line followed by code back at the block's level, when the file's
+    code goes on at that level right after the cursor.
+
+    WHY: a blank line among statements with more statements of the same block below is a
+    place to insert code between them, a line or a few, not the rest of the body (that
+    is where a docstring-only body or the end of a block leads). The small model fills
+    such a hole with one paragraph, then a blank line, then a new comment and paragraph
+    of its own (``# compute log10(...)`` and four more statements for a one-line hole);
+    the blank line is where its answer to the hole ends. A blank line inside a nested
+    body (the next line deeper than the block) does not count, so a method or a loop the
+    suggestion writes keeps its inner paragraphs.
+    """
+    context, indent = scan.context, scan.block_indent
+    if context.kind != "block" or indent is None or i < 2 or not lines[i].strip():
+        return None
+    if not context.enabled("paragraph") or context.next_line is None or lines[i - 1].strip():
+        return None
+    tab_width = context.tab_width
+    if indent_less(leading_ws(context.next_line), indent, tab_width):
+        return None  # the block ends after the cursor: its rest may be asked for
+    if not indent_at_most(leading_ws(lines[i]), indent, tab_width):
+        return None  # deeper: a nested body's own blank line
+    start = scan.first_content
+    if start is None or i - 1 <= start:
+        return None
+    blank = i - 1
+    while blank - 1 > start and not lines[blank - 1].strip():
+        blank -= 1
+    return blank
+
+
 # A repeated line this short (``}``, ``else:``, ``break``) is as likely the model's own.
 _DISTINCTIVE_CHARS = 6
 
@@ -246,6 +279,20 @@ def _repeats_later_suffix(lines: Sequence[str], i: int, scan: _Scan) -> int | No
     return None
 
 
+def _stuck_in_a_loop(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop at the third copy in a row of one line, keeping the first.
+
+    WHY: a small model that repeats itself stays stuck until its token budget runs out
+    (``book.add_item(BookItem::new());`` thirteen times in a row for a one-line hole in
+    Rust, issue 17). Code repeats a statement twice in a row now and then, three times
+    hardly ever; the copies after the first are the loop, not the answer.
+    """
+    line = lines[i].strip()
+    if i < 2 or len(line) < _DISTINCTIVE_CHARS or lines[i] != lines[i - 1]:
+        return None
+    return i - 1 if lines[i - 1] == lines[i - 2] else None
+
+
 _LINE_RULES: tuple[_LineRule, ...] = (
     _markdown_fence,
     _entry_point_run_on,
@@ -254,6 +301,8 @@ _LINE_RULES: tuple[_LineRule, ...] = (
     _dedent,
     _repeats_suffix,
     _repeats_later_suffix,
+    _paragraph_between_statements,
+    _stuck_in_a_loop,
 )
 
 

@@ -564,6 +564,44 @@ PARSED_CASES = [
         "  for (const x of xs) {\n      n += x;\n    }\n",
         "for (const x of xs) {\n    n += x;\n  }",
     ),
+    # --- a paragraph between statements (issue 17) ------------------------------------------
+    Case(
+        "py-block-between-statements-ends-at-its-paragraph",
+        "def f(c, q):\n    c = abs(c)\n    █\n    rem = c % q\n    return rem\n",
+        "quot = c // q\n\n    # compute the remainder\n    rem = c - quot * q\n",
+        "quot = c // q",
+    ),
+    Case(
+        "c-block-between-statements-ends-at-its-paragraph",
+        "int f(int c) {\n  int n = 0;\n  █\n  n += c;\n  return n;\n}\n",
+        "n = c * 2;\n  n -= 1;\n\n  /* then the rest */\n  n += 3;\n",
+        "n = c * 2;\n  n -= 1;",
+    ),
+    Case(
+        "py-block-between-statements-keeps-the-blank-lines-of-a-nested-body",
+        "class A:\n    def f(self):\n        pass\n\n    █\n\n    def g(self):\n        pass\n",
+        "def h(self):\n        x = 1\n\n        return x\n\n    def i(self):\n        pass\n",
+        "def h(self):\n        x = 1\n\n        return x",
+    ),
+    Case(
+        "py-block-at-the-end-of-a-body-goes-on-past-a-blank-line",
+        'def f(x):\n    """Doc."""\n    █\n\n\ndef g():\n    pass\n',
+        "y = x + 1\n\n    return y\n",
+        "y = x + 1\n\n    return y",
+    ),
+    Case(
+        "rust-a-line-repeated-in-a-loop-is-kept-once",
+        "fn f(book: &mut Book) {\n    █\n}\n",
+        "let summary = parse();\n    book.add(Item::new());\n    book.add(Item::new());\n"
+        "    book.add(Item::new());\n    book.add(Item::new());\n    book.add(Item::new());\n",
+        "let summary = parse();\n    book.add(Item::new());",
+    ),
+    Case(
+        "py-a-statement-written-twice-in-a-row-is-kept",
+        "def f(it):\n    █\n",
+        "next(it)\n    next(it)\n    return next(it)\n",
+        "next(it)\n    next(it)\n    return next(it)",
+    ),
     # --- lines the file already has a little further down -------------------------------
     Case(
         "py-block-running-into-the-code-two-lines-below-is-cut",
@@ -781,6 +819,7 @@ def test_detect_indent_unit(text: str, expected: str) -> None:
 SWITCHABLE_RULES = {
     "blank-run": "py-spaces-far-past-any-indentation-then-code-show-nothing",
     "repeat-later": "py-block-running-into-the-code-two-lines-below-is-cut",
+    "paragraph": "py-block-between-statements-ends-at-its-paragraph",
     "cursor-indent": "py-return-indented-again-after-a-loop-stays-out-of-the-loop",
     "placeholder": "py-your-code-here-shows-nothing",
     "reparse": "py-line-that-never-parses-shows-nothing",

@@ -337,6 +337,12 @@ def test_count_errors_on_a_subtree_counts_only_that_subtree() -> None:
         ("python", "def f(xs):\n    xs.sort()\n    ‸\n        print(xs)\n", "line"),
         ("python", "def f(xs):\n    ‸\n    return xs\n", "block"),
         ("go", "package main\n\nfunc f() {\n\tx := 1\n\t‸\n\t\tg(x)\n\t}\n}\n", "line"),
+        # Column 0 of a stripped blank line stands for the indentation of the code around
+        # it: the next statement of the same body is not a body below it (issue 17).
+        ("python", "def f(xs):\n    xs.sort()\n‸\n    return xs\n", "block"),
+        ("go", "package main\n\nfunc f() {\n\tx := 1\n‸\n\tg(x)\n}\n", "block"),
+        # ...but a line deeper than that code still is one.
+        ("python", "def f(xs):\n    xs.sort()\n‸\n        print(xs)\n", "line"),
     ],
 )
 def test_blank_line_with_a_body_below_is_one_line(
