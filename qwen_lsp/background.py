@@ -30,6 +30,7 @@ from qwen_lsp.context import FimWindow, fim_window
 from qwen_lsp.documents import Snapshot
 from qwen_lsp.engine import Backend, CancelToken, GenerationLimits, KvReuse, PromptPart
 from qwen_lsp.engine.worker import ModelWorker
+from qwen_lsp.postprocess.site import NEWLINE_RE, leading_ws
 from qwen_lsp.prompt_tools import PromptTools
 from qwen_lsp.settings import Settings
 
@@ -103,23 +104,15 @@ def _opener_alone(partial: str, site: postprocess.CompletionSite) -> str:
     """
     if site.language != "python" or "opener-alone" in site.disabled_rules:
         return ""  # (brace languages: the post-processing closes the brace itself)
-    line, newline = _first_line(partial)
-    if not line.rstrip().endswith(":"):
+    first_break = NEWLINE_RE.search(partial)
+    if first_break is None or not partial[: first_break.start()].rstrip().endswith(":"):
         return ""
-    cursor_line = site.prefix[max(site.prefix.rfind("\n"), site.prefix.rfind("\r")) + 1 :]
-    opener = cursor_line + line
-    body = opener[: len(opener) - len(opener.lstrip(" \t"))] + site.indent_unit
+    line, newline = partial[: first_break.start()], first_break.group()
+    cursor_line = NEWLINE_RE.split(site.prefix)[-1]
+    body = leading_ws(cursor_line + line) + site.indent_unit
     checked = postprocess.postprocess(f"{line}{newline}{body}pass{newline}", site)
-    first, _ = _first_line(checked)
+    first = NEWLINE_RE.split(checked, maxsplit=1)[0]
     return first if checked != first and first.strip() else ""
-
-
-def _first_line(text: str) -> tuple[str, str]:
-    """The text up to its first line break, and that break ("" when there is none)."""
-    for i, char in enumerate(text):
-        if char in "\r\n":
-            return text[:i], "\r\n" if text.startswith("\r\n", i) else char
-    return text, ""
 
 
 @dataclass(frozen=True)
