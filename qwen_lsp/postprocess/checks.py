@@ -48,6 +48,9 @@ class _Checker:
     # leaves it as broken as before rewrites what follows instead of filling the hole
     # (`self.‸ 0` given `_read_pos += size`; `(‸)` given `(10 * time.Second)`).
     mid_line_broken: bool = False
+    # Blank and comment lines right below the cursor line: the compiler reports a missing
+    # body or a bad dedent on the next line of code, past them.
+    skipped_lines: int = 0
 
     def adds_errors(self, insertion: str) -> bool:
         text = self.head + insertion + self.tail
@@ -71,6 +74,16 @@ class _Checker:
         line, message = self.python_error
         if line < _line_count(self.head):
             return False  # the code above is broken already: the compiler cannot tell
+        if error[0] > _line_count(self.head) + _line_count(insertion) + self.skipped_lines:
+            # WHY: the document's complaint (an empty body at the cursor, which the
+            # insertion fills) hid the rest of the file from the compiler; one found past
+            # the next line of code below the insertion was there already (a broken line
+            # further down, or the checked window ending inside a block: inspect.py's
+            # `else:`).
+            # What an insertion breaks is reported on it or on the line after it: an
+            # unclosed bracket or string at its opener, a missing body or a bad dedent
+            # on the next line of code.
+            return False
         return error != (line + _line_count(insertion) - 1, message)
 
 
@@ -130,8 +143,23 @@ def _checker(site: CompletionSite) -> _Checker | None:
         language, tree, python_error, _line_count(head) - 1
     )
     return _Checker(
-        language, head, tail, syntax.count_errors(tree.root_node), python_error, mid_line_broken
+        language,
+        head,
+        tail,
+        syntax.count_errors(tree.root_node),
+        python_error,
+        mid_line_broken,
+        _blank_or_comment_lines_after_first(tail),
     )
+
+
+def _blank_or_comment_lines_after_first(text: str) -> int:
+    count = 0
+    for line in NEWLINE_RE.split(text)[1:]:
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        count += 1
+    return count
 
 
 # A line that starts at column 0 with code: the top level of the file, outside any string.

@@ -933,3 +933,21 @@ def test_a_long_file_is_checked_from_a_top_level_line_not_from_inside_a_docstrin
     assert shown == "            return a.to_eng_string(context=self)"
     # ... and a line that does break the file is still refused there.
     assert postprocess("            return (a,\n", site) in ("", "            return (a,)")
+
+
+def test_a_body_that_fills_the_cursors_hole_is_kept_above_a_broken_block_further_down() -> None:
+    # Issue 17, the 1.5B model on real files: a whole function body at inspect.py's
+    # `_too_many` showed nothing. The document's own complaint (the empty body at the
+    # cursor) hid a broken block further down (there: the checked window ended at an
+    # `else:`); the body moved the compiler's first complaint down to it.
+    document = (
+        f"def too_many(args, given):\n    {CURSOR}\n\n"
+        "def other(a):\n    if a:\n        return 1\n    else:\n"
+    )
+    site = site_at(document, "block", "python")
+    body = "missing = len(args) - given\n    if missing:\n        return missing\n    return 0"
+    assert postprocess(body, site) == body
+    # What the insertion itself breaks is still refused: a missing body on the next line,
+    # an unclosed bracket.
+    assert postprocess("if given:", site) == ""
+    assert postprocess("return (args,", site) in ("", "return (args,)")
