@@ -41,17 +41,29 @@ SERVED_NAME = "qwen-coder"
 KV_CACHE_GB = 2
 _CUDA_ONLY = ("torchvision", "torchaudio", "torchcodec")
 
-# Run by the vLLM venv's python: the GGUF dequantized into a Hugging Face folder.
+# Run by the vLLM venv's python: the GGUF dequantized into a Hugging Face folder. Not
+# ``from_pretrained(gguf_file=...)`` then ``save_pretrained``: transformers 5 keeps a GGUF's
+# weights quantized and refuses to save them; its GGUF reader dequantizes them instead,
+# into a plain model built from the GGUF's own config.
 _CONVERT = """
 import sys
 from pathlib import Path
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 gguf, out = Path(sys.argv[1]), sys.argv[2]
 tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-model = AutoModelForCausalLM.from_pretrained(
-    gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16
-)
+config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+config.dtype = torch.bfloat16
+model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+tensors = load_gguf_checkpoint(
+    str(gguf), return_tensors=True, model_to_load=model, torch_dtype=torch.bfloat16
+)["tensors"]
+missing, unexpected = model.load_state_dict(tensors, strict=False)
+print("missing", missing, "unexpected", unexpected)
+if [m for m in missing if m != "lm_head.weight"] or unexpected:
+    raise SystemExit("the GGUF's tensors do not fit the model")
+model.tie_weights()
 model.save_pretrained(out)
 tokenizer.save_pretrained(out)
 print("saved", out)
