@@ -1,7 +1,9 @@
 """Real engines behind ``backend: openai`` and ``backend: llama-server`` (issue 14), with the
 default 0.5B model on loopback, each started once for this module: ``python -m
 llama_cpp.server`` (the llama-cpp-python[server] extra) and, when the typing benchmark has
-built it on this machine, llama.cpp's ``llama-server`` (skipped otherwise). A completion
+built it on this machine, llama.cpp's ``llama-server``, and when ``python -m
+benchmarks.vllm_engine setup`` ran here, vLLM's CPU backend through ``backend: openai``
+(each skipped otherwise; CI installs neither). A completion
 through the protocol on each, a code action through openai, and the same suggestions as
 the in-process engine (greedy) on each.
 
