@@ -1,14 +1,15 @@
 """Many editors on one engine (issue 14, item 4): N typists at once, for N in a list.
 
     .venv/bin/python -m benchmarks.bench_engine_load [--engine llama-server|llama-cpp-server|
-        in-process] [--typists 1,2,4,8] [--files textwrap.py] [--max-keystrokes N]
+        vllm|in-process] [--typists 1,2,4,8] [--files textwrap.py] [--max-keystrokes N]
         [--rounds N] [--threads T] [--seed N] [--model NAME] [--out PATH]
     .venv/bin/python -m benchmarks.bench_engine_load --engine-url http://GPU-BOX:8000/v1 \\
         [--engine-dialect openai|llama-server] [--engine-model NAME] [--typists 1,2,4,8,16]
 
 For each N the engine is started afresh (``llama-server`` with ``--parallel N``, one slot
-per editor, built by benchmarks/peer_llama_server.py; or ``python -m llama_cpp.server``,
-which answers one request at a time), then N typists run at once: N separate qwen-lsp
+per editor, built by benchmarks/peer_llama_server.py; ``python -m llama_cpp.server``,
+which answers one request at a time; or vLLM's CPU backend, which batches whatever comes,
+set up by benchmarks/vllm_engine.py), then N typists run at once: N separate qwen-lsp
 servers, each replaying typing as the typing benchmark does (benchmarks/typing_replay.py:
 its keystrokes, gaps, cancels and figures), each with its own seed so they type different
 spans. ``in-process`` starts no engine: each of the N servers loads its own model, as N
@@ -17,9 +18,10 @@ developers on one machine would. ``--engine-url`` points at an engine someone el
 
 Per N (benchmarks/engine_load.py, pure): p50/p95 keystroke-to-suggestion over every
 typist's shown suggestions, the share of pauses served within 300 ms, the engine's prompt
-tokens processed per keystroke (llama-server: its own counters at ``/metrics``, the
-prompts of cancelled requests included; other engines: prompt minus cached tokens of the
-answers, as they report them, "-" when they report none), requests cancelled, errors.
+tokens processed per keystroke (llama-server and vLLM: their own counters at ``/metrics``,
+the prompts of cancelled requests included, vLLM's cache hits left out; other engines:
+prompt minus cached tokens of the answers, as they report them, "-" when they report
+none), requests cancelled, errors.
 Prints a table, writes JSON (--out, default .artifacts/bench_engine_load.json) and a PNG
 next to it.
 """
@@ -38,12 +40,19 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_typing import DIALECTS, engine_configs, run_until_done
-from benchmarks.engine_load import ENGINE_COUNTERS, level_summary, metric, plot_levels, table
+from benchmarks.engine_load import (
+    ENGINE_COUNTERS,
+    VLLM_COUNTERS,
+    level_summary,
+    metric_sum,
+    plot_levels,
+    table,
+)
 from benchmarks.lsp_driver import REPO
 from benchmarks.typing_replay import run_config
 from benchmarks.typing_sources import load_sources
 
-ENGINES = ("llama-server", "llama-cpp-server", "in-process")
+ENGINES = ("llama-server", "llama-cpp-server", "vllm", "in-process")
 # How long llama-server may take to finish a cancelled prompt before its counters are read.
 SETTLE_SECONDS = 30.0
 
@@ -79,6 +88,10 @@ def start_engine(kind: str, typists: int, threads: int, log: Path) -> tuple[Any,
             ensure_built(), log, slots=typists, threads=threads, metrics=True
         )
         return _Started(engine), {"backend": "llama-server", "engineUrl": engine.url}
+    if kind == "vllm":
+        engine = engines.start_vllm(log, threads=threads)
+        options = {"backend": "openai", "engineUrl": engine.url, "engineModel": engines.ALIAS}
+        return _Started(engine), options
     engine = engines.start_llama_cpp_server(log, threads=threads)
     options = {"backend": "openai", "engineUrl": engine.url, "engineModel": engines.ALIAS}
     return _Started(engine), options
@@ -102,20 +115,23 @@ async def run_level(
     ]
 
 
-def engine_counters(url: str) -> dict[str, float | None]:
-    """llama-server's counters (``ENGINE_COUNTERS``) once it is idle (a cancelled prompt may
-    still run); None each when it keeps none (no ``--metrics``, another engine)."""
-    from benchmarks.engines import is_idle
+def engine_counters(url: str, kind: str = "llama-server") -> dict[str, float | None]:
+    """The engine's counters (llama-server's ``ENGINE_COUNTERS``, vLLM's ``VLLM_COUNTERS``)
+    once it is idle (a cancelled prompt may still run); None each when it keeps none (no
+    ``--metrics``, another engine)."""
+    from benchmarks.engines import is_idle, origin, vllm_is_idle
 
+    counters = VLLM_COUNTERS if kind == "vllm" else ENGINE_COUNTERS
+    idle = vllm_is_idle if kind == "vllm" else is_idle
     try:
         deadline = time.monotonic() + SETTLE_SECONDS
-        while time.monotonic() < deadline and not is_idle(url):
+        while time.monotonic() < deadline and not idle(url):
             time.sleep(0.2)
-        with urllib.request.urlopen(url + "/metrics", timeout=10) as answer:
+        with urllib.request.urlopen(origin(url) + "/metrics", timeout=10) as answer:
             text = answer.read().decode()
     except OSError:
-        return dict.fromkeys(ENGINE_COUNTERS)
-    return {key: metric(text, name) for key, name in ENGINE_COUNTERS.items()}
+        return dict.fromkeys(counters)
+    return {key: metric_sum(text, name) for key, name in counters.items()}
 
 
 def _difference(
@@ -162,11 +178,14 @@ async def main_async(args: argparse.Namespace) -> int:
             )
         options = {**({"model": args.model} if args.model else {}), **options}
         with started:
-            native = options.get("backend") == "llama-server"
+            # The engines whose counters this benchmark reads (ones it started, or any
+            # llama-server).
+            kind = "vllm" if not given and args.engine == "vllm" else "llama-server"
+            native = kind == "vllm" or options.get("backend") == "llama-server"
             url = options.get("engineUrl", "")
-            before = await asyncio.to_thread(engine_counters, url) if native else {}
+            before = await asyncio.to_thread(engine_counters, url, kind) if native else {}
             results = await run_level(args, n, options, out)
-            after = await asyncio.to_thread(engine_counters, url) if native else {}
+            after = await asyncio.to_thread(engine_counters, url, kind) if native else {}
         levels.append(level_summary(n, results, _difference(after, before) if native else None))
         typist_runs[str(n)] = [_without_samples(r) for r in results]
     print()

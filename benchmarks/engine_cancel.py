@@ -2,22 +2,24 @@
 generating for nobody?
 
 For each engine: a long answer is asked through the remote backend exactly as the server
-asks it (``backend: openai`` for llama-cpp-python's server, ``backend: llama-server`` for
-llama.cpp's), read for a few pieces and closed (``keep_going`` says stop, as a newer
-keystroke does). Then:
+asks it (``backend: openai`` for llama-cpp-python's server and vLLM, ``backend:
+llama-server`` for llama.cpp's), read for a few pieces and closed (``keep_going`` says
+stop, as a newer keystroke does). Then:
 
 - the tokens the engine generated for it after the close: llama-server's counter of
-  predicted tokens (/metrics) once it is idle, minus the tokens read; llama-cpp-python's
+  predicted tokens (/metrics) once it is idle, minus the tokens read (vLLM: its
+  ``vllm:generation_tokens_total`` once it runs no request); llama-cpp-python's
   server logs llama.cpp's figures of every answer it finishes (``eval time ... runs``): a
   line for the closed answer means it ran to its end;
 - how long a one-token request sent right after the close waits, against the same
   request on the idle engine: an engine that goes on generating makes the next keystroke
   wait for it.
 
-    .venv/bin/python -m benchmarks.engine_cancel [--engines llama-cpp-server,llama-server]
+    .venv/bin/python -m benchmarks.engine_cancel [--engines llama-cpp-server,llama-server,vllm]
 
 One engine at a time, one thread each (same-run comparisons only). llama-server must have
-been built (``python -m benchmarks.peer_llama_server``); it is skipped otherwise.
+been built (``python -m benchmarks.peer_llama_server``) and vLLM set up (``python -m
+benchmarks.vllm_engine setup``); each is skipped otherwise.
 """
 
 from __future__ import annotations
@@ -26,17 +28,22 @@ import argparse
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.engine_load import ENGINE_COUNTERS, metric
+from benchmarks.engine_load import ENGINE_COUNTERS, VLLM_COUNTERS, metric_sum
 from benchmarks.engines import (
     ALIAS,
     Engine,
     is_idle,
     llama_server_binary,
+    origin,
     start_llama_cpp_server,
     start_llama_server,
+    start_vllm,
+    vllm_is_idle,
+    vllm_ready,
 )
 from qwen_lsp.engine import Backend, GenerationLimits, Special
 from qwen_lsp.engine_setup import load_remote_backend
@@ -99,11 +106,27 @@ def _timed(backend: Backend, prompt: list[str | Special], tokens: int) -> tuple[
     return time.monotonic() - started, generated
 
 
-def _predicted_total(engine: Engine) -> float:
-    with urllib.request.urlopen(engine.url + "/metrics", timeout=10) as answer:
+def _predicted_total(engine: Engine, name: str) -> float:
+    with urllib.request.urlopen(origin(engine.url) + "/metrics", timeout=10) as answer:
         text = answer.read().decode()
-    found = metric(text, ENGINE_COUNTERS["generated_tokens"])
+    found = metric_sum(text, name)
     return float("nan") if found is None else found
+
+
+def _counted_after_close(
+    engine: Engine, backend: Backend, counter: str, idle: Callable[[str], bool]
+) -> tuple[int, float, float, str]:
+    """Close a long answer after a few pieces, send the probe, and read the engine's counter
+    of generated tokens once it is idle: (pieces, close seconds, probe seconds, tokens
+    generated after the close)."""
+    before = _predicted_total(engine, counter)
+    pieces, close, _ = _generate(backend, LONG, LONG_TOKENS, READ_PIECES)
+    probe_after = _timed(backend, PROBE, 1)[0]
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while not idle(engine.url) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    after = _predicted_total(engine, counter) - before - pieces - 1  # the probe's one token
+    return pieces, close, probe_after, f"{after:.0f}"
 
 
 def _finished_lines(log: Path) -> int:
@@ -115,14 +138,15 @@ def measure(name: str, engine: Engine, backend: Backend) -> Figures:
     probe_idle = min(_timed(backend, PROBE, 1)[0] for _ in range(3))
     full, full_tokens = _timed(backend, LONG, LONG_TOKENS)
     if name == "llama-server":
-        before = _predicted_total(engine)
-        pieces, close, _ = _generate(backend, LONG, LONG_TOKENS, READ_PIECES)
-        probe_after = _timed(backend, PROBE, 1)[0]
-        deadline = time.monotonic() + SETTLE_SECONDS
-        while not is_idle(engine.url) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        after = _predicted_total(engine) - before - pieces - 1  # the probe's one token
-        after_close = f"{after:.0f}"
+        counter = ENGINE_COUNTERS["generated_tokens"]
+        pieces, close, probe_after, after_close = _counted_after_close(
+            engine, backend, counter, is_idle
+        )
+    elif name == "vllm":
+        counter = VLLM_COUNTERS["generated_tokens"]
+        pieces, close, probe_after, after_close = _counted_after_close(
+            engine, backend, counter, vllm_is_idle
+        )
     else:
         finished = _finished_lines(engine.log)
         pieces, close, _ = _generate(backend, LONG, LONG_TOKENS, READ_PIECES)
@@ -142,7 +166,7 @@ def measure(name: str, engine: Engine, backend: Backend) -> Figures:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--engines", default="llama-cpp-server,llama-server")
+    parser.add_argument("--engines", default="llama-cpp-server,llama-server,vllm")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="qwen-lsp-engine-cancel-"))
@@ -157,6 +181,14 @@ def main() -> int:
                 binary, folder / "llama_server.log", threads=args.threads, metrics=True
             )
             settings = Settings(backend="llama-server", engineUrl=engine.url, model=DEFAULT_MODEL)
+        elif name == "vllm":
+            if not vllm_ready():
+                print("vllm: not set up (python -m benchmarks.vllm_engine setup); skipped")
+                continue
+            engine = start_vllm(folder / "vllm.log", args.threads)
+            settings = Settings(
+                backend="openai", engineUrl=engine.url, engineModel=ALIAS, model=DEFAULT_MODEL
+            )
         else:
             engine = start_llama_cpp_server(folder / "llama_cpp_server.log", args.threads)
             settings = Settings(

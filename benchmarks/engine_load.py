@@ -29,10 +29,12 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def metric(text: str, name: str) -> float | None:
-    """A counter of a Prometheus text page (llama-server's ``/metrics``), None if absent."""
-    found = re.search(rf"^{re.escape(name)}\s+(\S+)", text, re.MULTILINE)
-    return float(found.group(1)) if found else None
+def metric_sum(text: str, name: str) -> float | None:
+    """A metric of a Prometheus text page summed over its labelled series (vLLM labels
+    each by engine and model: ``name{engine="0",model_name="m"} 12.0``), None if absent."""
+    pattern = rf"^{re.escape(name)}(?:\{{[^}}]*\}})?\s+(\S+)"
+    found = re.findall(pattern, text, re.MULTILINE)
+    return sum(float(value) for value in found) if found else None
 
 
 # llama-server's counters of the prompt tokens it evaluated (cached ones left out) and the
@@ -41,6 +43,22 @@ ENGINE_COUNTERS = {
     "prompt_tokens": "llamacpp:prompt_tokens_total",
     "generated_tokens": "llamacpp:tokens_predicted_total",
 }
+# vLLM's: every prompt token it prefilled and the ones its prefix cache served (so the
+# tokens it evaluated are their difference), and the tokens it generated.
+VLLM_COUNTERS = {
+    "prompt_tokens": "vllm:prompt_tokens_total",
+    "cached_tokens": "vllm:prompt_tokens_cached_total",
+    "generated_tokens": "vllm:generation_tokens_total",
+}
+
+
+def evaluated_prompt_tokens(counters: Mapping[str, float | None]) -> float | None:
+    """The prompt tokens an engine evaluated over a span, from its counters' differences:
+    llama-server counts only those; vLLM counts all, and its cache hits apart."""
+    prompt = counters.get("prompt_tokens")
+    if prompt is None:
+        return None
+    return prompt - (counters.get("cached_tokens") or 0)
 
 
 def level_summary(
@@ -64,7 +82,7 @@ def level_summary(
     tokens = [r.get("tokens") or {} for r in results]
     prompt = sum(t.get("prompt") or 0 for t in tokens)
     processed = sum(t.get("processed") or 0 for t in tokens)
-    counted = (engine or {}).get("prompt_tokens")
+    counted = evaluated_prompt_tokens(engine or {})
     if counted is not None and events:
         per_keystroke: float | None = round(counted / len(events), 1)
         source = "engine counters"

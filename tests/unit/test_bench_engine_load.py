@@ -90,6 +90,7 @@ def test_command_line() -> None:
         ["--typists", "1,2", "--engine", "in-process", "--files", "a.py, b.c"]
     )
     assert args.typists == [1, 2] and args.files == ["a.py", "b.c"]
+    assert bench_engine_load.parse_args(["--engine", "vllm"]).engine == "vllm"
     with pytest.raises(argparse.ArgumentTypeError):
         bench_engine_load.parse_typists("0,2")
     with pytest.raises(SystemExit):
@@ -103,8 +104,8 @@ def test_llama_servers_own_counters_count_cancelled_prompts_too() -> None:
         "llamacpp:prompt_tokens_total 1200\n"
         "llamacpp:tokens_predicted_total 96\n"
     )
-    assert engine_load.metric(page, "llamacpp:prompt_tokens_total") == 1200.0
-    assert engine_load.metric(page, "llamacpp:nope") is None
+    assert engine_load.metric_sum(page, "llamacpp:prompt_tokens_total") == 1200.0
+    assert engine_load.metric_sum(page, "llamacpp:nope") is None
     typist = _typist([_record(0.0, 0.1, "x", 0.2), _record(0.2, None, "", 0.2)], 30, 0)
     counters = {"prompt_tokens": 1200.0, "generated_tokens": 96.0}
     level = engine_load.level_summary(1, [typist], counters)
@@ -114,3 +115,28 @@ def test_llama_servers_own_counters_count_cancelled_prompts_too() -> None:
     level = engine_load.level_summary(1, [typist], unknown)
     assert level["engine_tokens_per_keystroke"] == 15.0
     assert level["engine_tokens_from"] == "answers"
+
+
+VLLM_PAGE = (
+    "# HELP vllm:prompt_tokens_total Number of prefill tokens processed.\n"
+    "# TYPE vllm:prompt_tokens_total counter\n"
+    'vllm:prompt_tokens_total{engine="0",model_name="qwen-coder"} 900.0\n'
+    'vllm:prompt_tokens_total{engine="1",model_name="qwen-coder"} 100.0\n'
+    'vllm:prompt_tokens_cached_total{engine="0",model_name="qwen-coder"} 640.0\n'
+    'vllm:prompt_tokens_cached_by_source_total{engine="0",source="device"} 640.0\n'
+    'vllm:generation_tokens_total{engine="0",model_name="qwen-coder"} 42.0\n'
+)
+
+
+def test_vllms_labelled_counters_are_summed_and_its_cache_hits_left_out() -> None:
+    counters = {
+        key: engine_load.metric_sum(VLLM_PAGE, name)
+        for key, name in engine_load.VLLM_COUNTERS.items()
+    }
+    # Both engines' series, and not the cached-by-source counter whose name starts alike.
+    assert counters == {"prompt_tokens": 1000.0, "cached_tokens": 640.0, "generated_tokens": 42.0}
+    assert engine_load.metric_sum(VLLM_PAGE, "vllm:prompt_tokens_cached") is None
+    typist = _typist([_record(0.0, 0.1, "x", 0.2), _record(0.2, None, "", 0.2)], 30, 0)
+    level = engine_load.level_summary(1, [typist], counters)
+    assert level["engine_tokens_per_keystroke"] == 180.0  # (1000 - 640) / 2 keystrokes
+    assert level["engine_tokens_from"] == "engine counters"
