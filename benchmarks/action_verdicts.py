@@ -166,7 +166,7 @@ def _functions_named(language: str, text: str, name: str) -> list[Node]:
     return found
 
 
-def _function_in(language: str, text: str, old: str, name: str, line: int) -> Node | None:
+def function_in(language: str, text: str, old: str, name: str, line: int) -> Node | None:
     """In ``text``, the definition that is, in ``old``, the one named ``name`` nearest to
     ``line`` (0-based): the same rank among those of that name (a getter and a setter
     share one; lines move when documentation is added above)."""
@@ -182,7 +182,7 @@ def has_doc(language: str, text: str, name: str, line: int, old: str | None = No
     """Whether the function ``name`` near ``line`` (of ``old``, the text before the edit;
     default ``text``) is documented: a docstring in Python, else a comment on the line
     directly above it (attributes and decorators skipped)."""
-    node = _function_in(language, text, text if old is None else old, name, line)
+    node = function_in(language, text, text if old is None else old, name, line)
     if node is None:
         return False
     if language == "python":
@@ -200,7 +200,7 @@ def has_doc(language: str, text: str, name: str, line: int, old: str | None = No
 
 
 def _count_annotations(language: str, text: str, old: str, name: str, line: int) -> int:
-    node = _function_in(language, text, old, name, line)
+    node = function_in(language, text, old, name, line)
     if node is None:
         return 0
     return len(_annotation_spans(language, node))
