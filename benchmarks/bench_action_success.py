@@ -37,7 +37,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from benchmarks import action_bugs, action_report, action_verdicts
+from benchmarks import action_bugs, action_calls, action_report, action_verdicts
 from benchmarks.action_corpus import FunctionSample, load_corpus
 from benchmarks.bench_actions import ActionSession, code_actions
 from benchmarks.lsp_driver import REPO, to_plain
@@ -75,14 +75,21 @@ def judge(
                 return action_verdicts.Verdict(action_verdicts.BAD, "the file does not parse")
             return action_verdicts.Verdict(action_verdicts.GOOD, "parses (not run)")
         if action == "simplify" and language == "python":
-            lines = text.split("\n")
-            function = "\n".join(lines[sample.start_line : sample.end_line + 1])
-            return action_verdicts.simplify_verdict(
+            function = _function_source(sample, text)
+            verdict = action_verdicts.simplify_verdict(
                 module, text, new, sample.name, function, SANDBOX_SECONDS
             )
+            if verdict.outcome == action_verdicts.UNCHECKED:  # no doctests: generated calls
+                return action_calls.calls_verdict(text, new, sample.name, function, SANDBOX_SECONDS)
+            return verdict
     except Exception as exc:  # a verdict that cannot be reached is said, not fatal
         return action_verdicts.Verdict(action_verdicts.UNCHECKED, f"verdict failed: {exc!r}")
     return action_verdicts.Verdict(action_verdicts.UNCHECKED)
+
+
+def _function_source(sample: FunctionSample, text: str) -> str:
+    lines = text.split("\n")
+    return "\n".join(lines[sample.start_line : sample.end_line + 1])
 
 
 class AnswerLog:
@@ -256,8 +263,19 @@ async def run_fix(
 def fix_judge(
     sample: FunctionSample, bug: action_bugs.Bug, original: str, new: str
 ) -> action_verdicts.Verdict:
+    def behaviour(old: str, changed: str) -> action_verdicts.Verdict:
+        function = _function_source(sample, original)
+        return action_calls.calls_verdict(old, changed, sample.name, function, SANDBOX_SECONDS)
+
     try:
-        return action_bugs.fix_verdict(sample.language, original, new, sample, bug)
+        return action_bugs.fix_verdict(
+            sample.language,
+            original,
+            new,
+            sample,
+            bug,
+            behaviour=behaviour if sample.language == "python" else None,
+        )
     except Exception as exc:  # a verdict that cannot be reached is said, not fatal
         return action_verdicts.Verdict(action_verdicts.UNCHECKED, f"verdict failed: {exc!r}")
 
