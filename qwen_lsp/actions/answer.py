@@ -13,11 +13,11 @@ import textwrap
 from collections.abc import Sequence
 
 from qwen_lsp import languages, postprocess
-from qwen_lsp.actions import pytypes, reconcile
+from qwen_lsp.actions import linefix, pytypes, reconcile
 from qwen_lsp.actions.checks import check_change
 from qwen_lsp.actions.edits import ActionResult, FileChange, OffsetEdit, line_diff
-from qwen_lsp.actions.prompt import ActionInput, PromptPlan, stem_and_ext
-from qwen_lsp.actions.target import definition_name, parse
+from qwen_lsp.actions.prompt import ActionInput, PromptPlan, reported_lines, stem_and_ext
+from qwen_lsp.actions.target import definition_name, is_definition, parse
 from qwen_lsp.actions.text import dedent, indent_of, line_end, newline_of
 
 # --- the answer -----------------------------------------------------------------------------
@@ -238,6 +238,15 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
             if rebuilt is not None:
                 return _placed(action, rebuilt, newline, _imports_for(action, rebuilt, newline))
         elif spec.rewrite and spec.keep_names:
+            if plan.reply == "lines" and not _defines(language, code, target.names):
+                # The corrected lines alone, as asked: they replace the reported ones.
+                fixed = linefix.with_fixed_lines(
+                    text, target.start, target.end, reported_lines(action), code
+                )
+                if fixed is not None:
+                    return _placed(action, fixed, newline)
+                if linefix.is_lines(code):  # not the body: lines of it, found nowhere
+                    return _refuse("the model's answer does not read like the reported lines")
             code = reconcile.trimmed_rewrite(snapshot, target, code)
     if spec.check == "tests" and language is not None:
         code = complete_statements(dedent(code), language)
@@ -262,6 +271,20 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
     else:
         new_code = reindent(code, indent, file_unit)
     return _placed(action, new_code, newline)
+
+
+def _defines(language: str, code: str, names: Sequence[str]) -> bool:
+    """Whether ``code`` (an answer) defines one of ``names``: the whole target rewritten."""
+    if not names:
+        return False
+    snapshot, root = parse(language, code)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if is_definition(node, language) and definition_name(node, snapshot) in names:
+            return True
+        stack.extend(node.children)
+    return False
 
 
 def _imports_for(action: ActionInput, rebuilt: str, newline: str) -> tuple[OffsetEdit, ...]:

@@ -22,7 +22,8 @@ AnswerKind = Literal["code", "text"]
 # What the model is asked to write for a single definition: the code rewritten, or only
 # the part the action changes (its documentation, its signatures), which is shorter,
 # so faster, and what small models write anyway. The server puts it into the code.
-Reply = Literal["code", "doc", "signatures"]
+# A fix of problems the editor reports on some lines: those lines, corrected.
+Reply = Literal["code", "doc", "signatures", "lines"]
 Check = Literal["", "docstring", "annotations", "tests"]
 
 CUSTOM_PREFIX = "custom:"
@@ -67,13 +68,14 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
         kind="quickfix",
         system=(
             "You are an expert {language} programmer who fixes bugs. Change as little as "
-            "possible: keep names, structure, comments and formatting. " + CODE_REPLY
+            "possible: keep names, structure, comments and formatting."
         ),
-        prompt=_CODE_BLOCK + "{diagnostics}Task: fix the bugs in this code{fix_hint}.",
+        prompt=_CODE_BLOCK + "{diagnostics}Task: fix the bugs in this code{fix_hint}. {reply}",
         placement="replace",
         rewrite=True,
         keep_names=True,
         widen_line=True,
+        reply="lines",
     ),
     ActionSpec(
         id="explain",

@@ -1,0 +1,111 @@
+"""Fix with the editor's diagnostics: the model is asked for the corrected line(s) alone
+and they are put in the place of the reported ones (qwen_lsp/actions/linefix.py)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from qwen_lsp.actions.answer import result_for_answer
+from qwen_lsp.actions.catalogue import CODE_REPLY, find_spec
+from qwen_lsp.actions.edits import ActionResult
+from qwen_lsp.actions.linefix import with_fixed_lines
+from qwen_lsp.actions.prompt import ActionInput, Diagnostic, build_prompt, fill, placeholder_values
+from qwen_lsp.actions.target import find_target
+from qwen_lsp.chat import ChatTemplate
+from qwen_lsp.documents import Snapshot
+
+PY = '''import os
+
+
+class Totals:
+    def total(self, values, limit=10):
+        """Sum of the values up to the limit."""
+        result = 0
+        for value in values:
+            if value > limit:
+                break
+            result += value
+        return min(result, len(values))
+'''
+NAME_BUG = PY.replace("for value in values:", "for value in vaules:")
+COLON_BUG = PY.replace("if value > limit:", "if value > limit")
+
+
+def _action(text: str, needle: str, message: str, with_diagnostic: bool = True) -> ActionInput:
+    snapshot = Snapshot.build("file:///w/totals.py", "python", 1, text)
+    at = text.index(needle)
+    line = text[:at].count("\n")
+    target = find_target(snapshot, at, at + len(needle), widen_line=True, line_fallback=True)
+    spec = find_spec("fix")
+    assert target is not None and spec is not None
+    found = (Diagnostic(line, message, "ruff", "F821"),) if with_diagnostic else ()
+    return ActionInput(spec, snapshot, target, found)
+
+
+def _result(action: ActionInput, answer: str) -> ActionResult:
+    plan = build_prompt(action, ChatTemplate.from_template(None), lambda s: len(s) // 4 + 1, 100)
+    return result_for_answer(action, answer, plan)
+
+
+def _new_text(result: ActionResult) -> str:
+    assert result.ok, result.message
+    [change] = result.changes
+    return change.new_text()
+
+
+def test_the_model_is_asked_for_the_reported_lines_alone() -> None:
+    action = _action(NAME_BUG, "vaules", "Undefined name `vaules`")
+    user = fill(action.spec.prompt, placeholder_values(action, ""))
+    assert "- line 4 (`for value in vaules:`): Undefined name `vaules` (ruff F821)" in user
+    assert "the corrected line(s) alone" in user and CODE_REPLY not in user
+    plan = build_prompt(action, ChatTemplate.from_template(None), lambda s: len(s) // 4, 100)
+    assert plan.reply == "lines" and plan.max_tokens <= 200
+    # Without a diagnostic: the whole code, and no "keep every line as it is".
+    bare = _action(NAME_BUG, "vaules", "", with_diagnostic=False)
+    user = fill(bare.spec.prompt, placeholder_values(bare, ""))
+    assert user.endswith(CODE_REPLY) and "exactly as it is" not in user
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "for value in values:\n```\n",  # the line alone, as asked
+        "        for value in values:\n```\n",  # at the document's indentation
+        # with the line above it, as context
+        "result = 0\nfor value in values:\n```\n",
+        # with the line below it (its indentation relative to the first)
+        "for value in values:\n    if value > limit:\n```\n",
+    ],
+)
+def test_corrected_lines_replace_the_reported_one(answer: str) -> None:
+    action = _action(NAME_BUG, "vaules", "Undefined name `vaules`")
+    assert _new_text(_result(action, answer)) == PY
+
+
+def test_a_syntax_error_fixed_on_its_line() -> None:
+    action = _action(COLON_BUG, "if value > limit", "expected ':'")
+    assert _new_text(_result(action, "if value > limit:\n```\n")) == PY
+
+
+def test_a_whole_function_is_still_taken_as_a_rewrite() -> None:
+    answer = textwrap.dedent(PY.split("class Totals:\n")[1]) + "```\n"
+    action = _action(NAME_BUG, "vaules", "Undefined name `vaules`")
+    assert _new_text(_result(action, answer)) == PY
+
+
+def test_lines_found_nowhere_are_refused_not_put_as_the_body() -> None:
+    action = _action(NAME_BUG, "vaules", "Undefined name `vaules`")
+    result = _result(action, "print('done')\n```\n")
+    assert not result.ok and "does not read like the reported lines" in result.message
+
+
+def test_with_fixed_lines_keeps_everything_else() -> None:
+    start = NAME_BUG.index("    def total")
+    line = NAME_BUG[: NAME_BUG.index("vaules")].count("\n")
+    fixed = with_fixed_lines(NAME_BUG, start, len(NAME_BUG) - 1, [line], "for value in values:")
+    assert fixed == PY[start:-1]
+    assert with_fixed_lines(NAME_BUG, start, len(NAME_BUG) - 1, [line], "x = 1") is None
+    assert with_fixed_lines(NAME_BUG, start, len(NAME_BUG) - 1, [], "for v in values:") is None
+    assert with_fixed_lines(NAME_BUG, start, len(NAME_BUG) - 1, [0], "import os") is None
