@@ -247,7 +247,10 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
                     return _placed(action, fixed, newline)
                 if linefix.is_lines(code):  # not the body: lines of it, found nowhere
                     return _refuse("the model's answer does not read like the reported lines")
-            code = reconcile.trimmed_rewrite(snapshot, target, code)
+            trimmed = reconcile.trimmed_rewrite(snapshot, target, code)
+            if trimmed is None:
+                return _refuse("the model's answer cuts the function's body off")
+            code = trimmed
     if spec.check == "tests" and language is not None:
         code = complete_statements(dedent(code), language)
     file_unit = postprocess.detect_indent_unit(text)

@@ -109,3 +109,44 @@ def test_with_fixed_lines_keeps_everything_else() -> None:
     assert with_fixed_lines(NAME_BUG, start, len(NAME_BUG) - 1, [line], "x = 1") is None
     assert with_fixed_lines(NAME_BUG, start, len(NAME_BUG) - 1, [], "for v in values:") is None
     assert with_fixed_lines(NAME_BUG, start, len(NAME_BUG) - 1, [0], "import os") is None
+
+
+# -- rewrites whose body a small model cut off --------------------------------------------------
+
+TURTLE = """class RawTurtle(TPen):
+    def __init__(self, canvas=None, shape=_CFG["shape"]):
+        if isinstance(canvas, _Screen):
+            self.screen = canvas
+        else:
+            raise TurtleGraphicsError("bad canvas argument %s" % canvas)
+        screen = self.screen
+        screen._turtles.append(self)
+        self.turtle = _TurtleImage(screen, shape)
+"""
+
+
+def test_a_rewrite_whose_tail_fell_out_of_the_method_is_refused() -> None:
+    # Recorded from the 0.5B model asked to simplify RawTurtle.__init__: the last
+    # statements at the class's level, where they would no longer be the method's.
+    answer = (
+        "import types\n\nclass RawTurtle(TPen):\n"
+        '    def __init__(self, canvas=None, shape=_CFG["shape"]):\n'
+        "        if isinstance(canvas, _Screen):\n            self.screen = canvas\n"
+        '        else:\n            raise TurtleGraphicsError("bad canvas argument %s" % canvas)\n'
+        "\n    screen = self.screen\n    screen._turtles.append(self)\n"
+        "    self.turtle = _TurtleImage(screen, shape)\n```\n"
+    )
+    snapshot = Snapshot.build("file:///w/turtle.py", "python", 1, TURTLE)
+    at = TURTLE.index("__init__")
+    target = find_target(snapshot, at, at, line_fallback=True)
+    spec = find_spec("simplify")
+    assert target is not None and spec is not None
+    result = _result(ActionInput(spec, snapshot, target), answer)
+    assert not result.ok and "cuts the function's body off" in result.message
+    # Example calls after a whole function use no parameter of it: dropped, as before.
+    example = answer.replace(
+        "\n    screen = self.screen\n    screen._turtles.append(self)\n"
+        "    self.turtle = _TurtleImage(screen, shape)\n",
+        "        self.screen._turtles.append(self)\n\n\nturtle = RawTurtle(None)\n",
+    )
+    assert _result(ActionInput(spec, snapshot, target), example).ok
