@@ -358,6 +358,29 @@ def comment_verdict(language: str, old: str, new: str) -> Verdict:
     return Verdict(GOOD)
 
 
+def layout_only(language: str, old: str, new: str) -> str:
+    """Why a rewrite simplified nothing ("" when it changed the code): its tokens are the
+    same once comments, docstrings and JavaScript's statement-ending semicolons are set
+    aside."""
+
+    def code(text: str) -> list[str]:
+        return [t for t in tokens(language, without_docs(language, text)) if t != ";"]
+
+    if code(old) != code(new):
+        return ""
+
+    def documentation(text: str) -> list[str]:
+        source, root = _root(language, text)
+        return [
+            source[n.start_byte : n.end_byte].decode("utf-8", "replace")
+            for n in _walk(root)
+            if n.type in _COMMENTS or (language == "python" and _is_docstring(n))
+        ]
+
+    dropped = not set(documentation(old)) <= set(documentation(new))
+    return "only the layout changed" + (" (comments dropped)" if dropped else "")
+
+
 def parses(language: str, text: str) -> bool:
     _, root = _root(language, text)
     return not root.has_error

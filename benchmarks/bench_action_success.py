@@ -74,6 +74,10 @@ def judge(
             if not action_verdicts.parses(language, new):
                 return action_verdicts.Verdict(action_verdicts.BAD, "the file does not parse")
             return action_verdicts.Verdict(action_verdicts.GOOD, "parses (not run)")
+        if action == "simplify":
+            layout = action_verdicts.layout_only(language, text, new)
+            if layout:
+                return action_verdicts.Verdict(action_verdicts.BAD, layout)
         if action == "simplify" and language == "python":
             function = _function_source(sample, text)
             verdict = action_verdicts.simplify_verdict(

@@ -250,7 +250,7 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
             trimmed = reconcile.trimmed_rewrite(snapshot, target, code)
             if trimmed is None:
                 return _refuse("the model's answer cuts the function's body off")
-            code = trimmed
+            code = with_leading_comments(text[target.start : target.end], trimmed)
     if spec.check == "tests" and language is not None:
         code = complete_statements(dedent(code), language)
     file_unit = postprocess.detect_indent_unit(text)
@@ -274,6 +274,26 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
     else:
         new_code = reindent(code, indent, file_unit)
     return _placed(action, new_code, newline)
+
+
+_COMMENT_START = ("#", "//", "/*", "*", "--")
+
+
+def with_leading_comments(target_code: str, code: str) -> str:
+    """A rewrite with the comment lines that stood above the target's code (its doc
+    comment), when the model left them out: rewriting a function is no reason to drop
+    its documentation."""
+    lead = []
+    for line in target_code.replace("\r\n", "\n").split("\n"):
+        if not line.strip().startswith(_COMMENT_START):
+            break
+        lead.append(line)
+    lines = code.strip("\n").split("\n")
+    if not lead or not lines[0].strip() or lines[0].strip().startswith(_COMMENT_START):
+        return code
+    indent = indent_of(lines[0])
+    kept = [indent + line for line in dedent("\n".join(lead)).split("\n")]
+    return "\n".join(kept + lines)
 
 
 def _defines(language: str, code: str, names: Sequence[str]) -> bool:

@@ -53,6 +53,9 @@ class ActionSpec:
     max_tokens: int = 0  # 0: derived from the size of the code
     preferred: bool = False
     reply: Reply = "code"
+    # The answer must change the code itself: one that only reformats it, or drops its
+    # comments, did not do what the action says (Simplify).
+    changes_code: bool = False
 
 
 CODE_REPLY = (  # what rewrites are asked for
@@ -144,6 +147,7 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
         placement="replace",
         rewrite=True,
         keep_names=True,
+        changes_code=True,
     ),
     ActionSpec(
         id="tests",

@@ -61,6 +61,11 @@ def check_change(action: ActionInput, change: FileChange) -> str:
         if marker is not None and not marker.search(added):
             return "the model's answer contains no tests"
     old_region = (action.target.start, action.target.end)
+    if spec.changes_code and language is not None:
+        if _tokens(language, change.base_text, *old_region, _is_layout) == _tokens(
+            language, new_text, *region, _is_layout
+        ):
+            return "the model's answer only changes the layout or the comments, not the code"
     if spec.check == "docstring" and language is not None:
         if not _has_doc(language, new_text, *region, action.target.names):
             return "the model did not add a docstring"
@@ -138,6 +143,20 @@ def _is_doc(node: Node) -> bool:
         and parent is not None
         and parent.type in ("block", "module")
         and parent.named_children[0] == node
+    )
+
+
+def _is_layout(node: Node) -> bool:
+    """What does not change what code does: comments, docstrings, and the semicolons
+    JavaScript's automatic insertion would put there anyway (statement ends only)."""
+    if _is_doc(node):
+        return True
+    parent = node.parent
+    return (
+        node.type == ";"
+        and parent is not None
+        and parent.type.endswith(("statement", "declaration"))
+        and node.next_sibling is None
     )
 
 

@@ -1052,6 +1052,6 @@ def test_fake_backend_contains_keys() -> None:
 
 
 def test_edits_parse() -> None:
-    new = new_text(run(PY, "return x", "simplify", "def free(x):\n    return x  # same\n```"))
+    new = new_text(run(PY, "return x", "simplify", "def free(x):\n    return +x  # same\n```"))
     tree = syntax.get_parser("python").parse(new.encode())
     assert syntax.count_errors(tree.root_node) == 0

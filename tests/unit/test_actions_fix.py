@@ -150,3 +150,44 @@ def test_a_rewrite_whose_tail_fell_out_of_the_method_is_refused() -> None:
         "        self.screen._turtles.append(self)\n\n\nturtle = RawTurtle(None)\n",
     )
     assert _result(ActionInput(spec, snapshot, target), example).ok
+
+
+# -- Simplify: the code must change, its documentation stays -----------------------------------
+
+JS = """const path = require('path')
+
+// Returns the usage instructions.
+function usage (commands) {
+  return commands.map((c) => '  - ' + c).join('\\n')
+}
+"""
+
+
+def _simplify(text: str, language_id: str, needle: str, answer: str) -> ActionResult:
+    uri = "file:///w/cli.js" if language_id == "javascript" else "file:///w/m.py"
+    snapshot = Snapshot.build(uri, language_id, 1, text)
+    at = text.index(needle)
+    target = find_target(snapshot, at, at, line_fallback=True)
+    spec = find_spec("simplify")
+    assert target is not None and spec is not None
+    return _result(ActionInput(spec, snapshot, target), answer)
+
+
+def test_a_simplification_that_only_reformats_is_refused() -> None:
+    # Recorded from the 0.5B model (npm's node-gyp `usage`): the doc comment dropped,
+    # the space before the parameters gone, a semicolon added; nothing simplified.
+    answer = (
+        "function usage(commands) {\n  return commands.map((c) => '  - ' + c).join('\\n');\n"
+        "}\n```\n"
+    )
+    result = _simplify(JS, "javascript", "usage (", answer)
+    assert not result.ok and "only changes the layout or the comments" in result.message
+
+
+def test_a_real_simplification_keeps_the_doc_comment_above() -> None:
+    answer = (
+        "function usage(commands) {\n  return commands.map((c) => `  - ${c}`).join('\\n')\n}\n```\n"
+    )
+    new = _new_text(_simplify(JS, "javascript", "usage (", answer))
+    assert "// Returns the usage instructions.\nfunction usage(commands) {\n" in new
+    assert new.startswith("const path = require('path')\n\n//")
