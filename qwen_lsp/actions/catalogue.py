@@ -143,7 +143,15 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
             "You are an expert {language} programmer who refactors code to be simpler and "
             "more readable without changing its behaviour or its interface. " + CODE_REPLY
         ),
-        prompt=_CODE_BLOCK + "Task: simplify this code. Keep its names and behaviour.",
+        # Asked only to "simplify", the 0.5B model mostly copies the code back, or changes
+        # its layout; asked for the smallest change and shown what one looks like, it
+        # makes one more often.
+        prompt=(
+            _CODE_BLOCK + "Task: simplify this code with the smallest change that makes it "
+            "simpler: for example drop a redundant variable, branch or check, merge nested "
+            "conditions, return early, or use a built-in or a comprehension. Keep its names, "
+            "comments and behaviour, and every line you do not need to change exactly as it is."
+        ),
         placement="replace",
         rewrite=True,
         keep_names=True,
