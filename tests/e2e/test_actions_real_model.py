@@ -172,7 +172,9 @@ async def test_python_fix_with_the_editors_diagnostic(client: LanguageClient) ->
     compile(new, name, "exec")
     old_lines, new_lines = buggy.split("\n"), new.split("\n")
     assert "kpet" not in new and len(new_lines) == len(old_lines)
-    assert [i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b] == [line]
+    assert [i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=True)) if a != b] == [
+        line
+    ]
 
 
 async def test_python_tests_import_and_run(client: LanguageClient) -> None:
