@@ -12,8 +12,10 @@ benchmark's verdicts, benchmarks/bench_action_success.py).
 - tests: the test file parses; Python tests are run with pytest in a temporary folder
   beside a copy of the module, in a subprocess with a time limit (model-written code is
   never run anywhere else);
-- simplify: the function's doctests, where it has some, give the same results on the
-  old and the new module (run the same way); otherwise "unchecked".
+- simplify: not only the layout changed (:func:`layout_only`), and the function's
+  doctests, where it has some, give the same results on the old and the new module (run
+  the same way); without doctests, generated calls (benchmarks/action_calls.py) decide,
+  else "unchecked".
 
 The verdicts are pure but for the sandboxed runs.
 """

@@ -12,8 +12,15 @@ the actions are listed with the cursor on the function's name and each requested
 resolved, as VS Code does (codeAction, then codeAction/resolve). Per request: edit
 offered, refused (the server's message) or error; wall time; prompt and generated tokens
 (qwenLsp/status); for an offered edit, whether it is what the action claims
-(benchmarks/action_verdicts.py; generated Python tests and doctests run only in a
-temporary folder, in a subprocess with a time limit).
+(benchmarks/action_verdicts.py; generated Python tests, doctests and generated calls run
+only in a temporary folder, in a subprocess with time and memory limits). *Simplify* on
+Python is judged by the function's doctests, else by calls on generated arguments
+(benchmarks/action_calls.py); an edit that only changes the layout is bad. *Fix* runs on
+a copy of the file with one bug put into the function (benchmarks/action_bugs.py: a
+misspelled name or a removed ``:``/``)``), the diagnostic an editor would show sent in
+the codeAction context with its range, as VS Code sends it; a fix is good when the
+diagnostic is gone, nothing outside the function changed and the function is the
+original again (or, in Python, behaves as the original on generated calls).
 
 Prints the table (per action x language: offered %, refused %, error %, good %, bad %,
 unchecked, median seconds and generated tokens), the refusal reasons, and writes the rows
