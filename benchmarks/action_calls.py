@@ -131,14 +131,23 @@ def call_plan(function_source: str, seed: int = 1) -> tuple[list[str], str]:
         return [], "not a function"
     if isinstance(function, ast.AsyncFunctionDef):
         return [], "a coroutine"
-    used = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+    # Names the function binds itself (a loop variable called `input`) are its own.
+    args = function.args
+    own = {
+        a.arg
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+        if a
+    }
+    own |= {
+        n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    used = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)} - own
     used |= {n.attr for n in ast.walk(function) if isinstance(n, ast.Attribute)}
     worldly = sorted(used & WORLDLY)
     if worldly:
         return [], f"uses {worldly[0]}"
     if any(isinstance(n, ast.Global | ast.Nonlocal) for n in ast.walk(function)):
         return [], "changes global state"
-    args = function.args
     if args.kwonlyargs and len(args.kw_defaults) != len(args.kwonlyargs):
         return [], "has required keyword-only parameters"
     if any(d is None for d in args.kw_defaults):

@@ -43,6 +43,8 @@ def test_functions_that_cannot_be_called_so_are_left_unchecked() -> None:
         "def f(a, b, c, d):\n    return a\n": "4 required parameters",
         "async def f(a):\n    return a\n": "a coroutine",
     }
+    loop = "def encode(items):\n    for input in items:\n        yield input\n"
+    assert action_calls.call_plan(loop)[1] == ""  # its own variable, not the built-in
     for source, why in cases.items():
         assert action_calls.call_plan(source) == ([], why), source
 
