@@ -25,14 +25,16 @@ def is_lines(answer: str) -> bool:
     return len(answer.strip("\n").split("\n")) <= MAX_ANSWER_LINES
 
 
+def _ratio(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.strip(), b.strip(), autojunk=False).ratio()
+
+
 def _likeness(answer: list[str], window: list[str]) -> float:
+    """How much the answer reads like a window, line for line: its least alike line
+    (a line the model made up beside the one it fixed must not replace a real one)."""
     if not answer or len(answer) != len(window):
         return 0.0
-    ratios = [
-        difflib.SequenceMatcher(None, a.strip(), w.strip(), autojunk=False).ratio()
-        for a, w in zip(answer, window, strict=True)
-    ]
-    return sum(ratios) / len(ratios)
+    return min(_ratio(a, w) for a, w in zip(answer, window, strict=True))
 
 
 def _shifted(lines: list[str], indent: str) -> list[str]:
@@ -81,6 +83,11 @@ def with_fixed_lines(
         score = _likeness(lines, window) if len(window) == len(lines) else _joined(lines, window)
         if best is None or score > best[0]:
             best = (score, begin, finish)
+    if (best is None or best[0] < MIN_LIKENESS) and low == high:
+        # One reported line, and lines around it the model made up: its own line alone.
+        score, line = max((_ratio(a, own[low]), a) for a in lines if a.strip())
+        if score >= MIN_LIKENESS:
+            lines, best = [line], (score, low, low + 1)
     if best is None or best[0] < MIN_LIKENESS:
         return None
     _, begin, finish = best

@@ -427,9 +427,9 @@ def build_prompt(
     max_tokens = spec.max_tokens or (code_tokens * 2 + 160)
     if spec.answer == "code" and spec.placement == "replace":
         max_tokens = max(max_tokens, code_tokens + 160)
-    if reply == "lines":  # a few lines: a longer answer is the model rewriting it all
-        max_tokens = min(max_tokens, 200)
-    elif reply != "code":  # the answer is a part of the code (its end is seen sooner)
+    # The answer is a part of the code (its end is seen sooner); corrected lines are not
+    # capped: a model that rewrites the whole function anyway must be able to finish it.
+    if reply not in ("code", "lines"):
         max_tokens = min(max_tokens, 96 + code_tokens // 2 if reply == "signatures" else 400)
     parts = template.render(system, user, prefix)
     prompt_tokens = sum(count_tokens(p) for p in parts if isinstance(p, str)) + sum(

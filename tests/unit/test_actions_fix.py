@@ -61,7 +61,7 @@ def test_the_model_is_asked_for_the_reported_lines_alone() -> None:
     assert "- line 4 (`for value in vaules:`): Undefined name `vaules` (ruff F821)" in user
     assert "the corrected line(s) alone" in user and CODE_REPLY not in user
     plan = build_prompt(action, ChatTemplate.from_template(None), lambda s: len(s) // 4, 100)
-    assert plan.reply == "lines" and plan.max_tokens <= 200
+    assert plan.reply == "lines"
     # Without a diagnostic: the whole code, and no "keep every line as it is".
     bare = _action(NAME_BUG, "vaules", "", with_diagnostic=False)
     user = fill(bare.spec.prompt, placeholder_values(bare, ""))
@@ -191,3 +191,32 @@ def test_a_real_simplification_keeps_the_doc_comment_above() -> None:
     new = _new_text(_simplify(JS, "javascript", "usage (", answer))
     assert "// Returns the usage instructions.\nfunction usage(commands) {\n" in new
     assert new.startswith("const path = require('path')\n\n//")
+
+
+HELP = """def help_string(action):
+    help = action.help
+    if '%(default)' not in help
+        if action.default is not SUPPRESS:
+            help += ' (default: %(default)s)'
+    return help
+"""
+
+
+def test_a_made_up_line_beside_the_fixed_one_is_left_out() -> None:
+    # Recorded from the 0.5B model (argparse's _get_help_string, its `:` removed): the
+    # fixed line, then a line of its own in place of the real next one. Taken line for
+    # line, the real `if` became that line and its block an unexpected indent.
+    action = _action(HELP, "if '%(default)' not in help", "expected ':'")
+    answer = "if '%(default)' not in help:\n    help += ' (default: %(default)s)'\n```"
+    new = _new_text(_result(action, answer))
+    assert new == HELP.replace("not in help\n", "not in help:\n")
+
+
+def test_python_code_the_compiler_refuses_is_refused() -> None:
+    # tree-sitter reads an unexpected indent as code; Python's compiler does not.
+    action = _action(HELP, "if '%(default)' not in help", "expected ':'")
+    answer = HELP.replace("not in help\n", "not in help:\n").replace(
+        "    help = action.help\n", "    help = action.help\n        help = help or ''\n"
+    )
+    result = _result(action, answer + "```")
+    assert not result.ok and "syntax error" in result.message
