@@ -240,8 +240,13 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
         elif spec.rewrite and spec.keep_names:
             if plan.reply == "lines" and not _defines(language, code, target.names):
                 # The corrected lines alone, as asked: they replace the reported ones.
+                named = [
+                    n
+                    for d in action.diagnostics
+                    for n in re.findall(r"[`'\"]([\w$]+)[`'\"]", d.message)
+                ]
                 fixed = linefix.with_fixed_lines(
-                    text, target.start, target.end, reported_lines(action), code
+                    text, target.start, target.end, reported_lines(action), code, named
                 )
                 if fixed is not None:
                     return _placed(action, fixed, newline)

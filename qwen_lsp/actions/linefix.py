@@ -12,12 +12,27 @@ taken (None): the caller then reads it as a rewrite of the whole target.
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Sequence
 
 from qwen_lsp.actions.text import dedent, indent_of
 
 # How much an answer must read like the lines it replaces (mean ratio per line).
 MIN_LIKENESS = 0.5
 MAX_ANSWER_LINES = 8
+
+
+_WORD = re.compile(r"[A-Za-z_$][\w$]*")
+
+
+def _with_word(line: str, word: str, named: Sequence[str]) -> str | None:
+    """``line`` with the name a diagnostic quoted replaced by ``word``, when it is on the
+    line and ``word`` reads like a slip of it; None otherwise."""
+    for match in _WORD.finditer(line):
+        name = match.group()
+        if name in named and name != word and _ratio(name, word) >= 0.6:
+            return line[: match.start()] + word + line[match.end() :]
+    return None
 
 
 def is_lines(answer: str) -> bool:
@@ -53,12 +68,14 @@ def _shifted(lines: list[str], indent: str) -> list[str]:
 
 
 def with_fixed_lines(
-    text: str, start: int, end: int, reported: list[int], answer: str
+    text: str, start: int, end: int, reported: list[int], answer: str, named: Sequence[str] = ()
 ) -> str | None:
     """The target (code points [start, end) of ``text``) with the lines the answer
     corrects replaced by it, "\\n" line ends; None when the answer is no such line(s).
 
-    ``reported`` are the document lines (0-based) the problems are on.
+    ``reported`` are the document lines (0-based) the problems are on; ``named``, the
+    names their messages quote ("Undefined name `kpet`"): an answer that is one name
+    alone replaces the one of them on the reported line.
     """
     lines = dedent(answer.replace("\r\n", "\n")).strip("\n").split("\n")
     if not reported or not lines or not lines[0].strip() or len(lines) > MAX_ANSWER_LINES:
@@ -70,6 +87,13 @@ def with_fixed_lines(
     high = max(reported) - first_line
     if low < 0 or high >= len(own):
         return None
+    if low == high and len(lines) == 1 and _WORD.fullmatch(lines[0].strip()):
+        # The corrected name alone (`kept` for an undefined `kpet`): it replaces the word
+        # of the reported line it is a slip of.
+        fixed = _with_word(own[low], lines[0].strip(), named)
+        if fixed is None:
+            return None
+        return "\n".join(own[:low] + [fixed] + own[low + 1 :])
     best: tuple[float, int, int] | None = None
     # Windows of the answer's length that cover the reported lines, or the reported
     # lines themselves when the answer is shorter (lines joined, or one dropped).

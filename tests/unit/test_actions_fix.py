@@ -220,3 +220,12 @@ def test_python_code_the_compiler_refuses_is_refused() -> None:
     )
     result = _result(action, answer + "```")
     assert not result.ok and "syntax error" in result.message
+
+
+def test_the_corrected_name_alone_replaces_the_one_reported() -> None:
+    # The 0.5B model in the real-model e2e test answered a 5-token fix for an undefined
+    # `kpet`: the name alone.
+    action = _action(NAME_BUG, "vaules", "Undefined name `vaules`")
+    assert _new_text(_result(action, "values\n```\n")) == PY  # not `value` -> `values`
+    unnamed = _action(NAME_BUG, "vaules", "something is wrong here")
+    assert not _result(unnamed, "values\n```\n").ok  # no name quoted: not guessed
