@@ -73,6 +73,7 @@ class FunctionSample:
             "name": self.name,
             "line": self.line + 1,
             "lines": self.lines,
+            "start_line": self.start_line + 1,
         }
 
 

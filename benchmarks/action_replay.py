@@ -19,13 +19,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks import action_report
+from benchmarks import action_bugs, action_report
 from benchmarks.action_corpus import FunctionSample
-from benchmarks.bench_action_success import FOLDER, judge
+from benchmarks.bench_action_success import FOLDER, fix_judge, judge
 from qwen_lsp import uris
 from qwen_lsp.actions.answer import result_for_answer
 from qwen_lsp.actions.catalogue import find_spec
-from qwen_lsp.actions.prompt import ActionInput, build_prompt, new_file_uri
+from qwen_lsp.actions.prompt import ActionInput, Diagnostic, build_prompt, new_file_uri
 from qwen_lsp.actions.target import find_target
 from qwen_lsp.chat import ChatTemplate
 from qwen_lsp.documents import Snapshot
@@ -35,36 +35,52 @@ def replay_row(row: dict[str, Any], index: int) -> dict[str, Any]:
     if not row.get("answer") or row["status"] == "error":
         return row
     path = Path(row["path"])
-    text = path.read_text(encoding="utf-8")
+    original = text = path.read_text(encoding="utf-8")
     line = row["line"] - 1
     line_text = text.split("\n")[line]
     col = line_text.index(row["name"])
     language = row["language"]
     copy = FOLDER / f"replay-{index:03d}" / path.name  # where a test file would go
     uri = uris.from_path(str(copy))
+    bug = action_bugs.Bug.from_json(row["bug"]) if row["action"] == "fix" else None
+    if bug is not None:
+        text = bug.apply(text)
     snapshot = Snapshot.build(uri, language, 1, text)
-    offset = snapshot.offset_at(line, len(line_text[:col].encode("utf-16-le")) // 2)
-    target = find_target(snapshot, offset, offset, line_fallback=True)
     spec = find_spec(row["action"])
-    assert target is not None and spec is not None
-    action = ActionInput(spec, snapshot, target, new_file_uri=new_file_uri(spec, snapshot))
+    assert spec is not None
+    diagnostics: tuple[Diagnostic, ...] = ()
+    if bug is not None:  # as the server takes it: the diagnostic's range, widened
+        found = bug.diagnostic
+        start = snapshot.offset_at(found.line, found.start_col)
+        end = snapshot.clamped_offset(found.end_line, found.end_col)
+        target = find_target(snapshot, start, end, widen_line=True, line_fallback=True)
+        diagnostics = (Diagnostic(found.line, found.message, found.source, found.code),)
+    else:
+        offset = snapshot.offset_at(line, len(line_text[:col].encode("utf-16-le")) // 2)
+        target = find_target(snapshot, offset, offset, line_fallback=True)
+    assert target is not None
+    action = ActionInput(
+        spec, snapshot, target, diagnostics, new_file_uri=new_file_uri(spec, snapshot)
+    )
     plan = build_prompt(action, ChatTemplate.from_template(None), lambda s: len(s) // 4 + 1, 256)
     result = result_for_answer(action, row["answer"], plan)
     out = {**row, "verdict": None, "note": "", "details": {}, "message": result.message}
+    cut = row.get("stop_reason") in ("max_tokens", "time_cap")
+    if result.ok and cut and plan.reply in ("code", "lines") and action.placement == "replace":
+        # as the server does (actions/service.py): a rewrite cut off by its limit
+        return {**out, "status": "refused", "message": "the model's answer was cut off"}
     if not result.ok:
         return {**out, "status": "refused"}
     files = {c.uri: c.new_text() for c in result.changes}
     files.setdefault(uri, text)
-    sample = FunctionSample(
-        language,
-        row["path"],
-        row["name"],
-        line,
-        0,
-        snapshot.position_at(target.start)[0],
-        snapshot.position_at(target.end)[0],
-    )
-    verdict = judge(sample, row["action"], uri, text, files)
+    span = (snapshot.position_at(target.start)[0], snapshot.position_at(target.end)[0])
+    if bug is not None:  # the function's own lines (the target may be read otherwise)
+        span = (row["start_line"] - 1, row["start_line"] + row["lines"] - 2)
+    sample = FunctionSample(language, row["path"], row["name"], line, 0, *span)
+    if bug is not None:
+        verdict = fix_judge(sample, bug, original, files[uri])
+    else:
+        verdict = judge(sample, row["action"], uri, text, files)
     return {
         **out,
         "status": "offered",

@@ -12,8 +12,10 @@ benchmark's verdicts, benchmarks/bench_action_success.py).
 - tests: the test file parses; Python tests are run with pytest in a temporary folder
   beside a copy of the module, in a subprocess with a time limit (model-written code is
   never run anywhere else);
-- simplify: the function's doctests, where it has some, give the same results on the
-  old and the new module (run the same way); otherwise "unchecked".
+- simplify: not only the layout changed (:func:`layout_only`), and the function's
+  doctests, where it has some, give the same results on the old and the new module (run
+  the same way); without doctests, generated calls (benchmarks/action_calls.py) decide,
+  else "unchecked".
 
 The verdicts are pure but for the sandboxed runs.
 """
@@ -166,7 +168,7 @@ def _functions_named(language: str, text: str, name: str) -> list[Node]:
     return found
 
 
-def _function_in(language: str, text: str, old: str, name: str, line: int) -> Node | None:
+def function_in(language: str, text: str, old: str, name: str, line: int) -> Node | None:
     """In ``text``, the definition that is, in ``old``, the one named ``name`` nearest to
     ``line`` (0-based): the same rank among those of that name (a getter and a setter
     share one; lines move when documentation is added above)."""
@@ -182,7 +184,7 @@ def has_doc(language: str, text: str, name: str, line: int, old: str | None = No
     """Whether the function ``name`` near ``line`` (of ``old``, the text before the edit;
     default ``text``) is documented: a docstring in Python, else a comment on the line
     directly above it (attributes and decorators skipped)."""
-    node = _function_in(language, text, text if old is None else old, name, line)
+    node = function_in(language, text, text if old is None else old, name, line)
     if node is None:
         return False
     if language == "python":
@@ -200,7 +202,7 @@ def has_doc(language: str, text: str, name: str, line: int, old: str | None = No
 
 
 def _count_annotations(language: str, text: str, old: str, name: str, line: int) -> int:
-    node = _function_in(language, text, old, name, line)
+    node = function_in(language, text, old, name, line)
     if node is None:
         return 0
     return len(_annotation_spans(language, node))
@@ -356,6 +358,29 @@ def comment_verdict(language: str, old: str, new: str) -> Verdict:
     if without_docs(language, old, docstrings=False) != without_docs(language, new, False):
         return Verdict(BAD, "not only comments inserted")
     return Verdict(GOOD)
+
+
+def layout_only(language: str, old: str, new: str) -> str:
+    """Why a rewrite simplified nothing ("" when it changed the code): its tokens are the
+    same once comments, docstrings and JavaScript's statement-ending semicolons are set
+    aside."""
+
+    def code(text: str) -> list[str]:
+        return [t for t in tokens(language, without_docs(language, text)) if t != ";"]
+
+    if code(old) != code(new):
+        return ""
+
+    def documentation(text: str) -> list[str]:
+        source, root = _root(language, text)
+        return [
+            source[n.start_byte : n.end_byte].decode("utf-8", "replace")
+            for n in _walk(root)
+            if n.type in _COMMENTS or (language == "python" and _is_docstring(n))
+        ]
+
+    dropped = not set(documentation(old)) <= set(documentation(new))
+    return "only the layout changed" + (" (comments dropped)" if dropped else "")
 
 
 def parses(language: str, text: str) -> bool:

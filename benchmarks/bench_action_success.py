@@ -2,7 +2,7 @@
 
     flock /tmp/qwen-model.lock .venv/bin/python -m benchmarks.bench_action_success \\
         [--languages python,javascript,typescript,go,rust] [--per-language 40] [--seed 1]
-        [--actions docstring,annotate,explain,simplify,tests] [--out .artifacts/...json]
+        [--actions docstring,annotate,explain,simplify,fix,tests] [--out .artifacts/...json]
 
 The corpus (benchmarks/action_corpus.py): a seeded sample of real functions of 5 to 60
 lines from files of this machine (stdlib Python, npm's JavaScript, TypeScript from an
@@ -12,8 +12,15 @@ the actions are listed with the cursor on the function's name and each requested
 resolved, as VS Code does (codeAction, then codeAction/resolve). Per request: edit
 offered, refused (the server's message) or error; wall time; prompt and generated tokens
 (qwenLsp/status); for an offered edit, whether it is what the action claims
-(benchmarks/action_verdicts.py; generated Python tests and doctests run only in a
-temporary folder, in a subprocess with a time limit).
+(benchmarks/action_verdicts.py; generated Python tests, doctests and generated calls run
+only in a temporary folder, in a subprocess with time and memory limits). *Simplify* on
+Python is judged by the function's doctests, else by calls on generated arguments
+(benchmarks/action_calls.py); an edit that only changes the layout is bad. *Fix* runs on
+a copy of the file with one bug put into the function (benchmarks/action_bugs.py: a
+misspelled name or a removed ``:``/``)``), the diagnostic an editor would show sent in
+the codeAction context with its range, as VS Code sends it; a fix is good when the
+diagnostic is gone, nothing outside the function changed and the function is the
+original again (or, in Python, behaves as the original on generated calls).
 
 Prints the table (per action x language: offered %, refused %, error %, good %, bad %,
 unchecked, median seconds and generated tokens), the refusal reasons, and writes the rows
@@ -31,10 +38,13 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import action_report, action_verdicts
+from lsprotocol import types
+
+from benchmarks import action_bugs, action_calls, action_report, action_verdicts
 from benchmarks.action_corpus import FunctionSample, load_corpus
 from benchmarks.bench_actions import ActionSession, code_actions
 from benchmarks.lsp_driver import REPO, to_plain
@@ -42,7 +52,7 @@ from qwen_lsp import uris
 from tests.e2e.action_client import apply_workspace_edit
 
 FOLDER = Path("/tmp/qwen-lsp-bench-action-success")
-ACTIONS = ("docstring", "annotate", "explain", "simplify", "tests")
+ACTIONS = ("docstring", "annotate", "explain", "simplify", "fix", "tests")
 SANDBOX_SECONDS = 60.0
 
 
@@ -71,15 +81,26 @@ def judge(
             if not action_verdicts.parses(language, new):
                 return action_verdicts.Verdict(action_verdicts.BAD, "the file does not parse")
             return action_verdicts.Verdict(action_verdicts.GOOD, "parses (not run)")
+        if action == "simplify":
+            layout = action_verdicts.layout_only(language, text, new)
+            if layout:
+                return action_verdicts.Verdict(action_verdicts.BAD, layout)
         if action == "simplify" and language == "python":
-            lines = text.split("\n")
-            function = "\n".join(lines[sample.start_line : sample.end_line + 1])
-            return action_verdicts.simplify_verdict(
+            function = _function_source(sample, text)
+            verdict = action_verdicts.simplify_verdict(
                 module, text, new, sample.name, function, SANDBOX_SECONDS
             )
+            if verdict.outcome == action_verdicts.UNCHECKED:  # no doctests: generated calls
+                return action_calls.calls_verdict(text, new, sample.name, function, SANDBOX_SECONDS)
+            return verdict
     except Exception as exc:  # a verdict that cannot be reached is said, not fatal
         return action_verdicts.Verdict(action_verdicts.UNCHECKED, f"verdict failed: {exc!r}")
     return action_verdicts.Verdict(action_verdicts.UNCHECKED)
+
+
+def _function_source(sample: FunctionSample, text: str) -> str:
+    lines = text.split("\n")
+    return "\n".join(lines[sample.start_line : sample.end_line + 1])
 
 
 class AnswerLog:
@@ -103,82 +124,202 @@ class AnswerLog:
             return None
 
 
+def _new_row(sample: FunctionSample, action_id: str) -> dict[str, Any]:
+    return {
+        **sample.describe(),
+        "action": action_id,
+        "status": "error",
+        "message": "",
+        "verdict": None,
+        "note": "",
+        "details": {},
+    }
+
+
+async def _resolve(
+    session: ActionSession,
+    row: dict[str, Any],
+    action: Any,
+    uri: str,
+    text: str,
+    answers: AnswerLog,
+    verdict_of: Callable[[dict[str, str]], action_verdicts.Verdict],
+) -> None:
+    """Resolve one listed action as VS Code does and fill ``row`` with what came of it."""
+    began = time.perf_counter()
+    try:
+        resolved = await asyncio.wait_for(session.client.code_action_resolve_async(action), 900)
+    except Exception as exc:
+        row["seconds"] = round(time.perf_counter() - began, 2)
+        row["message"] = f"{type(exc).__name__}: {exc}"
+        return
+    row["seconds"] = round(time.perf_counter() - began, 2)
+    last = to_plain(await session.status()).get("actions", {}).get("last") or {}
+    figures = last.get("generation") or {}
+    row["prompt_tokens"] = figures.get("promptTokens")
+    row["generated_tokens"] = figures.get("generatedTokens")
+    row["stop_reason"] = figures.get("stopReason")
+    row["message"] = last.get("message", "")
+    row["answer"] = (answers.last() or "")[:3000]
+    if resolved.edit is not None:
+        row["status"] = "offered"
+        verdict = verdict_of(apply_workspace_edit(resolved.edit, {uri: text}))
+        row.update(verdict=verdict.outcome, note=verdict.note, details=verdict.details)
+    elif any(w in row["message"] for w in ("failed (", "cancelled", "replaced")):
+        row["status"] = "error"
+    else:
+        row["status"] = "refused"
+
+
+def _print_row(index: int, row: dict[str, Any]) -> None:
+    print(
+        f"{index:3d} {row['language']:<10} {row['action']:<9} {row.get('seconds', 0):6.1f} s "
+        f"{row.get('generated_tokens') or 0:4d} tok  {row['status']:<7} "
+        f"{row['verdict'] or ''} {(row['note'] or row['message'])[:90]}",
+        flush=True,
+    )
+
+
+def _folder(index: int, sample: FunctionSample, part: str = "") -> Path:
+    folder = FOLDER / f"{index:03d}-{sample.language}{part}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder / Path(sample.path).name
+
+
 async def run_sample(
     session: ActionSession,
     index: int,
     sample: FunctionSample,
     actions: list[str],
     answers: AnswerLog,
+    seed: int = 1,
 ) -> list[dict[str, Any]]:
     text = Path(sample.path).read_text(encoding="utf-8")
-    folder = FOLDER / f"{index:03d}-{sample.language}"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    path = folder / Path(sample.path).name
-    path.write_text(text, encoding="utf-8")
-    uri = uris.from_path(str(path))
-    session.open(uri, sample.language_id, text)
     rows = []
-    try:
-        found = await code_actions(session, uri, sample.line, sample.utf16_col)
-        offered = {a.data["action"]: a for a in found if isinstance(a.data, dict)}
-        for action_id in actions:
-            row: dict[str, Any] = {
-                **sample.describe(),
-                "action": action_id,
-                "status": "error",
-                "message": "",
-                "verdict": None,
-                "note": "",
-                "details": {},
-            }
-            action = offered.get(action_id)
-            if action is None:
-                if action_id == "annotate" and sample.language not in ("python", "typescript"):
-                    continue  # the action does not exist in this language
-                row["message"] = "not listed for this function"
+    plain = [a for a in actions if a != "fix"]
+    if plain:
+        path = _folder(index, sample)
+        path.write_text(text, encoding="utf-8")
+        uri = uris.from_path(str(path))
+        session.open(uri, sample.language_id, text)
+        try:
+            found = await code_actions(session, uri, sample.line, sample.utf16_col)
+            offered = {a.data["action"]: a for a in found if isinstance(a.data, dict)}
+            for action_id in plain:
+                row = _new_row(sample, action_id)
+                action = offered.get(action_id)
+                if action is None:
+                    if action_id == "annotate" and sample.language not in ("python", "typescript"):
+                        continue  # the action does not exist in this language
+                    row["message"] = "not listed for this function"
+                else:
+
+                    def verdict_of(
+                        files: dict[str, str], action_id: str = action_id, uri: str = uri
+                    ) -> action_verdicts.Verdict:
+                        return judge(sample, action_id, uri, text, files)
+
+                    await _resolve(session, row, action, uri, text, answers, verdict_of)
                 rows.append(row)
-                continue
-            began = time.perf_counter()
-            try:
-                resolved = await asyncio.wait_for(
-                    session.client.code_action_resolve_async(action), 900
-                )
-            except Exception as exc:
-                row["seconds"] = round(time.perf_counter() - began, 2)
-                row["message"] = f"{type(exc).__name__}: {exc}"
-                rows.append(row)
-                continue
-            row["seconds"] = round(time.perf_counter() - began, 2)
-            last = to_plain(await session.status()).get("actions", {}).get("last") or {}
-            figures = last.get("generation") or {}
-            row["prompt_tokens"] = figures.get("promptTokens")
-            row["generated_tokens"] = figures.get("generatedTokens")
-            row["stop_reason"] = figures.get("stopReason")
-            row["message"] = last.get("message", "")
-            row["answer"] = (answers.last() or "")[:3000]
-            if resolved.edit is not None:
-                row["status"] = "offered"
-                files = apply_workspace_edit(resolved.edit, {uri: text})
-                verdict = judge(sample, action_id, uri, text, files)
-                row.update(verdict=verdict.outcome, note=verdict.note, details=verdict.details)
-            elif any(w in row["message"] for w in ("failed (", "cancelled", "replaced")):
-                row["status"] = "error"
-            else:
-                row["status"] = "refused"
-            rows.append(row)
-            print(
-                f"{index:3d} {sample.language:<10} {action_id:<9} {row['seconds']:6.1f} s "
-                f"{row['generated_tokens'] or 0:4d} tok  {row['status']:<7} "
-                f"{row['verdict'] or ''} {(row['note'] or row['message'])[:90]}",
-                flush=True,
-            )
-    finally:
-        session.close(uri)
+                _print_row(index, row)
+        finally:
+            session.close(uri)
+    if "fix" in actions:
+        fixed = await run_fix(session, index, sample, text, answers, seed)
+        if fixed is not None:
+            rows.append(fixed)
+            _print_row(index, fixed)
     return rows
 
 
-async def run(samples: list[FunctionSample], actions: list[str]) -> list[dict[str, Any]]:
+async def run_fix(
+    session: ActionSession,
+    index: int,
+    sample: FunctionSample,
+    text: str,
+    answers: AnswerLog,
+    seed: int,
+) -> dict[str, Any] | None:
+    """*Fix* on the function with one bug put in, the editor's diagnostic of it sent in
+    the request's context as VS Code sends it (None: no bug could be put in)."""
+    bug = action_bugs.choose_bug(sample.language, text, sample, seed)
+    if bug is None:
+        print(f"{index:3d} {sample.language:<10} fix       no bug could be put in {sample.name}")
+        return None
+    buggy = bug.apply(text)
+    path = _folder(index, sample, "-fix")
+    path.write_text(buggy, encoding="utf-8")
+    uri = uris.from_path(str(path))
+    row = {**_new_row(sample, "fix"), "bug": bug.to_json()}
+    session.open(uri, sample.language_id, buggy)
+    try:
+        found = await fix_actions(session, uri, bug.diagnostic)
+        action = next(
+            (a for a in found if isinstance(a.data, dict) and a.data["action"] == "fix"), None
+        )
+        if action is None:
+            row["message"] = "not listed for this diagnostic"
+            return row
+
+        def verdict_of(files: dict[str, str]) -> action_verdicts.Verdict:
+            return fix_judge(sample, bug, text, files.get(uri, buggy))
+
+        await _resolve(session, row, action, uri, buggy, answers, verdict_of)
+    finally:
+        session.close(uri)
+    return row
+
+
+def fix_judge(
+    sample: FunctionSample, bug: action_bugs.Bug, original: str, new: str
+) -> action_verdicts.Verdict:
+    def behaviour(old: str, changed: str) -> action_verdicts.Verdict:
+        function = _function_source(sample, original)
+        return action_calls.calls_verdict(old, changed, sample.name, function, SANDBOX_SECONDS)
+
+    try:
+        return action_bugs.fix_verdict(
+            sample.language,
+            original,
+            new,
+            sample,
+            bug,
+            behaviour=behaviour if sample.language == "python" else None,
+        )
+    except Exception as exc:  # a verdict that cannot be reached is said, not fatal
+        return action_verdicts.Verdict(action_verdicts.UNCHECKED, f"verdict failed: {exc!r}")
+
+
+async def fix_actions(
+    session: ActionSession, uri: str, diagnostic: action_bugs.Diagnostic
+) -> list[Any]:
+    """The actions listed for a diagnostic: VS Code asks with the diagnostic's range and
+    the diagnostic in the context."""
+    found = types.Range(
+        start=types.Position(line=diagnostic.line, character=diagnostic.start_col),
+        end=types.Position(line=diagnostic.end_line, character=diagnostic.end_col),
+    )
+    reported = types.Diagnostic(
+        range=found,
+        message=diagnostic.message,
+        severity=types.DiagnosticSeverity.Error,
+        source=diagnostic.source,
+        code=diagnostic.code or None,
+    )
+    result = await session.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=found,
+            context=types.CodeActionContext(diagnostics=[reported]),
+        )
+    )
+    return [a for a in result or [] if isinstance(a, types.CodeAction)]
+
+
+async def run(
+    samples: list[FunctionSample], actions: list[str], seed: int = 1
+) -> list[dict[str, Any]]:
     log_path = REPO / ".artifacts" / "bench_action_success.server.log"
     # At debug level the server logs each answer of the model: kept in the rows.
     session = ActionSession({}, log_path, log_level="debug")
@@ -188,7 +329,7 @@ async def run(samples: list[FunctionSample], actions: list[str]) -> list[dict[st
         await session.wait_ready()
         answers = AnswerLog(log_path)
         for index, sample in enumerate(samples):
-            rows.extend(await run_sample(session, index, sample, actions, answers))
+            rows.extend(await run_sample(session, index, sample, actions, answers, seed))
     finally:
         await session.stop()
     return rows
@@ -222,7 +363,7 @@ def main() -> int:
         print(f"corpus {language}: {note}", flush=True)
     revision = _revision()  # before the run: the code the server runs
     began = time.monotonic()
-    rows = asyncio.run(run(samples, args.actions.split(",")))
+    rows = asyncio.run(run(samples, args.actions.split(","), args.seed))
     lines = action_report.summarize(rows)
     table = action_report.format_table(lines)
     print()

@@ -13,11 +13,11 @@ import textwrap
 from collections.abc import Sequence
 
 from qwen_lsp import languages, postprocess
-from qwen_lsp.actions import pytypes, reconcile
+from qwen_lsp.actions import linefix, pytypes, reconcile
 from qwen_lsp.actions.checks import check_change
 from qwen_lsp.actions.edits import ActionResult, FileChange, OffsetEdit, line_diff
-from qwen_lsp.actions.prompt import ActionInput, PromptPlan, stem_and_ext
-from qwen_lsp.actions.target import definition_name, parse
+from qwen_lsp.actions.prompt import ActionInput, PromptPlan, reported_lines, stem_and_ext
+from qwen_lsp.actions.target import definition_name, is_definition, parse
 from qwen_lsp.actions.text import dedent, indent_of, line_end, newline_of
 
 # --- the answer -----------------------------------------------------------------------------
@@ -238,7 +238,24 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
             if rebuilt is not None:
                 return _placed(action, rebuilt, newline, _imports_for(action, rebuilt, newline))
         elif spec.rewrite and spec.keep_names:
-            code = reconcile.trimmed_rewrite(snapshot, target, code)
+            if plan.reply == "lines" and not _defines(language, code, target.names):
+                # The corrected lines alone, as asked: they replace the reported ones.
+                named = [
+                    n
+                    for d in action.diagnostics
+                    for n in re.findall(r"[`'\"]([\w$]+)[`'\"]", d.message)
+                ]
+                fixed = linefix.with_fixed_lines(
+                    text, target.start, target.end, reported_lines(action), code, named
+                )
+                if fixed is not None:
+                    return _placed(action, fixed, newline)
+                if linefix.is_lines(code):  # not the body: lines of it, found nowhere
+                    return _refuse("the model's answer does not read like the reported lines")
+            trimmed = reconcile.trimmed_rewrite(snapshot, target, code)
+            if trimmed is None:
+                return _refuse("the model's answer cuts the function's body off")
+            code = with_leading_comments(text[target.start : target.end], trimmed)
     if spec.check == "tests" and language is not None:
         code = complete_statements(dedent(code), language)
     file_unit = postprocess.detect_indent_unit(text)
@@ -262,6 +279,40 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
     else:
         new_code = reindent(code, indent, file_unit)
     return _placed(action, new_code, newline)
+
+
+_COMMENT_START = ("#", "//", "/*", "*", "--")
+
+
+def with_leading_comments(target_code: str, code: str) -> str:
+    """A rewrite with the comment lines that stood above the target's code (its doc
+    comment), when the model left them out: rewriting a function is no reason to drop
+    its documentation."""
+    lead = []
+    for line in target_code.replace("\r\n", "\n").split("\n"):
+        if not line.strip().startswith(_COMMENT_START):
+            break
+        lead.append(line)
+    lines = code.strip("\n").split("\n")
+    if not lead or not lines[0].strip() or lines[0].strip().startswith(_COMMENT_START):
+        return code
+    indent = indent_of(lines[0])
+    kept = [indent + line for line in dedent("\n".join(lead)).split("\n")]
+    return "\n".join(kept + lines)
+
+
+def _defines(language: str, code: str, names: Sequence[str]) -> bool:
+    """Whether ``code`` (an answer) defines one of ``names``: the whole target rewritten."""
+    if not names:
+        return False
+    snapshot, root = parse(language, code)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if is_definition(node, language) and definition_name(node, snapshot) in names:
+            return True
+        stack.extend(node.children)
+    return False
 
 
 def _imports_for(action: ActionInput, rebuilt: str, newline: str) -> tuple[OffsetEdit, ...]:

@@ -22,7 +22,8 @@ AnswerKind = Literal["code", "text"]
 # What the model is asked to write for a single definition: the code rewritten, or only
 # the part the action changes (its documentation, its signatures), which is shorter,
 # so faster, and what small models write anyway. The server puts it into the code.
-Reply = Literal["code", "doc", "signatures"]
+# A fix of problems the editor reports on some lines: those lines, corrected.
+Reply = Literal["code", "doc", "signatures", "lines"]
 Check = Literal["", "docstring", "annotations", "tests"]
 
 CUSTOM_PREFIX = "custom:"
@@ -52,6 +53,9 @@ class ActionSpec:
     max_tokens: int = 0  # 0: derived from the size of the code
     preferred: bool = False
     reply: Reply = "code"
+    # The answer must change the code itself: one that only reformats it, or drops its
+    # comments, did not do what the action says (Simplify).
+    changes_code: bool = False
 
 
 CODE_REPLY = (  # what rewrites are asked for
@@ -67,13 +71,14 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
         kind="quickfix",
         system=(
             "You are an expert {language} programmer who fixes bugs. Change as little as "
-            "possible: keep names, structure, comments and formatting. " + CODE_REPLY
+            "possible: keep names, structure, comments and formatting."
         ),
-        prompt=_CODE_BLOCK + "{diagnostics}Task: fix the bugs in this code{fix_hint}.",
+        prompt=_CODE_BLOCK + "{diagnostics}Task: fix the bugs in this code{fix_hint}. {reply}",
         placement="replace",
         rewrite=True,
         keep_names=True,
         widen_line=True,
+        reply="lines",
     ),
     ActionSpec(
         id="explain",
@@ -138,10 +143,19 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
             "You are an expert {language} programmer who refactors code to be simpler and "
             "more readable without changing its behaviour or its interface. " + CODE_REPLY
         ),
-        prompt=_CODE_BLOCK + "Task: simplify this code. Keep its names and behaviour.",
+        # Asked only to "simplify", the 0.5B model mostly copies the code back, or changes
+        # its layout; asked for the smallest change and shown what one looks like, it
+        # makes one more often.
+        prompt=(
+            _CODE_BLOCK + "Task: simplify this code with the smallest change that makes it "
+            "simpler: for example drop a redundant variable, branch or check, merge nested "
+            "conditions, return early, or use a built-in or a comprehension. Keep its names, "
+            "comments and behaviour, and every line you do not need to change exactly as it is."
+        ),
         placement="replace",
         rewrite=True,
         keep_names=True,
+        changes_code=True,
     ),
     ActionSpec(
         id="tests",

@@ -50,6 +50,12 @@ def check_change(action: ActionInput, change: FileChange) -> str:
             where = f" at line {line}" if line is not None else ""
             name = uris.name(change.uri) or change.uri
             return f"the model's answer would add a syntax error to {name}{where}"
+    if language == "python" and change.uri == action.snapshot.uri:
+        line = _python_error_in(new_text, *region)
+        if line is not None:
+            # tree-sitter reads a line indented out of place as code; Python does not.
+            name = uris.name(change.uri) or change.uri
+            return f"the model's answer would add a syntax error to {name} at line {line}"
     if spec.keep_names and language is not None and action.target.names:
         defined = set(_names_in(language, new_text, *region))
         missing = [n for n in action.target.names if n not in defined]
@@ -61,6 +67,11 @@ def check_change(action: ActionInput, change: FileChange) -> str:
         if marker is not None and not marker.search(added):
             return "the model's answer contains no tests"
     old_region = (action.target.start, action.target.end)
+    if spec.changes_code and language is not None:
+        if _tokens(language, change.base_text, *old_region, _is_layout) == _tokens(
+            language, new_text, *region, _is_layout
+        ):
+            return "the model's answer only changes the layout or the comments, not the code"
     if spec.check == "docstring" and language is not None:
         if not _has_doc(language, new_text, *region, action.target.names):
             return "the model did not add a docstring"
@@ -141,6 +152,20 @@ def _is_doc(node: Node) -> bool:
     )
 
 
+def _is_layout(node: Node) -> bool:
+    """What does not change what code does: comments, docstrings, and the semicolons
+    JavaScript's automatic insertion would put there anyway (statement ends only)."""
+    if _is_doc(node):
+        return True
+    parent = node.parent
+    return (
+        node.type == ";"
+        and parent is not None
+        and parent.type.endswith(("statement", "declaration"))
+        and node.next_sibling is None
+    )
+
+
 def _is_annotation(node: Node, kinds: frozenset[str]) -> bool:
     """A type annotation, or the `:` / `->` before one (Python's annotation node has no
     room for it)."""
@@ -213,6 +238,22 @@ def _error_line(language: str, text: str, near: int) -> int | None:
         if (node.is_error or node.is_missing) and node.end_byte >= near_byte:
             return snapshot.position_from_byte(max(node.start_byte, near_byte))[0] + 1
     return snapshot.position_at(min(near, len(text)))[0] + 1
+
+
+def _python_error_in(text: str, start: int, end: int) -> int | None:
+    """1-based line of the syntax error Python's compiler finds first in ``text``, when
+    it is within code points [start, end] (the new code); None otherwise. Compiled,
+    never run."""
+    try:
+        compile(text, "<action>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        line = exc.lineno or 0
+        first = text.count("\n", 0, start) + 1
+        last = text.count("\n", 0, end) + 1
+        return line if first <= line <= last else None
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
 
 
 def _walk(node: Node) -> Iterator[Node]:

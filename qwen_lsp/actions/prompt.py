@@ -233,14 +233,29 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
+def reported_lines(action: ActionInput) -> list[int]:
+    """The document lines (0-based) with a reported problem inside the target, in order."""
+    target_line = action.snapshot.position_at(action.target.start)[0]
+    end_line = action.snapshot.position_at(action.target.end)[0]
+    return sorted({d.line for d in action.diagnostics if target_line <= d.line <= end_line})
+
+
 def _diagnostics_text(action: ActionInput) -> str:
     target_line = action.snapshot.position_at(action.target.start)[0]
     end_line = action.snapshot.position_at(action.target.end)[0]
+    document_lines = action.snapshot.text.splitlines()
     lines = []
     for diagnostic in action.diagnostics:
         if not target_line <= diagnostic.line <= end_line:
             continue
+        # The line itself: a small model does not count lines.
+        shown = (
+            document_lines[diagnostic.line].strip() if diagnostic.line < len(document_lines) else ""
+        )
+        shown = shown if len(shown) <= 120 else shown[:117] + "..."
         where = f"line {diagnostic.line - target_line + 1}"
+        if shown and "`" not in shown:
+            where += f" (`{shown}`)"
         source = f" ({diagnostic.source}{' ' + diagnostic.code if diagnostic.code else ''})"
         lines.append(f"- {where}: {diagnostic.message}{source if diagnostic.source else ''}")
     if not lines:
@@ -261,6 +276,7 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
     )
     imports = ", ".join(dict.fromkeys(target.top_names or target.names))
     diagnostics = _diagnostics_text(action)
+    spec = action.spec
     ticks = _fence_ticks(code)
     file_name = f"{stem}{ext}"
     context_block = (
@@ -314,7 +330,8 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
         else "",
         "test_guidance": test_guidance,
         "test_start": test_start,
-        "reply": _reply_text(small_reply(action), snapshot.language),
+        # (a fix changes lines: it is not told to keep them)
+        "reply": _reply_text(small_reply(action), snapshot.language, spec.reply != "lines"),
     }
     return values
 
@@ -325,12 +342,19 @@ def small_reply(action: ActionInput) -> Reply:
     spec = action.spec
     if spec.reply == "code" or action.placement != "replace":
         return "code"
+    if spec.reply == "lines":  # the reported lines, when there are some in the target
+        return "lines" if reported_lines(action) else "code"
     if spec.reply == "doc" and len(action.target.names) != 1:
         return "code"
     return spec.reply
 
 
-def _reply_text(reply: Reply, language: str | None) -> str:
+def _reply_text(reply: Reply, language: str | None, keep_code: bool = True) -> str:
+    if reply == "lines":
+        return (
+            "Reply with the corrected line(s) alone, in a single fenced code block: the "
+            "line(s) the problems are on, fixed, without the rest of the code."
+        )
     if reply == "doc":
         if language == "python":
             return (
@@ -351,7 +375,7 @@ def _reply_text(reply: Reply, language: str | None) -> str:
             f"Reply with the annotated signature of each function alone ({part}), in a "
             "single fenced code block, without the bodies."
         )
-    return CODE_REPLY + " Keep every line of code exactly as it is."
+    return CODE_REPLY + (" Keep every line of code exactly as it is." if keep_code else "")
 
 
 def _doc_convention(snapshot: Snapshot) -> str:
@@ -403,7 +427,9 @@ def build_prompt(
     max_tokens = spec.max_tokens or (code_tokens * 2 + 160)
     if spec.answer == "code" and spec.placement == "replace":
         max_tokens = max(max_tokens, code_tokens + 160)
-    if reply != "code":  # the answer is a part of the code (its end is seen sooner)
+    # The answer is a part of the code (its end is seen sooner); corrected lines are not
+    # capped: a model that rewrites the whole function anyway must be able to finish it.
+    if reply not in ("code", "lines"):
         max_tokens = min(max_tokens, 96 + code_tokens // 2 if reply == "signatures" else 400)
     parts = template.render(system, user, prefix)
     prompt_tokens = sum(count_tokens(p) for p in parts if isinstance(p, str)) + sum(

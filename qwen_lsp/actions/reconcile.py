@@ -418,13 +418,17 @@ def _strip_prefix(line: str, prefix: str) -> str:
 # --- rewrites ---------------------------------------------------------------------------------
 
 
-def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str:
+def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str | None:
     """A rewrite of one definition without what small models add around it: found inside
     a wrapper the model made up (a class around a method), the definition alone; found at
     the top level, the answer without its top-level statements that are no definitions
     (example calls, prints, a ``__main__`` block; imports too unless the target is at the
     top level itself), helpers it defined kept. An answer that defines nothing becomes
-    the body under the original signature. Anything else is returned as it was."""
+    the body under the original signature. Anything else is returned as it was.
+
+    None when the answer's definition is cut off: statements that use its parameters
+    follow it a level too far out (a small model losing the indentation halfway through
+    the body); taking the definition alone would drop them from the code."""
     language = snapshot.language
     if language is None or snapshot.tree is None or not target.is_definition or not target.names:
         return answer
@@ -436,6 +440,8 @@ def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str:
         if name != target.names[0]:
             continue
         outer = outermost(node)
+        if _body_cut_off(reply, node, outer, language):
+            return None
         if outer.parent is not None and outer.parent.parent is None:
             top_level = not indent_of(snapshot.text[target.start : target.end])
             whole = _Code(snapshot, snapshot.tree.root_node)
@@ -497,6 +503,36 @@ def _without_statements(
     for start, end in reversed(spans):
         text = text[:start] + text[end + 1 :]
     return re.sub(r"\n{4,}", "\n\n\n", text).strip("\n")
+
+
+def _body_cut_off(reply: _Code, node: Node, outer: Node, language: str) -> bool:
+    """Whether statements after a Python definition, at its own level, use its
+    parameters: its body's tail, written a level too far out."""
+    function = _function_of(node)
+    if language != "python" or function is None:
+        return False
+    parameters = function.child_by_field_name("parameters")
+    if parameters is None:
+        return False
+    names = set()
+    for parameter in parameters.named_children:
+        name = parameter.child_by_field_name("name") or parameter
+        if name.type != "identifier":  # *args, **kwargs, a typed one: the identifier in it
+            name = next((c for c in name.named_children if c.type == "identifier"), name)
+        if name.type == "identifier":
+            names.add(reply.node_text(name))
+    sibling = outer.next_sibling
+    while sibling is not None:
+        if not is_definition(sibling, language) and sibling.type not in _COMMENTS | {
+            "decorated_definition",
+            "import_statement",
+            "import_from_statement",
+        }:
+            used = {reply.node_text(n) for n in _walk(sibling) if n.type == "identifier"}
+            if used & names:
+                return True
+        sibling = sibling.next_sibling
+    return False
 
 
 # Statements parse at the top level of a file in some languages only: elsewhere they are

@@ -379,7 +379,13 @@ class ActionService:
                 text = "cancelled; nothing was changed"
             return ActionRun(ActionResult(message=f"qwen-lsp: {text}"), generation)
         result = result_for_answer(action, generation.text, plan)
-        if not result.ok and generation.stop_reason in ("max_tokens", "time_cap"):
+        cut = generation.stop_reason in ("max_tokens", "time_cap")
+        if result.ok and cut and plan.reply in ("code", "lines") and action.placement == "replace":
+            # A rewrite cut off by its limit lacks its end: taking it would drop code.
+            result = ActionResult(
+                message="qwen-lsp: the model's answer was cut off; nothing was changed."
+            )
+        if not result.ok and cut:
             limit = "token" if generation.stop_reason == "max_tokens" else "time"
             result = ActionResult(
                 message=result.message.rstrip(".") + f" (the answer hit its {limit} limit)."

@@ -141,6 +141,42 @@ async def test_python_annotations(client: LanguageClient) -> None:
     assert annotated or function.returns is not None
 
 
+async def test_python_fix_with_the_editors_diagnostic(client: LanguageClient) -> None:
+    """A misspelled name, reported as ruff reports it: the fix corrects that line and
+    changes nothing else."""
+    name, language_id, text, _ = SAMPLES["python"]
+    buggy = text.replace(
+        "    for value in kept:\n        total", "    for value in kpet:\n        total"
+    )
+    assert buggy != text
+    line = buggy.split("\n").index("    for value in kpet:")
+    folder = FOLDER / uuid.uuid4().hex[:8]
+    folder.mkdir()
+    path = folder / name
+    path.write_text(buggy)
+    uri = path.as_uri()
+    open_doc(client, uri, language_id, buggy)
+    span = types.Range(
+        start=types.Position(line=line, character=17), end=types.Position(line=line, character=21)
+    )
+    diagnostic = types.Diagnostic(
+        range=span, message="Undefined name `kpet`", source="ruff", code="F821"
+    )
+    found, _ = await list_actions(client, uri, (line, 17), (line, 21), diagnostics=[diagnostic])
+    fix = action_named(found, "fix")
+    assert fix.title == "Qwen: Fix the reported problems"
+    edit = await choose(client, fix, _log(client))
+    warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
+    assert edit is not None, warnings
+    new = apply_workspace_edit(edit, {uri: buggy}, {uri: 1})[uri]
+    compile(new, name, "exec")
+    old_lines, new_lines = buggy.split("\n"), new.split("\n")
+    assert "kpet" not in new and len(new_lines) == len(old_lines)
+    assert [i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=True)) if a != b] == [
+        line
+    ]
+
+
 async def test_python_tests_import_and_run(client: LanguageClient) -> None:
     uri, files, _ = await _run(client, "python", "tests")
     [test_uri] = [u for u in files if u != uri]

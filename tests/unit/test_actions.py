@@ -294,7 +294,7 @@ def test_fix_prompt_lists_diagnostics_relative_to_the_code() -> None:
     diagnostics = (Diagnostic(line, "x is unused", "lint", "W1"), Diagnostic(0, "elsewhere"))
     action = ActionInput(spec("fix"), s, target, diagnostics)
     user = fill(spec("fix").prompt, placeholder_values(action, ""))
-    assert "- line 2: x is unused (lint W1)" in user
+    assert "- line 2 (`return x`): x is unused (lint W1)" in user
     assert "elsewhere" not in user
     assert "(the problems listed above)" in user
 
@@ -1052,6 +1052,6 @@ def test_fake_backend_contains_keys() -> None:
 
 
 def test_edits_parse() -> None:
-    new = new_text(run(PY, "return x", "simplify", "def free(x):\n    return x  # same\n```"))
+    new = new_text(run(PY, "return x", "simplify", "def free(x):\n    return +x  # same\n```"))
     tree = syntax.get_parser("python").parse(new.encode())
     assert syntax.count_errors(tree.root_node) == 0

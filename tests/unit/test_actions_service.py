@@ -189,3 +189,16 @@ async def test_a_refused_document_gets_no_action_and_its_text_no_prompt() -> Non
     assert not run.result.ok and "test_calc.py" in run.result.message
     assert backend.calls == []
     await worker.close()
+
+
+async def test_a_rewrite_cut_off_by_its_token_limit_is_refused() -> None:
+    # The model goes on past its budget: what it wrote parses, but its end is missing.
+    rewrite = "def double(x):\n    return x + x\n" + "    # and so on\n" * 400
+    svc = await service(FakeBackend(contains={"Task: simplify": rewrite}))
+    run = await svc.run(ActionRequest("simplify", URI, 1, INSIDE), snapshot(), lambda: True)
+    assert run.generation is not None and run.generation.stop_reason == "max_tokens"
+    assert not run.result.ok and "cut off" in run.result.message
+    whole = "def double(x):\n    return x + x\n```\n"
+    svc = await service(FakeBackend(contains={"Task: simplify": whole}))
+    run = await svc.run(ActionRequest("simplify", URI, 1, INSIDE), snapshot(), lambda: True)
+    assert run.result.ok

@@ -292,3 +292,17 @@ def test_a_recorded_answer_is_taken_again_by_the_current_code(tmp_path: Any) -> 
     replayed = replay_row(row, 0)
     assert replayed["status"] == "offered" and replayed["verdict"] == GOOD
     assert replay_row({**row, "answer": ""}, 0) == {**row, "answer": ""}
+
+
+def test_a_simplification_that_only_changes_the_layout_is_bad() -> None:
+    js = "// Usage.\nfunction usage (c) {\n  return c.join('\\n')\n}\n"
+    reformatted = "function usage(c) {\n  return c.join('\\n');\n}\n"
+    assert action_verdicts.layout_only("javascript", js, reformatted) == (
+        "only the layout changed (comments dropped)"
+    )
+    assert action_verdicts.layout_only("javascript", js, js.replace("(c) {", "(c){")) == (
+        "only the layout changed"
+    )
+    simpler = "// Usage.\nfunction usage (c) {\n  return c.join('\\n') || ''\n}\n"
+    assert action_verdicts.layout_only("javascript", js, simpler) == ""
+    assert action_verdicts.layout_only("python", FUNC, FUNC.replace("w * h", "h * w")) == ""

@@ -56,6 +56,7 @@ LAYERS: dict[str, int] = {
     "actions": 4,
     "actions.reconcile": 4,  # the part of an answer asked for, put into the original code
     "actions.pytypes": 4,  # Python annotations the module can evaluate
+    "actions.linefix": 4,  # a fix's corrected lines put in the place of the reported ones
     "app": 5,
     "headless": 5,
     "doctor": 5,

@@ -1,0 +1,132 @@
+"""A fix written as the corrected line(s) alone, put in the place of the reported ones.
+
+Asked to fix a problem the editor reports on a line, a small model rewriting the whole
+function also "improves" what was not broken, and takes long. It is asked for the
+corrected line(s) alone instead (prompt.py); this module finds where they go: the
+window of the target's lines that covers the reported lines and reads most like the
+answer (a model often repeats a line of context around the one it fixed), and puts the
+answer there at that window's indentation. An answer that matches no such window is not
+taken (None): the caller then reads it as a rewrite of the whole target.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+
+from qwen_lsp.actions.text import dedent, indent_of
+
+# How much an answer must read like the lines it replaces (mean ratio per line).
+MIN_LIKENESS = 0.5
+MAX_ANSWER_LINES = 8
+
+
+_WORD = re.compile(r"[A-Za-z_$][\w$]*")
+
+
+def _with_word(line: str, word: str, named: Sequence[str]) -> str | None:
+    """``line`` with the name a diagnostic quoted replaced by ``word``, when it is on the
+    line and ``word`` reads like a slip of it; None otherwise."""
+    for match in _WORD.finditer(line):
+        name = match.group()
+        if name in named and name != word and _ratio(name, word) >= 0.6:
+            return line[: match.start()] + word + line[match.end() :]
+    return None
+
+
+def is_lines(answer: str) -> bool:
+    """Whether an answer is short enough to be corrected lines (not a whole body)."""
+    return len(answer.strip("\n").split("\n")) <= MAX_ANSWER_LINES
+
+
+def _ratio(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.strip(), b.strip(), autojunk=False).ratio()
+
+
+def _likeness(answer: list[str], window: list[str]) -> float:
+    """How much the answer reads like a window, line for line: its least alike line
+    (a line the model made up beside the one it fixed must not replace a real one)."""
+    if not answer or len(answer) != len(window):
+        return 0.0
+    return min(_ratio(a, w) for a, w in zip(answer, window, strict=True))
+
+
+def _shifted(lines: list[str], indent: str) -> list[str]:
+    """``lines`` (dedented: the first line's indentation is the answer's base) moved to
+    ``indent``, their indentation relative to the first line kept."""
+    base = indent_of(lines[0])
+    out = []
+    for line in lines:
+        if not line.strip():
+            out.append("")
+        elif line.startswith(base):
+            out.append(indent + line[len(base) :])
+        else:  # less indented than the first line: kept as the answer wrote it, moved
+            out.append(indent + line.lstrip(" \t"))
+    return out
+
+
+def with_fixed_lines(
+    text: str, start: int, end: int, reported: list[int], answer: str, named: Sequence[str] = ()
+) -> str | None:
+    """The target (code points [start, end) of ``text``) with the lines the answer
+    corrects replaced by it, "\\n" line ends; None when the answer is no such line(s).
+
+    ``reported`` are the document lines (0-based) the problems are on; ``named``, the
+    names their messages quote ("Undefined name `kpet`"): an answer that is one name
+    alone replaces the one of them on the reported line.
+    """
+    lines = dedent(answer.replace("\r\n", "\n")).strip("\n").split("\n")
+    if not reported or not lines or not lines[0].strip() or len(lines) > MAX_ANSWER_LINES:
+        return None
+    target = text[start:end].replace("\r\n", "\n")
+    first_line = text[:start].count("\n")
+    own = target.split("\n")
+    low = min(reported) - first_line
+    high = max(reported) - first_line
+    if low < 0 or high >= len(own):
+        return None
+    if low == high and len(lines) == 1 and _WORD.fullmatch(lines[0].strip()):
+        # The corrected name alone (`kept` for an undefined `kpet`): it replaces the word
+        # of the reported line it is a slip of.
+        fixed = _with_word(own[low], lines[0].strip(), named)
+        if fixed is None:
+            return None
+        return "\n".join(own[:low] + [fixed] + own[low + 1 :])
+    best: tuple[float, int, int] | None = None
+    # Windows of the answer's length that cover the reported lines, or the reported
+    # lines themselves when the answer is shorter (lines joined, or one dropped).
+    spans = [(s, s + len(lines)) for s in range(high - len(lines) + 1, low + 1)]
+    if not spans:
+        spans = [(low, high + 1)]
+    for begin, finish in spans:
+        if begin < 0 or finish > len(own):
+            continue
+        window = own[begin:finish]
+        score = _likeness(lines, window) if len(window) == len(lines) else _joined(lines, window)
+        if best is None or score > best[0]:
+            best = (score, begin, finish)
+    if (best is None or best[0] < MIN_LIKENESS) and low == high:
+        # One reported line, and lines around it the model made up: its own line alone.
+        score, line = max((_ratio(a, own[low]), a) for a in lines if a.strip())
+        if score >= MIN_LIKENESS:
+            lines, best = [line], (score, low, low + 1)
+    if best is None or best[0] < MIN_LIKENESS:
+        return None
+    _, begin, finish = best
+    window = own[begin:finish]
+    if len(window) == len(lines):  # line for line: each keeps the indentation it had
+        new = [
+            indent_of(w) + a.lstrip(" \t") if a.strip() else ""
+            for a, w in zip(lines, window, strict=True)
+        ]
+    else:
+        new = _shifted(lines, indent_of(window[0]))
+    return "\n".join(own[:begin] + new + own[finish:])
+
+
+def _joined(answer: list[str], window: list[str]) -> float:
+    return difflib.SequenceMatcher(
+        None, " ".join(a.strip() for a in answer), " ".join(w.strip() for w in window)
+    ).ratio()
