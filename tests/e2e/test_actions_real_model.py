@@ -75,9 +75,13 @@ def _log(client: LanguageClient) -> EditLog:
     return log
 
 
-def _open(client: LanguageClient, language: str) -> tuple[str, str, tuple[int, int]]:
-    """Write the sample to disk, open it; (uri, text, a position inside its function)."""
-    name, language_id, text, line = SAMPLES[language]
+def _open(
+    client: LanguageClient, language: str, text: str | None = None
+) -> tuple[str, str, tuple[int, int]]:
+    """Write the sample (or ``text`` under its name) to disk, open it; (uri, text, a
+    position inside its function)."""
+    name, language_id, sample, line = SAMPLES[language]
+    text = sample if text is None else text
     folder = FOLDER / uuid.uuid4().hex[:8]
     folder.mkdir()
     path = folder / name
@@ -148,18 +152,13 @@ async def test_python_fix_with_the_editors_diagnostic(client: LanguageClient) ->
     gets it right is a rate, measured by `bench_action_success --actions fix`: 37.5% of 8
     real Python functions; on this sample it answers the file's imports or the code
     unchanged, and both are refused.)"""
-    name, language_id, text, _ = SAMPLES["python"]
+    text = SAMPLES["python"][2]
     buggy = text.replace(
         "    for value in kept:\n        total", "    for value in kpet:\n        total"
     )
     assert buggy != text
     line = buggy.split("\n").index("    for value in kpet:")
-    folder = FOLDER / uuid.uuid4().hex[:8]
-    folder.mkdir()
-    path = folder / name
-    path.write_text(buggy)
-    uri = path.as_uri()
-    open_doc(client, uri, language_id, buggy)
+    uri, _, _ = _open(client, "python", buggy)
     span = types.Range(
         start=types.Position(line=line, character=17), end=types.Position(line=line, character=21)
     )
@@ -175,7 +174,7 @@ async def test_python_fix_with_the_editors_diagnostic(client: LanguageClient) ->
         assert any("nothing was changed" in w for w in warnings), warnings
         return
     new = apply_workspace_edit(edit, {uri: buggy}, {uri: 1})[uri]
-    compile(new, name, "exec")
+    compile(new, uri, "exec")
     old_lines, new_lines = buggy.split("\n"), new.split("\n")
     assert "kpet" not in new and len(new_lines) == len(old_lines)
     assert [i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=True)) if a != b] == [
