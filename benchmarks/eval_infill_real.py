@@ -264,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         earlier = json.loads(args.table_from.read_text())
         variants = list(earlier["overall"])
         print(f"{earlier['model']} at {earlier['revision']}: {earlier['command']}\n")
+        # rows again from the tasks: an earlier run's table gets today's columns
+        earlier["rows"] = scores.summarize(earlier["tasks"], variants)
         print(scores.table(earlier["rows"], variants))
         _print_groups(earlier["tasks"], variants)
         print(f"\noverall: {json.dumps(earlier['overall'])}")

@@ -156,8 +156,24 @@ def summarize(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> lis
                 "empty": sum(s["empty"] for s in scores),
                 "mean_seconds": round(sum(s["seconds"] for s in scores) / n, 2),
             }
+        row["holes_vs_best_cut"] = _holes_vs_best_cut(row, mine)
         rows.append(row)
     return rows
+
+
+def _holes_vs_best_cut(row: dict[str, Any], records: Sequence[dict[str, Any]]) -> list[int] | None:
+    """[holes where the server beats the row's better simple cut, holes where it loses]:
+    a row of 8 or 16 holes with a lead of a few points may be one hole's difference."""
+    cuts = [c for c in CUTS if c in row]
+    if "server" not in row or not cuts:
+        return None
+    best = max(cuts, key=lambda c: row[c]["similarity"])
+    pairs = [
+        (r["variants"]["server"]["similarity"], r["variants"][best]["similarity"])
+        for r in records
+        if "server" in r["variants"] and best in r["variants"]
+    ]
+    return [sum(s > c for s, c in pairs), sum(s < c for s, c in pairs)]
 
 
 def grouped(
@@ -232,8 +248,12 @@ def table(rows: Sequence[dict[str, Any]], variants: Sequence[str]) -> str:
         line = f"{row['language']:<10} {row['shape']:<8} {row['cursor']:<7} {row['n']:>3}"
         for variant in variants:
             line += f" | {_cell(row.get(variant), similarity_digits=0, empty=True):>22}"
-        margin = lead(row)
-        line += f" | {'-' if margin is None else f'{margin:+.1f}':>16}"
+        margin, holes = lead(row), row.get("holes_vs_best_cut")
+        shown = "-" if margin is None else f"{margin:+.1f}"
+        if margin is not None and holes:
+            shown += f" ({holes[0]}/{holes[1]})"
+        line += f" | {shown:>16}"
         lines.append(line)
     lines.append("cells: exact % / edit similarity % / syntax errors added (empty answers)")
+    lines.append("vs best cut: points (holes the server wins/loses against that cut)")
     return "\n".join(lines)

@@ -219,3 +219,24 @@ def test_rows_and_groups_average_each_variant() -> None:
         "empty": 0,
     }
     assert "line" in scores.grouped_table(by_shape, "shape", ["server"])
+
+
+def test_a_row_counts_the_holes_the_server_wins_and_loses_against_the_better_cut() -> None:
+    def record(server: float, first: float, n_indent: float) -> dict[str, object]:
+        def cell(similarity: float) -> dict[str, object]:
+            return {"exact": False, "similarity": similarity, "syntax_error": False, "empty": False}
+
+        variants = {"server": server, "raw first line": first, "raw n_indent": n_indent}
+        return {
+            "language": "python",
+            "shape": "line",
+            "cursor": "column0",
+            "variants": {v: {**cell(x), "seconds": 1.0} for v, x in variants.items()},
+        }
+
+    # first line is the better cut on average (0.6 vs 0.5): the holes are judged against it
+    records = [record(0.9, 0.8, 0.1), record(0.2, 0.7, 0.9), record(0.3, 0.3, 0.5)]
+    [row] = scores.summarize(records, ["server", "raw first line", "raw n_indent"])
+    assert row["holes_vs_best_cut"] == [1, 1]
+    assert scores.lead(row) == pytest.approx(-13.3, abs=0.1)
+    assert "-13.3 (1/1)" in scores.table([row], ["server", "raw first line", "raw n_indent"])
