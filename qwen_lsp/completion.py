@@ -525,7 +525,7 @@ class CompletionService:
             log.debug("raw model output %r", generation.text)
             if generation.stop_reason == "cancelled" or warm_only:
                 return generation, ""
-            return generation, postprocess.postprocess(generation.text, site)
+            return generation, postprocess.postprocess(_written_lines(generation), site)
 
         def job(backend: Backend, worker_cancel: CancelToken) -> CachedSuggestion | None:
             # An edit stops the work at once, even while the prompt is being read and
@@ -630,6 +630,26 @@ def _wanted_kind(
     if kind == "block" and settings.multiline:
         return "block"
     return "line"
+
+
+def _written_lines(generation: Generation) -> str:
+    """The generation without the line a token or time limit cut off, when lines above
+    it are complete: that line is half a statement (``self._file.seek``), or a call the
+    bracket rule would close on arguments the model never chose, or a comment stopped
+    mid-sentence (issue 17: 19 of about 600 block answers on real files hit the 160-token
+    cap). Lines left open at the end (``select {``) go too: their body was never written,
+    and closing them makes one up (``select {}``). A first line cut off is all there is,
+    and stays (as with maxTokensLine)."""
+    text = generation.text
+    if generation.stop_reason not in ("max_tokens", "time_cap") or text.endswith(("\n", "\r")):
+        return text
+    lines = text.splitlines(keepends=True)[:-1]
+    while lines and (not lines[-1].strip() or lines[-1].rstrip()[-1] in _LEFT_OPEN):
+        lines.pop()
+    return "".join(lines) or text
+
+
+_LEFT_OPEN = frozenset("{([:,\\")
 
 
 def _next_line_start(text: str, offset: int) -> str | None:

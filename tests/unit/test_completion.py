@@ -241,6 +241,28 @@ async def test_a_block_is_asked_through_the_chat_template_and_a_line_through_fim
     assert backend.calls[-1].startswith("<|fim_prefix|>")
 
 
+async def test_a_line_the_token_limit_cut_off_is_not_shown() -> None:
+    """Half a statement is not suggested, nor closed with brackets the model never wrote."""
+    answer = "total = sum(xs)\n    return compute(total, xs, 1, 2, 3)\n"
+    backend = FakeBackend({"def f(xs):\n    ": answer})
+    settings = dataclasses.replace(no_speculation(), maxTokensLine=20, maxTokensBlock=30)
+    svc, store = await service(settings, backend), DocumentStore()
+    assert await complete(svc, store, "def f(xs):\n    ") == "total = sum(xs)"
+    # Within the limit the whole block is shown; a first line cut off is all there is.
+    roomy = dataclasses.replace(settings, maxTokensBlock=80)
+    svc, store = await service(roomy, backend), DocumentStore()
+    assert await complete(svc, store, "def f(xs):\n    ") == answer.rstrip("\n")
+    backend = FakeBackend({"def f(xs):\n    ": "return compute(total, xs, 1, 2, 3, 4, 5, 6)\n"})
+    svc, store = await service(settings, backend), DocumentStore()
+    assert await complete(svc, store, "def f(xs):\n    ") == "return compute(total, xs, 1, 2)"
+    # A line left open above the cut (its body never written) goes with it.
+    answer = "total = 0\n    for x in xs:\n        total += compute(x, 1, 2, 3)\n"
+    backend = FakeBackend({"def f(xs):\n    ": answer})
+    capped = dataclasses.replace(settings, maxTokensBlock=40)
+    svc, store = await service(capped, backend), DocumentStore()
+    assert await complete(svc, store, "def f(xs):\n    ") == "total = 0"
+
+
 async def test_a_stand_in_answer_to_the_chat_prompt_is_asked_again_through_fim() -> None:
     """The 1.5B model, asked to continue a file whose function body is empty, answers
     "# Your code here" then "pass" (shows nothing); through FIM it writes the body."""
