@@ -86,6 +86,12 @@ class _Checker:
             return False
         return error != (line + _line_count(insertion) - 1, message)
 
+    def mends(self, insertion: str) -> bool:
+        """Whether the document has fewer syntax errors with ``insertion`` than without."""
+        text = self.head + insertion + self.tail
+        tree = syntax.get_parser(self.language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
+        return syntax.count_errors(tree.root_node) < self.errors and not self.adds_errors(insertion)
+
 
 def _line_count(text: str) -> int:
     return len(NEWLINE_RE.findall(text)) + 1
@@ -216,7 +222,7 @@ def verified(lines: list[str], site: CompletionSite, context: Context) -> list[s
 
     found = fits_or_balanced(lines)
     if found is not None:
-        return found
+        return _docstring_closed(found, site, context, checker)
     shifted = without_extra_indent(lines, context)
     if shifted is not None:
         found = fits_or_balanced(shifted)
@@ -241,6 +247,30 @@ def verified(lines: list[str], site: CompletionSite, context: Context) -> list[s
             if found is not None:
                 return found
     return lines[:kept]
+
+
+_TRIPLE_QUOTES = ('"' * 3, "'" * 3)
+
+
+def _docstring_closed(
+    lines: list[str], site: CompletionSite, context: Context, checker: _Checker
+) -> list[str]:
+    """A one-line answer in a docstring opened on the cursor line, with nothing after the
+    cursor: the answer with the closing quotes, when they mend the document.
+
+    WHY: the model ends the docstring's line and stops; without its closing quotes every
+    line below is read as the string's text, and the file stays broken (issue 17: the
+    1.5B after the three quotes that open `sock_avail`'s docstring: the evaluation counts it as
+    adding a syntax error). Quotes closed further down leave the document parsing: then
+    nothing is added (the docstring goes on below)."""
+    if site.language != "python" or len(lines) != 1 or context.after.strip():
+        return lines
+    before = context.before or ""
+    quote = next((q for q in _TRIPLE_QUOTES if before.count(q) % 2 == 1), None)
+    if quote is None or quote in lines[0] or not lines[0].strip():
+        return lines
+    closed = [lines[0].rstrip() + quote]
+    return closed if checker.mends(closed[0]) else lines
 
 
 _TOKEN_RE = re.compile(r"\w+|\s+|\S")

@@ -951,3 +951,24 @@ def test_a_body_that_fills_the_cursors_hole_is_kept_above_a_broken_block_further
     # an unclosed bracket.
     assert postprocess("if given:", site) == ""
     assert postprocess("return (args,", site) in ("", "return (args,)")
+
+
+def test_a_docstring_line_gets_its_closing_quotes_when_they_mend_the_file() -> None:
+    # Issue 17, the 1.5B model on telnetlib.py: the cursor after the quotes that open a
+    # method's docstring, nothing after it; the answer ended the line, and without its
+    # closing quotes the rest of the file stayed inside the string.
+    quotes = '"' * 3
+    body = "\n        with selector:\n            return True\n\n    def interact(self):\n"
+    document = f"class T:\n    def avail(self):\n        {quotes}{CURSOR}{body}"
+    document += f"        {quotes}Interact.{quotes}\n        pass\n"
+    site = site_at(document, "line", "python")
+    answer = "Test whether data is available on the socket.\n\n"
+    assert postprocess(answer, site) == f"Test whether data is available on the socket.{quotes}"
+    # Closing quotes further down: the docstring goes on below, nothing is added.
+    closed_below = document.replace(body, f"\n        More.\n        {quotes}{body}", 1)
+    site = site_at(closed_below, "line", "python")
+    assert postprocess(answer, site) == "Test whether data is available on the socket."
+    # Single quotes, and an answer that closes them itself.
+    single = document.replace(quotes, "'''")
+    assert postprocess("Avail.'''", site_at(single, "line", "python")) == "Avail.'''"
+    assert postprocess("Avail.", site_at(single, "line", "python")) == "Avail.'''"
