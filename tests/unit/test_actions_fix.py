@@ -11,6 +11,7 @@ from qwen_lsp.actions.answer import result_for_answer
 from qwen_lsp.actions.catalogue import CODE_REPLY, find_spec
 from qwen_lsp.actions.edits import ActionResult
 from qwen_lsp.actions.linefix import with_fixed_lines
+from qwen_lsp.actions.nearby import slip_distance, undefined_name
 from qwen_lsp.actions.prompt import ActionInput, Diagnostic, build_prompt, fill, placeholder_values
 from qwen_lsp.actions.target import find_target
 from qwen_lsp.chat import ChatTemplate
@@ -229,3 +230,33 @@ def test_the_corrected_name_alone_replaces_the_one_reported() -> None:
     assert _new_text(_result(action, "values\n```\n")) == PY  # not `value` -> `values`
     unnamed = _action(NAME_BUG, "vaules", "something is wrong here")
     assert not _result(unnamed, "values\n```\n").ok  # no name quoted: not guessed
+
+
+# -- what the prompt of a fix tells the model ---------------------------------------------------
+
+
+def test_undefined_name_diagnostics_name_the_defined_names_that_look_like_it() -> None:
+    assert undefined_name("Undefined name `vaules`") == "vaules"
+    assert undefined_name("'entr' is not defined.") == "entr"
+    assert undefined_name("undefined: pth") == "pth"
+    assert undefined_name("expected ':'") is None
+    assert slip_distance("eky", "key") == 1 and slip_distance("entr", "length") == 3
+    action = _action(NAME_BUG, "vaules", "Undefined name `vaules`")
+    user = fill(action.spec.prompt, placeholder_values(action, ""))
+    # `values` (one slip away) first, then `value` (two); not `limit` nor `result`.
+    assert "  Names defined here that look like `vaules`: `values`, `value`\n" in user
+    colon = _action(COLON_BUG, "if value > limit", "expected ':'")
+    assert "look like" not in fill(colon.spec.prompt, placeholder_values(colon, ""))
+
+
+def test_the_reported_line_is_shown_again_alone_and_no_context_is_given() -> None:
+    # The 0.5B model copied the whole function back with the bug, or (for a method)
+    # answered with the class header the context showed it.
+    action = _action(NAME_BUG, "vaules", "Undefined name `vaules`")
+    user = fill(action.spec.prompt, placeholder_values(action, ""))
+    assert "The line to correct:\n```python\nfor value in vaules:\n```\n\nTask: fix" in user
+    plan = build_prompt(action, ChatTemplate.from_template(None), lambda s: len(s) // 4, 100)
+    rendered = "".join(p for p in plan.parts if isinstance(p, str))
+    assert "class Totals" not in rendered and "import os" not in rendered
+    bare = _action(NAME_BUG, "vaules", "", with_diagnostic=False)
+    assert "to correct" not in fill(bare.spec.prompt, placeholder_values(bare, ""))
