@@ -114,6 +114,7 @@ class Diagnostic:
     message: str
     source: str = ""
     code: str = ""
+    column: int = 0  # where on the line it starts (UTF-16 code units, as LSP counts)
 
 
 @dataclass(frozen=True)
@@ -258,25 +259,60 @@ def _diagnostics_text(action: ActionInput) -> str:
         if shown and "`" not in shown:
             where += f" (`{shown}`)"
         source = f" ({diagnostic.source}{' ' + diagnostic.code if diagnostic.code else ''})"
-        lines.append(f"- {where}: {diagnostic.message}{source if diagnostic.source else ''}")
-        lines.extend(_names_hint(action, diagnostic.message))
+        hint = _names_hint(action, diagnostic.message)
+        lines.append(f"- {where}: {diagnostic.message}{source if diagnostic.source else ''}{hint}")
     if not lines:
         return ""
     heading = "Problems the editor reports (line numbers count from the first line of the code):"
     return heading + "\n" + "\n".join(lines) + "\n\n"
 
 
-def _names_hint(action: ActionInput, message: str) -> list[str]:
-    """For an undefined name, the names of the file spelled almost like it (what a
-    language server's "did you mean" offers): the 0.5B model told only that `eky` is
-    undefined copies the line back; told that `key` is defined, it writes `key`."""
+def _names_hint(action: ActionInput, message: str) -> str:
+    """For an undefined name, the names of the file spelled almost like it, as a
+    language server's "did you mean" offers them: the 0.5B model told only that `eky` is
+    undefined copies the line back; asked "Did you mean `key`?" it more often writes
+    `key` (it did not when the names were listed on a line of their own)."""
     name = nearby.undefined_name(message)
     if name is None:
-        return []
+        return ""
     found = nearby.similar_names(action.snapshot, name, action.target.start, action.target.end)
     if not found:
-        return []
-    return [f"  Names defined here that look like `{name}`: " + ", ".join(f"`{n}`" for n in found)]
+        return ""
+    # One name: offered two, the model picks the wrong one as often as not.
+    return f" Did you mean `{found[0]}`?"
+
+
+def retry_start(action: ActionInput) -> str:
+    """What the second attempt at a fix starts its answer with (the model goes on from
+    there), or "" when there is none: an undefined name's line up to the name (the model
+    then writes a name there, not the line it copied), another problem's line whole (the
+    model then writes what is missing at its end: a `:`, a `)`). Only for one reported
+    line.
+    """
+    reported = reported_lines(action)
+    if len(reported) != 1:
+        return ""
+    line = reported[0]
+    first = action.snapshot.position_at(action.target.start)[0]
+    code_lines = dedent(action.code).split("\n")
+    if line - first >= len(code_lines):
+        return ""
+    shown = code_lines[line - first].lstrip(" \t")
+    text = action.snapshot.text.split("\n")[line].rstrip("\r")
+    named = [
+        (d.column, name)
+        for d in action.diagnostics
+        if d.line == line and (name := nearby.undefined_name(d.message)) is not None
+    ]
+    if not named:
+        return shown
+    start_col, name = named[0]
+    column = len(text.encode("utf-16-le")[: 2 * start_col].decode("utf-16-le", "replace"))
+    before = text[:column].lstrip(" \t")
+    # Only when the name is where the diagnostic says and the line reads as shown.
+    if not shown.startswith(before) or not text[column:].startswith(name):
+        return ""
+    return before
 
 
 def _reported_block(action: ActionInput, ticks: str, fence: str) -> str:
@@ -435,8 +471,10 @@ def build_prompt(
     template: ChatTemplate,
     count_tokens: Callable[[str], int],
     context_budget: int,
+    answer_start: str = "",
 ) -> PromptPlan:
-    """The chat prompt of an action, and how much the answer may take."""
+    """The chat prompt of an action, and how much the answer may take; ``answer_start``
+    is put at the start of the answer, after what the action starts it with."""
     # Corrected lines need no context: the 0.5B model answered a fix in a method with
     # its class's header from the context (`class X extends Y { ... }`).
     context = (
@@ -462,6 +500,7 @@ def build_prompt(
         prefix += fill(record.doc_start, values) if record is not None else ""
     elif reply == "signatures":
         prefix += signature_start(action.snapshot, action.target)
+    prefix += answer_start
     code_tokens = count_tokens(values["selection"])
     max_tokens = spec.max_tokens or (code_tokens * 2 + 160)
     if spec.answer == "code" and spec.placement == "replace":

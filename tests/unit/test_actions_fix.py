@@ -3,6 +3,7 @@ and they are put in the place of the reported ones (qwen_lsp/actions/linefix.py)
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import pytest
@@ -12,7 +13,14 @@ from qwen_lsp.actions.catalogue import CODE_REPLY, find_spec
 from qwen_lsp.actions.edits import ActionResult
 from qwen_lsp.actions.linefix import with_fixed_lines
 from qwen_lsp.actions.nearby import slip_distance, undefined_name
-from qwen_lsp.actions.prompt import ActionInput, Diagnostic, build_prompt, fill, placeholder_values
+from qwen_lsp.actions.prompt import (
+    ActionInput,
+    Diagnostic,
+    build_prompt,
+    fill,
+    placeholder_values,
+    retry_start,
+)
 from qwen_lsp.actions.target import find_target
 from qwen_lsp.chat import ChatTemplate
 from qwen_lsp.documents import Snapshot
@@ -243,10 +251,10 @@ def test_undefined_name_diagnostics_name_the_defined_names_that_look_like_it() -
     assert slip_distance("eky", "key") == 1 and slip_distance("entr", "length") == 3
     action = _action(NAME_BUG, "vaules", "Undefined name `vaules`")
     user = fill(action.spec.prompt, placeholder_values(action, ""))
-    # `values` (one slip away) first, then `value` (two); not `limit` nor `result`.
-    assert "  Names defined here that look like `vaules`: `values`, `value`\n" in user
+    # `values` (one slip away), not `value` (two slips).
+    assert "Undefined name `vaules` (ruff F821) Did you mean `values`?\n" in user
     colon = _action(COLON_BUG, "if value > limit", "expected ':'")
-    assert "look like" not in fill(colon.spec.prompt, placeholder_values(colon, ""))
+    assert "Did you mean" not in fill(colon.spec.prompt, placeholder_values(colon, ""))
 
 
 def test_the_reported_line_is_shown_again_alone_and_no_context_is_given() -> None:
@@ -260,3 +268,24 @@ def test_the_reported_line_is_shown_again_alone_and_no_context_is_given() -> Non
     assert "class Totals" not in rendered and "import os" not in rendered
     bare = _action(NAME_BUG, "vaules", "", with_diagnostic=False)
     assert "to correct" not in fill(bare.spec.prompt, placeholder_values(bare, ""))
+
+
+def test_a_second_attempt_starts_the_answer_where_the_fix_goes() -> None:
+    # An undefined name: its line up to the name (the model writes a name there).
+    line = NAME_BUG.split("\n").index("        for value in vaules:")
+    found = (Diagnostic(line, "Undefined name `vaules`", "ruff", "F821", 21),)
+    action = dataclasses.replace(_action(NAME_BUG, "vaules", ""), diagnostics=found)
+    assert retry_start(action) == "for value in "
+    # The diagnostic's column not on the name (an editor's own ranges): no start.
+    moved = (dataclasses.replace(found[0], column=8),)
+    assert retry_start(dataclasses.replace(action, diagnostics=moved)) == ""
+    # Another problem: the line whole (the model writes what is missing at its end).
+    colon = _action(COLON_BUG, "if value > limit", "expected ':'")
+    assert retry_start(colon) == "if value > limit"
+    # Problems on two lines: no second attempt.
+    two = (*colon.diagnostics, dataclasses.replace(colon.diagnostics[0], line=line))
+    assert retry_start(dataclasses.replace(colon, diagnostics=two)) == ""
+    # Taken with the start, the answer is the fixed line.
+    plan = build_prompt(colon, ChatTemplate.from_template(None), len, 100, "if value > limit")
+    assert plan.assistant_prefix == "```python\nif value > limit"
+    assert _new_text(result_for_answer(colon, ":\n```\n", plan)) == PY
