@@ -289,3 +289,15 @@ def test_a_second_attempt_starts_the_answer_where_the_fix_goes() -> None:
     plan = build_prompt(colon, ChatTemplate.from_template(None), len, 100, "if value > limit")
     assert plan.assistant_prefix == "```python\nif value > limit"
     assert _new_text(result_for_answer(colon, ":\n```\n", plan)) == PY
+
+
+def test_a_simplification_that_changes_nothing_says_there_was_nothing_to_simplify() -> None:
+    # The 0.5B model answers most Simplify requests with the code as it was: the user is
+    # told so plainly, and gets no edit.
+    answer = JS.split("\n\n", 1)[1] + "```\n"
+    result = _simplify(JS, "javascript", "usage (", answer)
+    assert not result.ok and not result.changes
+    assert result.message == (
+        "qwen-lsp: the model found nothing to simplify here (it answered the code as it "
+        "was); nothing was changed."
+    )
