@@ -282,39 +282,6 @@ def _names_hint(action: ActionInput, message: str) -> str:
     return f" Did you mean `{found[0]}`?"
 
 
-def retry_start(action: ActionInput) -> str:
-    """What the second attempt at a fix starts its answer with (the model goes on from
-    there), or "" when there is none: an undefined name's line up to the name (the model
-    then writes a name there, not the line it copied), another problem's line whole (the
-    model then writes what is missing at its end: a `:`, a `)`). Only for one reported
-    line.
-    """
-    reported = reported_lines(action)
-    if len(reported) != 1:
-        return ""
-    line = reported[0]
-    first = action.snapshot.position_at(action.target.start)[0]
-    code_lines = dedent(action.code).split("\n")
-    if line - first >= len(code_lines):
-        return ""
-    shown = code_lines[line - first].lstrip(" \t")
-    text = action.snapshot.text.split("\n")[line].rstrip("\r")
-    named = [
-        (d.column, name)
-        for d in action.diagnostics
-        if d.line == line and (name := nearby.undefined_name(d.message)) is not None
-    ]
-    if not named:
-        return shown
-    start_col, name = named[0]
-    column = len(text.encode("utf-16-le")[: 2 * start_col].decode("utf-16-le", "replace"))
-    before = text[:column].lstrip(" \t")
-    # Only when the name is where the diagnostic says and the line reads as shown.
-    if not shown.startswith(before) or not text[column:].startswith(name):
-        return ""
-    return before
-
-
 def _reported_block(action: ActionInput, ticks: str, fence: str) -> str:
     """The reported lines of the code shown again on their own, right before the task:
     a small model copies the block nearest its answer, so this one (corrected) rather

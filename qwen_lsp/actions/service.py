@@ -22,6 +22,7 @@ from qwen_lsp.actions.answer import answer_complete, result_for_answer
 from qwen_lsp.actions.catalogue import Offer
 from qwen_lsp.actions.edits import ActionResult, FileChange
 from qwen_lsp.actions.files import FileRefused, OpenFile, TargetFile, target_file
+from qwen_lsp.actions.linefix import retry_start
 from qwen_lsp.actions.prompt import (
     ActionInput,
     Diagnostic,
@@ -29,7 +30,6 @@ from qwen_lsp.actions.prompt import (
     PromptPlan,
     build_prompt,
     new_file_uri,
-    retry_start,
 )
 from qwen_lsp.actions.target import find_target
 from qwen_lsp.admission import Admission, admit_all, display_name
@@ -379,14 +379,7 @@ class ActionService:
         )
         log.debug("action answer %r", generation.text)
         if cancel.cancelled or generation.stop_reason == "cancelled":
-            why = cancel.why()
-            if why == "document changed" or not is_current():
-                text = "the document changed while the action ran; nothing was changed"
-            elif why == "superseded":
-                text = "a newer code action replaced this one; nothing was changed"
-            else:
-                text = "cancelled; nothing was changed"
-            return ActionRun(ActionResult(message=f"qwen-lsp: {text}"), generation)
+            return _cancelled(cancel, is_current, generation)
         result = _checked_result(action, generation, plan)
         start = retry_start(action) if plan.reply == "lines" and not result.ok else ""
         if start and not cancel.cancelled and is_current():
@@ -395,6 +388,8 @@ class ActionService:
             # prompt is in the KV cache and the answer is one line.
             current = build_prompt(action, template, count, settings.actionContextTokens, start)
             again = backend.generate(current.parts, limits, keep_going)
+            if cancel.cancelled or again.stop_reason == "cancelled":
+                return _cancelled(cancel, is_current, again)
             log.info(
                 "action %s retried: generated=%d stop=%s",
                 action.spec.id,
@@ -419,6 +414,19 @@ class ActionService:
                 message=result.message.rstrip(".") + f" (the answer hit its {limit} limit)."
             )
         return ActionRun(result, generation, prompt_tokens=plan.prompt_tokens)
+
+
+def _cancelled(
+    cancel: LinkedCancel, is_current: Callable[[], bool], generation: Generation
+) -> ActionRun:
+    why = cancel.why()
+    if why == "document changed" or not is_current():
+        text = "the document changed while the action ran; nothing was changed"
+    elif why == "superseded":
+        text = "a newer code action replaced this one; nothing was changed"
+    else:
+        text = "cancelled; nothing was changed"
+    return ActionRun(ActionResult(message=f"qwen-lsp: {text}"), generation)
 
 
 def _checked_result(action: ActionInput, generation: Generation, plan: PromptPlan) -> ActionResult:

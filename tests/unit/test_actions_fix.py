@@ -11,7 +11,7 @@ import pytest
 from qwen_lsp.actions.answer import result_for_answer
 from qwen_lsp.actions.catalogue import CODE_REPLY, find_spec
 from qwen_lsp.actions.edits import ActionResult
-from qwen_lsp.actions.linefix import with_fixed_lines
+from qwen_lsp.actions.linefix import retry_start, with_fixed_lines
 from qwen_lsp.actions.nearby import slip_distance, undefined_name
 from qwen_lsp.actions.prompt import (
     ActionInput,
@@ -19,7 +19,6 @@ from qwen_lsp.actions.prompt import (
     build_prompt,
     fill,
     placeholder_values,
-    retry_start,
 )
 from qwen_lsp.actions.target import find_target
 from qwen_lsp.chat import ChatTemplate
