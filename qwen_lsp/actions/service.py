@@ -406,6 +406,7 @@ class ActionService:
             )
             retried = _checked_result(action, second, plan)
             if retried.ok:
+                log.debug("action answer %r", second.text)  # the answer taken, whole
                 result, generation = retried, second
         cut = generation.stop_reason in ("max_tokens", "time_cap")
         if not result.ok and cut:
