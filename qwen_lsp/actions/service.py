@@ -384,7 +384,7 @@ class ActionService:
         start = retry_start(action) if plan.reply == "lines" and not result.ok else ""
         if start and not cancel.cancelled and is_current():
             # A fix that failed (mostly: the line copied back with its problem) is asked
-            # again with its answer started for the model (prompt.retry_start): cheap, the
+            # again with its answer started for the model (linefix.retry_start): cheap, the
             # prompt is in the KV cache and the answer is one line.
             current = build_prompt(action, template, count, settings.actionContextTokens, start)
             again = backend.generate(current.parts, limits, keep_going)
