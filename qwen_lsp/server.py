@@ -407,7 +407,13 @@ def on_code_action(
     range_ = lsp_range(params.range)
     reported = params.context.diagnostics
     diagnostics = tuple(
-        Diagnostic(d.range.start.line, d.message, d.source or "", str(d.code or ""))
+        Diagnostic(
+            d.range.start.line,
+            d.message,
+            d.source or "",
+            str(d.code or ""),
+            d.range.start.character,
+        )
         for d in reported
     )
     try:

@@ -345,6 +345,10 @@ def _placed(
     if placement == "replace":
         edits = line_diff(text[target.start : target.end], block, target.start)
         if not edits:
+            if action.spec.changes_code:  # Simplify: say so plainly, it is no failure
+                return _refuse(
+                    "the model found nothing to simplify here (it answered the code as it was)"
+                )
             return _refuse("the model's answer is the same as the code")
         edits = [*imports, *edits]
     elif placement == "above":

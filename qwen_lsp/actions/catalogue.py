@@ -73,7 +73,8 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
             "You are an expert {language} programmer who fixes bugs. Change as little as "
             "possible: keep names, structure, comments and formatting."
         ),
-        prompt=_CODE_BLOCK + "{diagnostics}Task: fix the bugs in this code{fix_hint}. {reply}",
+        prompt=_CODE_BLOCK
+        + "{diagnostics}{reported}Task: fix the bugs in this code{fix_hint}. {reply}",
         placement="replace",
         rewrite=True,
         keep_names=True,

@@ -71,7 +71,10 @@ def check_change(action: ActionInput, change: FileChange) -> str:
         if _tokens(language, change.base_text, *old_region, _is_layout) == _tokens(
             language, new_text, *region, _is_layout
         ):
-            return "the model's answer only changes the layout or the comments, not the code"
+            return (
+                "the model found nothing to simplify here: its answer only changes the "
+                "layout or the comments, not the code"
+            )
     if spec.check == "docstring" and language is not None:
         if not _has_doc(language, new_text, *region, action.target.names):
             return "the model did not add a docstring"

@@ -6,7 +6,8 @@ corrected line(s) alone instead (prompt.py); this module finds where they go: th
 window of the target's lines that covers the reported lines and reads most like the
 answer (a model often repeats a line of context around the one it fixed), and puts the
 answer there at that window's indentation. An answer that matches no such window is not
-taken (None): the caller then reads it as a rewrite of the whole target.
+taken (None): the caller then reads it as a rewrite of the whole target. When the
+answer failed, :func:`retry_start` says how a second attempt's answer is started.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import difflib
 import re
 from collections.abc import Sequence
 
+from qwen_lsp.actions import nearby
+from qwen_lsp.actions.prompt import ActionInput, reported_lines
 from qwen_lsp.actions.text import dedent, indent_of
 
 # How much an answer must read like the lines it replaces (mean ratio per line).
@@ -130,3 +133,36 @@ def _joined(answer: list[str], window: list[str]) -> float:
     return difflib.SequenceMatcher(
         None, " ".join(a.strip() for a in answer), " ".join(w.strip() for w in window)
     ).ratio()
+
+
+def retry_start(action: ActionInput) -> str:
+    """What the second attempt at a fix starts its answer with (the model goes on from
+    there), or "" when there is none: an undefined name's line up to the name (the model
+    then writes a name there, not the line it copied), another problem's line whole (the
+    model then writes what is missing at its end: a `:`, a `)`). Only for one reported
+    line.
+    """
+    reported = reported_lines(action)
+    if len(reported) != 1:
+        return ""
+    line = reported[0]
+    first = action.snapshot.position_at(action.target.start)[0]
+    code_lines = dedent(action.code).split("\n")
+    if line - first >= len(code_lines):
+        return ""
+    shown = code_lines[line - first].lstrip(" \t")
+    text = action.snapshot.text.split("\n")[line].rstrip("\r")
+    named = [
+        (d.column, name)
+        for d in action.diagnostics
+        if d.line == line and (name := nearby.undefined_name(d.message)) is not None
+    ]
+    if not named:
+        return shown
+    start_col, name = named[0]
+    column = len(text.encode("utf-16-le")[: 2 * start_col].decode("utf-16-le", "replace"))
+    before = text[:column].lstrip(" \t")
+    # Only when the name is where the diagnostic says and the line reads as shown.
+    if not shown.startswith(before) or not text[column:].startswith(name):
+        return ""
+    return before

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from qwen_lsp import languages, uris
+from qwen_lsp.actions import nearby
 from qwen_lsp.actions.catalogue import CODE_REPLY, ActionSpec, Placement, Reply
 from qwen_lsp.actions.reconcile import signature_start
 from qwen_lsp.actions.target import Target, is_definition
@@ -113,6 +114,7 @@ class Diagnostic:
     message: str
     source: str = ""
     code: str = ""
+    column: int = 0  # where on the line it starts (UTF-16 code units, as LSP counts)
 
 
 @dataclass(frozen=True)
@@ -257,11 +259,44 @@ def _diagnostics_text(action: ActionInput) -> str:
         if shown and "`" not in shown:
             where += f" (`{shown}`)"
         source = f" ({diagnostic.source}{' ' + diagnostic.code if diagnostic.code else ''})"
-        lines.append(f"- {where}: {diagnostic.message}{source if diagnostic.source else ''}")
+        hint = _names_hint(action, diagnostic.message)
+        lines.append(f"- {where}: {diagnostic.message}{source if diagnostic.source else ''}{hint}")
     if not lines:
         return ""
     heading = "Problems the editor reports (line numbers count from the first line of the code):"
     return heading + "\n" + "\n".join(lines) + "\n\n"
+
+
+def _names_hint(action: ActionInput, message: str) -> str:
+    """For an undefined name, the names of the file spelled almost like it, as a
+    language server's "did you mean" offers them: the 0.5B model told only that `eky` is
+    undefined copies the line back; asked "Did you mean `key`?" it more often writes
+    `key` (it did not when the names were listed on a line of their own)."""
+    name = nearby.undefined_name(message)
+    if name is None:
+        return ""
+    found = nearby.similar_names(action.snapshot, name, action.target.start, action.target.end)
+    if not found:
+        return ""
+    # One name: offered two, the model picks the wrong one as often as not.
+    return f" Did you mean `{found[0]}`?"
+
+
+def _reported_block(action: ActionInput, ticks: str, fence: str) -> str:
+    """The reported lines of the code shown again on their own, right before the task:
+    a small model copies the block nearest its answer, so this one (corrected) rather
+    than the whole function with the bug."""
+    reported = reported_lines(action)
+    if not reported or small_reply(action) != "lines":
+        return ""
+    first = action.snapshot.position_at(action.target.start)[0]
+    code_lines = dedent(action.code).split("\n")
+    low, high = min(reported) - first, max(reported) - first
+    if high - low >= 8 or high >= len(code_lines):
+        return ""
+    shown = dedent("\n".join(code_lines[low : high + 1]))
+    what = "The line" if low == high else "The lines"
+    return f"{what} to correct:\n{ticks}{fence}\n{shown}\n{ticks}\n\n"
 
 
 def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
@@ -317,6 +352,7 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
         "code": f"{ticks}{fence}\n{code}\n{ticks}",
         "scope": dedent(snapshot.text[target.scope_start : target.scope_end]),
         "diagnostics": diagnostics,
+        "reported": _reported_block(action, ticks, fence),
         "file": file_name,
         "name": target.names[0] if target.names else "",
         "names": f"`{qualified}`" if qualified else "the code",
@@ -402,9 +438,17 @@ def build_prompt(
     template: ChatTemplate,
     count_tokens: Callable[[str], int],
     context_budget: int,
+    answer_start: str = "",
 ) -> PromptPlan:
-    """The chat prompt of an action, and how much the answer may take."""
-    context = context_text(action.snapshot, action.target, count_tokens, context_budget)
+    """The chat prompt of an action, and how much the answer may take; ``answer_start``
+    is put at the start of the answer, after what the action starts it with."""
+    # Corrected lines need no context: the 0.5B model answered a fix in a method with
+    # its class's header from the context (`class X extends Y { ... }`).
+    context = (
+        ""
+        if small_reply(action) == "lines"
+        else context_text(action.snapshot, action.target, count_tokens, context_budget)
+    )
     values = placeholder_values(action, context)
     spec = action.spec
     system = fill(spec.system, values)
@@ -423,6 +467,7 @@ def build_prompt(
         prefix += fill(record.doc_start, values) if record is not None else ""
     elif reply == "signatures":
         prefix += signature_start(action.snapshot, action.target)
+    prefix += answer_start
     code_tokens = count_tokens(values["selection"])
     max_tokens = spec.max_tokens or (code_tokens * 2 + 160)
     if spec.answer == "code" and spec.placement == "replace":

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qwen_lsp import protocol, uris
@@ -22,10 +22,12 @@ from qwen_lsp.actions.answer import answer_complete, result_for_answer
 from qwen_lsp.actions.catalogue import Offer
 from qwen_lsp.actions.edits import ActionResult, FileChange
 from qwen_lsp.actions.files import FileRefused, OpenFile, TargetFile, target_file
+from qwen_lsp.actions.linefix import retry_start
 from qwen_lsp.actions.prompt import (
     ActionInput,
     Diagnostic,
     FileNameError,
+    PromptPlan,
     build_prompt,
     new_file_uri,
 )
@@ -68,7 +70,13 @@ class ActionRequest:
             "version": self.version,
             "range": [[sl, sc], [el, ec]],
             "diagnostics": [
-                {"line": d.line, "message": d.message, "source": d.source, "code": d.code}
+                {
+                    "line": d.line,
+                    "message": d.message,
+                    "source": d.source,
+                    "code": d.code,
+                    "column": d.column,
+                }
                 for d in self.diagnostics
             ],
         }
@@ -351,8 +359,9 @@ class ActionService:
                 report(
                     f"writing: {lines} lines", min(99, 100 * len(text) // (4 * limits.max_tokens))
                 )
-            return not answer_complete(text, plan)
+            return not answer_complete(text, current)
 
+        current = plan
         generation = backend.generate(plan.parts, limits, keep_going)
         log.info(
             "action %s %s: prompt=%d reused=%d generated=%d drafted=%d accepted=%d "
@@ -370,27 +379,66 @@ class ActionService:
         )
         log.debug("action answer %r", generation.text)
         if cancel.cancelled or generation.stop_reason == "cancelled":
-            why = cancel.why()
-            if why == "document changed" or not is_current():
-                text = "the document changed while the action ran; nothing was changed"
-            elif why == "superseded":
-                text = "a newer code action replaced this one; nothing was changed"
-            else:
-                text = "cancelled; nothing was changed"
-            return ActionRun(ActionResult(message=f"qwen-lsp: {text}"), generation)
-        result = result_for_answer(action, generation.text, plan)
-        cut = generation.stop_reason in ("max_tokens", "time_cap")
-        if result.ok and cut and plan.reply in ("code", "lines") and action.placement == "replace":
-            # A rewrite cut off by its limit lacks its end: taking it would drop code.
-            result = ActionResult(
-                message="qwen-lsp: the model's answer was cut off; nothing was changed."
+            return _cancelled(cancel, is_current, generation)
+        result = _checked_result(action, generation, plan)
+        start = retry_start(action) if plan.reply == "lines" and not result.ok else ""
+        if start and not cancel.cancelled and is_current():
+            # A fix that failed (mostly: the line copied back with its problem) is asked
+            # again with its answer started for the model (linefix.retry_start): cheap, the
+            # prompt is in the KV cache and the answer is one line.
+            current = build_prompt(action, template, count, settings.actionContextTokens, start)
+            again = backend.generate(current.parts, limits, keep_going)
+            if cancel.cancelled or again.stop_reason == "cancelled":
+                return _cancelled(cancel, is_current, again)
+            log.info(
+                "action %s retried: generated=%d stop=%s",
+                action.spec.id,
+                again.generated_tokens,
+                again.stop_reason,
             )
+            # Kept as one answer, the start included: as if the model had written it all.
+            second = replace(
+                again,
+                text=start + again.text,
+                generated_tokens=generation.generated_tokens + again.generated_tokens,
+                prompt_seconds=generation.prompt_seconds + again.prompt_seconds,
+                generate_seconds=generation.generate_seconds + again.generate_seconds,
+            )
+            retried = _checked_result(action, second, plan)
+            if retried.ok:
+                log.debug("action answer %r", second.text)  # the answer taken, whole
+                result, generation = retried, second
+        cut = generation.stop_reason in ("max_tokens", "time_cap")
         if not result.ok and cut:
             limit = "token" if generation.stop_reason == "max_tokens" else "time"
             result = ActionResult(
                 message=result.message.rstrip(".") + f" (the answer hit its {limit} limit)."
             )
         return ActionRun(result, generation, prompt_tokens=plan.prompt_tokens)
+
+
+def _cancelled(
+    cancel: LinkedCancel, is_current: Callable[[], bool], generation: Generation
+) -> ActionRun:
+    why = cancel.why()
+    if why == "document changed" or not is_current():
+        text = "the document changed while the action ran; nothing was changed"
+    elif why == "superseded":
+        text = "a newer code action replaced this one; nothing was changed"
+    else:
+        text = "cancelled; nothing was changed"
+    return ActionRun(ActionResult(message=f"qwen-lsp: {text}"), generation)
+
+
+def _checked_result(action: ActionInput, generation: Generation, plan: PromptPlan) -> ActionResult:
+    result = result_for_answer(action, generation.text, plan)
+    cut = generation.stop_reason in ("max_tokens", "time_cap")
+    if result.ok and cut and plan.reply in ("code", "lines") and action.placement == "replace":
+        # A rewrite cut off by its limit lacks its end: taking it would drop code.
+        return ActionResult(
+            message="qwen-lsp: the model's answer was cut off; nothing was changed."
+        )
+    return result
 
 
 def lsp_edits(change: FileChange, snapshot: Snapshot | None = None) -> list[LspEdit]:
@@ -408,7 +456,11 @@ def diagnostics_from(items: Sequence[Mapping[str, Any]]) -> tuple[Diagnostic, ..
     """Diagnostics as plain dicts (line, message, source, code) → domain objects."""
     return tuple(
         Diagnostic(
-            int(d["line"]), str(d["message"]), str(d.get("source") or ""), str(d.get("code") or "")
+            int(d["line"]),
+            str(d["message"]),
+            str(d.get("source") or ""),
+            str(d.get("code") or ""),
+            int(d.get("column") or 0),
         )
         for d in items
     )

@@ -544,7 +544,8 @@ def test_part_complete_ends_small_answers() -> None:
     [
         ("def area(r:\n    return (\n```", "would add a syntax error to geo.py at line 6"),
         ("def other(r):\n    return r\n```", "drops `area`"),
-        ("@staticmethod\ndef area(r):\n    return math.pi * r * r\n```", "same as the code"),
+        # (Simplify: the code as it was says there was nothing to simplify)
+        ("@staticmethod\ndef area(r):\n    return math.pi * r * r\n```", "nothing to simplify"),
         ("```\nI cannot do that.", "contains no code"),
     ],
 )

@@ -3,6 +3,7 @@ and they are put in the place of the reported ones (qwen_lsp/actions/linefix.py)
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import pytest
@@ -10,8 +11,15 @@ import pytest
 from qwen_lsp.actions.answer import result_for_answer
 from qwen_lsp.actions.catalogue import CODE_REPLY, find_spec
 from qwen_lsp.actions.edits import ActionResult
-from qwen_lsp.actions.linefix import with_fixed_lines
-from qwen_lsp.actions.prompt import ActionInput, Diagnostic, build_prompt, fill, placeholder_values
+from qwen_lsp.actions.linefix import retry_start, with_fixed_lines
+from qwen_lsp.actions.nearby import slip_distance, undefined_name
+from qwen_lsp.actions.prompt import (
+    ActionInput,
+    Diagnostic,
+    build_prompt,
+    fill,
+    placeholder_values,
+)
 from qwen_lsp.actions.target import find_target
 from qwen_lsp.chat import ChatTemplate
 from qwen_lsp.documents import Snapshot
@@ -229,3 +237,66 @@ def test_the_corrected_name_alone_replaces_the_one_reported() -> None:
     assert _new_text(_result(action, "values\n```\n")) == PY  # not `value` -> `values`
     unnamed = _action(NAME_BUG, "vaules", "something is wrong here")
     assert not _result(unnamed, "values\n```\n").ok  # no name quoted: not guessed
+
+
+# -- what the prompt of a fix tells the model ---------------------------------------------------
+
+
+def test_undefined_name_diagnostics_name_the_defined_names_that_look_like_it() -> None:
+    assert undefined_name("Undefined name `vaules`") == "vaules"
+    assert undefined_name("'entr' is not defined.") == "entr"
+    assert undefined_name("undefined: pth") == "pth"
+    assert undefined_name("expected ':'") is None
+    assert slip_distance("eky", "key") == 1 and slip_distance("entr", "length") == 3
+    action = _action(NAME_BUG, "vaules", "Undefined name `vaules`")
+    user = fill(action.spec.prompt, placeholder_values(action, ""))
+    # `values` (one slip away), not `value` (two slips).
+    assert "Undefined name `vaules` (ruff F821) Did you mean `values`?\n" in user
+    colon = _action(COLON_BUG, "if value > limit", "expected ':'")
+    assert "Did you mean" not in fill(colon.spec.prompt, placeholder_values(colon, ""))
+
+
+def test_the_reported_line_is_shown_again_alone_and_no_context_is_given() -> None:
+    # The 0.5B model copied the whole function back with the bug, or (for a method)
+    # answered with the class header the context showed it.
+    action = _action(NAME_BUG, "vaules", "Undefined name `vaules`")
+    user = fill(action.spec.prompt, placeholder_values(action, ""))
+    assert "The line to correct:\n```python\nfor value in vaules:\n```\n\nTask: fix" in user
+    plan = build_prompt(action, ChatTemplate.from_template(None), lambda s: len(s) // 4, 100)
+    rendered = "".join(p for p in plan.parts if isinstance(p, str))
+    assert "class Totals" not in rendered and "import os" not in rendered
+    bare = _action(NAME_BUG, "vaules", "", with_diagnostic=False)
+    assert "to correct" not in fill(bare.spec.prompt, placeholder_values(bare, ""))
+
+
+def test_a_second_attempt_starts_the_answer_where_the_fix_goes() -> None:
+    # An undefined name: its line up to the name (the model writes a name there).
+    line = NAME_BUG.split("\n").index("        for value in vaules:")
+    found = (Diagnostic(line, "Undefined name `vaules`", "ruff", "F821", 21),)
+    action = dataclasses.replace(_action(NAME_BUG, "vaules", ""), diagnostics=found)
+    assert retry_start(action) == "for value in "
+    # The diagnostic's column not on the name (an editor's own ranges): no start.
+    moved = (dataclasses.replace(found[0], column=8),)
+    assert retry_start(dataclasses.replace(action, diagnostics=moved)) == ""
+    # Another problem: the line whole (the model writes what is missing at its end).
+    colon = _action(COLON_BUG, "if value > limit", "expected ':'")
+    assert retry_start(colon) == "if value > limit"
+    # Problems on two lines: no second attempt.
+    two = (*colon.diagnostics, dataclasses.replace(colon.diagnostics[0], line=line))
+    assert retry_start(dataclasses.replace(colon, diagnostics=two)) == ""
+    # Taken with the start, the answer is the fixed line.
+    plan = build_prompt(colon, ChatTemplate.from_template(None), len, 100, "if value > limit")
+    assert plan.assistant_prefix == "```python\nif value > limit"
+    assert _new_text(result_for_answer(colon, ":\n```\n", plan)) == PY
+
+
+def test_a_simplification_that_changes_nothing_says_there_was_nothing_to_simplify() -> None:
+    # The 0.5B model answers most Simplify requests with the code as it was: the user is
+    # told so plainly, and gets no edit.
+    answer = JS.split("\n\n", 1)[1] + "```\n"
+    result = _simplify(JS, "javascript", "usage (", answer)
+    assert not result.ok and not result.changes
+    assert result.message == (
+        "qwen-lsp: the model found nothing to simplify here (it answered the code as it "
+        "was); nothing was changed."
+    )

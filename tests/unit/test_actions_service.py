@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 from typing import Any
 
+from qwen_lsp.actions.prompt import Diagnostic
 from qwen_lsp.actions.service import ActionRequest, ActionService
 from qwen_lsp.admission import ADMITTED, Verdict
 from qwen_lsp.documents import DocumentStore, Snapshot
@@ -202,3 +203,35 @@ async def test_a_rewrite_cut_off_by_its_token_limit_is_refused() -> None:
     svc = await service(FakeBackend(contains={"Task: simplify": whole}))
     run = await svc.run(ActionRequest("simplify", URI, 1, INSIDE), snapshot(), lambda: True)
     assert run.result.ok
+
+
+LOOKUP = (
+    "def lookup(self, fileobj):\n"
+    "    for key in self.keys:\n"
+    "        if key.fileobj is fileobj:\n"
+    "            return eky.fd\n"
+)
+
+
+async def test_a_fix_that_kept_its_problem_is_asked_again_with_its_answer_started() -> None:
+    # Recorded from the 0.5B model (selectors' _fileobj_lookup, `key` misspelled): the
+    # reported line copied back as it was. Asked again with the answer started up to the
+    # undefined name, the model writes a name there.
+    backend = FakeBackend(
+        {"```python\n": "return eky.fd\n```\n", "```python\nreturn ": "key.fd\n```\n"}
+    )
+    svc = await service(backend)
+    found = (Diagnostic(3, "Undefined name `eky`", "ruff", "F821", 19),)
+    request = ActionRequest("fix", URI, 1, ((3, 19), (3, 22)), found)
+    assert ActionRequest.from_json(request.to_json()) == request  # the column kept
+    run = await svc.run(request, snapshot(LOOKUP), lambda: True)
+    assert run.result.ok, run.result.message
+    [change] = run.result.changes
+    assert change.new_text() == LOOKUP.replace("eky", "key")
+    assert run.generation is not None and run.generation.text == "return key.fd\n```\n"
+    assert len(backend.limits) == 2
+    # An answer that fixes the line at once is not asked again.
+    backend = FakeBackend({"```python\n": "return key.fd\n```\n"})
+    svc = await service(backend)
+    assert (await svc.run(request, snapshot(LOOKUP), lambda: True)).result.ok
+    assert len(backend.limits) == 1

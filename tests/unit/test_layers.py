@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
     "actions.reconcile": 4,  # the part of an answer asked for, put into the original code
     "actions.pytypes": 4,  # Python annotations the module can evaluate
     "actions.linefix": 4,  # a fix's corrected lines put in the place of the reported ones
+    "actions.nearby": 4,  # names spelled almost like an undefined one ("did you mean")
     "app": 5,
     "headless": 5,
     "doctor": 5,
