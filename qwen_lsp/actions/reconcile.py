@@ -24,6 +24,7 @@ of what was asked); the checks then judge it as any other answer.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -448,7 +449,7 @@ def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str | No
             # What the file has already (the prompt's context, copied back) is not new.
             known = {n for n, _ in whole.definitions(language)} - set(target.names)
             lines = {line.strip() for line in snapshot.text.splitlines()}
-            return _without_statements(reply, language, top_level, known, lines)
+            return _without_statements(reply, language, top_level, known, lines, target.names)
         first = with_leading(outer)
         text = reply.text
         start = line_start(text, reply.offset(first.start_byte))
@@ -462,10 +463,16 @@ def trimmed_rewrite(snapshot: Snapshot, target: Target, answer: str) -> str | No
 
 
 def _without_statements(
-    reply: _Code, language: str, keep_imports: bool, known: set[str], lines: set[str]
+    reply: _Code,
+    language: str,
+    keep_imports: bool,
+    known: set[str],
+    lines: set[str],
+    own: Collection[str],
 ) -> str:
     """The answer's top level without its statements (and the comments above them), the
-    definitions the file has already (``known`` names) and its imports (``lines``)."""
+    definitions the file has already (``known`` names, or a header line it has, unless
+    ``own``: the target's) and its imports (``lines``)."""
     record = languages.get(language)
     children = [c for c in reply.root.children if c.type != "php_tag"]
     keep: list[bool] = []
@@ -477,8 +484,11 @@ def _without_statements(
             or child.type in ("decorated_definition", "export_statement")
         )
         name = definition_name(child, reply.snapshot) if defines else None
+        # A definition whose header line the file has is the file's, copied back, even
+        # where the file does not parse (its definitions then hide in an error node).
+        header = reply.node_text(inner).split("\n", 1)[0].strip()
         keep.append(
-            (defines and name not in known)
+            (defines and name not in known and (name in own or header not in lines))
             # (a Go file's imports and package clause come before its declarations)
             or (
                 keep_imports

@@ -72,6 +72,9 @@ def find_target(
             first = with_leading(node)
             t_start = line_start(text, snapshot.offset_from_byte(first.start_byte))
             t_end = line_end(text, snapshot.offset_from_byte(node.end_byte))
+            if node.has_error and snapshot.language == "python":
+                def_line = line_start(text, snapshot.offset_from_byte(node.start_byte))
+                t_end = min(t_end, _python_block_end(text, def_line))
             name = definition_name(node, snapshot)
             top = _top_level_name(node, snapshot) or name
             return Target(
@@ -114,6 +117,31 @@ def find_target(
                 line_end(text, snapshot.offset_from_byte(enclosing.end_byte)),
             )
     return Target(t_start, t_end, names, False, *scope, top_names)
+
+
+def _python_block_end(text: str, def_line: int) -> int:
+    """Where the Python definition whose line starts at ``def_line`` ends by its
+    indentation: the end of its last line before code at its own level or further out.
+
+    WHY: in a definition that does not parse (the very bug a fix is asked for: a ``)``
+    removed), tree-sitter's recovery can stretch it over the next definitions; a fix
+    taken as a rewrite of that span changed the next method (calendar.py's `prmonth`
+    swallowed `formatmonth`). The indentation still says where it ends."""
+    header = text[def_line : line_end(text, def_line)]
+    level = len(header) - len(header.lstrip())
+    last = line_end(text, def_line)
+    position = last + 1
+    while position < len(text):
+        end = line_end(text, position)
+        line = text[position:end]
+        code = line.strip()
+        if code and not code.startswith(("#", ")", "]", "}")):
+            if len(line) - len(line.lstrip()) <= level:
+                break
+        if code:
+            last = end
+        position = end + 1
+    return last
 
 
 def _top_level_name(node: Node, snapshot: Snapshot) -> str | None:

@@ -300,3 +300,28 @@ def test_a_simplification_that_changes_nothing_says_there_was_nothing_to_simplif
         "qwen-lsp: the model found nothing to simplify here (it answered the code as it "
         "was); nothing was changed."
     )
+
+
+TWO_METHODS = '''class Calendar:
+    def prmonth(self, year, month):
+        """Print a month's calendar."""
+        print(self.formatmonth(year, month), end="")
+
+    def formatmonth(self, year, month):
+        """A month's calendar."""
+        text = self.name(year, month)
+        for week in self.weeks(year, month):
+            text += week
+        return text
+'''
+
+
+def test_a_rewrite_for_a_bracket_left_open_changes_only_its_own_method() -> None:
+    # bench_action_success, calendar.py's prmonth with its last `)` removed: tree-sitter's
+    # recovery stretched the method over the next one, and the model's answer (the method
+    # fixed, then the next one cut short) took that whole span: `formatmonth` lost lines.
+    broken = TWO_METHODS.replace('end="")', 'end=""')
+    action = _action(broken, 'end=""', "'(' was never closed")
+    assert broken[action.target.start : action.target.end].endswith('end=""')
+    answer = textwrap.dedent(TWO_METHODS.split("class Calendar:\n")[1]).split("        text +=")[0]
+    assert _new_text(_result(action, answer + "```\n")) == TWO_METHODS
