@@ -3,7 +3,8 @@ benchmark's verdicts, benchmarks/bench_action_success.py).
 
 - docstring: the function has a docstring (Python) or a doc comment directly above it,
   and the file is otherwise byte-identical once comments, docstrings and blank lines are
-  set aside;
+  set aside; the lines added do not copy 4 words in a row of the request (a small model
+  may write "doc comments directly above it, ..."), nor one line 4 times;
 - annotations: the function has more type annotations, and the file's tokens are the
   same once every annotation is dropped and the lines it inserted that import from
   typing or collections.abc (each name used by the annotations) are set aside; in
@@ -40,6 +41,7 @@ from pathlib import Path
 from tree_sitter import Node
 
 from qwen_lsp import syntax
+from qwen_lsp.actions.text import copied_words, looping_line
 
 GOOD, BAD, UNCHECKED = "good", "bad", "unchecked"
 
@@ -114,7 +116,9 @@ def without_docs(language: str, text: str, docstrings: bool = True) -> str:
     spaces and blank lines."""
     source, root = _root(language, text)
     spans = [
-        (n.start_byte, n.end_byte)
+        # (Rust's doc comments end with their newline: it stays, so the indentation left
+        # of the comment does not join the next line's)
+        (n.start_byte, n.end_byte - (source[n.end_byte - 1 : n.end_byte] == b"\n"))
         for n in _walk(root)
         if n.type in _COMMENTS or (docstrings and language == "python" and _is_docstring(n))
     ]
@@ -218,12 +222,33 @@ def _first_difference(old: str, new: str) -> str:
     return ""
 
 
-def docstring_verdict(language: str, old: str, new: str, name: str, line: int) -> Verdict:
+def inserted_text(old: str, new: str) -> str:
+    """The lines ``new`` has that ``old`` has not (inserted or replacing)."""
+    old_lines, new_lines = old.split("\n"), new.split("\n")
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    return "\n".join(
+        line
+        for tag, _i1, _i2, j1, j2 in matcher.get_opcodes()
+        if tag != "equal"
+        for line in new_lines[j1:j2]
+    )
+
+
+def docstring_verdict(
+    language: str, old: str, new: str, name: str, line: int, request: str = ""
+) -> Verdict:
+    """See the module's docstring; ``request`` is the text the model was asked with
+    (without the code): documentation that copies it documents nothing."""
     before, after = without_docs(language, old), without_docs(language, new)
     if before != after:
         return Verdict(BAD, "code changed: " + _first_difference(before, after))
     if not has_doc(language, new, name, line, old):
         return Verdict(BAD, f"no docstring on {name}")
+    added = inserted_text(old, new)
+    if echo := copied_words(added, request):
+        return Verdict(BAD, f"the documentation repeats the request: {echo!r}")
+    if repeated := looping_line(added):
+        return Verdict(BAD, f"the documentation repeats a line: {repeated[:40]!r}")
     return Verdict(GOOD)
 
 

@@ -48,12 +48,30 @@ from benchmarks import action_bugs, action_calls, action_report, action_verdicts
 from benchmarks.action_corpus import FunctionSample, load_corpus
 from benchmarks.bench_actions import ActionSession, code_actions
 from benchmarks.lsp_driver import REPO, to_plain
-from qwen_lsp import uris
+from qwen_lsp import languages, uris
+from qwen_lsp.actions.catalogue import find_spec
+from qwen_lsp.actions.prompt import fill, reply_text
 from tests.e2e.action_client import apply_workspace_edit
 
 FOLDER = Path("/tmp/qwen-lsp-bench-action-success")
 ACTIONS = ("docstring", "annotate", "explain", "simplify", "fix", "tests")
 SANDBOX_SECONDS = 60.0
+
+
+def request_words(action: str, language: str) -> str:
+    """What the server asks the model for ``action`` in ``language``, without the code: the
+    action's instructions with the language's documentation convention and the reply
+    formats (other placeholders left as they are): an answer that copies them documents
+    nothing."""
+    spec = find_spec(action)
+    record = languages.find(language)
+    values = {
+        "language": record.name if record is not None else language,
+        "doc_convention": record.doc_convention if record is not None else "",
+        "reply": reply_text("doc", language),
+    }
+    asked = [fill(spec.system, values), fill(spec.prompt, values)] if spec is not None else []
+    return " ".join([*asked, reply_text("code", language)])
 
 
 def judge(
@@ -66,7 +84,9 @@ def judge(
     module = Path(sample.path).stem
     try:
         if action == "docstring":
-            return action_verdicts.docstring_verdict(language, text, new, sample.name, sample.line)
+            return action_verdicts.docstring_verdict(
+                language, text, new, sample.name, sample.line, request_words(action, language)
+            )
         if action == "annotate":
             return action_verdicts.annotations_verdict(
                 language, text, new, sample.name, sample.line

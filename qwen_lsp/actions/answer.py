@@ -8,6 +8,7 @@ file), turned into a line diff against the target, and checked (:mod:`.checks`).
 
 from __future__ import annotations
 
+import difflib
 import re
 import textwrap
 from collections.abc import Sequence
@@ -18,7 +19,16 @@ from qwen_lsp.actions.checks import check_change
 from qwen_lsp.actions.edits import ActionResult, FileChange, OffsetEdit, line_diff
 from qwen_lsp.actions.prompt import ActionInput, PromptPlan, reported_lines, stem_and_ext
 from qwen_lsp.actions.target import definition_name, is_definition, parse
-from qwen_lsp.actions.text import dedent, indent_of, line_end, newline_of
+from qwen_lsp.actions.text import (
+    comment_content,
+    copied_words,
+    dedent,
+    first_repeated_comment,
+    indent_of,
+    line_end,
+    looping_line,
+    newline_of,
+)
 
 # --- the answer -----------------------------------------------------------------------------
 
@@ -63,7 +73,7 @@ def part_complete(text: str, reply: str, language: str) -> bool:
         done = text.find(opened.group(1), opened.end())
         return done >= 0 and "\n" in text[done:]
     if reply == "doc":
-        if any("*/" in line for line in lines):
+        if any("*/" in line for line in lines) or first_repeated_comment(lines) is not None:
             return True
         return any(line.strip() and not _COMMENT_LINE.match(line) for line in lines[1:])
     if reply == "signatures" and language in ("python", "typescript", "tsx"):
@@ -222,6 +232,8 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
             return _refuse(f"no comment syntax is known for {snapshot.language_id}")
         block = comment_block(prose, comment, indent)
         return _placed(action, block, newline)
+    if plan.reply == "doc" and re.search(r"[\w/]$", plan.assistant_prefix) and answer[:1].isalnum():
+        answer = " " + answer  # "// name" or "///" went on without the space after it
     code = extract_code(answer, plan.assistant_prefix)
     if code is None or not code.strip():
         return _refuse("the model's answer contains no code")
@@ -229,9 +241,13 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
         # The part asked for is put into the original code (reconcile.py); the code
         # itself is taken from the answer only for rewrites.
         if spec.check == "docstring":
+            if plan.reply == "doc" and language != "python":
+                code = _doc_comment_written_once(code)
             rebuilt = reconcile.with_docs(snapshot, target, code)
             if rebuilt is None:
                 return _refuse("the model did not add a docstring")
+            if why := _not_documentation(text[target.start : target.end], rebuilt, plan):
+                return _refuse(why)
             return _placed(action, rebuilt, newline)
         if spec.check == "annotations":
             rebuilt = reconcile.with_signatures(snapshot, target, code)
@@ -279,6 +295,40 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
     else:
         new_code = reindent(code, indent, file_unit)
     return _placed(action, new_code, newline)
+
+
+def _doc_comment_written_once(code: str) -> str:
+    """A doc comment answer up to where the model started over (the 0.5B model wrote six
+    good lines about a Go function, then the same five again until its token limit), and
+    without the empty comment lines it ended with."""
+    lines = code.split("\n")
+    leading = 0
+    while leading < len(lines) and _COMMENT_LINE.match(lines[leading]):
+        leading += 1
+    repeat = first_repeated_comment(lines[:leading])
+    if repeat is None:
+        return code
+    kept = lines[:repeat]
+    while kept and not comment_content(kept[-1]):
+        kept.pop()
+    return "\n".join(kept)
+
+
+def _not_documentation(code: str, documented: str, plan: PromptPlan) -> str:
+    """Why the documentation added to ``code`` documents nothing ("" when it may): the
+    0.5B model, its answer started with "/// ", wrote on with the request's own words
+    ("doc comments directly above it, ...") or one line over and over."""
+    old = code.replace("\r\n", "\n").split("\n")
+    new = documented.split("\n")
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    added = "\n".join(
+        line for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal" for line in new[j1:j2]
+    )
+    if copied_words(added, plan.request):
+        return "the model's answer repeats the request instead of documenting the code"
+    if looping_line(added):
+        return "the model's answer repeats one line over and over"
+    return ""
 
 
 _COMMENT_START = ("#", "//", "/*", "*", "--")

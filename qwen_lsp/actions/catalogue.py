@@ -102,11 +102,15 @@ BUILTIN_ACTIONS: tuple[ActionSpec, ...] = (
         title="Qwen: Add docstring",
         kind="refactor.rewrite.docstring",
         system=(
-            "You are an expert {language} programmer who documents code. Add or complete "
-            "documentation only; do not change the code itself."
+            "You are an expert {language} programmer who documents code in English. Add or "
+            "complete documentation only; do not change the code itself."
         ),
         prompt=(
-            _CODE_BLOCK + "Task: add documentation to {subject}: {doc_convention}. If it "
+            # The name is not followed by the convention: the 0.5B model, its answer
+            # started with "// name", wrote on with the words that followed the name here
+            # ("- a Go doc comment (// lines) ..."); and in English: asked without it, it
+            # wrote Go docs in Chinese.
+            _CODE_BLOCK + "Task: say what {subject} does, in {doc_convention}. If it "
             "already has some, complete it. {reply}"
         ),
         placement="replace",

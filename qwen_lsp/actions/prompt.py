@@ -158,6 +158,7 @@ class PromptPlan:
     # definition; "code": the code) and in which language: the answer ends sooner.
     reply: Reply = "code"
     language: str = ""
+    request: str = ""  # what the model was asked, without the code: an answer must not copy it
 
 
 def stem_and_ext(uri: str) -> tuple[str, str]:
@@ -367,7 +368,7 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
         "test_guidance": test_guidance,
         "test_start": test_start,
         # (a fix changes lines: it is not told to keep them)
-        "reply": _reply_text(small_reply(action), snapshot.language, spec.reply != "lines"),
+        "reply": reply_text(small_reply(action), snapshot.language, spec.reply != "lines"),
     }
     return values
 
@@ -385,7 +386,7 @@ def small_reply(action: ActionInput) -> Reply:
     return spec.reply
 
 
-def _reply_text(reply: Reply, language: str | None, keep_code: bool = True) -> str:
+def reply_text(reply: Reply, language: str | None, keep_code: bool = True) -> str:
     if reply == "lines":
         return (
             "Reply with the corrected line(s) alone, in a single fenced code block: the "
@@ -491,4 +492,5 @@ def build_prompt(
         ticks,
         reply,
         action.snapshot.language or "",
+        system + "\n" + fill(spec.prompt, {**values, "code": "", "context": "", "reported": ""}),
     )

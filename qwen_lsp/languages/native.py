@@ -38,8 +38,13 @@ GO = LanguageSpec(
         not_targets=names("type_spec"),
     ),
     import_nodes=names("package_clause import_declaration"),
-    doc_convention="a Go doc comment (// lines) directly above it that starts with its name",
-    doc_start="// {name} ",
+    doc_convention=(
+        "a Go doc comment (// lines directly above it, the first sentence starting with the "
+        "function's name)"
+    ),
+    # (no space after the name: the model writes its next word with the space, and a
+    # start that ends in one gave "// Run  starts")
+    doc_start="// {name}",
     test_style=TestStyle(
         "{stem}_test.go",
         'Write a Go test file in package {package}: import "testing" and write '
@@ -74,8 +79,11 @@ RUST = LanguageSpec(
         not_targets=names("type_item"),
     ),
     import_nodes=names("use_declaration"),
-    doc_convention="/// doc comments directly above it, with # Examples only if short",
-    doc_start="/// ",
+    # Not "/// doc comments ...": the answer is started with "///", and the 0.5B model
+    # copied the words that followed it here. No examples: their ``` closed the answer's
+    # fence, or the model wrote ``` lines until its token limit.
+    doc_convention="Rust doc comments (three slashes) directly above it, without examples",
+    doc_start="///",
     test_style=TestStyle(
         "",
         "Write a #[cfg(test)] mod tests {{ use super::*; ... }} block with #[test] functions.",

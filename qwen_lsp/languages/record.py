@@ -165,7 +165,7 @@ class LanguageSpec:
     definitions: Definitions
     import_nodes: frozenset[str]  # top-level nodes that bring names in (action context)
     doc_convention: str  # how the docstring action is asked to document a definition
-    # How its documentation starts ('"""', "/**", "// {name} "): the docstring action's
+    # How its documentation starts ('"""', "/**", "// {name}"): the docstring action's
     # answer is started with it, so that a small model writes the documentation alone.
     doc_start: str = ""
     test_style: TestStyle | None = None  # None: the tests action has no guidance

@@ -79,9 +79,7 @@ TS = """export function add(a, b) {
 
 ANSWERS = {
     # The answer continues the prompt's '"""': the docstring alone.
-    "Task: add documentation && def circle_area": (
-        'Area of a circle with the given radius."""\n```\n'
-    ),
+    "Task: say what && def circle_area": 'Area of a circle with the given radius."""\n```\n',
     # The answer continues the prompt's "def circle_area(radius: ": the signature alone.
     "Task: add type annotations && def circle_area": "float) -> float:\n```\n",
     "Task: explain && def circle_area": (

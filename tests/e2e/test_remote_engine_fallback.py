@@ -129,7 +129,7 @@ async def test_a_code_action_is_served_by_the_local_model_while_the_engine_is_do
 ) -> None:
     answers = tmp_path / "answers.json"
     docstring = 'The area of a rectangle."""\n```\n'  # continues the prompt's '"""'
-    answers.write_text(json.dumps({"contains": {"Task: add documentation && def area": docstring}}))
+    answers.write_text(json.dumps({"contains": {"Task: say what && def area": docstring}}))
     engine.stop()  # down from the start: the first request loads the local model
     client = await server_config(
         QWEN_LSP_BACKEND="openai",

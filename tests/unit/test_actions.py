@@ -274,7 +274,7 @@ def test_prompt_layout_for_docstring() -> None:
     assert "the docstring alone" in text and plan.reply == "doc"
     # the code is shown dedented, after the context, before the task
     assert "Code:\n```python\n@staticmethod\ndef area(r):\n    return math.pi * r * r\n```" in text
-    assert text.index("class Shapes:") < text.index("Code:") < text.index("Task: add doc")
+    assert text.index("class Shapes:") < text.index("Code:") < text.index("Task: say what")
     assert "PEP 257" in text and "`area`" in text
     assert plan.max_tokens >= count(PY[target.start : target.end])
     # Several definitions: the code with its documentation, as before.
@@ -652,6 +652,32 @@ def test_doc_comment_alone_for_a_method_and_code_cut_after_it() -> None:
     kwargs = {"language_id": "rust", "uri": "file:///w/main.rs"}
     new = new_text(run(rust, "let x", "docstring", answer, **kwargs))
     assert new == "/// Prints one.\n/// Twice.\n" + rust
+
+
+def test_documentation_that_repeats_the_request_is_refused_and_a_loop_cut() -> None:
+    """What the 0.5B model wrote for Rust functions before the request was reworded: its
+    answer, started with "///", went on with the request's words."""
+    rust = 'fn main() {\n    let x = 1;\n    println!("{}", x);\n}\n'
+    kwargs = {"language_id": "rust", "uri": "file:///w/main.rs"}
+    echo = " Rust doc comments (three slashes) directly above it, without examples.\n```"
+    result = run(rust, "let x", "docstring", echo, **kwargs)
+    assert not result.ok and "repeats the request" in result.message
+    # the start "///" went on without a space
+    assert new_text(run(rust, "let x", "docstring", "Prints x.\n```", **kwargs)).startswith(
+        "/// Prints x.\nfn main"
+    )
+    # A Go function's doc: six good lines, then the same again until the token limit; the
+    # repeated part and the empty comment line before it are left out.
+    go = "package m\n\nfunc (c *C) readAddr() string {\n\treturn c.a\n}\n"
+    kwargs = {"language_id": "go", "uri": "file:///w/m.go"}
+    good = " reads the address.\n// If the socket is insecure, it returns the first one.\n//\n"
+    loop = good + "// If the socket is insecure, it returns the first one.\n// If the"
+    new = new_text(run(go, "return c.a", "docstring", loop, **kwargs))
+    assert new == go.replace("func (c", "// readAddr" + good.rstrip("/\n") + "\nfunc (c")
+    # A Python docstring saying one line over and over is refused.
+    looping = "Area.\n" + "    It is the area.\n" * 4 + '    """\n```'
+    result = run(PY, "math.pi", "docstring", looping)
+    assert not result.ok and "over and over" in result.message
 
 
 def test_annotations_must_be_added() -> None:

@@ -20,7 +20,9 @@ TEXT = "def double(x):\n    return 2 * x\n"
 # What the model writes after the prompt, which ends with '"""': the docstring alone.
 DOCSTRING = 'Twice x."""\n```\n'
 # A docstring that takes a while to write (the answer ends as soon as it is closed).
-LONG_DOCSTRING = "Twice x.\n\n" + "    More about x.\n" * 7 + '    """\n```\n'
+LONG_DOCSTRING = (
+    "Twice x.\n\n" + "".join(f"    More about x, {i}.\n" for i in range(7)) + '    """\n```\n'
+)
 INSIDE = ((1, 4), (1, 4))
 
 
@@ -35,9 +37,7 @@ def snapshot(text: str = TEXT, version: int = 1) -> Snapshot:
 
 
 async def test_rewrites_use_prompt_lookup() -> None:
-    backend = FakeBackend(
-        contains={"Task: add documentation": DOCSTRING, "Task: explain": "Doubles."}
-    )
+    backend = FakeBackend(contains={"Task: say what": DOCSTRING, "Task: explain": "Doubles."})
     svc = await service(backend)
     run = await svc.run(ActionRequest("docstring", URI, 1, INSIDE), snapshot(), lambda: True)
     assert run.result.ok and run.generation is not None
@@ -61,7 +61,7 @@ async def test_stale_version_and_unknown_action() -> None:
 
 
 async def test_user_cancel_and_newer_action() -> None:
-    backend = FakeBackend(contains={"Task: add documentation": DOCSTRING}, seconds_per_token=0.02)
+    backend = FakeBackend(contains={"Task: say what": DOCSTRING}, seconds_per_token=0.02)
     svc = await service(backend)
     cancel = CancelToken()
     first = asyncio.ensure_future(
@@ -80,7 +80,7 @@ async def test_user_cancel_and_newer_action() -> None:
 
 
 async def test_document_change_stops_generation() -> None:
-    backend = FakeBackend(contains={"Task: add documentation": DOCSTRING}, seconds_per_token=0.02)
+    backend = FakeBackend(contains={"Task: say what": DOCSTRING}, seconds_per_token=0.02)
     svc = await service(backend)
     current = True
     running = asyncio.ensure_future(
@@ -94,9 +94,7 @@ async def test_document_change_stops_generation() -> None:
 
 
 async def test_progress_is_reported_on_the_event_loop() -> None:
-    backend = FakeBackend(
-        contains={"Task: add documentation": LONG_DOCSTRING}, seconds_per_token=0.03
-    )
+    backend = FakeBackend(contains={"Task: say what": LONG_DOCSTRING}, seconds_per_token=0.03)
     svc = await service(backend)
     seen: list[tuple[str, int | None]] = []
     loop = asyncio.get_running_loop()
@@ -148,7 +146,7 @@ async def test_completions_are_answered_while_an_action_runs() -> None:
     backend = FakeBackend(
         {"return ": "x + 1\n"},
         seconds_per_token=0.01,
-        contains={"Task: add documentation": LONG_DOCSTRING},
+        contains={"Task: say what": LONG_DOCSTRING},
     )
     worker = ModelWorker()
     await worker.load_async(lambda: backend)
@@ -169,7 +167,7 @@ async def test_completions_are_answered_while_an_action_runs() -> None:
 async def test_a_refused_document_gets_no_action_and_its_text_no_prompt() -> None:
     """Private or too large (admission.py): the target itself, or the existing file a
     generated test would go into (its text is part of the prompt)."""
-    backend = FakeBackend(contains={"Task: add documentation": DOCSTRING})
+    backend = FakeBackend(contains={"Task: say what": DOCSTRING})
     worker = ModelWorker()
     await worker.load_async(lambda: backend)
     refused: set[str] = set()

@@ -10,6 +10,7 @@ import pytest
 from benchmarks import action_report, action_verdicts
 from benchmarks.action_corpus import find_functions, sample, usable_text
 from benchmarks.action_verdicts import BAD, GOOD, UNCHECKED
+from benchmarks.bench_action_success import request_words
 
 PY = '''import os
 
@@ -105,6 +106,26 @@ def test_docstring_verdicts() -> None:
     verdict = action_verdicts.docstring_verdict("javascript", js, setter_doc, "x", 5)
     assert verdict.outcome == GOOD
     assert action_verdicts.docstring_verdict("javascript", js, setter_doc, "x", 1).outcome == BAD
+
+
+def test_documentation_that_copies_the_request_or_loops_is_bad() -> None:
+    """What the 0.5B model wrote for Rust functions (main.rs of rustc's error codes), and
+    for a Go function stuck on one line."""
+    rust = "impl Format {\n    fn from(format: &str) -> Format {\n        todo!()\n    }\n}\n"
+    request = request_words("docstring", "rust")
+    good = rust.replace("    fn from", "    /// Reads a format name.\n    fn from")
+    verdict = action_verdicts.docstring_verdict("rust", rust, good, "from", 1, request)
+    assert verdict.outcome == GOOD  # (the doc comment's own indentation is not code)
+    task = request.split("Task: ")[1].split(".")[0].replace("{subject}", "`from`")
+    echoed = rust.replace("    fn from", f"    /// {task}.\n    fn from")
+    verdict = action_verdicts.docstring_verdict("rust", rust, echoed, "from", 1, request)
+    assert verdict.outcome == BAD and "repeats the request" in verdict.note
+    assert action_verdicts.docstring_verdict("rust", rust, echoed, "from", 1).outcome == GOOD
+    looping = rust.replace(
+        "    fn from", "    /// Reads.\n" + "    /// It returns.\n" * 4 + "    fn from"
+    )
+    verdict = action_verdicts.docstring_verdict("rust", rust, looping, "from", 1, request)
+    assert verdict.outcome == BAD and "repeats a line" in verdict.note
 
 
 def test_annotation_verdicts() -> None:
