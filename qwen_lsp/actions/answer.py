@@ -399,6 +399,9 @@ def _placed(
                 return _refuse(
                     "the model found nothing to simplify here (it answered the code as it was)"
                 )
+            if action.spec.check == "docstring":  # its documentation, written again
+                names = ", ".join(f"`{n}`" for n in target.names) or "this code"
+                return _refuse(f"{names} is documented already; the model added nothing to it")
             return _refuse("the model's answer is the same as the code")
         edits = [*imports, *edits]
     elif placement == "above":

@@ -501,6 +501,9 @@ def test_an_existing_docstring_is_replaced() -> None:
     text = 'def f(x):\n    """Old."""\n    return x\n'
     new = new_text(run(text, "return", "docstring", 'New.\n\n    More.\n    """\n```'))
     assert new == 'def f(x):\n    """New.\n\n    More.\n    """\n    return x\n'
+    # written again as it was: said plainly (VS Code shows it), not "the same as the code"
+    result = run(text, "return", "docstring", 'Old."""\n```')
+    assert not result.ok and "`f` is documented already" in result.message
 
 
 def test_js_doc_comment_counts() -> None:
@@ -901,7 +904,7 @@ def test_new_languages_document_and_explain(
     undocumented = run(text, needle, "docstring", f"{first}\n\n{rest}\n```", True, **kwargs)
     assert not undocumented.ok
     assert "did not add a docstring" in undocumented.message or (
-        "same as the code" in undocumented.message and first.strip().startswith("#")
+        "documented already" in undocumented.message and first.strip().startswith("#")
     )
     assert explained in new_text(run(text, needle, "explain", "It **sums**.", **kwargs))
 
