@@ -90,7 +90,8 @@ RUBY = LanguageSpec(
     ),
     # `require` is a method call like any other: no node type tells it apart
     import_nodes=frozenset(),
-    doc_convention="YARD comments (# lines) directly above it, with @param and @return tags",
+    # (no "# lines": after its "# " start a small model copies what followed "# " here)
+    doc_convention="YARD comments directly above it, with @param and @return tags",
     doc_start="# ",
     test_style=TestStyle(
         "test_{stem}.rb",
@@ -131,7 +132,7 @@ LUA = LanguageSpec(
     # `require` is a function call: no node type tells it apart
     import_nodes=frozenset(),
     doc_convention=(
-        "LuaDoc comments (--- lines) directly above it, with @param and @return annotations"
+        "LuaDoc comments (three dashes) directly above it, with @param and @return annotations"
     ),
     doc_start="--- ",
     test_style=TestStyle(
@@ -169,7 +170,7 @@ BASH = LanguageSpec(
     # `source lib.sh` is a command like any other: no node type tells it apart
     import_nodes=frozenset(),
     doc_convention=(
-        "a block of # comment lines directly above it: what it does, its arguments ($1, "
+        "a block of comment lines directly above it: what it does, its arguments ($1, "
         "$2, ...), what it prints and its exit status"
     ),
     # `source lib.sh`, `. ./lib.sh` (not `source = x`, another language's assignment)

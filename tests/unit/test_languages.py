@@ -456,3 +456,18 @@ def test_text_rules_cover_every_language() -> None:
     assert {language for language, *_ in TEXT_LINES} == set(SUPPORTED_LANGUAGES)
     for spec in LANGUAGES:
         assert spec.text.import_lines and spec.text.definition_keywords, spec.name
+
+
+@pytest.mark.parametrize("spec", LANGUAGES, ids=[spec.name for spec in LANGUAGES])
+def test_no_doc_convention_shows_its_start_followed_by_words(spec: LanguageSpec) -> None:
+    """The docstring answer is started with ``doc_start``; a convention that showed it
+    followed by words ("/// doc comments directly above it") had the 0.5B model copy
+    those words as the documentation of 5 of 6 Rust functions."""
+    start = spec.doc_start.strip()
+    if not start or "{name}" in start:  # (the function's name is in no convention)
+        return
+    index = spec.doc_convention.find(start)
+    while index >= 0:
+        after = spec.doc_convention[index + len(start) :].lstrip(" ")
+        assert not after[:1].isalpha(), f"{start!r} followed by {after[:20]!r}"
+        index = spec.doc_convention.find(start, index + 1)
