@@ -287,8 +287,10 @@ def _doc_edit(document: _Code, node: Node, doc: str, language: str) -> _Edit | N
     old = _comment_block_above(outer)
     if old:
         start = line_start(text, document.offset(old[0].start_byte))
-        end = line_end(text, document.offset(old[-1].end_byte))
-        return _Edit(start, end, new)
+        last = document.offset(old[-1].end_byte)
+        if text[last - 1 : last] == "\n":  # Rust's /// comments end with their newline
+            last -= 1
+        return _Edit(start, line_end(text, last), new)
     return _Edit(at, at, new + "\n")
 
 

@@ -657,6 +657,15 @@ def test_doc_comment_alone_for_a_method_and_code_cut_after_it() -> None:
     assert new == "/// Prints one.\n/// Twice.\n" + rust
 
 
+def test_a_rust_doc_comment_is_completed_above_its_function() -> None:
+    """A Rust /// comment ends with its newline: the line below it (the function's) was
+    taken as the comment's last line and replaced (render_markdown in rustc's main.rs)."""
+    rust = "/// Prints.\nfn main() {\n    let x = 1;\n}\n"
+    kwargs = {"language_id": "rust", "uri": "file:///w/main.rs"}
+    new = new_text(run(rust, "let x", "docstring", " Prints x.\n///\n/// Once.\n```", **kwargs))
+    assert new == "/// Prints x.\n///\n/// Once.\nfn main() {\n    let x = 1;\n}\n"
+
+
 def test_documentation_that_repeats_the_request_is_refused_and_a_loop_cut() -> None:
     """What the 0.5B model wrote for Rust functions before the request was reworded: its
     answer, started with "///", went on with the request's words."""
