@@ -31,7 +31,9 @@ def main() -> int:
     total: collections.Counter[str] = collections.Counter()
     for sample in samples:
         text = Path(sample.path).read_text(encoding="utf-8")
-        snapshot = Snapshot.build(Path(sample.path).as_uri(), LANGUAGE_IDS[sample.language], 1, text)
+        snapshot = Snapshot.build(
+            Path(sample.path).as_uri(), LANGUAGE_IDS[sample.language], 1, text
+        )
         offset = snapshot.offset_at(sample.line, sample.utf16_col)
         target = find_target(snapshot, offset, offset)
         total[sample.language] += 1
