@@ -458,7 +458,12 @@ def _cancelled(
 def _checked_result(action: ActionInput, generation: Generation, plan: PromptPlan) -> ActionResult:
     result = result_for_answer(action, generation.text, plan)
     cut = generation.stop_reason in ("max_tokens", "time_cap")
-    if result.ok and cut and plan.reply in ("code", "lines") and action.placement == "replace":
+    if (
+        result.ok
+        and cut
+        and plan.reply in ("code", "lines", "span")
+        and action.placement == "replace"
+    ):
         # A rewrite cut off by its limit lacks its end: taking it would drop code.
         return ActionResult(
             message="qwen-lsp: the model's answer was cut off; nothing was changed."
