@@ -251,7 +251,10 @@ def test_javascript_if_returning_true_then_false_returns_the_condition() -> None
 
 
 def test_javascript_comparisons_are_returned_as_they_are() -> None:
-    code = "function done (a) {\n  if (a.length === 0) {\n    return false\n  } else {\n    return true\n  }\n}\n"
+    code = (
+        "function done (a) {\n  if (a.length === 0) {\n    return false\n  } else {\n"
+        "    return true\n  }\n}\n"
+    )
     [hint] = hints(code, "javascript", "done")
     assert hint.replacement == "return !(a.length === 0);"
 
