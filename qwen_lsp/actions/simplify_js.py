@@ -121,14 +121,27 @@ class JavaScriptFinder(Finder):
         if not body or body[-1].type not in ("return_statement", "throw_statement"):
             return None
         blocks = alternative.named_children
+        lines = self.snapshot.text.split("\n")
+        first = alternative.start_point[0]
+        if len(blocks) == 1 and blocks[0].type == "if_statement":
+            # `} else if (b) {` after a return is `}` and `if (b) {`.
+            line = lines[first].strip()
+            if not line.startswith("} else if (") or blocks[0].start_point[0] != first:
+                return None
+            return Hint(
+                first,
+                first,
+                "}\n" + line[len("} else ") :],
+                "the `if` ends with a `return`: its `else if` can be a plain `if`",
+                "else-after-return",
+            )
         if len(blocks) != 1 or blocks[0].type != "statement_block":
             return None
         # Declarations moved out of their block could meet a name of the enclosing one.
         declares = ("lexical_declaration", "class_declaration", "function_declaration")
         if any(s.type in declares for s in statements(blocks[0])):
             return None
-        lines = self.snapshot.text.split("\n")
-        first, last = alternative.start_point[0], alternative.end_point[0]
+        last = alternative.end_point[0]
         if lines[first].strip() != "} else {" or lines[last].strip() != "}" or last - first < 2:
             return None
         moved = dedent("\n".join(lines[first + 1 : last]))

@@ -128,12 +128,26 @@ class PythonFinder(Finder):
     def _else_after_return(self, node: Node) -> Hint | None:
         alternatives = node.children_by_field_name("alternative")
         body = statements(node.child_by_field_name("consequence"))
-        if len(alternatives) != 1 or alternatives[0].type != "else_clause" or not body:
+        if not alternatives or not body:
             return None
         if body[-1].type not in ("return_statement", "raise_statement"):
             return None
         other = alternatives[0]
         lines = self.snapshot.text.split("\n")
+        if other.type == "elif_clause":
+            # `elif b:` after a return is `if b:` (the rest of the chain hangs on it).
+            line = lines[other.start_point[0]].strip()
+            if not line.startswith("elif "):
+                return None
+            return Hint(
+                other.start_point[0],
+                other.start_point[0],
+                line[2:],
+                "the `if` ends with a `return`: its `elif` can be a plain `if`",
+                "else-after-return",
+            )
+        if len(alternatives) != 1 or other.type != "else_clause":
+            return None
         if lines[other.start_point[0]].strip() != "else:":
             return None
         block = other.child_by_field_name("body")

@@ -355,3 +355,38 @@ def test_a_javascript_answer_in_the_place_of_the_lines() -> None:
     assert new == (
         "function isScoped (spec) {\n  return Boolean(spec.name && spec.name[0] === '@');\n}\n"
     )
+
+
+def test_an_elif_after_a_return_becomes_an_if() -> None:
+    code = textwrap.dedent("""\
+        def sign_name(x):
+            if x < 0:
+                return "negative"
+            elif x == 0:
+                return "zero"
+            else:
+                return "positive"
+        """)
+    [hint] = hints(code)
+    assert (hint.kind, hint.first, hint.last, hint.replacement) == (
+        "else-after-return",
+        3,
+        3,
+        "if x == 0:",
+    )
+    new = suggested(code)
+    assert "    if x == 0:\n" in new
+    same_behaviour(code, new, "sign_name", [(-1,), (0,), (2,)])
+
+
+def test_javascript_else_if_after_a_return_becomes_an_if() -> None:
+    code = (
+        "function kind (x) {\n  if (x < 0) {\n    return 'neg'\n  } else if (x === 0) {\n"
+        "    return 'zero'\n  }\n  return 'pos'\n}\n"
+    )
+    [hint] = hints(code, "javascript", "kind")
+    assert hint.replacement == "}\nif (x === 0) {"
+    assert suggested(code, "javascript", "kind") == (
+        "function kind (x) {\n  if (x < 0) {\n    return 'neg'\n  }\n  if (x === 0) {\n"
+        "    return 'zero'\n  }\n  return 'pos'\n}\n"
+    )
