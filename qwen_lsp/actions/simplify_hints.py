@@ -24,7 +24,7 @@ why, for the prompt (prompt.py); :func:`with_span_replaced` puts the model's ans
 from __future__ import annotations
 
 from qwen_lsp.actions.simplify_js import JavaScriptFinder
-from qwen_lsp.actions.simplify_patterns import Finder, Hint, walk
+from qwen_lsp.actions.simplify_patterns import STRINGS, Finder, Hint, walk
 from qwen_lsp.actions.simplify_py import PythonFinder
 from qwen_lsp.actions.target import Target, parse
 from qwen_lsp.actions.text import dedent, indent_of
@@ -48,20 +48,23 @@ def find_hints(snapshot: Snapshot, target: Target) -> list[Hint]:
         finder = JavaScriptFinder(snapshot)
     else:
         return []
-    start = len(snapshot.text[: target.start].encode("utf-8"))
-    end = len(snapshot.text[: target.end].encode("utf-8"))
+    start, end = snapshot.byte_offset(target.start), snapshot.byte_offset(target.end)
     found: list[Hint] = []
+    strings: list[tuple[int, int]] = []  # lines of the strings spanning lines
     for node in walk(tree.root_node):
         if node.end_byte <= start or node.start_byte >= end:
             continue
+        if node.type in STRINGS and node.start_point[0] != node.end_point[0]:
+            strings.append((node.start_point[0], node.end_point[0]))
         if node.start_byte < start or node.end_byte > end:
             continue
         hint = finder.hint(node)
-        if (
-            hint is not None
-            and len(hint.replacement.split("\n")[0]) + _indent(snapshot, hint.first) <= MAX_LINE
-        ):
+        if hint is None:
+            continue
+        if len(hint.replacement.split("\n")[0]) + _indent(snapshot, hint.first) <= MAX_LINE:
             found.append(hint)
+    # Lines moved to another indentation, or joined, change a string spanning them.
+    found = [h for h in found if not any(a <= h.last and b >= h.first for a, b in strings)]
     found.sort(key=lambda h: (h.first, -h.last))
     kept: list[Hint] = []
     for hint in found:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from qwen_lsp.actions.simplify_patterns import Finder, Hint, has_comment, statements
+from qwen_lsp.actions.simplify_patterns import (
+    Finder,
+    Hint,
+    has_comment,
+    has_multiline_string,
+    statements,
+)
 from qwen_lsp.actions.text import dedent
 from qwen_lsp.postprocess import detect_indent_unit
 
@@ -55,7 +61,7 @@ class JavaScriptFinder(Finder):
         return False
 
     def _as_bool(self, condition: Node, negate: bool) -> str:
-        text = " ".join(self.text(condition).split())
+        text = self.text(condition)
         simple = condition.type in (
             "identifier",
             "member_expression",
@@ -141,6 +147,8 @@ class JavaScriptFinder(Finder):
         declares = ("lexical_declaration", "class_declaration", "function_declaration")
         if any(s.type in declares for s in statements(blocks[0])):
             return None
+        if has_multiline_string(blocks[0]):
+            return None
         last = alternative.end_point[0]
         if lines[first].strip() != "} else {" or lines[last].strip() != "}" or last - first < 2:
             return None
@@ -168,11 +176,10 @@ class JavaScriptFinder(Finder):
         if node.start_point[0] != node.end_point[0]:
             return None
         value = self._as_bool(condition, negate=then.type == "false")
-        line = dedent(self.snapshot.text.split("\n")[node.start_point[0]]).rstrip("\r")
         return Hint(
             node.start_point[0],
             node.start_point[0],
-            line.replace(self.text(node), value, 1),
+            self.with_replaced(node, value),
             f"`{self.text(node)}` is the condition's value",
             "bool-conditional",
         )
@@ -196,6 +203,8 @@ class JavaScriptFinder(Finder):
         returned = following.named_children
         if len(returned) != 1 or self.text(returned[0]) != self.text(name):
             return None
+        if self.uses(value, self.text(name)):
+            return None  # `const f = function () { f() }`: the value reads its name
         text = self.text(value)
         if value.type == "object" or text.startswith("function"):
             text = f"({text})"
@@ -221,7 +230,7 @@ class JavaScriptFinder(Finder):
         inner_body = inner.child_by_field_name("consequence")
         if outer_c is None or inner_c is None or inner_body is None:
             return None
-        if inner_body.type != "statement_block":
+        if inner_body.type != "statement_block" or has_multiline_string(inner_body):
             return None
         joined = f"if ({self._operand(outer_c)} && {self._operand(inner_c)}) "
         lines = self.text(inner_body).split("\n")
@@ -240,7 +249,7 @@ class JavaScriptFinder(Finder):
         )
 
     def _operand(self, condition: Node) -> str:
-        text = " ".join(self.text(condition).split())
+        text = self.text(condition)
         if condition.type in ("ternary_expression", "assignment_expression", "sequence_expression"):
             return f"({text})"
         if condition.type == "binary_expression":

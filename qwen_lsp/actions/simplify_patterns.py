@@ -61,3 +61,31 @@ class Finder:
     def _next(self, node: Node) -> Node | None:
         sibling = node.next_named_sibling
         return sibling
+
+    def with_replaced(self, node: Node, new: str) -> str:
+        """The (dedented) line of a one-line ``node`` with ``new`` in its place."""
+        line_start = self.source.rfind(b"\n", 0, node.start_byte) + 1
+        line_end = self.source.find(b"\n", node.end_byte)
+        line = self.source[line_start : line_end if line_end >= 0 else len(self.source)]
+        before = line[: node.start_byte - line_start].decode("utf-8", "replace")
+        after = line[node.end_byte - line_start :].decode("utf-8", "replace")
+        return (before + new + after).strip(" \t\r")
+
+    def uses(self, scope: Node, name: str) -> list[Node]:
+        """The identifiers ``name`` in ``scope``."""
+        return [n for n in walk(scope) if n.type == "identifier" and self.text(n) == name]
+
+    def enclosing(self, node: Node, types: tuple[str, ...]) -> Node | None:
+        """The nearest ancestor of one of ``types``."""
+        parent = node.parent
+        while parent is not None and parent.type not in types:
+            parent = parent.parent
+        return parent
+
+
+# Strings spanning lines: moving their lines to another indentation changes their text.
+STRINGS = frozenset({"string", "template_string"})
+
+
+def has_multiline_string(node: Node) -> bool:
+    return any(n.type in STRINGS and n.start_point[0] != n.end_point[0] for n in walk(node))

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from qwen_lsp.actions.simplify_patterns import Finder, Hint, has_comment, statements, walk
+from qwen_lsp.actions.simplify_patterns import (
+    Finder,
+    Hint,
+    has_comment,
+    has_multiline_string,
+    statements,
+    walk,
+)
 from qwen_lsp.actions.text import dedent
 from qwen_lsp.postprocess import detect_indent_unit
 
@@ -93,12 +100,12 @@ class PythonFinder(Finder):
         return False
 
     def _as_bool(self, condition: Node, negate: bool) -> str:
-        text = " ".join(self.text(condition).split())
+        text = self.text(condition)
         if negate:
             if condition.type == "not_operator":
                 inner = condition.child_by_field_name("argument")
                 if inner is not None and self._is_bool(inner):
-                    return " ".join(self.text(inner).split())
+                    return self.text(inner)
             needs = condition.type in ("boolean_operator", "conditional_expression", "lambda")
             return f"not ({text})" if needs else f"not {text}"
         return text if self._is_bool(condition) else f"bool({text})"
@@ -111,8 +118,7 @@ class PythonFinder(Finder):
         if node.start_point[0] != node.end_point[0]:
             return None
         value = self._as_bool(parts[1], negate=parts[0].type == "false")
-        line = self._line_of(node)
-        new = line.replace(self.text(node), value, 1)
+        new = self.with_replaced(node, value)
         return Hint(
             node.start_point[0],
             node.start_point[0],
@@ -121,8 +127,11 @@ class PythonFinder(Finder):
             "bool-conditional",
         )
 
-    def _line_of(self, node: Node) -> str:
-        return dedent(self.snapshot.text.split("\n")[node.start_point[0]]).rstrip("\r")
+    def _in_try(self, node: Node) -> bool:
+        """Whether ``node`` runs under a ``try`` of its function (a ``finally`` or a
+        handler may read what it assigns, even half done)."""
+        around = self.enclosing(node, ("try_statement", "function_definition"))
+        return around is not None and around.type == "try_statement"
 
     # `if c: ... return x` then `else: rest` -> `rest` after the `if`
     def _else_after_return(self, node: Node) -> Hint | None:
@@ -153,6 +162,8 @@ class PythonFinder(Finder):
         block = other.child_by_field_name("body")
         if block is None or block.start_point[0] == other.start_point[0]:
             return None
+        if has_multiline_string(block):
+            return None
         moved = dedent("\n".join(lines[block.start_point[0] : other.end_point[0] + 1]))
         return Hint(
             other.start_point[0],
@@ -179,8 +190,7 @@ class PythonFinder(Finder):
         mapping = function.child_by_field_name("object")
         if mapping is None or node.start_point[0] != node.end_point[0]:
             return None
-        line = self._line_of(node)
-        new = line.replace(self.text(call), self.text(mapping), 1)
+        new = self.with_replaced(call, self.text(mapping))
         return Hint(
             node.start_point[0],
             node.start_point[0],
@@ -211,8 +221,10 @@ class PythonFinder(Finder):
         returned = following.named_children
         if len(returned) != 1 or self.text(returned[0]) != self.text(left):
             return None
-        if self._declared_outside(node, self.text(left)):
+        if self._declared_outside(node, self.text(left)) or self._in_try(node):
             return None
+        if self.uses(right, self.text(left)):
+            return None  # `x = lambda: x`: the value reads the name it is given
         value = self.text(right)
         if right.type in ("expression_list", "tuple") and not value.startswith("("):
             value = f"({value})" if right.type == "expression_list" else value
@@ -257,6 +269,8 @@ class PythonFinder(Finder):
             return None
         if self.snapshot.text.split("\n")[inner_body.start_point[0]].strip().startswith("if "):
             return None  # a one-line `if b: x` body: leave it
+        if has_multiline_string(inner_body):
+            return None
         joined = f"if {self._operand(outer_c)} and {self._operand(inner_c)}:"
         # The inner body moves out one level: the model rewrites the lines of both ifs.
         lines = self.snapshot.text.split("\n")[inner_body.start_point[0] : inner.end_point[0] + 1]
@@ -272,7 +286,7 @@ class PythonFinder(Finder):
         )
 
     def _operand(self, condition: Node) -> str:
-        text = " ".join(self.text(condition).split())
+        text = self.text(condition)
         if condition.type in ("boolean_operator", "conditional_expression", "named_expression"):
             if (
                 condition.type != "boolean_operator"
@@ -319,7 +333,9 @@ class PythonFinder(Finder):
         if len(operands) != 2 or operators != ["in"]:
             return None
         (name, got), (_, default) = pair
-        if got.type != "subscript":
+        # `.get` evaluates its default always; the `else` only when the key is missing.
+        simple = ("identifier", "string", "integer", "float", "none", "true", "false")
+        if got.type != "subscript" or default.type not in simple:
             return None
         value, index = got.child_by_field_name("value"), got.child_by_field_name("subscript")
         if value is None or index is None:
@@ -344,13 +360,11 @@ class PythonFinder(Finder):
         (name, then), (_, other) = pair
         if any("\n" in self.text(n) for n in (condition, then, other)):
             return None
-        if then.type in ("conditional_expression", "lambda") or other.type in (
-            "conditional_expression",
-            "lambda",
-        ):
+        unfit = ("conditional_expression", "lambda", "expression_list", "assignment", "yield")
+        if then.type in unfit or other.type in unfit or then.type == "named_expression":
             return None
         cond = self.text(condition)
-        if condition.type in ("conditional_expression", "lambda"):
+        if condition.type in ("conditional_expression", "lambda", "named_expression"):
             cond = f"({cond})"
         replacement = f"{name} = {self.text(then)} if {cond} else {self.text(other)}"
         return self._span(
@@ -387,7 +401,7 @@ class PythonFinder(Finder):
             test = inner.child_by_field_name("condition")
             if inner.children_by_field_name("alternative") or test is None:
                 return None
-            condition = " if " + " ".join(self.text(test).split())
+            condition = " if " + self.text(test)
             if test.type in ("conditional_expression", "lambda"):
                 condition = f" if ({' '.join(self.text(test).split())})"
             body = statements(inner.child_by_field_name("consequence"))
@@ -400,10 +414,17 @@ class PythonFinder(Finder):
         if target is None or iterable is None:
             return None
         # The list must not be read while it is built (`if x not in out`).
-        uses = [n for n in walk(loop) if n.type == "identifier" and self.text(n) == name]
-        if len(uses) != 1:
+        if len(self.uses(loop, name)) != 1 or self._in_try(node):
             return None
-        value = " ".join(self.text(element).split())
+        # A comprehension's variables end with it; the loop's live on after it.
+        function = self.enclosing(loop, ("function_definition",))
+        if function is None:
+            return None
+        for variable in (n for n in walk(target) if n.type == "identifier"):
+            later = self.uses(function, self.text(variable))
+            if any(n.start_byte > loop.end_byte for n in later):
+                return None
+        value = self.text(element)
         if element.type in ("conditional_expression", "lambda"):
             value = f"({value})"
         comprehension = (

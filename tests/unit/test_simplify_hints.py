@@ -390,3 +390,49 @@ def test_javascript_else_if_after_a_return_becomes_an_if() -> None:
         "function kind (x) {\n  if (x < 0) {\n    return 'neg'\n  }\n  if (x === 0) {\n"
         "    return 'zero'\n  }\n  return 'pos'\n}\n"
     )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # the loop variable is read after the loop: a comprehension's would not exist
+        "def last(xs):\n    out = []\n    for x in xs:\n        out.append(x)\n"
+        "    print(x)\n    return out\n",
+        # a `finally` reads the temporary
+        "def f(g):\n    try:\n        y = g()\n        return y\n    finally:\n        print(y)\n",
+        # the value reads the name it is given
+        "def f():\n    g = lambda: g\n    return g\n",
+        # a tuple in a branch: `v = 1, 2 if c else 3` is another tuple
+        "def f(c):\n    if c:\n        v = 1, 2\n    else:\n        v = 3, 4\n    return v\n",
+        # a string over several lines would change if its lines moved
+        'def f(c):\n    if c:\n        return 1\n    else:\n        s = """a\n  b"""\n'
+        "        return s\n",
+    ],
+)
+def test_changes_that_could_change_behaviour_are_not_suggested(code: str) -> None:
+    assert hints(code) == [], hints(code)
+
+
+def test_a_default_that_is_a_call_is_no_get() -> None:
+    # `.get` would evaluate the default even when the key is there: a conditional
+    # expression instead, which evaluates it only when the key is missing.
+    code = textwrap.dedent("""\
+        def f(d, k):
+            if k in d:
+                v = d[k]
+            else:
+                v = make()
+            return v
+        """)
+    assert [h.replacement for h in hints(code)] == ["v = d[k] if k in d else make()"]
+
+
+def test_a_condition_keeps_its_strings_as_they_are() -> None:
+    code = 'def f(x):\n    if x == "a  b":\n        return True\n    return False\n'
+    assert [h.replacement for h in hints(code)] == ['return x == "a  b"']
+
+
+def test_the_condition_is_put_at_its_column_on_its_line() -> None:
+    code = "def f(a, b):\n    return [b, True if b else False, b]\n"
+    [hint] = hints(code)
+    assert hint.replacement == "return [b, bool(b), b]"
