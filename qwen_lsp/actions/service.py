@@ -406,11 +406,16 @@ class ActionService:
         if cancel.cancelled or generation.stop_reason == "cancelled":
             return _cancelled(cancel, is_current, generation)
         result = _checked_result(action, generation, plan)
-        start = retry_start(action) if plan.reply == "lines" and not result.ok else ""
+        start = ""
+        if not result.ok and plan.reply == "lines":
+            start = retry_start(action)
+        elif not result.ok and plan.reply == "span":
+            start = simplify_hints.retry_start(action.snapshot, action.target)
         if start and not cancel.cancelled and is_current():
             # A fix that failed (mostly: the line copied back with its problem) is asked
             # again with its answer started for the model (linefix.retry_start): cheap, the
-            # prompt is in the KV cache and the answer is one line.
+            # prompt is in the KV cache and the answer is one line. So is a simplification
+            # (the 0.5B model copied `elif` back when told it becomes `if`).
             current = build_prompt(action, template, count, settings.actionContextTokens, start)
             again = backend.generate(current.parts, limits, keep_going)
             if cancel.cancelled or again.stop_reason == "cancelled":

@@ -99,6 +99,14 @@ def with_span_replaced(text: str, start: int, end: int, hint: Hint, answer: str)
     return "\n".join(own[:low] + new + own[high + 1 :])
 
 
+def retry_start(snapshot: Snapshot, target: Target) -> str:
+    """What a second attempt at a simplification starts its answer with: the first new
+    line (the 0.5B model told that `elif c:` becomes `if c:` wrote `elif c:` again, and
+    told the lines an `else` holds move out dropped their last one)."""
+    hint = first_hint(snapshot, target)
+    return hint.replacement.split("\n")[0] + "\n" if hint is not None else ""
+
+
 def first_hint(snapshot: Snapshot, target: Target) -> Hint | None:
     """The simplification Simplify asks for (one change per request: the first)."""
     hints = find_hints(snapshot, target)

@@ -221,6 +221,23 @@ async def test_simplify_asks_for_the_change_found_and_takes_those_lines() -> Non
     assert change.new_text() == "def double(x):\n    return 2 * x\n"
 
 
+async def test_a_simplification_copied_back_is_asked_again_with_its_first_line() -> None:
+    # Recorded from the 0.5B model told `elif c:` becomes `if c:`: it wrote `elif c:`.
+    backend = FakeBackend(
+        answers={
+            "```python\n": "y = 2 * x\nreturn y\n```\n",
+            "```python\nreturn 2 * x\n": "```\n",
+        }
+    )
+    svc = await service(backend)
+    request = ActionRequest("simplify", URI, 1, INSIDE)
+    run = await svc.run(request, snapshot(TEMPORARY), lambda: True)
+    assert run.result.ok, run.result.message
+    assert len(backend.calls) == 2
+    [change] = run.result.changes
+    assert change.new_text() == "def double(x):\n    return 2 * x\n"
+
+
 async def test_simplify_with_nothing_found_says_so_at_once_without_the_model() -> None:
     # `return 2 * x` has nothing the finder knows to simplify: the 0.5B model asked
     # anyway copied such code back (or changed what it does).
