@@ -66,7 +66,8 @@ def replay_row(row: dict[str, Any], index: int) -> dict[str, Any]:
     result = result_for_answer(action, row["answer"], plan)
     out = {**row, "verdict": None, "note": "", "details": {}, "message": result.message}
     cut = row.get("stop_reason") in ("max_tokens", "time_cap")
-    if result.ok and cut and plan.reply in ("code", "lines") and action.placement == "replace":
+    rewrite = plan.reply in ("code", "lines", "span")
+    if result.ok and cut and rewrite and action.placement == "replace":
         # as the server does (actions/service.py): a rewrite cut off by its limit
         return {**out, "status": "refused", "message": "the model's answer was cut off"}
     if not result.ok:

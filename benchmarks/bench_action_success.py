@@ -44,7 +44,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from benchmarks import action_bugs, action_calls, action_report, action_verdicts
+from benchmarks import action_bugs, action_bytecode, action_calls, action_report, action_verdicts
 from benchmarks.action_corpus import FunctionSample, load_corpus
 from benchmarks.bench_actions import ActionSession, code_actions
 from benchmarks.lsp_driver import REPO, to_plain
@@ -111,7 +111,12 @@ def judge(
                 module, text, new, sample.name, function, SANDBOX_SECONDS
             )
             if verdict.outcome == action_verdicts.UNCHECKED:  # no doctests: generated calls
-                return action_calls.calls_verdict(text, new, sample.name, function, SANDBOX_SECONDS)
+                verdict = action_calls.calls_verdict(
+                    text, new, sample.name, function, SANDBOX_SECONDS
+                )
+            if verdict.outcome == action_verdicts.UNCHECKED:  # a method: the same bytecode?
+                same = action_bytecode.bytecode_verdict(text, new)
+                return same if same.outcome == action_verdicts.GOOD else verdict
             return verdict
     except Exception as exc:  # a verdict that cannot be reached is said, not fatal
         return action_verdicts.Verdict(action_verdicts.UNCHECKED, f"verdict failed: {exc!r}")

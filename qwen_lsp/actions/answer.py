@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Sequence
 
 from qwen_lsp import languages, postprocess
-from qwen_lsp.actions import linefix, pytypes, reconcile
+from qwen_lsp.actions import linefix, pytypes, reconcile, simplify_hints
 from qwen_lsp.actions.checks import check_change
 from qwen_lsp.actions.edits import ActionResult, FileChange, OffsetEdit, line_diff
 from qwen_lsp.actions.prompt import ActionInput, PromptPlan, reported_lines, stem_and_ext
@@ -268,6 +268,8 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
                     return _placed(action, fixed, newline)
                 if linefix.is_lines(code):  # not the body: lines of it, found nowhere
                     return _refuse("the model's answer does not read like the reported lines")
+            if plan.reply == "span":
+                return _simplified(action, code, newline, _defines(language, code, target.names))
             trimmed = reconcile.trimmed_rewrite(snapshot, target, code)
             if trimmed is None:
                 return _refuse("the model's answer cuts the function's body off")
@@ -329,6 +331,38 @@ def _not_documentation(code: str, documented: str, plan: PromptPlan) -> str:
     if looping_line(added):
         return "the model's answer repeats one line over and over"
     return ""
+
+
+def _simplified(action: ActionInput, code: str, newline: str, whole: bool) -> ActionResult:
+    """The lines of the simplification the server found, as the model wrote them, in the
+    place of the ones they simplify (``whole``: the function rewritten with them): taken
+    only when they are the simplification that was suggested (layout aside), which keeps
+    the behaviour; the model's own variations might not (simplify_hints.py)."""
+    snapshot, target = action.snapshot, action.target
+    hint = simplify_hints.first_hint(snapshot, target)
+    if hint is None or snapshot.language is None:
+        return _refuse("there is nothing to simplify here")
+    text = snapshot.text
+    if whole:
+        trimmed = reconcile.trimmed_rewrite(snapshot, target, code)
+        new = None
+        if trimmed is not None:
+            rewritten = with_leading_comments(text[target.start : target.end], trimmed)
+            new = reindent(
+                rewritten,
+                indent_of(text[target.start : line_end(text, target.start)]),
+                postprocess.detect_indent_unit(text),
+            )
+    else:
+        new = simplify_hints.with_span_replaced(text, target.start, target.end, hint, code)
+    suggested = simplify_hints.with_span_replaced(
+        text, target.start, target.end, hint, hint.replacement
+    )
+    if new is None or suggested is None:
+        return _refuse("the model's answer is not the lines to simplify")
+    if not simplify_hints.same_code(snapshot.language, new, suggested):
+        return _refuse("the model's answer is not the simplification it was asked for")
+    return _placed(action, new, newline)
 
 
 _COMMENT_START = ("#", "//", "/*", "*", "--")

@@ -23,7 +23,8 @@ AnswerKind = Literal["code", "text"]
 # the part the action changes (its documentation, its signatures), which is shorter,
 # so faster, and what small models write anyway. The server puts it into the code.
 # A fix of problems the editor reports on some lines: those lines, corrected.
-Reply = Literal["code", "doc", "signatures", "lines"]
+# ("span": Simplify told what to change, simplify_hints.py: the lines that replace those.)
+Reply = Literal["code", "doc", "signatures", "lines", "span"]
 Check = Literal["", "docstring", "annotations", "tests"]
 
 CUSTOM_PREFIX = "custom:"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from qwen_lsp import languages, uris
-from qwen_lsp.actions import nearby
+from qwen_lsp.actions import nearby, simplify_hints
 from qwen_lsp.actions.catalogue import CODE_REPLY, ActionSpec, Placement, Reply
 from qwen_lsp.actions.reconcile import signature_start
 from qwen_lsp.actions.target import Target, is_definition
@@ -377,6 +377,12 @@ def small_reply(action: ActionInput) -> Reply:
     """What the model is asked to write: the part the action changes, alone, when the
     target is one definition; else the code (several definitions: which is which?)."""
     spec = action.spec
+    if (
+        spec.id == "simplify"
+        and action.placement == "replace"
+        and simplify_hints.first_hint(action.snapshot, action.target)
+    ):
+        return "span"  # the lines of the simplification the server found, rewritten
     if spec.reply == "code" or action.placement != "replace":
         return "code"
     if spec.reply == "lines":  # the reported lines, when there are some in the target
@@ -384,6 +390,29 @@ def small_reply(action: ActionInput) -> Reply:
     if spec.reply == "doc" and len(action.target.names) != 1:
         return "code"
     return spec.reply
+
+
+def _span_prompt(action: ActionInput, values: Mapping[str, str]) -> str:
+    """Simplify told what to change: the 0.5B model asked only to "simplify" copies the
+    code back; told which lines and into what, it writes them (simplify_hints.py)."""
+    hint = simplify_hints.first_hint(action.snapshot, action.target)
+    if hint is None:  # (small_reply said there is one)
+        return fill(action.spec.prompt, values)
+    first = action.snapshot.position_at(action.target.start)[0]
+    code_lines = dedent(action.code).split("\n")
+    low, high = hint.first - first, hint.last - first
+    shown = dedent("\n".join(code_lines[low : high + 1]))
+    ticks = _fence_ticks(values["selection"])
+    fence = fence_language(action.snapshot.language, action.snapshot.language_id)
+    where = f"Line {low + 1}" if low == high else f"Lines {low + 1}-{high + 1}"
+    return (
+        f"{values['context']}Code:\n{values['code']}\n\n"
+        f"{where} of it:\n{ticks}{fence}\n{shown}\n{ticks}\n\n"
+        f"Task: simplify these lines: {hint.why}. They become:\n"
+        f"{ticks}{fence}\n{hint.replacement}\n{ticks}\n\n"
+        "Reply with the new line(s) alone, in a single fenced code block, without the rest "
+        "of the code."
+    )
 
 
 def reply_text(reply: Reply, language: str | None, keep_code: bool = True) -> str:
@@ -445,22 +474,22 @@ def build_prompt(
     is put at the start of the answer, after what the action starts it with."""
     # Corrected lines need no context: the 0.5B model answered a fix in a method with
     # its class's header from the context (`class X extends Y { ... }`).
+    reply = small_reply(action)
     context = (
         ""
-        if small_reply(action) == "lines"
+        if reply in ("lines", "span")
         else context_text(action.snapshot, action.target, count_tokens, context_budget)
     )
     values = placeholder_values(action, context)
     spec = action.spec
     system = fill(spec.system, values)
-    user = fill(spec.prompt, values)
+    user = fill(spec.prompt, values) if reply != "span" else _span_prompt(action, values)
     fence = fence_language(action.snapshot.language, action.snapshot.language_id)
     # A fence longer than any run of backticks in the code, so the code cannot close it.
     ticks = _fence_ticks(values["selection"])
     prefix = f"{ticks}{fence}\n" if spec.answer == "code" else ""
     if spec.answer == "code" and spec.check == "tests":
         prefix += values["test_start"]
-    reply = small_reply(action)
     # The answer is started as it should go on: the documentation's opening, or the
     # signature up to its parameters.
     if reply == "doc":
@@ -475,7 +504,7 @@ def build_prompt(
         max_tokens = max(max_tokens, code_tokens + 160)
     # The answer is a part of the code (its end is seen sooner); corrected lines are not
     # capped: a model that rewrites the whole function anyway must be able to finish it.
-    if reply not in ("code", "lines"):
+    if reply not in ("code", "lines", "span"):
         max_tokens = min(max_tokens, 96 + code_tokens // 2 if reply == "signatures" else 400)
     parts = template.render(system, user, prefix)
     prompt_tokens = sum(count_tokens(p) for p in parts if isinstance(p, str)) + sum(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from qwen_lsp import protocol, uris
-from qwen_lsp.actions import catalogue
+from qwen_lsp.actions import catalogue, simplify_hints
 from qwen_lsp.actions.answer import answer_complete, result_for_answer
 from qwen_lsp.actions.catalogue import Offer
 from qwen_lsp.actions.edits import ActionResult, FileChange
@@ -240,6 +240,18 @@ class ActionService:
             new_file_text=new_file.text if new_file else None,
             new_file_version=new_file.version if new_file else None,
         )
+        if (
+            spec.id == "simplify"
+            and action.placement == "replace"
+            and simplify_hints.first_hint(snapshot, target) is None
+        ):
+            # The 0.5B model asked to simplify code without being told what to change
+            # copied it back or changed its layout (12 of 16 functions), or changed what
+            # it does: said at once, without the model.
+            what = f"`{target.names[0]}`" if len(target.names) == 1 else "the selection"
+            return self._refused_at_once(
+                request, started, f"nothing to simplify found in {what}; nothing was changed"
+            )
         user_cancel = cancel or CancelToken()
         loop = asyncio.get_running_loop()
 
@@ -285,6 +297,19 @@ class ActionService:
             applied=run.result.ok,
             message=run.result.message,
             generation=None if run.generation is None else run.generation.figures(),
+        )
+        return run
+
+    def _refused_at_once(self, request: ActionRequest, started: float, text: str) -> ActionRun:
+        run = _message(text)
+        run.seconds = time.monotonic() - started
+        self.stats.refused += 1
+        self.stats.last = protocol.LastAction(
+            action=request.action,
+            seconds=round(run.seconds, 3),
+            applied=False,
+            message=run.result.message,
+            generation=None,
         )
         return run
 
@@ -381,11 +406,16 @@ class ActionService:
         if cancel.cancelled or generation.stop_reason == "cancelled":
             return _cancelled(cancel, is_current, generation)
         result = _checked_result(action, generation, plan)
-        start = retry_start(action) if plan.reply == "lines" and not result.ok else ""
+        start = ""
+        if not result.ok and plan.reply == "lines":
+            start = retry_start(action)
+        elif not result.ok and plan.reply == "span":
+            start = simplify_hints.retry_start(action.snapshot, action.target)
         if start and not cancel.cancelled and is_current():
             # A fix that failed (mostly: the line copied back with its problem) is asked
             # again with its answer started for the model (linefix.retry_start): cheap, the
-            # prompt is in the KV cache and the answer is one line.
+            # prompt is in the KV cache and the answer is one line. So is a simplification
+            # (the 0.5B model copied `elif` back when told it becomes `if`).
             current = build_prompt(action, template, count, settings.actionContextTokens, start)
             again = backend.generate(current.parts, limits, keep_going)
             if cancel.cancelled or again.stop_reason == "cancelled":
@@ -433,7 +463,12 @@ def _cancelled(
 def _checked_result(action: ActionInput, generation: Generation, plan: PromptPlan) -> ActionResult:
     result = result_for_answer(action, generation.text, plan)
     cut = generation.stop_reason in ("max_tokens", "time_cap")
-    if result.ok and cut and plan.reply in ("code", "lines") and action.placement == "replace":
+    if (
+        result.ok
+        and cut
+        and plan.reply in ("code", "lines", "span")
+        and action.placement == "replace"
+    ):
         # A rewrite cut off by its limit lacks its end: taking it would drop code.
         return ActionResult(
             message="qwen-lsp: the model's answer was cut off; nothing was changed."

@@ -91,8 +91,11 @@ ANSWERS = {
         "unit_circle():\n    assert circle_area(1) == math.pi\n\n\n"
         "from my_module import circle_area\nimport math\n```\n"
     ),
-    "Task: simplify && def no_code_here": "```\n\nI can't simplify this further.\n",
-    "Task: simplify && def broken_target": "def broken_target(x:\n    return (x + 1\n```\n",
+    # Fix without a diagnostic rewrites the whole function: the rewrite these tests run
+    # (Simplify asks the model only when it found what to simplify, simplify_hints.py).
+    "code. && def no_code_here": "```\n\nI can't fix this further.\n",
+    "code. && def broken_target": "def broken_target(x:\n    return (x + 1\n```\n",
+    "Task: simplify these lines && def clamp": "return min(max(x, 0), 1)\n```\n",
     "Task: fix the bugs && undefined name 'radius_'": (
         "def circle_area(radius):\n    return math.pi * radius ** 2\n```\n"
     ),
@@ -103,7 +106,7 @@ ANSWERS = {
     ),
     "Write notes about circle_area": "Some **notes**.",
     # Slow answers (one character per token): time to cancel or edit meanwhile.
-    "Task: simplify && def circle_area": "def circle_area(radius):\n" + "    # thinking\n" * 40,
+    "code. && def circle_area": "def circle_area(radius):\n" + "    # thinking\n" * 40,
 }
 _SCRIPT = json.dumps({"contains": ANSWERS})
 # Named by content: every run of this module uses (and leaves) the same one file.
@@ -357,8 +360,30 @@ async def test_bad_answer_gives_a_message_not_an_edit(
 ) -> None:
     open_doc(client, PY_URI, "python", PY)
     found, _ = await list_actions(client, PY_URI, (line, 4))
-    edit = await choose(client, action_named(found, "simplify"), log_of(client))
+    edit = await choose(client, action_named(found, "fix"), log_of(client))
     assert edit is None
+    assert any(expected in w for w in warnings_of(client)), warnings_of(client)
+
+
+CLAMP_URI = (FOLDER / "clamp.py").as_uri()
+CLAMP = "def clamp(x):\n    y = min(max(x, 0), 1)\n    return y\n"
+
+
+async def test_simplify_writes_the_change_found_or_says_at_once_there_is_none(
+    client: LanguageClient,
+) -> None:
+    open_doc(client, CLAMP_URI, "python", CLAMP)
+    found, _ = await list_actions(client, CLAMP_URI, (1, 4))
+    edit = await choose(client, action_named(found, "simplify"), log_of(client))
+    assert edit is not None, warnings_of(client)
+    new = apply_workspace_edit(edit, {CLAMP_URI: CLAMP})[CLAMP_URI]
+    assert new == "def clamp(x):\n    return min(max(x, 0), 1)\n"
+    open_doc(client, PY_URI, "python", PY)
+    found, _ = await list_actions(client, PY_URI, (8, 4))
+    began = time.monotonic()
+    assert await choose(client, action_named(found, "simplify"), log_of(client)) is None
+    assert time.monotonic() - began < 2  # no model
+    expected = "nothing to simplify found in `no_code_here`"
     assert any(expected in w for w in warnings_of(client)), warnings_of(client)
 
 
@@ -378,7 +403,7 @@ async def test_document_edited_during_the_action_gets_no_edit(slow_client: Langu
     open_doc(slow_client, PY_URI, "python", PY)
     found, _ = await list_actions(slow_client, PY_URI, (4, 4))
     running = asyncio.ensure_future(
-        choose(slow_client, action_named(found, "simplify"), log_of(slow_client))
+        choose(slow_client, action_named(found, "fix"), log_of(slow_client))
     )
     await asyncio.sleep(1.0)
     _edit_document(slow_client, 2, PY + "\n# edited\n")
@@ -402,7 +427,7 @@ async def test_progress_cancel_button_stops_and_applies_nothing(
     open_doc(slow_client, PY_URI, "python", PY)
     found, _ = await list_actions(slow_client, PY_URI, (4, 4))
     running = asyncio.ensure_future(
-        choose(slow_client, action_named(found, "simplify"), log_of(slow_client))
+        choose(slow_client, action_named(found, "fix"), log_of(slow_client))
     )
     token = None
     for _ in range(100):
@@ -435,7 +460,7 @@ async def test_progress_cancel_button_stops_and_applies_nothing(
 async def test_cancel_request_of_resolve(slow_client: LanguageClient) -> None:
     open_doc(slow_client, PY_URI, "python", PY)
     found, _ = await list_actions(slow_client, PY_URI, (4, 4))
-    action = action_named(found, "simplify")
+    action = action_named(found, "fix")
     if action.data is None:
         pytest.skip("this client runs actions as commands")
     msg_id = str(uuid.uuid4())
@@ -508,7 +533,7 @@ def test_cli_action_prints_a_unified_diff(tmp_path: Path) -> None:
 def test_cli_action_without_edit_says_why(tmp_path: Path) -> None:
     path = tmp_path / "geometry.py"
     path.write_text(PY)
-    done = _cli("simplify", f"{path}:9")
+    done = _cli("fix", f"{path}:9")
     assert done.returncode == 1 and done.stdout == ""
     assert "contains no code" in done.stderr
     assert _cli("nonsense", f"{path}:9").returncode == 1

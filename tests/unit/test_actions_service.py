@@ -190,17 +190,65 @@ async def test_a_refused_document_gets_no_action_and_its_text_no_prompt() -> Non
     await worker.close()
 
 
+# Simplify finds `y = 2 * x; return y` (simplify_hints.py) and asks for `return 2 * x`.
+TEMPORARY = "def double(x):\n    y = 2 * x\n    return y\n"
+
+
 async def test_a_rewrite_cut_off_by_its_token_limit_is_refused() -> None:
     # The model goes on past its budget: what it wrote parses, but its end is missing.
-    rewrite = "def double(x):\n    return x + x\n" + "    # and so on\n" * 400
+    rewrite = "def double(x):\n    return 2 * x\n" + "    # and so on\n" * 400
     svc = await service(FakeBackend(contains={"Task: simplify": rewrite}))
-    run = await svc.run(ActionRequest("simplify", URI, 1, INSIDE), snapshot(), lambda: True)
+    request = ActionRequest("simplify", URI, 1, INSIDE)
+    run = await svc.run(request, snapshot(TEMPORARY), lambda: True)
     assert run.generation is not None and run.generation.stop_reason == "max_tokens"
     assert not run.result.ok and "cut off" in run.result.message
-    whole = "def double(x):\n    return x + x\n```\n"
+    whole = "def double(x):\n    return 2 * x\n```\n"
     svc = await service(FakeBackend(contains={"Task: simplify": whole}))
-    run = await svc.run(ActionRequest("simplify", URI, 1, INSIDE), snapshot(), lambda: True)
+    run = await svc.run(request, snapshot(TEMPORARY), lambda: True)
     assert run.result.ok
+
+
+async def test_simplify_asks_for_the_change_found_and_takes_those_lines() -> None:
+    backend = FakeBackend(contains={"Task: simplify these lines": "return 2 * x\n```\n"})
+    svc = await service(backend)
+    run = await svc.run(
+        ActionRequest("simplify", URI, 1, INSIDE), snapshot(TEMPORARY), lambda: True
+    )
+    assert run.result.ok, run.result.message
+    [change] = run.result.changes
+    assert change.new_text() == "def double(x):\n    return 2 * x\n"
+
+
+async def test_a_simplification_copied_back_is_asked_again_with_its_first_line() -> None:
+    # Recorded from the 0.5B model told `elif c:` becomes `if c:`: it wrote `elif c:`.
+    backend = FakeBackend(
+        answers={
+            "```python\n": "y = 2 * x\nreturn y\n```\n",
+            "```python\nreturn 2 * x\n": "```\n",
+        }
+    )
+    svc = await service(backend)
+    request = ActionRequest("simplify", URI, 1, INSIDE)
+    run = await svc.run(request, snapshot(TEMPORARY), lambda: True)
+    assert run.result.ok, run.result.message
+    assert len(backend.calls) == 2
+    [change] = run.result.changes
+    assert change.new_text() == "def double(x):\n    return 2 * x\n"
+
+
+async def test_simplify_with_nothing_found_says_so_at_once_without_the_model() -> None:
+    # `return 2 * x` has nothing the finder knows to simplify: the 0.5B model asked
+    # anyway copied such code back (or changed what it does).
+    backend = FakeBackend(contains={"Task: simplify": "def double(x):\n    return x + x\n```\n"})
+    svc = await service(backend)
+    run = await svc.run(ActionRequest("simplify", URI, 1, INSIDE), snapshot(), lambda: True)
+    assert not run.result.ok
+    assert run.result.message == (
+        "qwen-lsp: nothing to simplify found in `double`; nothing was changed"
+    )
+    assert backend.calls == [] and run.generation is None
+    assert svc.stats.refused == 1 and svc.stats.last is not None
+    assert svc.stats.last.message == run.result.message
 
 
 LOOKUP = (

@@ -58,6 +58,10 @@ LAYERS: dict[str, int] = {
     "actions.pytypes": 4,  # Python annotations the module can evaluate
     "actions.linefix": 4,  # a fix's corrected lines put in the place of the reported ones
     "actions.nearby": 4,  # names spelled almost like an undefined one ("did you mean")
+    "actions.simplify_hints": 4,  # simplifications found in the code, for Simplify's prompt
+    "actions.simplify_patterns": 4,  # what the Simplify finders share
+    "actions.simplify_py": 4,  # the Python simplifications
+    "actions.simplify_js": 4,  # the JavaScript/TypeScript simplifications
     "app": 5,
     "headless": 5,
     "doctor": 5,
