@@ -433,9 +433,14 @@ def _placed(
                 return _refuse(
                     "the model found nothing to simplify here (it answered the code as it was)"
                 )
+            names = ", ".join(f"`{n}`" for n in target.names) or "this code"
             if action.spec.check == "docstring":  # its documentation, written again
-                names = ", ".join(f"`{n}`" for n in target.names) or "this code"
                 return _refuse(f"{names} is documented already; the model added nothing to it")
+            if action.spec.check == "annotations":  # (TypeScript's are, mostly)
+                return _refuse(
+                    f"the model's answer adds no type annotations to {names} (it may have "
+                    "them all already)"
+                )
             return _refuse("the model's answer is the same as the code")
         edits = [*imports, *edits]
     elif placement == "above":
