@@ -7,22 +7,26 @@ window of the target's lines that covers the reported lines and reads most like 
 answer (a model often repeats a line of context around the one it fixed), and puts the
 answer there at that window's indentation. An answer that matches no such window is not
 taken (None): the caller then reads it as a rewrite of the whole target. When the
-answer failed, :func:`retry_start` says how a second attempt's answer is started.
+answer failed, :func:`retry_start` says how a second attempt's answer is started;
+:func:`avoided_tokens` keeps an undefined name out of the answers.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from qwen_lsp.actions import nearby
 from qwen_lsp.actions.prompt import ActionInput, reported_lines
 from qwen_lsp.actions.text import dedent, indent_of
+from qwen_lsp.text_index import PositionError
 
 # How much an answer must read like the lines it replaces (mean ratio per line).
 MIN_LIKENESS = 0.5
 MAX_ANSWER_LINES = 8
+# The logit bias that keeps a token out of an answer (OpenAI's API reads -100 as "never").
+NEVER = -100.0
 
 
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
@@ -166,3 +170,58 @@ def retry_start(action: ActionInput) -> str:
     if not shown.startswith(before) or not text[column:].startswith(name):
         return ""
     return before
+
+
+def avoided_tokens(action: ActionInput, tokenize: Callable[[str], list[int]]) -> dict[int, float]:
+    """Token ids kept out of a fix's answers (bias NEVER): the token that starts each
+    undefined name a diagnostic quotes inside the target, written after a space, after
+    the character before it on its line, or alone. Told the name is undefined and even
+    which one was meant, the 0.5B model still copies the line back with it.
+
+    A token the rest of the code needs is not avoided: the code is tokenized with the
+    name replaced by the nearest defined one (nearby.similar_names; left out when there
+    is none), and its tokens stay allowed, so an answer can always write the code around
+    the fix as it was.
+    """
+    snapshot, target = action.snapshot, action.target
+    text = snapshot.text
+    found: dict[int, str] = {}
+    for diagnostic in action.diagnostics:
+        name = nearby.undefined_name(diagnostic.message)
+        if name is None:
+            continue
+        try:
+            offset = snapshot.offset_at(diagnostic.line, diagnostic.column)
+        except PositionError:
+            continue
+        # Only where the diagnostic says the name is (else the column is not known).
+        if target.start <= offset <= target.end - len(name) and text.startswith(name, offset):
+            found[offset] = name
+    if not found:
+        return {}
+    fixed = text[target.start : target.end]
+    for offset, name in sorted(found.items(), reverse=True):
+        meant = nearby.similar_names(snapshot, name, target.start, target.end)
+        at = offset - target.start
+        fixed = fixed[:at] + (meant[0] if meant else "") + fixed[at + len(name) :]
+    needed = set(tokenize(fixed))
+    avoided: set[int] = set()
+    for offset, name in found.items():
+        before = text[offset - 1] if offset > target.start else ""
+        for lead in {" ", "" if before.isspace() else before, ""}:
+            token = _first_token_of(name, lead, tokenize)
+            if token is not None and token not in needed:
+                avoided.add(token)
+    return dict.fromkeys(sorted(avoided), NEVER)
+
+
+def _first_token_of(name: str, lead: str, tokenize: Callable[[str], list[int]]) -> int | None:
+    """The token that holds the first letter of ``name`` written after ``lead`` (a
+    space, a `(` or `.`: tokenizers merge one such character with the word after it)."""
+    tokens = tokenize(lead + name)
+    if not lead:
+        return tokens[0] if tokens else None
+    alone = tokenize(lead)
+    if len(alone) == 1 and tokens[:1] == alone:  # the lead is a token of its own
+        return tokens[1] if len(tokens) > 1 else None
+    return tokens[0] if tokens else None

@@ -22,7 +22,7 @@ from qwen_lsp.actions.answer import answer_complete, result_for_answer
 from qwen_lsp.actions.catalogue import Offer
 from qwen_lsp.actions.edits import ActionResult, FileChange
 from qwen_lsp.actions.files import FileRefused, OpenFile, TargetFile, target_file
-from qwen_lsp.actions.linefix import retry_start
+from qwen_lsp.actions.linefix import avoided_tokens, retry_start
 from qwen_lsp.actions.prompt import (
     ActionInput,
     Diagnostic,
@@ -341,6 +341,8 @@ class ActionService:
             prompt_lookup=settings.promptLookup if plan.rewrite else 0,
             # Keystrokes typed while the action runs still get their completions.
             yield_point=lambda before: self._worker.run_waiting(before) > 0,
+            # A fix cannot write an undefined name back (linefix.avoided_tokens).
+            logit_bias=avoided_tokens(action, backend.tokenize) if plan.reply == "lines" else {},
         )
         report(f"reading the code ({plan.prompt_tokens} tokens)", 0)
         last_report = time.monotonic()

@@ -1,0 +1,153 @@
+"""A fix kept from writing an undefined name back: the logit bias, from the action down to
+the engines."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from qwen_lsp.actions.catalogue import find_spec
+from qwen_lsp.actions.linefix import NEVER, avoided_tokens
+from qwen_lsp.actions.prompt import ActionInput, Diagnostic
+from qwen_lsp.actions.service import ActionRequest
+from qwen_lsp.actions.target import find_target
+from qwen_lsp.documents import Snapshot
+from qwen_lsp.engine import GenerationLimits
+from qwen_lsp.engine.fake import FakeBackend
+from qwen_lsp.engine.llama_backend import _bias_row
+from tests.scripted_engine import ScriptedEngine
+from tests.unit.test_actions_service import service, snapshot
+from tests.unit.test_remote_engine import PROMPT, IdTokenizer, backend_for, engine, limits
+
+__all__ = ["engine"]  # the fixture
+
+# Recorded from the 0.5B model (stdlib's asyncio __anext__ and pdb's clear_all_file_breaks
+# with `self` misspelled): told "Undefined name `sel`. Did you mean `self`?", it copied the
+# whole method back with `sel`, and asked again with its answer started up to the name,
+# wrote `sel` again.
+CODE = (
+    "class Breaks:\n"
+    "    def clear(self, filename):\n"
+    "        filename = self.canonic(filename)\n"
+    "        del sel.breaks[filename]\n"
+    "        return None\n"
+)
+
+
+class Words:
+    """A tokenizer that reads like a BPE one on code: a word with the one space or
+    punctuation mark before it, cut into pieces of at most five characters."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def __call__(self, text: str) -> list[int]:
+        pieces: list[str] = []
+        for chunk in re.findall(r"[^\w\n]?\w+|\s+|[^\w\s]+", text):
+            pieces.extend(chunk[i : i + 5] for i in range(0, len(chunk), 5))
+        return [self.ids.setdefault(piece, len(self.ids)) for piece in pieces]
+
+    def piece(self, token: int) -> str:
+        return next(piece for piece, i in self.ids.items() if i == token)
+
+
+def _fix(text: str, name: str, message: str) -> ActionInput:
+    snap = Snapshot.build("file:///w/breaks.py", "python", 1, text)
+    at = text.index(name)
+    line = text[:at].count("\n")
+    column = at - (text.rfind("\n", 0, at) + 1)
+    target = find_target(snap, at, at + len(name), widen_line=True, line_fallback=True)
+    spec = find_spec("fix")
+    assert target is not None and spec is not None
+    return ActionInput(spec, snap, target, (Diagnostic(line, message, "ruff", "F821", column),))
+
+
+def test_the_undefined_names_first_token_is_kept_out_of_the_answer() -> None:
+    words = Words()
+    avoided = avoided_tokens(_fix(CODE, "sel.", "Undefined name `sel`"), words)
+    # After a space (as the model writes it) and alone; never a token the code needs.
+    assert {words.piece(t) for t in avoided} == {" sel", "sel"}
+    assert set(avoided.values()) == {NEVER}
+    needed = set(words(CODE.replace("sel.", "self.")))
+    assert not needed & set(avoided)
+
+
+def test_a_token_the_rest_of_the_code_needs_stays_allowed() -> None:
+    # `selff` starts with the token `self` is (" self" + "f" in this vocabulary): keeping
+    # it out would keep the model from writing `self` anywhere.
+    words = Words()
+    text = CODE.replace("del sel.", "del selff.")
+    found = avoided_tokens(_fix(text, "selff.", "Undefined name `selff`"), words)
+    assert " self" not in {words.piece(t) for t in found}
+    # After a bracket: the bracket and the name's start are one token.
+    call = CODE.replace("del sel.breaks[filename]", "print(sle.breaks)")
+    found = avoided_tokens(_fix(call, "sle.", "Undefined name `sle`"), words)
+    assert {words.piece(t) for t in found} == {"(sle", " sle", "sle"}
+
+
+def test_no_undefined_name_or_not_where_the_diagnostic_says_nothing_is_avoided() -> None:
+    words = Words()
+    colon = _fix(CODE, "del sel.", "expected ':'")
+    assert avoided_tokens(colon, words) == {}
+    action = _fix(CODE, "sel.", "Undefined name `sel`")
+    moved = Diagnostic(action.diagnostics[0].line, "Undefined name `sel`", "ruff", "F821", 0)
+    assert avoided_tokens(ActionInput(action.spec, action.snapshot, action.target, (moved,)), words) == {}
+
+
+class WordBackend(FakeBackend):
+    words = Words()
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.words(text)
+
+
+async def test_the_service_sends_the_bias_with_both_attempts_of_a_fix() -> None:
+    backend = WordBackend({"```python\n": "del sel.breaks[filename]\n```\n"})
+    svc = await service(backend)
+    line = CODE.split("\n").index("        del sel.breaks[filename]")
+    found = (Diagnostic(line, "Undefined name `sel`", "ruff", "F821", 12),)
+    request = ActionRequest("fix", "file:///w/calc.py", 1, ((line, 12), (line, 15)), found)
+    run = await svc.run(request, snapshot(CODE), lambda: True)
+    assert not run.result.ok  # the fake copies the line back whatever the bias
+    assert len(backend.limits) == 2
+    first, second = (limits.logit_bias for limits in backend.limits)
+    assert {backend.words.piece(t) for t in first} == {" sel", "sel"} and first == second
+    # Other actions: no bias.
+    explain = ActionRequest("explain", "file:///w/calc.py", 1, ((1, 4), (1, 4)))
+    await svc.run(explain, snapshot(CODE), lambda: True)
+    assert backend.limits[-1].logit_bias == {}
+
+
+@pytest.mark.parametrize("dialect", ["openai", "llama-server"])
+def test_a_remote_engine_is_sent_the_bias_in_its_dialect(engine: ScriptedEngine, dialect: str) -> None:
+    url = engine.url if dialect == "openai" else engine.origin
+    backend = backend_for(engine, url=url, dialect=dialect)
+    biased = GenerationLimits(max_tokens=8, max_seconds=60.0, logit_bias={205: NEVER, 7: -300.0})
+    backend.generate(PROMPT, biased, lambda text: True)
+    body = engine.requests[-1][2]
+    if dialect == "openai":  # -100..100, the id as a string
+        assert body["logit_bias"] == {"7": -100.0, "205": -100.0}
+    else:
+        assert body["logit_bias"] == [[7, -100.0], [205, -100.0]]
+    backend.generate(PROMPT, limits(), lambda text: True)
+    assert "logit_bias" not in engine.requests[-1][2]
+    # Ids of another vocabulary (a tokenizer that only guesses them) would bias other
+    # tokens: none sent.
+    guessing = IdTokenizer()
+    guessing.exact_ids = False
+    backend = backend_for(engine, url=url, dialect=dialect, tokenizer=guessing)
+    backend.generate(PROMPT, biased, lambda text: True)
+    assert "logit_bias" not in engine.requests[-1][2]
+
+
+def test_the_in_process_engine_adds_the_bias_to_every_row_of_logits() -> None:
+    row = _bias_row({3: NEVER, 7: 2.5, 99: NEVER, -1: NEVER}, 10)  # 99, -1: not in the vocabulary
+    assert row is not None and row.shape == (10,)
+    assert row[3] == NEVER and row[7] == 2.5 and row.sum() == NEVER + 2.5
+    logits = np.zeros((2, 10), dtype=np.float32)
+    logits[:, 3] = 5.0
+    assert list(np.argmax(logits + row, axis=1)) == [7, 7]
+    assert _bias_row({}, 10) is None and _bias_row({12: NEVER}, 10) is None
+    assert GenerationLimits(1, 1.0).logit_bias == {}
