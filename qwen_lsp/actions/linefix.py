@@ -133,6 +133,45 @@ def with_fixed_lines(
     return "\n".join(own[:begin] + new + own[finish:])
 
 
+
+def rewritten_lines(
+    text: str, start: int, end: int, reported: list[int], answer: str
+) -> str | None:
+    """An answer that rewrote the whole target (code points [start, end) of ``text``),
+    as the 0.5B model often does when asked for the corrected lines: its version of the
+    reported lines alone, found by lining its lines up with the target's. What else it
+    changed (a method's header written otherwise, a docstring) is not the fix, and not
+    taken. "" when it left them as they were and changed nothing next to them (the
+    problem copied back); None when it cannot tell (lines were added or dropped at
+    them, or changed next to them: a `)` put on a line of its own).
+    """
+    if not reported:
+        return None
+    first_line = text[:start].count("\n")
+    own = text[start:end].replace("\r\n", "\n").split("\n")
+    new = answer.replace("\r\n", "\n").strip("\n").split("\n")
+    low, high = min(reported) - first_line, max(reported) - first_line
+    matcher = difflib.SequenceMatcher(
+        None, [line.strip() for line in own], [line.strip() for line in new], autojunk=False
+    )
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if i1 <= low and high < i2:
+            if tag == "equal":
+                nearby_change = any(
+                    t != "equal" and a <= high + 1 and b >= low  # touches them
+                    for t, a, b, _, _ in matcher.get_opcodes()
+                )
+                return None if nearby_change else ""
+            if tag != "replace" or i2 - i1 != j2 - j1:
+                # Lines added or dropped around them: which are the fix is a guess (a
+                # made-up line would pass for the one above), the whole answer is judged.
+                return None
+            # Line for line: the reported ones alone (not the header the model wrote
+            # otherwise just above them).
+            return "\n".join(new[j1 + low - i1 : j1 + high - i1 + 1])
+    return None
+
+
 def _joined(answer: list[str], window: list[str]) -> float:
     return difflib.SequenceMatcher(
         None, " ".join(a.strip() for a in answer), " ".join(w.strip() for w in window)

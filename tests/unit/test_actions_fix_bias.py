@@ -8,11 +8,14 @@ import re
 import numpy as np
 import pytest
 
+from qwen_lsp.actions.answer import result_for_answer
 from qwen_lsp.actions.catalogue import find_spec
+from qwen_lsp.actions.edits import ActionResult
 from qwen_lsp.actions.linefix import NEVER, avoided_tokens
-from qwen_lsp.actions.prompt import ActionInput, Diagnostic
+from qwen_lsp.actions.prompt import ActionInput, Diagnostic, build_prompt
 from qwen_lsp.actions.service import ActionRequest
 from qwen_lsp.actions.target import find_target
+from qwen_lsp.chat import ChatTemplate
 from qwen_lsp.documents import Snapshot
 from qwen_lsp.engine import GenerationLimits
 from qwen_lsp.engine.fake import FakeBackend
@@ -151,3 +154,82 @@ def test_the_in_process_engine_adds_the_bias_to_every_row_of_logits() -> None:
     assert list(np.argmax(logits + row, axis=1)) == [7, 7]
     assert _bias_row({}, 10) is None and _bias_row({12: NEVER}, 10) is None
     assert GenerationLimits(1, 1.0).logit_bias == {}
+
+
+# -- a whole function answered where the corrected lines were asked for ---------------------
+
+POOL = """class Pool {
+  [kRemoveClient] (client) {
+    cilent.close(() => {
+      const idx = this[kClients].indexOf(client)
+      if (idx !== -1) {
+        this[kClients].splice(idx, 1)
+      }
+    })
+
+    this[kNeedDrain] = this[kClients].some(dispatcher => (
+      !dispatcher[kNeedDrain] &&
+      dispatcher.closed !== true
+    ))
+  }
+}
+"""
+# Recorded from the 0.5B model (undici's pool-base.js, `client` misspelled): the method
+# whole, fixed, but its computed name written without its brackets.
+POOL_ANSWER = """kRemoveClient (client) {
+  client.close(() => {
+    const idx = this[kClients].indexOf(client)
+    if (idx !== -1) {
+      this[kClients].splice(idx, 1)
+    }
+  })
+
+  this[kNeedDrain] = this[kClients].some(dispatcher => (
+    !dispatcher[kNeedDrain] &&
+    dispatcher.closed !== true
+  ))
+}
+```
+"""
+
+
+def _js_fix(text: str, needle: str, message: str) -> ActionInput:
+    snap = Snapshot.build("file:///w/pool.js", "javascript", 1, text)
+    at = text.index(needle)
+    line = text[:at].count("\n")
+    column = at - (text.rfind("\n", 0, at) + 1)
+    target = find_target(snap, at, at + len(needle), widen_line=True, line_fallback=True)
+    spec = find_spec("fix")
+    assert target is not None and spec is not None
+    return ActionInput(spec, snap, target, (Diagnostic(line, message, "eslint", "no-undef", column),))
+
+
+def _answered(action: ActionInput, answer: str) -> ActionResult:
+    plan = build_prompt(action, ChatTemplate.from_template(None), lambda s: len(s) // 4 + 1, 100)
+    return result_for_answer(action, answer, plan)
+
+
+def test_a_whole_method_answered_gives_only_its_reported_line() -> None:
+    action = _js_fix(POOL, "cilent", "'cilent' is not defined.")
+    result = _answered(action, POOL_ANSWER)
+    assert result.ok, result.message
+    assert result.changes[0].new_text() == POOL.replace("cilent", "client")
+
+
+def test_what_else_a_whole_function_answer_changed_is_not_taken() -> None:
+    # The model also "improved" the docstring: only the reported line is the fix.
+    text = CODE.replace("        filename = self", '        """Forget them."""\n        filename = self')
+    action = _fix(text, "sel.", "Undefined name `sel`")
+    answer = (
+        "def clear(self, filename):\n"
+        '    """Forget the breakpoints of a file."""\n'
+        "    filename = self.canonic(filename)\n"
+        "    del self.breaks[filename]\n"
+        "    return None\n```\n"
+    )
+    result = _answered(action, answer)
+    assert result.ok, result.message
+    assert result.changes[0].new_text() == text.replace("del sel.", "del self.")
+    # The reported line copied back as it was: nothing taken from the rest either.
+    copied = answer.replace("del self.", "del sel.")
+    assert not _answered(action, copied).ok
