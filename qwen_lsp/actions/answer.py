@@ -244,7 +244,9 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
             # A whole function (or most of it), though the corrected lines were asked for:
             # its version of the reported lines alone is taken, when it changed them.
             lines = (
-                linefix.rewritten_lines(text, target.start, target.end, reported_lines(action), code)
+                linefix.rewritten_lines(
+                    text, target.start, target.end, reported_lines(action), code
+                )
                 if whole
                 else code
             )

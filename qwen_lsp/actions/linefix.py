@@ -8,7 +8,8 @@ answer (a model often repeats a line of context around the one it fixed), and pu
 answer there at that window's indentation. An answer that matches no such window is not
 taken (None): the caller then reads it as a rewrite of the whole target. When the
 answer failed, :func:`retry_start` says how a second attempt's answer is started;
-:func:`avoided_tokens` keeps an undefined name out of the answers.
+:func:`avoided_tokens` keeps an undefined name out of the answers, :func:`closing_tokens`
+leads a second attempt to the bracket a line left open.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ MIN_LIKENESS = 0.5
 MAX_ANSWER_LINES = 8
 # The logit bias that keeps a token out of an answer (OpenAI's API reads -100 as "never").
 NEVER = -100.0
+# The logit bias toward the bracket a line left open, on the second attempt of its fix
+# (bench_action_success, `)` removed: see README "Code actions, measured").
+TOWARD_CLOSING = 10.0
+_CLOSING = {"(": ")", "[": "]", "{": "}"}
 
 
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
@@ -131,7 +136,6 @@ def with_fixed_lines(
     else:
         new = _shifted(lines, indent_of(window[0]))
     return "\n".join(own[:begin] + new + own[finish:])
-
 
 
 def rewritten_lines(
@@ -264,3 +268,58 @@ def _first_token_of(name: str, lead: str, tokenize: Callable[[str], list[int]]) 
     if len(alone) == 1 and tokens[:1] == alone:  # the lead is a token of its own
         return tokens[1] if len(tokens) > 1 else None
     return tokens[0] if tokens else None
+
+
+def open_brackets(line: str, comment: str = "#") -> str:
+    """The closing brackets ``line`` needs for the ones it opens and leaves open,
+    innermost first ("" when none); brackets in strings and after ``comment`` are not
+    counted."""
+    stack: list[str] = []
+    quote = ""
+    index = 0
+    while index < len(line):
+        char = line[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"`":
+            quote = char
+        elif comment and line.startswith(comment, index):
+            break
+        elif char in _CLOSING:
+            stack.append(_CLOSING[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+        index += 1
+    return "".join(reversed(stack))
+
+
+def closing_tokens(action: ActionInput, tokenize: Callable[[str], list[int]]) -> dict[int, float]:
+    """Token ids a fix's second attempt is led to (bias TOWARD_CLOSING): when the problem
+    is a bracket the reported line leaves open at its end (the message names a bracket:
+    "'(' was never closed", "missing ) after argument list"), the closing bracket(s),
+    alone or with what usually follows them (a line end, `;`, `,`). Its answer is started
+    with the line whole (retry_start); unled, the 0.5B model ends the line there again.
+    """
+    reported = reported_lines(action)
+    if len(reported) != 1:
+        return {}
+    line = reported[0]
+    messages = [d.message for d in action.diagnostics if d.line == line]
+    if not any(set(m) & set("()[]{}") for m in messages) or any(
+        nearby.undefined_name(m) for m in messages
+    ):
+        return {}
+    text = action.snapshot.text.split("\n")[line].rstrip("\r")
+    comment = "#" if action.snapshot.language == "python" else "//"
+    closers = open_brackets(text, comment)
+    if not closers:
+        return {}
+    led: set[int] = set()
+    for after in ("", "\n", ";", ";\n", ",", ",\n", ":", ":\n"):
+        tokens = tokenize(closers + after)
+        if tokens:
+            led.add(tokens[0])
+    return dict.fromkeys(sorted(led), TOWARD_CLOSING)

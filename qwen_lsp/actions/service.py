@@ -22,7 +22,7 @@ from qwen_lsp.actions.answer import answer_complete, result_for_answer
 from qwen_lsp.actions.catalogue import Offer
 from qwen_lsp.actions.edits import ActionResult, FileChange
 from qwen_lsp.actions.files import FileRefused, OpenFile, TargetFile, target_file
-from qwen_lsp.actions.linefix import avoided_tokens, retry_start
+from qwen_lsp.actions.linefix import avoided_tokens, closing_tokens, retry_start
 from qwen_lsp.actions.prompt import (
     ActionInput,
     Diagnostic,
@@ -389,7 +389,10 @@ class ActionService:
             # again with its answer started for the model (linefix.retry_start): cheap, the
             # prompt is in the KV cache and the answer is one line.
             current = build_prompt(action, template, count, settings.actionContextTokens, start)
-            again = backend.generate(current.parts, limits, keep_going)
+            # A bracket the line left open: the answer is led to close it.
+            led = closing_tokens(action, backend.tokenize)
+            retry_limits = replace(limits, logit_bias={**limits.logit_bias, **led})
+            again = backend.generate(current.parts, retry_limits, keep_going)
             if cancel.cancelled or again.stop_reason == "cancelled":
                 return _cancelled(cancel, is_current, again)
             log.info(

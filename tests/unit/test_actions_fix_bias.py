@@ -11,7 +11,13 @@ import pytest
 from qwen_lsp.actions.answer import result_for_answer
 from qwen_lsp.actions.catalogue import find_spec
 from qwen_lsp.actions.edits import ActionResult
-from qwen_lsp.actions.linefix import NEVER, avoided_tokens
+from qwen_lsp.actions.linefix import (
+    NEVER,
+    TOWARD_CLOSING,
+    avoided_tokens,
+    closing_tokens,
+    open_brackets,
+)
 from qwen_lsp.actions.prompt import ActionInput, Diagnostic, build_prompt
 from qwen_lsp.actions.service import ActionRequest
 from qwen_lsp.actions.target import find_target
@@ -96,7 +102,10 @@ def test_no_undefined_name_or_not_where_the_diagnostic_says_nothing_is_avoided()
     assert avoided_tokens(colon, words) == {}
     action = _fix(CODE, "sel.", "Undefined name `sel`")
     moved = Diagnostic(action.diagnostics[0].line, "Undefined name `sel`", "ruff", "F821", 0)
-    assert avoided_tokens(ActionInput(action.spec, action.snapshot, action.target, (moved,)), words) == {}
+    assert (
+        avoided_tokens(ActionInput(action.spec, action.snapshot, action.target, (moved,)), words)
+        == {}
+    )
 
 
 class WordBackend(FakeBackend):
@@ -124,7 +133,9 @@ async def test_the_service_sends_the_bias_with_both_attempts_of_a_fix() -> None:
 
 
 @pytest.mark.parametrize("dialect", ["openai", "llama-server"])
-def test_a_remote_engine_is_sent_the_bias_in_its_dialect(engine: ScriptedEngine, dialect: str) -> None:
+def test_a_remote_engine_is_sent_the_bias_in_its_dialect(
+    engine: ScriptedEngine, dialect: str
+) -> None:
     url = engine.url if dialect == "openai" else engine.origin
     backend = backend_for(engine, url=url, dialect=dialect)
     biased = GenerationLimits(max_tokens=8, max_seconds=60.0, logit_bias={205: NEVER, 7: -300.0})
@@ -201,7 +212,9 @@ def _js_fix(text: str, needle: str, message: str) -> ActionInput:
     target = find_target(snap, at, at + len(needle), widen_line=True, line_fallback=True)
     spec = find_spec("fix")
     assert target is not None and spec is not None
-    return ActionInput(spec, snap, target, (Diagnostic(line, message, "eslint", "no-undef", column),))
+    return ActionInput(
+        spec, snap, target, (Diagnostic(line, message, "eslint", "no-undef", column),)
+    )
 
 
 def _answered(action: ActionInput, answer: str) -> ActionResult:
@@ -218,7 +231,9 @@ def test_a_whole_method_answered_gives_only_its_reported_line() -> None:
 
 def test_what_else_a_whole_function_answer_changed_is_not_taken() -> None:
     # The model also "improved" the docstring: only the reported line is the fix.
-    text = CODE.replace("        filename = self", '        """Forget them."""\n        filename = self')
+    text = CODE.replace(
+        "        filename = self", '        """Forget them."""\n        filename = self'
+    )
     action = _fix(text, "sel.", "Undefined name `sel`")
     answer = (
         "def clear(self, filename):\n"
@@ -233,3 +248,54 @@ def test_what_else_a_whole_function_answer_changed_is_not_taken() -> None:
     # The reported line copied back as it was: nothing taken from the rest either.
     copied = answer.replace("del self.", "del sel.")
     assert not _answered(action, copied).ok
+
+
+# -- a bracket left open at the end of a line ----------------------------------------------
+
+
+def test_the_brackets_a_line_leaves_open() -> None:
+    assert open_brackets("    encoder = getincrementalencoder(encoding)(errors, **kwargs") == ")"
+    js = "    const arb = new Arborist({ path: this.npm.prefix, ...this.npm.flatOptions }"
+    assert open_brackets(js, "//") == ")"
+    assert open_brackets("x = f([a, (b") == ")])"
+    # In strings and comments they do not count.
+    assert open_brackets("throw new Error('run `node-gyp (configure`.'", "//") == ")"
+    assert open_brackets("s = '(' + t  # (") == ""
+    assert open_brackets('s = "\\"(" + t') == ""
+    assert open_brackets("if value > limit") == ""
+
+
+# Recorded from the 0.5B model (codecs.iterencode, its last `)` removed): asked again
+# with the line started whole, it ended the line there again, every time.
+ENCODE = """def iterencode(iterator, encoding, errors='strict', **kwargs):
+    encoder = getincrementalencoder(encoding)(errors, **kwargs
+    for input in iterator:
+        output = encoder.encode(input)
+        if output:
+            yield output
+"""
+
+
+def test_a_second_attempt_is_led_to_close_the_bracket() -> None:
+    words = Words()
+    action = _fix(ENCODE, "encoder =", "'(' was never closed")
+    led = closing_tokens(action, words)
+    assert {words.piece(t) for t in led} == {")", ");", "),", "):"}
+    assert set(led.values()) == {TOWARD_CLOSING}
+    # A problem that names no bracket, or an undefined name: not led.
+    assert closing_tokens(_fix(ENCODE, "encoder =", "invalid syntax"), words) == {}
+    named = _fix(ENCODE.replace("(errors", "(erors"), "erors", "Undefined name `erors`")
+    assert closing_tokens(named, words) == {}
+
+
+async def test_the_service_leads_only_the_second_attempt() -> None:
+    backend = WordBackend(
+        {"```python\n": "encoder = getincrementalencoder(encoding)(errors, **kwargs\n```\n"}
+    )
+    svc = await service(backend)
+    line = 1
+    found = (Diagnostic(line, "'(' was never closed", "python", "", 4),)
+    request = ActionRequest("fix", "file:///w/calc.py", 1, ((line, 4), (line, 10)), found)
+    await svc.run(request, snapshot(ENCODE), lambda: True)
+    first, second = (limits.logit_bias for limits in backend.limits)
+    assert first == {} and second and set(second.values()) == {TOWARD_CLOSING}
