@@ -282,6 +282,12 @@ def test_a_second_attempt_is_led_to_close_the_bracket() -> None:
     led = closing_tokens(action, words)
     assert {words.piece(t) for t in led} == {")", ");", "),", "):"}
     assert set(led.values()) == {TOWARD_CLOSING}
+    # A line that ends with a closing bracket: its last token is written again (token
+    # healing), where a lead to a lone `)` beats the `))` it needs.
+    nested = _fix(
+        ENCODE.replace("**kwargs\n", "**f(kwargs)\n"), "encoder =", "'(' was never closed"
+    )
+    assert closing_tokens(nested, words) == {}
     # A problem that names no bracket, or an undefined name: not led.
     assert closing_tokens(_fix(ENCODE, "encoder =", "invalid syntax"), words) == {}
     named = _fix(ENCODE.replace("(errors", "(erors"), "erors", "Undefined name `erors`")
