@@ -302,13 +302,15 @@ def closing_tokens(action: ActionInput, tokenize: Callable[[str], list[int]]) ->
     """Token ids a fix's second attempt is led to (bias TOWARD_CLOSING): when the problem
     is a bracket the reported line leaves open at its end (the message names a bracket:
     "'(' was never closed", "missing ) after argument list"), the closing bracket(s),
-    alone or with what usually follows them (a line end, `;`, `,`). Its answer is started
+    alone or with what usually follows them (a line end, `,`, `;` where the code uses
+    it). Its answer is started
     with the line whole (retry_start); unled, the 0.5B model ends the line there again.
     """
     reported = reported_lines(action)
     if len(reported) != 1:
         return {}
     line = reported[0]
+    first_line = action.snapshot.position_at(action.target.start)[0]
     messages = [d.message for d in action.diagnostics if d.line == line]
     if not any(set(m) & set("()[]{}") for m in messages) or any(
         nearby.undefined_name(m) for m in messages
@@ -321,8 +323,15 @@ def closing_tokens(action: ActionInput, tokenize: Callable[[str], list[int]]) ->
     # token again (token healing), and a lead to a lone `)` there beats the `))` it needs.
     if not closers or text.rstrip()[-1:] in _CLOSING.values():
         return {}
+    # A `;` only where the code ends its statements so (else the fix adds one the file
+    # does not use: JavaScript without semicolons got `super(handler);`).
+    code = action.code.split("\n")
+    semicolons = any(
+        other.rstrip().endswith(";") for i, other in enumerate(code) if i != line - first_line
+    )
+    endings = ("", "\n", ",", ",\n", ":", ":\n") + ((";", ";\n") if semicolons else ())
     led: set[int] = set()
-    for after in ("", "\n", ";", ";\n", ",", ",\n", ":", ":\n"):
+    for after in endings:
         tokens = tokenize(closers + after)
         if tokens:
             led.add(tokens[0])

@@ -280,7 +280,13 @@ def test_a_second_attempt_is_led_to_close_the_bracket() -> None:
     words = Words()
     action = _fix(ENCODE, "encoder =", "'(' was never closed")
     led = closing_tokens(action, words)
-    assert {words.piece(t) for t in led} == {")", ");", "),", "):"}
+    assert {words.piece(t) for t in led} == {")", "),", "):"}
+    # A `;` only where the code ends its statements with one.
+    js = "function f (handler) {\n  super(handler\n  this.x = 1;\n}\n"
+    semicolons = _js_fix(js, "super", "missing ) after argument list")
+    assert {words.piece(t) for t in closing_tokens(semicolons, words)} == {")", "),", "):", ");"}
+    without = _js_fix(js.replace("1;", "1"), "super", "missing ) after argument list")
+    assert ");" not in {words.piece(t) for t in closing_tokens(without, words)}
     assert set(led.values()) == {TOWARD_CLOSING}
     # A line that ends with a closing bracket: its last token is written again (token
     # healing), where a lead to a lone `)` beats the `))` it needs.
