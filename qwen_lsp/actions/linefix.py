@@ -303,8 +303,8 @@ def closing_tokens(action: ActionInput, tokenize: Callable[[str], list[int]]) ->
     is a bracket the reported line leaves open at its end (the message names a bracket:
     "'(' was never closed", "missing ) after argument list"), the closing bracket(s),
     alone or with what usually follows them (a line end, `,`, `;` where the code uses
-    it). Its answer is started
-    with the line whole (retry_start); unled, the 0.5B model ends the line there again.
+    it). Its answer is started with the line whole (retry_start); unled, the 0.5B model
+    ends the line there again.
     """
     reported = reported_lines(action)
     if len(reported) != 1:
