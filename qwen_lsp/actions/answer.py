@@ -254,7 +254,21 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
             if rebuilt is not None:
                 return _placed(action, rebuilt, newline, _imports_for(action, rebuilt, newline))
         elif spec.rewrite and spec.keep_names:
-            if plan.reply == "lines" and not _defines(language, code, target.names):
+            whole = plan.reply == "lines" and (
+                not linefix.is_lines(code) or _defines(language, code, target.names)
+            )
+            # A whole function (or most of it), though the corrected lines were asked for:
+            # its version of the reported lines alone is taken, when it changed them.
+            lines = (
+                linefix.rewritten_lines(
+                    text, target.start, target.end, reported_lines(action), code
+                )
+                if whole
+                else code
+            )
+            if lines == "":
+                return _refuse("the model's answer leaves the reported line as it was")
+            if plan.reply == "lines" and lines is not None:
                 # The corrected lines alone, as asked: they replace the reported ones.
                 named = [
                     n
@@ -262,11 +276,11 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
                     for n in re.findall(r"[`'\"]([\w$]+)[`'\"]", d.message)
                 ]
                 fixed = linefix.with_fixed_lines(
-                    text, target.start, target.end, reported_lines(action), code, named
+                    text, target.start, target.end, reported_lines(action), lines, named
                 )
                 if fixed is not None:
                     return _placed(action, fixed, newline)
-                if linefix.is_lines(code):  # not the body: lines of it, found nowhere
+                if not whole:  # lines of the body, found nowhere
                     return _refuse("the model's answer does not read like the reported lines")
             if plan.reply == "span":
                 return _simplified(action, code, newline, _defines(language, code, target.names))

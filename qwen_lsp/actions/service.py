@@ -22,7 +22,7 @@ from qwen_lsp.actions.answer import answer_complete, result_for_answer
 from qwen_lsp.actions.catalogue import Offer
 from qwen_lsp.actions.edits import ActionResult, FileChange
 from qwen_lsp.actions.files import FileRefused, OpenFile, TargetFile, target_file
-from qwen_lsp.actions.linefix import retry_start
+from qwen_lsp.actions.linefix import avoided_tokens, closing_tokens, retry_start
 from qwen_lsp.actions.prompt import (
     ActionInput,
     Diagnostic,
@@ -366,6 +366,8 @@ class ActionService:
             prompt_lookup=settings.promptLookup if plan.rewrite else 0,
             # Keystrokes typed while the action runs still get their completions.
             yield_point=lambda before: self._worker.run_waiting(before) > 0,
+            # A fix cannot write an undefined name back (linefix.avoided_tokens).
+            logit_bias=avoided_tokens(action, backend.tokenize) if plan.reply == "lines" else {},
         )
         report(f"reading the code ({plan.prompt_tokens} tokens)", 0)
         last_report = time.monotonic()
@@ -417,7 +419,10 @@ class ActionService:
             # prompt is in the KV cache and the answer is one line. So is a simplification
             # (the 0.5B model copied `elif` back when told it becomes `if`).
             current = build_prompt(action, template, count, settings.actionContextTokens, start)
-            again = backend.generate(current.parts, limits, keep_going)
+            # A bracket the line left open: the answer is led to close it.
+            led = closing_tokens(action, backend.tokenize)
+            retry_limits = replace(limits, logit_bias={**limits.logit_bias, **led})
+            again = backend.generate(current.parts, retry_limits, keep_going)
             if cancel.cancelled or again.stop_reason == "cancelled":
                 return _cancelled(cancel, is_current, again)
             log.info(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -167,6 +167,10 @@ class GenerationLimits:
     # preempted model call loses what it had read of its chunk, so the engine reads such a
     # prompt in smaller chunks.
     background: bool = False
+    # Added to the logits of these token ids before each greedy pick (-100: never, as
+    # OpenAI's API reads it): a fix's second attempt must not write the undefined name
+    # back. An engine that cannot apply it (ids of another vocabulary) ignores it.
+    logit_bias: Mapping[int, float] = field(default_factory=dict)
 
     @property
     def deadline(self) -> float:

@@ -16,7 +16,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -513,9 +513,12 @@ class LlamaBackend:
         llm = self._llm
         lookup = PromptLookup(limits.prompt_lookup)
         history = list(tokens)
+        bias = _bias_row(limits.logit_bias, llm.n_vocab())
         logits = self._logits(-1, 1)[0]
         if out.pending:
             logits = self._healer.constrain(out.pending, logits)
+        if bias is not None:
+            logits = logits + bias
         token = int(np.argmax(logits))
         while True:
             # Here the KV cache holds exactly ``history``; other work may run now.
@@ -547,6 +550,8 @@ class LlamaBackend:
             rows = self._logits(0, len(batch), all_rows=True)
             if out.pending:
                 rows = self._healer.constrain(out.pending, rows[0])[None, :]
+            if bias is not None:  # every row: a guess is checked against the biased pick
+                rows = rows + bias
             predicted = [int(t) for t in np.argmax(rows, axis=1)]
             accepted = 0
             while accepted < len(draft) and draft[accepted] == predicted[accepted]:
@@ -605,6 +610,19 @@ class LlamaBackend:
         if llm is not None:
             llm.close()
         self._healer = TokenHealer([])
+
+
+def _bias_row(bias: Mapping[int, float], n_vocab: int) -> Any:
+    """``bias`` as a row to add to the logits (ids outside the vocabulary left out), or
+    None when there is none."""
+    import numpy as np
+
+    known = {token: value for token, value in bias.items() if 0 <= token < n_vocab}
+    if not known:
+        return None
+    row = np.zeros(n_vocab, dtype=np.float32)
+    row[list(known)] = list(known.values())
+    return row
 
 
 class _Output:

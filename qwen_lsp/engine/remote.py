@@ -303,6 +303,14 @@ class RemoteBackend:
                 ids = [self._tokenizer.special_id(s) for s in options.stop]
                 body["stop_token_ids"] = [i for i in ids if i is not None]
         body |= {"temperature": 0.0, "stream": True}
+        if limits.logit_bias and self._tokenizer.exact_ids:
+            # Only ids of the engine's own vocabulary mean the tokens meant; OpenAI's API
+            # takes -100..100 keyed by the id as a string, llama-server [id, bias] pairs.
+            bias = {token: max(-100.0, min(100.0, v)) for token, v in limits.logit_bias.items()}
+            if options.dialect == "llama-server":
+                body["logit_bias"] = [[token, value] for token, value in sorted(bias.items())]
+            else:
+                body["logit_bias"] = {str(token): value for token, value in sorted(bias.items())}
         if options.stop:
             body["stop"] = list(options.stop)[:4]  # OpenAI's limit; our own cut sees them all
         return body
