@@ -48,7 +48,8 @@ GO = LanguageSpec(
     test_style=TestStyle(
         "{stem}_test.go",
         'Write a Go test file in package {package}: import "testing" and write '
-        "func TestXxx(t *testing.T) functions that call the code directly.",
+        "test functions that take t *testing.T, call the code directly and are named for "
+        "the behaviour they check.",
         file_start='package {package}\n\nimport "testing"\n\nfunc Test',
         block_start="func Test",
     ),

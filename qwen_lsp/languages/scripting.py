@@ -48,11 +48,13 @@ PYTHON = LanguageSpec(
         "one-line summary, then Args:, Returns: and Raises: sections where they apply"
     ),
     doc_start='"""',
+    # (not "name every test function test_something": the answer is started with
+    # "def test_", and the 0.5B model went on with "something", one vague test per file)
     test_style=TestStyle(
         "test_{stem}.py",
         "Write pytest tests in a new file next to the module. Import the code under test "
         "with `from {module} import {names}`; do not copy or redefine it. Use plain assert "
-        "statements and name every test function test_something.",
+        "statements, and name each test function for the behaviour it checks.",
         file_start="from {module} import {names}\n\n\ndef test_",
         block_start="def test_",
     ),
@@ -97,7 +99,7 @@ RUBY = LanguageSpec(
         "test_{stem}.rb",
         'Write Minitest tests in a new file next to the code: `require "minitest/autorun"` '
         'and `require_relative "{stem}"`, then a class that inherits from Minitest::Test '
-        "with test_something methods using assert_equal.",
+        "with one method per behaviour, named for what it checks, using assert_equal.",
         file_start='require "minitest/autorun"\nrequire_relative "{stem}"\n\nclass Test',
         block_start="def test_",
     ),

@@ -154,7 +154,8 @@ PHP = LanguageSpec(
     test_style=TestStyle(
         "{stem}Test.php",
         "Write a PHPUnit test class {stem}Test that extends PHPUnit\\Framework\\TestCase, "
-        "with public function testSomething(): void methods that use $this->assertSame.",
+        "with one public method per behaviour (returning void, named for what it checks) "
+        "that uses $this->assertSame.",
         file_start=(
             "<?php\n\nuse PHPUnit\\Framework\\TestCase;\n\n"
             "final class {stem}Test extends TestCase\n{\n    public function test"

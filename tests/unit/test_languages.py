@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -471,3 +472,18 @@ def test_no_doc_convention_shows_its_start_followed_by_words(spec: LanguageSpec)
         after = spec.doc_convention[index + len(start) :].lstrip(" ")
         assert not after[:1].isalpha(), f"{start!r} followed by {after[:20]!r}"
         index = spec.doc_convention.find(start, index + 1)
+
+
+@pytest.mark.parametrize(
+    "spec", [s for s in LANGUAGES if s.test_style], ids=[s.name for s in LANGUAGES if s.test_style]
+)
+def test_no_test_guidance_goes_on_from_the_start_of_the_answer(spec: LanguageSpec) -> None:
+    """The tests answer is started with the style's ``block_start`` ("def test_"); the
+    guidance said "name every test function test_something", and the 0.5B model went on
+    with "something": one test per file, named so, asserting little."""
+    style = spec.test_style
+    assert style is not None
+    for start in (style.block_start, style.file_start):
+        tail = re.search(r"\w+$", start)
+        if tail is not None:
+            assert not re.search(re.escape(tail.group()) + r"\w", style.guidance), start
