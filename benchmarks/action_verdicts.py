@@ -41,7 +41,7 @@ from pathlib import Path
 from tree_sitter import Node
 
 from qwen_lsp import syntax
-from qwen_lsp.actions.text import copied_words, looping_line
+from qwen_lsp.actions.text import copied_words, inserted_lines, looping_line
 
 GOOD, BAD, UNCHECKED = "good", "bad", "unchecked"
 
@@ -222,18 +222,6 @@ def _first_difference(old: str, new: str) -> str:
     return ""
 
 
-def inserted_text(old: str, new: str) -> str:
-    """The lines ``new`` has that ``old`` has not (inserted or replacing)."""
-    old_lines, new_lines = old.split("\n"), new.split("\n")
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
-    return "\n".join(
-        line
-        for tag, _i1, _i2, j1, j2 in matcher.get_opcodes()
-        if tag != "equal"
-        for line in new_lines[j1:j2]
-    )
-
-
 def docstring_verdict(
     language: str, old: str, new: str, name: str, line: int, request: str = ""
 ) -> Verdict:
@@ -244,7 +232,7 @@ def docstring_verdict(
         return Verdict(BAD, "code changed: " + _first_difference(before, after))
     if not has_doc(language, new, name, line, old):
         return Verdict(BAD, f"no docstring on {name}")
-    added = inserted_text(old, new)
+    added = inserted_lines(old, new)
     if echo := copied_words(added, request):
         return Verdict(BAD, f"the documentation repeats the request: {echo!r}")
     if repeated := looping_line(added):

@@ -8,7 +8,6 @@ file), turned into a line diff against the target, and checked (:mod:`.checks`).
 
 from __future__ import annotations
 
-import difflib
 import re
 import textwrap
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from qwen_lsp.actions.text import (
     dedent,
     first_repeated_comment,
     indent_of,
+    inserted_lines,
     line_end,
     looping_line,
     newline_of,
@@ -334,12 +334,7 @@ def _not_documentation(code: str, documented: str, plan: PromptPlan) -> str:
     """Why the documentation added to ``code`` documents nothing ("" when it may): the
     0.5B model, its answer started with "/// ", wrote on with the request's own words
     ("doc comments directly above it, ...") or one line over and over."""
-    old = code.replace("\r\n", "\n").split("\n")
-    new = documented.split("\n")
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    added = "\n".join(
-        line for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal" for line in new[j1:j2]
-    )
+    added = inserted_lines(code, documented)
     if copied_words(added, plan.request):
         return "the model's answer repeats the request instead of documenting the code"
     if looping_line(added):

@@ -5,6 +5,7 @@ Offsets are code points; both "\n" and "\r" end a line, as in the editor.
 
 from __future__ import annotations
 
+import difflib
 import re
 import textwrap
 
@@ -92,3 +93,16 @@ def first_repeated_comment(lines: list[str]) -> int | None:
                 return index
             seen.add(content)
     return None
+
+
+def inserted_lines(old: str, new: str) -> str:
+    """The lines ``new`` has that ``old`` has not (inserted or replacing), "\n"-joined."""
+    old_lines = old.replace("\r\n", "\n").split("\n")
+    new_lines = new.replace("\r\n", "\n").split("\n")
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    return "\n".join(
+        line
+        for tag, _, _, j1, j2 in matcher.get_opcodes()
+        if tag != "equal"
+        for line in new_lines[j1:j2]
+    )
