@@ -39,7 +39,7 @@ from qwen_lsp.actions.target import (
     parse,
     with_leading,
 )
-from qwen_lsp.actions.text import dedent, indent_of, line_end, line_start
+from qwen_lsp.actions.text import dedent, indent_lines, indent_of, line_end, line_start
 from qwen_lsp.documents import Snapshot
 
 _COMMENTS = frozenset({"comment", "line_comment", "block_comment"})
@@ -283,7 +283,7 @@ def _doc_edit(document: _Code, node: Node, doc: str, language: str) -> _Edit | N
     outer = outermost(node)
     at = line_start(text, document.offset(outer.start_byte))
     indent = indent_of(text[at : line_end(text, at)])
-    new = "\n".join(indent + line if line.strip() else "" for line in dedent(doc).split("\n"))
+    new = indent_lines(dedent(doc), indent)
     old = _comment_block_above(outer)
     if old:
         start = line_start(text, document.offset(old[0].start_byte))
@@ -572,8 +572,7 @@ def _under_signature(document: _Code, node: Node, body_text: str, target: Target
     indent = indent_of(text[start : line_end(text, start)])
     last = body.named_children[-1]
     end = line_end(text, document.offset(last.end_byte))
-    lines = dedent(body_text).split("\n")
-    new_body = "\n".join(indent + line if line.strip() else "" for line in lines)
+    new_body = indent_lines(dedent(body_text), indent)
     code = text[target.start : target.end]
     edit = _Edit(start - target.start, end - target.start, new_body)
     return _apply(code, [edit]).replace("\r\n", "\n")

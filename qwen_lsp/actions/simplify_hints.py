@@ -27,7 +27,7 @@ from qwen_lsp.actions.simplify_js import JavaScriptFinder
 from qwen_lsp.actions.simplify_patterns import STRINGS, Finder, Hint, walk
 from qwen_lsp.actions.simplify_py import PythonFinder
 from qwen_lsp.actions.target import Target, parse
-from qwen_lsp.actions.text import dedent, indent_of
+from qwen_lsp.actions.text import dedent, indent_lines, indent_of
 from qwen_lsp.documents import Snapshot
 
 __all__ = ["Hint", "find_hints", "first_hint", "same_code", "with_span_replaced"]
@@ -95,8 +95,7 @@ def with_span_replaced(text: str, start: int, end: int, hint: Hint, answer: str)
     if len(lines) > max(high - low + 1, len(hint.replacement.split("\n"))) + 1:
         return None
     indent = indent_of(own[low])
-    new = [indent + line if line.strip() else "" for line in lines]
-    return "\n".join(own[:low] + new + own[high + 1 :])
+    return "\n".join([*own[:low], indent_lines("\n".join(lines), indent), *own[high + 1 :]])
 
 
 def retry_start(snapshot: Snapshot, target: Target) -> str:

@@ -11,7 +11,7 @@ from qwen_lsp.actions.simplify_patterns import (
     has_multiline_string,
     statements,
 )
-from qwen_lsp.actions.text import dedent
+from qwen_lsp.actions.text import dedent, indent_lines
 from qwen_lsp.postprocess import detect_indent_unit
 
 _JS_BOOL_OPS = frozenset({"==", "!=", "===", "!==", "<", ">", "<=", ">=", "instanceof", "in"})
@@ -239,7 +239,7 @@ class JavaScriptFinder(Finder):
         closing = "}"
         middle = dedent("\n".join(lines[1:-1]))
         unit = detect_indent_unit(self.snapshot.text)
-        moved = "\n".join(unit + line if line.strip() else "" for line in middle.split("\n"))
+        moved = indent_lines(middle, unit)
         return self._span(
             node,
             node,

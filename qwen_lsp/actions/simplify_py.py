@@ -12,7 +12,7 @@ from qwen_lsp.actions.simplify_patterns import (
     statements,
     walk,
 )
-from qwen_lsp.actions.text import dedent
+from qwen_lsp.actions.text import dedent, indent_lines
 from qwen_lsp.postprocess import detect_indent_unit
 
 _PY_BOOL_CALLS = frozenset(
@@ -201,15 +201,10 @@ class PythonFinder(Finder):
 
     # `x = expr` then `return x` -> `return expr`
     def _temporary(self, node: Node) -> Hint | None:
-        assignment = node.named_children[0] if node.named_children else None
-        if assignment is None or assignment.type != "assignment":
+        found = _name_assignment(node)
+        if found is None:
             return None
-        left, right = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        )
-        if left is None or right is None or left.type != "identifier":
-            return None
+        assignment, left, right = found
         if assignment.child_by_field_name("type") is not None or right.type in (
             "assignment",
             "yield",
@@ -276,7 +271,7 @@ class PythonFinder(Finder):
         lines = self.snapshot.text.split("\n")[inner_body.start_point[0] : inner.end_point[0] + 1]
         body_text = dedent("\n".join(lines))
         unit = detect_indent_unit(self.snapshot.text)
-        moved = "\n".join(unit + line if line.strip() else "" for line in body_text.split("\n"))
+        moved = indent_lines(body_text, unit)
         return self._span(
             node,
             inner,
@@ -299,18 +294,10 @@ class PythonFinder(Finder):
         body = statements(block)
         if len(body) != 1 or body[0].type != "expression_statement":
             return None
-        assignment = body[0].named_children[0] if body[0].named_children else None
-        if assignment is None or assignment.type != "assignment":
+        found = _name_assignment(body[0])
+        if found is None or found[0].child_by_field_name("type") is not None:
             return None
-        left, right = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        )
-        if left is None or right is None or assignment.child_by_field_name("type") is not None:
-            return None
-        if left.type != "identifier":
-            return None
-        return self.text(left), right
+        return self.text(found[1]), found[2]
 
     def _else_assignment(self, node: Node) -> tuple[tuple[str, Node], tuple[str, Node]] | None:
         alternatives = node.children_by_field_name("alternative")
@@ -377,15 +364,10 @@ class PythonFinder(Finder):
 
     # `out = []` then `for x in xs: out.append(e)` -> `out = [e for x in xs]`
     def _accumulate(self, node: Node) -> Hint | None:
-        assignment = node.named_children[0] if node.named_children else None
-        if assignment is None or assignment.type != "assignment":
+        found = _name_assignment(node)
+        if found is None:
             return None
-        left, right = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        )
-        if left is None or right is None or left.type != "identifier":
-            return None
+        _, left, right = found
         if right.type != "list" or right.named_children:
             return None
         loop = self._next(node)
@@ -456,3 +438,14 @@ class PythonFinder(Finder):
         if len(args) != 1 or args[0].type in ("keyword_argument", "list_splat", "dictionary_splat"):
             return None
         return args[0]
+
+
+def _name_assignment(statement: Node) -> tuple[Node, Node, Node] | None:
+    """(assignment, name, value) of an expression statement ``name = value``."""
+    assignment = statement.named_children[0] if statement.named_children else None
+    if assignment is None or assignment.type != "assignment":
+        return None
+    left, right = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
+    if left is None or right is None or left.type != "identifier":
+        return None
+    return assignment, left, right

@@ -32,6 +32,11 @@ def _mixed_indent(code: str) -> bool:
     return any("\t" in i for i in indents) and any(" " in i for i in indents)
 
 
+def indent_lines(text: str, indent: str) -> str:
+    """``text`` with ``indent`` put before each of its lines but the blank ones (left empty)."""
+    return "\n".join(indent + line if line.strip() else "" for line in text.split("\n"))
+
+
 def newline_of(text: str) -> str:
     match = re.search(r"\r\n|\r|\n", text)
     return match.group() if match else "\n"
