@@ -3,7 +3,7 @@ per action and language, the refusal reasons, the generated tests' pass rate, th
 
 Pure but for writing the PNG. A row is one action requested on one function:
 
-    {"language", "action", "status": "offered" | "refused" | "error", "message",
+    {"language", "action", "status": "offered" | "refused" | "error" | "unlisted", "message",
      "seconds", "generated_tokens", "verdict": "good" | "bad" | "unchecked" | None,
      "note", "details"}
 """
@@ -20,6 +20,10 @@ from typing import Any
 ACTION_ORDER = ("docstring", "annotate", "explain", "simplify", "fix", "tests")
 # The issue's targets: valid edits per request, in every language where the action exists.
 TARGETS = {"docstring": 90, "annotate": 90, "explain": 90, "simplify": 70, "fix": 70}
+# Actions the server lists only where they have something to do (documentation to add,
+# annotations missing): not listed on a function, they are no request, so no row of the
+# rates, counted apart ("unlisted"). Any other action missing from the list is an error.
+LISTED_ONLY_WITH_WORK = frozenset({"docstring", "annotate"})
 
 
 def _percent(part: int, whole: int) -> float:
@@ -39,7 +43,8 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
     lines = []
     for key in sorted(groups, key=order):
-        group = groups[key]
+        unlisted = sum(1 for r in groups[key] if r["status"] == "unlisted")
+        group = [r for r in groups[key] if r["status"] != "unlisted"]
         n = len(group)
         status = Counter(r["status"] for r in group)
         verdicts = Counter(r.get("verdict") for r in group if r["status"] == "offered")
@@ -49,6 +54,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "action": key[0],
             "language": key[1],
             "n": n,
+            "unlisted": unlisted,
             "offered": _percent(status["offered"], n),
             "refused": _percent(status["refused"], n),
             "error": _percent(status["error"], n),
@@ -77,14 +83,14 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def format_table(lines: Sequence[dict[str, Any]]) -> str:
     head = (
-        f"{'action':<10} {'language':<11} {'n':>3} {'offered':>8} {'refused':>8} {'error':>6} "
-        f"{'good':>6} {'bad':>5} {'unchk':>5} {'median s':>9} {'tokens':>7}"
+        f"{'action':<10} {'language':<11} {'n':>3} {'unlst':>5} {'offered':>8} {'refused':>8} "
+        f"{'error':>6} {'good':>6} {'bad':>5} {'unchk':>5} {'median s':>9} {'tokens':>7}"
     )
     out = [head, "-" * len(head)]
     for line in lines:
         target = f"  (target {line['target']}%)" if "target" in line else ""
         out.append(
-            f"{line['action']:<10} {line['language']:<11} {line['n']:>3} "
+            f"{line['action']:<10} {line['language']:<11} {line['n']:>3} {line['unlisted']:>5} "
             f"{line['offered']:>7.1f}% {line['refused']:>7.1f}% {line['error']:>5.1f}% "
             f"{line['good']:>5.1f}% {line['bad']:>4.1f}% {line['unchecked']:>5} "
             f"{_num(line['median_s']):>9} {_num(line['median_tokens']):>7}{target}"
@@ -131,7 +137,7 @@ def write_png(lines: Sequence[dict[str, Any]], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{line['action']}\n{line['language']}" for line in lines]
+    labels = [f"{line['action']}\n{line['language']}\nn={line['n']}" for line in lines]
     parts = (
         ("good", "#2a9d4a"),
         ("unchecked_pct", "#9ecae1"),

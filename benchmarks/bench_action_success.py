@@ -238,6 +238,8 @@ async def run_sample(
                     if action_id == "annotate" and sample.language not in ("python", "typescript"):
                         continue  # the action does not exist in this language
                     row["message"] = "not listed for this function"
+                    if action_id in action_report.LISTED_ONLY_WITH_WORK:
+                        row["status"] = "unlisted"  # nothing to do here: no request
                 else:
 
                     def verdict_of(

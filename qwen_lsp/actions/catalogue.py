@@ -3,7 +3,8 @@
 An action is data (:class:`ActionSpec`): its prompts, where its answer goes and what
 checks it. The built-in ones are declared here; the user's ``customActions`` setting
 adds more through :func:`custom_spec`. Listing (:func:`offers`) must be instant, so it
-looks only at the target and the catalogue; the model runs when one is chosen.
+looks only at the target, its tree (an action with nothing to do there is not listed,
+applicable.py) and the catalogue; the model runs when one is chosen.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from qwen_lsp import languages
+from qwen_lsp.actions import applicable
 from qwen_lsp.actions.target import Target
 from qwen_lsp.documents import Snapshot
 from qwen_lsp.settings import CustomAction
@@ -231,6 +233,15 @@ def _offered_for(spec: ActionSpec, snapshot: Snapshot) -> bool:
     return snapshot.language in spec.languages or snapshot.language_id in spec.languages
 
 
+def _has_work(spec: ActionSpec, snapshot: Snapshot, target: Target) -> bool:
+    """False where the action could only answer that there is nothing to do."""
+    if spec.check == "docstring":
+        return not applicable.is_documented(snapshot, target)
+    if spec.check == "annotations":
+        return not applicable.is_fully_typed(snapshot, target)
+    return True
+
+
 # --- listing --------------------------------------------------------------------------------
 
 
@@ -259,6 +270,8 @@ def offers(
         if not _offered_for(spec, snapshot):
             continue
         if spec.needs_definition and not target.names:
+            continue
+        if not _has_work(spec, snapshot, target):
             continue
         if spec.answer == "code" and snapshot.language is None and spec.check:
             continue

@@ -16,7 +16,13 @@ from qwen_lsp import languages, syntax, uris
 from qwen_lsp.actions import pytypes
 from qwen_lsp.actions.edits import FileChange, OffsetEdit
 from qwen_lsp.actions.prompt import ActionInput
-from qwen_lsp.actions.target import definition_name, is_definition, outermost, parse, with_leading
+from qwen_lsp.actions.target import (
+    definition_name,
+    definitions_touching,
+    has_documentation,
+    is_docstring,
+    parse,
+)
 from qwen_lsp.documents import MAX_PARSE_BYTES, Snapshot
 from qwen_lsp.languages import LanguageSpec
 
@@ -275,21 +281,7 @@ def _definitions_touching(
     language: str, text: str, start: int, end: int
 ) -> tuple[Snapshot, list[Node]]:
     snapshot, root = parse(language, text)
-    if languages.find(language) is None:
-        return snapshot, []
-    start_byte, end_byte = snapshot.byte_offset(start), snapshot.byte_offset(end)
-    found: list[Node] = []
-
-    def visit(node: Node) -> None:
-        for child in node.children:
-            if child.end_byte <= start_byte or child.start_byte >= end_byte:
-                continue
-            if is_definition(child, language):
-                found.append(child)
-            visit(child)
-
-    visit(root)
-    return snapshot, found
+    return snapshot, definitions_touching(snapshot, root, start, end)
 
 
 def _names_in(language: str, text: str, start: int, end: int) -> list[str]:
@@ -300,19 +292,7 @@ def _names_in(language: str, text: str, start: int, end: int) -> list[str]:
 def _has_doc(language: str, text: str, start: int, end: int, names: Sequence[str]) -> bool:
     snapshot, nodes = _definitions_touching(language, text, start, end)
     wanted = [node for node in nodes if not names or definition_name(node, snapshot) in names]
-    if not wanted:
-        return False
-    for node in wanted:
-        if language == "python":
-            body = node.child_by_field_name("body")
-            first = body.named_children[0] if body is not None and body.named_children else None
-            if first is not None and is_docstring(first):
-                return True
-        else:
-            outer = outermost(node)
-            if with_leading(outer) is not outer:
-                return True
-    return False
+    return any(has_documentation(node, language) for node in wanted)
 
 
 def _count_nodes(record: LanguageSpec, text: str, start: int, end: int) -> int:
@@ -333,11 +313,3 @@ def _count_nodes(record: LanguageSpec, text: str, start: int, end: int) -> int:
 
     visit(root)
     return count
-
-
-def is_docstring(node: Node) -> bool:
-    return (
-        node.type == "expression_statement"
-        and bool(node.named_children)
-        and node.named_children[0].type == "string"
-    )

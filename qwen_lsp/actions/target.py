@@ -220,6 +220,44 @@ def _definitions_within(root: Node, start_byte: int, end_byte: int, language: st
     return found
 
 
+def definitions_touching(snapshot: Snapshot, root: Node, start: int, end: int) -> list[Node]:
+    """Every definition (nested ones too) overlapping code points [start, end]."""
+    language = snapshot.language
+    if language is None or languages.find(language) is None:
+        return []
+    start_byte, end_byte = snapshot.byte_offset(start), snapshot.byte_offset(end)
+    found: list[Node] = []
+
+    def visit(node: Node) -> None:
+        for child in node.children:
+            if child.end_byte <= start_byte or child.start_byte >= end_byte:
+                continue
+            if is_definition(child, language):
+                found.append(child)
+            visit(child)
+
+    visit(root)
+    return found
+
+
+def has_documentation(node: Node, language: str) -> bool:
+    """A definition has a docstring (Python) or a comment directly above it."""
+    if language == "python":
+        body = node.child_by_field_name("body")
+        first = body.named_children[0] if body is not None and body.named_children else None
+        return first is not None and is_docstring(first)
+    outer = outermost(node)
+    return with_leading(outer) is not outer
+
+
+def is_docstring(node: Node) -> bool:
+    return (
+        node.type == "expression_statement"
+        and bool(node.named_children)
+        and node.named_children[0].type == "string"
+    )
+
+
 def definition_name(node: Node, snapshot: Snapshot) -> str | None:
     def text_of(n: Node) -> str:
         return snapshot.text[

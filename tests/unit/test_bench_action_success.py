@@ -255,6 +255,7 @@ def test_summary_table_and_reasons() -> None:
         _row("tests", "offered", GOOD, details={"passed": 3, "failed": 1}),
         _row("tests", "offered", GOOD, details={"passed": 2, "failed": 0}),
         _row("tests", "error", message="TimeoutError: "),
+        _row("docstring", "unlisted", message="not listed for this function"),
     ]
     lines = action_report.summarize(rows)
     doc, tests = lines
@@ -266,6 +267,7 @@ def test_summary_table_and_reasons() -> None:
         25.0,
     )
     assert doc["target"] == 90 and doc["median_s"] == 2.0
+    assert (doc["unlisted"], tests["unlisted"]) == (1, 0)  # no request: not in the rates
     assert (tests["tests_passed"], tests["tests_failed"], tests["files_all_pass"]) == (5, 1, 1)
     assert tests["error"] == pytest.approx(33.3)
     table = action_report.format_table(lines)

@@ -54,6 +54,7 @@ LAYERS: dict[str, int] = {
     "background": 4,
     "inflight": 4,
     "actions": 4,
+    "actions.applicable": 4,  # whether an action has anything to do, when listing
     "actions.reconcile": 4,  # the part of an answer asked for, put into the original code
     "actions.pytypes": 4,  # Python annotations the module can evaluate
     "actions.linefix": 4,  # a fix's corrected lines put in the place of the reported ones
