@@ -3,8 +3,9 @@
 An action is data (:class:`ActionSpec`): its prompts, where its answer goes and what
 checks it. The built-in ones are declared here; the user's ``customActions`` setting
 adds more through :func:`custom_spec`. Listing (:func:`offers`) must be instant, so it
-looks only at the target, its tree (an action with nothing to do there is not listed,
-applicable.py) and the catalogue; the model runs when one is chosen.
+looks only at the target, its tree (an action with nothing to do there is not listed:
+applicable.py, and Simplify where simplify_hints.py finds nothing) and the catalogue; the
+model runs when one is chosen.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from qwen_lsp import languages
-from qwen_lsp.actions import applicable
+from qwen_lsp.actions import applicable, simplify_hints
 from qwen_lsp.actions.target import Target
 from qwen_lsp.documents import Snapshot
 from qwen_lsp.settings import CustomAction
@@ -239,6 +240,8 @@ def _has_work(spec: ActionSpec, snapshot: Snapshot, target: Target) -> bool:
         return not applicable.is_documented(snapshot, target)
     if spec.check == "annotations":
         return not applicable.is_fully_typed(snapshot, target)
+    if spec.id == "simplify":  # it runs only on what the finder finds (service.py)
+        return simplify_hints.first_hint(snapshot, target) is not None
     return True
 
 

@@ -204,7 +204,8 @@ async def test_listing_is_instant_and_runs_no_model(client: LanguageClient) -> N
         (a.data or (a.command.arguments[0] if a.command and a.command.arguments else {}))["action"]
         for a in found
     }
-    assert {"fix", "explain", "docstring", "annotate", "simplify", "tests"} <= ids
+    assert {"fix", "explain", "docstring", "annotate", "tests"} <= ids
+    assert "simplify" not in ids  # nothing for it to find in circle_area
     assert "custom:0" in ids
     assert seconds < 1.0
     kinds = {a.title: a.kind for a in found}
@@ -369,7 +370,7 @@ CLAMP_URI = (FOLDER / "clamp.py").as_uri()
 CLAMP = "def clamp(x):\n    y = min(max(x, 0), 1)\n    return y\n"
 
 
-async def test_simplify_writes_the_change_found_or_says_at_once_there_is_none(
+async def test_simplify_writes_the_change_found_and_is_not_listed_without_one(
     client: LanguageClient,
 ) -> None:
     open_doc(client, CLAMP_URI, "python", CLAMP)
@@ -380,11 +381,10 @@ async def test_simplify_writes_the_change_found_or_says_at_once_there_is_none(
     assert new == "def clamp(x):\n    return min(max(x, 0), 1)\n"
     open_doc(client, PY_URI, "python", PY)
     found, _ = await list_actions(client, PY_URI, (8, 4))
-    began = time.monotonic()
-    assert await choose(client, action_named(found, "simplify"), log_of(client)) is None
-    assert time.monotonic() - began < 2  # no model
-    expected = "nothing to simplify found in `no_code_here`"
-    assert any(expected in w for w in warnings_of(client)), warnings_of(client)
+    # Nothing to simplify found: not listed (asked anyway, e.g. with qwenLsp/runAction, it
+    # says so at once: tests/unit/test_actions_service.py).
+    ids = {(a.data or a.command.arguments[0])["action"] for a in found}  # type: ignore[union-attr]
+    assert "simplify" not in ids and {"fix", "explain"} <= ids
 
 
 # -- stale documents and cancellation --------------------------------------------------------

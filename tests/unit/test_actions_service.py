@@ -133,9 +133,8 @@ async def test_offers_are_computed_without_the_model() -> None:
         "explain",
         "docstring",
         "annotate",
-        "simplify",
         "tests",
-    ]
+    ]  # (nothing for Simplify to find in it)
     assert backend.calls == []
 
 
