@@ -114,14 +114,19 @@ def _python_typed(function: Node) -> bool:
     if parameters is None:
         return True
     found = parameters.named_children
-    if found and found[0].type == "identifier" and _in_class(function):
+    if found and found[0].type == "identifier" and _takes_self(function):
         found = found[1:]  # self / cls take no annotation
     return not any(p.type in _PY_UNTYPED for p in found)
 
 
-def _in_class(function: Node) -> bool:
-    body = outermost(function).parent
-    return body is not None and body.parent is not None and body.parent.type == "class_definition"
+def _takes_self(function: Node) -> bool:
+    """A method whose first parameter is its instance or class (not a staticmethod)."""
+    outer = outermost(function)
+    body = outer.parent
+    if body is None or body.parent is None or body.parent.type != "class_definition":
+        return False
+    decorators = [c for c in outer.named_children if c.type == "decorator"]
+    return not any(d.text is not None and d.text.strip() == b"@staticmethod" for d in decorators)
 
 
 def _typescript_typed(function: Node) -> bool:

@@ -105,6 +105,8 @@ def test_annotate_on_python_methods_ignores_self() -> None:
     untyped = "class C:\n    def m(self, a) -> int:\n        return a\n"
     assert "annotate" in listed(untyped, "python", "def m")
     assert "annotate" in listed(untyped, "python", "class C")
+    static = "class C:\n    @staticmethod\n    def m(a) -> int:\n        return a\n"
+    assert "annotate" in listed(static, "python", "def m")  # a staticmethod's `a` counts
     # outside a class, a first parameter named self is a parameter like any other
     assert "annotate" in listed("def m(self) -> int:\n    return 1\n", "python", "def m")
 
