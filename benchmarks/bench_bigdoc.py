@@ -12,6 +12,8 @@ non-ASCII characters, so the UTF-8/UTF-16 paths are taken) and:
 - completion: an inline completion in the middle of the file (the suggestion cache off, so
   every request builds a prompt), then ``qwenLsp/status`` right after it (speculation runs
   on the event loop after the answer, the status waits behind it); median;
+- list actions: ``textDocument/codeAction`` with the cursor in a method in the middle of
+  the file (what VS Code asks on every cursor move, for its light bulb); median;
 - batch: one didChange with 1,000 one-character edits spread over the file, then status.
 
 Figures go to stdout as a table; the server logs to ``.artifacts/bigdoc.server.log``.
@@ -93,6 +95,22 @@ async def measure(
             costs.append(time.perf_counter() - start - idle)
             column += 1
         figures["keystroke_ms"] = 1000 * statistics.median(costs)
+        cursor = types.Range(
+            start=types.Position(line=middle, character=8),
+            end=types.Position(line=middle, character=8),
+        )
+        costs = []
+        for _ in range(keystrokes):
+            start = time.perf_counter()
+            await session.client.text_document_code_action_async(
+                types.CodeActionParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri),
+                    range=cursor,
+                    context=types.CodeActionContext(diagnostics=[]),
+                )
+            )
+            costs.append(time.perf_counter() - start)
+        figures["list_actions_ms"] = 1000 * statistics.median(costs)
         costs = []
         answers = []
         for _ in range(max(3, keystrokes // 2)):
@@ -148,12 +166,16 @@ def main() -> None:
         "speculation": True,
         "crossFileTokens": 256,
     }
-    print(f"{'MB':>6} {'open s':>8} {'key ms':>8} {'compl s':>8} {'+status s':>10} {'batch s':>8}")
+    print(
+        f"{'MB':>6} {'open s':>8} {'key ms':>8} {'list ms':>8} {'compl s':>8} {'+status s':>10} "
+        f"{'batch s':>8}"
+    )
     for size in (float(s) for s in args.sizes.split(",")):
         f = asyncio.run(measure(size, args.keystrokes, size <= args.batch_max_mb, options))
         batch = f"{f['batch_1000_s']:8.2f}" if "batch_1000_s" in f else f"{'-':>8}"
         print(
-            f"{size:6.2f} {f['open_s']:8.2f} {f['keystroke_ms']:8.1f} {f['completion_s']:8.2f} "
+            f"{size:6.2f} {f['open_s']:8.2f} {f['keystroke_ms']:8.1f} {f['list_actions_ms']:8.1f} "
+            f"{f['completion_s']:8.2f} "
             f"{f['completion_then_status_s']:10.2f} {batch}",
             flush=True,
         )

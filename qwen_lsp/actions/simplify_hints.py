@@ -51,7 +51,10 @@ def find_hints(snapshot: Snapshot, target: Target) -> list[Hint]:
     start, end = snapshot.byte_offset(target.start), snapshot.byte_offset(target.end)
     found: list[Hint] = []
     strings: list[tuple[int, int]] = []  # lines of the strings spanning lines
-    for node in walk(tree.root_node):
+    # From the smallest node holding the target: this runs when actions are listed, and a
+    # walk over a whole 1.6 MB file took 0.7 s.
+    around = tree.root_node.descendant_for_byte_range(start, end) or tree.root_node
+    for node in walk(around):
         if node.end_byte <= start or node.start_byte >= end:
             continue
         if node.type in STRINGS and node.start_point[0] != node.end_point[0]:
