@@ -159,6 +159,7 @@ class PromptPlan:
     reply: Reply = "code"
     language: str = ""
     request: str = ""  # what the model was asked, without the code: an answer must not copy it
+    tests: bool = False  # a test answer: it stops once it has the tests asked for (testcut.py)
 
 
 def stem_and_ext(uri: str) -> tuple[str, str]:
@@ -522,4 +523,5 @@ def build_prompt(
         reply,
         action.snapshot.language or "",
         system + "\n" + fill(spec.prompt, {**values, "code": "", "context": "", "reported": ""}),
+        spec.check == "tests",
     )

@@ -37,6 +37,7 @@ from qwen_lsp.actions.prompt import (
 )
 from qwen_lsp.actions.service import ActionRequest, lsp_edits
 from qwen_lsp.actions.target import find_target
+from qwen_lsp.actions.testcut import MAX_ASSERTIONS
 from qwen_lsp.chat import CHATML, ChatTemplate
 from qwen_lsp.documents import Snapshot
 from qwen_lsp.engine import Special
@@ -940,6 +941,32 @@ def test_tests_cut_off_at_the_token_limit_keep_complete_tests() -> None:
     assert change.new_text() == (
         "from geo import free\n\n\ndef test_one():\n    assert free(1) == 1\n"
     )
+
+
+def test_a_test_answer_stops_and_is_cut_at_one_assertion_too_many() -> None:
+    s = snap(PY)
+    target = find_target(s, at(PY, "return x"), at(PY, "return x"))
+    assert target is not None
+    action = ActionInput(spec("tests"), s, target, new_file_uri="file:///w/test_geo.py")
+    plan = build_prompt(action, ChatTemplate.from_template(None), count, 100)
+    assert plan.tests
+    # The answer starts after "def test_"; case after case in one test, as the 0.5B writes.
+    cases = "".join(
+        f"\n    # Test case {i}\n    assert free({i}) == {i}\n" for i in range(MAX_ASSERTIONS)
+    )
+    answer = "free():" + cases
+    assert not answer_complete(answer, plan)
+    answer += "\n    # Test case 9\n    assert "
+    assert answer_complete(answer, plan)  # streaming stops here
+    assert not answer_complete(answer, dataclasses.replace(plan, tests=False))
+    [change] = result_for_answer(action, answer, plan).changes
+    assert change.new_text() == "from geo import free\n\n\ndef test_free():" + cases
+
+
+def test_python_tests_import_what_they_use() -> None:
+    answer = "free():\n    with pytest.raises(TypeError):\n        free(Shapes)\n```"
+    [change] = run(PY, "return x", "tests", answer).changes
+    assert change.new_text().startswith("import pytest\nfrom geo import free, Shapes\n\n\n")
 
 
 def test_python_tests_for_a_method_import_its_class() -> None:
