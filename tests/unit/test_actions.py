@@ -969,6 +969,38 @@ def test_python_tests_import_what_they_use() -> None:
     assert change.new_text().startswith("import pytest\nfrom geo import free, Shapes\n\n\n")
 
 
+def _tests_prompt(text: str, needle: str, language_id: str, uri: str) -> PromptPlan:
+    s = snap(text, language_id, uri)
+    target = find_target(s, at(text, needle), at(text, needle))
+    assert target is not None
+    the_spec = spec("tests")
+    action = ActionInput(the_spec, s, target, new_file_uri=new_file_uri(the_spec, s))
+    return build_prompt(action, ChatTemplate.from_template(None), count, 100)
+
+
+def test_tests_of_a_python_method_say_to_call_it_on_an_object() -> None:
+    def asked(plan: PromptPlan) -> str:
+        return "".join(str(p) for p in plan.parts)
+
+    method = asked(_tests_prompt(PY, '"shapes"', "python", "file:///w/geo.py"))
+    assert "make one first (`obj = Shapes(...)`" in method and "`obj.name(...)`" in method
+    for static in ("math.pi", "return x"):  # a static method, a function: called as they are
+        assert "obj = " not in asked(_tests_prompt(PY, static, "python", "file:///w/geo.py"))
+    init = "class Box:\n    def __init__(self, n):\n        self.n = n\n"
+    assert "the constructor of `Box`" in asked(
+        _tests_prompt(init, "self.n", "python", "file:///w/box.py")
+    )
+
+
+def test_javascript_tests_are_started_as_a_test_of_the_runner() -> None:
+    js = "function add(a, b) {\n  return a + b;\n}\nmodule.exports = { add };\n"
+    plan = _tests_prompt(js, "return", "javascript", "file:///w/calc.js")
+    assert plan.assistant_prefix == (
+        "```javascript\nconst test = require('node:test');\nconst assert = require('node:assert');"
+        "\nconst { add } = require('./calc');\n\ntest('"
+    )
+
+
 def test_python_tests_for_a_method_import_its_class() -> None:
     answer = "area():\n    assert Shapes.area(1) > 3\n```"
     [change] = run(PY, "math.pi", "tests", answer).changes
