@@ -299,6 +299,8 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
             code = with_leading_comments(text[target.start : target.end], trimmed)
     if spec.check == "tests" and language is not None:
         code = complete_statements(testcut.cut_tests(dedent(code), language), language)
+        if language == "python":
+            code = testcut.python_that_parses(code)
     file_unit = postprocess.detect_indent_unit(text)
     placement = action.placement
     if placement == "newFile":

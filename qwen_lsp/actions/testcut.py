@@ -68,15 +68,40 @@ def cut_tests(code: str, language: str) -> str:
     at = cut_offset(code, language)
     if at is None:
         return code
-    lines = code[:at].split("\n")[:-1]
+    return _kept("\n".join(code[:at].split("\n")[:-1]), language)
+
+
+def python_that_parses(code: str) -> str:
+    """Python test ``code`` without what Python's compiler refuses, though tree-sitter
+    parses it (a keyword argument given twice, the 0.5B model's fourth case in one test):
+    kept up to the end of the last assertion above the error, as a cut (``cut_tests``)
+    keeps it. Compiled, never run."""
+    lines = code.split("\n")
+    while lines:
+        try:
+            compile("\n".join(lines), "<tests>", "exec", dont_inherit=True)
+            break
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+            line = getattr(error, "lineno", None) or len(lines)
+            kept = _kept("\n".join(lines[: min(line, len(lines)) - 1]), "python").split("\n")
+            # Each round keeps less: an error the cut does not reach drops the last line.
+            lines = kept if len(kept) < len(lines) and kept != [""] else lines[:-1]
+    return "\n".join(lines)
+
+
+def _kept(code: str, language: str) -> str:
+    """``code``, the lines of a test answer before where it is cut, without what led
+    to the cut: back to the end of the last assertion (or test start), the lines after it
+    began the next case; with the brackets left open closed (a JavaScript ``describe``
+    around the tests)."""
+    lines = code.split("\n")
     test_start, assertion = _TEST_START[language], _ASSERTION[language]
-    # Back to the end of the last assertion: the lines after it began the next case.
     last = max(
         (i for i, line in enumerate(lines) if assertion.match(line) or test_start.match(line)),
         default=len(lines) - 1,
     )
     end = last + 1
-    indent = len(lines[last]) - len(lines[last].lstrip()) if lines else 0
+    indent = len(lines[last]) - len(lines[last].lstrip())
     while end < len(lines) and _continues(lines[end], indent):
         end += 1  # the assertion's own further lines (a with block, arguments)
     kept = "\n".join(lines[:end]).rstrip()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from qwen_lsp.actions.testcut import MAX_ASSERTIONS, MAX_TESTS, cut_offset, cut_tests
+from qwen_lsp.actions.testcut import (
+    MAX_ASSERTIONS,
+    MAX_TESTS,
+    cut_offset,
+    cut_tests,
+    python_that_parses,
+)
 
 
 def _py_test(name: str, asserts: int = 1) -> str:
@@ -72,3 +78,12 @@ def test_a_language_without_rules_is_left_alone() -> None:
     code = "func TestA(t *testing.T) {}\n" * 9
     assert cut_offset(code, "go") is None
     assert cut_tests(code, "go") == code
+
+
+def test_python_the_compiler_refuses_is_cut_back_to_the_last_assertion() -> None:
+    kept = "from m import F\n\n\ndef test_a():\n    x = F(a=1)\n    assert x.f() == 1"
+    refused = "\n\n    # Test case 2\n    x = F(a=1, a=1)\n    assert x.f() == 1\n"
+    assert python_that_parses(kept + refused) == kept
+    assert python_that_parses(kept + "\n") == kept + "\n"  # compiles: unchanged
+    # an error in the only test's first lines: nothing of the test is left
+    assert python_that_parses("def test_a():\n    f(a=1, a=2)\n") == ""
