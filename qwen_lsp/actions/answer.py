@@ -301,6 +301,7 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
         code = complete_statements(testcut.cut_tests(dedent(code), language), language)
         if language == "python":
             code = testcut.python_that_parses(code)
+        code = testcut.javascript_declared_once(code, language)
     file_unit = postprocess.detect_indent_unit(text)
     placement = action.placement
     if placement == "newFile":

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import re
 
+from tree_sitter import Node
+
+from qwen_lsp.actions.target import parse
+
 MAX_TESTS = 4  # the prompt asks for "at most four short test functions"
 # ... "each with one or two assertions"; a test may have twice that before it is taken
 # for case after case. The 0.5B model's answers for 12 Python functions, cut at 2: 12
@@ -87,6 +91,59 @@ def python_that_parses(code: str) -> str:
             # Each round keeps less: an error the cut does not reach drops the last line.
             lines = kept if len(kept) < len(lines) and kept != [""] else lines[:-1]
     return "\n".join(lines)
+
+
+def javascript_declared_once(code: str, language: str) -> str:
+    """JavaScript (TypeScript) test ``code`` up to the ``const``/``let`` that declares a
+    name its block declared already, cut back to the last assertion above it: the 0.5B
+    model wrote case after case in one test, each with its own ``const result``, which
+    is a SyntaxError (tree-sitter parses it). Unchanged without one; parsed, never run."""
+    if language not in ("javascript", "typescript"):
+        return code
+    for _ in range(code.count("\n") + 1):  # each round keeps less
+        line = _first_redeclaration(code, language)
+        if line is None:
+            break
+        code = _kept("\n".join(code.split("\n")[:line]), language)
+    return code
+
+
+def _first_redeclaration(code: str, language: str) -> int | None:
+    """The 0-based line of the first ``const``/``let`` in ``code`` that declares a name its
+    block (or the file) declared before; None when there is none."""
+    _, root = parse(language, code)
+    found: list[int] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type in ("program", "statement_block"):
+            seen: set[str] = set()
+            for child in node.named_children:
+                if child.type != "lexical_declaration":
+                    continue
+                for declarator in child.named_children:
+                    name = declarator.child_by_field_name("name")
+                    for text in _bound(name):
+                        if text in seen:
+                            found.append(child.start_point[0])
+                        seen.add(text)
+        stack.extend(node.named_children)
+    return min(found, default=None)
+
+
+def _bound(node: Node | None) -> list[str]:
+    """The names a declarator's name (an identifier, or a destructuring pattern) binds."""
+    if node is None:
+        return []
+    if node.type in ("identifier", "shorthand_property_identifier_pattern"):
+        return [node.text.decode("utf-8", "replace") if node.text else ""]
+    names: list[str] = []
+    for child in node.named_children:
+        if child.type == "pair_pattern":
+            child = child.child_by_field_name("value") or child
+        if child.type != "property_identifier":
+            names.extend(_bound(child))
+    return names
 
 
 def _kept(code: str, language: str) -> str:

@@ -7,6 +7,7 @@ from qwen_lsp.actions.testcut import (
     MAX_TESTS,
     cut_offset,
     cut_tests,
+    javascript_declared_once,
     python_that_parses,
 )
 
@@ -87,3 +88,16 @@ def test_python_the_compiler_refuses_is_cut_back_to_the_last_assertion() -> None
     assert python_that_parses(kept + "\n") == kept + "\n"  # compiles: unchanged
     # an error in the only test's first lines: nothing of the test is left
     assert python_that_parses("def test_a():\n    f(a=1, a=2)\n") == ""
+
+
+def test_javascript_declared_twice_in_a_block_is_cut_back_to_the_last_assertion() -> None:
+    kept = (
+        "test('f', () => {\n  const { a, b: c } = f(1);\n  assert.equal(a, 1);\n"
+        "  let d = 2;\n  assert.equal(c, d);"
+    )
+    again = "\n\n  // Test case 2\n  const [e, c] = f(2);\n  assert.equal(c, 2);\n});\n"
+    assert javascript_declared_once(kept + again, "javascript") == kept + "\n});"
+    # another block (a test of its own) may use the name again
+    other = kept + "\n});\n\ntest('g', () => {\n  const c = 3;\n  assert.equal(c, 3);\n});\n"
+    assert javascript_declared_once(other, "javascript") == other
+    assert javascript_declared_once(kept + again, "python") == kept + again
