@@ -302,6 +302,11 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
         if language == "python":
             code = testcut.python_that_parses(code)
         code = testcut.javascript_declared_once(code, language)
+        if private := testcut.private_member_outside_class(code, language):
+            return _refuse(
+                f"the model's tests use `{private}`, which is private to its class (a "
+                "syntax error anywhere else)"
+            )
     file_unit = postprocess.detect_indent_unit(text)
     placement = action.placement
     if placement == "newFile":

@@ -131,6 +131,25 @@ def _first_redeclaration(code: str, language: str) -> int | None:
     return min(found, default=None)
 
 
+def private_member_outside_class(code: str, language: str) -> str | None:
+    """The first ``#name`` that JavaScript (TypeScript) test ``code`` uses outside a
+    class body, where it is a SyntaxError (tree-sitter parses it): the 0.5B model,
+    asked to test a private method or a constructor setting private fields, called
+    ``Query.#queryTree`` or asserted on ``handler.#origin``. None when there is none."""
+    if language not in ("javascript", "typescript"):
+        return None
+    _, root = parse(language, code)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "class_body":
+            continue
+        if node.type == "private_property_identifier" and node.text:
+            return node.text.decode("utf-8", "replace")
+        stack.extend(reversed(node.named_children))
+    return None
+
+
 def _bound(node: Node | None) -> list[str]:
     """The names a declarator's name (an identifier, or a destructuring pattern) binds."""
     if node is None:

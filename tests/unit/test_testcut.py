@@ -8,6 +8,7 @@ from qwen_lsp.actions.testcut import (
     cut_offset,
     cut_tests,
     javascript_declared_once,
+    private_member_outside_class,
     python_that_parses,
 )
 
@@ -101,3 +102,11 @@ def test_javascript_declared_twice_in_a_block_is_cut_back_to_the_last_assertion(
     other = kept + "\n});\n\ntest('g', () => {\n  const c = 3;\n  assert.equal(c, 3);\n});\n"
     assert javascript_declared_once(other, "javascript") == other
     assert javascript_declared_once(kept + again, "python") == kept + again
+
+
+def test_a_private_member_is_found_outside_a_class_only() -> None:
+    code = "class Fake {\n  #a = 1;\n  get() { return this.#a; }\n}\n"
+    assert private_member_outside_class(code, "javascript") is None
+    used = code + "test('q', () => {\n  assert.equal(new Fake().#a, 1);\n});\n"
+    assert private_member_outside_class(used, "javascript") == "#a"
+    assert private_member_outside_class(used, "python") is None
