@@ -13,7 +13,14 @@ import textwrap
 from collections.abc import Sequence
 
 from qwen_lsp import languages, postprocess
-from qwen_lsp.actions import linefix, pytypes, reconcile, simplify_hints
+from qwen_lsp.actions import (
+    linefix,
+    pytypes,
+    reconcile,
+    simplify_hints,
+    testcut,
+    testimports,
+)
 from qwen_lsp.actions.checks import check_change
 from qwen_lsp.actions.edits import ActionResult, FileChange, OffsetEdit, line_diff
 from qwen_lsp.actions.prompt import ActionInput, PromptPlan, reported_lines, stem_and_ext
@@ -52,6 +59,8 @@ def answer_complete(answer: str, plan: PromptPlan) -> bool:
     if closing.search(answer) is not None:
         return True
     started = plan.assistant_prefix.split("\n", 1)[1] if "\n" in plan.assistant_prefix else ""
+    if plan.tests and testcut.cut_offset(started + answer, plan.language) is not None:
+        return True  # more tests, or assertions, than asked for: cut (result_for_answer)
     return part_complete(started + answer, plan.reply, plan.language)
 
 
@@ -289,18 +298,26 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
                 return _refuse("the model's answer cuts the function's body off")
             code = with_leading_comments(text[target.start : target.end], trimmed)
     if spec.check == "tests" and language is not None:
-        code = complete_statements(dedent(code), language)
+        code = complete_statements(testcut.cut_tests(dedent(code), language), language)
+        if language == "python":
+            code = testcut.python_that_parses(code)
+        code = testcut.javascript_declared_once(code, language)
+        if private := testcut.private_member_outside_class(code, language):
+            return _refuse(
+                f"the model's tests use `{private}`, which is private to its class (a "
+                "syntax error anywhere else)"
+            )
     file_unit = postprocess.detect_indent_unit(text)
     placement = action.placement
     if placement == "newFile":
         body = reindent(code, "", file_unit)
         if spec.check == "tests" and language == "python":
+            module = stem_and_ext(snapshot.uri)[0]
+            existing = action.new_file_text or ""
             body = python_tests_use_real_code(
-                body,
-                stem_and_ext(snapshot.uri)[0],
-                target.top_names or target.names,
-                action.new_file_text or "",
+                body, module, target.top_names or target.names, existing
             )
+            body = testimports.with_missing_imports(body, module, text, existing)
         return _new_file(action, body)
     if placement == "replace":
         new_code = reindent(code, indent, file_unit)
@@ -308,6 +325,7 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
         new_code = reindent(code, "", file_unit)
         if language == "python":
             new_code = python_tests_use_real_code(new_code, None, target.top_names or target.names)
+            new_code = testimports.with_missing_imports(new_code, None, text)
     else:
         new_code = reindent(code, indent, file_unit)
     return _placed(action, new_code, newline)

@@ -159,6 +159,7 @@ class PromptPlan:
     reply: Reply = "code"
     language: str = ""
     request: str = ""  # what the model was asked, without the code: an answer must not copy it
+    tests: bool = False  # a test answer: it stops once it has the tests asked for (testcut.py)
 
 
 def stem_and_ext(uri: str) -> tuple[str, str]:
@@ -337,6 +338,7 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
             "package": _go_package(snapshot) or "main",
         }
         test_guidance = _unbrace(fill(guidance, test_values))
+        test_guidance += _method_guidance(snapshot.language, target, code)
         if re.search(r"^\s*>>> ", code, re.M):
             # A small model's own expected values are often wrong; the code's examples are
             # right (as far as the code's author knew).
@@ -371,6 +373,27 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
         "reply": reply_text(small_reply(action), snapshot.language, spec.reply != "lines"),
     }
     return values
+
+
+_PY_SELF_METHOD = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)[ \t]*\([ \t]*self\b", re.M)
+
+
+def _method_guidance(language: str | None, target: Target, code: str) -> str:
+    """For a Python method of a class, how to call it: asked for tests of `Context.fma`,
+    the 0.5B model wrote `Context.fma(a, b, c)`, which fails for want of `self` before
+    any assertion is tried."""
+    if language != "python" or len(target.names) != 1 or not target.top_names:
+        return ""
+    name, owner = target.names[0], target.top_names[0]
+    found = _PY_SELF_METHOD.match(code)
+    if owner == name or found is None or found.group(1) != name:
+        return ""
+    if name == "__init__":
+        return f" It is the constructor of `{owner}`: test the objects `{owner}(...)` makes."
+    return (
+        f" `{name}` is a method of `{owner}` objects: make one first (`obj = {owner}(...)`, "
+        f"with the arguments its constructor needs), then call `obj.{name}(...)`."
+    )
 
 
 def small_reply(action: ActionInput) -> Reply:
@@ -522,4 +545,5 @@ def build_prompt(
         reply,
         action.snapshot.language or "",
         system + "\n" + fill(spec.prompt, {**values, "code": "", "context": "", "reported": ""}),
+        spec.check == "tests",
     )

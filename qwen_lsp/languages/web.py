@@ -80,6 +80,12 @@ JAVASCRIPT = LanguageSpec(
         "Write tests with node's built-in test runner: `const test = require('node:test');` "
         "and `const assert = require('node:assert');`, importing the code under test with "
         "`const {{ {names} }} = require('./{stem}');`.",
+        # Not started, the 0.5B model wrote `function testX() {...}` and called it, half
+        # of the time: no test the runner knows.
+        file_start=(
+            "const test = require('node:test');\nconst assert = require('node:assert');\n"
+            "const { {names} } = require('./{stem}');\n\ntest('"
+        ),
     ),
     test_marker=_TEST_CALL,
     text=TextRules(

@@ -37,6 +37,7 @@ from qwen_lsp.actions.prompt import (
 )
 from qwen_lsp.actions.service import ActionRequest, lsp_edits
 from qwen_lsp.actions.target import find_target
+from qwen_lsp.actions.testcut import MAX_ASSERTIONS
 from qwen_lsp.chat import CHATML, ChatTemplate
 from qwen_lsp.documents import Snapshot
 from qwen_lsp.engine import Special
@@ -941,6 +942,64 @@ def test_tests_cut_off_at_the_token_limit_keep_complete_tests() -> None:
     [change] = run(PY, "return x", "tests", answer).changes
     assert change.new_text() == (
         "from geo import free\n\n\ndef test_one():\n    assert free(1) == 1\n"
+    )
+
+
+def test_a_test_answer_stops_and_is_cut_at_one_assertion_too_many() -> None:
+    s = snap(PY)
+    target = find_target(s, at(PY, "return x"), at(PY, "return x"))
+    assert target is not None
+    action = ActionInput(spec("tests"), s, target, new_file_uri="file:///w/test_geo.py")
+    plan = build_prompt(action, ChatTemplate.from_template(None), count, 100)
+    assert plan.tests
+    # The answer starts after "def test_"; case after case in one test, as the 0.5B writes.
+    cases = "".join(
+        f"\n    # Test case {i}\n    assert free({i}) == {i}\n" for i in range(MAX_ASSERTIONS)
+    )
+    answer = "free():" + cases
+    assert not answer_complete(answer, plan)
+    answer += "\n    # Test case 9\n    assert "
+    assert answer_complete(answer, plan)  # streaming stops here
+    assert not answer_complete(answer, dataclasses.replace(plan, tests=False))
+    [change] = result_for_answer(action, answer, plan).changes
+    assert change.new_text() == "from geo import free\n\n\ndef test_free():" + cases
+
+
+def test_python_tests_import_what_they_use() -> None:
+    answer = "free():\n    with pytest.raises(TypeError):\n        free(Shapes)\n```"
+    [change] = run(PY, "return x", "tests", answer).changes
+    assert change.new_text().startswith("import pytest\nfrom geo import free, Shapes\n\n\n")
+
+
+def _tests_prompt(text: str, needle: str, language_id: str, uri: str) -> PromptPlan:
+    s = snap(text, language_id, uri)
+    target = find_target(s, at(text, needle), at(text, needle))
+    assert target is not None
+    the_spec = spec("tests")
+    action = ActionInput(the_spec, s, target, new_file_uri=new_file_uri(the_spec, s))
+    return build_prompt(action, ChatTemplate.from_template(None), count, 100)
+
+
+def test_tests_of_a_python_method_say_to_call_it_on_an_object() -> None:
+    def asked(plan: PromptPlan) -> str:
+        return "".join(str(p) for p in plan.parts)
+
+    method = asked(_tests_prompt(PY, '"shapes"', "python", "file:///w/geo.py"))
+    assert "make one first (`obj = Shapes(...)`" in method and "`obj.name(...)`" in method
+    for static in ("math.pi", "return x"):  # a static method, a function: called as they are
+        assert "obj = " not in asked(_tests_prompt(PY, static, "python", "file:///w/geo.py"))
+    init = "class Box:\n    def __init__(self, n):\n        self.n = n\n"
+    assert "the constructor of `Box`" in asked(
+        _tests_prompt(init, "self.n", "python", "file:///w/box.py")
+    )
+
+
+def test_javascript_tests_are_started_as_a_test_of_the_runner() -> None:
+    js = "function add(a, b) {\n  return a + b;\n}\nmodule.exports = { add };\n"
+    plan = _tests_prompt(js, "return", "javascript", "file:///w/calc.js")
+    assert plan.assistant_prefix == (
+        "```javascript\nconst test = require('node:test');\nconst assert = require('node:assert');"
+        "\nconst { add } = require('./calc');\n\ntest('"
     )
 
 

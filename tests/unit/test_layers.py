@@ -63,6 +63,8 @@ LAYERS: dict[str, int] = {
     "actions.simplify_patterns": 4,  # what the Simplify finders share
     "actions.simplify_py": 4,  # the Python simplifications
     "actions.simplify_js": 4,  # the JavaScript/TypeScript simplifications
+    "actions.testcut": 4,  # where a test answer has the tests asked for, and is cut
+    "actions.testimports": 4,  # the imports a generated Python test file lacks
     "app": 5,
     "headless": 5,
     "doctor": 5,
