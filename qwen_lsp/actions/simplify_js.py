@@ -495,8 +495,9 @@ class JavaScriptFinder(Finder):
             keyword.start_point[0],
             keyword.start_point[0],
             self.with_replaced(keyword, new),
-            f"{names} is only read after its `var`, in the function's own block: `{new}`"
-            + (" (it is not assigned again)" if constant else " (it is assigned again)"),
+            f"{names}: read only after the `var`, in the function's own block, "
+            + ("never assigned again" if constant else "assigned again")
+            + f": `{new}`",
             "var",
         )
 
