@@ -26,6 +26,8 @@ comments, the names it joins are the same text), in Python and JavaScript/TypeSc
   test could tell a generator from a loop: a walrus, a lambda, ``await``, ``next``);
 - ``not a in b`` / ``not a is b``: ``a not in b`` / ``a is not b``; ``while 1:``:
   ``while True:``; ``range(0, n)``: ``range(n)`` (Python, ``range`` not rebound);
+- ``n = n + 1`` where every binding of ``n`` in the function is a number or such a step:
+  ``n += 1`` (Python; on a list or an array ``+=`` works in place, on a number it is ``+``);
 - ``{ name: name }``: ``{ name }`` (JavaScript; not ``__proto__``);
 - ``x = x || y`` (``&&``, ``??``) of a parameter or ``var`` of the function: ``x ||= y``;
 - a ``var`` in a function's own block, read only after it and by no hoisted function,

@@ -18,6 +18,38 @@ from qwen_lsp.postprocess import detect_indent_unit
 _PY_BOOL_CALLS = frozenset(
     {"isinstance", "issubclass", "hasattr", "callable", "bool", "any", "all"}
 )
+_ARITHMETIC = frozenset({"+", "-", "*", "/", "//", "%", "**", "|", "&", "^", "<<", ">>"})
+# Where an identifier is bound (any child of these; the fields of others are checked).
+_BOUND_IN = frozenset(
+    {
+        "pattern_list",
+        "tuple_pattern",
+        "list_pattern",
+        "list_splat_pattern",
+        "as_pattern_target",
+        "parenthesized_expression",
+        "delete_statement",
+        "aliased_import",
+        "dotted_name",
+        "parameters",
+        "lambda_parameters",
+        "typed_parameter",
+        "global_statement",
+        "nonlocal_statement",
+        "function_definition",
+        "class_definition",
+        "case_pattern",
+        "keyword_pattern",
+        "splat_pattern",
+    }
+)
+_BOUND_FIELDS = {
+    "for_statement": "left",
+    "for_in_clause": "left",
+    "named_expression": "name",
+    "default_parameter": "name",
+    "typed_default_parameter": "name",
+}
 # Statements after which the rest of an `if` body never runs (the `else` is not needed).
 _JUMPS = {
     "return_statement": "return",
@@ -59,7 +91,7 @@ class PythonFinder(Finder):
         if node.type == "conditional_expression":
             return self._bool_conditional(node)
         if node.type == "expression_statement":
-            return self._temporary(node) or self._accumulate(node)
+            return self._temporary(node) or self._accumulate(node) or self._augmented(node)
         return None
 
     # `if c: return True else: return False` -> `return c`
@@ -359,6 +391,71 @@ class PythonFinder(Finder):
                 return True
         return False
 
+    # `n = n + 1` -> `n += 1`, where `n` is only ever a number
+    def _augmented(self, node: Node) -> Hint | None:
+        found = _name_assignment(node)
+        if found is None or node.start_point[0] != node.end_point[0]:
+            return None
+        assignment, left, right = found
+        name = self.text(left)
+        step = self._numeric_step(right, name)
+        if step is None or assignment.child_by_field_name("type") is not None:
+            return None
+        function = self.enclosing(node, ("function_definition",))
+        if function is None or not self._only_numbers(function, name):
+            return None
+        operator, operand = step
+        new = f"{name} {operator}= {self.text(operand)}"
+        return Hint(
+            node.start_point[0],
+            node.start_point[0],
+            self.with_replaced(assignment, new),
+            f"`{name}` is only ever a number: `{new}` says it is changed in place",
+            "augmented",
+        )
+
+    def _numeric_step(self, value: Node, name: str) -> tuple[str, Node] | None:
+        """(operator, number) of ``name <operator> number``."""
+        if value.type != "binary_operator":
+            return None
+        first, operator = value.child_by_field_name("left"), value.child_by_field_name("operator")
+        operand = value.child_by_field_name("right")
+        if first is None or operator is None or operand is None or not _is_number(operand):
+            return None
+        if first.type != "identifier" or self.text(first) != name:
+            return None
+        op = self.text(operator)
+        return (op, operand) if op in _ARITHMETIC else None
+
+    def _only_numbers(self, function: Node, name: str) -> bool:
+        """Whether every binding of ``name`` in the function gives it a number (a number,
+        or itself and a number by an operator): ``+=`` on a number is ``+`` (``+=`` on a
+        list or an array changes it in place, where others may see it)."""
+        if self._declared_outside(function.children[-1], name):
+            return False
+        for use in self.uses(function, name):
+            parent = use.parent
+            if parent is None:
+                return False
+            if parent.type == "assignment" and parent.child_by_field_name("left") == use:
+                value = parent.child_by_field_name("right")
+                if value is None or not (
+                    _is_number(value) or self._numeric_step(value, name) is not None
+                ):
+                    return False
+            elif parent.type == "augmented_assignment":
+                if parent.child_by_field_name("left") == use:
+                    value = parent.child_by_field_name("right")
+                    operator = self.text(parent.child_by_field_name("operator") or parent)
+                    if value is None or not _is_number(value) or operator[:-1] not in _ARITHMETIC:
+                        return False
+            elif parent.type in _BOUND_IN:
+                return False
+            elif parent.type in _BOUND_FIELDS:
+                if parent.child_by_field_name(_BOUND_FIELDS[parent.type]) == use:
+                    return False
+        return True
+
     # `k in d.keys()` -> `k in d`
     def _keys_in(self, node: Node) -> Hint | None:
         operands = node.named_children
@@ -634,3 +731,9 @@ def _name_assignment(statement: Node) -> tuple[Node, Node, Node] | None:
     if left is None or right is None or left.type != "identifier":
         return None
     return assignment, left, right
+
+
+def _is_number(node: Node) -> bool:
+    if node.type == "unary_operator" and node.named_children:
+        node = node.named_children[-1]
+    return node.type in ("integer", "float")

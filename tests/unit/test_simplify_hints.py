@@ -718,3 +718,36 @@ def test_typescript_parameters_are_locals_too() -> None:
     code = "function f (a: number, o?: object) {\n  o = o || {}\n  return [a, o]\n}\n"
     [hint] = hints(code, "typescript", "f (")
     assert hint.replacement == "o ||= {}"
+
+
+def test_a_number_stepped_by_itself_is_changed_in_place() -> None:
+    code = textwrap.dedent("""\
+        def skip_blank(lines):
+            start = 0
+            while start < len(lines) and not lines[start].strip():
+                start = start + 1
+            return start
+        """)
+    [hint] = hints(code)
+    assert (hint.kind, hint.replacement) == ("augmented", "start += 1")
+    same_behaviour(code, suggested(code), "skip_blank", [(["", " ", "a"],), ([],), (["a"],)])
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # a list: `+=` would change it in place, where the caller sees it
+        "def f(xs):\n    ys = xs\n    ys = ys + [1]\n    return xs\n",
+        # a parameter may be anything (an array whose `+=` works in place)
+        "def f(n):\n    n = n + 1\n    return n\n",
+        # bound by a loop, or by a string elsewhere
+        "def f(xs):\n    for n in xs:\n        n = n + 1\n    return xs\n",
+        "def f(xs):\n    n = 0\n    n = n + 1\n    print(n)\n    n = 'a'\n    print(n)\n",
+        # stepped by something that is not a number
+        "def f(xs):\n    n = 0\n    n = n + xs\n    return n\n",
+        # global
+        "def f():\n    global n\n    n = 0\n    n = n + 1\n",
+    ],
+)
+def test_steps_that_may_not_be_numbers_are_left_alone(code: str) -> None:
+    assert [h.kind for h in hints(code)] == []
