@@ -29,6 +29,7 @@ comments, the names it joins are the same text), in Python and JavaScript/TypeSc
 - ``n = n + 1`` where every binding of ``n`` in the function is a number or such a step:
   ``n += 1`` (Python; on a list or an array ``+=`` works in place, on a number it is ``+``);
 - ``{ name: name }``: ``{ name }`` (JavaScript; not ``__proto__``);
+- an arrow function whose block only returns a value: ``(x) => value``;
 - ``x = x || y`` (``&&``, ``??``) of a parameter or ``var`` of the function: ``x ||= y``;
 - a ``var`` in a function's own block, read only after it and by no hoisted function,
   bound nowhere else: ``const`` (``let`` when it is assigned again).

@@ -95,6 +95,8 @@ class JavaScriptFinder(Finder):
             return self._shorthand(node)
         if node.type == "expression_statement":
             return self._logical_assignment(node)
+        if node.type == "arrow_function":
+            return self._arrow_body(node)
         return None
 
     def _condition(self, node: Node) -> Node | None:
@@ -543,3 +545,29 @@ class JavaScriptFinder(Finder):
             ):
                 constant = False
         return "const" if constant else "let"
+
+    # `(x) => { return e }` -> `(x) => e`
+    def _arrow_body(self, node: Node) -> Hint | None:
+        body = node.child_by_field_name("body")
+        found = statements(body) if body is not None and body.type == "statement_block" else []
+        if len(found) != 1 or found[0].type != "return_statement" or body is None:
+            return None
+        values = found[0].named_children
+        if len(values) != 1 or "\n" in self.text(values[0]):
+            return None
+        value = self.text(values[0])
+        # `=> {` would open a block, `=> a, b` end the arrow at the comma.
+        if value.startswith("{") or values[0].type == "sequence_expression":
+            value = f"({value})"
+        start = self.source.rfind(b"\n", 0, node.start_byte) + 1
+        end = self.source.find(b"\n", node.end_byte)
+        before = self.source[start : body.start_byte].decode("utf-8", "replace")
+        after = self.source[node.end_byte : end if end >= 0 else len(self.source)]
+        line = (before + value + after.decode("utf-8", "replace")).strip(" \t\r")
+        return Hint(
+            node.start_point[0],
+            node.end_point[0],
+            line,
+            "an arrow function whose body only returns a value: the value alone is its body",
+            "arrow-body",
+        )

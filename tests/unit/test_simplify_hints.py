@@ -751,3 +751,32 @@ def test_a_number_stepped_by_itself_is_changed_in_place() -> None:
 )
 def test_steps_that_may_not_be_numbers_are_left_alone(code: str) -> None:
     assert [h.kind for h in hints(code)] == []
+
+
+def test_an_arrow_that_only_returns_has_the_value_as_its_body() -> None:
+    code = (
+        "function labels (xs) {\n  return xs.map((x, i) => {\n    return { label: x, i }\n"
+        "  }).join(',')\n}\n"
+    )
+    [hint] = hints(code, "javascript", "labels")
+    assert (hint.kind, hint.first, hint.last) == ("arrow-body", 1, 3)
+    # An object literal right after `=>` would open a block: it keeps its parentheses.
+    assert hint.replacement == "return xs.map((x, i) => ({ label: x, i })).join(',')"
+    new = suggested(code, "javascript", "labels")
+    assert (
+        new == "function labels (xs) {\n  return xs.map((x, i) => ({ label: x, i })).join(',')\n}\n"
+    )
+    same_js_behaviour(code, new, "labels", [[["a", "b"]], [[]]])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{\n    const y = x + 1\n    return y * 2\n  }",  # more than a return
+        "{\n    // the next one\n    return x + 1\n  }",  # a comment would be lost
+        "{\n    return\n  }",  # returns nothing
+    ],
+)
+def test_arrows_with_more_than_a_value_keep_their_block(body: str) -> None:
+    code = f"function f (xs) {{\n  return xs.map((x) => {body})\n}}\n"
+    assert [h.kind for h in hints(code, "javascript", "f (")] == []
