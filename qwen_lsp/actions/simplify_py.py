@@ -18,6 +18,9 @@ from qwen_lsp.postprocess import detect_indent_unit
 _PY_BOOL_CALLS = frozenset(
     {"isinstance", "issubclass", "hasattr", "callable", "bool", "any", "all"}
 )
+# Names that behave otherwise in a generator expression's own frame (``super()`` has no
+# class there, ``locals()`` other names; ``next`` may raise StopIteration).
+_FRAME_NAMES = frozenset({"next", "super", "locals", "vars", "dir", "eval", "exec", "__class__"})
 _ARITHMETIC = frozenset({"+", "-", "*", "/", "//", "%", "**", "|", "&", "^", "<<", ">>"})
 # Where an identifier is bound (any child of these; the fields of others are checked).
 _BOUND_IN = frozenset(
@@ -315,14 +318,15 @@ class PythonFinder(Finder):
 
     def _generator_safe(self, loop: Node, target: Node, condition: Node, iterable: Node) -> bool:
         """Whether the loop's test behaves the same in a generator expression: its own
-        scope (no walrus, no closure over the loop variable, no await or yield), and
-        StopIteration (from ``next``) would become a RuntimeError there."""
+        scope (no walrus, no closure over the loop variable, no await or yield, nothing
+        that reads the frame it runs in), and StopIteration (from ``next``) would become a
+        RuntimeError there."""
         if iterable.type == "expression_list":
             return False
         unsafe = ("named_expression", "lambda", "await", "yield")
         if any(n.type in unsafe for n in walk(condition)):
             return False
-        if any(n.type == "identifier" and self.text(n) == "next" for n in walk(condition)):
+        if any(n.type == "identifier" and self.text(n) in _FRAME_NAMES for n in walk(condition)):
             return False
         names = [n for n in walk(target)]
         if any(

@@ -571,6 +571,9 @@ def test_a_loop_returning_false_on_a_mismatch_becomes_all() -> None:
         # `next` may raise StopIteration, which a generator turns into RuntimeError
         "def f(its):\n    for it in its:\n        if next(it):\n            return True\n"
         "    return False\n",
+        # `super()` in a generator expression has no class to start from
+        "class A(B):\n    def f(self, xs):\n        for x in xs:\n"
+        "            if super().has(x):\n                return True\n        return False\n",
         # a lambda in the test would close over the generator's variable
         "def f(xs, keep):\n    for x in xs:\n        if keep(lambda: x):\n"
         "            return True\n    return False\n",
