@@ -58,6 +58,9 @@ def _binds(parent: Node, name: Node) -> bool:
 _PATTERNS = frozenset(
     {"array_pattern", "object_pattern", "pair_pattern", "rest_pattern", "assignment_pattern"}
 )
+_MENTIONS = frozenset(
+    {"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern"}
+)
 _FUNCTIONS = (
     "function_declaration",
     "function_expression",
@@ -275,7 +278,7 @@ class JavaScriptFinder(Finder):
         if node.type == "variable_declaration":
             # A `var` belongs to the whole function: read anywhere else, it must stay.
             function = self.enclosing(node, _FUNCTIONS)
-            if function is None or len(self.uses(function, self.text(name))) != 2:
+            if function is None or len(self._mentions(function, self.text(name))) != 2:
                 return None
         text = self.text(value)
         if value.type == "object" or text.startswith("function"):
@@ -472,6 +475,10 @@ class JavaScriptFinder(Finder):
             "ternary",
         )
 
+    def _mentions(self, scope: Node, name: str) -> list[Node]:
+        """The identifiers ``name`` in ``scope``, with ``{ name }`` in objects and patterns."""
+        return [n for n in walk(scope) if n.type in _MENTIONS and self.text(n) == name]
+
     # `var x = 1` -> `const x = 1` (`let` when it is assigned again)
     def _var(self, node: Node) -> Hint | None:
         function = self.enclosing(node, _FUNCTIONS)
@@ -510,15 +517,9 @@ class JavaScriptFinder(Finder):
         name = declarator.child_by_field_name("name")
         if name is None or name.type != "identifier":
             return None
-        text = self.text(name)
-        kinds = (
-            "identifier",
-            "shorthand_property_identifier",
-            "shorthand_property_identifier_pattern",
-        )
         constant = declarator.child_by_field_name("value") is not None
-        for mention in walk(function):
-            if mention.type not in kinds or self.text(mention) != text or mention == name:
+        for mention in self._mentions(function, self.text(name)):
+            if mention == name:
                 continue
             if mention.start_byte < declarator.end_byte:
                 return None

@@ -693,6 +693,8 @@ def test_javascript_var_becomes_const_or_let() -> None:
         # declared twice, or also a parameter
         "function f (c) {\n  var x = 1\n  var x = 2\n  return x\n}\n",
         "function f (x) {\n  var x = 1\n  return x\n}\n",
+        # read (as `{ x }`) before the `var` that is returned at once: not a temporary
+        "function f (a) {\n  g({ x })\n  var x = a + 1\n  return x\n}\n",
         # reads itself in its own value
         "function f () {\n  var x = x || 1\n  return [x]\n}\n",
         # assigned by destructuring (`{ x } = o`): it cannot be a `const`, and is left alone
