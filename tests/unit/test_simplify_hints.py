@@ -377,11 +377,13 @@ def test_an_elif_after_a_return_becomes_an_if() -> None:
                 return "positive"
         """)
     [hint] = hints(code)
+    # The short `if` block is written again before it: told only that `elif x == 0:`
+    # becomes `if x == 0:`, the 0.5B model wrote `elif` again.
     assert (hint.kind, hint.first, hint.last, hint.replacement) == (
         "else-after-return",
+        1,
         3,
-        3,
-        "if x == 0:",
+        'if x < 0:\n    return "negative"\nif x == 0:',
     )
     new = suggested(code)
     assert "    if x == 0:\n" in new
@@ -801,3 +803,12 @@ def test_javascript_else_after_a_commented_if_block_starts_at_its_brace() -> Non
     [hint] = hints(code, "javascript", "name")
     assert (hint.first, hint.last, hint.replacement) == (4, 7, "}\nx = x.trim()\nreturn x")
     assert "    return ''\n  }\n  x = x.trim()\n" in suggested(code, "javascript", "name")
+
+
+def test_an_elif_after_a_commented_if_block_is_changed_on_its_line() -> None:
+    code = (
+        "def sign_name(x):\n    if x < 0:\n        # below zero\n        return 'negative'\n"
+        "    elif x == 0:\n        return 'zero'\n    return 'positive'\n"
+    )
+    [hint] = hints(code)
+    assert (hint.first, hint.last, hint.replacement) == (4, 4, "if x == 0:")
