@@ -812,3 +812,17 @@ def test_an_elif_after_a_commented_if_block_is_changed_on_its_line() -> None:
     )
     [hint] = hints(code)
     assert (hint.first, hint.last, hint.replacement) == (4, 4, "if x == 0:")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # the `if` starts after `} else `: replacing its lines would drop that
+        "function f (v) {\n  if (typeof v === 'string') {\n    v = 1\n  } else if (v === 'no') {\n"
+        "    v = false\n  } else {\n    v = true\n  }\n  return v\n}\n",
+        # a comment after the last line would be lost
+        "function f (a) {\n  const x = a + 1\n  return x // the next one\n}\n",
+    ],
+)
+def test_lines_holding_more_than_the_change_are_left_alone(code: str) -> None:
+    assert [h.kind for h in hints(code, "javascript", "f (")] == []
