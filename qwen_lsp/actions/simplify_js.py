@@ -238,9 +238,9 @@ class JavaScriptFinder(Finder):
 
     def _head(self, node: Node, first: int) -> tuple[int, str]:
         """Where the change starts, and its lines before what follows the ``}`` that ends
-        the ``if``'s block on line ``first``: the whole ``if`` when it is short, with no
-        comment and no string over lines (told to write ``}`` then the lines of the
-        ``else``, the 0.5B model left the ``}`` out); else from that line."""
+        the ``if``'s block on line ``first``: the whole ``if`` when it is short and has
+        no comment (told to write ``}`` then the lines of the ``else``, the 0.5B model
+        left the ``}`` out); else from that line."""
         start = node.start_point[0]
         lines = self.snapshot.text.split("\n")
         consequence = node.child_by_field_name("consequence")
@@ -249,7 +249,6 @@ class JavaScriptFinder(Finder):
             or not lines[start].lstrip().startswith("if")
             or first - start > _SHORT_IF
             or has_comment(consequence)
-            or has_multiline_string(consequence)
         ):
             return first, "}\n"
         head = "\n".join([*lines[start:first], indent_of(lines[start]) + "}"])
