@@ -12,7 +12,7 @@ from qwen_lsp.actions.simplify_patterns import (
     statements,
     walk,
 )
-from qwen_lsp.actions.text import dedent, indent_lines, indent_of
+from qwen_lsp.actions.text import dedent, indent_lines
 from qwen_lsp.postprocess import detect_indent_unit
 
 _JS_BOOL_OPS = frozenset({"==", "!=", "===", "!==", "<", ">", "<=", ">=", "instanceof", "in"})
@@ -58,8 +58,6 @@ def _binds(parent: Node, name: Node) -> bool:
 _PATTERNS = frozenset(
     {"array_pattern", "object_pattern", "pair_pattern", "rest_pattern", "assignment_pattern"}
 )
-# The lines of an `if` block Simplify has the model write again with the `else` dropped.
-_SHORT_IF = 8
 _MENTIONS = frozenset(
     {"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern"}
 )
@@ -206,11 +204,10 @@ class JavaScriptFinder(Finder):
             line = lines[first].strip()
             if not line.startswith("} else if (") or blocks[0].start_point[0] != first:
                 return None
-            start, head = self._head(node, first)
             return Hint(
-                start,
                 first,
-                head + line[len("} else ") :],
+                first,
+                "}\n" + line[len("} else ") :],
                 f"the `if` ends with a `{jump}`: its `else if` can be a plain `if`",
                 kind,
             )
@@ -226,33 +223,14 @@ class JavaScriptFinder(Finder):
         if lines[first].strip() != "} else {" or lines[last].strip() != "}" or last - first < 2:
             return None
         moved = dedent("\n".join(lines[first + 1 : last]))
-        start, head = self._head(node, first)
         return Hint(
-            start,
+            first,
             last,
-            head + moved.rstrip("\n"),
+            "}\n" + moved.rstrip("\n"),
             f"the `if` ends with a `{jump}`: its `else` is not needed, the lines in it move "
             "out one level",
             kind,
         )
-
-    def _head(self, node: Node, first: int) -> tuple[int, str]:
-        """Where the change starts, and its lines before what follows the ``}`` that ends
-        the ``if``'s block on line ``first``: the whole ``if`` when it is short and has
-        no comment (told to write ``}`` then the lines of the ``else``, the 0.5B model
-        left the ``}`` out); else from that line."""
-        start = node.start_point[0]
-        lines = self.snapshot.text.split("\n")
-        consequence = node.child_by_field_name("consequence")
-        if (
-            consequence is None
-            or not lines[start].lstrip().startswith("if")
-            or first - start > _SHORT_IF
-            or has_comment(consequence)
-        ):
-            return first, "}\n"
-        head = "\n".join([*lines[start:first], indent_of(lines[start]) + "}"])
-        return start, dedent(head) + "\n"
 
     # `c ? true : false` -> `c`
     def _bool_ternary(self, node: Node) -> Hint | None:
