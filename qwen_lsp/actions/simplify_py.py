@@ -241,7 +241,7 @@ class PythonFinder(Finder):
         if (
             consequence is None
             or first - start > _SHORT_IF
-            or any(n.type == "comment" and n.start_point[0] < first for n in walk(node))
+            or has_comment(consequence)
             or has_multiline_string(consequence)
             or not lines[start].lstrip().startswith("if ")
         ):
