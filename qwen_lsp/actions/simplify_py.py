@@ -21,8 +21,6 @@ _PY_BOOL_CALLS = frozenset(
 # Names that behave otherwise in a generator expression's own frame (``super()`` has no
 # class there, ``locals()`` other names; ``next`` may raise StopIteration).
 _FRAME_NAMES = frozenset({"next", "super", "locals", "vars", "dir", "eval", "exec", "__class__"})
-# The lines of an `if` block Simplify has the model write again before an `elif` made `if`.
-_SHORT_IF = 8
 _ARITHMETIC = frozenset({"+", "-", "*", "/", "//", "%", "**", "|", "&", "^", "<<", ">>"})
 # Where an identifier is bound (any child of these; the fields of others are checked).
 _BOUND_IN = frozenset(
@@ -203,11 +201,10 @@ class PythonFinder(Finder):
             line = lines[other.start_point[0]].strip()
             if not line.startswith("elif "):
                 return None
-            start, head = self._head(node, other.start_point[0])
             return Hint(
-                start,
                 other.start_point[0],
-                head + line[2:],
+                other.start_point[0],
+                line[2:],
                 f"the `if` ends with a `{jump}`: its `elif` can be a plain `if`",
                 kind,
             )
@@ -229,24 +226,6 @@ class PythonFinder(Finder):
             "move out one level",
             kind,
         )
-
-    def _head(self, node: Node, first: int) -> tuple[int, str]:
-        """Where the change of the ``elif`` on line ``first`` starts, and the lines it
-        starts with: the whole ``if`` block when it is short, with no comment and no
-        string over lines (told that ``elif b:`` becomes ``if b:``, the 0.5B model wrote
-        ``elif b:`` again); else nothing before that line."""
-        start = node.start_point[0]
-        consequence = node.child_by_field_name("consequence")
-        lines = self.snapshot.text.split("\n")
-        if (
-            consequence is None
-            or first - start > _SHORT_IF
-            or has_comment(consequence)
-            or has_multiline_string(consequence)
-            or not lines[start].lstrip().startswith("if ")
-        ):
-            return first, ""
-        return start, dedent("\n".join(lines[start:first])).rstrip("\n") + "\n"
 
     # `else:` holding only `if b:` -> `elif b:`
     def _else_if(self, node: Node) -> Hint | None:
