@@ -15,7 +15,23 @@ comments, the names it joins are the same text), in Python and JavaScript/TypeSc
 - ``if k in d: v = d[k] else: v = w``: ``v = d.get(k, w)`` (Python);
 - a list built by a loop that only appends (perhaps under one ``if``): a comprehension
   (Python);
-- ``if c: v = a else: v = b``: ``v = a if c else b`` (Python, when it fits a line).
+- ``if c: v = a else: v = b``: ``v = a if c else b`` (``v = c ? a : b`` in JavaScript),
+  when it fits a line;
+- an ``else`` after an ``if`` that ends with ``return``/``raise``/``throw`` or
+  ``continue``/``break``: the lines under the ``else`` move out (``elif``/``else if``:
+  a plain ``if``);
+- an ``else:`` holding only an ``if``: ``elif`` (Python);
+- a loop whose body is only ``if c: return True`` followed by ``return False``:
+  ``return any(c for ...)`` (``all(not c ...)`` the other way round; Python, not when the
+  test could tell a generator from a loop: a walrus, a lambda, ``await``, ``next``);
+- ``not a in b`` / ``not a is b``: ``a not in b`` / ``a is not b``; ``while 1:``:
+  ``while True:``; ``range(0, n)``: ``range(n)`` (Python, ``range`` not rebound);
+- ``n = n + 1`` where every binding of ``n`` in the function is a number or such a step:
+  ``n += 1`` (Python; on a list or an array ``+=`` works in place, on a number it is ``+``);
+- ``{ name: name }``: ``{ name }`` (JavaScript; not ``__proto__``);
+- an arrow function whose block only returns a value: ``(x) => value``;
+- a ``var`` in a function's own block, read only after it and by no hoisted function,
+  bound nowhere else: ``const`` (``let`` when it is assigned again).
 
 Each :class:`Hint` says which document lines to replace, what to replace them with, and
 why, for the prompt (prompt.py); :func:`with_span_replaced` puts the model's answer there.

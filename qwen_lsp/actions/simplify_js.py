@@ -10,11 +10,61 @@ from qwen_lsp.actions.simplify_patterns import (
     has_comment,
     has_multiline_string,
     statements,
+    walk,
 )
 from qwen_lsp.actions.text import dedent, indent_lines
 from qwen_lsp.postprocess import detect_indent_unit
 
 _JS_BOOL_OPS = frozenset({"==", "!=", "===", "!==", "<", ">", "<=", ">=", "instanceof", "in"})
+# Statements after which the rest of an `if` body never runs (the `else` is not needed).
+_JUMPS = {
+    "return_statement": "return",
+    "throw_statement": "throw",
+    "continue_statement": "continue",
+    "break_statement": "break",
+}
+# Where a name is bound, not read (the field of the node that holds the name; "" for
+# any child): another binding of a `var`'s name is left alone.
+_BINDERS = {
+    "formal_parameters": "",
+    "catch_clause": "parameter",
+    "import_specifier": "",
+    "import_clause": "",
+    "namespace_import": "",
+    "required_parameter": "pattern",
+    "optional_parameter": "pattern",
+    "arrow_function": "parameter",
+    "variable_declarator": "name",
+    "function_declaration": "name",
+    "generator_function_declaration": "name",
+    "function_expression": "name",
+    "generator_function": "name",
+    "class_declaration": "name",
+    "class": "name",
+}
+
+
+def _binds(parent: Node, name: Node) -> bool:
+    field = _BINDERS.get(parent.type)
+    return field is not None and (field == "" or parent.child_by_field_name(field) == name)
+
+
+# Where a name is assigned again: it cannot be a `const`.
+_PATTERNS = frozenset(
+    {"array_pattern", "object_pattern", "pair_pattern", "rest_pattern", "assignment_pattern"}
+)
+_MENTIONS = frozenset(
+    {"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern"}
+)
+_FUNCTIONS = (
+    "function_declaration",
+    "function_expression",
+    "function",
+    "generator_function_declaration",
+    "generator_function",
+    "arrow_function",
+    "method_definition",
+)
 
 
 # ------------------------------------------------------------------
@@ -27,11 +77,22 @@ class JavaScriptFinder(Finder):
         if has_comment(node):
             return None
         if node.type == "if_statement":
-            return self._bool_return(node) or self._nested_if(node) or self._else_after_return(node)
+            return (
+                self._bool_return(node)
+                or self._nested_if(node)
+                or self._ternary(node)
+                or self._else_after_return(node)
+            )
         if node.type == "ternary_expression":
             return self._bool_ternary(node)
         if node.type == "lexical_declaration":
             return self._temporary(node)
+        if node.type == "variable_declaration":
+            return self._temporary(node) or self._var(node)
+        if node.type == "object":
+            return self._shorthand(node)
+        if node.type == "arrow_function":
+            return self._arrow_body(node)
         return None
 
     def _condition(self, node: Node) -> Node | None:
@@ -124,8 +185,10 @@ class JavaScriptFinder(Finder):
         if consequence is None or alternative is None or consequence.type != "statement_block":
             return None
         body = statements(consequence)
-        if not body or body[-1].type not in ("return_statement", "throw_statement"):
+        jump = _JUMPS.get(body[-1].type) if body else None
+        if jump is None:
             return None
+        kind = "else-after-return" if jump in ("return", "throw") else "else-after-jump"
         blocks = alternative.named_children
         lines = self.snapshot.text.split("\n")
         first = alternative.start_point[0]
@@ -138,8 +201,8 @@ class JavaScriptFinder(Finder):
                 first,
                 first,
                 "}\n" + line[len("} else ") :],
-                "the `if` ends with a `return`: its `else if` can be a plain `if`",
-                "else-after-return",
+                f"the `if` ends with a `{jump}`: its `else if` can be a plain `if`",
+                kind,
             )
         if len(blocks) != 1 or blocks[0].type != "statement_block":
             return None
@@ -157,9 +220,9 @@ class JavaScriptFinder(Finder):
             first,
             last,
             "}\n" + moved.rstrip("\n"),
-            "the `if` ends with a `return`: its `else` is not needed, the lines in it move "
+            f"the `if` ends with a `{jump}`: its `else` is not needed, the lines in it move "
             "out one level",
-            "else-after-return",
+            kind,
         )
 
     # `c ? true : false` -> `c`
@@ -205,6 +268,11 @@ class JavaScriptFinder(Finder):
             return None
         if self.uses(value, self.text(name)):
             return None  # `const f = function () { f() }`: the value reads its name
+        if node.type == "variable_declaration":
+            # A `var` belongs to the whole function: read anywhere else, it must stay.
+            function = self.enclosing(node, _FUNCTIONS)
+            if function is None or len(self._mentions(function, self.text(name))) != 2:
+                return None
         text = self.text(value)
         if value.type == "object" or text.startswith("function"):
             text = f"({text})"
@@ -257,3 +325,184 @@ class JavaScriptFinder(Finder):
             if operator is not None and self.text(operator) in ("||", "??"):
                 return f"({text})"
         return text
+
+    # `{ name: name }` -> `{ name }`
+    def _shorthand(self, node: Node) -> Hint | None:
+        pairs = self._shorthand_pairs(node)
+        if not pairs:
+            return None
+        first, last = pairs[0].start_point[0], pairs[-1].end_point[0]
+        start = self.source.rfind(b"\n", 0, pairs[0].start_byte) + 1
+        end = self.source.find(b"\n", pairs[-1].end_byte)
+        text = self.source[start : end if end >= 0 else len(self.source)]
+        for pair in reversed(pairs):
+            value = pair.child_by_field_name("value")
+            if value is None:
+                return None
+            name = self.source[value.start_byte : value.end_byte]
+            text = text[: pair.start_byte - start] + name + text[pair.end_byte - start :]
+        names = ", ".join(f"`{self.text(p)}`" for p in pairs)
+        return Hint(
+            first,
+            last,
+            dedent(text.decode("utf-8", "replace")).strip("\n"),
+            f"{names}: a property named as the variable it holds is written once",
+            "shorthand",
+        )
+
+    def _shorthand_pairs(self, node: Node) -> list[Node]:
+        """The ``name: name`` properties of an object literal."""
+        found = []
+        for pair in node.named_children:
+            if pair.type != "pair" or pair.start_point[0] != pair.end_point[0]:
+                continue
+            key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
+            if key is None or value is None or has_comment(pair):
+                continue
+            # `{ __proto__: __proto__ }` sets the prototype; `{ __proto__ }` does not.
+            if key.type != "property_identifier" or self.text(key) == "__proto__":
+                continue
+            if value.type == "identifier" and self.text(value) == self.text(key):
+                found.append(pair)
+        return found
+
+    def _assigned(self, branch: Node | None) -> tuple[Node, Node, Node] | None:
+        """(statement, name, value) of a branch that is only ``name = value``."""
+        found = statements(branch)
+        if len(found) != 1 or found[0].type != "expression_statement":
+            return None
+        inner = found[0].named_children
+        if len(inner) != 1 or inner[0].type != "assignment_expression":
+            return None
+        name, value = inner[0].child_by_field_name("left"), inner[0].child_by_field_name("right")
+        if name is None or value is None or name.type != "identifier":
+            return None
+        return found[0], name, value
+
+    # `if (c) { x = a } else { x = b }` -> `x = c ? a : b`
+    def _ternary(self, node: Node) -> Hint | None:
+        alternative = node.child_by_field_name("alternative")
+        condition = self._condition(node)
+        if alternative is None or condition is None or len(alternative.named_children) != 1:
+            return None
+        then = self._assigned(node.child_by_field_name("consequence"))
+        other = self._assigned(alternative.named_children[0])
+        if then is None or other is None or self.text(then[1]) != self.text(other[1]):
+            return None
+        if any("\n" in self.text(n) for n in (condition, then[2], other[2])):
+            return None
+        loose = ("ternary_expression", "sequence_expression", "assignment_expression")
+        if any(
+            n.type in (*loose, "yield_expression", "arrow_function") for n in (then[2], other[2])
+        ):
+            return None
+        test = self.text(condition)
+        if condition.type in (*loose, "arrow_function", "yield_expression"):
+            test = f"({test})"
+        end = ";" if self.text(then[0]).endswith(";") else ""
+        name = self.text(then[1])
+        return self._span(
+            node,
+            node,
+            f"{name} = {test} ? {self.text(then[2])} : {self.text(other[2])}{end}",
+            f"both branches only assign `{name}`: one conditional expression",
+            "ternary",
+        )
+
+    def _mentions(self, scope: Node, name: str) -> list[Node]:
+        """The identifiers ``name`` in ``scope``, with ``{ name }`` in objects and patterns."""
+        return [n for n in walk(scope) if n.type in _MENTIONS and self.text(n) == name]
+
+    # `var x = 1` -> `const x = 1` (`let` when it is assigned again)
+    def _var(self, node: Node) -> Hint | None:
+        function = self.enclosing(node, _FUNCTIONS)
+        if function is None or node.parent != function.child_by_field_name("body"):
+            return None  # in a nested block, a `let` would end with the block
+        if any(n.type == "with_statement" or self.text(n) == "eval" for n in walk(function)):
+            return None
+        declarators = [c for c in node.named_children if c.type == "variable_declarator"]
+        if not declarators:
+            return None
+        constant = True
+        for declarator in declarators:
+            mode = self._declared_once(function, declarator)
+            if mode is None:
+                return None
+            constant = constant and mode == "const"
+        keyword = node.children[0]
+        if keyword.type != "var":
+            return None
+        new = "const" if constant else "let"
+        names = ", ".join(f"`{self.text(d.child_by_field_name('name') or d)}`" for d in declarators)
+        return Hint(
+            keyword.start_point[0],
+            keyword.start_point[0],
+            self.with_replaced(keyword, new),
+            f"{names}: read only after the `var`, in the function's own block, "
+            + ("never assigned again" if constant else "assigned again")
+            + f": `{new}`",
+            "var",
+        )
+
+    def _declared_once(self, function: Node, declarator: Node) -> str | None:
+        """ "const" or "let" for a ``var`` declarator whose name is met only after it, bound
+        nowhere else in the function, and never in a hoisted function (which could run
+        before the declaration, where a ``let`` is not yet readable); None otherwise."""
+        name = declarator.child_by_field_name("name")
+        if name is None or name.type != "identifier":
+            return None
+        constant = declarator.child_by_field_name("value") is not None
+        for mention in self._mentions(function, self.text(name)):
+            if mention == name:
+                continue
+            if mention.start_byte < declarator.end_byte:
+                return None
+            if mention.type == "shorthand_property_identifier_pattern":
+                return None
+            parent = mention.parent
+            if parent is None or _binds(parent, mention):
+                return None
+            inner = self.enclosing(mention, _FUNCTIONS)
+            while inner is not None and inner != function:
+                if inner.type in ("function_declaration", "generator_function_declaration"):
+                    return None
+                inner = self.enclosing(inner, _FUNCTIONS)
+            if parent.type in _PATTERNS or parent.type == "update_expression":
+                constant = False
+            elif (
+                parent.type
+                in (
+                    "assignment_expression",
+                    "augmented_assignment_expression",
+                    "for_in_statement",
+                )
+                and parent.child_by_field_name("left") == mention
+            ):
+                constant = False
+        return "const" if constant else "let"
+
+    # `(x) => { return e }` -> `(x) => e`
+    def _arrow_body(self, node: Node) -> Hint | None:
+        body = node.child_by_field_name("body")
+        found = statements(body) if body is not None and body.type == "statement_block" else []
+        if len(found) != 1 or found[0].type != "return_statement" or body is None:
+            return None
+        values = found[0].named_children
+        if len(values) != 1 or "\n" in self.text(values[0]):
+            return None
+        value = self.text(values[0])
+        # `=> {` would open a block, `=> a, b` end the arrow at the comma.
+        if value.startswith("{") or values[0].type == "sequence_expression":
+            value = f"({value})"
+        start = self.source.rfind(b"\n", 0, node.start_byte) + 1
+        end = self.source.find(b"\n", node.end_byte)
+        before = self.source[start : body.start_byte].decode("utf-8", "replace")
+        after = self.source[node.end_byte : end if end >= 0 else len(self.source)]
+        line = (before + value + after.decode("utf-8", "replace")).strip(" \t\r")
+        return Hint(
+            node.start_point[0],
+            node.end_point[0],
+            line,
+            "an arrow function whose body only returns a value: the value alone is its body",
+            "arrow-body",
+        )

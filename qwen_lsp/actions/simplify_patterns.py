@@ -55,7 +55,14 @@ class Finder:
     def hint(self, node: Node) -> Hint | None:
         raise NotImplementedError
 
-    def _span(self, first: Node, last: Node, replacement: str, why: str, kind: str) -> Hint:
+    def _span(self, first: Node, last: Node, replacement: str, why: str, kind: str) -> Hint | None:
+        """The lines of nodes ``first`` to ``last`` replaced; None when they hold more
+        (``} else if (c) {``, a comment after the last): it would be lost."""
+        line_start = self.source.rfind(b"\n", 0, first.start_byte) + 1
+        line_end = self.source.find(b"\n", last.end_byte)
+        after = self.source[last.end_byte : line_end if line_end >= 0 else len(self.source)]
+        if self.source[line_start : first.start_byte].strip() or after.strip(b" \t\r;"):
+            return None
         return Hint(first.start_point[0], last.end_point[0], replacement, why, kind)
 
     def _next(self, node: Node) -> Node | None:

@@ -18,6 +18,48 @@ from qwen_lsp.postprocess import detect_indent_unit
 _PY_BOOL_CALLS = frozenset(
     {"isinstance", "issubclass", "hasattr", "callable", "bool", "any", "all"}
 )
+# Names that behave otherwise in a generator expression's own frame (``super()`` has no
+# class there, ``locals()`` other names; ``next`` may raise StopIteration).
+_FRAME_NAMES = frozenset({"next", "super", "locals", "vars", "dir", "eval", "exec", "__class__"})
+_ARITHMETIC = frozenset({"+", "-", "*", "/", "//", "%", "**", "|", "&", "^", "<<", ">>"})
+# Where an identifier is bound (any child of these; the fields of others are checked).
+_BOUND_IN = frozenset(
+    {
+        "pattern_list",
+        "tuple_pattern",
+        "list_pattern",
+        "list_splat_pattern",
+        "as_pattern_target",
+        "parenthesized_expression",
+        "delete_statement",
+        "aliased_import",
+        "dotted_name",
+        "parameters",
+        "lambda_parameters",
+        "typed_parameter",
+        "global_statement",
+        "nonlocal_statement",
+        "function_definition",
+        "class_definition",
+        "case_pattern",
+        "keyword_pattern",
+        "splat_pattern",
+    }
+)
+_BOUND_FIELDS = {
+    "for_statement": "left",
+    "for_in_clause": "left",
+    "named_expression": "name",
+    "default_parameter": "name",
+    "typed_default_parameter": "name",
+}
+# Statements after which the rest of an `if` body never runs (the `else` is not needed).
+_JUMPS = {
+    "return_statement": "return",
+    "raise_statement": "raise",
+    "continue_statement": "continue",
+    "break_statement": "break",
+}
 
 
 # -----------------------------------------------------------------------------------
@@ -37,13 +79,22 @@ class PythonFinder(Finder):
                 or self._nested_if(node)
                 or self._ternary(node)
                 or self._else_after_return(node)
+                or self._else_if(node)
             )
+        if node.type == "for_statement":
+            return self._any_all(node)
+        if node.type == "not_operator":
+            return self._not_in(node)
+        if node.type == "while_statement":
+            return self._while_true(node)
+        if node.type == "call":
+            return self._range_from_zero(node)
         if node.type == "comparison_operator":
             return self._keys_in(node)
         if node.type == "conditional_expression":
             return self._bool_conditional(node)
         if node.type == "expression_statement":
-            return self._temporary(node) or self._accumulate(node)
+            return self._temporary(node) or self._accumulate(node) or self._augmented(node)
         return None
 
     # `if c: return True else: return False` -> `return c`
@@ -139,8 +190,10 @@ class PythonFinder(Finder):
         body = statements(node.child_by_field_name("consequence"))
         if not alternatives or not body:
             return None
-        if body[-1].type not in ("return_statement", "raise_statement"):
+        jump = _JUMPS.get(body[-1].type)
+        if jump is None:
             return None
+        kind = "else-after-return" if jump in ("return", "raise") else "else-after-jump"
         other = alternatives[0]
         lines = self.snapshot.text.split("\n")
         if other.type == "elif_clause":
@@ -152,8 +205,8 @@ class PythonFinder(Finder):
                 other.start_point[0],
                 other.start_point[0],
                 line[2:],
-                "the `if` ends with a `return`: its `elif` can be a plain `if`",
-                "else-after-return",
+                f"the `if` ends with a `{jump}`: its `elif` can be a plain `if`",
+                kind,
             )
         if len(alternatives) != 1 or other.type != "else_clause":
             return None
@@ -169,10 +222,243 @@ class PythonFinder(Finder):
             other.start_point[0],
             other.end_point[0],
             moved.rstrip("\n"),
-            "the `if` ends with a `return`: its `else` is not needed, the lines under it "
+            f"the `if` ends with a `{jump}`: its `else` is not needed, the lines under it "
             "move out one level",
-            "else-after-return",
+            kind,
         )
+
+    # `else:` holding only `if b:` -> `elif b:`
+    def _else_if(self, node: Node) -> Hint | None:
+        alternatives = node.children_by_field_name("alternative")
+        if not alternatives or alternatives[-1].type != "else_clause":
+            return None
+        other = alternatives[-1]
+        body = statements(other.child_by_field_name("body"))
+        if len(body) != 1 or body[0].type != "if_statement":
+            return None
+        inner = body[0]
+        lines = self.snapshot.text.split("\n")
+        if lines[other.start_point[0]].strip() != "else:":
+            return None
+        if inner.start_point[0] != other.start_point[0] + 1 or has_multiline_string(inner):
+            return None
+        moved = dedent("\n".join(lines[inner.start_point[0] : inner.end_point[0] + 1]))
+        return Hint(
+            other.start_point[0],
+            inner.end_point[0],
+            "el" + moved.rstrip("\n"),
+            "the `else` holds only an `if`: it is an `elif`, the lines under it move out one level",
+            "else-if",
+        )
+
+    # `not a in b` -> `a not in b`, `not a is b` -> `a is not b`
+    def _not_in(self, node: Node) -> Hint | None:
+        argument = node.child_by_field_name("argument")
+        if argument is not None and argument.type == "parenthesized_expression":
+            inner = argument.named_children
+            argument = inner[0] if len(inner) == 1 else None
+        if argument is None or argument.type != "comparison_operator":
+            return None
+        operands = argument.named_children
+        operators = [self.text(c) for c in argument.children if not c.is_named]
+        if len(operands) != 2 or operators not in (["in"], ["is"]):
+            return None
+        if node.start_point[0] != node.end_point[0]:
+            return None
+        left, right = (self.text(o) for o in operands)
+        # A comparison binds tighter than `not`: it fits wherever the `not` was.
+        joined = f"{left} not in {right}" if operators == ["in"] else f"{left} is not {right}"
+        return Hint(
+            node.start_point[0],
+            node.start_point[0],
+            self.with_replaced(node, joined),
+            f"`{self.text(node)}` reads better as `{joined}` (the same test)",
+            "not-in",
+        )
+
+    # `for x in xs: if c: return True` then `return False` -> `return any(c for x in xs)`
+    def _any_all(self, node: Node) -> Hint | None:
+        if node.child_by_field_name("alternative") or any(c.type == "async" for c in node.children):
+            return None
+        body = statements(node.child_by_field_name("body"))
+        if len(body) != 1 or body[0].type != "if_statement":
+            return None
+        test = body[0]
+        condition = test.child_by_field_name("condition")
+        inside = statements(test.child_by_field_name("consequence"))
+        if condition is None or test.children_by_field_name("alternative") or len(inside) != 1:
+            return None
+        found = self._returned_bool(inside[0])
+        following = self._next(node)
+        after = self._returned_bool(following) if following is not None else None
+        if found is None or after is None or after == found or following is None:
+            return None
+        target, iterable = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if target is None or iterable is None:
+            return None
+        if any("\n" in self.text(n) for n in (target, condition, iterable)):
+            return None
+        if not self._generator_safe(node, target, condition, iterable):
+            return None
+        value = self.text(condition) if found else self._as_bool(condition, negate=True)
+        if found and condition.type in ("conditional_expression", "lambda"):
+            value = f"({value})"
+        source = self.text(iterable)
+        if iterable.type in ("conditional_expression", "lambda", "named_expression"):
+            source = f"({source})"
+        call = "any" if found else "all"
+        return self._span(
+            node,
+            following,
+            f"return {call}({value} for {self.text(target)} in {source})",
+            f"the loop returns {found} as soon as one item {'passes' if found else 'fails'} "
+            f"the test: `{call}(...)` says it in one line",
+            "any-all",
+        )
+
+    def _generator_safe(self, loop: Node, target: Node, condition: Node, iterable: Node) -> bool:
+        """Whether the loop's test behaves the same in a generator expression: its own
+        scope (no walrus, no closure over the loop variable, no await or yield, nothing
+        that reads the frame it runs in), and StopIteration (from ``next``) would become a
+        RuntimeError there."""
+        if iterable.type == "expression_list":
+            return False
+        unsafe = ("named_expression", "lambda", "await", "yield")
+        if any(n.type in unsafe for n in walk(condition)):
+            return False
+        if any(n.type == "identifier" and self.text(n) in _FRAME_NAMES for n in walk(condition)):
+            return False
+        names = [n for n in walk(target)]
+        if any(
+            n.type not in ("identifier", "pattern_list", "tuple_pattern", ",", "(", ")")
+            for n in names
+        ):
+            return False
+        # The loop's variables live on in the function; the generator's do not.
+        function = self.enclosing(loop, ("function_definition",))
+        if function is None:
+            return False
+        for variable in (n for n in names if n.type == "identifier"):
+            for use in self.uses(function, self.text(variable)):
+                if use.start_byte < loop.start_byte or use.end_byte > loop.end_byte:
+                    return False
+        return True
+
+    # `while 1:` -> `while True:`
+    def _while_true(self, node: Node) -> Hint | None:
+        condition = node.child_by_field_name("condition")
+        if condition is None or condition.type != "integer" or self.text(condition) != "1":
+            return None
+        return Hint(
+            condition.start_point[0],
+            condition.start_point[0],
+            self.with_replaced(condition, "True"),
+            "`while True:` says the loop runs until it breaks (the same loop as `while 1:`)",
+            "while-true",
+        )
+
+    # `range(0, n)` -> `range(n)`
+    def _range_from_zero(self, node: Node) -> Hint | None:
+        function, arguments = (
+            node.child_by_field_name("function"),
+            node.child_by_field_name("arguments"),
+        )
+        if function is None or arguments is None or self.text(function) != "range":
+            return None
+        given = arguments.named_children
+        if len(given) != 2 or given[0].type != "integer" or self.text(given[0]) != "0":
+            return None
+        if given[1].type in ("keyword_argument", "list_splat", "dictionary_splat"):
+            return None
+        if node.start_point[0] != node.end_point[0] or self._rebinds_builtin(node, "range"):
+            return None
+        return Hint(
+            node.start_point[0],
+            node.start_point[0],
+            self.with_replaced(node, f"range({self.text(given[1])})"),
+            "a `range` starts at 0 unless told otherwise",
+            "range-zero",
+        )
+
+    def _rebinds_builtin(self, node: Node, name: str) -> bool:
+        """Whether the file uses ``name`` other than by calling it (it may be another)."""
+        root = node
+        while root.parent is not None:
+            root = root.parent
+        for use in self.uses(root, name):
+            parent = use.parent
+            if (
+                parent is None
+                or parent.type != "call"
+                or parent.child_by_field_name("function") != use
+            ):
+                return True
+        return False
+
+    # `n = n + 1` -> `n += 1`, where `n` is only ever a number
+    def _augmented(self, node: Node) -> Hint | None:
+        found = _name_assignment(node)
+        if found is None or node.start_point[0] != node.end_point[0]:
+            return None
+        assignment, left, right = found
+        name = self.text(left)
+        step = self._numeric_step(right, name)
+        if step is None or assignment.child_by_field_name("type") is not None:
+            return None
+        function = self.enclosing(node, ("function_definition",))
+        if function is None or not self._only_numbers(function, name):
+            return None
+        operator, operand = step
+        new = f"{name} {operator}= {self.text(operand)}"
+        return Hint(
+            node.start_point[0],
+            node.start_point[0],
+            self.with_replaced(assignment, new),
+            f"`{name}` is only ever a number: `{new}` says it is changed in place",
+            "augmented",
+        )
+
+    def _numeric_step(self, value: Node, name: str) -> tuple[str, Node] | None:
+        """(operator, number) of ``name <operator> number``."""
+        if value.type != "binary_operator":
+            return None
+        first, operator = value.child_by_field_name("left"), value.child_by_field_name("operator")
+        operand = value.child_by_field_name("right")
+        if first is None or operator is None or operand is None or not _is_number(operand):
+            return None
+        if first.type != "identifier" or self.text(first) != name:
+            return None
+        op = self.text(operator)
+        return (op, operand) if op in _ARITHMETIC else None
+
+    def _only_numbers(self, function: Node, name: str) -> bool:
+        """Whether every binding of ``name`` in the function gives it a number (a number,
+        or itself and a number by an operator): ``+=`` on a number is ``+`` (``+=`` on a
+        list or an array changes it in place, where others may see it)."""
+        if self._declared_outside(function.children[-1], name):
+            return False
+        for use in self.uses(function, name):
+            parent = use.parent
+            if parent is None:
+                return False
+            if parent.type == "assignment" and parent.child_by_field_name("left") == use:
+                value = parent.child_by_field_name("right")
+                if value is None or not (
+                    _is_number(value) or self._numeric_step(value, name) is not None
+                ):
+                    return False
+            elif parent.type == "augmented_assignment":
+                if parent.child_by_field_name("left") == use:
+                    value = parent.child_by_field_name("right")
+                    operator = self.text(parent.child_by_field_name("operator") or parent)
+                    if value is None or not _is_number(value) or operator[:-1] not in _ARITHMETIC:
+                        return False
+            elif parent.type in _BOUND_IN:
+                return False
+            elif parent.type in _BOUND_FIELDS:
+                if parent.child_by_field_name(_BOUND_FIELDS[parent.type]) == use:
+                    return False
+        return True
 
     # `k in d.keys()` -> `k in d`
     def _keys_in(self, node: Node) -> Hint | None:
@@ -449,3 +735,9 @@ def _name_assignment(statement: Node) -> tuple[Node, Node, Node] | None:
     if left is None or right is None or left.type != "identifier":
         return None
     return assignment, left, right
+
+
+def _is_number(node: Node) -> bool:
+    if node.type == "unary_operator" and node.named_children:
+        node = node.named_children[-1]
+    return node.type in ("integer", "float")

@@ -5,6 +5,9 @@ model's answer taken only when it is that change."""
 from __future__ import annotations
 
 import copy
+import json
+import shutil
+import subprocess
 import textwrap
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +23,11 @@ from qwen_lsp.actions.target import Target, find_target
 from qwen_lsp.chat import ChatTemplate
 from qwen_lsp.documents import Snapshot
 
-URIS = {"python": "file:///w/m.py", "javascript": "file:///w/m.js"}
+URIS = {
+    "python": "file:///w/m.py",
+    "javascript": "file:///w/m.js",
+    "typescript": "file:///w/m.ts",
+}
 
 
 def _target(text: str, language: str, name: str) -> tuple[Snapshot, Target]:
@@ -436,3 +443,339 @@ def test_the_condition_is_put_at_its_column_on_its_line() -> None:
     code = "def f(a, b):\n    return [b, True if b else False, b]\n"
     [hint] = hints(code)
     assert hint.replacement == "return [b, bool(b), b]"
+
+
+# -- more patterns (issue 16) --------------------------------------------------------------------
+
+
+def same_js_behaviour(old: str, new: str, name: str, calls: list[list[Any]]) -> None:
+    """``name`` of both JavaScript versions returns the same (or throws the same) on
+    ``calls`` (run by node, when the machine has it)."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    runner = (
+        "const calls = JSON.parse(process.argv[1]);\n"
+        "for (const source of [process.argv[2], process.argv[3]]) {\n"
+        f"  const f = new Function(source + '\\nreturn {name}')();\n"
+        "  console.log(JSON.stringify(calls.map((args) => {\n"
+        "    try { return ['value', f(...args)] } catch (e) { return ['threw', e.name] }\n"
+        "  })));\n"
+        "}\n"
+    )
+    done = subprocess.run(
+        ["node", "-e", runner, json.dumps(calls), old, new],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    before, after = done.stdout.splitlines()
+    assert before == after
+
+
+def test_an_else_after_continue_or_break_is_dropped() -> None:
+    code = textwrap.dedent("""\
+        def first_words(lines, stop):
+            words = []
+            for line in lines:
+                if not line:
+                    continue
+                else:
+                    words.append(line.split()[0])
+                if line == stop:
+                    break
+            return words
+        """)
+    [hint] = hints(code)
+    assert (hint.kind, hint.first, hint.last) == ("else-after-jump", 5, 6)
+    assert hint.replacement == "words.append(line.split()[0])"
+    calls: list[tuple[Any, ...]] = [(["a b", "", "c"], "c"), (["x", "y z", "w"], "y z"), ([], "")]
+    same_behaviour(code, suggested(code), "first_words", calls)
+
+
+def test_an_else_holding_only_an_if_becomes_an_elif() -> None:
+    code = textwrap.dedent("""\
+        def size_name(n):
+            if n < 10:
+                name = "small"
+                n += 1
+            else:
+                if n < 100:
+                    name = "medium"
+                else:
+                    name = "large"
+            return name, n
+        """)
+    [hint] = hints(code)
+    assert (hint.kind, hint.first, hint.last) == ("else-if", 4, 8)
+    assert hint.replacement == 'elif n < 100:\n    name = "medium"\nelse:\n    name = "large"'
+    new = suggested(code)
+    assert '    elif n < 100:\n        name = "medium"\n    else:\n' in new
+    same_behaviour(code, new, "size_name", [(1,), (50,), (500,)])
+
+
+def test_an_else_holding_more_than_an_if_stays() -> None:
+    code = textwrap.dedent("""\
+        def size_name(n):
+            if n < 10:
+                name = "small"
+                n += 1
+            else:
+                n -= 1
+                if n < 100:
+                    name = "medium"
+            return n
+        """)
+    assert [h.kind for h in hints(code)] == []
+
+
+def test_a_loop_returning_true_on_a_match_becomes_any() -> None:
+    code = textwrap.dedent("""\
+        def has_private(names, prefix):
+            for name in names:
+                if name.startswith(prefix) and name != prefix:
+                    return True
+            return False
+        """)
+    [hint] = hints(code)
+    assert hint.kind == "any-all"
+    assert hint.replacement == (
+        "return any(name.startswith(prefix) and name != prefix for name in names)"
+    )
+    calls: list[tuple[Any, ...]] = [(["a", "_b"], "_"), (["_"], "_"), ([], "_"), ([1], "_")]
+    same_behaviour(code, suggested(code), "has_private", calls)
+
+
+def test_a_loop_returning_false_on_a_mismatch_becomes_all() -> None:
+    code = textwrap.dedent("""\
+        def all_small(pairs, limit):
+            for key, value in pairs.items():
+                if value > limit or key is None:
+                    return False
+            return True
+        """)
+    [hint] = hints(code)
+    assert hint.replacement == (
+        "return all(not (value > limit or key is None) for key, value in pairs.items())"
+    )
+    calls: list[tuple[Any, ...]] = [({"a": 1}, 2), ({"a": 3}, 2), ({None: 1}, 2), ({}, 0)]
+    same_behaviour(code, suggested(code), "all_small", calls)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # the loop variable is read after the loop
+        "def f(xs):\n    for x in xs:\n        if x:\n            return True\n"
+        "    print(x)\n    return False\n",
+        # `next` may raise StopIteration, which a generator turns into RuntimeError
+        "def f(its):\n    for it in its:\n        if next(it):\n            return True\n"
+        "    return False\n",
+        # `super()` in a generator expression has no class to start from
+        "class A(B):\n    def f(self, xs):\n        for x in xs:\n"
+        "            if super().has(x):\n                return True\n        return False\n",
+        # a lambda in the test would close over the generator's variable
+        "def f(xs, keep):\n    for x in xs:\n        if keep(lambda: x):\n"
+        "            return True\n    return False\n",
+        # the same value returned either way: no test at all
+        "def f(xs):\n    for x in xs:\n        if x:\n            return True\n    return True\n",
+        # a loop with an `else`
+        "def f(xs):\n    for x in xs:\n        if x:\n            return True\n    else:\n"
+        "        print(xs)\n    return False\n",
+    ],
+)
+def test_loops_that_are_not_any_or_all(code: str) -> None:
+    assert [h.kind for h in hints(code)] == []
+
+
+def test_not_in_and_is_not_are_written_as_one_operator() -> None:
+    code = (
+        "def f(k, d, v):\n    if not k in d and not (v is None):\n        return 1\n    return 2\n"
+    )
+    [hint] = hints(code)
+    assert (hint.kind, hint.replacement) == ("not-in", "if k not in d and not (v is None):")
+    new = suggested(code)
+    [hint] = hints(new)
+    assert hint.replacement == "if k not in d and v is not None:"
+    calls: list[tuple[Any, ...]] = [(1, {1: 2}, None), (3, {}, None), (3, {}, 0)]
+    same_behaviour(code, suggested(new), "f", calls)
+    # `not a < b` is not `a >= b` for every type (NaN): left alone.
+    assert hints("def f(a, b):\n    return not a < b\n") == []
+
+
+def test_while_one_and_range_from_zero() -> None:
+    code = textwrap.dedent("""\
+        def count(n):
+            total = 0
+            while 1:
+                for i in range(0, n):
+                    total += i
+                return total
+        """)
+    assert [(h.kind, h.replacement) for h in hints(code)] == [
+        ("while-true", "while True:"),
+        ("range-zero", "for i in range(n):"),
+    ]
+    same_behaviour(code, suggested(code), "count", [(0,), (5,)])
+    # `range` bound to something else in the file, or a step: left alone.
+    assert hints("range = print\n" + code.replace("while 1", "while x")) == []
+    assert hints("def f(n):\n    return list(range(0, n, 2))\n") == []
+
+
+def test_javascript_else_after_continue() -> None:
+    code = (
+        "function keep (xs) {\n  const out = []\n  for (const x of xs) {\n    if (!x) {\n"
+        "      continue\n    } else {\n      out.push(x * 2)\n    }\n  }\n  return out\n}\n"
+    )
+    [hint] = hints(code, "javascript", "keep")
+    assert (hint.kind, hint.replacement) == ("else-after-jump", "}\nout.push(x * 2)")
+    new = suggested(code, "javascript", "keep")
+    assert "    }\n    out.push(x * 2)\n  }\n" in new
+    same_js_behaviour(code, new, "keep", [[[0, 1, 2]], [[]]])
+
+
+def test_javascript_object_properties_named_as_their_variables() -> None:
+    code = (
+        "function entry (name, q, i) {\n  return {\n    name: name,\n    q: q,\n"
+        "    index: i,\n    i: i\n  }\n}\n"
+    )
+    [hint] = hints(code, "javascript", "entry")
+    assert (hint.kind, hint.first, hint.last) == ("shorthand", 2, 5)
+    assert hint.replacement == "name,\nq,\nindex: i,\ni"
+    new = suggested(code, "javascript", "entry")
+    assert new == (
+        "function entry (name, q, i) {\n  return {\n    name,\n    q,\n"
+        "    index: i,\n    i\n  }\n}\n"
+    )
+    same_js_behaviour(code, new, "entry", [["a", 1, 2]])
+    # `__proto__: __proto__` sets the prototype, `{ __proto__ }` an own property.
+    proto = "function f (__proto__) {\n  return { __proto__: __proto__ }\n}\n"
+    assert hints(proto, "javascript", "f (") == []
+
+
+def test_javascript_var_becomes_const_or_let() -> None:
+    code = (
+        "function total (xs) {\n  var sum = 0\n  var scale = 2\n"
+        "  xs.forEach((x) => { sum += x * scale })\n  return sum\n}\n"
+    )
+    found = hints(code, "javascript", "total")
+    assert [(h.kind, h.first, h.replacement) for h in found] == [
+        ("var", 1, "let sum = 0"),
+        ("var", 2, "const scale = 2"),
+    ]
+    new = suggested(code, "javascript", "total")
+    same_js_behaviour(code, new, "total", [[[1, 2]], [[]]])
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # read before its declaration: `undefined` with `var`, an error with `let`
+        "function f () {\n  const a = x\n  var x = 1\n  return a\n}\n",
+        # read by a hoisted function that may run before the declaration
+        "function f () {\n  g()\n  var x = 1\n  function g () { return x }\n  return x\n}\n",
+        # declared in a nested block: a `let` there would end with the block
+        "function f (c) {\n  if (c) {\n    var x = 1\n  }\n  return x\n}\n",
+        # declared twice, or also a parameter
+        "function f (c) {\n  var x = 1\n  var x = 2\n  return x\n}\n",
+        "function f (x) {\n  var x = 1\n  return x\n}\n",
+        # read (as `{ x }`) before the `var` that is returned at once: not a temporary
+        "function f (a) {\n  g({ x })\n  var x = a + 1\n  return x\n}\n",
+        # reads itself in its own value
+        "function f () {\n  var x = x || 1\n  return [x]\n}\n",
+        # assigned by destructuring (`{ x } = o`): it cannot be a `const`, and is left alone
+        "function f (o) {\n  var x = 1\n  ;({ x } = o)\n  return [x]\n}\n",
+    ],
+)
+def test_vars_that_must_stay_vars(code: str) -> None:
+    assert [h.kind for h in hints(code, "javascript", "f (")] == []
+
+
+def test_javascript_branches_that_only_assign_become_a_conditional() -> None:
+    code = (
+        "function pick (a, b) {\n  let x\n  if (a > b) {\n    x = a\n  } else {\n"
+        "    x = b\n  }\n  return x\n}\n"
+    )
+    [hint] = hints(code, "javascript", "pick")
+    assert (hint.kind, hint.replacement) == ("ternary", "x = a > b ? a : b")
+    new = suggested(code, "javascript", "pick")
+    same_js_behaviour(code, new, "pick", [[1, 2], [3, 2]])
+    # different names assigned: not one expression
+    other = code.replace("    x = b", "    y = b").replace("let x", "let x, y")
+    assert [h.kind for h in hints(other, "javascript", "pick")] == []
+
+
+def test_a_number_stepped_by_itself_is_changed_in_place() -> None:
+    code = textwrap.dedent("""\
+        def skip_blank(lines):
+            start = 0
+            while start < len(lines) and not lines[start].strip():
+                start = start + 1
+            return start
+        """)
+    [hint] = hints(code)
+    assert (hint.kind, hint.replacement) == ("augmented", "start += 1")
+    same_behaviour(code, suggested(code), "skip_blank", [(["", " ", "a"],), ([],), (["a"],)])
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # a list: `+=` would change it in place, where the caller sees it
+        "def f(xs):\n    ys = xs\n    ys = ys + [1]\n    return xs\n",
+        # a parameter may be anything (an array whose `+=` works in place)
+        "def f(n):\n    n = n + 1\n    return n\n",
+        # bound by a loop, or by a string elsewhere
+        "def f(xs):\n    for n in xs:\n        n = n + 1\n    return xs\n",
+        "def f(xs):\n    n = 0\n    n = n + 1\n    print(n)\n    n = 'a'\n    print(n)\n",
+        # stepped by something that is not a number
+        "def f(xs):\n    n = 0\n    n = n + xs\n    return n\n",
+        # global
+        "def f():\n    global n\n    n = 0\n    n = n + 1\n",
+    ],
+)
+def test_steps_that_may_not_be_numbers_are_left_alone(code: str) -> None:
+    assert [h.kind for h in hints(code)] == []
+
+
+def test_an_arrow_that_only_returns_has_the_value_as_its_body() -> None:
+    code = (
+        "function labels (xs) {\n  return xs.map((x, i) => {\n    return { label: x, i }\n"
+        "  }).join(',')\n}\n"
+    )
+    [hint] = hints(code, "javascript", "labels")
+    assert (hint.kind, hint.first, hint.last) == ("arrow-body", 1, 3)
+    # An object literal right after `=>` would open a block: it keeps its parentheses.
+    assert hint.replacement == "return xs.map((x, i) => ({ label: x, i })).join(',')"
+    new = suggested(code, "javascript", "labels")
+    assert (
+        new == "function labels (xs) {\n  return xs.map((x, i) => ({ label: x, i })).join(',')\n}\n"
+    )
+    same_js_behaviour(code, new, "labels", [[["a", "b"]], [[]]])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{\n    const y = x + 1\n    return y * 2\n  }",  # more than a return
+        "{\n    // the next one\n    return x + 1\n  }",  # a comment would be lost
+        "{\n    return\n  }",  # returns nothing
+    ],
+)
+def test_arrows_with_more_than_a_value_keep_their_block(body: str) -> None:
+    code = f"function f (xs) {{\n  return xs.map((x) => {body})\n}}\n"
+    assert [h.kind for h in hints(code, "javascript", "f (")] == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # the `if` starts after `} else `: replacing its lines would drop that
+        "function f (v) {\n  if (typeof v === 'string') {\n    v = 1\n  } else if (v === 'no') {\n"
+        "    v = false\n  } else {\n    v = true\n  }\n  return v\n}\n",
+        # a comment after the last line would be lost
+        "function f (a) {\n  const x = a + 1\n  return x // the next one\n}\n",
+    ],
+)
+def test_lines_holding_more_than_the_change_are_left_alone(code: str) -> None:
+    assert [h.kind for h in hints(code, "javascript", "f (")] == []
