@@ -325,3 +325,19 @@ def test_a_rewrite_for_a_bracket_left_open_changes_only_its_own_method() -> None
     assert broken[action.target.start : action.target.end].endswith('end=""')
     answer = textwrap.dedent(TWO_METHODS.split("class Calendar:\n")[1]).split("        text +=")[0]
     assert _new_text(_result(action, answer + "```\n")) == TWO_METHODS
+
+
+def test_the_brace_an_else_after_a_return_leaves_is_put_back() -> None:
+    # Recorded from the 0.5B model (npm code): told that `} else {` and its line become
+    # `}` and that line, it wrote the line alone.
+    code = (
+        "function check (ok) {\n  if (ok) {\n    return 1\n  } else {\n"
+        "    throw new Error('no')\n  }\n}\n"
+    )
+    new = _new_text(_simplify(code, "javascript", "check (", "throw new Error('no')\n```\n"))
+    assert new == (
+        "function check (ok) {\n  if (ok) {\n    return 1\n  }\n  throw new Error('no')\n}\n"
+    )
+    # only the brace: another line is still not the suggested change
+    other = _simplify(code, "javascript", "check (", "throw new Error('yes')\n```\n")
+    assert not other.ok and "not the simplification" in other.message
