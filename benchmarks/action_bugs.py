@@ -549,6 +549,27 @@ def _point_diagnostic(
     return Diagnostic(row, start, row, max(end, start + 1), message, source, code)
 
 
+def _go_newline(source: bytes, error: Node) -> int | None:
+    """Where go/parser meets a call's or a parenthesis' missing ``)``: at the newline
+    ending the line, when that line gets an automatic semicolon (it ends in a name, a
+    literal or a closing bracket) and tree-sitter's error starts on it inside the
+    brackets (None: go/parser would stop elsewhere, on a token of another line)."""
+    if error.parent is None or error.parent.type not in {
+        "argument_list",
+        "parenthesized_expression",
+    }:
+        return None
+    line_start = source.rfind(b"\n", 0, error.start_byte) + 1
+    line_end = source.find(b"\n", error.start_byte)
+    line_end = len(source) if line_end < 0 else line_end
+    if not source[line_start : error.start_byte].strip():
+        return None  # the brackets were opened on a line before: the error is not at its end
+    before = source[:line_end].rstrip(b" \t")
+    if chr(before[-1]).isalnum() or chr(before[-1]) in "_\"'`)]}":
+        return line_end
+    return None
+
+
 def tree_syntax_error(language: str, text: str) -> Diagnostic | None:
     """The syntax error of a TypeScript, Go or Rust file, placed by a tree-sitter parse,
     with the message that language's compiler gives for a missing ``)`` there (None: the
@@ -575,15 +596,19 @@ def tree_syntax_error(language: str, text: str) -> Diagnostic | None:
         # TypeScript's diagnosticMessages.json, "'{0}' expected." (1005), where the
         # parser wanted the ")".
         return _point_diagnostic(text, row, col, col + 1, "')' expected.", "ts", "1005")
-    if language == "go" and inside in {"argument_list", "parenthesized_expression"}:
-        # go/parser (parser.go, expectClosing and expect), at the newline ending the line;
-        # gopls shows parse errors with the source "syntax".
+    newline = _go_newline(source, error) if language == "go" else None
+    if newline is not None:
+        # go/parser (parser.go, expectClosing and expect); gopls shows parse errors with
+        # the source "syntax".
         message = (
             "missing ',' before newline in argument list"
             if inside == "argument_list"
             else "expected ')', found newline"
         )
-        return _point_diagnostic(text, row, col, end, message, "syntax", "")
+        line_start = source.rfind(b"\n", 0, newline) + 1
+        return _point_diagnostic(
+            text, row, newline - line_start, newline - line_start, message, "syntax", ""
+        )
     return _point_diagnostic(text, row, col, end, "syntax error", TREE_SITTER, "")
 
 
