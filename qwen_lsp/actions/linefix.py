@@ -49,6 +49,22 @@ def _with_word(line: str, word: str, named: Sequence[str]) -> str | None:
     return None
 
 
+def only_the_name(line: str, fixed: str, named: Sequence[str]) -> str:
+    """The model's version ``fixed`` of a reported ``line`` that quotes an undefined name:
+    when it wrote one new word that reads like a slip of that name, ``line`` with the
+    name replaced by it, the rest as it was; else ``fixed`` as written. Rewriting the
+    line, the 0.5B model also "tidied" what was not broken (Rust's ``match &*forat...``
+    came back ``match format...``, which no longer compiles)."""
+    old_words = set(_WORD.findall(line))
+    if not any(name in old_words for name in named):
+        return fixed
+    new_words = [w for w in dict.fromkeys(_WORD.findall(fixed)) if w not in old_words]
+    slips = [w for w in new_words if any(_ratio(name, w) >= 0.6 for name in named)]
+    if len(slips) != 1:
+        return fixed
+    return _with_word(line, slips[0], named) or fixed
+
+
 def is_lines(answer: str) -> bool:
     """Whether an answer is short enough to be corrected lines (not a whole body)."""
     return len(answer.strip("\n").split("\n")) <= MAX_ANSWER_LINES
@@ -135,6 +151,8 @@ def with_fixed_lines(
             indent_of(w) + a.lstrip(" \t") if a.strip() else ""
             for a, w in zip(lines, window, strict=True)
         ]
+        for row in range(max(low, begin), min(high + 1, finish)):
+            new[row - begin] = only_the_name(own[row], new[row - begin], named)
     else:
         new = _shifted(lines, indent_of(window[0]))
     return "\n".join(own[:begin] + new + own[finish:])
@@ -187,9 +205,10 @@ def _joined(answer: list[str], window: list[str]) -> float:
 def retry_start(action: ActionInput) -> str:
     """What the second attempt at a fix starts its answer with (the model goes on from
     there), or "" when there is none: an undefined name's line up to the name (the model
-    then writes a name there, not the line it copied), another problem's line whole (the
-    model then writes what is missing at its end: a `:`, a `)`). Only for one reported
-    line.
+    then writes a name there, not the line it copied; the line above when the name starts
+    its line), another problem's line whole (the model then writes what is missing at
+    its end: a `:`, a `)`; before the `;` that ends it when a bracket is left open).
+    Only for one reported line.
     """
     reported = reported_lines(action)
     if len(reported) != 1:
@@ -207,6 +226,11 @@ def retry_start(action: ActionInput) -> str:
         if d.line == line and (name := nearby.undefined_name(d.message)) is not None
     ]
     if not named:
+        comment = "#" if action.snapshot.language == "python" else "//"
+        if shown.rstrip().endswith(";") and open_brackets(text, comment):
+            # A bracket left open before the statement's `;` (Rust's `parse_args(;`):
+            # started after the `;`, the model can only write more after it.
+            return shown.rstrip()[:-1]
         return shown
     start_col, name = named[0]
     column = len(text.encode("utf-16-le")[: 2 * start_col].decode("utf-16-le", "replace"))
@@ -214,6 +238,11 @@ def retry_start(action: ActionInput) -> str:
     # Only when the name is where the diagnostic says and the line reads as shown.
     if not shown.startswith(before) or not text[column:].startswith(name):
         return ""
+    if not before and line - first >= 1 and code_lines[line - first - 1].strip():
+        # The name starts its line (Go's `sokCtx.Wait()`): nothing of the line comes
+        # before it, so the answer is started with the line above, as the model was
+        # shown it (the fix then goes into a window of two lines).
+        return code_lines[line - first - 1].lstrip(" \t") + "\n"
     return before
 
 
