@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from qwen_lsp.actions import nearby
-from qwen_lsp.actions.prompt import ActionInput, reported_lines
+from qwen_lsp.actions.prompt import ActionInput, Diagnostic, reported_lines
 from qwen_lsp.actions.text import dedent, indent_of
 from qwen_lsp.text_index import PositionError
 
@@ -47,6 +47,14 @@ def _with_word(line: str, word: str, named: Sequence[str]) -> str | None:
         if name in named and name != word and _ratio(name, word) >= 0.6:
             return line[: match.start()] + word + line[match.end() :]
     return None
+
+
+def quoted_names(diagnostics: Sequence[Diagnostic]) -> list[str]:
+    """The names the diagnostics' messages quote ("Undefined name `kpet`"), and the one
+    Go's "undefined: kpet" names without quotes."""
+    found = [n for d in diagnostics for n in re.findall(r"[`'\"]([\w$]+)[`'\"]", d.message)]
+    found.extend(n for d in diagnostics if (n := nearby.undefined_name(d.message)) is not None)
+    return list(dict.fromkeys(found))
 
 
 def only_the_name(line: str, fixed: str, named: Sequence[str]) -> str:
@@ -159,7 +167,7 @@ def with_fixed_lines(
 
 
 def rewritten_lines(
-    text: str, start: int, end: int, reported: list[int], answer: str
+    text: str, start: int, end: int, reported: list[int], answer: str, named: Sequence[str] = ()
 ) -> str | None:
     """An answer that rewrote the whole target (code points [start, end) of ``text``),
     as the 0.5B model often does when asked for the corrected lines: its version of the
@@ -167,7 +175,9 @@ def rewritten_lines(
     changed (a method's header written otherwise, a docstring) is not the fix, and not
     taken. "" when it left them as they were and changed nothing next to them (the
     problem copied back); None when it cannot tell (lines were added or dropped at
-    them, or changed next to them: a `)` put on a line of its own).
+    them, or changed next to them: a `)` put on a line of its own), except when they
+    still hold a name ``named`` says is undefined: whatever changed next to them, that
+    problem was copied back.
     """
     if not reported:
         return None
@@ -185,7 +195,12 @@ def rewritten_lines(
                     t != "equal" and a <= high + 1 and b >= low  # touches them
                     for t, a, b, _, _ in matcher.get_opcodes()
                 )
-                return None if nearby_change else ""
+                # Go's `sokCtx.Wait()` came back as it was, the misspelling copied onto
+                # the lines around it: taken whole, it was offered with the problem.
+                still = any(
+                    name in _WORD.findall(line) for line in own[low : high + 1] for name in named
+                )
+                return None if nearby_change and not still else ""
             if tag != "replace" or i2 - i1 != j2 - j1:
                 # Lines added or dropped around them: which are the fix is a guess (a
                 # made-up line would pass for the one above), the whole answer is judged.

@@ -11,7 +11,13 @@ import pytest
 from qwen_lsp.actions.answer import result_for_answer
 from qwen_lsp.actions.catalogue import CODE_REPLY, find_spec
 from qwen_lsp.actions.edits import ActionResult
-from qwen_lsp.actions.linefix import only_the_name, retry_start, with_fixed_lines
+from qwen_lsp.actions.linefix import (
+    only_the_name,
+    quoted_names,
+    retry_start,
+    rewritten_lines,
+    with_fixed_lines,
+)
 from qwen_lsp.actions.nearby import slip_distance, undefined_name
 from qwen_lsp.actions.prompt import (
     ActionInput,
@@ -382,3 +388,23 @@ def test_a_bracket_left_open_before_the_semicolon_is_retried_before_it() -> None
         action, snapshot=Snapshot.build("file:///w/main.rs", "rust", 1, text.replace("(;", "();"))
     )
     assert retry_start(closed) == "let (a, b) = parse_args();"
+
+
+def test_a_name_copied_back_with_changes_around_it_is_not_taken() -> None:
+    # Go, the 0.5B model: the whole function back with `sokCtx.Wait()` as it was and the
+    # misspelling copied onto the next line; taken whole, it was offered with the problem.
+    text = (
+        "func (p *Proxy) closeOnIdle(sockCtx *socketContext) {\n"
+        "\ttime.Sleep(d)\n"
+        "\tsokCtx.Wait()\n"
+        "\tsockCtx.mutex.Lock()\n"
+        "}\n"
+    )
+    answer = text.replace("\tsockCtx.mutex", "\tsokCtx.mutex")
+    names = quoted_names([Diagnostic(2, "undefined: sokCtx", "compiler", "UndeclaredName")])
+    assert names == ["sokCtx"]
+    assert rewritten_lines(text, 0, len(text) - 1, [2], answer, names) == ""
+    # Without the name (a syntax problem), a change next to the line may be its fix.
+    assert rewritten_lines(text, 0, len(text) - 1, [2], answer) is None
+    quoted = [Diagnostic(2, "Undefined name `kpet`", "ruff", "F821")]
+    assert quoted_names(quoted) == ["kpet"]
