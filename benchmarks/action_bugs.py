@@ -233,17 +233,26 @@ def _in_field(node: Node, parent_type: str, field_name: str = "") -> bool:
 
 
 def _js_declares(node: Node) -> bool:
-    """Whether a JavaScript or TypeScript identifier is where a name is declared (a
-    parameter, a variable, a loop variable, a name in a destructuring pattern)."""
+    """Whether a JavaScript identifier is where a name is declared (a parameter, a
+    variable, a loop variable)."""
     return (
         _in_field(node, "formal_parameters")
+        or _in_field(node, "variable_declarator", "name")
+        or _in_field(node, "for_in_statement", "left")
+        or _in_field(node, "assignment_pattern", "left")
+    )
+
+
+def _ts_declares(node: Node) -> bool:
+    """Whether a TypeScript identifier is where a name is declared: as in JavaScript, a
+    typed parameter, or a name in a destructuring pattern (JavaScript's rule is left as
+    its figures were measured with: names in patterns are no bug sites there)."""
+    return (
+        _js_declares(node)
         or _in_field(node, "required_parameter", "pattern")
         or _in_field(node, "optional_parameter", "pattern")
         or _in_field(node, "rest_pattern")
         or _in_field(node, "array_pattern")
-        or _in_field(node, "variable_declarator", "name")
-        or _in_field(node, "for_in_statement", "left")
-        or _in_field(node, "assignment_pattern", "left")
     )
 
 
@@ -286,7 +295,7 @@ def _rust_declares(node: Node) -> bool:
 
 _DECLARES: dict[str, Callable[[Node], bool]] = {
     "javascript": _js_declares,
-    "typescript": _js_declares,
+    "typescript": _ts_declares,
     "go": _go_declares,
     "rust": _rust_declares,
 }
