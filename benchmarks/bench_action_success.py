@@ -17,8 +17,10 @@ only in a temporary folder, in a subprocess with time and memory limits). *Simpl
 Python is judged by the function's doctests, else by calls on generated arguments
 (benchmarks/action_calls.py); an edit that only changes the layout is bad. *Fix* runs on
 a copy of the file with one bug put into the function (benchmarks/action_bugs.py: a
-misspelled name or a removed ``:``/``)``), the diagnostic an editor would show sent in
-the codeAction context with its range, as VS Code sends it; a fix is good when the
+misspelled name or a removed ``:``/``)``), the diagnostic an editor would show (Python,
+JavaScript: from ruff, ``compile()``, ``node --check``; no-undef's, and TypeScript's, Go's
+and Rust's, worked out there without their tools) sent in the codeAction context with
+its range, as VS Code sends it; a fix is good when the
 diagnostic is gone, nothing outside the function changed and the function is the
 original again (or, in Python, behaves as the original on generated calls).
 

@@ -266,11 +266,12 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
             whole = plan.reply == "lines" and (
                 not linefix.is_lines(code) or _defines(language, code, target.names)
             )
+            named = linefix.quoted_names(action.diagnostics)
             # A whole function (or most of it), though the corrected lines were asked for:
             # its version of the reported lines alone is taken, when it changed them.
             lines = (
                 linefix.rewritten_lines(
-                    text, target.start, target.end, reported_lines(action), code
+                    text, target.start, target.end, reported_lines(action), code, named
                 )
                 if whole
                 else code
@@ -279,11 +280,6 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
                 return _refuse("the model's answer leaves the reported line as it was")
             if plan.reply == "lines" and lines is not None:
                 # The corrected lines alone, as asked: they replace the reported ones.
-                named = [
-                    n
-                    for d in action.diagnostics
-                    for n in re.findall(r"[`'\"]([\w$]+)[`'\"]", d.message)
-                ]
                 fixed = linefix.with_fixed_lines(
                     text, target.start, target.end, reported_lines(action), lines, named
                 )

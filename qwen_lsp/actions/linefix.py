@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from qwen_lsp.actions import nearby
-from qwen_lsp.actions.prompt import ActionInput, reported_lines
+from qwen_lsp.actions.prompt import ActionInput, Diagnostic, reported_lines
 from qwen_lsp.actions.text import dedent, indent_of
 from qwen_lsp.text_index import PositionError
 
@@ -47,6 +47,30 @@ def _with_word(line: str, word: str, named: Sequence[str]) -> str | None:
         if name in named and name != word and _ratio(name, word) >= 0.6:
             return line[: match.start()] + word + line[match.end() :]
     return None
+
+
+def quoted_names(diagnostics: Sequence[Diagnostic]) -> list[str]:
+    """The names the diagnostics' messages quote ("Undefined name `kpet`"), and the one
+    Go's "undefined: kpet" names without quotes."""
+    found = [n for d in diagnostics for n in re.findall(r"[`'\"]([\w$]+)[`'\"]", d.message)]
+    found.extend(n for d in diagnostics if (n := nearby.undefined_name(d.message)) is not None)
+    return list(dict.fromkeys(found))
+
+
+def only_the_name(line: str, fixed: str, named: Sequence[str]) -> str:
+    """The model's version ``fixed`` of a reported ``line`` that quotes an undefined name:
+    when it wrote one new word that reads like a slip of that name, ``line`` with the
+    name replaced by it, the rest as it was; else ``fixed`` as written. Rewriting the
+    line, the 0.5B model also "tidied" what was not broken (Rust's ``match &*forat...``
+    came back ``match format...``, which no longer compiles)."""
+    old_words = set(_WORD.findall(line))
+    if not any(name in old_words for name in named):
+        return fixed
+    new_words = [w for w in dict.fromkeys(_WORD.findall(fixed)) if w not in old_words]
+    slips = [w for w in new_words if any(_ratio(name, w) >= 0.6 for name in named)]
+    if len(slips) != 1:
+        return fixed
+    return _with_word(line, slips[0], named) or fixed
 
 
 def is_lines(answer: str) -> bool:
@@ -135,13 +159,15 @@ def with_fixed_lines(
             indent_of(w) + a.lstrip(" \t") if a.strip() else ""
             for a, w in zip(lines, window, strict=True)
         ]
+        for row in range(max(low, begin), min(high + 1, finish)):
+            new[row - begin] = only_the_name(own[row], new[row - begin], named)
     else:
         new = _shifted(lines, indent_of(window[0]))
     return "\n".join(own[:begin] + new + own[finish:])
 
 
 def rewritten_lines(
-    text: str, start: int, end: int, reported: list[int], answer: str
+    text: str, start: int, end: int, reported: list[int], answer: str, named: Sequence[str] = ()
 ) -> str | None:
     """An answer that rewrote the whole target (code points [start, end) of ``text``),
     as the 0.5B model often does when asked for the corrected lines: its version of the
@@ -149,7 +175,9 @@ def rewritten_lines(
     changed (a method's header written otherwise, a docstring) is not the fix, and not
     taken. "" when it left them as they were and changed nothing next to them (the
     problem copied back); None when it cannot tell (lines were added or dropped at
-    them, or changed next to them: a `)` put on a line of its own).
+    them, or changed next to them: a `)` put on a line of its own), except when they
+    still hold a name ``named`` says is undefined: whatever changed next to them, that
+    problem was copied back.
     """
     if not reported:
         return None
@@ -167,7 +195,12 @@ def rewritten_lines(
                     t != "equal" and a <= high + 1 and b >= low  # touches them
                     for t, a, b, _, _ in matcher.get_opcodes()
                 )
-                return None if nearby_change else ""
+                # Go's `sokCtx.Wait()` came back as it was, the misspelling copied onto
+                # the lines around it: taken whole, it was offered with the problem.
+                still = any(
+                    name in _WORD.findall(line) for line in own[low : high + 1] for name in named
+                )
+                return None if nearby_change and not still else ""
             if tag != "replace" or i2 - i1 != j2 - j1:
                 # Lines added or dropped around them: which are the fix is a guess (a
                 # made-up line would pass for the one above), the whole answer is judged.
@@ -187,9 +220,10 @@ def _joined(answer: list[str], window: list[str]) -> float:
 def retry_start(action: ActionInput) -> str:
     """What the second attempt at a fix starts its answer with (the model goes on from
     there), or "" when there is none: an undefined name's line up to the name (the model
-    then writes a name there, not the line it copied), another problem's line whole (the
-    model then writes what is missing at its end: a `:`, a `)`). Only for one reported
-    line.
+    then writes a name there, not the line it copied; the line above when the name starts
+    its line), another problem's line whole (the model then writes what is missing at
+    its end: a `:`, a `)`; before the `;` that ends it when a bracket is left open).
+    Only for one reported line.
     """
     reported = reported_lines(action)
     if len(reported) != 1:
@@ -207,6 +241,11 @@ def retry_start(action: ActionInput) -> str:
         if d.line == line and (name := nearby.undefined_name(d.message)) is not None
     ]
     if not named:
+        comment = "#" if action.snapshot.language == "python" else "//"
+        if shown.rstrip().endswith(";") and open_brackets(text, comment):
+            # A bracket left open before the statement's `;` (Rust's `parse_args(;`):
+            # started after the `;`, the model can only write more after it.
+            return shown.rstrip()[:-1]
         return shown
     start_col, name = named[0]
     column = len(text.encode("utf-16-le")[: 2 * start_col].decode("utf-16-le", "replace"))
@@ -214,6 +253,11 @@ def retry_start(action: ActionInput) -> str:
     # Only when the name is where the diagnostic says and the line reads as shown.
     if not shown.startswith(before) or not text[column:].startswith(name):
         return ""
+    if not before and line - first >= 1 and code_lines[line - first - 1].strip():
+        # The name starts its line (Go's `sokCtx.Wait()`): nothing of the line comes
+        # before it, so the answer is started with the line above, as the model was
+        # shown it (the fix then goes into a window of two lines).
+        return code_lines[line - first - 1].lstrip(" \t") + "\n"
     return before
 
 

@@ -3,7 +3,10 @@ put into a real function, the diagnostic an editor would show, the verdict on a 
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +165,179 @@ def test_the_fix_verdict() -> None:
     assert judged.outcome == GOOD and "5 generated calls" in judged.note
     differs = Verdict(BAD, "total([]) gave 1, was 0")
     assert verdict(renamed, behaviour=lambda old, new: differs).outcome == BAD
+
+
+TS = """import { readFileSync } from 'fs'
+
+export function total(items: number[], start?: number): number {
+  let sum = start ?? 0
+  for (const item of items) {
+    sum += Math.abs(item);
+  }
+  return Math.max(sum, items.length)
+}
+"""
+GO = """package m
+
+import "strings"
+
+func join(parts []string, sep string) (string, error) {
+\tout := []string{}
+\tfor _, part := range parts {
+\t\tout = append(out, strings.TrimSpace(part))
+\t}
+\treturn strings.Join(out, sep), nil
+}
+"""
+RS = """use std::fmt;
+
+fn total(values: &[i32], limit: i32) -> i32 {
+    let mut sum = 0;
+    for value in values {
+        sum += value.min(&limit);
+    }
+    println!("{}", sum);
+    sum.max(values.len() as i32)
+}
+"""
+_EXT = {"typescript": "ts", "go": "go", "rust": "rs"}
+
+
+def _tree_sample(language: str, text: str) -> object:
+    [found] = find_functions(language, text, f"/x/m.{_EXT[language]}")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "names"),
+    [
+        ("typescript", TS, {"items", "start", "sum", "item"}),
+        ("go", GO, {"parts", "sep", "out", "part"}),
+        ("rust", RS, {"values", "limit", "sum", "value"}),
+    ],
+)
+def test_tree_sites_are_the_names_the_function_declares(
+    language: str, text: str, names: set[str]
+) -> None:
+    sample = _tree_sample(language, text)
+    sites = action_bugs.tree_sites(language, text, sample)  # type: ignore[arg-type]
+    assert {s.name for s in sites if s.kind == "name"} == names
+    lines = text.split("\n")
+    for site in sites:
+        if site.kind == "name":
+            assert lines[site.line][site.start : site.end] == site.name
+        else:
+            assert lines[site.line][site.start] == ")"
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "name", "message", "code"),
+    [
+        ("typescript", TS, "smu", "Cannot find name 'smu'.", "2304"),
+        ("go", GO, "spe", "undefined: spe", "UndeclaredName"),
+        ("rust", RS, "vaue", "cannot find value `vaue` in this scope", "E0425"),
+    ],
+)
+def test_an_undefined_name_gets_its_servers_message(
+    language: str, text: str, name: str, message: str, code: str
+) -> None:
+    old = {"smu": "sum += Math", "spe": "Join(out, sep)", "vaue": "value.min"}[name]
+    new = {"smu": "smu += Math", "spe": "Join(out, spe)", "vaue": "vaue.min"}[name]
+    buggy = text.replace(old, new)
+    [found] = action_bugs.diagnose(language, "name", buggy, name)
+    assert (found.message, found.code) == (message, code)
+    line = buggy.split("\n")[found.line]
+    assert line[found.start_col : found.end_col] == name
+    assert action_bugs.diagnose(language, "name", text, name) == []  # bound nowhere: gone
+
+
+def test_a_called_rust_name_is_a_function() -> None:
+    buggy = RS.replace("let mut sum = 0;", "let mut sum = zreo();")
+    [found] = action_bugs.diagnose("rust", "name", buggy, "zreo")
+    assert found.message == "cannot find function `zreo` in this scope"
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "old", "new", "message", "where"),
+    [
+        ("typescript", TS, "Math.abs(item);", "Math.abs(item;", "')' expected.", (5, 24)),
+        (
+            "go",
+            GO,
+            "strings.TrimSpace(part))",
+            "strings.TrimSpace(part)",
+            "missing ',' before newline in argument list",
+            (7, 43),  # the newline: go/parser meets the semicolon it puts there
+        ),
+        (
+            "rust",
+            RS,
+            "value.min(&limit);",
+            "value.min(&limit;",
+            "mismatched closing delimiter: `}`",
+            (5, 24),
+        ),
+    ],
+)
+def test_a_missing_paren_is_placed_by_the_parse(
+    language: str, text: str, old: str, new: str, message: str, where: tuple[int, int]
+) -> None:
+    buggy = text.replace(old, new)
+    [found] = action_bugs.diagnose(language, "syntax", buggy)
+    assert (found.message, (found.line, found.start_col)) == (message, where)
+    assert action_bugs.diagnose(language, "syntax", text) == []
+
+
+@pytest.mark.parametrize(("language", "text"), [("typescript", TS), ("go", GO), ("rust", RS)])
+def test_tree_language_bugs_are_reported_inside_the_function(language: str, text: str) -> None:
+    sample = _tree_sample(language, text)
+    kinds = set()
+    for seed in range(10):
+        bug = action_bugs.choose_bug(language, text, sample, seed)  # type: ignore[arg-type]
+        assert bug is not None
+        kinds.add(bug.kind)
+        assert sample.line < bug.diagnostic.line <= sample.end_line  # type: ignore[attr-defined]
+        assert bug.diagnostic.source != action_bugs.TREE_SITTER
+        fixed = action_bugs.fix_verdict(language, text, text, sample, bug)  # type: ignore[arg-type]
+        assert fixed.outcome == GOOD
+        left = action_bugs.fix_verdict(language, text, bug.apply(text), sample, bug)  # type: ignore[arg-type]
+        assert left.outcome == BAD
+    assert kinds == {"name", "syntax"}
+
+
+def test_an_error_without_a_known_message_is_not_a_bug() -> None:
+    # "}(" : go/parser would complain of the next line's token, not of a ")"
+    text = GO.replace("\treturn strings", "\tgo func() {\n\t}(\n\treturn strings")
+    [found] = action_bugs.diagnose("go", "syntax", text)
+    assert found.source == action_bugs.TREE_SITTER
+
+
+RUSTC = shutil.which("rustc") or (
+    "/root/.cargo/bin/rustc" if Path("/root/.cargo/bin/rustc").exists() else None
+)
+
+
+@pytest.mark.skipif(RUSTC is None, reason="no rustc")
+def test_the_rust_delimiter_message_is_rustcs(tmp_path: Path) -> None:
+    buggy = RS.replace("value.min(&limit);", "value.min(&limit;")
+    (tmp_path / "m.rs").write_text(buggy)
+    run = subprocess.run(
+        [
+            str(RUSTC),
+            "--error-format=json",
+            "--emit=metadata",
+            "--out-dir",
+            str(tmp_path),
+            str(tmp_path / "m.rs"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    first = json.loads(run.stderr.split("\n")[0])
+    [found] = action_bugs.diagnose("rust", "syntax", buggy)
+    spans = [
+        (s["line_start"] - 1, s["column_start"] - 1) for s in first["spans"] if s["is_primary"]
+    ]
+    assert first["message"] == found.message
+    assert (found.line, found.start_col) in spans

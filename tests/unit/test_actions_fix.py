@@ -11,7 +11,13 @@ import pytest
 from qwen_lsp.actions.answer import result_for_answer
 from qwen_lsp.actions.catalogue import CODE_REPLY, find_spec
 from qwen_lsp.actions.edits import ActionResult
-from qwen_lsp.actions.linefix import retry_start, with_fixed_lines
+from qwen_lsp.actions.linefix import (
+    only_the_name,
+    quoted_names,
+    retry_start,
+    rewritten_lines,
+    with_fixed_lines,
+)
 from qwen_lsp.actions.nearby import slip_distance, undefined_name
 from qwen_lsp.actions.prompt import (
     ActionInput,
@@ -341,3 +347,80 @@ def test_the_brace_an_else_after_a_return_leaves_is_put_back() -> None:
     # only the brace: another line is still not the suggested change
     other = _simplify(code, "javascript", "check (", "throw new Error('yes')\n```\n")
     assert not other.ok and "not the simplification" in other.message
+
+
+def test_of_a_rewritten_line_only_the_name_is_taken() -> None:
+    # Rust, the 0.5B model: `match &*forat...` came back `match format...`, which no
+    # longer compiles; the name it wrote goes into the line as it was.
+    line = "        match &*forat.to_lowercase() {"
+    fixed = "        match format.to_lowercase() {"
+    assert only_the_name(line, fixed, ["forat"]) == "        match &*format.to_lowercase() {"
+    # No new word like the name (another fix: `self.` put before it), or no name quoted
+    # on the line: the model's line as written.
+    assert only_the_name("x = vaule", "x = self.vaule", ["vaule"]) == "x = self.vaule"
+    assert only_the_name("x = vaule + 1", "x = other + 1", ["vaule"]) == "x = other + 1"
+    assert only_the_name("x = y(", "x = y()", []) == "x = y()"
+    # Two words like it: which one is meant is not known.
+    assert only_the_name("x = vaule", "x = value or values", ["vaule"]) == "x = value or values"
+    # Through the corrected lines: the rest of the reported line stays the original's.
+    start = NAME_BUG.index("    def total")
+    line_no = NAME_BUG[: NAME_BUG.index("vaules")].count("\n")
+    answer = "for value in sorted(values):"
+    fixed = with_fixed_lines(NAME_BUG, start, len(NAME_BUG) - 1, [line_no], answer, ["vaules"])
+    assert fixed == PY[start:-1]
+
+
+def test_a_name_that_starts_its_line_is_retried_after_the_line_above() -> None:
+    bug = PY.replace("            result += value", "            reslut += value")
+    line = bug.split("\n").index("            reslut += value")
+    found = (Diagnostic(line, "Undefined name `reslut`", "ruff", "F821", 12),)
+    action = dataclasses.replace(_action(bug, "reslut", ""), diagnostics=found)
+    start = retry_start(action)
+    assert start == "break\n"
+    plan = build_prompt(action, ChatTemplate.from_template(None), len, 100, start)
+    assert _new_text(result_for_answer(action, "    result += value\n```\n", plan)) == PY
+    # The line above blank: no start (a window across it would not be the code's).
+    spaced = bug.replace("                break\n", "                break\n\n")
+    found = (Diagnostic(line + 1, "Undefined name `reslut`", "ruff", "F821", 12),)
+    assert retry_start(dataclasses.replace(_action(spaced, "reslut", ""), diagnostics=found)) == ""
+
+
+def test_a_bracket_left_open_before_the_semicolon_is_retried_before_it() -> None:
+    text = "fn main() {\n    let (a, b) = parse_args(;\n    run(a, b);\n}\n"
+    snapshot = Snapshot.build("file:///w/main.rs", "rust", 1, text)
+    at = text.index("parse_args")
+    target = find_target(snapshot, at, at + 1, widen_line=True, line_fallback=True)
+    spec = find_spec("fix")
+    assert target is not None and spec is not None
+    found = (Diagnostic(1, "mismatched closing delimiter: `}`", "rustc", "", 27),)
+    action = ActionInput(spec, snapshot, target, found)
+    start = retry_start(action)
+    assert start == "let (a, b) = parse_args("
+    plan = build_prompt(action, ChatTemplate.from_template(None), len, 100, start)
+    new = _new_text(result_for_answer(action, ");\n```\n", plan))
+    assert new == text.replace("parse_args(;", "parse_args();")
+    # Without a bracket left open, the `;` is no sign: the line whole.
+    closed = dataclasses.replace(
+        action, snapshot=Snapshot.build("file:///w/main.rs", "rust", 1, text.replace("(;", "();"))
+    )
+    assert retry_start(closed) == "let (a, b) = parse_args();"
+
+
+def test_a_name_copied_back_with_changes_around_it_is_not_taken() -> None:
+    # Go, the 0.5B model: the whole function back with `sokCtx.Wait()` as it was and the
+    # misspelling copied onto the next line; taken whole, it was offered with the problem.
+    text = (
+        "func (p *Proxy) closeOnIdle(sockCtx *socketContext) {\n"
+        "\ttime.Sleep(d)\n"
+        "\tsokCtx.Wait()\n"
+        "\tsockCtx.mutex.Lock()\n"
+        "}\n"
+    )
+    answer = text.replace("\tsockCtx.mutex", "\tsokCtx.mutex")
+    names = quoted_names([Diagnostic(2, "undefined: sokCtx", "compiler", "UndeclaredName")])
+    assert names == ["sokCtx"]
+    assert rewritten_lines(text, 0, len(text) - 1, [2], answer, names) == ""
+    # Without the name (a syntax problem), a change next to the line may be its fix.
+    assert rewritten_lines(text, 0, len(text) - 1, [2], answer) is None
+    quoted = [Diagnostic(2, "Undefined name `kpet`", "ruff", "F821")]
+    assert quoted_names(quoted) == ["kpet"]
