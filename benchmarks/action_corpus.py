@@ -156,6 +156,13 @@ def _glob(patterns: Iterable[str]) -> list[Path]:
     return found
 
 
+# Debian packages that put Go's and Rust's sources on a machine (the registry the project
+# installs from): `apt-get install golang-src librust-regex-dev librust-serde-dev`.
+GO_RUST_SOURCES = "golang-src librust-regex-dev librust-serde-dev"
+_GO_ROOTS = ("/usr/lib/go*", "/usr/local/go")
+_GO_PACKAGES = ("strings", "bytes", "strconv", "sort", "path", "bufio", "text/tabwriter")
+
+
 def candidate_files(language: str) -> list[Path]:
     """Where each language's code is looked for (absent places are skipped)."""
     stdlib = sysconfig.get_paths()["stdlib"]
@@ -168,14 +175,15 @@ def candidate_files(language: str) -> list[Path]:
             "/usr/local/lib/node_modules/npm/lib/**/*.js",
         ],
         "typescript": [f"{editors}/**/src/**/*.ts", "/usr/lib/node_modules/**/src/**/*.ts"],
+        # Go's and Rust's come from Debian where they are installed (GO_RUST_SOURCES).
         "go": [
             "/usr/share/doc/git/contrib/**/*.go",
-            "/usr/lib/go*/src/strings/*.go",
-            "/usr/local/go/src/strings/*.go",
+            *(f"{go}/src/{package}/*.go" for go in _GO_ROOTS for package in _GO_PACKAGES),
         ],
         "rust": [
             "~/.rustup/toolchains/*/share/doc/rust/html/error_codes/main.rs",
             "~/.rustup/toolchains/*/lib/rustlib/src/rust/library/core/src/str/*.rs",
+            "/usr/share/cargo/registry/*/src/**/*.rs",
         ],
     }[language]
     files = _glob(patterns)
@@ -216,4 +224,6 @@ def load_corpus(
             if functions
             else "no such files on this machine"
         )
+        if language in ("go", "rust") and len(functions) < per_language:
+            notes[language] += f" (more: apt-get install {GO_RUST_SOURCES})"
     return samples, notes
