@@ -89,11 +89,11 @@ def is_fully_typed(snapshot: Snapshot, target: Target) -> bool:
     language = snapshot.language
     if language not in _TYPED_LANGUAGES:
         return False
-    functions = [n for n in _definitions(snapshot, target) if _function_of(n) is not None]
+    functions = [fn for n in _definitions(snapshot, target) if (fn := _function_of(n)) is not None]
     if not functions:
         return False
     check = _python_typed if language == "python" else _typescript_typed
-    return all(check(fn) for n in functions if (fn := _function_of(n)) is not None)
+    return all(check(fn) for fn in functions)
 
 
 def _function_of(node: Node) -> Node | None:
