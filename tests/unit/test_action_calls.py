@@ -225,3 +225,14 @@ def test_what_does_not_repeat_or_does_not_vary_proves_nothing() -> None:
         nothing, "def nothing(x):\n    return None\n", "nothing", nothing, 60
     )
     assert verdict.outcome == UNCHECKED and "the same" in verdict.note
+
+
+def test_a_bound_moved_by_one_is_found() -> None:
+    old = (
+        "def within(v, low, high):\n    if low <= v and v <= high:\n        return True\n"
+        "    else:\n        return False\n"
+    )
+    same = "def within(v, low, high):\n    return low <= v and v <= high\n"
+    assert action_calls.calls_verdict(old, same, "within", old, 60).outcome == GOOD
+    shifted = "def within(v, low, high):\n    return low <= v < high\n"
+    assert action_calls.calls_verdict(old, shifted, "within", old, 60).outcome == BAD

@@ -191,3 +191,15 @@ def test_the_runner_cannot_write_files(tmp_path: Path) -> None:
     module.write_text(text)
     verdict = js_calls_verdict(text, text, "save", 30, str(module))
     assert verdict.outcome == "unchecked" and not target.exists()
+
+
+@needs_node
+def test_a_bound_moved_by_one_is_found() -> None:
+    old = (
+        "function within (v, low, high) {\n  if (low <= v && v <= high) {\n    return true\n"
+        "  }\n  return false\n}\n"
+    )
+    same = "function within (v, low, high) {\n  return low <= v && v <= high\n}\n"
+    assert js_calls_verdict(old, same, "within", 30).outcome == "good"
+    shifted = "function within (v, low, high) {\n  return low <= v && v < high\n}\n"
+    assert js_calls_verdict(old, shifted, "within", 30).outcome == "bad"
