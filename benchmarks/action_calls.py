@@ -7,10 +7,11 @@ strings, lists, a dict, None); the original module and the rewritten one are eac
 imported in a sandbox (a fresh temporary folder, a subprocess with time, memory and CPU
 limits: action_verdicts.run_sandboxed), so the function runs with its module's globals,
 and it is called with every tuple. A method is called on a fresh instance per call (made
-by the class's constructor without arguments where it accepts that, else without
-``__init__``), a static or class method on the class. Per call the result's repr, the
-arguments' repr after the call when it changed them, the instance's attributes after
-it, what it printed, or the exception's type is recorded. The original runs twice (what
+by the class's constructor without arguments where it accepts that and its ``__init__``
+is the module's own and uses nothing worldly, else without ``__init__``), a static or
+class method on the class. Per call the result's repr, the arguments' repr after the
+call when it changed them, the instance's attributes after it, what it printed, or the
+exception's type is recorded. The original runs twice (what
 differs between its two runs proves nothing); the two modules must agree on every call,
 and at least a few calls must have returned normally on the original, not all with the
 same record, for the verdict to say anything. Functions that touch the outside world
@@ -102,10 +103,15 @@ RUNNER = textwrap.dedent(
         # what the method is called on, new for every call
         if owner is None or isinstance(raw, (staticmethod, classmethod)):
             return None
-        try:
-            return owner()
-        except Exception:
-            return owner.__new__(owner)
+        init = owner.__init__
+        code = getattr(init, "__code__", None)
+        own = code is not None and code.co_filename.endswith("subject.py")
+        if init is object.__init__ or (own and init.__qualname__.split(".")[0] in {calm!r}):
+            try:
+                return owner()
+            except Exception:
+                pass
+        return owner.__new__(owner)
 
     def state(instance):
         attributes = getattr(instance, "__dict__", None)
@@ -174,6 +180,44 @@ def method_owner(module_text: str, function_source: str, name: str) -> str:
     return ""
 
 
+def _worldly(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """A name the function uses that reaches outside the sandbox's reach ("" if none)."""
+    # Names the function binds itself (a loop variable called `input`) are its own.
+    args = function.args
+    own = {
+        a.arg
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+        if a
+    }
+    own |= {
+        n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    used = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)} - own
+    used |= {n.attr for n in ast.walk(function) if isinstance(n, ast.Attribute)}
+    return min(used & WORLDLY, default="")
+
+
+def calm_classes(module_text: str) -> list[str]:
+    """The top-level classes whose own ``__init__``, if any, uses nothing worldly: those
+    the judge may construct (another, imaplib's IMAP4 connecting to a server, is made
+    without ``__init__``)."""
+    try:
+        tree = ast.parse(module_text)
+    except (SyntaxError, ValueError):
+        return []
+    calm = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            inits = [
+                m
+                for m in node.body
+                if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef) and m.name == "__init__"
+            ]
+            if not any(_worldly(m) for m in inits):
+                calm.append(node.name)
+    return calm
+
+
 def call_plan(function_source: str, seed: int = 1, owner: str = "") -> tuple[list[str], str]:
     """The calls to make (argument tuples as Python literals), or none and why not.
 
@@ -187,21 +231,9 @@ def call_plan(function_source: str, seed: int = 1, owner: str = "") -> tuple[lis
         return [], "not a function"
     if isinstance(function, ast.AsyncFunctionDef):
         return [], "a coroutine"
-    # Names the function binds itself (a loop variable called `input`) are its own.
     args = function.args
-    own = {
-        a.arg
-        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-        if a
-    }
-    own |= {
-        n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    }
-    used = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)} - own
-    used |= {n.attr for n in ast.walk(function) if isinstance(n, ast.Attribute)}
-    worldly = sorted(used & WORLDLY)
-    if worldly:
-        return [], f"uses {worldly[0]}"
+    if worldly := _worldly(function):
+        return [], f"uses {worldly}"
     if any(isinstance(n, ast.Global | ast.Nonlocal) for n in ast.walk(function)):
         return [], "changes global state"
     if args.kwonlyargs and len(args.kw_defaults) != len(args.kwonlyargs):
@@ -297,7 +329,7 @@ def calls_verdict(old: str, new: str, name: str, function_source: str, timeout: 
     calls, why = call_plan(function_source, owner=owner)
     if not calls:
         return Verdict(UNCHECKED, f"no generated calls: {why}")
-    script = RUNNER.format(mark=_MARK, name=name, owner=owner)
+    script = RUNNER.format(mark=_MARK, name=name, owner=owner, calm=set(calm_classes(old)))
     runs = []
     for text in (old, old, new):
         run = run_sandboxed(

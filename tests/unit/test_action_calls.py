@@ -236,3 +236,20 @@ def test_a_bound_moved_by_one_is_found() -> None:
     assert action_calls.calls_verdict(old, same, "within", old, 60).outcome == GOOD
     shifted = "def within(v, low, high):\n    return low <= v < high\n"
     assert action_calls.calls_verdict(old, shifted, "within", old, 60).outcome == BAD
+
+
+def test_a_constructor_that_reaches_the_world_is_not_run() -> None:
+    text = (
+        "import time\n\n\nclass Client:\n    def __init__(self):\n"
+        "        self.started = time.monotonic()\n\n"
+        "    def greet(self, x):\n        return hasattr(self, 'started'), str(x)\n"
+    )
+    assert action_calls.calm_classes(text) == []
+    assert action_calls.calm_classes(SHAPES) == ["Shape", "Strict"]
+    greet = text[text.index("    def greet") :].rstrip()
+    verdict = action_calls.calls_verdict(text, text, "greet", greet, 60)
+    # Made without __init__: no clock read (its value would differ from run to run).
+    assert verdict.outcome == GOOD and verdict.details["returned"] == len(action_calls.POOL)
+    calm = text.replace("time.monotonic()", "0")
+    called = action_calls.calls_verdict(calm, calm.replace("str(x)", "repr(x)"), "greet", greet, 60)
+    assert called.outcome == BAD and "True" in called.note  # constructed: it has `started`
