@@ -56,7 +56,7 @@ POOL: tuple[Any, ...] = (
     "Hello world",
     "x-y_z 1",
     # (npm's code parses headers and specs: strings with their punctuation)
-    "text/html, application/json;q=0.8",
+    "text/html;q=0.8",
     "en-US,en;q=0.9, gzip",
     [],
     [3, 1, 2],
