@@ -15,7 +15,7 @@ offered, refused (the server's message) or error; wall time; prompt and generate
 (benchmarks/action_verdicts.py; generated Python tests, doctests and generated calls run
 only in a temporary folder, in a subprocess with time and memory limits). *Simplify* on
 Python is judged by the function's doctests, else by calls on generated arguments
-(benchmarks/action_calls.py), in JavaScript by calls of the function alone in node
+(benchmarks/action_calls.py), in JavaScript by calls of the function in its module in node
 (benchmarks/action_js_calls.py); an edit that only changes the layout is bad. *Fix* runs on
 a copy of the file with one bug put into the function (benchmarks/action_bugs.py: a
 misspelled name or a removed ``:``/``)``), the diagnostic an editor would show (Python,
@@ -115,8 +115,10 @@ def judge(
             layout = action_verdicts.layout_only(language, text, new)
             if layout:
                 return action_verdicts.Verdict(action_verdicts.BAD, layout)
-        if action == "simplify" and language == "javascript":  # the function alone, in node
-            return action_js_calls.js_calls_verdict(text, new, sample.name, SANDBOX_SECONDS)
+        if action == "simplify" and language == "javascript":  # in its module, in node
+            return action_js_calls.js_calls_verdict(
+                text, new, sample.name, SANDBOX_SECONDS, sample.path, sample.line
+            )
         if action == "simplify" and language == "python":
             function = _function_source(sample, text)
             verdict = action_verdicts.simplify_verdict(
