@@ -16,7 +16,9 @@ offered, refused (the server's message) or error; wall time; prompt and generate
 only in a temporary folder, in a subprocess with time and memory limits). *Simplify* on
 Python is judged by the function's doctests, else by calls on generated arguments
 (benchmarks/action_calls.py), in JavaScript by calls of the function in its module in node
-(benchmarks/action_js_calls.py); an edit that only changes the layout is bad. *Fix* runs on
+(benchmarks/action_js_calls.py); where the calls say nothing, by the same bytecode
+(benchmarks/action_bytecode.py, action_js_bytecode.py: V8's); an edit that only changes
+the layout is bad. *Fix* runs on
 a copy of the file with one bug put into the function (benchmarks/action_bugs.py: a
 misspelled name or a removed ``:``/``)``), the diagnostic an editor would show (Python,
 JavaScript: from ruff, ``compile()``, ``node --check``; no-undef's, and TypeScript's, Go's
@@ -51,6 +53,7 @@ from benchmarks import (
     action_bugs,
     action_bytecode,
     action_calls,
+    action_js_bytecode,
     action_js_calls,
     action_report,
     action_verdicts,
@@ -116,9 +119,15 @@ def judge(
             if layout:
                 return action_verdicts.Verdict(action_verdicts.BAD, layout)
         if action == "simplify" and language == "javascript":  # in its module, in node
-            return action_js_calls.js_calls_verdict(
+            verdict = action_js_calls.js_calls_verdict(
                 text, new, sample.name, SANDBOX_SECONDS, sample.path, sample.line
             )
+            if verdict.outcome == action_verdicts.UNCHECKED:  # not callable: same bytecode?
+                same = action_js_bytecode.js_bytecode_verdict(
+                    text, new, sample.name, SANDBOX_SECONDS
+                )
+                return same if same.outcome == action_verdicts.GOOD else verdict
+            return verdict
         if action == "simplify" and language == "python":
             function = _function_source(sample, text)
             verdict = action_verdicts.simplify_verdict(
