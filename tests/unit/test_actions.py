@@ -1003,6 +1003,34 @@ def test_javascript_tests_are_started_as_a_test_of_the_runner() -> None:
     )
 
 
+JS_GYP = """class Gyp {
+  static parse(text) {
+    return new Gyp(text);
+  }
+
+  usage() {
+    return 'node-gyp';
+  }
+}
+
+module.exports = Gyp;
+"""
+
+
+def test_javascript_tests_bind_a_module_that_exports_one_class_as_it_is() -> None:
+    plan = _tests_prompt(JS_GYP, "node-gyp", "javascript", "file:///w/gyp.js")
+    assert "\nconst Gyp = require('./gyp');\n\ntest('" in plan.assistant_prefix
+    asked = "".join(str(p) for p in plan.parts)
+    assert "make one first (`const obj = new Gyp(...)`" in asked and "`obj.usage(...)`" in asked
+    static = "".join(
+        str(p) for p in _tests_prompt(JS_GYP, "return new", "javascript", "file:///w/gyp.js").parts
+    )
+    assert "call it on the class, `Gyp.parse(...)`" in static and "const obj" not in static
+    named = JS_GYP.replace("module.exports = Gyp;", "module.exports = { Gyp };")
+    plan = _tests_prompt(named, "node-gyp", "javascript", "file:///w/gyp.js")
+    assert "\nconst { Gyp } = require('./gyp');\n" in plan.assistant_prefix
+
+
 def test_python_tests_for_a_method_import_its_class() -> None:
     answer = "area():\n    assert Shapes.area(1) > 3\n```"
     [change] = run(PY, "math.pi", "tests", answer).changes
