@@ -79,9 +79,7 @@ def _esm(statement: Node) -> tuple[str | None, set[str]]:
         return name or None, set()
     names: set[str] = set()
     if declaration is not None:
-        name = declaration.child_by_field_name("name")
-        if name is not None:
-            names.add(_text(name))
+        names.add(_text(declaration.child_by_field_name("name")))
         for declarator in declaration.named_children:
             if declarator.type == "variable_declarator":
                 names.add(_text(declarator.child_by_field_name("name")))
