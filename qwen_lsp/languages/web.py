@@ -111,6 +111,11 @@ TYPESCRIPT = LanguageSpec(
         "Write tests with `import {{ test }} from 'node:test';` and "
         "`import assert from 'node:assert';`, importing the code under test with "
         "`import {binding} from './{stem}';`.",
+        # Started as JavaScript's is (a test of the runner, the module bound).
+        file_start=(
+            "import { test } from 'node:test';\nimport assert from 'node:assert';\n"
+            "import {binding} from './{stem}';\n\ntest('"
+        ),
     ),
     test_marker=_TEST_CALL,
     annotation_nodes=frozenset({"type_annotation"}),
