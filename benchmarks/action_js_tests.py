@@ -14,7 +14,8 @@ pass rate, not against the file.
 TypeScript: node 20 cannot strip types (``--experimental-strip-types`` came with 22.6),
 so the runner registers a ``.ts`` loader that transpiles each file with the TypeScript
 compiler's ``transpileModule`` (types dropped, ``import`` made ``require``; nothing is
-type-checked) from an editor's node_modules, where one is installed.
+type-checked) from an editor's node_modules, where one is installed; bare imports also
+resolve from the module's ``src`` folder (the baseUrl its package's tsconfig had).
 
 The TAP reading is pure; the run is not (model-written code runs only in the sandbox).
 """
@@ -58,6 +59,10 @@ require.extensions['.ts'] = (module, filename) => {
   });
   module._compile(out.outputText, filename);
 };
+// A package's TypeScript sources import each other from their src folder (tsconfig's
+// baseUrl, which npm packages do not ship): 'common/parser/Types'.
+process.env.NODE_PATH = %(source_root)s;
+require('node:module').Module._initPaths();
 """
 
 _RUNNER = r"""
@@ -134,6 +139,14 @@ def typescript_compiler() -> str | None:
     return None
 
 
+def _source_root(module_path: str | None) -> str:
+    """The nearest folder named ``src`` holding ``module_path`` ("" without one)."""
+    if module_path is None:
+        return ""
+    path = Path(module_path)
+    return next((str(p) for p in path.parents if p.name == "src"), "")
+
+
 def _module_file(module_text: str, module_path: str | None, extension: str) -> str:
     """The sandbox's ``{stem}.js``: the original file re-exported where it lies (its
     requires resolve there) when ``module_text`` is that file's text, else the text."""
@@ -167,7 +180,8 @@ def js_tests_verdict(
         compiler = typescript_compiler()
         if compiler is None:
             return Verdict(UNCHECKED, "no TypeScript compiler here to strip the types")
-        loader = _TS_LOADER % {"typescript": json.dumps(compiler)}
+        root = _source_root(module_path)
+        loader = _TS_LOADER % {"typescript": json.dumps(compiler), "source_root": json.dumps(root)}
     shim = _module_file(module_text, module_path, extension)
     if not shim:
         return Verdict(UNCHECKED, "the module under test is not a file here")

@@ -82,12 +82,15 @@ def test_a_module_that_does_not_load_here_is_not_the_tests_fault(tmp_path: Path)
 @needs_node
 @pytest.mark.skipif(typescript_compiler() is None, reason="no TypeScript compiler")
 def test_typescript_runs_with_its_types_stripped(tmp_path: Path) -> None:
+    # imported from the package's src folder, as its tsconfig's baseUrl had it
     module = (
-        "import { twice } from './helper';\n\n"
+        "import { twice } from 'common/helper';\n\n"
         "export function quad(x: number): number {\n  return twice(twice(x));\n}\n"
     )
-    (tmp_path / "helper.ts").write_text("export const twice = (x: number): number => 2 * x;\n")
-    path = tmp_path / "calc.ts"
+    (tmp_path / "src" / "common").mkdir(parents=True)
+    helper = tmp_path / "src" / "common" / "helper.ts"
+    helper.write_text("export const twice = (x: number): number => 2 * x;\n")
+    path = tmp_path / "src" / "calc.ts"
     path.write_text(module)
     tests = "import { test } from 'node:test';\nimport assert from 'node:assert';\n"
     tests += "import { quad } from './calc';\n\n"
