@@ -12,8 +12,8 @@ benchmark's verdicts, benchmarks/bench_action_success.py).
 - explain: lines were only inserted, and all of them are comments;
 - tests: the test file parses; Python tests are run with pytest in a temporary folder
   beside a copy of the module, in a subprocess with a time limit (model-written code is
-  never run anywhere else); JavaScript test files are compiled there with ``node
-  --check`` (where node is installed), not run;
+  never run anywhere else); JavaScript and TypeScript test files are run there by
+  node's test runner (benchmarks/action_js_tests.py);
 - simplify: not only the layout changed (:func:`layout_only`), and the function's
   doctests, where it has some, give the same results on the old and the new module (run
   the same way); without doctests, generated calls (benchmarks/action_calls.py) decide,
@@ -30,7 +30,6 @@ import difflib
 import os
 import re
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -497,17 +496,8 @@ def tests_verdict(
         return python_tests_verdict(module, module_text, tests, timeout)
     if not parses(language, tests):
         return Verdict(BAD, "the test file does not parse")
-    if language == "javascript" and shutil.which("node"):
-        # What tree-sitter parses, node may still refuse before any test runs (a const
-        # declared twice in one block, a private #field outside its class). A CommonJS
-        # file, as the action's answer starts it.
-        run = run_sandboxed({"check.test.js": tests}, ["node", "--check", "check.test.js"], timeout)
-        if run.returncode != 0:
-            errors = [line for line in run.output.split("\n") if "Error" in line]
-            why = errors[0].strip() if errors else _summary(run.output)
-            return Verdict(BAD, "node --check refuses the test file: " + why[:100])
-        return Verdict(GOOD, "compiles (node --check; not run)")
-    # Running them would need the project's build (npm packages, go and cargo modules).
+    # Running them would need the project's build (go and cargo modules); JavaScript and
+    # TypeScript: benchmarks/action_js_tests.py.
     return Verdict(GOOD, "parses (not run)")
 
 

@@ -55,6 +55,7 @@ from benchmarks import (
     action_calls,
     action_js_bytecode,
     action_js_calls,
+    action_js_tests,
     action_report,
     action_verdicts,
 )
@@ -109,6 +110,12 @@ def judge(
         if action == "tests":
             if others:
                 [tests] = others.values()
+                if language in ("javascript", "typescript") and action_verdicts.parses(
+                    language, tests
+                ):
+                    return action_js_tests.js_tests_verdict(
+                        language, module, text, tests, SANDBOX_SECONDS, sample.path
+                    )
                 return action_verdicts.tests_verdict(language, module, text, tests, SANDBOX_SECONDS)
             # Written below the code (Rust's test module): the file must still parse.
             if not action_verdicts.parses(language, new):

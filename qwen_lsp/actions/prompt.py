@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from qwen_lsp import languages, uris
-from qwen_lsp.actions import nearby, simplify_hints
+from qwen_lsp.actions import nearby, simplify_hints, testrequire
 from qwen_lsp.actions.catalogue import CODE_REPLY, ActionSpec, Placement, Reply
 from qwen_lsp.actions.reconcile import signature_start
 from qwen_lsp.actions.target import Target, is_definition
@@ -331,14 +331,19 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
                 "code (the code under test is already defined there; do not import or "
                 "redefine it)."
             )
+        wanted = list(dict.fromkeys(target.top_names or target.names))
         test_values = {
             "module": stem,
             "names": imports or "the functions",
+            # how a JavaScript (TypeScript) test binds the module: `{ a }`, or `A` itself
+            "binding": testrequire.binding(language, snapshot.text, wanted)
+            if snapshot.language in ("javascript", "typescript") and wanted
+            else "{ " + (imports or "the functions") + " }",
             "stem": stem,
             "package": _go_package(snapshot) or "main",
         }
         test_guidance = _unbrace(fill(guidance, test_values))
-        test_guidance += _method_guidance(snapshot.language, target, code)
+        test_guidance += _method_guidance(snapshot.language, target, code, snapshot.text)
         if re.search(r"^\s*>>> ", code, re.M):
             # A small model's own expected values are often wrong; the code's examples are
             # right (as far as the code's author knew).
@@ -378,13 +383,17 @@ def placeholder_values(action: ActionInput, context: str) -> dict[str, str]:
 _PY_SELF_METHOD = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)[ \t]*\([ \t]*self\b", re.M)
 
 
-def _method_guidance(language: str | None, target: Target, code: str) -> str:
-    """For a Python method of a class, how to call it: asked for tests of `Context.fma`,
-    the 0.5B model wrote `Context.fma(a, b, c)`, which fails for want of `self` before
-    any assertion is tried."""
-    if language != "python" or len(target.names) != 1 or not target.top_names:
+def _method_guidance(language: str | None, target: Target, code: str, text: str) -> str:
+    """For a method of a class, how to call it: asked for tests of `Context.fma`, the 0.5B
+    model wrote `Context.fma(a, b, c)`, which fails for want of `self` before any
+    assertion is tried (JavaScript and TypeScript: testrequire.method_guidance)."""
+    if len(target.names) != 1 or not target.top_names:
         return ""
     name, owner = target.names[0], target.top_names[0]
+    if language in ("javascript", "typescript"):
+        return testrequire.method_guidance(text, code, name, owner)
+    if language != "python":
+        return ""
     found = _PY_SELF_METHOD.match(code)
     if owner == name or found is None or found.group(1) != name:
         return ""

@@ -79,12 +79,12 @@ JAVASCRIPT = LanguageSpec(
         "{stem}.test.js",
         "Write tests with node's built-in test runner: `const test = require('node:test');` "
         "and `const assert = require('node:assert');`, importing the code under test with "
-        "`const {{ {names} }} = require('./{stem}');`.",
+        "`const {binding} = require('./{stem}');`.",
         # Not started, the 0.5B model wrote `function testX() {...}` and called it, half
         # of the time: no test the runner knows.
         file_start=(
             "const test = require('node:test');\nconst assert = require('node:assert');\n"
-            "const { {names} } = require('./{stem}');\n\ntest('"
+            "const {binding} = require('./{stem}');\n\ntest('"
         ),
     ),
     test_marker=_TEST_CALL,
@@ -110,7 +110,12 @@ TYPESCRIPT = LanguageSpec(
         "{stem}.test.ts",
         "Write tests with `import {{ test }} from 'node:test';` and "
         "`import assert from 'node:assert';`, importing the code under test with "
-        "`import {{ {names} }} from './{stem}';`.",
+        "`import {binding} from './{stem}';`.",
+        # Started as JavaScript's is (a test of the runner, the module bound).
+        file_start=(
+            "import { test } from 'node:test';\nimport assert from 'node:assert';\n"
+            "import {binding} from './{stem}';\n\ntest('"
+        ),
     ),
     test_marker=_TEST_CALL,
     annotation_nodes=frozenset({"type_annotation"}),

@@ -1003,6 +1003,49 @@ def test_javascript_tests_are_started_as_a_test_of_the_runner() -> None:
     )
 
 
+JS_GYP = """class Gyp {
+  static parse(text) {
+    return new Gyp(text);
+  }
+
+  usage() {
+    return 'node-gyp';
+  }
+}
+
+module.exports = Gyp;
+"""
+
+
+def test_javascript_tests_bind_a_module_that_exports_one_class_as_it_is() -> None:
+    plan = _tests_prompt(JS_GYP, "node-gyp", "javascript", "file:///w/gyp.js")
+    assert "\nconst Gyp = require('./gyp');\n\ntest('" in plan.assistant_prefix
+    asked = "".join(str(p) for p in plan.parts)
+    assert "make one first (`const obj = new Gyp(...)`" in asked and "`obj.usage(...)`" in asked
+    static = "".join(
+        str(p) for p in _tests_prompt(JS_GYP, "return new", "javascript", "file:///w/gyp.js").parts
+    )
+    assert "call it on the class, `Gyp.parse(...)`" in static and "const obj" not in static
+    named = JS_GYP.replace("module.exports = Gyp;", "module.exports = { Gyp };")
+    plan = _tests_prompt(named, "node-gyp", "javascript", "file:///w/gyp.js")
+    assert "\nconst { Gyp } = require('./gyp');\n" in plan.assistant_prefix
+
+
+def test_typescript_tests_are_started_as_a_test_of_the_runner() -> None:
+    ts = "export default function add(a: number, b: number): number {\n  return a + b;\n}\n"
+    plan = _tests_prompt(ts, "return", "typescript", "file:///w/calc.ts")
+    assert plan.assistant_prefix == (
+        "```typescript\nimport { test } from 'node:test';\nimport assert from 'node:assert';"
+        "\nimport add from './calc';\n\ntest('"
+    )
+    answer = "adds', () => {\n  assert.strictEqual(add(1, 2), 3);\n});\n```"
+    result = run(ts, "return", "tests", answer, language_id="typescript", uri="file:///w/calc.ts")
+    assert new_text(result).endswith(
+        "import add from './calc';\n\n"
+        "test('adds', () => {\n  assert.strictEqual(add(1, 2), 3);\n});\n"
+    )
+
+
 def test_python_tests_for_a_method_import_its_class() -> None:
     answer = "area():\n    assert Shapes.area(1) > 3\n```"
     [change] = run(PY, "math.pi", "tests", answer).changes

@@ -3,7 +3,6 @@ verdicts on offered edits (action_verdicts) and the summary (action_report)."""
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import pytest
@@ -206,16 +205,6 @@ def test_python_tests_run_in_a_sandbox() -> None:
     assert verdict.outcome == BAD and verdict.details["errors"] == 1
     assert action_verdicts.tests_verdict("python", "mod", MODULE, "def test(:", 60).outcome == BAD
     assert action_verdicts.tests_verdict("go", "m", "", "package m\n", 60).outcome == GOOD
-
-
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_javascript_tests_are_compiled_by_node() -> None:
-    good = "const assert = require('node:assert');\ntest('a', () => {\n  const x = 1;\n});\n"
-    verdict = action_verdicts.tests_verdict("javascript", "m", "", good, 60)
-    assert verdict.outcome == GOOD and "node --check" in verdict.note
-    twice = good.replace("const x = 1;", "const x = 1;\n  const x = 2;")
-    verdict = action_verdicts.tests_verdict("javascript", "m", "", twice, 60)
-    assert verdict.outcome == BAD and "already been declared" in verdict.note
 
 
 def test_a_runaway_test_is_killed_at_the_time_limit() -> None:

@@ -65,6 +65,7 @@ LAYERS: dict[str, int] = {
     "actions.simplify_js": 4,  # the JavaScript/TypeScript simplifications
     "actions.testcut": 4,  # where a test answer has the tests asked for, and is cut
     "actions.testimports": 4,  # the imports a generated Python test file lacks
+    "actions.testrequire": 4,  # how a JavaScript test file binds its module, calls a method
     "app": 5,
     "headless": 5,
     "doctor": 5,
