@@ -16,8 +16,9 @@ benchmark's verdicts, benchmarks/bench_action_success.py).
   node's test runner (benchmarks/action_js_tests.py);
 - simplify: not only the layout changed (:func:`layout_only`), and the function's
   doctests, where it has some, give the same results on the old and the new module (run
-  the same way); without doctests, generated calls (benchmarks/action_calls.py) decide,
-  else "unchecked".
+  the same way); without doctests, generated calls (benchmarks/action_calls.py,
+  action_js_calls.py), then the same bytecode (action_bytecode.py, action_js_bytecode.py)
+  decide, else "unchecked".
 
 The verdicts are pure but for the sandboxed runs.
 """
