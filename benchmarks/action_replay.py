@@ -7,9 +7,9 @@ bench_action_success keeps each request's answer. Greedy decoding gives the same
 to the same prompt, so when only how answers are taken changed (answer.py, reconcile.py,
 checks.py: not the prompt), the answers can be taken again in process, without the
 model: each is turned into an edit by ``result_for_answer`` as the server would, and
-judged again (benchmarks/action_verdicts.py). Rows without an answer are kept as they
-were. Prints the table and writes the JSON and PNG. Not a substitute for a run when a
-prompt changed.
+judged again (benchmarks/action_verdicts.py); an action the current code no longer lists
+on the function is "unlisted". Rows without an answer are kept as they were. Prints the
+table and writes the JSON and PNG. Not a substitute for a run when a prompt changed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from benchmarks.action_corpus import FunctionSample
 from benchmarks.bench_action_success import FOLDER, fix_judge, judge
 from qwen_lsp import uris
 from qwen_lsp.actions.answer import result_for_answer
-from qwen_lsp.actions.catalogue import find_spec
+from qwen_lsp.actions.catalogue import find_spec, offers
 from qwen_lsp.actions.prompt import ActionInput, Diagnostic, build_prompt, new_file_uri
 from qwen_lsp.actions.target import find_target
 from qwen_lsp.chat import ChatTemplate
@@ -59,6 +59,10 @@ def replay_row(row: dict[str, Any], index: int) -> dict[str, Any]:
         offset = snapshot.offset_at(line, len(line_text[:col].encode("utf-16-le")) // 2)
         target = find_target(snapshot, offset, offset, line_fallback=True)
     assert target is not None
+    if bug is None and row["action"] in action_report.LISTED_ONLY_WITH_WORK:
+        listed = {o.spec.id for o in offers(snapshot, target, (), None, False)}
+        if row["action"] not in listed:  # as the server lists them now: no request
+            return {**row, "status": "unlisted", "message": "not listed for this function"}
     action = ActionInput(
         spec, snapshot, target, diagnostics, new_file_uri=new_file_uri(spec, snapshot)
     )

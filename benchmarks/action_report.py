@@ -21,10 +21,10 @@ ACTION_ORDER = ("docstring", "annotate", "explain", "simplify", "fix", "tests")
 # The targets: valid edits per request, in every language where the action exists.
 TARGETS = {"docstring": 90, "annotate": 90, "explain": 90, "simplify": 70, "fix": 70}
 # Actions the server lists only where they have something to do (documentation to add,
-# annotations missing, a simplification found): not listed on a function, they are no
-# request, so no row of the rates, counted apart ("unlisted"). Any other action missing
-# from the list is an error.
-LISTED_ONLY_WITH_WORK = frozenset({"docstring", "annotate", "simplify"})
+# annotations missing, a simplification found, tests a test file can call): not listed on
+# a function, they are no request, so no row of the rates, counted apart ("unlisted").
+# Any other action missing from the list is an error.
+LISTED_ONLY_WITH_WORK = frozenset({"docstring", "annotate", "simplify", "tests"})
 
 
 def _percent(part: int, whole: int) -> float:

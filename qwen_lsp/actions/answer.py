@@ -298,6 +298,7 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
         if language == "python":
             code = testcut.python_that_parses(code)
         code = testcut.javascript_declared_once(code, language)
+        code = testcut.without_private_tests(code, language)
         if private := testcut.private_member_outside_class(code, language):
             return _refuse(
                 f"the model's tests use `{private}`, which is private to its class (a "

@@ -3,8 +3,10 @@
 An action listed where its only possible answer is "nothing to do" costs the user a
 click and a wait for the model (7 s on a CPU) to learn that: *Add docstring* on
 definitions that are documented already (the model writes their documentation again),
-*Add type annotations* where every parameter and return type has one. Such actions are
-not listed. Tree-sitter only, on the document's tree, so listing stays instant.
+*Add type annotations* where every parameter and return type has one, *Generate unit
+tests* for a JavaScript method private to its class (``#name``: a test file cannot call
+it). Such actions are not listed. Tree-sitter only, on the document's tree, so listing
+stays instant.
 """
 
 from __future__ import annotations
@@ -94,6 +96,17 @@ def is_fully_typed(snapshot: Snapshot, target: Target) -> bool:
         return False
     check = _python_typed if language == "python" else _typescript_typed
     return all(check(fn) for fn in functions)
+
+
+def is_private_to_its_class(snapshot: Snapshot, target: Target) -> bool:
+    """Every definition of the target is a JavaScript (TypeScript) ``#name``: reachable
+    only from inside its class, so no test file can call it (the 0.5B model, asked to,
+    wrote ``obj.#queryTree(...)``, a syntax error)."""
+    return (
+        snapshot.language in ("javascript", "typescript", "tsx")
+        and bool(target.names)
+        and all(name.startswith("#") for name in target.names)
+    )
 
 
 def _function_of(node: Node) -> Node | None:

@@ -240,6 +240,8 @@ def _has_work(spec: ActionSpec, snapshot: Snapshot, target: Target) -> bool:
         return not applicable.is_documented(snapshot, target)
     if spec.check == "annotations":
         return not applicable.is_fully_typed(snapshot, target)
+    if spec.check == "tests":
+        return not applicable.is_private_to_its_class(snapshot, target)
     if spec.id == "simplify":  # it runs only on what the finder finds (service.py)
         return simplify_hints.first_hint(snapshot, target) is not None
     return True

@@ -131,6 +131,28 @@ def _first_redeclaration(code: str, language: str) -> int | None:
     return min(found, default=None)
 
 
+def without_private_tests(code: str, language: str) -> str:
+    """JavaScript (TypeScript) test ``code`` without its top-level statements that use a
+    ``#name`` outside a class body (see :func:`private_member_outside_class`): the other
+    tests of the answer still run. Unchanged where no statement does, or where every
+    statement (every test) does: then the answer is refused, saying why."""
+    if language not in ("javascript", "typescript"):
+        return code
+    _, root = parse(language, code)
+    statements = [n for n in root.named_children if n.type == "expression_statement"]
+    cuts = [(n.start_byte, n.end_byte) for n in statements if _private_member(n) is not None]
+    if not cuts or len(cuts) == len(statements):
+        return code
+    data = code.encode("utf-8")
+    kept, last = [], 0
+    for start, end in cuts:
+        kept.append(data[last:start])
+        last = end
+    kept.append(data[last:])
+    text = b"".join(kept).decode("utf-8")
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+
+
 def private_member_outside_class(code: str, language: str) -> str | None:
     """The first ``#name`` that JavaScript (TypeScript) test ``code`` uses outside a
     class body, where it is a SyntaxError (tree-sitter parses it): the 0.5B model,
@@ -139,6 +161,10 @@ def private_member_outside_class(code: str, language: str) -> str | None:
     if language not in ("javascript", "typescript"):
         return None
     _, root = parse(language, code)
+    return _private_member(root)
+
+
+def _private_member(root: Node) -> str | None:
     stack = [root]
     while stack:
         node = stack.pop()

@@ -138,3 +138,14 @@ def test_annotate_is_not_listed_on_a_fully_annotated_typescript_function(
     needle = "C {" if "class" in typed else "f"
     assert "annotate" not in listed(typed, "typescript", needle)
     assert "annotate" in listed(untyped, "typescript", needle)
+
+
+@pytest.mark.parametrize("language_id", ["javascript", "typescript"])
+def test_generate_tests_is_not_listed_on_a_method_private_to_its_class(language_id: str) -> None:
+    code = (
+        "class Query {\n  #tree(node) {\n    return node.children;\n  }\n"
+        "  walk(node) {\n    return this.#tree(node);\n  }\n}\n"
+    )
+    assert "tests" not in listed(code, language_id, "#tree(node)")
+    assert "tests" in listed(code, language_id, "walk(node)")
+    assert "explain" in listed(code, language_id, "#tree(node)")

@@ -10,6 +10,7 @@ from qwen_lsp.actions.testcut import (
     javascript_declared_once,
     private_member_outside_class,
     python_that_parses,
+    without_private_tests,
 )
 
 
@@ -110,3 +111,17 @@ def test_a_private_member_is_found_outside_a_class_only() -> None:
     used = code + "test('q', () => {\n  assert.equal(new Fake().#a, 1);\n});\n"
     assert private_member_outside_class(used, "javascript") == "#a"
     assert private_member_outside_class(used, "python") is None
+
+
+def test_the_tests_using_a_private_member_are_left_out() -> None:
+    head = "const test = require('node:test');\nconst { Fake } = require('./fake');\n\n"
+    good = "test('get', () => {\n  assert.equal(new Fake().get(), 1);\n});\n"
+    bad = "test('field', () => {\n  assert.equal(new Fake().#a, 1);\n});\n"
+    code = head + bad + "\n" + good
+    kept = without_private_tests(code, "javascript")
+    assert kept == head + good
+    assert private_member_outside_class(kept, "javascript") is None
+    assert without_private_tests(head + good, "javascript") == head + good
+    assert without_private_tests(code, "python") == code
+    # only such tests: left as they are, for the refusal to say why
+    assert without_private_tests(head + bad, "javascript") == head + bad
