@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from qwen_lsp.postprocess.scope import declared_names, used_names
 from qwen_lsp.postprocess.site import (
     ASSUMED_TAB_WIDTH,
     NEWLINE_RE,
@@ -293,6 +294,27 @@ def _stuck_in_a_loop(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
     return i - 1 if lines[i - 1] == lines[i - 2] else None
 
 
+def _uses_a_later_declaration(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop before a continuation line that reads a name the function declares only
+    below the cursor (and the suggestion has not declared itself).
+
+    WHY: such a line cannot run there (the name does not exist yet): the model skipped
+    the lines that declare it and went on with the code after the hole, out of order
+    (``const bgB = ...`` right, then ``const cr = contrastRatio(...fgR, fgG, fgB)`` with
+    ``let fgR`` three lines below the hole: TypeScript, issue 17). The first line is
+    left alone: cutting it leaves nothing, and the reparse check is its judge.
+    """
+    later = scan.context.declared_below
+    if i == 0 or not later or not scan.context.enabled("declared-below"):
+        return None
+    used = used_names(lines[i]) & later
+    if not used:
+        return None
+    language = scan.context.language
+    own = declared_names(language, "\n".join(lines[: i + 1]))
+    return i if used - own else None
+
+
 _LINE_RULES: tuple[_LineRule, ...] = (
     _markdown_fence,
     _entry_point_run_on,
@@ -303,6 +325,7 @@ _LINE_RULES: tuple[_LineRule, ...] = (
     _repeats_later_suffix,
     _paragraph_between_statements,
     _stuck_in_a_loop,
+    _uses_a_later_declaration,
 )
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from qwen_lsp.postprocess.scope import declared_below
+
 CompletionKind = Literal["line", "block"]
 
 DEFAULT_INDENT_UNIT = "    "
@@ -127,6 +129,9 @@ class Context:
     # save that strips trailing whitespace) left the line bare, so the indentation it needs
     # is unknown and the model's own is the best guess there is.
     indent_unknown: bool = False
+    # Names the function around the cursor declares only below it (scope.declared_below).
+    declared_below: frozenset[str] = frozenset()
+    language: str | None = None  # the site's (none without a site)
     disabled_rules: frozenset[str] = frozenset()  # the site's (none without a site)
 
     def enabled(self, rule: str) -> bool:
@@ -161,6 +166,8 @@ def context_for(site: CompletionSite) -> Context:
         later_lines=_later_lines_in_reach(below, ASSUMED_TAB_WIDTH if unit == "\t" else len(unit)),
         body_not_indented=_body_not_indented(prefix[: last_break + 1], before, unit),
         indent_unknown=_indent_unknown(prefix[: last_break + 1], before, after),
+        declared_below=declared_below(site.language, prefix, suffix),
+        language=site.language,
         disabled_rules=site.disabled_rules,
     )
 

@@ -638,6 +638,41 @@ PARSED_CASES = [
         "if not xs:\n        for x in xs:\n            pass\n        return []\n",
         "if not xs:\n        for x in xs:\n            pass\n        return []",
     ),
+    # --- a name the function declares only below the cursor (issue 17) -------------------
+    Case(
+        "ts-line-using-a-name-declared-below-is-cut",
+        "function mix(a: number, b: number): number {\n  const hi = a >> 8;\n  █\n"
+        "  let lo = b & 0xff;\n  let sum = hi + lo;\n  return sum;\n}\n",
+        "const mid = a & 0xff;\n  const total = hi + mid + lo;\n  return total;\n",
+        "const mid = a & 0xff;",
+    ),
+    Case(
+        "js-a-name-below-the-hole-in-another-statement-is-cut",
+        "function report(code, headers) {\n  let size = 0\n  try {\n    size = 1\n  } catch {\n"
+        "    █\n  }\n  const text = `status ${code}`\n  return text + size\n}\n",
+        "size = 0\n    throw new Error(text, headers)\n",
+        "size = 0",
+    ),
+    Case(
+        "go-line-using-a-name-declared-below-is-cut",
+        "package main\n\nfunc f(xs []int) int {\n\ttotal := 0\n\t█\n\tn := len(xs)\n"
+        "\treturn total / n\n}\n",
+        "for _, x := range xs {\n\t\ttotal += x\n\t}\n\tif n == 0 {\n\t\treturn 0\n\t}\n",
+        "for _, x := range xs {\n\t\ttotal += x\n\t}",
+    ),
+    Case(
+        "rust-a-name-the-suggestion-declares-itself-is-kept",
+        "fn f(xs: &[i32]) -> i32 {\n    █\n    let n = xs.len() as i32;\n    n\n}\n",
+        "let n = 2;\n    let total: i32 = xs.iter().sum::<i32>() * n;\n",
+        "let n = 2;\n    let total: i32 = xs.iter().sum::<i32>() * n;",
+    ),
+    Case(
+        "ts-a-name-mentioned-above-the-cursor-is-kept",
+        "function g(items: string[]): number {\n  let count = 0;\n  █\n"
+        "  let count2 = count;\n  return count2;\n}\n",
+        "count = items.length;\n  console.log(count, items.count2);\n",
+        "count = items.length;\n  console.log(count, items.count2);",
+    ),
     # --- placeholders ----------------------------------------------------------------------
     Case(
         "py-your-code-here-shows-nothing",

@@ -1,0 +1,91 @@
+"""Replay a run of benchmarks/eval_infill_real.py through today's post-processing, no model.
+
+    .venv/bin/python -m benchmarks.infill_real_replay .artifacts/eval_infill_real_X.json
+    .venv/bin/python -m benchmarks.infill_real_replay RUN.json --out REPLAY.json
+
+The server's records keep the model's own text (``model_text``) and stop reason; each is
+cut again as the server would (the kind the tree asks for at the cursor, the site, the
+lines a token cap left half written), and scored next to the recorded answers as the
+variant ``replay``. A rule that only cuts earlier replays exactly (the streaming stop
+ends the model at the same line or later); one that keeps more than the recorded text
+holds cannot be judged here: run ``--variants server`` again. The server's window (the
+whole file here) and the next-line retry after a finished line are not replayed; on the
+run it was written for, every answer replayed as recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks import infill_real as ir
+from benchmarks import infill_real_scores as scores
+from benchmarks.eval_infill_real import load_tasks, parse_args
+from benchmarks.infill_raw import RAW_FIRST_LINE, RAW_N_INDENT
+from benchmarks.infill_server import SERVER
+from qwen_lsp import languages, postprocess, syntax
+from qwen_lsp.completion import _written_lines
+from qwen_lsp.engine import Generation
+
+REPLAY = "replay"
+
+
+def replayed(task: ir.Task, generation: dict[str, Any]) -> str:
+    """The suggestion today's post-processing makes of a recorded server generation."""
+    text = task.prefix + task.suffix
+    language = languages.language_for(task.language_id, "file:///task" + task.extension)
+    tree = None
+    if language is not None:
+        tree = syntax.get_parser(language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
+    kind = syntax.completion_kind(tree, text, len(task.prefix), language)
+    if kind == "none":
+        return ""
+    site = postprocess.CompletionSite(
+        prefix=task.prefix,
+        suffix=task.suffix,
+        kind="block" if kind == "block" else "line",
+        indent_unit=postprocess.detect_indent_unit(text),
+        language=language,
+    )
+    extra = generation.get("extra", {})
+    model = Generation(extra.get("model_text", ""), extra.get("stop_reason", "done"))
+    return postprocess.postprocess(_written_lines(model), site)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("run", type=Path, help="an eval_infill_real JSON with the server")
+    parser.add_argument("--out", type=Path, help="the records with the replay (JSON)")
+    args = parser.parse_args()
+    run = json.loads(args.run.read_text())
+    tasks = load_tasks(parse_args(run["command"].split()[1:]))[0]
+    counter = scores.SyntaxCounter()
+    records, changed = [], []
+    # Tasks in the run's order (two holes may share an id: same line, other lengths).
+    for task, record in zip(tasks, run["tasks"], strict=True):
+        if task.id != record["id"]:
+            raise SystemExit(f"the tasks changed since the run: {task.id} != {record['id']}")
+        text = replayed(task, record["generations"][SERVER])
+        if text != record["variants"][SERVER]["completion"]:
+            changed.append((task.id, record["variants"][SERVER]["completion"], text))
+        cell = {"completion": text, "seconds": 0.0}
+        cell.update(dataclasses.asdict(scores.score(task, text, counter)))
+        records.append({**record, "variants": {**record["variants"], REPLAY: cell}})
+    variants = [
+        v for v in (RAW_FIRST_LINE, RAW_N_INDENT, SERVER, REPLAY) if v in records[0]["variants"]
+    ]
+    rows = scores.summarize(records, variants)
+    print(scores.table(rows, variants))
+    print(f"\noverall: {json.dumps(scores.overall(records, variants))}")
+    print(f"\n{len(changed)} answers differ from the recorded server's")
+    for task_id, before, after in changed:
+        print(f"--- {task_id}\n  recorded {before!r}\n  replayed {after!r}")
+    if args.out:
+        args.out.write_text(json.dumps({"source": str(args.run), "rows": rows, "tasks": records}))
+
+
+if __name__ == "__main__":
+    main()
