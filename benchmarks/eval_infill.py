@@ -81,6 +81,7 @@ RULES = (
     "paragraph",
     "cursor-indent",
     "outline",
+    "declared-below",
 )
 
 

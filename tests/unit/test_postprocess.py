@@ -859,6 +859,7 @@ SWITCHABLE_RULES = {
     "placeholder": "py-your-code-here-shows-nothing",
     "reparse": "py-line-that-never-parses-shows-nothing",
     "balance": "py-call-left-open-is-closed-before-the-auto-closed-bracket",
+    "declared-below": "ts-line-using-a-name-declared-below-is-cut",
 }
 
 
