@@ -252,6 +252,7 @@ def result_for_answer(action: ActionInput, answer: str, plan: PromptPlan) -> Act
         if spec.check == "docstring":
             if plan.reply == "doc" and language != "python":
                 code = _doc_comment_written_once(code)
+            code = _without_copied_lines(code, plan.request)
             rebuilt = reconcile.with_docs(snapshot, target, code)
             if rebuilt is None:
                 return _refuse("the model did not add a docstring")
@@ -343,6 +344,36 @@ def _doc_comment_written_once(code: str) -> str:
     while kept and not comment_content(kept[-1]):
         kept.pop()
     return "\n".join(kept)
+
+
+def _without_copied_lines(code: str, request: str) -> str:
+    """A documentation answer without its lines that copy the request (and the blank line
+    each leaves behind), where other lines say something: the 0.5B model wrote good Args:
+    and Returns: sections under "A one-line summary of __eq__.", or ended a good docstring
+    with "If it already has some, complete it." Unchanged when nothing else would be left
+    (the answer is then refused as a copy of the request)."""
+    lines = code.split("\n")
+    copied = [bool(comment_content(line)) and bool(copied_words(line, request)) for line in lines]
+    if not any(copied):
+        return code
+    kept: list[str] = []
+    dropped = False
+    for line, copy in zip(lines, copied, strict=True):
+        if copy:
+            dropped = True
+            continue
+        if dropped and not line.strip() and (not kept or not _says_something(kept[-1])):
+            continue  # the blank line after a dropped one, below a blank line or the quotes
+        dropped = False
+        kept.append(line)
+    if not any(_says_something(line) for line in kept):
+        return code
+    return "\n".join(kept)
+
+
+def _says_something(line: str) -> bool:
+    """A documentation line with a word in it (not only quotes or comment marks)."""
+    return re.search(r"\w", comment_content(line)) is not None
 
 
 def _not_documentation(code: str, documented: str, plan: PromptPlan) -> str:

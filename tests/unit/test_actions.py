@@ -1201,3 +1201,27 @@ def test_edits_parse() -> None:
     new = new_text(run(PY, "return x", "simplify", "def free(x):\n    return +x  # same\n```"))
     tree = syntax.get_parser("python").parse(new.encode())
     assert syntax.count_errors(tree.root_node) == 0
+
+
+def test_the_lines_of_a_docstring_that_copy_the_request_are_left_out() -> None:
+    """The 0.5B model's docstrings for typing's `__eq__` and imghdr's `testall`: good
+    sections under a summary copied from the request, or a good docstring ending with the
+    request's last sentence. Those lines go; the rest is the docstring."""
+    code = "def same(a, b):\n    return a == b\n"
+    answer = (
+        "\nA one-line summary of same.\n\nArgs:\n    a: The first value.\n    b: The second."
+        '\n\nReturns:\n    True when they are equal.\n"""\n'
+    )
+    new = new_text(run(code, "return", "docstring", answer))
+    assert new == (
+        'def same(a, b):\n    """\n    Args:\n        a: The first value.\n'
+        "        b: The second.\n\n    Returns:\n        True when they are equal.\n"
+        '    """\n    return a == b\n'
+    )
+    ending = '\nCompare two values.\nIf it already has some, complete it.\n"""\n'
+    new = new_text(run(code, "return", "docstring", ending))
+    assert '"""\n    Compare two values.\n    """' in new and "complete it" not in new
+    # only the copy: refused, saying why
+    copy = '\nA one-line summary, then Args:, Returns: and Raises: sections.\n"""\n'
+    result = run(code, "return", "docstring", copy)
+    assert not result.ok and "repeats the request" in result.message
