@@ -329,17 +329,28 @@ def _found(output: str) -> Any:
     return None
 
 
-def _module_run(node: str, path: str, text: str, spec: dict[str, Any], timeout: float) -> Any:
-    files = {"calls.json": json.dumps({**spec, "path": path}), "runner.js": MODULE_RUNNER}
+def _module_run(
+    node: str, path: str, text: str, spec: dict[str, Any], timeout: float, loader: str
+) -> Any:
+    runner = loader + MODULE_RUNNER
+    files = {"calls.json": json.dumps({**spec, "path": path}), "runner.js": runner}
     run = run_sandboxed({**files, "subject.js": text}, [node, *NODE_FLAGS, "runner.js"], timeout)
     return _found(run.output)
 
 
 def js_calls_verdict(
-    old_text: str, new_text: str, name: str, timeout: float, path: str = "", line: int = 0
+    old_text: str,
+    new_text: str,
+    name: str,
+    timeout: float,
+    path: str = "",
+    line: int = 0,
+    loader: str = "",
 ) -> Verdict:
     """Whether ``name`` (the one nearest 0-based ``line`` of the old text, at ``path``) in
-    the new file behaves as in the old one on generated calls."""
+    the new file behaves as in the old one on generated calls. ``loader``: JavaScript run
+    before the module is loaded (for a TypeScript file transpiled to ``old_text``: what
+    loads the ``.ts`` files it requires)."""
     node = shutil.which("node")
     if node is None:
         return Verdict(UNCHECKED, "no node on this machine")
@@ -356,11 +367,13 @@ def js_calls_verdict(
         return Verdict(UNCHECKED, f"may reach the network: {word}")
     calls = call_plan(arity(old.node))
     spec = {"expose": old.expose, "self": old.self, "calls": calls}
-    first = _module_run(node, path, old_text, spec, timeout) if path else None
+    first = _module_run(node, path, old_text, spec, timeout, loader) if path else None
     if first is not None and "records" in first:
-        again = _module_run(node, path, old_text, spec, timeout)
+        again = _module_run(node, path, old_text, spec, timeout, loader)
         spec = {**spec, "expose": after[rank].expose}
-        return compare_records(first, again, _module_run(node, path, new_text, spec, timeout))
+        return compare_records(
+            first, again, _module_run(node, path, new_text, spec, timeout, loader)
+        )
     # The module does not load here (an ES module, a missing dependency): the declaration
     # alone, where it is one.
     why = (first or {}).get("error", "no path") if path else "no path"

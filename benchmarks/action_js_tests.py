@@ -139,6 +139,18 @@ def typescript_compiler() -> str | None:
     return None
 
 
+def typescript_loader(module_path: str | None) -> str | None:
+    """The JavaScript that makes node load ``.ts`` files (types stripped), for a module at
+    ``module_path``; None without a TypeScript compiler here. A block of its own: its
+    names stay out of the script it is put at the start of."""
+    compiler = typescript_compiler()
+    if compiler is None:
+        return None
+    root = _source_root(module_path)
+    loader = _TS_LOADER % {"typescript": json.dumps(compiler), "source_root": json.dumps(root)}
+    return "{\n" + loader + "}\n"
+
+
 def _source_root(module_path: str | None) -> str:
     """The nearest folder named ``src`` holding ``module_path`` ("" without one)."""
     if module_path is None:
@@ -177,11 +189,10 @@ def js_tests_verdict(
     extension = ".ts" if language == "typescript" else ".js"
     loader = ""
     if extension == ".ts":
-        compiler = typescript_compiler()
-        if compiler is None:
+        found = typescript_loader(module_path)
+        if found is None:
             return Verdict(UNCHECKED, "no TypeScript compiler here to strip the types")
-        root = _source_root(module_path)
-        loader = _TS_LOADER % {"typescript": json.dumps(compiler), "source_root": json.dumps(root)}
+        loader = found
     shim = _module_file(module_text, module_path, extension)
     if not shim:
         return Verdict(UNCHECKED, "the module under test is not a file here")

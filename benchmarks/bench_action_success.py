@@ -125,9 +125,16 @@ def judge(
             layout = action_verdicts.layout_only(language, text, new)
             if layout:
                 return action_verdicts.Verdict(action_verdicts.BAD, layout)
+        loader = ""
+        if action == "simplify" and language == "typescript":  # judged as its JavaScript
+            javascript = action_js_bytecode.as_javascript(text, new, SANDBOX_SECONDS)
+            loader = action_js_tests.typescript_loader(sample.path) or ""
+            if javascript is None or not loader:
+                return action_verdicts.Verdict(action_verdicts.UNCHECKED, "not transpiled")
+            (text, new), language = javascript, "javascript"
         if action == "simplify" and language == "javascript":  # in its module, in node
             verdict = action_js_calls.js_calls_verdict(
-                text, new, sample.name, SANDBOX_SECONDS, sample.path, sample.line
+                text, new, sample.name, SANDBOX_SECONDS, sample.path, sample.line, loader
             )
             if verdict.outcome == action_verdicts.UNCHECKED:  # not callable: same bytecode?
                 same = action_js_bytecode.js_bytecode_verdict(

@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from benchmarks.action_js_bytecode import js_bytecode_verdict, normalized
+from benchmarks.action_js_bytecode import as_javascript, js_bytecode_verdict, normalized
+from benchmarks.action_js_tests import typescript_compiler
 from benchmarks.action_verdicts import GOOD, UNCHECKED
 
 OLD = """'use strict'
@@ -60,3 +61,21 @@ def test_another_behaviour_or_an_uncompiled_function_says_nothing() -> None:
     # An ES module is not a script.
     module = "import fs from 'fs'\n" + OLD
     assert js_bytecode_verdict(module, module, "name", 30).outcome == UNCHECKED
+
+
+@needs_node
+def test_typescript_is_judged_on_the_javascript_it_compiles_to() -> None:
+    if typescript_compiler() is None:
+        pytest.skip("no TypeScript compiler here (scripts/install_editors.sh installs one)")
+    old = OLD.replace("name (x) {", "name (x: string): string {").replace(
+        "module.exports = Cmd", "export default Cmd"
+    )
+    new = NEW.replace("name (x) {", "name (x: string): string {").replace(
+        "module.exports = Cmd", "export default Cmd"
+    )
+    javascript = as_javascript(old, new, 30)
+    assert javascript is not None and ": string" not in javascript[0]
+    assert js_bytecode_verdict(*javascript, "name", 30).outcome == GOOD
+    changed = as_javascript(old, new.replace("x.trim()", "x.trimEnd()"), 30)
+    assert changed is not None
+    assert js_bytecode_verdict(*changed, "name", 30).outcome == UNCHECKED

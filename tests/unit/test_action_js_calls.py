@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.action_js_bytecode import as_javascript
 from benchmarks.action_js_calls import (
     arity,
     call_plan,
@@ -15,6 +16,8 @@ from benchmarks.action_js_calls import (
     targets,
     top_level_function,
 )
+from benchmarks.action_js_tests import typescript_compiler, typescript_loader
+from benchmarks.action_verdicts import BAD, GOOD
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="no node")
 
@@ -203,3 +206,37 @@ def test_a_bound_moved_by_one_is_found() -> None:
     assert js_calls_verdict(old, same, "within", 30).outcome == "good"
     shifted = "function within (v, low, high) {\n  return low <= v && v < high\n}\n"
     assert js_calls_verdict(old, shifted, "within", 30).outcome == "bad"
+
+
+@needs_node
+def test_a_typescript_function_is_called_in_its_module_transpiled(tmp_path: Path) -> None:
+    """A TypeScript function that needs the file it imports: called in its module, which
+    node loads with the compiler's loader (the imported .ts file transpiled too)."""
+    if typescript_compiler() is None:
+        pytest.skip("no TypeScript compiler here (scripts/install_editors.sh installs one)")
+    (tmp_path / "twice.ts").write_text(
+        "export function twice(n: number): number {\n  return 2 * n;\n}\n"
+    )
+    old = (
+        "import { twice } from './twice';\n\nexport function scale(n: number): number {\n"
+        "  const scaled = twice(n) + 1;\n  return scaled;\n}\n"
+    )
+    module = tmp_path / "scale.ts"
+    module.write_text(old)
+    loader = typescript_loader(str(module))
+    assert loader is not None
+
+    def verdict(new: str) -> str:
+        javascript = as_javascript(old, new, 30)
+        assert javascript is not None
+        return js_calls_verdict(*javascript, "scale", 30, str(module), 2, loader).outcome
+
+    assert (
+        verdict(
+            old.replace(
+                "  const scaled = twice(n) + 1;\n  return scaled;", "  return twice(n) + 1;"
+            )
+        )
+        == GOOD
+    )
+    assert verdict(old.replace("twice(n) + 1", "twice(n) - 1")) == BAD
