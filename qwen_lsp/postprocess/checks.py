@@ -24,12 +24,10 @@ from qwen_lsp.postprocess.site import (
     Context,
     leading_ws,
 )
+from qwen_lsp.postprocess.window import parsed_window
 
 # --- rule 7: the suggestion must not break the parse ---------------------------------------
 
-# Text around the cursor that the check parses: whole lines, within this many characters
-# either side (a file's definitions rarely span more; parsing stays a few milliseconds).
-_CHECK_WINDOW = 48_000
 # Candidates checked at most, longest first: a bound on the parsing work per suggestion.
 _MAX_CHECKS = 40
 
@@ -135,14 +133,9 @@ def _checker(site: CompletionSite) -> _Checker | None:
     language = site.language
     if language is None or languages.find(language) is None:
         return None
-    head, tail = site.prefix, site.suffix
-    if len(head) > _CHECK_WINDOW:
-        head = head[_window_start(head) :]
-    if len(tail) > _CHECK_WINDOW:
-        end = tail.find("\n", _CHECK_WINDOW)
-        tail = tail if end < 0 else tail[: end + 1]
+    window = parsed_window(language, site.prefix, site.suffix)
+    head, tail, tree = window.head, window.tail, window.tree
     text = head + tail
-    tree = syntax.get_parser(language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
     python_error = _python_error(text) if language == "python" else None
     rest_of_line = NEWLINE_RE.split(tail, maxsplit=1)[0]
     mid_line_broken = bool(rest_of_line.strip()) and _line_is_broken(
@@ -166,28 +159,6 @@ def _blank_or_comment_lines_after_first(text: str) -> int:
             break
         count += 1
     return count
-
-
-# A line that starts at column 0 with code: the top level of the file, outside any string.
-_TOP_LEVEL_LINE_RE = re.compile(r"^(?=[^\s)\]}])", re.MULTILINE)
-
-
-def _window_start(head: str) -> int:
-    """Where the checked window of a long ``head`` starts: at the last top-level line
-    before the point _CHECK_WINDOW characters above the cursor, looking back at most as
-    far again; else at the first line after that point.
-
-    WHY: a window that starts inside a multi-line string (a docstring's doctests) turns
-    every quote after it inside out; the file then parses as one huge error whose count
-    moves by chance when any text is inserted, so good suggestions were refused (a line
-    of `_pydecimal.py`'s Context class, 60,000 characters below the class line)."""
-    cut = len(head) - _CHECK_WINDOW
-    starts = [
-        m.start() for m in _TOP_LEVEL_LINE_RE.finditer(head, max(cut - _CHECK_WINDOW, 0), cut)
-    ]
-    if starts:
-        return starts[-1]
-    return head.find("\n", cut) + 1  # (0 when there is no line end: the whole head)
 
 
 def verified(lines: list[str], site: CompletionSite, context: Context) -> list[str]:

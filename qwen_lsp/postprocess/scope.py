@@ -2,11 +2,12 @@
 left the hole (rule ``declared-below`` in cuts).
 
 Locals of Go, Rust, JavaScript and TypeScript exist from their declaration on: ``x``
-used above ``let x`` is an error (Go, Rust) or a ReferenceError (``const``/``let``). A
-suggestion whose continuation line reads such a name is writing the code that follows
-the hole, out of order. Read from the tree (which function the cursor is in) and from
-the declarations' text (one pattern per language); Python and C are left out (Python
-names are bound anywhere in the function; C's declarations are not one pattern).
+used above ``let x`` is an error (Go, Rust) or a ReferenceError (``const``/``let``;
+``var`` is hoisted and left out). A suggestion whose continuation line reads such a name
+is writing the code that follows the hole, out of order. Read from the tree (which
+function the cursor is in) and from the declarations' text (one pattern per language);
+Python and C are left out (Python names are bound anywhere in the function; C's
+declarations are not one pattern).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from collections.abc import Iterator
 from tree_sitter import Node
 
 from qwen_lsp import syntax
+from qwen_lsp.postprocess.window import parsed_window
 
 # Declarations of local names, per language: every group that matched is a name.
 _DECLARATION_RE = {
-    "javascript": re.compile(r"\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)"),
-    "typescript": re.compile(r"\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)"),
+    # Not ``var``: it is hoisted, so reading one above its declaration is legal (undefined).
+    "javascript": re.compile(r"\b(?:const|let)\s+([A-Za-z_$][\w$]*)"),
+    "typescript": re.compile(r"\b(?:const|let)\s+([A-Za-z_$][\w$]*)"),
     "go": re.compile(r"\bvar\s+(\w+)|(\w+(?:\s*,\s*\w+)*)\s*:="),
     "rust": re.compile(r"\blet\s+(?:mut\s+)?([A-Za-z_]\w*)"),
 }
@@ -63,19 +66,20 @@ def used_names(line: str) -> frozenset[str]:
 def declared_below(language: str | None, prefix: str, suffix: str) -> frozenset[str]:
     """Names the function around the cursor declares after the cursor and does not
     mention before it (its parameters, its code above the cursor); empty when the
-    cursor is in no function or the language has no declaration pattern here."""
-    if language not in _DECLARATION_RE:
+    cursor is in no function or the language has no declaration pattern here. Read in
+    the window around the cursor the syntax check parses (window.py)."""
+    if language is None or language not in _DECLARATION_RE:
         return frozenset()
-    text = prefix + suffix
-    encoded = text.encode("utf-8", syntax.UTF8_ERRORS)
-    tree = syntax.get_parser(language).parse(encoded)
-    cursor = len(prefix.encode("utf-8", syntax.UTF8_ERRORS))
-    node = tree.root_node.descendant_for_byte_range(cursor, cursor)
+    window = parsed_window(language, prefix, suffix)
+    cursor = window.cursor_byte
+    node = window.tree.root_node.descendant_for_byte_range(cursor, cursor)
     function = next((n for n in _ancestors(node) if n.type in _FUNCTIONS), None)
     if function is None or function.end_byte <= cursor:
         return frozenset()
-    above = encoded[function.start_byte : cursor].decode("utf-8", syntax.UTF8_ERRORS)
-    below = encoded[cursor : function.end_byte].decode("utf-8", syntax.UTF8_ERRORS)
+    code = function.text or b""
+    split = cursor - function.start_byte
+    above = code[:split].decode("utf-8", syntax.UTF8_ERRORS)
+    below = code[split:].decode("utf-8", syntax.UTF8_ERRORS)
     return declared_names(language, below) - used_names(above)
 
 

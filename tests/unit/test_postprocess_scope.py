@@ -30,6 +30,14 @@ def _split(document: str) -> tuple[str, str]:
         ("rust", "fn f() {\n    █\n    let mut total = 0;\n    let n = 1;\n}\n", {"total", "n"}),
         # the next function's names are not this one's
         ("rust", "fn f() {\n    █\n}\n\nfn g() {\n    let n = 1;\n}\n", set()),
+        # a ``var`` is hoisted: read above its declaration it is undefined, not an error
+        ("javascript", "function f() {\n  █\n  var later = 1;\n  let now = 2;\n}\n", {"now"}),
+        # far down a long file: read in the window around the cursor the syntax check parses
+        (
+            "typescript",
+            "function g() {\n  let x = 1;\n}\n" * 5_000 + "function f() {\n  █\n  let y = 2;\n}\n",
+            {"y"},
+        ),
         # outside any function, and languages without a pattern: nothing
         ("typescript", "█\nconst top = 1;\n", set()),
         ("python", "def f():\n    █\n    x = 1\n", set()),
