@@ -18,6 +18,7 @@ import difflib
 import re
 from collections.abc import Callable, Sequence
 
+from qwen_lsp import brackets
 from qwen_lsp.actions import nearby
 from qwen_lsp.actions.prompt import ActionInput, Diagnostic, reported_lines
 from qwen_lsp.actions.text import dedent, indent_of
@@ -33,7 +34,6 @@ NEVER = -100.0
 # 3 closed 12 of 14 recorded lines whole, 0 closed 8; 6 and 10 began to put the `)` on a
 # line of its own, or before the next statement.
 TOWARD_CLOSING = 3.0
-_CLOSING = {"(": ")", "[": "]", "{": "}"}
 
 
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
@@ -320,26 +320,7 @@ def open_brackets(line: str, comment: str = "#") -> str:
     """The closing brackets ``line`` needs for the ones it opens and leaves open,
     innermost first ("" when none); brackets in strings and after ``comment`` are not
     counted."""
-    stack: list[str] = []
-    quote = ""
-    index = 0
-    while index < len(line):
-        char = line[index]
-        if quote:
-            if char == "\\":
-                index += 1
-            elif char == quote:
-                quote = ""
-        elif char in "'\"`":
-            quote = char
-        elif comment and line.startswith(comment, index):
-            break
-        elif char in _CLOSING:
-            stack.append(_CLOSING[char])
-        elif stack and char == stack[-1]:
-            stack.pop()
-        index += 1
-    return "".join(reversed(stack))
+    return brackets.scan(line, comment).closers()
 
 
 def closing_tokens(action: ActionInput, tokenize: Callable[[str], list[int]]) -> dict[int, float]:
@@ -365,7 +346,7 @@ def closing_tokens(action: ActionInput, tokenize: Callable[[str], list[int]]) ->
     closers = open_brackets(text, comment)
     # A line that ends with a closing bracket (`f(g(x)`): the engine writes its last
     # token again (token healing), and a lead to a lone `)` there beats the `))` it needs.
-    if not closers or text.rstrip()[-1:] in _CLOSING.values():
+    if not closers or text.rstrip()[-1:] in brackets.CLOSER_OF.values():
         return {}
     # A `;` only where the code ends its statements so (else the fix adds one the file
     # does not use: JavaScript without semicolons got `super(handler);`).

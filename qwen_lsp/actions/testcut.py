@@ -15,6 +15,7 @@ import re
 
 from tree_sitter import Node
 
+from qwen_lsp import brackets
 from qwen_lsp.actions.target import parse
 
 MAX_TESTS = 4  # the prompt asks for "at most four short test functions"
@@ -39,7 +40,6 @@ _ASSERTION = {
     "javascript": re.compile(r"[ \t]*(?:assert(?:\.\w+)?[ \t]*\(|expect[ \t]*\()"),
     "typescript": re.compile(r"[ \t]*(?:assert(?:\.\w+)?[ \t]*\(|expect[ \t]*\()"),
 }
-_OPENERS = {"(": ")", "[": "]", "{": "}"}
 
 
 def cut_offset(code: str, language: str) -> int | None:
@@ -225,30 +225,11 @@ def _closing_lines(code: str) -> list[str]:
     """The lines closing the brackets ``code`` leaves open, innermost first: the brackets
     one line opened are closed together, at that line's indentation (``});``). Strings
     and ``//`` comments are skipped; a mismatched closer is ignored."""
-    stack: list[tuple[str, int]] = []  # (closer, the number of the line that opened it)
-    quote = ""
-    line = 0
-    index = 0
-    while index < len(code):
-        char = code[index]
-        if char == "\n":
-            line += 1
-        if quote:
-            if char == "\\":
-                index += 1
-            elif char == quote:
-                quote = ""
-        elif char in "'\"`":
-            quote = char
-        elif code.startswith("//", index):
-            newline = code.find("\n", index)
-            index = len(code) if newline < 0 else newline
-            continue
-        elif char in _OPENERS:
-            stack.append((_OPENERS[char], line))
-        elif stack and char == stack[-1][0]:
-            stack.pop()
-        index += 1
+    # (closer, the number of the line that opened it)
+    stack = [
+        (brackets.CLOSER_OF[opener], code.count("\n", 0, at))
+        for opener, at in brackets.scan(code, "//").brackets
+    ]
     source_lines = code.split("\n")
     closing: list[str] = []
     while stack:

@@ -15,11 +15,10 @@ from functools import lru_cache
 
 from tree_sitter import Tree
 
-from qwen_lsp import languages, syntax
+from qwen_lsp import brackets, languages, syntax
 from qwen_lsp.postprocess.layout import without_extra_indent
 from qwen_lsp.postprocess.site import (
     NEWLINE_RE,
-    OPENERS,
     CompletionSite,
     Context,
     leading_ws,
@@ -252,9 +251,6 @@ def _token_ends(line: str) -> list[int]:
     return [m.end() for m in _TOKEN_RE.finditer(line) if not m.group().isspace()][:-1]
 
 
-_CLOSER_OF = {"(": ")", "[": "]", "{": "}"}
-
-
 def _balanced(lines: list[str], context: Context, language: str | None) -> list[str] | None:
     """The suggestion with the brackets and the quote it leaves open closed.
 
@@ -273,49 +269,26 @@ def _balanced(lines: list[str], context: Context, language: str | None) -> list[
     scan = before + "\n".join(lines)
     last_line_start = scan.rfind("\n") + 1
     rest_closes = bool(context.after.strip())
-    # (opener, its offset in scan, whether the suggestion must close it)
-    stack: list[tuple[str, int, bool]] = []
-    quote, quote_at = "", 0
-    index = 0
-    while index < len(scan):
-        char = scan[index]
-        if quote:
-            if char == "\\":
-                index += 1
-            elif char == quote:
-                quote = ""
-            elif char == "\n" and quote != "`":
-                return None  # a string left open on an earlier line
-        elif scan.startswith(('"""', "'''"), index):
-            return None
-        elif scan.startswith(comment, index):
-            end = scan.find("\n", index)
-            index = len(scan) if end < 0 else end
-            continue
-        elif char in "\"'`":
-            quote, quote_at = char, index
-        elif char in _CLOSER_OF:
-            stack.append((char, index, index >= start or not rest_closes))
-        elif char in OPENERS and stack:
-            stack.pop()
-        index += 1
+    found = brackets.scan(scan, comment)
+    if found.unsure_strings:
+        return None  # a triple quote, or a string left open on an earlier line
     tail = ""
-    if quote:
-        if quote_at < last_line_start or (quote_at < start and rest_closes):
+    if found.quote:
+        if found.quote_at < last_line_start or (found.quote_at < start and rest_closes):
             return None
-        tail = quote
+        tail = found.quote
     extra: list[str] = []
-    for char, at, owned in reversed(stack):
-        if not owned:
-            break
+    for char, at in reversed(found.brackets):
+        if at < start and rest_closes:
+            break  # opened before the cursor: the rest of the cursor line closes it
         if at >= last_line_start:
-            tail += _CLOSER_OF[char]
+            tail += brackets.CLOSER_OF[char]
             continue
         line_start = scan.rfind("\n", 0, at) + 1
         line_end = scan.find("\n", at)
         if scan[at + 1 : line_end].strip():
             return None  # open in the middle of an earlier line: cut inside it
-        extra.append(leading_ws(scan[line_start:at]) + _CLOSER_OF[char])
+        extra.append(leading_ws(scan[line_start:at]) + brackets.CLOSER_OF[char])
     if not tail and not extra:
         return None
     return [*lines[:-1], lines[-1] + tail, *extra]

@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "uris": 0,  # file URIs <-> paths: pure, imports nothing of ours
     "engine": 1,  # the port: engine/__init__.py
     "languages": 1,
+    "brackets": 0,  # what a piece of code leaves open: pure text
     "engine.worker": 2,
     "engine.llama_backend": 2,
     "engine.fake": 2,
