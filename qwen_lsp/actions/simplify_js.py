@@ -239,10 +239,9 @@ class JavaScriptFinder(Finder):
         if node.start_point[0] != node.end_point[0]:
             return None
         value = self._as_bool(condition, negate=then.type == "false")
-        return Hint(
-            node.start_point[0],
-            node.start_point[0],
-            self.with_replaced(node, value),
+        return self.one_line_hint(
+            node,
+            value,
             f"`{self.text(node)}` is the condition's value",
             "bool-conditional",
         )
@@ -434,10 +433,9 @@ class JavaScriptFinder(Finder):
             return None
         new = "const" if constant else "let"
         names = ", ".join(f"`{self.text(d.child_by_field_name('name') or d)}`" for d in declarators)
-        return Hint(
-            keyword.start_point[0],
-            keyword.start_point[0],
-            self.with_replaced(keyword, new),
+        return self.one_line_hint(
+            keyword,
+            new,
             f"{names}: read only after the `var`, in the function's own block, "
             + ("never assigned again" if constant else "assigned again")
             + f": `{new}`",

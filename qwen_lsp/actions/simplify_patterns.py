@@ -69,6 +69,11 @@ class Finder:
         sibling = node.next_named_sibling
         return sibling
 
+    def one_line_hint(self, node: Node, new: str, why: str, kind: str) -> Hint:
+        """The line of a one-line ``node`` with ``new`` in its place, as a hint."""
+        line = node.start_point[0]
+        return Hint(line, line, self.with_replaced(node, new), why, kind)
+
     def with_replaced(self, node: Node, new: str) -> str:
         """The (dedented) line of a one-line ``node`` with ``new`` in its place."""
         line_start = self.source.rfind(b"\n", 0, node.start_byte) + 1

@@ -268,10 +268,9 @@ class PythonFinder(Finder):
         left, right = (self.text(o) for o in operands)
         # A comparison binds tighter than `not`: it fits wherever the `not` was.
         joined = f"{left} not in {right}" if operators == ["in"] else f"{left} is not {right}"
-        return Hint(
-            node.start_point[0],
-            node.start_point[0],
-            self.with_replaced(node, joined),
+        return self.one_line_hint(
+            node,
+            joined,
             f"`{self.text(node)}` reads better as `{joined}` (the same test)",
             "not-in",
         )
@@ -349,10 +348,9 @@ class PythonFinder(Finder):
         condition = node.child_by_field_name("condition")
         if condition is None or condition.type != "integer" or self.text(condition) != "1":
             return None
-        return Hint(
-            condition.start_point[0],
-            condition.start_point[0],
-            self.with_replaced(condition, "True"),
+        return self.one_line_hint(
+            condition,
+            "True",
             "`while True:` says the loop runs until it breaks (the same loop as `while 1:`)",
             "while-true",
         )
@@ -372,10 +370,9 @@ class PythonFinder(Finder):
             return None
         if node.start_point[0] != node.end_point[0] or self._rebinds_builtin(node, "range"):
             return None
-        return Hint(
-            node.start_point[0],
-            node.start_point[0],
-            self.with_replaced(node, f"range({self.text(given[1])})"),
+        return self.one_line_hint(
+            node,
+            f"range({self.text(given[1])})",
             "a `range` starts at 0 unless told otherwise",
             "range-zero",
         )
@@ -410,10 +407,9 @@ class PythonFinder(Finder):
             return None
         operator, operand = step
         new = f"{name} {operator}= {self.text(operand)}"
-        return Hint(
-            node.start_point[0],
-            node.start_point[0],
-            self.with_replaced(assignment, new),
+        return self.one_line_hint(
+            assignment,
+            new,
             f"`{name}` is only ever a number: `{new}` says it is changed in place",
             "augmented",
         )
@@ -476,11 +472,9 @@ class PythonFinder(Finder):
         mapping = function.child_by_field_name("object")
         if mapping is None or node.start_point[0] != node.end_point[0]:
             return None
-        new = self.with_replaced(call, self.text(mapping))
-        return Hint(
-            node.start_point[0],
-            node.start_point[0],
-            new,
+        return self.one_line_hint(
+            call,
+            self.text(mapping),
             f"`in` looks up the keys of `{self.text(mapping)}` without `.keys()`",
             "keys-in",
         )
