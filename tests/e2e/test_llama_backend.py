@@ -131,20 +131,46 @@ LONG_PROMPT = _fim(
 )
 
 
-def test_threads_drop_while_other_programs_keep_the_cpu_busy(backend: object) -> None:
+def test_under_a_busy_cpu_the_adapted_threads_run_as_fast_as_one_thread(backend: object) -> None:
+    """What the governor is for: llama.cpp's threads spin-wait for a descheduled one, so
+    with every core but one busy, all the threads can run many times slower than one
+    (about 20 times for prompts on these machines). Whatever count the governor settles on,
+    it must not be slower than one thread measured under the same load in the same run.
+    How much the busy processes hurt two threads varies with the machine's moment (once
+    hardly at all), so the count it picks is not asserted; the speed is."""
     from benchmarks.typing_load import CpuHogs, hog_count
-    from qwen_lsp.engine.llama_backend import LlamaBackend
+    from qwen_lsp.engine.llama_backend import LlamaBackend, LlamaOptions
+    from qwen_lsp.engine.threads import STALL_FACTOR
 
     assert isinstance(backend, LlamaBackend)
     most = backend._prefill_threads.most
     if most < 2:
         pytest.skip("one usable core: nothing to adapt")
-    with CpuHogs(hog_count("busy")):
-        result = backend.generate(LONG_PROMPT, _limits(reuse_kv=False), lambda _: True)
-    # Every core but one is busy: all threads wait for a descheduled one at every step.
-    assert result.stop_reason in ("stop_token", "max_tokens", "done"), result
-    assert result.text.strip()
-    assert 1 <= result.threads < most, result.threads
+    one_thread = LlamaBackend(
+        backend._path, DEFAULT_STOP, LlamaOptions(n_ctx=2048, n_threads=1, adapt_threads=False)
+    )
+
+    def seconds(engine: LlamaBackend) -> float:
+        result = engine.generate(LONG_PROMPT, _limits(reuse_kv=False), lambda _: True)
+        assert result.stop_reason in ("stop_token", "max_tokens", "done"), result
+        assert result.text.strip()
+        return result.prompt_seconds + result.generate_seconds
+
+    try:
+        with CpuHogs(hog_count("busy")):
+            seconds(backend)  # the governor meets the load (a stall, a probe)
+            alone = min(seconds(one_thread), seconds(one_thread))
+            adapted = seconds(backend)
+    finally:
+        one_thread.close()
+    # 2x: room for a probe of the higher count and for the load's own noise; a governor
+    # stuck at the most threads while they spin runs far slower than that.
+    assert adapted <= 2 * alone, (adapted, alone, backend.last_threads)
+    # And where this run did see the most threads stall, they were left.
+    prefill = backend._prefill_threads
+    at_most, at_one = prefill.rate(most), prefill.rate(1)
+    if at_most is not None and at_one is not None and at_most >= STALL_FACTOR * at_one:
+        assert prefill.current < most, (at_most, at_one)
 
 
 def test_a_cancel_stops_a_call_in_the_middle_and_the_cache_stays_right(backend: object) -> None:
