@@ -82,6 +82,7 @@ RULES = (
     "cursor-indent",
     "outline",
     "declared-below",
+    "jump-before-code",
 )
 
 

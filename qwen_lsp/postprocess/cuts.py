@@ -294,6 +294,36 @@ def _stuck_in_a_loop(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
     return i - 1 if lines[i - 1] == lines[i - 2] else None
 
 
+# A statement that leaves its block: nothing after it in the same block runs.
+_JUMP_RE = re.compile(r"(?:return|raise|throw|continue|break)\b")
+# Lines that are not the next statement of a block: a branch or a closer going on the
+# statement above, a comment (the code after it is not known from one line).
+_NOT_A_STATEMENT_RE = re.compile(
+    r"(?:else|elif|except|finally|catch|case|default)\b|[)\]}]|#|//|/\*|\*|--"
+)
+
+
+def _jump_before_code(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop before a continuation line that leaves the block (``return``, ``raise``,
+    ``throw``, ``continue``, ``break``) at the indentation of the file's next line of
+    code: that code would never run.
+
+    WHY: the model writes the hole, then its own version of the statement that follows
+    it (the 1.5B: ``s.append('traps=[' ...)`` right, then ``return '\\n'.join(s)`` above
+    the file's ``return ', '.join(s) + ')'``: issue 17). Real code has no statement after
+    a jump in the same block, so the line is never part of the hole. The first line is
+    left alone: cutting it leaves nothing.
+    """
+    context = scan.context
+    target = context.next_line
+    if i == 0 or target is None or not context.enabled("jump-before-code"):
+        return None
+    line = lines[i]
+    if not _JUMP_RE.match(line.lstrip()) or leading_ws(line) != leading_ws(target):
+        return None
+    return None if _NOT_A_STATEMENT_RE.match(target.lstrip()) else i
+
+
 def _uses_a_later_declaration(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
     """Stop before a continuation line that reads a name the function declares only
     below the cursor (and the suggestion has not declared itself).
@@ -326,6 +356,7 @@ _LINE_RULES: tuple[_LineRule, ...] = (
     _paragraph_between_statements,
     _stuck_in_a_loop,
     _uses_a_later_declaration,
+    _jump_before_code,
 )
 
 

@@ -638,6 +638,45 @@ PARSED_CASES = [
         "if not xs:\n        for x in xs:\n            pass\n        return []\n",
         "if not xs:\n        for x in xs:\n            pass\n        return []",
     ),
+    # --- a jump above the file's next statement (issue 17) ---------------------------------
+    Case(
+        "py-return-above-the-files-next-statement-is-cut",
+        "def show(names):\n    s = []\n    █\n    return ', '.join(s) + ')'\n",
+        "s.append('[' + ', '.join(names) + ']')\n    return '\\n'.join(s)\n",
+        "s.append('[' + ', '.join(names) + ']')",
+    ),
+    Case(
+        "js-break-above-the-files-next-statement-is-cut",
+        "function f(xs) {\n  for (const x of xs) {\n    █\n    total += x;\n  }\n}\n",
+        "if (x < 0) continue;\n    break;\n",
+        "if (x < 0) continue;",
+    ),
+    # a jump deeper than the next line ends a nested block, one at a branch's end ends the
+    # branch; a comment says nothing of the code after it; a first line is the only answer
+    Case(
+        "py-return-nested-deeper-than-the-next-statement-stays",
+        "def f(x):\n    █\n    return 0\n",
+        "if x:\n        return 1\n",
+        "if x:\n        return 1",
+    ),
+    Case(
+        "py-return-ending-a-branch-stays",
+        "def f(x):\n    if x:\n        y = 1\n        █\n    else:\n        y = 2\n",
+        "y += 1\n        return y\n",
+        "y += 1\n        return y",
+    ),
+    Case(
+        "go-return-above-a-comment-stays",
+        "package p\n\nfunc f(x int) int {\n\t█\n\t// unreachable in old code\n}\n",
+        "y := x * 2\n\treturn y\n",
+        "y := x * 2\n\treturn y",
+    ),
+    Case(
+        "py-first-line-return-stays-for-the-parse-check",
+        "def f(x):\n    █\n    y = x\n",
+        "return x\n",
+        "return x",
+    ),
     # --- a name the function declares only below the cursor (issue 17) -------------------
     Case(
         "ts-line-using-a-name-declared-below-is-cut",
@@ -860,6 +899,7 @@ SWITCHABLE_RULES = {
     "reparse": "py-line-that-never-parses-shows-nothing",
     "balance": "py-call-left-open-is-closed-before-the-auto-closed-bracket",
     "declared-below": "ts-line-using-a-name-declared-below-is-cut",
+    "jump-before-code": "py-return-above-the-files-next-statement-is-cut",
 }
 
 
