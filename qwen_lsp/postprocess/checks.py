@@ -134,8 +134,7 @@ def _checker(site: CompletionSite) -> _Checker | None:
         return None
     window = parsed_window(language, site.prefix, site.suffix)
     head, tail, tree = window.head, window.tail, window.tree
-    text = head + tail
-    python_error = _python_error(text) if language == "python" else None
+    python_error = _python_error(window.text) if language == "python" else None
     rest_of_line = NEWLINE_RE.split(tail, maxsplit=1)[0]
     mid_line_broken = bool(rest_of_line.strip()) and _line_is_broken(
         language, tree, python_error, _line_count(head) - 1

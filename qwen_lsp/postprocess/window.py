@@ -28,7 +28,8 @@ _TOP_LEVEL_LINE_RE = re.compile(r"^(?=[^\s)\]}])", re.MULTILINE)
 class ParsedWindow:
     head: str  # the window before the cursor (whole lines, or the document's start)
     tail: str  # the window after the cursor
-    tree: Tree  # head + tail, parsed
+    text: str  # head + tail
+    tree: Tree  # text, parsed
     cursor_byte: int  # the cursor's byte offset in the parsed text (UTF-8)
 
 
@@ -43,8 +44,9 @@ def parsed_window(language: str, prefix: str, suffix: str) -> ParsedWindow:
         end = tail.find("\n", WINDOW_CHARS)
         tail = tail if end < 0 else tail[: end + 1]
     cursor_byte = len(head.encode("utf-8", syntax.UTF8_ERRORS))
-    text = (head + tail).encode("utf-8", syntax.UTF8_ERRORS)
-    return ParsedWindow(head, tail, syntax.get_parser(language).parse(text), cursor_byte)
+    text = head + tail
+    tree = syntax.get_parser(language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
+    return ParsedWindow(head, tail, text, tree, cursor_byte)
 
 
 def _window_start(head: str) -> int:
