@@ -83,6 +83,7 @@ RULES = (
     "outline",
     "declared-below",
     "jump-before-code",
+    "long-insert",
 )
 
 

@@ -21,8 +21,9 @@ Where each rule lives (the order in which :func:`postprocess` applies them is be
   lines after the cursor (``repeat-later`` for the later ones), the end of a paragraph
   when code of the same block follows the cursor (``paragraph``), the third copy of a
   line in a row, a name declared only below the cursor (``declared-below``), a jump
-  above the file's next statement (``jump-before-code``); rule 3a, the end the rest of
-  the cursor line already has.
+  above the file's next statement (``jump-before-code``), a new statement after four
+  lines inserted between statements (``long-insert``); rule 3a, the end the rest of the
+  cursor line already has.
 - ``layout``: rule 4, trailing whitespace and blank lines; rule 5, indentation
   converted to the file's unit; the cursor's indentation (``cursor-indent``); rule 6,
   placeholders (``placeholder``).

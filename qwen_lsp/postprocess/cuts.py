@@ -296,11 +296,11 @@ def _stuck_in_a_loop(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
 
 # A statement that leaves its block: nothing after it in the same block runs.
 _JUMP_RE = re.compile(r"(?:return|raise|throw|continue|break)\b")
-# Lines that are not the next statement of a block: a branch or a closer going on the
-# statement above, a comment (the code after it is not known from one line).
-_NOT_A_STATEMENT_RE = re.compile(
-    r"(?:else|elif|except|finally|catch|case|default)\b|[)\]}]|#|//|/\*|\*|--"
-)
+# A branch or a closer: a line that goes on with the statement above it.
+_GOES_ON_ABOVE_RE = re.compile(r"(?:else|elif|except|finally|catch|case|default)\b|[)\]}]")
+# Lines that are not the next statement of a block: those, or a comment (the code after
+# it is not known from one line).
+_NOT_A_STATEMENT_RE = re.compile(_GOES_ON_ABOVE_RE.pattern + r"|#|//|/\*|\*|--")
 
 
 def _jump_before_code(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
@@ -345,6 +345,38 @@ def _uses_a_later_declaration(lines: Sequence[str], i: int, scan: _Scan) -> int 
     return i if used - own else None
 
 
+# Lines an insertion between two statements of a block may take before a new statement at
+# the block's level ends it (a compound statement is never cut: only a new one).
+_INSERT_LINES = 4
+
+
+def _long_insert_between_statements(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop before a new statement at the block's level once the suggestion has written
+    _INSERT_LINES lines, when the file's code goes on at that level right after the cursor.
+
+    WHY: between two statements of a block the small model goes on writing the block as
+    it imagines it (``self.smtp_state = self.RESET`` and five more assignments for the one
+    line ``self.received_data = ''``), and each line past the hole costs the whole
+    suggestion. Replayed on the recorded answers of issue 17's runs (0.5B Python at
+    column 0, 40 + 40 holes, seed 3: few lines 35.5 -> 37.2 edit similarity; Rust few
+    lines 53.5 -> 57.6, JavaScript 23.9 -> 25.6, Go 37.0 -> 38.0; 1.5B Python 35.9 -> 36.7),
+    no row lost; three lines cut more answers that were right (a Go hole of four lines).
+    A whole body (the block ends after the cursor) is not limited.
+    """
+    context, indent = scan.context, scan.block_indent
+    start = scan.first_content
+    if context.kind != "block" or indent is None or start is None or i - start < _INSERT_LINES:
+        return None
+    if not context.enabled("long-insert") or context.next_line is None:
+        return None
+    line, tab_width = lines[i], context.tab_width
+    if not line.strip() or indent_less(leading_ws(context.next_line), indent, tab_width):
+        return None
+    if not indent_at_most(leading_ws(line), indent, tab_width):
+        return None  # deeper: inside the compound statement being written
+    return None if _GOES_ON_ABOVE_RE.match(line.lstrip()) else i
+
+
 _LINE_RULES: tuple[_LineRule, ...] = (
     _markdown_fence,
     _entry_point_run_on,
@@ -357,6 +389,7 @@ _LINE_RULES: tuple[_LineRule, ...] = (
     _stuck_in_a_loop,
     _uses_a_later_declaration,
     _jump_before_code,
+    _long_insert_between_statements,
 )
 
 

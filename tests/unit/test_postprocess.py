@@ -651,6 +651,37 @@ PARSED_CASES = [
         "if (x < 0) continue;\n    break;\n",
         "if (x < 0) continue;",
     ),
+    # --- a long insertion between statements (issue 17) -------------------------------------
+    Case(
+        "py-insert-between-statements-ends-before-its-fifth-statement",
+        "class C:\n    def reset(self):\n        self.state = 0\n        █\n"
+        "        self.done = False\n",
+        "self.a = 1\n        self.b = 2\n        self.c = 3\n        self.d = 4\n"
+        "        self.e = 5\n",
+        "self.a = 1\n        self.b = 2\n        self.c = 3\n        self.d = 4",
+    ),
+    # a compound statement is never cut, only a new statement after it; a branch goes on
+    # with the statement above; a whole body (nothing after it in the block) is not limited
+    Case(
+        "py-insert-between-statements-keeps-its-compound-statement",
+        "def f(xs):\n    total = 0\n    █\n    return total\n",
+        "for x in xs:\n        if x:\n            total += x\n        else:\n"
+        "            total -= 1\n    print(total)\n",
+        "for x in xs:\n        if x:\n            total += x\n        else:\n"
+        "            total -= 1",
+    ),
+    Case(
+        "js-insert-between-statements-ends-before-its-fifth-statement",
+        "function f() {\n  let a = 0;\n  █\n  return a;\n}\n",
+        "a += 1;\n  a += 2;\n  a += 3;\n  a += 4;\n  a += 5;\n",
+        "a += 1;\n  a += 2;\n  a += 3;\n  a += 4;",
+    ),
+    Case(
+        "py-whole-body-is-not-limited",
+        "def reset(self):\n    █\n\ndef other():\n    pass\n",
+        "self.a = 1\n    self.b = 2\n    self.c = 3\n    self.d = 4\n    self.e = 5\n",
+        "self.a = 1\n    self.b = 2\n    self.c = 3\n    self.d = 4\n    self.e = 5",
+    ),
     # a jump deeper than the next line ends a nested block, one at a branch's end ends the
     # branch; a comment says nothing of the code after it; a first line is the only answer
     Case(
@@ -900,6 +931,7 @@ SWITCHABLE_RULES = {
     "balance": "py-call-left-open-is-closed-before-the-auto-closed-bracket",
     "declared-below": "ts-line-using-a-name-declared-below-is-cut",
     "jump-before-code": "py-return-above-the-files-next-statement-is-cut",
+    "long-insert": "py-insert-between-statements-ends-before-its-fifth-statement",
 }
 
 
