@@ -17,7 +17,7 @@ is reported too). --warmup and --window set those fractions.
 Writes the samples and the figures as JSON (--out, default .artifacts/soak.json), the
 curves as a PNG next to it and the server's stderr as .server.log; prints a summary.
 Exit code 0 when the server survived and every resource stayed flat, 1 otherwise.
-tests/e2e/test_soak.py runs it for five minutes.
+tests/e2e/test_soak.py runs it for four minutes.
 """
 
 from __future__ import annotations
