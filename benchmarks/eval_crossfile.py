@@ -16,7 +16,8 @@ For each task a fresh editor session is played over stdio: didOpen of every othe
 (an empty didChange) in the module that defines what the line uses, as if the user had just
 been there, didOpen of the masked module, textDocument/inlineCompletion at the hole, then
 didClose of everything (no state carries over to the next task). Variants are separate
-server processes run one after the other with the same tasks:
+server processes run one after the other with the same tasks (with --jobs 2, as in the CI
+floor, at once: the same answers, a shared machine's times):
 
   off     crossFileTokens = 0 (the single-file prompt)
   on-N    crossFileTokens = N, for each N of --budgets (default: the server's default)
@@ -40,7 +41,16 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import infill_tasks as it
-from benchmarks.evaluation import EVAL_DEFAULTS, GENERATION_FIELDS, Generated, revision
+from benchmarks.evaluation import (
+    EVAL_DEFAULTS,
+    GENERATION_FIELDS,
+    JOBS_HELP,
+    Generated,
+    Pass,
+    jobs_of,
+    revision,
+    run_passes,
+)
 from benchmarks.lsp_driver import Session, suggestion_text
 from qwen_lsp.settings import Settings
 
@@ -299,7 +309,25 @@ def run_variant(
     log_path: Path,
     progress: Callable[[str], None],
 ) -> dict[str, Generated]:
-    return asyncio.run(_run_variant(options, tasks, log_path, progress))
+    try:
+        return asyncio.run(_run_variant(options, tasks, log_path, progress))
+    except BaseException:
+        log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
+        print(f"server log (end):\n{log}", file=sys.stderr)
+        raise
+
+
+def variant_pass(
+    variant: str, options: dict[str, Any], tasks: Sequence[CrossFileTask], folder: Path
+) -> Pass:
+    """A variant's server over all tasks, as a pass (evaluation.run_passes); its log in
+    ``folder``."""
+    log_path = folder / f"{variant}.server.log"
+    return Pass(
+        variant,
+        f"{variant} {json.dumps(options)}",
+        lambda progress: run_variant(options, tasks, log_path, progress),
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -355,6 +383,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--server-options", type=json.loads, default={}, help="JSON initializationOptions"
     )
+    parser.add_argument("--jobs", type=int, default=1, help=JOBS_HELP)
     parser.add_argument("--timeout", type=float, default=20.0, help="time-out of one check run")
     parser.add_argument("--out", type=Path, help="JSON (default .artifacts/eval_crossfile.json)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -387,20 +416,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     wanted = list(options)
     print(f"{len(tasks)} tasks, variants {wanted}", file=sys.stderr)
 
-    generations: dict[str, dict[str, Generated]] = {}
-    timings: dict[str, float] = {}
+    jobs = jobs_of(args.jobs)
     with tempfile.TemporaryDirectory(prefix="eval-crossfile-") as folder:
-        for variant in wanted:
-            print(f"== {variant} {json.dumps(options[variant])}", file=sys.stderr)
-            started = time.monotonic()
-            log_path = Path(folder) / f"{variant}.server.log"
-            try:
-                generations[variant] = run_variant(options[variant], tasks, log_path, progress)
-            except BaseException:
-                log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
-                print(f"server log (end):\n{log}", file=sys.stderr)
-                raise
-            timings[variant] = time.monotonic() - started
+        passes = [
+            variant_pass(variant, options[variant], tasks, Path(folder)) for variant in wanted
+        ]
+        generations, timings = run_passes(passes, progress, jobs)
 
     scorer = Scorer(args.timeout)
     records: list[dict[str, Any]] = []
@@ -430,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "command": " ".join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)]),
         "options": {v: options[v] for v in wanted},
         "whole_lines": args.whole_lines,
+        "jobs": jobs,
         "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
         "summary": summary,
         "tasks": records,

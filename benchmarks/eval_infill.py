@@ -27,7 +27,10 @@ Variants, all generated in the same run on the same tasks:
   raw n_indent    that answer cut before its first line indented less than the hole
                   (llama.cpp's n_indent).
 The server runs first and alone; the raw model is loaded after it exits, so the two never
-share the CPU. Every completion is scored by executing prefix + completion + suffix + the
+share the CPU and each s/task is that variant's own speed. With --jobs 2 (the CI floor's
+setting: each pass uses one model thread, which leaves a second core idle) they run at
+once: the answers are the same (greedy, one thread each), only the times are a shared
+machine's. Every completion is scored by executing prefix + completion + suffix + the
 tests in a fresh interpreter with a time-out: pass@1 (greedy, one sample), exact match, and
 whether the completion adds a parse error to the program ("parse err": tree-sitter finds
 more ERROR/MISSING nodes than in the reference program, or Python's compiler rejects it;
@@ -59,10 +62,18 @@ from pathlib import Path
 from typing import Any, cast
 
 from benchmarks import infill_tasks as it
-from benchmarks.evaluation import EVAL_DEFAULTS, EVAL_THREADS, Generated, revision
+from benchmarks.evaluation import (
+    EVAL_DEFAULTS,
+    EVAL_THREADS,
+    JOBS_HELP,
+    Pass,
+    jobs_of,
+    revision,
+    run_passes,
+)
 from benchmarks.infill_raw import RAW, SIMPLE_CUTS, load_raw, model_store, run_raw
 from benchmarks.infill_scores import margins, score_tasks, summarize
-from benchmarks.infill_server import SERVER, run_server
+from benchmarks.infill_server import SERVER, server_pass
 from qwen_lsp.modelstore import resolve
 
 CI_SAMPLE = 20  # tasks of each kind in the CI subset (see tests/e2e/test_eval_floor.py)
@@ -218,6 +229,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, default=EVAL_THREADS, help="raw model threads (0 = all cores)"
     )
+    parser.add_argument("--jobs", type=int, default=1, help=JOBS_HELP)
     parser.add_argument("--timeout", type=float, default=10.0, help="time-out of one test run")
     parser.add_argument("--out", type=Path, help="JSON (.artifacts/eval_infill_<model>.json)")
     parser.add_argument("--plot", type=Path, help="bar chart of pass@1 (PNG)")
@@ -262,22 +274,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 raise SystemExit(f"--ablate: unknown rules {sorted(unknown)}; known: {RULES}")
             env = {DISABLE_RULES_ENV: rules}
             servers.append((f"server -{rules}", server_options, env))
-    generations: dict[str, dict[str, Generated]] = {}
-    timings: dict[str, float] = {}
-    for name, options, env in servers:
-        print(f"== {name} {json.dumps(options)} {json.dumps(env)}", file=sys.stderr)
-        t = time.monotonic()
-        generations[name] = run_server(tasks, options, progress, env)
-        timings[name] = time.monotonic() - t
+    passes = [server_pass(name, tasks, options, env) for name, options, env in servers]
+    if RAW in wanted and not args.raw_from:
+        threads = args.threads or len(os.sched_getaffinity(0))
+        early_stop = args.raw_early_stop
+        passes.append(
+            Pass(
+                RAW,
+                "raw model",
+                lambda progress: run_raw(tasks, args.model, threads, early_stop, progress),
+            )
+        )
+    jobs = jobs_of(args.jobs)
+    generations, timings = run_passes(passes, progress, jobs)
     if RAW in wanted and args.raw_from:
         generations[RAW], args.raw_early_stop = load_raw(args.raw_from, tasks, model_name)
         print(f"== raw model: answers from {args.raw_from}", file=sys.stderr)
-    elif RAW in wanted:
-        print("== raw model", file=sys.stderr)
-        t = time.monotonic()
-        threads = args.threads or len(os.sched_getaffinity(0))
-        generations[RAW] = run_raw(tasks, args.model, threads, args.raw_early_stop, progress)
-        timings[RAW] = time.monotonic() - t
 
     variants = [name for name, _, _ in servers]
     if RAW in wanted:
@@ -301,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "server_env": {name: env for name, _, env in servers if env},
         "raw_early_stop": args.raw_early_stop,
         "raw_from": str(args.raw_from) if args.raw_from else None,
+        "jobs": jobs,
         "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
         "executions": scorer.executions,
         "summary": summary,

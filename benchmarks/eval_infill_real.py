@@ -26,7 +26,8 @@ Variants, generated in the same run on the same tasks:
                   the answer starts with is kept: at the end of a line it is the hole's own)
   raw n_indent    that answer cut before its first line indented less than the hole's first
                   line (llama.cpp's n_indent)
-The server runs first and alone; the raw model is loaded after it exits.
+The server runs first and alone; the raw model is loaded after it exits (with --jobs 2, as
+in the CI floor, they run at once: the same answers, a shared machine's times).
 """
 
 from __future__ import annotations
@@ -45,9 +46,18 @@ from benchmarks import infill_real as ir
 from benchmarks import infill_real_scores as scores
 from benchmarks import infill_tasks
 from benchmarks.eval_infill import DISABLE_RULES_ENV, RULES
-from benchmarks.evaluation import EVAL_DEFAULTS, EVAL_THREADS, Generated, revision
+from benchmarks.evaluation import (
+    EVAL_DEFAULTS,
+    EVAL_THREADS,
+    JOBS_HELP,
+    Generated,
+    Pass,
+    jobs_of,
+    revision,
+    run_passes,
+)
 from benchmarks.infill_raw import RAW, RAW_FIRST_LINE, RAW_MAX_TOKENS, RAW_N_INDENT, model_store
-from benchmarks.infill_server import SERVER, run_server
+from benchmarks.infill_server import SERVER, server_pass
 from qwen_lsp.modelstore import resolve
 
 SEED = 1
@@ -216,6 +226,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="tokens of whole lines above,below the cursor in the raw prompt",
     )
     parser.add_argument("--threads", type=int, default=EVAL_THREADS)
+    parser.add_argument("--jobs", type=int, default=1, help=JOBS_HELP)
     parser.add_argument("--out", type=Path, help="JSON (.artifacts/eval_infill_real_<model>.json)")
     parser.add_argument("--plot", type=Path, help="bar chart of edit similarity (PNG)")
     parser.add_argument(
@@ -287,22 +298,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             print(f"  {message}", file=sys.stderr, flush=True)
 
     print(f"{len(tasks)} tasks, model {model_name}: {json.dumps(notes)}", file=sys.stderr)
-    generations: dict[str, dict[str, Generated]] = {}
-    timings: dict[str, float] = {}
     servers = _server_variants(args) if SERVER in wanted else []
-    for name, options, env in servers:
-        print(f"== {name} {json.dumps(options)} {json.dumps(env)}", file=sys.stderr)
-        t = time.monotonic()
-        generations[name] = run_server(tasks, options, progress, env)
-        timings[name] = time.monotonic() - t
+    passes = [server_pass(name, tasks, options, env) for name, options, env in servers]
     if RAW in wanted:
-        print("== raw model", file=sys.stderr)
-        t = time.monotonic()
         threads = args.threads or len(os.sched_getaffinity(0))
-        generations[RAW] = run_raw(
-            tasks, args.model, threads, args.raw_early_stop, budgets, progress
+        passes.append(
+            Pass(
+                RAW,
+                "raw model",
+                lambda progress: run_raw(
+                    tasks, args.model, threads, args.raw_early_stop, budgets, progress
+                ),
+            )
         )
-        timings[RAW] = time.monotonic() - t
+    jobs = jobs_of(args.jobs)
+    generations, timings = run_passes(passes, progress, jobs)
 
     variants: list[str] = []
     if RAW in wanted:
@@ -336,6 +346,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "per_language": args.per_language,
         "raw_window": budgets,
         "raw_early_stop": args.raw_early_stop,
+        "jobs": jobs,
         "sources": notes,
         "server_options": {name: options for name, options, _ in servers},
         "server_env": {name: env for name, _, env in servers if env},

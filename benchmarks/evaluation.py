@@ -1,5 +1,6 @@
-"""What the evaluations (eval_infill, eval_crossfile) share: one answer, the server's
-settings for an evaluation, the figures kept of each generation, the revision measured.
+"""What the evaluations (eval_infill, eval_infill_real, eval_crossfile) share: one answer, the
+server's settings for an evaluation, the figures kept of each generation, the revision
+measured, and running their model passes one after the other or several at once.
 
 A result file names the commit it measured (`revision`, "+dirty" with uncommitted
 changes), since the figures drift with the code.
@@ -7,7 +8,12 @@ changes), since the figures drift with the code.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,3 +73,55 @@ def revision() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (commit or "unknown") + ("+dirty" if dirty else "")
+
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One model pass of an evaluation (a server variant, or the raw model) over all tasks:
+    its name in the results, the header line printed when it starts, and the run."""
+
+    name: str
+    title: str
+    run: Callable[[Progress], dict[str, Generated]]
+
+
+JOBS_HELP = (
+    "model passes run at once (default 1: each pass alone, so its s/task is the model's own"
+    " speed; 0 = one per core). The answers are the same (greedy, one model thread per pass),"
+    " only the times change"
+)
+
+
+def jobs_of(jobs: int) -> int:
+    """Passes at once for ``--jobs`` (0 = one per core this process may use)."""
+    return jobs if jobs > 0 else len(os.sched_getaffinity(0))
+
+
+def run_passes(
+    passes: Sequence[Pass], progress: Progress, jobs: int = 1
+) -> tuple[dict[str, dict[str, Generated]], dict[str, float]]:
+    """Each pass's answers and seconds, in the order given. With ``jobs`` > 1 that many run
+    at once, each in a thread of its own (its progress lines prefixed with its name): a pass
+    with one model thread leaves the other cores of a small machine idle, and passes share
+    nothing (each server is its own process, the raw model its own llama.cpp context)."""
+
+    def timed(one: Pass) -> tuple[dict[str, Generated], float]:
+        print(f"== {one.title}", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        if jobs > 1:
+            answers = one.run(lambda message: progress(f"[{one.name}] {message}"))
+        else:
+            answers = one.run(progress)
+        return answers, time.monotonic() - started
+
+    if jobs <= 1:
+        done = [timed(one) for one in passes]
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            done = list(pool.map(timed, passes))
+    generations = {one.name: answers for one, (answers, _) in zip(passes, done, strict=True)}
+    timings = {one.name: seconds for one, (_, seconds) in zip(passes, done, strict=True)}
+    return generations, timings

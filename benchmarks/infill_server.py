@@ -12,6 +12,7 @@ variant's.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from benchmarks.evaluation import GENERATION_FIELDS, Generated
+from benchmarks.evaluation import GENERATION_FIELDS, Generated, Pass
 from benchmarks.lsp_driver import to_plain
 from qwen_lsp import protocol
 
@@ -209,3 +210,14 @@ def run_server(
     env: dict[str, str] | None = None,
 ) -> dict[str, Generated]:
     return asyncio.run(_run_server(tasks, options, progress, env))
+
+
+def server_pass(
+    name: str, tasks: Sequence[InfillTask], options: dict[str, Any], env: dict[str, str]
+) -> Pass:
+    """The server variant ``name`` as a pass of an evaluation (evaluation.run_passes)."""
+    return Pass(
+        name,
+        f"{name} {json.dumps(options)} {json.dumps(env)}",
+        lambda progress: run_server(tasks, options, progress, env),
+    )

@@ -1,7 +1,7 @@
 """Soak: the typing replay for a given time, watching the server's memory, files and threads.
 
     .venv/bin/python -m benchmarks.soak --minutes 120 [--files textwrap.py,zpipe.c]
-        [--seed N] [--every 5] [--warmup 0.1] [--tolerance 0.05] [--out PATH]
+        [--seed N] [--every 5] [--warmup 0.1] [--window 0.1] [--tolerance 0.05] [--out PATH]
 
 One server with the real model (run it under the model lock on a shared machine:
 ``flock /tmp/qwen-model.lock ...``) is driven by the typing benchmark's replay
@@ -12,12 +12,12 @@ come and go with the kernel's page reclaim), open file descriptors and threads a
 After the warm-up (the first 10% of the run) each judged one must stay flat: the mean of
 the last tenth of the run within ±5% of the mean of the first tenth after the warm-up (a
 leak shows as that drift; a single spike does not fail the run, but the post-warm-up range
-is reported too).
+is reported too). --warmup and --window set those fractions.
 
 Writes the samples and the figures as JSON (--out, default .artifacts/soak.json), the
 curves as a PNG next to it and the server's stderr as .server.log; prints a summary.
 Exit code 0 when the server survived and every resource stayed flat, 1 otherwise.
-tests/e2e/test_soak.py runs it for five minutes.
+tests/e2e/test_soak.py runs it for four minutes.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     exit_code = await session.stop()
     samples = sampler.samples if sampler is not None else []
     # The warm-up counts from the first sample: loading the model is part of it.
-    figures = flatness(samples, args.warmup, args.warmup, args.tolerance)
+    figures = flatness(samples, args.warmup, args.window, args.tolerance)
     span = samples[-1].seconds - samples[0].seconds if samples else 0.0
     warmup_until = samples[0].seconds + args.warmup * span if samples else 0.0
     judged = [figures[m] for m in METRICS if m in figures]
@@ -228,6 +228,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         "files": [s.name for s in sources],
         "rounds": rounds,
         "warmup_until_s": round(warmup_until, 1),
+        "window": args.window,
         "tolerance_pct": args.tolerance * 100,
         "typing": summarize(events),
         "flatness": figures,
@@ -270,6 +271,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--warmup", type=float, default=0.1, help="fraction of the run")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=0.1,
+        help="fraction of the run averaged at each end of the judged part (after the warm-up)",
+    )
     parser.add_argument("--tolerance", type=float, default=0.05, help="allowed drift (0.05: 5%%)")
     parser.add_argument("--request-timeout", type=float, default=30.0)
     parser.add_argument("--model", default="", help="registry name or GGUF path (default model)")

@@ -3,9 +3,9 @@ model's indentation cut, and may add no syntax error.
 
 Runs benchmarks/eval_infill_real.py on a fixed seeded subset: Python (the standard library of
 the interpreter running the tests), 2 holes of each shape, each with every cursor kind that
-fits it (24 tasks), the server over stdio and the raw model one after the other, with the
-default model. No tests exist in those files: the figures are edit similarity and exact match
-of the suggestion against the removed text (benchmarks/infill_real_scores.py).
+fits it (24 tasks), the server over stdio and the raw model at once (one model thread each),
+with the default model. No tests exist in those files: the figures are edit similarity and
+exact match of the suggestion against the removed text (benchmarks/infill_real_scores.py).
 
 To see it fail, break the server on purpose, e.g. single-line suggestions only:
     QWEN_LSP_FLOOR_SERVER_OPTIONS='{"multiline": false}' .venv/bin/python -m pytest \\
@@ -64,6 +64,7 @@ def floor_failures(evaluation: dict[str, Any]) -> list[str]:
 def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("eval") / "eval_infill_real.json"
     args = ["--languages", "python", "--per-shape", "2", "--seed", "1", "--raw-early-stop"]
+    args += ["--jobs", "0"]  # the server and the raw model at once, one per core: same answers
     options = os.environ.get("QWEN_LSP_FLOOR_SERVER_OPTIONS")
     if options:  # a deliberately broken server, to see the floor fail
         args += ["--server-options", options]
