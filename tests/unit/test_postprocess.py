@@ -22,6 +22,7 @@ from qwen_lsp.postprocess import (
     is_line_complete,
     postprocess,
 )
+from qwen_lsp.postprocess.window import _enclosing_headers, parsed_window
 
 CURSOR = "█"
 
@@ -1080,3 +1081,35 @@ def test_a_docstring_line_gets_its_closing_quotes_when_they_mend_the_file() -> N
     single = document.replace(quotes, "'''")
     assert postprocess("Avail.'''", site_at(single, "line", "python")) == "Avail.'''"
     assert postprocess("Avail.", site_at(single, "line", "python")) == "Avail.'''"
+
+
+def test_a_line_deep_in_a_class_longer_than_the_window_is_still_checked() -> None:
+    # Issue 17, held-out holes (seed 4): in _pydecimal.py's Context class, more than twice
+    # the window below its `class` line, the checked window began on an indented line;
+    # Python's compiler stopped there ("unexpected indent") and `()` was shown before the
+    # file's own `)`: `return a.is_signed())`.
+    source = Path(sysconfig.get_paths()["stdlib"]) / "_pydecimal.py"
+    if not source.is_file():
+        pytest.skip("no _pydecimal.py in this Python")
+    text = source.read_text(encoding="utf-8")
+    line = "        return a.is_signed()\n"
+    at = text.index(line, text.index("def is_signed(self, a):", text.index("class Context("))) + 26
+    site = CompletionSite(text[:at], text[at + 1 :], "line", "    ", "python")
+    # The window starts inside class Decimal (no top-level line within its reach), on one
+    # of its methods, under a made-up class header.
+    window = parsed_window("python", site.prefix, site.suffix)
+    assert window.head.startswith("class _:\n    def ")
+    assert postprocess("()", site) == "("
+    assert postprocess("(", site) == "("
+
+
+def test_made_up_headers_make_a_window_starting_indented_legal_python() -> None:
+    prefix = (
+        "class C:\n    x = 1\n\n    async def f(self,\n            a):\n"
+        "        for b in a:\n            # note\n\n            y = 2\n"
+    )
+    start = prefix.index("            y")
+    headers = _enclosing_headers(prefix, start)
+    assert headers == "class _:\n    async def _():\n        while 1:\n"
+    compile(headers + prefix[start:] + "            break\n        await g()\n", "t", "exec")
+    assert _enclosing_headers(prefix, 0) == ""
