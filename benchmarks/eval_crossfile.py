@@ -16,8 +16,8 @@ For each task a fresh editor session is played over stdio: didOpen of every othe
 (an empty didChange) in the module that defines what the line uses, as if the user had just
 been there, didOpen of the masked module, textDocument/inlineCompletion at the hole, then
 didClose of everything (no state carries over to the next task). Variants are separate
-server processes run one after the other with the same tasks (with --jobs 2, as in the CI
-floor, at once: the same answers, a shared machine's times):
+server processes run one after the other with the same tasks (with --jobs 0, one per core
+as in the CI floor, at once: the same answers, a shared machine's times):
 
   off     crossFileTokens = 0 (the single-file prompt)
   on-N    crossFileTokens = N, for each N of --budgets (default: the server's default)

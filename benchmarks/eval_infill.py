@@ -27,10 +27,10 @@ Variants, all generated in the same run on the same tasks:
   raw n_indent    that answer cut before its first line indented less than the hole
                   (llama.cpp's n_indent).
 The server runs first and alone; the raw model is loaded after it exits, so the two never
-share the CPU and each s/task is that variant's own speed. With --jobs 2 (the CI floor's
-setting: each pass uses one model thread, which leaves a second core idle) they run at
-once: the answers are the same (greedy, one thread each), only the times are a shared
-machine's. Every completion is scored by executing prefix + completion + suffix + the
+share the CPU and each s/task is that variant's own speed. With --jobs 0 (the CI floor's
+setting, one pass per core: each pass uses one model thread, which leaves a second core
+idle) they run at once: the answers are the same (greedy, one thread each), only the times
+are a shared machine's. Every completion is scored by executing prefix + completion + suffix + the
 tests in a fresh interpreter with a time-out: pass@1 (greedy, one sample), exact match, and
 whether the completion adds a parse error to the program ("parse err": tree-sitter finds
 more ERROR/MISSING nodes than in the reference program, or Python's compiler rejects it;

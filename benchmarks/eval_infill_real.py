@@ -26,8 +26,8 @@ Variants, generated in the same run on the same tasks:
                   the answer starts with is kept: at the end of a line it is the hole's own)
   raw n_indent    that answer cut before its first line indented less than the hole's first
                   line (llama.cpp's n_indent)
-The server runs first and alone; the raw model is loaded after it exits (with --jobs 2, as
-in the CI floor, they run at once: the same answers, a shared machine's times).
+The server runs first and alone; the raw model is loaded after it exits (with --jobs 0, one
+per core as in the CI floor, they run at once: the same answers, a shared machine's times).
 """
 
 from __future__ import annotations
