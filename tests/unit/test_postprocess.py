@@ -1026,14 +1026,19 @@ def test_complete_partial_never_changes_with_more_text(kind: CompletionKind) -> 
     assert checked > 500  # the property was exercised, not vacuously true
 
 
+def _stdlib_text(name: str) -> str:
+    """A module of the standard library of the Python running the tests (skips without it)."""
+    source = Path(sysconfig.get_paths()["stdlib"]) / name
+    if not source.is_file():
+        pytest.skip(f"no {name} in this Python")
+    return source.read_text(encoding="utf-8")
+
+
 def test_a_long_file_is_checked_from_a_top_level_line_not_from_inside_a_docstring() -> None:
     # Issue 17's real-file evaluation: a line hole at column 0 deep in _pydecimal.py's
     # Context class got nothing; the checked window began inside a docstring, the file
     # parsed as one huge error, and a good line "added" one.
-    source = Path(sysconfig.get_paths()["stdlib"]) / "_pydecimal.py"
-    if not source.is_file():
-        pytest.skip("no _pydecimal.py in this Python")
-    text = source.read_text(encoding="utf-8")
+    text = _stdlib_text("_pydecimal.py")
     hole = '            raise TypeError("Unable to convert %s to Decimal" % b)\n'
     at = text.index(hole, text.index("r = a.__sub__(b, context=self)"))
     assert at > 100_000  # far below the window's reach
@@ -1088,10 +1093,7 @@ def test_a_line_deep_in_a_class_longer_than_the_window_is_still_checked() -> Non
     # the window below its `class` line, the checked window began on an indented line;
     # Python's compiler stopped there ("unexpected indent") and `()` was shown before the
     # file's own `)`: `return a.is_signed())`.
-    source = Path(sysconfig.get_paths()["stdlib"]) / "_pydecimal.py"
-    if not source.is_file():
-        pytest.skip("no _pydecimal.py in this Python")
-    text = source.read_text(encoding="utf-8")
+    text = _stdlib_text("_pydecimal.py")
     line = "        return a.is_signed()\n"
     at = text.index(line, text.index("def is_signed(self, a):", text.index("class Context("))) + 26
     site = CompletionSite(text[:at], text[at + 1 :], "line", "    ", "python")
