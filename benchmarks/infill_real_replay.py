@@ -52,7 +52,9 @@ def replayed(task: ir.Task, generation: dict[str, Any]) -> str:
     )
     extra = generation.get("extra", {})
     model = Generation(extra.get("model_text", ""), extra.get("stop_reason", "done"))
-    return postprocess.postprocess(_written_lines(model), site)
+    ends, chances = extra.get("token_ends", []), extra.get("token_chances", [])
+    line_chances = postprocess.line_chances(model.text, ends, chances)
+    return postprocess.postprocess(_written_lines(model), site, line_chances)
 
 
 def main() -> None:

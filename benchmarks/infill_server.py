@@ -191,6 +191,9 @@ async def _run_server(
                 extra = {name: last[k] for k, name in GENERATION_FIELDS.items() if k in last}
                 # The model's own text before the server cut it: what post-processing saw.
                 extra["model_text"] = last.get("text", "")
+                # Per token of it: where it ends and the probability the model gave it.
+                extra["token_ends"] = last.get("tokenEnds", [])
+                extra["token_chances"] = last.get("tokenChances", [])
                 results[task.id] = Generated(text, seconds, error, extra)
                 stop = extra.get("stop_reason", "")
                 progress(f"{index}/{len(tasks)} {task.id} {seconds:.1f} s {stop} {error}")

@@ -525,7 +525,10 @@ class CompletionService:
             log.debug("raw model output %r", generation.text)
             if generation.stop_reason == "cancelled" or warm_only:
                 return generation, ""
-            return generation, postprocess.postprocess(_written_lines(generation), site)
+            chances = postprocess.line_chances(
+                generation.text, generation.token_ends, generation.token_chances
+            )
+            return generation, postprocess.postprocess(_written_lines(generation), site, chances)
 
         def job(backend: Backend, worker_cancel: CancelToken) -> CachedSuggestion | None:
             # An edit stops the work at once, even while the prompt is being read and

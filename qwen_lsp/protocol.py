@@ -76,6 +76,8 @@ class GenerationFigures:
     draftedTokens: int = _doc("tokens guessed by prompt lookup or the draft model", 0)
     acceptedTokens: int = _doc("guessed tokens the model agreed with", 0)
     threads: int = _doc("CPU threads of the last model call (fewer while the CPU is busy)", 0)
+    tokenEnds: list[int] = _doc("per generated token: where it ends in text", ())
+    tokenChances: list[float] = _doc("per generated token: the probability the model gave it", ())
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,8 @@ def _ts_type(annotation: Any) -> str:
         return " | ".join(json.dumps(arg) for arg in args)
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         return " | ".join("null" if arg is type(None) else _ts_type(arg) for arg in args)
+    if origin is list:
+        return f"{_ts_type(args[0])}[]"
     if annotation in (int, float):
         return "number"
     if annotation is str:

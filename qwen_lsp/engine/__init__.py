@@ -66,6 +66,10 @@ class Generation:
     drafted_tokens: int = 0  # prompt lookup or the draft model: tokens guessed ...
     accepted_tokens: int = 0  # ... and the ones the model agreed with
     threads: int = 0  # CPU threads of the last model call (they adapt to the machine's load)
+    # Per generated token: where it ends in ``text`` and the probability the model gave it
+    # (engines that report none leave both empty).
+    token_ends: list[int] = field(default_factory=list)
+    token_chances: list[float] = field(default_factory=list)
 
     def figures(self) -> GenerationFigures:
         """The figures as the status request reports them."""
@@ -80,6 +84,8 @@ class Generation:
             draftedTokens=self.drafted_tokens,
             acceptedTokens=self.accepted_tokens,
             threads=self.threads,
+            tokenEnds=list(self.token_ends),
+            tokenChances=[round(chance, 4) for chance in self.token_chances],
         )
 
 

@@ -520,6 +520,7 @@ class LlamaBackend:
         if bias is not None:
             logits = logits + bias
         token = int(np.argmax(logits))
+        chance = _chance(logits, token)
         while True:
             # Here the KV cache holds exactly ``history``; other work may run now.
             if self._let_others_run(limits) and (
@@ -529,7 +530,7 @@ class LlamaBackend:
                 _, stopped = self._prefill(history, limits)
                 if stopped:
                     return stopped
-            reason = out.push(token)
+            reason = out.push(token, chance)
             if reason is not None:
                 return reason
             history.append(token)
@@ -573,12 +574,13 @@ class LlamaBackend:
                 lookup.feedback(len(draft), accepted)
             out.result.drafted_tokens += len(draft)
             out.result.accepted_tokens += accepted
-            for guess in draft[:accepted]:
-                reason = out.push(guess)
+            for row, guess in enumerate(draft[:accepted]):
+                reason = out.push(guess, _chance(rows[row], guess))
                 if reason is not None:
                     return reason
                 history.append(guess)
             token = predicted[accepted]
+            chance = _chance(rows[accepted], token)
 
     def _eval(self, batch: list[int]) -> None:
         """Evaluate ``batch`` after the cached tokens, keeping the logits of every position."""
@@ -625,6 +627,14 @@ def _bias_row(bias: Mapping[int, float], n_vocab: int) -> Any:
     return row
 
 
+def _chance(logits: Any, token: int) -> float:
+    """The probability of ``token`` under ``logits`` (softmax of one row)."""
+    import numpy as np
+
+    top = float(np.max(logits))
+    return float(np.exp(float(logits[token]) - top) / np.sum(np.exp(logits - top)))
+
+
 class _Output:
     """Turns generated tokens into text and decides when to stop (shared by both decoders)."""
 
@@ -647,9 +657,11 @@ class _Output:
         self._stop_ids = stop_ids
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pieces: list[str] = []
+        self._length = 0  # characters decoded so far
 
-    def push(self, token: int) -> StopReason | None:
-        """Take one generated token; the reason to stop now, or None to go on."""
+    def push(self, token: int, chance: float = 1.0) -> StopReason | None:
+        """Take one generated token (``chance``: the probability the model gave it); the
+        reason to stop now, or None to go on."""
         if token in self._stop_ids:
             return "stop_token"
         result, limits = self.result, self._limits
@@ -660,6 +672,9 @@ class _Output:
             consumed = min(len(self.pending), len(piece))
             piece, self.pending = piece[consumed:], self.pending[consumed:]
         self._pieces.append(self._decoder.decode(piece))
+        self._length += len(self._pieces[-1])
+        result.token_ends.append(self._length)
+        result.token_chances.append(chance)
         if limits.cancel.cancelled:
             return "cancelled"
         if result.generated_tokens >= limits.max_tokens:

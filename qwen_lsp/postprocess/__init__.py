@@ -22,8 +22,10 @@ Where each rule lives (the order in which :func:`postprocess` applies them is be
   when code of the same block follows the cursor (``paragraph``), the third copy of a
   line in a row, a name declared only below the cursor (``declared-below``), a jump
   above the file's next statement (``jump-before-code``), a new statement after four
-  lines inserted between statements (``long-insert``); rule 3a, the end the rest of the
-  cursor line already has.
+  lines inserted between statements (``long-insert``), a new statement the model was
+  unsure of there (``unsure-insert``); rule 3a, the end the rest of the cursor line
+  already has.
+- ``chances``: how sure the model was of each line (from its tokens' probabilities).
 - ``layout``: rule 4, trailing whitespace and blank lines; rule 5, indentation
   converted to the file's unit; the cursor's indentation (``cursor-indent``); rule 6,
   placeholders (``placeholder``).
@@ -39,6 +41,9 @@ line, as in LSP).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from qwen_lsp.postprocess.chances import line_chances
 from qwen_lsp.postprocess.checks import verified
 from qwen_lsp.postprocess.cuts import (
     SPECIAL_TOKEN_RE,
@@ -70,6 +75,7 @@ __all__ = [
     "CompletionSite",
     "detect_indent_unit",
     "is_line_complete",
+    "line_chances",
     "postprocess",
 ]
 
@@ -101,8 +107,9 @@ def is_line_complete(
     return first_cut(completed, context) is not None
 
 
-def postprocess(raw: str, site: CompletionSite) -> str:
+def postprocess(raw: str, site: CompletionSite, chances: Sequence[float] = ()) -> str:
     """The suggestion to show for the model output ``raw`` at ``site``; "" shows nothing.
+    ``chances``: per line of ``raw``, how sure the model was of it (``line_chances``).
 
     In order: cut at a leaked special token; cut at the first line a completion never
     contains or that leaves the hole (line rules, see ``cuts._LINE_RULES``); trim the end that
@@ -115,7 +122,7 @@ def postprocess(raw: str, site: CompletionSite) -> str:
     if opens_with_blank_run(raw, context):
         return ""
     lines = split_lines(raw)
-    cut = first_cut(lines, context)
+    cut = first_cut(lines, context, chances)
     if cut is not None:
         lines = lines[:cut]
     lines = trim_rest_of_line_overlap(lines, context)

@@ -92,6 +92,7 @@ class _Scan:
     """What the line rules know after reading lines[0..i]."""
 
     context: Context
+    chances: Sequence[float] = ()  # per line: how sure the model was of it (chances.py)
     first_content: int | None = None  # index of the first line with suggested text
     block_indent: str | None = None  # indentation of that line; None when unknown
 
@@ -363,18 +364,47 @@ def _long_insert_between_statements(lines: Sequence[str], i: int, scan: _Scan) -
     no row lost; three lines cut more answers that were right (a Go hole of four lines).
     A whole body (the block ends after the cursor) is not limited.
     """
-    context, indent = scan.context, scan.block_indent
     start = scan.first_content
-    if context.kind != "block" or indent is None or start is None or i - start < _INSERT_LINES:
+    if start is None or i - start < _INSERT_LINES or not scan.context.enabled("long-insert"):
         return None
-    if not context.enabled("long-insert") or context.next_line is None:
+    return i if _new_statement_between_statements(lines, i, scan) else None
+
+
+# Below this a new statement is one the model was unsure of (line_chances: the geometric
+# mean of its tokens' probabilities).
+_UNSURE_BELOW = 0.6
+
+
+def _unsure_insert_between_statements(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop before a new statement at the block's level that the model was unsure of,
+    when the file's code goes on at that level right after the cursor.
+
+    WHY: between two statements of a block the hole may be one line or several, which
+    the text cannot tell; the model's own doubt can. After the line it was asked for, a
+    small model goes on guessing the next statements, and a guess costs the suggestion
+    more than a missing line does. The first line is never cut (that is all there is).
+    """
+    start, chances = scan.first_content, scan.chances
+    if start is None or i <= start or i >= len(chances) or chances[i] >= _UNSURE_BELOW:
         return None
+    if not scan.context.enabled("unsure-insert"):
+        return None
+    return i if _new_statement_between_statements(lines, i, scan) else None
+
+
+def _new_statement_between_statements(lines: Sequence[str], i: int, scan: _Scan) -> bool:
+    """True when lines[i] starts a new statement at the level of the block being
+    written, and the file's code after the cursor goes on at that level (not a body that
+    ends there)."""
+    context, indent = scan.context, scan.block_indent
+    if context.kind != "block" or indent is None or context.next_line is None:
+        return False
     line, tab_width = lines[i], context.tab_width
     if not line.strip() or indent_less(leading_ws(context.next_line), indent, tab_width):
-        return None
+        return False
     if not indent_at_most(leading_ws(line), indent, tab_width):
-        return None  # deeper: inside the compound statement being written
-    return None if _GOES_ON_ABOVE_RE.match(line.lstrip()) else i
+        return False  # deeper: inside the compound statement being written
+    return not _GOES_ON_ABOVE_RE.match(line.lstrip())
 
 
 _LINE_RULES: tuple[_LineRule, ...] = (
@@ -390,16 +420,18 @@ _LINE_RULES: tuple[_LineRule, ...] = (
     _uses_a_later_declaration,
     _jump_before_code,
     _long_insert_between_statements,
+    _unsure_insert_between_statements,
 )
 
 
-def first_cut(lines: Sequence[str], context: Context) -> int | None:
-    """How many lines to keep, or None when no rule stops in ``lines``.
+def first_cut(lines: Sequence[str], context: Context, chances: Sequence[float] = ()) -> int | None:
+    """How many lines to keep, or None when no rule stops in ``lines``; ``chances``:
+    per line, how sure the model was of it (none known: every line sure).
 
     Each rule decides at line i from lines[0..i] only; this is what makes the streaming
     answer of :func:`is_line_complete` agree with :func:`postprocess`.
     """
-    scan = _Scan(context)
+    scan = _Scan(context, chances)
     for i in range(len(lines)):
         scan.note(lines, i)
         cuts = [cut for rule in _LINE_RULES if (cut := rule(lines, i, scan)) is not None]

@@ -276,3 +276,29 @@ def test_the_engine_knows_its_prompt_rate_from_load_on(backend: object) -> None:
     measured = cold.prompt_tokens / cold.prompt_seconds
     # It follows what long prompts cost (generously: the machine's load may change).
     assert measured / 4 <= backend.prompt_rate <= measured * 4, (measured, backend.prompt_rate)
+
+
+def test_each_token_comes_with_where_it_ends_and_its_probability(backend: object) -> None:
+    """The figures the unsure-insert cut reads (postprocess/chances.py): one per token,
+    the same whether the token was picked alone or checked in a batch of guesses."""
+    from qwen_lsp.engine.llama_backend import LlamaBackend
+
+    assert isinstance(backend, LlamaBackend)
+    answers = {}
+    for lookup in (0, 8):  # 8: prompt lookup guesses, checked in batches
+        result = backend.generate(ACTION, _limits(prompt_lookup=lookup), lambda _: True)
+        assert len(result.token_ends) == len(result.token_chances) == result.generated_tokens
+        assert result.token_ends == sorted(result.token_ends)
+        assert result.token_ends[-1] == len(result.text)
+        assert all(0.0 < chance <= 1.0 for chance in result.token_chances)
+        answers[lookup] = result
+    alone, guessed = answers[0], answers[8]
+    assert guessed.accepted_tokens > 0, "no guess was accepted: the batch path went untested"
+    assert guessed.text == alone.text
+    # A batch's arithmetic differs a little from one token's (up to 0.043 seen here).
+    assert guessed.token_chances == pytest.approx(alone.token_chances, abs=0.1)
+    pairs = zip(guessed.token_chances, alone.token_chances, strict=True)
+    differences = sorted(abs(a - b) for a, b in pairs)
+    assert differences[len(differences) // 2] < 0.01
+    # Greedy picks the likeliest token, which a 0.5B model is far from sure of everywhere.
+    assert min(alone.token_chances) < 0.9 < max(alone.token_chances)

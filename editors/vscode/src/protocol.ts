@@ -164,6 +164,10 @@ export interface GenerationFigures {
   acceptedTokens: number;
   /** CPU threads of the last model call (fewer while the CPU is busy) */
   threads: number;
+  /** per generated token: where it ends in text */
+  tokenEnds: number[];
+  /** per generated token: the probability the model gave it */
+  tokenChances: number[];
 }
 
 /** The code action that ran last. */

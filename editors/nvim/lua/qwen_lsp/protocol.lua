@@ -60,6 +60,8 @@ M.GENERATION_FIGURES = {
   { key = 'draftedTokens', label = 'tokens guessed by prompt lookup or the draft model' },
   { key = 'acceptedTokens', label = 'guessed tokens the model agreed with' },
   { key = 'threads', label = 'CPU threads of the last model call (fewer while the CPU is busy)' },
+  { key = 'tokenEnds', label = 'per generated token: where it ends in text' },
+  { key = 'tokenChances', label = 'per generated token: the probability the model gave it' },
 }
 
 return M
