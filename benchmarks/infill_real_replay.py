@@ -3,8 +3,10 @@
     .venv/bin/python -m benchmarks.infill_real_replay .artifacts/eval_infill_real_X.json
     .venv/bin/python -m benchmarks.infill_real_replay RUN.json --out REPLAY.json
 
-The server's records keep the model's own text (``model_text``) and stop reason; each is
-cut again as the server would (the kind the tree asks for at the cursor, the site, the
+The server's records keep the model's own text (``model_text``), its stop reason and its
+tokens' probabilities (``token_chances``, for rule unsure-insert; runs recorded before
+they were kept have none, and that rule does not act on them); each is cut again as the
+server would (the kind the tree asks for at the cursor, the site, the
 lines a token cap left half written), and scored next to the recorded answers as the
 variant ``replay``. A rule that only cuts earlier replays exactly (the streaming stop
 ends the model at the same line or later); one that keeps more than the recorded text
