@@ -24,7 +24,10 @@ def line_chances(
 
     WHY the mean over the line and not its first token: the first token of a new line is
     often a sure name (``self``) and the doubt comes after it; a single token's dip in a
-    long line is outweighed by the rest, which the minimum would not do.
+    long line is outweighed by the rest, which the minimum would not do. Replayed on the
+    issue 17 runs (seeds 3 and 4, 176 holes), cuts by the first token's or the lowest
+    token's probability traded the one-line rows against the few-line rows as length caps
+    do; the mean lost least on the few-line rows.
     """
     chances = [SURE] * (len(NEWLINE_RE.findall(text)) + 1)
     if not token_ends or len(token_ends) != len(token_chances):
