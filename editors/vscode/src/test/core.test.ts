@@ -100,6 +100,8 @@ test('statusView: loading, ready, error with the fix, off, start failure', () =>
         draftedTokens: 0,
         acceptedTokens: 0,
         threads: 2,
+        tokenEnds: [6, 8],
+        tokenChances: [0.9, 0.7],
       },
     }),
     true,
