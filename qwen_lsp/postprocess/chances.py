@@ -29,17 +29,17 @@ def line_chances(
     token's probability traded the one-line rows against the few-line rows as length caps
     do; the mean lost least on the few-line rows.
     """
-    chances = [SURE] * (len(NEWLINE_RE.findall(text)) + 1)
+    starts = [0] + [match.end() for match in NEWLINE_RE.finditer(text)]
+    chances = [SURE] * len(starts)
     if not token_ends or len(token_ends) != len(token_chances):
         return chances
-    starts = [0] + [match.end() for match in NEWLINE_RE.finditer(text)]
     token = 0
     for number, start in enumerate(starts):
         end = starts[number + 1] if number + 1 < len(starts) else len(text)
         line = text[start:end]
-        code = start + len(line) - len(line.lstrip())
-        if code >= end or not line.strip():
+        if not line.strip():
             continue
+        code = start + len(line) - len(line.lstrip())
         # Tokens ending before the code starts wrote only what comes before it.
         while token < len(token_ends) and token_ends[token] <= code:
             token += 1
