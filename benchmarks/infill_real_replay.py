@@ -6,12 +6,12 @@
 The server's records keep the model's own text (``model_text``), its stop reason and its
 tokens' probabilities (``token_chances``, for rule unsure-insert; runs recorded before
 they were kept have none, and that rule does not act on them); each is cut again as the
-server would (the kind the tree asks for at the cursor, the site, the
-lines a token cap left half written), and scored next to the recorded answers as the
-variant ``replay``. A rule that only cuts earlier replays exactly (the streaming stop
-ends the model at the same line or later); one that keeps more than the recorded text
-holds cannot be judged here: run ``--variants server`` again. The server's window (the
-whole file here) and the next-line retry after a finished line are not replayed; on the
+server would (the kind the tree asks for at the cursor, the site, the lines a token cap
+left half written), and scored next to the recorded answers as the variant ``replay``. A
+rule that only cuts earlier replays exactly (the streaming stop ends the model at the
+same line or later); one that keeps more than the recorded text holds cannot be judged
+here: run ``--variants server`` again. The server's window (the whole file here) and the
+next-line retry after a finished line are not replayed; on the
 run it was written for, every answer replayed as recorded.
 """
 
