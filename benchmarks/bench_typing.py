@@ -137,6 +137,12 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "cold-0.7": {"coldPromptSeconds": 0.7},
     # how soon a long block (or a line that opens one) shows its first lines
     "show-1.0": {"blockShowAfterSeconds": 1.0},
+    # issue 17: the prompt window that measured better on real holes (prefix 1536: +8 to
+    # +13 points of edit similarity on seed 6), at what typing latency
+    "no-wide": {"widePrefixTokens": 0},  # the window of prefixTokens only (before 2026-12-06)
+    "prefix-1024": {"prefixTokens": 1024},
+    "prefix-1536": {"prefixTokens": 1536},
+    "wide": {"prefixTokens": 1536, "suffixTokens": 384},
     # issue 15: "1.5B quality at what latency": the 1.5B alone and with the 0.5B drafting
     "model-1.5b": {"model": "qwen2.5-coder-1.5b-instruct"},
     "draft-1.5b": {

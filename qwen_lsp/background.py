@@ -119,13 +119,21 @@ def _opener_alone(partial: str, site: postprocess.CompletionSite) -> str:
 class WindowChoice:
     window: FimWindow
     cut: bool  # smaller than the settings' budgets ask for: the prompt was cold
+    wide: bool = False  # the wide window (widePrefixTokens): the engine holds it or reads fast
+    # The wide window was not taken because too little of it is read yet: worth reading in
+    # the background for the next keystrokes here.
+    wider: bool = False
 
 
 class PromptWindows:
-    """The FIM window of a prompt: the whole one when the part of its prompt the engine's
-    KV cache does not hold can be read within ``coldPromptSeconds`` at the engine's
-    measured prompt rate, else one cut to what that time reads. Used on the model worker's
-    thread only."""
+    """The FIM window of a prompt. Three sizes, the largest whose part the engine's KV cache
+    does not hold can be read within ``coldPromptSeconds`` at the engine's measured prompt
+    rate: the wide window (``widePrefixTokens`` above the cursor), the whole one
+    (``prefixTokens``), else one cut to what that time reads. A fast engine (a GPU, an
+    inference server) reads the wide window at once; on a CPU core it takes seconds, so it
+    is read in the background (``warming``) once the whole window is, and taken from then
+    on while the cursor stays in that part of the file. Used on the model worker's thread
+    only."""
 
     def __init__(self, tools: PromptTools, heads: Heads) -> None:
         self._tools = tools
@@ -145,11 +153,13 @@ class PromptWindows:
         chat_language: str | None,
         prompt_of: Callable[[FimWindow], Sequence[PromptPart]],
         limits: GenerationLimits | None,
+        warming: bool = False,
     ) -> WindowChoice:
         """The window of a request at ``at`` of ``text``, asking ``backend`` what its KV
-        cache holds of the whole window's prompt (``prompt_of``). ``chat_language``: a block
+        cache holds of a window's prompt (``prompt_of``). ``chat_language``: a block
         through the chat prompt of that language (None: FIM). ``limits``: a request's (its
-        cancel and its time cap), None for background work, whose window is never cut."""
+        cancel and its time cap), None for background work, whose window is never cut.
+        ``warming``: the background read of a window for the next keystrokes."""
         if self._tools.replaced(backend):
             self.clear()
         overhead = 0  # the chat prompt's own tokens that are not cached
@@ -173,9 +183,11 @@ class PromptWindows:
             self._tools.counter(backend),
             settings,
             chat_language is not None,
-            reuse=None if limits is None else reuse,
+            reuse=reuse,
             rate=backend.prompt_rate,
             overhead=max(0, overhead),
+            may_cut=limits is not None,
+            warming=warming,
         )
 
     def choose(
@@ -189,11 +201,15 @@ class PromptWindows:
         reuse: Callable[[FimWindow], KvReuse] | None,
         rate: float,
         overhead: int = 0,
+        may_cut: bool = True,
+        warming: bool = False,
     ) -> WindowChoice:
-        """``reuse``: what the engine's KV cache holds of the prompt of a window (None: the
-        window may not be cut). ``rate``: prompt tokens per second (0: not known yet).
+        """``reuse``: what the engine's KV cache holds of the prompt of a window (None: not
+        known, the whole window). ``rate``: prompt tokens per second (0: not known yet).
         ``overhead``: the prompt's tokens besides the window that are not cached (a chat
-        template's), which a cut must leave room for."""
+        template's), which a cut must leave room for. ``may_cut``: False for background
+        work (nobody waits for it). ``warming``: the background read for the next
+        keystrokes, of the whole window first and of the wide one once the whole is read."""
         full = fim_window(
             text,
             at,
@@ -206,8 +222,27 @@ class PromptWindows:
         if reuse is None or seconds <= 0:
             return WindowChoice(full, cut=False)
         rate = rate if rate > 0 else DEFAULT_PROMPT_RATE
-        if reuse(full).uncached <= rate * seconds:
-            return WindowChoice(full, cut=False)
+        affordable = rate * seconds  # tokens a cold read may take
+        wide: FimWindow | None = None
+        if settings.widePrefixTokens > settings.prefixTokens:
+            wide = fim_window(
+                text,
+                at,
+                count_tokens,
+                settings.widePrefixTokens,
+                settings.suffixTokens,
+                disabled_rules=settings.disableRules,
+            )
+            if wide == full:  # the wide budget holds no more of this file
+                wide = None
+            elif reuse(wide).uncached <= affordable:
+                return WindowChoice(wide, cut=False, wide=True)
+        wider = wide is not None
+        whole_read = reuse(full).uncached <= affordable
+        if warming and whole_read and wide is not None:
+            return WindowChoice(wide, cut=False, wide=True)
+        if whole_read or not may_cut:
+            return WindowChoice(full, cut=False, wider=wider)
         # A FIM prompt starts with the window's first line (snapped to 16 lines); the chat
         # prompt with the code after the cursor.
         key = (uri, "chat", hash(full.suffix)) if chat else (uri, "fim", full.prefix_start_line)
@@ -229,7 +264,7 @@ class PromptWindows:
             suffix_tokens,
             disabled_rules=settings.disableRules,
         )
-        return WindowChoice(window, cut=window != full)
+        return WindowChoice(window, cut=window != full, wider=wider)
 
     def clear(self) -> None:
         """Another model: the cuts were chosen for its speed."""

@@ -56,7 +56,8 @@ CHARS_PER_TOKEN_BOUND = 64
 def request_window(snapshot: Snapshot, offset: int, settings: Settings) -> TextWindow:
     """The text a completion at ``offset`` reads: whole lines around it (see
     :meth:`Snapshot.window`), generously more than the prompt's token budgets hold."""
-    before = max(WINDOW_CHARS, settings.prefixTokens * CHARS_PER_TOKEN_BOUND)
+    above = max(settings.prefixTokens, settings.widePrefixTokens)
+    before = max(WINDOW_CHARS, above * CHARS_PER_TOKEN_BOUND)
     after = max(WINDOW_CHARS, settings.suffixTokens * CHARS_PER_TOKEN_BOUND)
     return snapshot.window(offset, before, after)
 
@@ -397,7 +398,8 @@ class CompletionService:
         self, snapshot: Snapshot, offset: int, view: TextWindow, settings: Settings
     ) -> None:
         """After an answer from a cut window (a cold prompt), read the whole window of a line
-        here in the background, for the next keystroke's KV cache (real requests preempt it)."""
+        here in the background, for the next keystroke's KV cache (real requests preempt it);
+        once it is read, the wide window (widePrefixTokens) the same way."""
 
         async def run() -> None:
             try:
@@ -442,7 +444,9 @@ class CompletionService:
         if writing is not None:
             writing.kind = wanted
         markers, uri = self._markers(), snapshot.uri
-        cut = False  # set by the job: the prompt was cold and its window cut
+        # Set by the job: the prompt was cold and its window cut, or a wider window is not
+        # read yet; either way there is a window to read in the background afterwards.
+        warm_next = False
 
         def prompt_of(
             backend: Backend, window: FimWindow, text: str, at: int, chat: bool, cut: bool
@@ -551,6 +555,7 @@ class CompletionService:
                     lambda window: prompt_of(backend, window, view.text, at, chat, False),
                     # Background work is never cut (nobody waits for it).
                     None if background else GenerationLimits(0, 0, cancel=cancel, started=asked),
+                    warming=warm_only,
                 )
 
             chat = _chat_prompt(wanted, settings, markers)
@@ -563,8 +568,8 @@ class CompletionService:
                 warm = pick(False)
                 if not warm.cut:
                     chat, choice = False, warm
-            nonlocal cut
-            cut = choice.cut
+            nonlocal warm_next
+            warm_next = choice.cut or choice.wider
             generation, text = ask(backend, cancel, view.text, at, wanted, choice, chat=chat)
             if chat and markers.trained and not text and generation.stop_reason != "cancelled":
                 # Asked to continue the file, a stronger model may answer with a stand-in
@@ -596,7 +601,7 @@ class CompletionService:
                 generation.generate_seconds,
                 cancel.why() or generation.stop_reason,
                 len(text),
-                " (cold: window cut)" if choice.cut else "",
+                " (cold: window cut)" if choice.cut else " (wide window)" if choice.wide else "",
             )
             log.debug("shown %r", text)  # document text: never above DEBUG (issue 13)
             if generation.stop_reason == "cancelled":
@@ -610,7 +615,9 @@ class CompletionService:
         future, cancel = self._worker.submit(lane, job, background=background)
         try:
             result = await future
-            if cut:
+            # (A warm-up re-arms itself only when it read its window: the whole one is read,
+            # the wide one is next.)
+            if warm_next and (result is not None or not warm_only):
                 self._warm_later(snapshot, offset, view, settings)
             return result
         except asyncio.CancelledError:

@@ -197,6 +197,15 @@ class Settings:
     suffixTokens: int = setting(
         96, "Prompt budget (tokens) for the text after the cursor.", minimum=0
     )
+    widePrefixTokens: int = setting(
+        1536,
+        "A wider prompt budget (tokens) above the cursor, taken instead of prefixTokens when "
+        "it costs no wait: when the part of that prompt the KV cache does not hold reads "
+        "within coldPromptSeconds (a GPU or an inference server: at once; on a CPU: after it "
+        "was read in the background while the cursor stayed in that part of the file). The "
+        "model finds more of the file's own code to follow. 0 = never.",
+        minimum=0,
+    )
     crossFileTokens: int = setting(
         256,
         "Prompt budget (tokens) for code from other open files (definitions of the names "

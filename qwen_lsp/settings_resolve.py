@@ -170,7 +170,7 @@ def resolve_settings(
 # is always in the prompt).
 ANSWER_SHARE = 4
 SLACK_SHARE = 8
-# The prompt budgets a completion adds up.
+# The prompt budgets a completion adds up (the first one, or widePrefixTokens instead).
 _COMPLETION_BUDGETS = ("prefixTokens", "suffixTokens", "crossFileTokens")
 
 
@@ -195,6 +195,12 @@ def fit_to_context(settings: Settings) -> tuple[Settings, list[str]]:
     if asked > room:  # scaled down together, so their proportions stay the user's
         for name in _COMPLETION_BUDGETS:
             changes[name] = getattr(settings, name) * room // asked
+    # The wide window takes the place of prefixTokens: what the others leave.
+    wide_room = room - sum(
+        changes.get(name, getattr(settings, name)) for name in _COMPLETION_BUDGETS[1:]
+    )
+    if settings.widePrefixTokens > wide_room:
+        changes["widePrefixTokens"] = max(0, wide_room)
     messages = [
         f"qwen-lsp: setting {name!r} ({getattr(settings, name)} tokens) does not fit the "
         f"model's context (contextSize {context}) with its other budgets; using {value}"

@@ -18,6 +18,7 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 from qwen_lsp import protocol, syntax
+from qwen_lsp.settings import Settings
 from tests.e2e.conftest import (
     CLIENTS,
     RUNS_MODEL,
@@ -270,3 +271,36 @@ async def test_messages_during_model_load_are_not_lost() -> None:
         assert kinds == ["WorkDoneProgressBegin", "WorkDoneProgressEnd"]
     finally:
         await finish(client)
+
+
+@pytest_lsp.fixture(config=server_config())
+async def cold_client(lsp_client: LanguageClient) -> Any:
+    """Cold prompts handled as by default (cut, then read in the background)."""
+    await start(lsp_client, "neovim", {"maxSeconds": 120, "speculation": False})
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_the_wide_window_is_read_behind_the_answers_and_then_taken(
+    cold_client: LanguageClient,
+) -> None:
+    """In a long file the first answer may come from a cut window; the whole window and
+    then the wide one (widePrefixTokens) are read in the background, and the next keystroke
+    there takes the wide window from the KV cache."""
+    body = "".join(f"def helper_{i}(value):\n    return value * {i}\n\n\n" for i in range(200))
+    uri = "file:///tmp/qwen-lsp-e2e/wide.py"
+    open_doc(cold_client, uri, "python", body + "result = helper_3(")
+    end = types.Position(line=body.count("\n"), character=len("result = helper_3("))
+    await inline(cold_client, uri, end)
+    settings = Settings()
+    narrow = settings.prefixTokens + settings.suffixTokens + settings.crossFileTokens
+    for _ in range(600):  # the warm-ups: seconds on a CPU, more on a busy one
+        last = (await _status(cold_client))["lastGeneration"]
+        if last["promptTokens"] > narrow and last["reusedTokens"] < last["promptTokens"] - 10:
+            break  # the wide window read (not only taken from the cache)
+        await asyncio.sleep(0.2)
+    type_at(cold_client, uri, end, "1")
+    await inline(cold_client, uri, types.Position(line=end.line, character=end.character + 1))
+    last = (await _status(cold_client))["lastGeneration"]
+    assert last["promptTokens"] > narrow + 500  # the wide window ...
+    assert last["reusedTokens"] >= last["promptTokens"] - 10  # ... from the KV cache

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any, cast
 
+from qwen_lsp.background import PromptWindows, WindowChoice
 from qwen_lsp.completion import CompletionService
-from qwen_lsp.context import CHAT_SYSTEM
+from qwen_lsp.context import CHAT_SYSTEM, FimWindow, fim_window
 from qwen_lsp.documents import DocumentStore
-from qwen_lsp.engine import GenerationLimits, Special
+from qwen_lsp.engine import GenerationLimits, KvReuse, Special
 from qwen_lsp.engine.fake import FakeBackend
 from qwen_lsp.engine.kv_pool import KvPool
 from qwen_lsp.engine.threads import MIN_RATE_UNITS, PromptSpeed
 from qwen_lsp.settings import Settings
 from tests.unit.test_completion import URI, complete, no_speculation, service
-from tests.unit.test_completion_fresh import long_file, until
+from tests.unit.test_completion_fresh import WARMED, long_file, until
 
 
 def prompt_tokens(backend: FakeBackend, call: int) -> int:
@@ -84,7 +86,7 @@ async def test_a_window_the_engine_holds_is_read_whole_whatever_document_asked_f
     text = long_file() + "result = "
     # The same prompt read (as the whole window) for another document: the KV cache has it.
     assert await complete(svc, store, text)
-    await until(lambda: len(backend.calls) == 2)  # the cut answer, then the warm-up
+    await until(lambda: len(backend.calls) == WARMED)  # the cut answer, then the warm-ups
     other = DocumentStore()
     other.open("file:///t/copy.py", "python", 1, text + "x")
     snapshot = other.get("file:///t/copy.py")
@@ -92,7 +94,7 @@ async def test_a_window_the_engine_holds_is_read_whole_whatever_document_asked_f
     copy = snapshot.snapshot()
     line = copy.line_count() - 1
     assert await svc.complete(copy, line, len(copy.line_at(line)), lambda: True)
-    assert backend.calls[-1] == backend.calls[1] + "x"  # whole, and no cut
+    assert backend.calls[-1] == backend.calls[2] + "x"  # wide, and no cut
 
 
 async def test_a_window_the_engine_no_longer_holds_is_cut_again() -> None:
@@ -100,14 +102,14 @@ async def test_a_window_the_engine_no_longer_holds_is_cut_again() -> None:
     svc, store = await service(no_speculation(), backend), DocumentStore()
     text = long_file() + "result = "
     assert await complete(svc, store, text)
-    await until(lambda: len(backend.calls) == 2)
+    await until(lambda: len(backend.calls) == WARMED)
     assert await complete(svc, store, text + "x")
-    assert backend.calls[2] == backend.calls[1] + "x"  # warm: whole
+    assert backend.calls[3] == backend.calls[2] + "x"  # warm: wide
     backend.kept.clear()  # its states went (other files, a reload, the pool's budget)
     assert await complete(svc, store, text + "xy")
     settings = Settings()  # cold again: cut to what a second reads, or the floor
     cut = max(settings.coldPromptMinTokens, backend.prompt_rate * settings.coldPromptSeconds)
-    assert prompt_tokens(backend, 3) <= cut < prompt_tokens(backend, 2)
+    assert prompt_tokens(backend, 4) <= cut < prompt_tokens(backend, 1)
 
 
 BLOCK_AFTER = "\n\nprint(f([1, 2]))\n"
@@ -196,3 +198,45 @@ def test_the_fake_engine_tells_what_it_holds_of_a_prompt() -> None:
     reuse = backend.kv_reuse([*first, "more text"])
     assert reuse.cached_tokens == len(backend.tokenize("".join(["x" * 400, "<|fim_middle|>"])))
     assert reuse.uncached == reuse.prompt_tokens - reuse.cached_tokens > 0
+
+
+def choose(reused: dict[str, int], may_cut: bool = True, warming: bool = False) -> WindowChoice:
+    """The window chosen for the end of a long file when the KV cache holds ``reused`` of
+    the whole (``"whole"``) and wide (``"wide"``) windows' tokens, at 100 tokens a second."""
+    text = long_file() + "result = "
+    settings = no_speculation()
+
+    def count(part: str) -> int:
+        return len(FakeBackend().tokenize(part))
+
+    def window_tokens(window: FimWindow) -> int:
+        return count(window.prefix + window.line_prefix + window.suffix)
+
+    whole = window_tokens(fim_window(text, len(text), count, settings.prefixTokens, 96))
+
+    def reuse(window: FimWindow) -> KvReuse:
+        tokens = window_tokens(window)
+        return KvReuse(tokens, reused["whole" if tokens <= whole else "wide"])
+
+    windows = PromptWindows(cast(Any, None), cast(Any, None))
+    return windows.choose(
+        URI, text, len(text), count, settings, False, reuse, 100.0, may_cut=may_cut, warming=warming
+    )
+
+
+def test_the_wide_window_is_taken_when_the_cache_holds_it() -> None:
+    assert choose({"whole": 0, "wide": 2000}).wide
+    wide_cold = choose({"whole": 2000, "wide": 0})
+    assert not wide_cold.wide and not wide_cold.cut and wide_cold.wider
+    all_cold = choose({"whole": 0, "wide": 0})
+    assert all_cold.cut and all_cold.wider
+
+
+def test_background_work_never_starts_on_a_cold_wide_window() -> None:
+    # A speculation or a refresh: the whole window, uncut, whatever the cache holds ...
+    for reused in ({"whole": 0, "wide": 0}, {"whole": 2000, "wide": 0}):
+        choice = choose(reused, may_cut=False)
+        assert not choice.wide and not choice.cut
+    # ... the warm-up: the whole window first, then the wide one.
+    assert not choose({"whole": 0, "wide": 0}, may_cut=False, warming=True).wide
+    assert choose({"whole": 2000, "wide": 0}, may_cut=False, warming=True).wide

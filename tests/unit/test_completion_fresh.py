@@ -100,6 +100,11 @@ async def test_a_block_written_in_time_is_shown_whole() -> None:
     assert shown is not None and "y" * 60 in shown
 
 
+# Model calls of a cold prompt's first answer: the answer from a cut window, then the
+# whole window read behind it, then the wide one (widePrefixTokens).
+WARMED = 3
+
+
 def long_file(lines: int = 300) -> str:
     return "".join(f"value_{i} = compute_{i}(argument_{i})\n" for i in range(lines))
 
@@ -111,13 +116,39 @@ async def test_a_cold_prompt_is_cut_then_warmed_for_the_next_keystroke() -> None
     assert await complete(svc, store, text + "result = ")
     cold = backend.calls[0]
     assert len(backend.tokenize(cold)) < (Settings().coldPromptMinTokens + Settings().suffixTokens)
-    # Behind the answer, the whole window at this cursor is read (the warm-up) ...
-    await until(lambda: svc.stats.generations == 2)
-    warm = backend.calls[1]
-    assert len(warm) > 2 * len(cold) and warm.endswith("result = ")
-    # ... and the next keystroke gets the whole window, which the KV cache now holds.
+    # Behind the answer, the whole window at this cursor is read (the warm-up), then the
+    # wide one (widePrefixTokens) ...
+    await until(lambda: svc.stats.generations == WARMED)
+    whole, wide = backend.calls[1], backend.calls[2]
+    assert len(whole) > 2 * len(cold) and whole.endswith("result = ")
+    assert len(wide) > 2 * len(whole) and wide.endswith(whole[-len(whole) // 2 :])
+    # ... and the next keystroke gets the wide window, which the KV cache now holds.
     assert await complete(svc, store, text + "result = x")
-    assert backend.calls[2] == warm + "x"
+    assert backend.calls[3] == wide + "x"
+
+
+async def test_without_a_wide_budget_the_warm_up_stops_at_the_whole_window() -> None:
+    backend = FakeBackend()
+    settings = dataclasses.replace(no_speculation(), widePrefixTokens=0)
+    svc, store = await service(settings, backend), DocumentStore()
+    text = long_file()
+    assert await complete(svc, store, text + "result = ")
+    await until(lambda: svc.stats.generations == 2)
+    await asyncio.sleep(0.2)
+    assert svc.stats.generations == 2
+    assert await complete(svc, store, text + "result = x")
+    assert backend.calls[2] == backend.calls[1] + "x"
+
+
+async def test_a_fast_engine_reads_the_wide_window_at_once() -> None:
+    backend = FakeBackend()
+    backend.prompt_rate = 10_000.0  # a GPU: the wide window reads in a fraction of a second
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, long_file() + "result = ")
+    await asyncio.sleep(0.1)
+    assert len(backend.calls) == 1  # nothing to read behind it
+    tokens = len(backend.tokenize(backend.calls[0]))
+    assert tokens > Settings().prefixTokens + Settings().suffixTokens + Settings().crossFileTokens
 
 
 async def test_without_a_cold_budget_the_whole_window_is_asked_at_once() -> None:
@@ -157,7 +188,7 @@ async def test_a_cold_block_is_asked_through_the_warm_fim_prompt_of_the_lines() 
     svc, store = await service(no_speculation(), backend), DocumentStore()
     text = long_file()
     assert await complete(svc, store, text + "result = ")
-    await until(lambda: svc.stats.generations == 2)  # the whole window, read behind it
+    await until(lambda: svc.stats.generations == WARMED)  # the windows, read behind it
     assert await complete(svc, store, text + "def f(xs):\n    ")
     block = next(call for call in backend.calls if "def f(xs):" in call)
     assert "<|im_start|>" not in block  # the FIM prompt ...
@@ -171,7 +202,7 @@ async def test_blockprompt_chat_keeps_the_chat_prompt_even_when_it_is_cold() -> 
     svc, store = await service(settings, backend), DocumentStore()
     text = long_file()
     assert await complete(svc, store, text + "result = ")
-    await until(lambda: svc.stats.generations == 2)
+    await until(lambda: svc.stats.generations == WARMED)
     assert await complete(svc, store, text + "def f(xs):\n    ") == "return 1"
     # (the first prompt at the block: the whole window is read behind a cut one)
     assert "<|im_start|>assistant" in next(c for c in backend.calls if "def f(xs):" in c)

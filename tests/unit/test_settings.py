@@ -67,6 +67,7 @@ def test_absurd_token_budgets_are_clamped_to_the_context(context: int) -> None:
     huge = 10**9
     names = [
         "prefixTokens",
+        "widePrefixTokens",
         "suffixTokens",
         "crossFileTokens",
         "maxTokensLine",
@@ -78,6 +79,7 @@ def test_absurd_token_budgets_are_clamped_to_the_context(context: int) -> None:
     answer = max(s.maxTokensLine, s.maxTokensBlock)
     # A completion's prompt budgets and its answer fit, with room for the prompt's frame.
     assert s.prefixTokens + s.suffixTokens + s.crossFileTokens + answer <= context * 7 // 8
+    assert s.widePrefixTokens + s.suffixTokens + s.crossFileTokens + answer <= context * 7 // 8
     assert s.actionContextTokens <= context // 4
     assert min(getattr(s, name) for name in names) > 0  # still useful, not zeroed
     assert len(resolved.problems) == len(names)

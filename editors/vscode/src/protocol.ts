@@ -20,6 +20,7 @@ export const SERVER_SETTING_KEYS = [
   'disabledLanguages',
   'prefixTokens',
   'suffixTokens',
+  'widePrefixTokens',
   'crossFileTokens',
   'maxTokensLine',
   'maxTokensBlock',
