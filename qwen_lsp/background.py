@@ -188,6 +188,7 @@ class PromptWindows:
             overhead=max(0, overhead),
             may_cut=limits is not None,
             warming=warming,
+            warm_wide=backend.keeps_states,
         )
 
     def choose(
@@ -203,13 +204,17 @@ class PromptWindows:
         overhead: int = 0,
         may_cut: bool = True,
         warming: bool = False,
+        warm_wide: bool = True,
     ) -> WindowChoice:
         """``reuse``: what the engine's KV cache holds of the prompt of a window (None: not
         known, the whole window). ``rate``: prompt tokens per second (0: not known yet).
         ``overhead``: the prompt's tokens besides the window that are not cached (a chat
         template's), which a cut must leave room for. ``may_cut``: False for background
         work (nobody waits for it). ``warming``: the background read for the next
-        keystrokes, of the whole window first and of the wide one once the whole is read."""
+        keystrokes, of the whole window first and of the wide one once the whole is read.
+        ``warm_wide``: the engine keeps saved KV states besides the live one (else reading
+        the wide window behind the keystrokes would throw out the state they use, and it
+        is taken only when the engine reads it fast enough)."""
         full = fim_window(
             text,
             at,
@@ -237,6 +242,8 @@ class PromptWindows:
                 wide = None
             elif reuse(wide).uncached <= affordable:
                 return WindowChoice(wide, cut=False, wide=True)
+            elif not warm_wide:
+                wide = None
         wider = wide is not None
         whole_read = reuse(full).uncached <= affordable
         if warming and whole_read and wide is not None:

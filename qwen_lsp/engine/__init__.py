@@ -211,6 +211,12 @@ class Backend(Protocol):
         load-time calibration on); 0 when it knows none yet."""
         ...
 
+    @property
+    def keeps_states(self) -> bool:
+        """Whether the engine keeps saved KV states besides the live one (a pool), so that a
+        prompt read in the background does not throw out the state the keystrokes use."""
+        ...
+
     def kv_reuse(self, prompt: Sequence[PromptPart]) -> KvReuse:
         """How many leading tokens of ``prompt`` generate() would take from the KV cache
         instead of evaluating them (cheap: a tokenization and a prefix comparison)."""

@@ -52,6 +52,7 @@ class FakeBackend:
         self.limits: list[GenerationLimits] = []
         # Prompt tokens per second, as the real engine measures them (tests set it).
         self.prompt_rate = 100.0
+        self.keeps_states = True
         # The token lists of the prompts read lately, most recent last, and the heads held.
         self.kept: list[list[int]] = []
         self.held: list[str] = []

@@ -234,8 +234,15 @@ class FallbackBackend:
 
     @property
     def prompt_rate(self) -> float:
-        serving = self._local if self._on_local and self._local is not None else self._remote
-        return serving.prompt_rate
+        return self._serving_now().prompt_rate
+
+    @property
+    def keeps_states(self) -> bool:
+        return self._serving_now().keeps_states
+
+    def _serving_now(self) -> Backend:
+        """The engine serving now (without probing or falling back: a property reads it)."""
+        return self._local if self._on_local and self._local is not None else self._remote
 
     def tokenize(self, text: str) -> list[int]:
         return self._call(lambda backend: backend.tokenize(text))

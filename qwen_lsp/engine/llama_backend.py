@@ -183,6 +183,10 @@ class LlamaBackend:
     def prompt_rate(self) -> float:
         return self._speed.tokens_per_second
 
+    @property
+    def keeps_states(self) -> bool:
+        return self._pool.budget_bytes > 0
+
     def prompt_tokens(
         self, prompt: Sequence[PromptPart], special_ends: list[int] | None = None
     ) -> list[int]:

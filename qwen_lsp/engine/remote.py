@@ -199,6 +199,10 @@ class RemoteBackend:
     def prompt_rate(self) -> float:
         return self._speed.tokens_per_second
 
+    @property
+    def keeps_states(self) -> bool:
+        return False  # a slot holds the last prompt it read
+
     def kv_reuse(self, prompt: Sequence[PromptPart]) -> KvReuse:
         tokens = self._comparable(prompt)
         cached = common_prefix(self._last_read, tokens)

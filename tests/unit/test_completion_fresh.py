@@ -140,6 +140,21 @@ async def test_without_a_wide_budget_the_warm_up_stops_at_the_whole_window() -> 
     assert backend.calls[2] == backend.calls[1] + "x"
 
 
+async def test_an_engine_without_saved_states_is_not_warmed_past_the_whole_window() -> None:
+    # (A remote engine's slot holds one prompt: reading the wide one behind the keystrokes
+    # would throw out the one they use.)
+    backend = FakeBackend()
+    backend.keeps_states = False
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    text = long_file()
+    assert await complete(svc, store, text + "result = ")
+    await until(lambda: svc.stats.generations == 2)
+    await asyncio.sleep(0.2)
+    assert svc.stats.generations == 2
+    assert await complete(svc, store, text + "result = x")
+    assert backend.calls[2] == backend.calls[1] + "x"
+
+
 async def test_a_fast_engine_reads_the_wide_window_at_once() -> None:
     backend = FakeBackend()
     backend.prompt_rate = 10_000.0  # a GPU: the wide window reads in a fraction of a second

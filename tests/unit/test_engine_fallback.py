@@ -36,6 +36,7 @@ class LocalModel:
         self.calls = 0
         self.closed = False
         self.prompt_rate = 50.0
+        self.keeps_states = False
 
     @property
     def description(self) -> str:
