@@ -127,25 +127,22 @@ async def test_a_cold_prompt_is_cut_then_warmed_for_the_next_keystroke() -> None
     assert backend.calls[3] == wide + "x"
 
 
-async def test_without_a_wide_budget_the_warm_up_stops_at_the_whole_window() -> None:
+@pytest.mark.parametrize(
+    ("settings", "keeps_states"),
+    [
+        (dataclasses.replace(no_speculation(), widePrefixTokens=0), True),
+        # A remote engine's slot holds one prompt: reading the wide one behind the
+        # keystrokes would throw out the one they use.
+        (no_speculation(), False),
+    ],
+    ids=["no wide budget", "an engine without saved states"],
+)
+async def test_the_warm_up_stops_at_the_whole_window(
+    settings: Settings, keeps_states: bool
+) -> None:
     backend = FakeBackend()
-    settings = dataclasses.replace(no_speculation(), widePrefixTokens=0)
+    backend.keeps_states = keeps_states
     svc, store = await service(settings, backend), DocumentStore()
-    text = long_file()
-    assert await complete(svc, store, text + "result = ")
-    await until(lambda: svc.stats.generations == 2)
-    await asyncio.sleep(0.2)
-    assert svc.stats.generations == 2
-    assert await complete(svc, store, text + "result = x")
-    assert backend.calls[2] == backend.calls[1] + "x"
-
-
-async def test_an_engine_without_saved_states_is_not_warmed_past_the_whole_window() -> None:
-    # (A remote engine's slot holds one prompt: reading the wide one behind the keystrokes
-    # would throw out the one they use.)
-    backend = FakeBackend()
-    backend.keeps_states = False
-    svc, store = await service(no_speculation(), backend), DocumentStore()
     text = long_file()
     assert await complete(svc, store, text + "result = ")
     await until(lambda: svc.stats.generations == 2)
