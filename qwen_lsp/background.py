@@ -215,14 +215,18 @@ class PromptWindows:
         ``warm_wide``: the engine keeps saved KV states besides the live one (else reading
         the wide window behind the keystrokes would throw out the state they use, and it
         is taken only when the engine reads it fast enough)."""
-        full = fim_window(
-            text,
-            at,
-            count_tokens,
-            settings.prefixTokens,
-            settings.suffixTokens,
-            disabled_rules=settings.disableRules,
-        )
+
+        def window_of(prefix_tokens: int, suffix_tokens: int) -> FimWindow:
+            return fim_window(
+                text,
+                at,
+                count_tokens,
+                prefix_tokens,
+                suffix_tokens,
+                disabled_rules=settings.disableRules,
+            )
+
+        full = window_of(settings.prefixTokens, settings.suffixTokens)
         seconds = settings.coldPromptSeconds
         if reuse is None or seconds <= 0:
             return WindowChoice(full, cut=False)
@@ -230,14 +234,7 @@ class PromptWindows:
         affordable = rate * seconds  # tokens a cold read may take
         wide: FimWindow | None = None
         if settings.widePrefixTokens > settings.prefixTokens:
-            wide = fim_window(
-                text,
-                at,
-                count_tokens,
-                settings.widePrefixTokens,
-                settings.suffixTokens,
-                disabled_rules=settings.disableRules,
-            )
+            wide = window_of(settings.widePrefixTokens, settings.suffixTokens)
             if wide == full:  # the wide budget holds no more of this file
                 wide = None
             elif reuse(wide).uncached <= affordable:
@@ -263,14 +260,7 @@ class PromptWindows:
         prefix_tokens, suffix_tokens = cold_budgets(
             total, settings.prefixTokens, settings.suffixTokens
         )
-        window = fim_window(
-            text,
-            at,
-            count_tokens,
-            prefix_tokens,
-            suffix_tokens,
-            disabled_rules=settings.disableRules,
-        )
+        window = window_of(prefix_tokens, suffix_tokens)
         return WindowChoice(window, cut=window != full, wider=wider)
 
     def clear(self) -> None:
