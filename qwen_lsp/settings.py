@@ -203,7 +203,8 @@ class Settings:
         "it costs no wait: when the part of that prompt the KV cache does not hold reads "
         "within coldPromptSeconds (a GPU or an inference server: at once; on a CPU: after it "
         "was read in the background while the cursor stayed in that part of the file). The "
-        "model finds more of the file's own code to follow. 0 = never.",
+        "model finds more of the file's own code to follow. At most what contextSize leaves "
+        "beside the other budgets. 0 = never.",
         minimum=0,
     )
     crossFileTokens: int = setting(

@@ -195,15 +195,16 @@ def fit_to_context(settings: Settings) -> tuple[Settings, list[str]]:
     if asked > room:  # scaled down together, so their proportions stay the user's
         for name in _COMPLETION_BUDGETS:
             changes[name] = getattr(settings, name) * room // asked
-    # The wide window takes the place of prefixTokens: what the others leave.
-    wide_room = room - sum(
-        changes.get(name, getattr(settings, name)) for name in _COMPLETION_BUDGETS[1:]
-    )
-    if settings.widePrefixTokens > wide_room:
-        changes["widePrefixTokens"] = max(0, wide_room)
     messages = [
         f"qwen-lsp: setting {name!r} ({getattr(settings, name)} tokens) does not fit the "
         f"model's context (contextSize {context}) with its other budgets; using {value}"
         for name, value in changes.items()
     ]
+    # The wide window takes the place of prefixTokens when it costs nothing: at most what
+    # the others leave, without a message (a smaller context, 2048, is no mistake).
+    wide_room = room - sum(
+        changes.get(name, getattr(settings, name)) for name in _COMPLETION_BUDGETS[1:]
+    )
+    if settings.widePrefixTokens > wide_room:
+        changes["widePrefixTokens"] = max(0, wide_room)
     return dataclasses.replace(settings, **changes), messages

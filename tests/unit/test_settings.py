@@ -82,8 +82,17 @@ def test_absurd_token_budgets_are_clamped_to_the_context(context: int) -> None:
     assert s.widePrefixTokens + s.suffixTokens + s.crossFileTokens + answer <= context * 7 // 8
     assert s.actionContextTokens <= context // 4
     assert min(getattr(s, name) for name in names) > 0  # still useful, not zeroed
-    assert len(resolved.problems) == len(names)
+    assert len(resolved.problems) == len(names) - 1  # (the wide budget follows silently)
     assert all("does not fit" in p and str(context) in p for p in resolved.problems)
+
+
+def test_the_wide_budget_follows_a_smaller_context_without_a_message() -> None:
+    resolved = resolve_settings({}, {"contextSize": 2048})
+    s = resolved.settings
+    assert resolved.problems == []
+    assert s.prefixTokens < s.widePrefixTokens < Settings().widePrefixTokens
+    answer = max(s.maxTokensLine, s.maxTokensBlock)
+    assert s.widePrefixTokens + s.suffixTokens + s.crossFileTokens + answer <= 2048 * 7 // 8
 
 
 def test_budgets_over_the_context_keep_their_proportions() -> None:
