@@ -54,6 +54,10 @@ class ModelWorker:
         # (run_waiting): a stack, innermost last.
         self._running: list[_Job[Any]] = []
         self._backend: Backend | None = None
+        # Whether a load has run, on the worker thread's own account: jobs submitted
+        # before wait for it. (``state`` is written from the event loop's thread too, so
+        # reading it here could run a job between "loading" and the load being queued.)
+        self._loaded_once = False
         self.state: ModelState = "unloaded"
         self.error: ModelUnavailable | None = None
         self._thread = threading.Thread(target=self._loop, name="qwen-lsp-model", daemon=True)
@@ -87,8 +91,8 @@ class ModelWorker:
             if on_done is not None:
                 on_done(failure)
 
-        self.state = "loading"
         with self._lock:
+            self.state = "loading"
             self._queue.appendleft(_LoadJob(run))
             self._lock.notify()
 
@@ -231,13 +235,14 @@ class ModelWorker:
                 # Requests that arrive before the first load (the client's settings are
                 # still being fetched) wait for it instead of failing.
                 while not self._queue or (
-                    self.state == "unloaded" and not isinstance(self._queue[0], _LoadJob)
+                    not self._loaded_once and not isinstance(self._queue[0], _LoadJob)
                 ):
                     self._lock.wait()
                 job = self._queue.popleft()
                 self._running = [] if isinstance(job, _LoadJob) else [job]
             if isinstance(job, _LoadJob):
                 job.run()
+                self._loaded_once = True
                 continue
             self._execute(job)
             with self._lock:

@@ -46,6 +46,21 @@ async def test_load_then_run() -> None:
     assert await future == "fake backend (tests only)"
 
 
+async def test_a_job_submitted_before_the_first_load_waits_for_it_whatever_the_state_says() -> None:
+    # The first request of a session starts the first load: the state may read
+    # "loading" (written on the event loop's thread) and the worker may wake before the
+    # load job is queued. The job must still wait for the load, not fail "no model".
+    worker = ModelWorker()
+    future, _ = worker.submit("a", lambda backend, cancel: backend.description)
+    worker.state = "loading"
+    with worker._lock:
+        worker._lock.notify()
+    await asyncio.sleep(0.2)
+    assert not future.done()
+    assert await worker.load_async(slow_backend) is None
+    assert await future == "fake backend (tests only)"
+
+
 async def test_failed_load_reports_and_jobs_fail_fast() -> None:
     def broken() -> Backend:
         raise ModelUnavailable("model file is truncated", "qwen-lsp models pull x")
