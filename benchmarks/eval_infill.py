@@ -161,7 +161,7 @@ def _n(summary: dict[str, Any], kind: str) -> int:
 # --------------------------------------------------------------------------- main
 
 
-def _ablation(text: str) -> tuple[str, dict[str, Any]]:
+def ablation(text: str) -> tuple[str, dict[str, Any]]:
     name, sep, options = text.partition("=")
     if not sep or not name.strip():
         raise argparse.ArgumentTypeError("expected NAME=JSON, e.g. 'line={\"multiline\": false}'")
@@ -169,6 +169,22 @@ def _ablation(text: str) -> tuple[str, dict[str, Any]]:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("the options must be a JSON object")
     return f"server {name.strip()}", value
+
+
+def server_variants(args: argparse.Namespace) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+    """The server variants to run, (name, initializationOptions, environment), from the
+    arguments both evaluations share: --server-options, --model, --ablation, --ablate."""
+    options = {**EVAL_DEFAULTS, **args.server_options}
+    if args.model:
+        options.setdefault("model", args.model)
+    servers: list[tuple[str, dict[str, Any], dict[str, str]]] = [(SERVER, options, {})]
+    servers.extend((name, {**options, **extra}, {}) for name, extra in args.ablation)
+    for rules in args.ablate:
+        unknown = set(rules.split(",")) - set(RULES)
+        if unknown:
+            raise SystemExit(f"--ablate: unknown rules {sorted(unknown)}; known: {RULES}")
+        servers.append((f"server -{rules}", options, {DISABLE_RULES_ENV: rules}))
+    return servers
 
 
 def _sample_sizes(text: str) -> dict[str, int]:
@@ -209,7 +225,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--ablation",
-        type=_ablation,
+        type=ablation,
         action="append",
         default=[],
         metavar="NAME=JSON",
@@ -262,19 +278,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     counts = {k: sum(t.kind == k for t in tasks) for k in kinds}
     print(f"{len(tasks)} tasks {counts}, model {model_name}", file=sys.stderr)
 
-    servers: list[tuple[str, dict[str, Any], dict[str, str]]] = []
-    if SERVER in wanted:
-        server_options = {**EVAL_DEFAULTS, **args.server_options}
-        if args.model:
-            server_options.setdefault("model", args.model)
-        servers.append((SERVER, server_options, {}))
-        servers.extend((name, {**server_options, **extra}, {}) for name, extra in args.ablation)
-        for rules in args.ablate:
-            unknown = set(rules.split(",")) - set(RULES)
-            if unknown:
-                raise SystemExit(f"--ablate: unknown rules {sorted(unknown)}; known: {RULES}")
-            env = {DISABLE_RULES_ENV: rules}
-            servers.append((f"server -{rules}", server_options, env))
+    servers = server_variants(args) if SERVER in wanted else []
     passes = [server_pass(name, tasks, options, env) for name, options, env in servers]
     if RAW in wanted and not args.raw_from:
         threads = args.threads or len(os.sched_getaffinity(0))

@@ -45,9 +45,8 @@ from typing import Any, cast
 from benchmarks import infill_real as ir
 from benchmarks import infill_real_scores as scores
 from benchmarks import infill_tasks
-from benchmarks.eval_infill import DISABLE_RULES_ENV, RULES
+from benchmarks.eval_infill import RULES, ablation, server_variants
 from benchmarks.evaluation import (
-    EVAL_DEFAULTS,
     EVAL_THREADS,
     JOBS_HELP,
     Generated,
@@ -214,6 +213,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--ablation",
+        type=ablation,
         action="append",
         default=[],
         metavar="NAME=JSON",
@@ -253,22 +253,6 @@ def load_tasks(args: argparse.Namespace) -> tuple[list[ir.Task], dict[str, Any]]
     return tasks, notes
 
 
-def _server_variants(args: argparse.Namespace) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
-    options = {**EVAL_DEFAULTS, **args.server_options}
-    if args.model:
-        options.setdefault("model", args.model)
-    servers = [(SERVER, options, {})]
-    for text in args.ablation:
-        name, _, extra = text.partition("=")
-        servers.append((f"server {name}", {**options, **json.loads(extra)}, {}))
-    for rules in args.ablate:
-        unknown = set(rules.split(",")) - set(RULES)
-        if unknown:
-            raise SystemExit(f"--ablate: unknown rules {sorted(unknown)}; known: {RULES}")
-        servers.append((f"server -{rules}", options, {DISABLE_RULES_ENV: rules}))
-    return servers
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.table_from:
@@ -298,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             print(f"  {message}", file=sys.stderr, flush=True)
 
     print(f"{len(tasks)} tasks, model {model_name}: {json.dumps(notes)}", file=sys.stderr)
-    servers = _server_variants(args) if SERVER in wanted else []
+    servers = server_variants(args) if SERVER in wanted else []
     passes = [server_pass(name, tasks, options, env) for name, options, env in servers]
     if RAW in wanted:
         threads = args.threads or len(os.sched_getaffinity(0))
