@@ -95,6 +95,7 @@ RULES = (
     "declared-below",
     "jump-before-code",
     "long-insert",
+    "implied-indent",
     "unsure-insert",
 )
 

@@ -441,6 +441,11 @@ class CompletionService:
         )
         if wanted is None:
             return CachedSuggestion("", "none")
+        # At column 0 of a bare line whose indentation the code around implies, the model is
+        # asked as if that indentation were typed, and the suggestion brings it along.
+        implied = ""
+        if "implied-indent" not in settings.disableRules:
+            implied = syntax.implied_indent(view.text, offset - view.start, snapshot.language)
         if writing is not None:
             writing.kind = wanted
         markers, uri = self._markers(), snapshot.uri
@@ -518,7 +523,7 @@ class CompletionService:
                         shown = first_lines(partial, site)
                         if shown:
                             show_after = 0.0
-                            early(CachedSuggestion(shown, kind))
+                            early(CachedSuggestion(typed + shown, kind))
                 return not postprocess.is_line_complete(partial, kind, site)
 
             if chat is None:
@@ -570,13 +575,16 @@ class CompletionService:
                     chat, choice = False, warm
             nonlocal warm_next
             warm_next = choice.cut or choice.wider
-            generation, text = ask(backend, cancel, view.text, at, wanted, choice, chat=chat)
+            generation, text = ask(backend, cancel, view.text, at, wanted, choice, implied, chat)
             if chat and markers.trained and not text and generation.stop_reason != "cancelled":
                 # Asked to continue the file, a stronger model may answer with a stand-in
                 # ("# Your code here", then "pass": the 1.5B on a body after its docstring)
                 # that shows nothing; the FIM prompt, which also reads the code after the
                 # cursor, is asked once instead (within the same time cap).
-                generation, text = ask(backend, cancel, view.text, at, wanted, choice, chat=False)
+                generation, text = ask(
+                    backend, cancel, view.text, at, wanted, choice, implied, chat=False
+                )
+            text = implied + text if text.strip() else ""
             where = offset
             next_line = _next_line_start(view.text, at) if wanted == "line" else None
             ended_line = not generation.text.lstrip(" \t")[:1].strip()  # a line break or EOS

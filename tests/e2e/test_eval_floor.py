@@ -116,7 +116,11 @@ def test_every_ablation_rule_is_one_the_server_reads() -> None:
     from qwen_lsp.settings import info
 
     root = Path(__file__).resolve().parents[2] / "qwen_lsp"
-    paths = [root / "context.py", *sorted((root / "postprocess").glob("*.py"))]
+    paths = [
+        root / "context.py",
+        root / "completion.py",
+        *sorted((root / "postprocess").glob("*.py")),
+    ]
     source = "".join(path.read_text() for path in paths)
     assert info("disableRules").env == eval_infill.DISABLE_RULES_ENV
     for rule in eval_infill.RULES:

@@ -325,3 +325,24 @@ async def test_a_model_not_trained_on_fim_gets_even_lines_through_the_chat_promp
     assert await complete(svc, store, "total = ") == "sum(values)"
     assert "<|im_start|>assistant\n```python\ntotal = " in backend.calls[-1]
     assert "<|fim_prefix|>" not in backend.calls[-1]
+
+
+async def test_at_column_0_between_statements_the_model_is_asked_after_their_indentation() -> None:
+    """The cursor at column 0 of a bare line inside a body (an editor that strips trailing
+    whitespace): asked as if the indentation were typed, answered with it."""
+    text = "class A:\n    def __init__(self):\n        self.a = 1\n\n        self.c = 3\n"
+    backend = FakeBackend(contains={"self.a = 1\n        ": "self.b = 2\n```"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    snapshot = store.open(URI, "python", 1, text).snapshot()
+    suggestion = await svc.complete(snapshot, 3, 0, lambda: True)
+    assert suggestion is not None and suggestion.text == "        self.b = 2"
+    assert (
+        "```python\nclass A:\n    def __init__(self):\n        self.a = 1\n        "
+        in (backend.calls[-1])
+    )
+    # Switched off (the evaluation's ablation), the prompt ends at column 0.
+    settings = dataclasses.replace(no_speculation(), disableRules=("implied-indent",))
+    svc, store = await service(settings, backend), DocumentStore()
+    snapshot = store.open(URI, "python", 1, text).snapshot()
+    await svc.complete(snapshot, 3, 0, lambda: True)
+    assert "        self.a = 1\n        " not in backend.calls[-1]

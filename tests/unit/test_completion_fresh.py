@@ -93,6 +93,19 @@ async def test_a_slow_block_shows_its_first_lines_and_caches_the_whole() -> None
     assert len(backend.calls) == 1  # the rest came from the same generation
 
 
+async def test_a_slow_block_at_column_0_shows_its_first_lines_at_the_implied_indentation() -> None:
+    """Early lines come with the indentation the request was asked after, as the whole
+    answer does: without it the first line would land at column 0."""
+    text = "def f(xs):\n    xs = list(xs)\n\n    return total\n"
+    backend = FakeBackend({"xs = list(xs)\n    ": BLOCK.replace("\n", "\n    ")}, 0.02)
+    settings = dataclasses.replace(no_speculation(), blockShowAfterSeconds=0.05)
+    svc, store = await service(settings, backend), DocumentStore()
+    snapshot = store.open(URI, "python", 1, text).snapshot()
+    suggestion = await svc.complete(snapshot, 2, 0, lambda: True)
+    assert suggestion is not None and suggestion.text.startswith("    total = 0")
+    assert "y" * 60 not in suggestion.text  # shown before the block was written
+
+
 async def test_a_block_written_in_time_is_shown_whole() -> None:
     backend = FakeBackend({"def f(xs):\n    ": BLOCK.replace("\n", "\n    ")})
     svc, store = await service(no_speculation(), backend), DocumentStore()

@@ -357,3 +357,44 @@ def test_a_leaf_under_the_cursor_is_not_an_error() -> None:
     tree = syntax.get_parser("python").parse(b"x = 1\n")
     rules = languages.get("python").completion
     assert syntax._among_statements(tree.root_node, 0, rules) is True
+
+
+# (language, code with the cursor marker, the indentation implied there)
+IMPLIED_INDENT_CASES: list[tuple[str | None, str, str]] = [
+    # between two statements of one block: theirs
+    ("python", "class A:\n    def f(self):\n        a = 1\n‸\n        b = 2\n", "        "),
+    ("python", "def f():\n    a = 1\n    # why\n‸\n\n    # then\n    b = 2\n", "    "),
+    ("python", "def f():\n\ta = 1\n‸\n\tb = 2\n", "\t"),
+    # a body opened above, the next line indented deeper: the body's
+    ("python", "def f(self):\n‸\n        return 1\n", "        "),
+    ("python", "x = call(\n‸\n    b)\n", "    "),
+    ("c", "int f(void) {\n‸\n    return 0;\n}\n", "    "),
+    ("rust", "fn f() {\n    let a = 1;\n‸\n    a\n}\n", "    "),
+    ("ruby", "items.each do\n‸\n  puts 1\nend\n", "  "),
+    (None, "a:\n‸\n  b\n", "  "),
+    # left open: the block may end here or go on
+    ("python", "def f():\n    if a:\n        b = 1\n‸\n    return b\n", ""),
+    # left open: this line may open a block for the deeper one below
+    ("python", "def f():\n    a = 1\n‸\n        b = 2\n", ""),
+    # left open: a body opened above with nothing in it yet
+    ("python", "def f():\n    if a:\n‸\n    return 1\n", ""),
+    ("ruby", "def undo\n‸\n  1\nend\n", ""),  # `undo` is no `do`
+    # not column 0 of a bare line, or nothing to go by
+    ("python", "def f():\n    a = 1\n    ‸\n    b = 2\n", ""),
+    ("python", "def f():\n    a = 1\n‸x\n    b = 2\n", ""),
+    ("python", "def f():\n    a = 1\n‸", ""),
+    ("python", "‸\nx = 1\n", ""),
+    ("python", "x = 1\n‸\ny = 2\n", ""),  # (column 0 is the indentation)
+]
+
+
+@pytest.mark.parametrize(("language", "marked", "expected"), IMPLIED_INDENT_CASES)
+def test_implied_indent(language: str | None, marked: str, expected: str) -> None:
+    offset = marked.index(CURSOR)
+    text = marked.replace(CURSOR, "")
+    assert syntax.implied_indent(text, offset, language) == expected
+
+
+def test_implied_indent_reads_crlf_lines() -> None:
+    text = "def f():\r\n    a = 1\r\n\r\n    b = 2\r\n"
+    assert syntax.implied_indent(text, text.index("\r\n\r\n") + 2, "python") == "    "
