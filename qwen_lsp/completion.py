@@ -441,11 +441,6 @@ class CompletionService:
         )
         if wanted is None:
             return CachedSuggestion("", "none")
-        # At column 0 of a bare line whose indentation the code around implies, the model is
-        # asked as if that indentation were typed, and the suggestion brings it along.
-        implied = ""
-        if "implied-indent" not in settings.disableRules:
-            implied = syntax.implied_indent(view.text, offset - view.start, snapshot.language)
         if writing is not None:
             writing.kind = wanted
         markers, uri = self._markers(), snapshot.uri
@@ -575,6 +570,13 @@ class CompletionService:
                     chat, choice = False, warm
             nonlocal warm_next
             warm_next = choice.cut or choice.wider
+            # At column 0 of a bare line whose indentation the code around implies, the
+            # model is asked as if that indentation were typed; the suggestion brings it.
+            implied = ""
+            at_column_0 = at == 0 or view.text[at - 1] in "\r\n"
+            if at_column_0 and "implied-indent" not in settings.disableRules:
+                unit = postprocess.detect_indent_unit(view.text)
+                implied = syntax.implied_indent(view.text, at, snapshot.language, unit)
             generation, text = ask(backend, cancel, view.text, at, wanted, choice, implied, chat)
             if chat and markers.trained and not text and generation.stop_reason != "cancelled":
                 # Asked to continue the file, a stronger model may answer with a stand-in

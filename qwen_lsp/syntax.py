@@ -192,16 +192,17 @@ def _deeper_code_follows(text: str, line_end: int, indent: str) -> bool:
     return False
 
 
-def implied_indent(text: str, offset: int, language: str | None) -> str:
+def implied_indent(text: str, offset: int, language: str | None, unit: str) -> str:
     """The indentation a bare line needs, when the cursor sits at its column 0 and the code
     around it says which; "" anywhere else, and where the code around leaves it open.
+    ``unit``: the file's indentation step.
 
     Said by the code lines above and below (comments skipped): the same indentation on
     both, the line above opening nothing, is a place between two statements of one
-    block; a line above that opens a block or a bracket, with the line below indented
-    deeper, is a place in that body. A line below indented less (the block may end here
-    or go on) or deeper after a plain statement (this line may open a block) leaves it
-    open.
+    block; a line above that opens a block or a bracket is a place in that body: the
+    line below's indentation when it is deeper, else (the body is empty) a step deeper
+    than the opener. A line below indented less (the block may end here or go on) or
+    deeper after a plain statement (this line may open a block) leaves it open.
 
     WHY: an editor leaves the cursor at column 0 of an empty line (moving onto it, or a
     save that strips trailing whitespace), and there the model chose the indentation
@@ -217,25 +218,31 @@ def implied_indent(text: str, offset: int, language: str | None) -> str:
     spec = languages.find(language)
     line_comment = spec.line_comment if spec is not None else None
     previous = _previous_code_line(text, line_start, line_comment)
-    following = _next_code_line(text, line_end, line_comment)
-    if previous is None or following is None:
+    if previous is None:
         return ""
-    above, below = text[previous[0] : previous[1]], following
+    above = _without_line_comment(text[previous[0] : previous[1]], line_comment)
     above_indent = above[: len(above) - len(above.lstrip(" \t"))]
+    block_openers = spec.completion.block_openers if spec is not None else _PLAIN_OPENERS
+    opens = _ends_with_token(above, (*block_openers, "(", "[", "{"))
+    below = _next_code_line(text, line_end, line_comment)
+    if below is None:
+        return above_indent + unit if opens else ""
     below_indent = below[: len(below) - len(below.lstrip(" \t"))]
-    openers = (spec.completion.block_openers if spec is not None else _PLAIN_OPENERS) + (
-        "(",
-        "[",
-        "{",
-        ",",
-    )
-    opens = _ends_with_token(above, openers)
     above_width, below_width = _indent_width(above_indent), _indent_width(below_indent)
-    if below_width == above_width and not opens:
-        return above_indent
-    if below_width > above_width and opens:
+    if below_width > above_width and (opens or _ends_with_token(above, (",",))):
         return below_indent
-    return ""
+    if opens:
+        return above_indent + unit
+    return above_indent if below_width == above_width else ""
+
+
+def _without_line_comment(line: str, line_comment: str | None) -> str:
+    """``line`` without a comment at its end (``def f():  # why``); a comment marker inside
+    a string may cut it short too, which only leaves the indentation open."""
+    if line_comment is None:
+        return line
+    marker = line.find(" " + line_comment)
+    return line[:marker] if marker >= 0 else line
 
 
 def _next_code_line(text: str, line_end: int, line_comment: str | None) -> str | None:

@@ -376,8 +376,13 @@ IMPLIED_INDENT_CASES: list[tuple[str | None, str, str]] = [
     ("python", "def f():\n    if a:\n        b = 1\n‸\n    return b\n", ""),
     # left open: this line may open a block for the deeper one below
     ("python", "def f():\n    a = 1\n‸\n        b = 2\n", ""),
-    # left open: a body opened above with nothing in it yet
-    ("python", "def f():\n    if a:\n‸\n    return 1\n", ""),
+    # a body opened above with nothing in it yet: one level deeper than its opener
+    ("python", "def f():\n    if a:\n‸\n    return 1\n", "        "),
+    ("python", "def f(x):\n‸\n\ndef g():\n    pass\n", "    "),
+    ("python", "class A:\n    def f(self):  # why\n‸", "        "),
+    ("c", "int f(void) {\n‸\n}\n", "    "),
+    ("python", "x = call(\n‸\n)\n", "    "),
+    ("python", "x = [1,\n‸\n]\n", ""),  # (an element: after a comma, as the others)
     ("ruby", "def undo\n‸\n  1\nend\n", ""),  # `undo` is no `do`
     # not column 0 of a bare line, or nothing to go by
     ("python", "def f():\n    a = 1\n    ‸\n    b = 2\n", ""),
@@ -392,9 +397,12 @@ IMPLIED_INDENT_CASES: list[tuple[str | None, str, str]] = [
 def test_implied_indent(language: str | None, marked: str, expected: str) -> None:
     offset = marked.index(CURSOR)
     text = marked.replace(CURSOR, "")
-    assert syntax.implied_indent(text, offset, language) == expected
+    assert syntax.implied_indent(text, offset, language, "    ") == expected
 
 
 def test_implied_indent_reads_crlf_lines() -> None:
     text = "def f():\r\n    a = 1\r\n\r\n    b = 2\r\n"
-    assert syntax.implied_indent(text, text.index("\r\n\r\n") + 2, "python") == "    "
+    at = text.index("\r\n\r\n") + 2
+    assert syntax.implied_indent(text, at, "python", "\t") == "    "
+    tabbed = "def f():\n\tif a:\n\n\treturn 1\n"
+    assert syntax.implied_indent(tabbed, tabbed.index("\n\n") + 1, "python", "\t") == "\t\t"
