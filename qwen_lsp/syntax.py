@@ -221,7 +221,7 @@ def implied_indent(text: str, offset: int, language: str | None, unit: str) -> s
     if previous is None:
         return ""
     above = _without_line_comment(text[previous[0] : previous[1]], line_comment)
-    above_indent = above[: len(above) - len(above.lstrip(" \t"))]
+    above_indent = _statement_indent(text, previous[0], above, line_comment)
     block_openers = spec.completion.block_openers if spec is not None else _PLAIN_OPENERS
     opens = _ends_with_token(above, (*block_openers, "(", "[", "{"))
     below = _next_code_line(text, line_end, line_comment)
@@ -234,6 +234,49 @@ def implied_indent(text: str, offset: int, language: str | None, unit: str) -> s
     if opens:
         return above_indent + unit
     return above_indent if below_width == above_width else ""
+
+
+# Lines a statement's start is looked for above its last line (a long call's arguments).
+_STATEMENT_LINES = 64
+
+
+def _statement_indent(text: str, line_start: int, line: str, line_comment: str | None) -> str:
+    """The indentation of the statement whose last line is ``line``: the line where its
+    brackets open, when ``line`` closes more than it opens (a signature's last line,
+    aligned under its parenthesis, ``timeout=None):``), else ``line``'s own."""
+    depth = _bracket_balance(line)
+    start = line_start
+    for _ in range(_STATEMENT_LINES):
+        if depth <= 0 or start == 0:
+            break
+        end = start - (2 if text[start - 2 : start] == "\r\n" else 1)
+        start = _line_start(text, end)
+        line = _without_line_comment(text[start:end], line_comment)
+        depth += _bracket_balance(line)
+    if depth > 0:
+        line = text[line_start : _line_end(text, line_start)]  # no start found: its own
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def _bracket_balance(line: str) -> int:
+    """Closing brackets minus opening ones on ``line``, quoted text skipped (one line's
+    quotes: a string spanning lines counts as code, which only leaves the start unknown)."""
+    balance, quote, index = 0, "", 0
+    while index < len(line):
+        char = line[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char in "([{":
+            balance -= 1
+        elif char in ")]}":
+            balance += 1
+        index += 1
+    return balance
 
 
 def _without_line_comment(line: str, line_comment: str | None) -> str:

@@ -372,6 +372,14 @@ IMPLIED_INDENT_CASES: list[tuple[str | None, str, str]] = [
     ("rust", "fn f() {\n    let a = 1;\n‸\n    a\n}\n", "    "),
     ("ruby", "items.each do\n‸\n  puts 1\nend\n", "  "),
     (None, "a:\n‸\n  b\n", "  "),
+    # the statement's own indentation, not that of its last line's alignment
+    (
+        "python",
+        "class A:\n    def f(self, a,\n          b=(1, 2)):  # x\n‸\n\n    def g(self):\n",
+        "        ",
+    ),
+    ("python", "def f():\n    x = [a(1)\n         for a in b]\n‸\n    try:\n", "    "),
+    ("python", "def f():\n    x = g(')',\n          a)\n‸\n    y = 1\n", "    "),
     # left open: the block may end here or go on
     ("python", "def f():\n    if a:\n        b = 1\n‸\n    return b\n", ""),
     # left open: this line may open a block for the deeper one below
