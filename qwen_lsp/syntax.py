@@ -180,16 +180,11 @@ def _blank_line_indent(text: str, line_start: int, before: str, line_comment: st
 def _deeper_code_follows(text: str, line_end: int, indent: str) -> bool:
     """The next non-blank line is indented deeper than ``indent``: it is the body of
     whatever goes on this line, so this line is one statement, not a block."""
-    start = line_end
-    while start < len(text):  # line by line: the rest of a huge file is not split
-        start = _line_end(text, start)
-        start += 2 if text.startswith("\r\n", start) else 1
-        end = _line_end(text, start)
-        line = text[start:end]
-        if line.strip():
-            width = len(line) - len(line.lstrip())
-            return len(line[:width].expandtabs(8)) > len(indent.expandtabs(8))
-    return False
+    line = _next_code_line(text, line_end, None)
+    if line is None:
+        return False
+    width = len(line) - len(line.lstrip())
+    return len(line[:width].expandtabs(8)) > len(indent.expandtabs(8))
 
 
 def implied_indent(text: str, offset: int, language: str | None, unit: str) -> str:
@@ -245,16 +240,13 @@ def _statement_indent(text: str, line_start: int, line: str, line_comment: str |
     brackets open, when ``line`` closes more than it opens (a signature's last line,
     aligned under its parenthesis, ``timeout=None):``), else ``line``'s own."""
     depth = _bracket_balance(line)
-    start = line_start
-    for _ in range(_STATEMENT_LINES):
-        if depth <= 0 or start == 0:
-            break
-        end = start - (2 if text[start - 2 : start] == "\r\n" else 1)
-        start = _line_start(text, end)
-        line = _without_line_comment(text[start:end], line_comment)
-        depth += _bracket_balance(line)
     if depth > 0:
-        line = text[line_start : _line_end(text, line_start)]  # no start found: its own
+        above = itertools.islice(_lines_before(text, line_start), _STATEMENT_LINES)
+        for start, end in above:
+            depth += _bracket_balance(_without_line_comment(text[start:end], line_comment))
+            if depth <= 0:
+                line = text[start:end]
+                break
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
@@ -290,7 +282,7 @@ def _without_line_comment(line: str, line_comment: str | None) -> str:
 
 def _next_code_line(text: str, line_end: int, line_comment: str | None) -> str | None:
     """The first line after the one ending at ``line_end`` with code on it (not blank, not
-    a line comment), line by line (the rest of a huge file is not split)."""
+    a ``line_comment``), line by line (the rest of a huge file is not split)."""
     start = line_end
     while start < len(text):
         start += 2 if text.startswith("\r\n", start) else 1
