@@ -467,12 +467,14 @@ class CompletionService:
             at: int,
             kind: postprocess.CompletionKind,
             choice: WindowChoice,
+            unit: str,
             typed: str = "",
             chat: bool | None = None,
         ) -> tuple[Generation, str]:
             """Generate at ``at`` of ``text`` with ``typed`` inserted there (text the user
             has not typed yet, as far as the prompt window is concerned): the raw
-            generation and the text to show. ``chat``: which prompt (default: the kind's)."""
+            generation and the text to show. ``unit``: the file's indentation step;
+            ``chat``: which prompt (default: the kind's)."""
             window = choice.window
             if typed:
                 # The window stays where it was and the extra text goes after the middle
@@ -484,7 +486,7 @@ class CompletionService:
                 prefix=text[:at] + typed,
                 suffix=text[at:],
                 kind=kind,
-                indent_unit=postprocess.detect_indent_unit(text),
+                indent_unit=unit,
                 language=snapshot.language,
                 disabled_rules=frozenset(settings.disableRules),
             )
@@ -572,19 +574,20 @@ class CompletionService:
             warm_next = choice.cut or choice.wider
             # At column 0 of a bare line whose indentation the code around implies, the
             # model is asked as if that indentation were typed; the suggestion brings it.
+            unit = postprocess.detect_indent_unit(view.text)
             implied = ""
-            at_column_0 = at == 0 or view.text[at - 1] in "\r\n"
-            if at_column_0 and "implied-indent" not in settings.disableRules:
-                unit = postprocess.detect_indent_unit(view.text)
+            if "implied-indent" not in settings.disableRules:
                 implied = syntax.implied_indent(view.text, at, snapshot.language, unit)
-            generation, text = ask(backend, cancel, view.text, at, wanted, choice, implied, chat)
+            generation, text = ask(
+                backend, cancel, view.text, at, wanted, choice, unit, implied, chat
+            )
             if chat and markers.trained and not text and generation.stop_reason != "cancelled":
                 # Asked to continue the file, a stronger model may answer with a stand-in
                 # ("# Your code here", then "pass": the 1.5B on a body after its docstring)
                 # that shows nothing; the FIM prompt, which also reads the code after the
                 # cursor, is asked once instead (within the same time cap).
                 generation, text = ask(
-                    backend, cancel, view.text, at, wanted, choice, implied, chat=False
+                    backend, cancel, view.text, at, wanted, choice, unit, implied, chat=False
                 )
             text = implied + text if text.strip() else ""
             where = offset
@@ -595,7 +598,9 @@ class CompletionService:
                 # line, as if the user pressed Enter, so a pause after a statement shows
                 # something. Its prompt is this one plus the line break: a few tokens.
                 where = offset + len(next_line)
-                generation, text = ask(backend, cancel, view.text, at, "line", choice, next_line)
+                generation, text = ask(
+                    backend, cancel, view.text, at, "line", choice, unit, next_line
+                )
                 text = next_line + text if text.strip() else ""
             log.info(
                 "%s %s:%d kind=%s prompt=%d reused=%d generated=%d "

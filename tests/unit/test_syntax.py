@@ -390,7 +390,9 @@ IMPLIED_INDENT_CASES: list[tuple[str | None, str, str]] = [
     ("python", "class A:\n    def f(self):  # why\n‸", "        "),
     ("c", "int f(void) {\n‸\n}\n", "    "),
     ("python", "x = call(\n‸\n)\n", "    "),
-    ("python", "x = [1,\n‸\n]\n", ""),  # (an element: after a comma, as the others)
+    # (after a comma, with the closing bracket level with the line above: that line's own
+    # indentation, column 0 here)
+    ("python", "x = [1,\n‸\n]\n", ""),
     ("ruby", "def undo\n‸\n  1\nend\n", ""),  # `undo` is no `do`
     # not column 0 of a bare line, or nothing to go by
     ("python", "def f():\n    a = 1\n    ‸\n    b = 2\n", ""),
