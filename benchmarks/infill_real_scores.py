@@ -8,13 +8,16 @@
   non-empty hole is 0);
 - adds a syntax error: tree-sitter finds more ERROR/MISSING nodes in the file with the
   suggestion than in the file itself; for Python also when the compiler rejects it and
-  not the file;
+  not the file, unless it rejects the file without the suggestion at the same place (an
+  empty body stays empty when a comment line is continued: the error is the hole's,
+  not the suggestion's);
 - empty: nothing to show (never counted as a syntax error).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -69,7 +72,8 @@ class SyntaxCounter:
         return language == "python" and infill_tasks.python_rejects(text)
 
     def adds_error(self, task: Task, completion: str) -> tuple[bool, bool]:
-        """(tree-sitter finds more errors, Python's compiler rejects it and not the file)."""
+        """(tree-sitter finds more errors, Python's compiler rejects it and not the file,
+        other than it rejects the file without the suggestion)."""
         key = (task.path, task.language)
         if key not in self._reference:
             reference = task.reference
@@ -81,7 +85,35 @@ class SyntaxCounter:
         program = task.program(completion)
         tree_sitter = self._count(task.language, program) > errors
         compiler = not rejected and self._rejects(task.language, program)
+        if compiler:
+            compiler = not same_python_error(program, task.program(""))
         return tree_sitter, compiler
+
+
+def same_python_error(text: str, other: str) -> bool:
+    """Python's compiler rejects both texts with the same message at the same line, counted
+    from the start or from the end of each (text inserted between the two moves a line
+    below it down, not away)."""
+    first, second = _python_error(text), _python_error(other)
+    if first is None or second is None:
+        return False
+    (line, from_end, message), (other_line, other_from_end, other_message) = first, second
+    return message == other_message and (line == other_line or from_end == other_from_end)
+
+
+def _python_error(text: str) -> tuple[int, int, str] | None:
+    """Python's compiler's error in ``text``: its line, its lines from the end, its message
+    without line numbers; None when it compiles."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SyntaxWarning for "\\d" and the like
+        try:
+            compile(text, "<infill>", "exec", dont_inherit=True)
+        except SyntaxError as error:
+            line = error.lineno or 0
+            return line, text.count("\n") - line, re.sub(r"\d+", "N", error.msg)
+        except (ValueError, RecursionError, MemoryError) as error:
+            return -1, -1, type(error).__name__
+    return None
 
 
 @dataclass(frozen=True)

@@ -240,3 +240,19 @@ def test_a_row_counts_the_holes_the_server_wins_and_loses_against_the_better_cut
     assert row["holes_vs_best_cut"] == [1, 1]
     assert scores.lead(row) == pytest.approx(-13.3, abs=0.1)
     assert "-13.3 (1/1)" in scores.table([row], ["server", "raw first line", "raw n_indent"])
+
+
+def test_an_error_the_hole_leaves_is_not_the_suggestions() -> None:
+    # A whole body cut out after a comment line: the file without it does not compile.
+    prefix = "def f(x):\n    if x:\n        # say why"
+    hole, suffix = "\n        return 1", "\n    return 3\n"
+    task = ir.Task("t", "python", "body", "eol", "t.py", prefix, hole, suffix, 8)
+    counter = scores.SyntaxCounter()
+    continued = scores.score(task, " and how", counter)  # the comment goes on; still no body
+    assert not continued.compile_error and not continued.syntax_error
+    # The same place, another error: the suggestion's.
+    assert scores.score(task, "\n        return (", counter).compile_error
+    assert not scores.score(task, "\n        return 1", counter).syntax_error
+    assert scores.same_python_error("a = (\n", "\n\na = (\n")  # moved down by inserted lines
+    assert not scores.same_python_error("a = (\n", "a = [\n")
+    assert not scores.same_python_error("a = 1\n", "a = 1\n")  # none: nothing the same
