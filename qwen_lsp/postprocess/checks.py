@@ -192,6 +192,9 @@ def verified(lines: list[str], site: CompletionSite, context: Context) -> list[s
     found = fits_or_balanced(lines)
     if found is not None:
         return _docstring_closed(found, site, context, checker)
+    closed = _opened_docstring_closed(lines, site, context)
+    if closed is not None and fits(closed):
+        return closed
     shifted = without_extra_indent(lines, context)
     if shifted is not None:
         found = fits_or_balanced(shifted)
@@ -248,6 +251,26 @@ _TOKEN_RE = re.compile(r"\w+|\s+|\S")
 def _token_ends(line: str) -> list[int]:
     """Offsets in ``line`` where a token (word, or one other visible character) ends."""
     return [m.end() for m in _TOKEN_RE.finditer(line) if not m.group().isspace()][:-1]
+
+
+def _opened_docstring_closed(
+    lines: list[str], site: CompletionSite, context: Context
+) -> list[str] | None:
+    """The suggestion with the triple quote its last line opens closed at that line's end;
+    None when it opens none.
+
+    WHY: a docstring's first line, and the answer ends there (the 0.5B's chat answer
+    closed its code block after the opening quotes and `execlp(file, *args)` in os.py,
+    issue 17): left open, the string runs into the file's next docstring, and the cuts
+    at token ends kept only an empty string of it."""
+    if site.language != "python" or not lines:
+        return None
+    before, text = context.before or "", "\n".join(lines)
+    for quote in _TRIPLE_QUOTES:
+        opened = before.count(quote) % 2 == 0 and text.count(quote) % 2 == 1
+        if opened and lines[-1].count(quote) % 2 == 1:
+            return [*lines[:-1], lines[-1].rstrip() + quote]
+    return None
 
 
 def _balanced(lines: list[str], context: Context, language: str | None) -> list[str] | None:

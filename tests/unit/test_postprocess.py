@@ -1088,6 +1088,23 @@ def test_a_docstring_line_gets_its_closing_quotes_when_they_mend_the_file() -> N
     assert postprocess("Avail.", site_at(single, "line", "python")) == "Avail.'''"
 
 
+def test_a_docstring_the_answer_opens_and_leaves_open_is_closed() -> None:
+    # Issue 17, os.py: a function's body asked after its signature; the answer was the
+    # docstring's first line alone, and left open the string ran into the next function's
+    # docstring (the cuts kept only an empty string of it).
+    quotes = '"' * 3
+    document = (
+        f"def execlp(file, *args):\n    {CURSOR}\n\ndef execlpe(file, *args):\n"
+        f"    {quotes}execlpe(file, *args, env){quotes}\n    pass\n"
+    )
+    site = site_at(document, "block", "python")
+    answer = f"{quotes}execlp(file, *args)\n"
+    assert postprocess(answer, site) == f"{quotes}execlp(file, *args){quotes}"
+    # Opened and closed in the answer, or closing one opened before the cursor: as written.
+    whole = f"{quotes}Run it.\n\n    Really.{quotes}\n    return 1"
+    assert postprocess(whole, site) == whole
+
+
 def test_a_line_deep_in_a_class_longer_than_the_window_is_still_checked() -> None:
     # Issue 17, held-out holes (seed 4): in _pydecimal.py's Context class, more than twice
     # the window below its `class` line, the checked window began on an indented line;
