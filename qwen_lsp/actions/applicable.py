@@ -23,22 +23,13 @@ from qwen_lsp.actions.target import (
     with_leading,
 )
 from qwen_lsp.documents import Snapshot
+from qwen_lsp.languages import web
 
 # The parameter nodes that carry no annotation, and those a language never annotates.
 _PY_UNTYPED = frozenset(
     {"identifier", "default_parameter", "list_splat_pattern", "dictionary_splat_pattern"}
 )
 _TS_PARAMETERS = frozenset({"required_parameter", "optional_parameter"})
-_TS_FUNCTIONS = frozenset(
-    {
-        "function_declaration",
-        "generator_function_declaration",
-        "function_expression",
-        "function",
-        "arrow_function",
-        "method_definition",
-    }
-)
 _TYPED_LANGUAGES = frozenset({"python", "typescript", "tsx"})
 
 
@@ -111,12 +102,12 @@ def is_private_to_its_class(snapshot: Snapshot, target: Target) -> bool:
 
 def _function_of(node: Node) -> Node | None:
     """The function a definition node is (`const f = () => ...` included), or None."""
-    if node.type == "function_definition" or node.type in _TS_FUNCTIONS:
+    if node.type == "function_definition" or node.type in web.JS_FUNCTIONS:
         return node
     for child in node.named_children:  # a declaration: its declarator's value
         value = child.child_by_field_name("value")
         if child.type == "variable_declarator" and value is not None:
-            return value if value.type in _TS_FUNCTIONS else None
+            return value if value.type in web.JS_FUNCTIONS else None
     return None
 
 

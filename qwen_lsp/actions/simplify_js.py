@@ -13,6 +13,7 @@ from qwen_lsp.actions.simplify_patterns import (
     walk,
 )
 from qwen_lsp.actions.text import dedent, indent_lines
+from qwen_lsp.languages import web
 from qwen_lsp.postprocess import detect_indent_unit
 
 _JS_BOOL_OPS = frozenset({"==", "!=", "===", "!==", "<", ">", "<=", ">=", "instanceof", "in"})
@@ -56,15 +57,7 @@ _PATTERNS = frozenset(
 _MENTIONS = frozenset(
     {"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern"}
 )
-_FUNCTIONS = (
-    "function_declaration",
-    "function_expression",
-    "function",
-    "generator_function_declaration",
-    "generator_function",
-    "arrow_function",
-    "method_definition",
-)
+_FUNCTIONS = web.JS_FUNCTIONS
 
 
 # ------------------------------------------------------------------

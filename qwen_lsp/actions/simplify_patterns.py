@@ -3,7 +3,7 @@ over a tree-sitter tree, and the base of a finder, which reads one node at a tim
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -87,7 +87,7 @@ class Finder:
         """The identifiers ``name`` in ``scope``."""
         return [n for n in walk(scope) if n.type == "identifier" and self.text(n) == name]
 
-    def enclosing(self, node: Node, types: tuple[str, ...]) -> Node | None:
+    def enclosing(self, node: Node, types: Collection[str]) -> Node | None:
         """The nearest ancestor of one of ``types``."""
         parent = node.parent
         while parent is not None and parent.type not in types:

@@ -22,6 +22,13 @@ _JS_BLOCKS = names("statement_block class_body switch_body")
 _JS_STRINGS = names("string template_string regex")
 _TS_BLOCKS = _JS_BLOCKS | names("interface_body enum_body object_type")
 _TEMPLATE_SUBSTITUTIONS = frozenset({"template_substitution"})
+# Every node that is a function in JavaScript and TypeScript: declared, an expression, an
+# arrow, a method, a generator (an older grammar's `function` node is `function_expression`
+# in every one we accept).
+JS_FUNCTIONS = names(
+    "function_declaration generator_function_declaration function_expression "
+    "generator_function arrow_function method_definition"
+)
 
 _JS_DEFINITIONS = Definitions(
     leaves=names(

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from tree_sitter import Node
 
 from qwen_lsp import syntax
+from qwen_lsp.languages import web
 from qwen_lsp.postprocess.window import parsed_window
 
 # Declarations of local names, per language: every group that matched is a name.
@@ -28,19 +29,14 @@ _DECLARATION_RE = {
     "go": re.compile(r"\bvar\s+(\w+)|(\w+(?:\s*,\s*\w+)*)\s*:="),
     "rust": re.compile(r"\blet\s+(?:mut\s+)?([A-Za-z_]\w*)"),
 }
-_FUNCTIONS = frozenset(
-    {
-        "function_declaration",
-        "function_expression",
-        "generator_function_declaration",
-        "arrow_function",
-        "method_definition",
-        "method_declaration",
-        "func_literal",
-        "function_item",
-        "closure_expression",
-    }
-)
+# The functions whose local names are looked for: JavaScript's and TypeScript's; Go's
+# methods and function literals (its declarations share JavaScript's node name); Rust's.
+_FUNCTIONS = web.JS_FUNCTIONS | {
+    "method_declaration",
+    "func_literal",
+    "function_item",
+    "closure_expression",
+}
 _WORD_RE = re.compile(r"(?<![\w$.])[A-Za-z_$][\w$]*")
 # String literals and line comments: their words are not names in use.
 _NOT_CODE_RE = re.compile(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|`[^`]*`|//.*")
