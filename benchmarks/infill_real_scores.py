@@ -8,9 +8,9 @@
   non-empty hole is 0);
 - adds a syntax error: tree-sitter finds more ERROR/MISSING nodes in the file with the
   suggestion than in the file itself; for Python also when the compiler rejects it and
-  not the file, unless it rejects the file without the suggestion at the same place (an
-  empty body stays empty when a comment line is continued: the error is the hole's,
-  not the suggestion's);
+  not the file, unless it rejects the file without the suggestion at the same place, off
+  the suggestion's lines, with the same message (an empty body stays empty when a comment
+  line above it is continued: the error is the hole's, not the suggestion's);
 - empty: nothing to show (never counted as a syntax error).
 """
 
@@ -86,19 +86,24 @@ class SyntaxCounter:
         tree_sitter = self._count(task.language, program) > errors
         compiler = not rejected and self._rejects(task.language, program)
         if compiler:
-            compiler = not same_python_error(program, task.program(""))
+            compiler = not _the_holes_error(task, completion)
         return tree_sitter, compiler
 
 
-def same_python_error(text: str, other: str) -> bool:
-    """Python's compiler rejects both texts with the same message at the same line, counted
-    from the start or from the end of each (text inserted between the two moves a line
-    below it down, not away)."""
-    first, second = _python_error(text), _python_error(other)
-    if first is None or second is None:
+def _the_holes_error(task: Task, completion: str) -> bool:
+    """Python's compiler stops on the file with the suggestion where it stops on the file
+    without it, with the same message, outside the lines the suggestion is on (counted
+    from the start above them, from the end below them): the error is the hole's."""
+    first_line = task.prefix.count("\n") + 1
+    last_line = first_line + completion.count("\n")
+    program, without = task.program(completion), task.program("")
+    error, other = _python_error(program), _python_error(without)
+    if error is None or other is None or error[2] != other[2]:
         return False
-    (line, from_end, message), (other_line, other_from_end, other_message) = first, second
-    return message == other_message and (line == other_line or from_end == other_from_end)
+    line, from_end, _ = error
+    if line < first_line:
+        return line == other[0]
+    return line > last_line and from_end == other[1]
 
 
 def _python_error(text: str) -> tuple[int, int, str] | None:

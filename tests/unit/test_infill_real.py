@@ -253,6 +253,7 @@ def test_an_error_the_hole_leaves_is_not_the_suggestions() -> None:
     # The same place, another error: the suggestion's.
     assert scores.score(task, "\n        return (", counter).compile_error
     assert not scores.score(task, "\n        return 1", counter).syntax_error
-    assert scores.same_python_error("a = (\n", "\n\na = (\n")  # moved down by inserted lines
-    assert not scores.same_python_error("a = (\n", "a = [\n")
-    assert not scores.same_python_error("a = 1\n", "a = 1\n")  # none: nothing the same
+    # A line the hole broke and the suggestion leaves broken: counted (it must mend it).
+    line = ir.Task("t", "python", "partial", "mid", "t.py", "x = f(", "a, b)", " + 1\n", 0)
+    assert scores.score(line, "a, b", counter).compile_error
+    assert not scores.score(line, "a, b)", counter).syntax_error
