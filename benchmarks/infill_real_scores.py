@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -73,7 +72,7 @@ class SyntaxCounter:
 
     def adds_error(self, task: Task, completion: str) -> tuple[bool, bool]:
         """(tree-sitter finds more errors, Python's compiler rejects it and not the file,
-        other than it rejects the file without the suggestion)."""
+        not only with the hole's own error)."""
         key = (task.path, task.language)
         if key not in self._reference:
             reference = task.reference
@@ -97,28 +96,13 @@ def _the_holes_error(task: Task, completion: str) -> bool:
     first_line = task.prefix.count("\n") + 1
     last_line = first_line + completion.count("\n")
     program, without = task.program(completion), task.program("")
-    error, other = _python_error(program), _python_error(without)
+    error, other = infill_tasks.python_error(program), infill_tasks.python_error(without)
     if error is None or other is None or error[2] != other[2]:
         return False
     line, from_end, _ = error
     if line < first_line:
         return line == other[0]
     return line > last_line and from_end == other[1]
-
-
-def _python_error(text: str) -> tuple[int, int, str] | None:
-    """Python's compiler's error in ``text``: its line, its lines from the end, its message
-    without line numbers; None when it compiles."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SyntaxWarning for "\\d" and the like
-        try:
-            compile(text, "<infill>", "exec", dont_inherit=True)
-        except SyntaxError as error:
-            line = error.lineno or 0
-            return line, text.count("\n") - line, re.sub(r"\d+", "N", error.msg)
-        except (ValueError, RecursionError, MemoryError) as error:
-            return -1, -1, type(error).__name__
-    return None
 
 
 @dataclass(frozen=True)

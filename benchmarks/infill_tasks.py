@@ -305,13 +305,22 @@ def python_rejects(text: str) -> bool:
     tree-sitter is lenient where Python is not: ``if x:`` with no body at the end of a
     function, or a body indented less than its header, parse without an ERROR node.
     """
+    return python_error(text) is not None
+
+
+def python_error(text: str) -> tuple[int, int, str] | None:
+    """The error Python's compiler (not run) finds in ``text``: its line, its lines from
+    the end of the text, its message without numbers; None when it compiles."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SyntaxWarning for "\d" and the like
+        warnings.simplefilter("ignore")  # SyntaxWarning for "\\d" and the like
         try:
             compile(text, "<infill>", "exec", dont_inherit=True)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return True
-    return False
+        except SyntaxError as error:
+            line = error.lineno or 0
+            return line, text.count("\n") - line, re.sub(r"\d+", "N", error.msg)
+        except (ValueError, RecursionError, MemoryError) as error:
+            return -1, -1, type(error).__name__
+    return None
 
 
 def adds_syntax_error(task: Task, completion: str) -> bool:

@@ -57,9 +57,6 @@ _PATTERNS = frozenset(
 _MENTIONS = frozenset(
     {"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern"}
 )
-_FUNCTIONS = web.JS_FUNCTIONS
-
-
 # ------------------------------------------------------------------
 
 
@@ -262,7 +259,7 @@ class JavaScriptFinder(Finder):
             return None  # `const f = function () { f() }`: the value reads its name
         if node.type == "variable_declaration":
             # A `var` belongs to the whole function: read anywhere else, it must stay.
-            function = self.enclosing(node, _FUNCTIONS)
+            function = self.enclosing(node, web.JS_FUNCTIONS)
             if function is None or len(self._mentions(function, self.text(name))) != 2:
                 return None
         text = self.text(value)
@@ -407,7 +404,7 @@ class JavaScriptFinder(Finder):
 
     # `var x = 1` -> `const x = 1` (`let` when it is assigned again)
     def _var(self, node: Node) -> Hint | None:
-        function = self.enclosing(node, _FUNCTIONS)
+        function = self.enclosing(node, web.JS_FUNCTIONS)
         if function is None or node.parent != function.child_by_field_name("body"):
             return None  # in a nested block, a `let` would end with the block
         if any(n.type == "with_statement" or self.text(n) == "eval" for n in walk(function)):
@@ -453,11 +450,11 @@ class JavaScriptFinder(Finder):
             parent = mention.parent
             if parent is None or _binds(parent, mention):
                 return None
-            inner = self.enclosing(mention, _FUNCTIONS)
+            inner = self.enclosing(mention, web.JS_FUNCTIONS)
             while inner is not None and inner != function:
                 if inner.type in ("function_declaration", "generator_function_declaration"):
                     return None
-                inner = self.enclosing(inner, _FUNCTIONS)
+                inner = self.enclosing(inner, web.JS_FUNCTIONS)
             if parent.type in _PATTERNS or parent.type == "update_expression":
                 constant = False
             elif (
