@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks.eval_infill_real --languages python --per-shape 6
     .venv/bin/python -m benchmarks.eval_infill_real --ablate cursor-indent --raw-early-stop
     .venv/bin/python -m benchmarks.eval_infill_real --list         # the tasks, no model
+    .venv/bin/python -m benchmarks.eval_infill_real --doctests --per-shape 12   # run too
 
 Tasks (benchmarks/infill_real.py): seeded holes of five shapes (one line, part of a line, a
 few lines inside a block, a block's whole body, a function's whole body) in functions of
@@ -11,7 +12,9 @@ real files of this machine (Python's standard library, npm's JavaScript, Go, Rus
 with every cursor kind that fits it (after the indentation, column 0 of the stripped line,
 the end of the line above or of the line, the middle of a line). No tests exist there, so
 the scores are exact match, edit similarity and whether the suggestion adds a syntax error
-(benchmarks/infill_real_scores.py).
+(benchmarks/infill_real_scores.py). With --doctests the holes are Python holes that the
+standard library's doctests test (benchmarks/infill_doctests.py), and every answer is also
+run against them: pass % next to the rest.
 
 Variants, generated in the same run on the same tasks:
   server          `python -m qwen_lsp` over stdio (benchmarks/infill_server.py), the whole
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -42,6 +46,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from benchmarks import infill_doctests as doctests
 from benchmarks import infill_real as ir
 from benchmarks import infill_real_scores as scores
 from benchmarks import infill_tasks
@@ -202,6 +207,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="holes per shape for these languages instead (e.g. python=6)",
     )
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--doctests",
+        action="store_true",
+        help="Python holes the standard library's doctests test, scored by running them too",
+    )
     parser.add_argument("--variants", default="server,raw", help="server, raw or server,raw")
     parser.add_argument("--server-options", type=json.loads, default={})
     parser.add_argument(
@@ -237,11 +247,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_tasks(args: argparse.Namespace) -> tuple[list[ir.Task], dict[str, Any]]:
+def load_tasks(
+    args: argparse.Namespace,
+) -> tuple[list[ir.Task], dict[str, Any], dict[str, doctests.Doctest]]:
+    """The tasks, where they came from, and the doctest of each tested task (--doctests)."""
     shapes = [cast(ir.Shape, s) for s in args.shapes.split(",") if s]
     cursor_kinds = [cast(ir.Cursor, c) for c in args.cursors.split(",") if c]
     if not set(shapes) <= set(ir.SHAPES) or not set(cursor_kinds) <= set(ir.CURSORS):
         raise SystemExit(f"--shapes takes {ir.SHAPES}, --cursors {ir.CURSORS}")
+    if args.doctests:
+        tasks, tests, counts = doctests.build_tasks(args.per_shape, args.seed, shapes, cursor_kinds)
+        functions = len({test.name for test in tests.values()})
+        return tasks, {"python doctests": {"functions": functions, "holes": counts}}, tests
     tasks: list[ir.Task] = []
     notes: dict[str, Any] = {}
     for language in [lang for lang in args.languages.split(",") if lang]:
@@ -250,7 +267,7 @@ def load_tasks(args: argparse.Namespace) -> tuple[list[ir.Task], dict[str, Any]]
         found, counts = ir.build_tasks(files, language, count, args.seed, shapes, cursor_kinds)
         tasks.extend(found)
         notes[language] = {"files": len(files), "holes_to_choose_from": counts}
-    return tasks, notes
+    return tasks, notes, {}
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -268,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             plot(earlier["rows"], variants, args.plot, f"Holes from real files, {earlier['model']}")
         return dict(earlier)
     wanted = {v for v in args.variants.split(",") if v}
-    tasks, notes = load_tasks(args)
+    tasks, notes, tests = load_tasks(args)
     if args.list:
         for task in tasks:
             print(f"{task.id}\t{task.hole!r}")
@@ -303,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         variants += ([] if args.raw_early_stop else [RAW]) + [RAW_FIRST_LINE, RAW_N_INDENT]
     variants += [name for name, _, _ in servers]
     counter = scores.SyntaxCounter()
+    checker = doctests.Checker()
     records = []
     for task in tasks:
         completions: dict[str, tuple[str, float]] = {}
@@ -315,7 +333,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for name, _, _ in servers:
             generated = generations[name][task.id]
             completions[name] = (generated.text, generated.seconds)
-        record = scores.score_record(task, completions, counter)
+        test = tests.get(task.id)
+        execute = None if test is None else functools.partial(checker.check, test)
+        record = scores.score_record(task, completions, counter, execute)
         record["generations"] = {
             base: dataclasses.asdict(by_task[task.id]) for base, by_task in generations.items()
         }

@@ -17,12 +17,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from benchmarks import infill_tasks
 from benchmarks.infill_real import SHAPES, Task
+from benchmarks.infill_tasks import Execution
 from qwen_lsp import syntax
 
 _WHITESPACE_AT_END = re.compile(r"[ \t]+$", re.MULTILINE)
@@ -129,10 +130,14 @@ def score(task: Task, completion: str, counter: SyntaxCounter) -> Score:
 
 
 def score_record(
-    task: Task, completions: dict[str, tuple[str, float]], counter: SyntaxCounter
+    task: Task,
+    completions: dict[str, tuple[str, float]],
+    counter: SyntaxCounter,
+    execute: Callable[[str], Execution] | None = None,
 ) -> dict[str, Any]:
-    """A task's JSON record: each variant's completion, its seconds and its score."""
-    return {
+    """A task's JSON record: each variant's completion, its seconds and its score; with
+    ``execute`` (a tested hole: the program's run) also whether its tests pass."""
+    record = {
         "id": task.id,
         "language": task.language,
         "shape": task.shape,
@@ -148,6 +153,12 @@ def score_record(
             for variant, (completion, seconds) in completions.items()
         },
     }
+    if execute is not None:
+        for variant, (completion, _) in completions.items():
+            run = execute(task.program(completion))
+            cell = record["variants"][variant]
+            cell.update(passed=run.passed, run_status=run.status, run_detail=run.detail)
+    return record
 
 
 def summarize(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> list[dict[str, Any]]:
@@ -171,10 +182,7 @@ def summarize(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> lis
                 continue
             n = len(scores)
             row[variant] = {
-                "exact": round(100.0 * sum(s["exact"] for s in scores) / n, 1),
-                "similarity": round(100.0 * sum(s["similarity"] for s in scores) / n, 1),
-                "syntax_errors": sum(s["syntax_error"] for s in scores),
-                "empty": sum(s["empty"] for s in scores),
+                **_rates(scores),
                 "mean_seconds": round(sum(s["seconds"] for s in scores) / n, 2),
             }
         row["holes_vs_best_cut"] = _holes_vs_best_cut(row, mine)
@@ -207,13 +215,16 @@ def grouped(
 
 
 def _cell(cell: dict[str, Any] | None, similarity_digits: int, empty: bool = False) -> str:
-    """A table cell: exact % / edit similarity % / syntax errors (and empty answers)."""
+    """A table cell: [pass % /] exact % / edit similarity % / syntax errors (and empty
+    answers)."""
     if cell is None:
         return "-"
     text = (
         f"{cell['exact']:.0f} / {cell['similarity']:.{similarity_digits}f} / "
         f"{cell['syntax_errors']}"
     )
+    if "passed" in cell:
+        text = f"{cell['passed']:.0f} | {text}"
     return f"{text} ({cell['empty']})" if empty else text
 
 
@@ -235,46 +246,65 @@ def overall(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> dict[
     for variant in variants:
         scores = [r["variants"][variant] for r in records if variant in r["variants"]]
         if scores:
-            n = len(scores)
-            out[variant] = {
-                "n": n,
-                "exact": round(100.0 * sum(s["exact"] for s in scores) / n, 1),
-                "similarity": round(100.0 * sum(s["similarity"] for s in scores) / n, 1),
-                "syntax_errors": sum(s["syntax_error"] for s in scores),
-                "empty": sum(s["empty"] for s in scores),
-            }
+            out[variant] = {"n": len(scores), **_rates(scores)}
     return out
+
+
+def _rates(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A cell's figures over some tasks' scores (pass % only where every task was run)."""
+    n = len(scores)
+    rates: dict[str, Any] = {}
+    if all("passed" in s for s in scores):
+        rates["passed"] = round(100.0 * sum(s["passed"] for s in scores) / n, 1)
+    rates.update(
+        exact=round(100.0 * sum(s["exact"] for s in scores) / n, 1),
+        similarity=round(100.0 * sum(s["similarity"] for s in scores) / n, 1),
+        syntax_errors=sum(s["syntax_error"] for s in scores),
+        empty=sum(s["empty"] for s in scores),
+    )
+    return rates
 
 
 CUTS = ("raw first line", "raw n_indent")
 
 
-def lead(row: dict[str, Any], variant: str = "server") -> float | None:
-    """Edit similarity of ``variant`` minus the better simple cut's, in points."""
-    cuts = [row[c]["similarity"] for c in CUTS if c in row]
-    if variant not in row or not cuts:
+def lead(row: dict[str, Any], variant: str = "server", figure: str = "similarity") -> float | None:
+    """``figure`` (edit similarity, or pass %) of ``variant`` minus the better simple
+    cut's, in points."""
+    cuts = [row[c][figure] for c in CUTS if figure in row.get(c, {})]
+    if figure not in row.get(variant, {}) or not cuts:
         return None
-    return round(row[variant]["similarity"] - max(cuts), 1)
+    return round(row[variant][figure] - max(cuts), 1)
 
 
 def table(rows: Sequence[dict[str, Any]], variants: Sequence[str]) -> str:
     """Exact match % / edit similarity % / syntax errors (empty answers) per row, and the
-    server's lead over the better simple cut in edit similarity."""
+    server's lead over the better simple cut in edit similarity; for tested holes also the
+    pass % and its lead."""
+    tested = any("passed" in row.get(v, {}) for row in rows for v in variants)
+    width = 26 if tested else 22
     head = f"{'language':<10} {'shape':<8} {'cursor':<7} {'n':>3}"
     for variant in variants:
-        head += f" | {variant[:22]:>22}"
-    head += f" | {'sim. vs best cut':>16}"
+        head += f" | {variant[:width]:>{width}}"
+    head += f" | {'sim. vs best cut':>16}" + (f" | {'pass vs best cut':>16}" if tested else "")
     lines = [head, "-" * len(head)]
     for row in rows:
         line = f"{row['language']:<10} {row['shape']:<8} {row['cursor']:<7} {row['n']:>3}"
         for variant in variants:
-            line += f" | {_cell(row.get(variant), similarity_digits=0, empty=True):>22}"
+            line += f" | {_cell(row.get(variant), similarity_digits=0, empty=True):>{width}}"
         margin, holes = lead(row), row.get("holes_vs_best_cut")
         shown = "-" if margin is None else f"{margin:+.1f}"
         if margin is not None and holes:
             shown += f" ({holes[0]}/{holes[1]})"
         line += f" | {shown:>16}"
+        if tested:
+            passes = lead(row, figure="passed")
+            line += f" | {'-' if passes is None else f'{passes:+.1f}':>16}"
         lines.append(line)
-    lines.append("cells: exact % / edit similarity % / syntax errors added (empty answers)")
+    lines.append(
+        "cells: "
+        + ("doctests pass % | " if tested else "")
+        + "exact % / edit similarity % / syntax errors added (empty answers)"
+    )
     lines.append("vs best cut: points (holes the server wins/loses against that cut)")
     return "\n".join(lines)

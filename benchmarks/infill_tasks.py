@@ -342,35 +342,46 @@ def _limits() -> None:  # runs in the child, before exec
 
 
 def execute(source: str, timeout: float = 10.0) -> Execution:
-    """Run ``source`` with a fresh interpreter in an empty temporary folder.
+    """Run ``source`` with a fresh interpreter in an empty temporary folder (run_sandboxed)."""
+    return run_sandboxed(["program.py"], {"program.py": source}, timeout)[0]
+
+
+def run_sandboxed(
+    arguments: Sequence[str], files: dict[str, str], timeout: float, stdout: bool = False
+) -> tuple[Execution, str]:
+    """``python -I *arguments`` in an empty temporary folder holding ``files``; its result,
+    and its standard output when ``stdout`` (the caller's own program's, not model output's:
+    a printing loop would fill this process's memory).
 
     Never in this process: the code is model output. stdin is empty, the process gets a
     time-out, a memory cap and a file-size cap, and its whole process group is killed.
     """
     with tempfile.TemporaryDirectory(prefix="eval-infill-") as folder:
-        path = Path(folder) / "program.py"
-        path.write_text(source, encoding="utf-8")
+        for name, text in files.items():
+            (Path(folder) / name).write_text(text, encoding="utf-8")
         process = subprocess.Popen(
-            [sys.executable, "-I", str(path)],
+            [sys.executable, "-I", *arguments],
             cwd=folder,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             preexec_fn=_limits,
         )
         try:
-            _, stderr = process.communicate(timeout=timeout)
+            out, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             try:
                 os.killpg(process.pid, 9)
             except ProcessLookupError:
                 pass
             process.communicate()
-            return Execution(False, "timeout", f"no result within {timeout:g} s")
+            return Execution(False, "timeout", f"no result within {timeout:g} s"), ""
+    printed = (out or b"").decode("utf-8", errors="replace")
     if process.returncode == 0:
-        return Execution(True, "passed", "")
+        return Execution(True, "passed", ""), printed
     lines = stderr.decode("utf-8", errors="replace").strip().splitlines()
-    return Execution(False, "failed", lines[-1][:200] if lines else f"exit {process.returncode}")
+    detail = lines[-1][:200] if lines else f"exit {process.returncode}"
+    return Execution(False, "failed", detail), printed
 
 
 def test_program(task: Task, completion: str) -> str:
