@@ -11,6 +11,7 @@ the cursor line already has is trimmed (rule 3a).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -264,21 +265,46 @@ _DISTINCTIVE_CHARS = 6
 
 
 def _repeats_later_suffix(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
-    """Stop before a continuation line that repeats one of the next few lines of the file.
+    """Stop before a continuation line that repeats one of the next few lines of the file,
+    or before the line above it when that one is the model's own version of the file line
+    just above the repeated one.
 
     WHY: the model often skips the line right after the hole and writes the ones after it
     (``idx = 0`` then ``for i in s:`` already below): from there on the suggestion
     duplicates the file. Only a line at exactly the indentation of the file's line counts,
-    and only one long enough to be distinctive.
+    and only one long enough to be distinctive. The 1.5B also rewrites the file's next
+    lines with one of them changed: the hole's line, then ``if inspect.isfunction(object):
+    ...`` for the file's ``if inspect.isroutine(object): ...``, then the file's ``except
+    AttributeError:`` (pydoc.py, issue 17): the changed line is not part of the hole, since
+    the exact repeat right after it shows where the model was.
     """
     line = lines[i]
     stripped = line.strip()
-    if i == 0 or len(stripped) < _DISTINCTIVE_CHARS or not scan.context.enabled("repeat-later"):
+    context = scan.context
+    if i == 0 or len(stripped) < _DISTINCTIVE_CHARS or not context.enabled("repeat-later"):
         return None
-    for target in scan.context.later_lines:
+    for index, target in enumerate(context.later_lines):
         if stripped == target.strip() and leading_ws(line) == leading_ws(target):
+            above = context.next_line if index == 0 else context.later_lines[index - 1]
+            start = scan.first_content
+            if above is not None and start is not None and i - 1 > start:
+                if _rewrites(lines[i - 1], above):
+                    return i - 1
             return i
     return None
+
+
+# A line this much like a file line (difflib's ratio, stripped) is the model's version of
+# it: one name or literal changed in a line of several.
+_REWRITE_RATIO = 0.8
+
+
+def _rewrites(line: str, target: str) -> bool:
+    """Whether ``line`` is ``target`` with a small change, at its indentation."""
+    if leading_ws(line) != leading_ws(target) or line.strip() == target.strip():
+        return False
+    a, b = line.strip(), target.strip()
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= _REWRITE_RATIO
 
 
 def _stuck_in_a_loop(lines: Sequence[str], i: int, scan: _Scan) -> int | None:

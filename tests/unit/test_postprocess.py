@@ -619,6 +619,22 @@ PARSED_CASES = [
         "if len(xs) == 0 {\n\t\treturn 0\n\t}",
     ),
     Case(
+        "py-the-models-version-of-the-next-line-before-a-repeat-of-the-one-after-is-cut",
+        "def document(self, obj):\n    try:\n        █\n"
+        "        if isroutine(obj): return self.docroutine(obj)\n"
+        "    except AttributeError:\n        pass\n",
+        "if isclass(obj): return self.docclass(obj)\n"
+        "        if isfunction(obj): return self.docroutine(obj)\n"
+        "    except AttributeError:\n",
+        "if isclass(obj): return self.docclass(obj)",
+    ),
+    Case(
+        "py-a-line-unlike-the-next-one-before-a-repeat-is-kept",
+        "def f(rows):\n    total = 0\n    █\n    count = len(rows)\n    return total / count\n",
+        "for row in rows:\n        total += row\n    print(total)\n    return total / count\n",
+        "for row in rows:\n        total += row\n    print(total)",
+    ),
+    Case(
         "py-same-line-in-a-sibling-branch-below-is-the-models-own",
         "def depths(s):\n    depth = 0\n    seen = []\n    for c in s:\n        if c == '(':\n"
         "            █\n        elif c == ')':\n"
