@@ -12,7 +12,8 @@ rule that only cuts earlier replays exactly (the streaming stop ends the model a
 same line or later); one that keeps more than the recorded text holds cannot be judged
 here: run ``--variants server`` again. The server's window (the whole file here) and the
 next-line retry after a finished line are not replayed; on the
-run it was written for, every answer replayed as recorded.
+run it was written for, every answer replayed as recorded. A --doctests run's replayed
+answers are run against their doctests too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks import infill_doctests as doctests
 from benchmarks import infill_real as ir
 from benchmarks import infill_real_scores as scores
 from benchmarks.eval_infill_real import load_tasks, parse_args
@@ -65,8 +67,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="the records with the replay (JSON)")
     args = parser.parse_args()
     run = json.loads(args.run.read_text())
-    tasks = load_tasks(parse_args(run["command"].split()[1:]))[0]
+    tasks, _, tests = load_tasks(parse_args(run["command"].split()[1:]))
     counter = scores.SyntaxCounter()
+    checker = doctests.Checker()
     records, changed = [], []
     # Tasks in the run's order (two holes may share an id: same line, other lengths).
     for task, record in zip(tasks, run["tasks"], strict=True):
@@ -75,8 +78,11 @@ def main() -> None:
         text = replayed(task, record["generations"][SERVER])
         if text != record["variants"][SERVER]["completion"]:
             changed.append((task.id, record["variants"][SERVER]["completion"], text))
-        cell = {"completion": text, "seconds": 0.0}
+        cell: dict[str, Any] = {"completion": text, "seconds": 0.0}
         cell.update(dataclasses.asdict(scores.score(task, text, counter)))
+        if task.id in tests:  # a --doctests run: the replayed answer is run too
+            execution = checker.check(tests[task.id], task.program(text))
+            cell.update(passed=execution.passed, run_status=execution.status)
         records.append({**record, "variants": {**record["variants"], REPLAY: cell}})
     variants = [
         v for v in (RAW_FIRST_LINE, RAW_N_INDENT, SERVER, REPLAY) if v in records[0]["variants"]

@@ -79,6 +79,9 @@ class ServerSession:
         self.client = LanguageClient("eval-infill", "1")
         self.messages: list[str] = []
         self._count = 0
+        # The server's own time cap on a generation, and room for the prompt before it (a
+        # loaded machine, a larger model): only a server that hangs times out here.
+        self.timeout = float(options.get("maxSeconds") or 0) + REQUEST_TIMEOUT
 
         @self.client.feature(types.WINDOW_SHOW_MESSAGE)
         def _show(params: types.ShowMessageParams) -> None:
@@ -108,7 +111,7 @@ class ServerSession:
         self,
         prefix: str,
         suffix: str,
-        timeout: float = REQUEST_TIMEOUT,
+        timeout: float | None = None,
         language_id: str = "python",
         extension: str = ".py",
     ) -> str:
@@ -132,7 +135,7 @@ class ServerSession:
                         ),
                     )
                 ),
-                timeout,
+                timeout or self.timeout,
             )
         finally:
             self.client.text_document_did_close(
