@@ -86,6 +86,12 @@ _LINE_START_RE = re.compile(r"^([ \t]*)(?=[^\s)\]}])", re.MULTILINE)
 # other (made a loop, so that ``break`` and ``continue`` are).
 _CLASS_RE = re.compile(r"class\b")
 _FUNCTION_RE = re.compile(r"(?:async\s+)?def\b")
+# A line that can open an enclosing block: a compound statement's keyword. Other lines
+# less indented than the window's first (the text of a string at column 0, a bracket's
+# continuation line) are not headers.
+_HEADER_RE = re.compile(
+    r"(?:async\s+)?(?:class|def|if|elif|else|for|while|try|except|finally|with|match|case)\b"
+)
 
 
 def _enclosing_headers(prefix: str, start: int) -> str:
@@ -111,7 +117,7 @@ def _enclosing_headers(prefix: str, start: int) -> str:
         end = line_start
         code = line.lstrip(" \t")
         indent = len(line) - len(code)
-        if not code.strip() or code.startswith("#") or indent >= width:
+        if not code.strip() or indent >= width or not _HEADER_RE.match(code):
             continue
         width = indent
         if _CLASS_RE.match(code):

@@ -1148,3 +1148,14 @@ def test_made_up_headers_make_a_window_starting_indented_legal_python() -> None:
     assert headers == "class _:\n    async def _():\n        while 1:\n"
     compile(headers + prefix[start:] + "            break\n        await g()\n", "t", "exec")
     assert _enclosing_headers(prefix, 0) == ""
+
+
+def test_a_string_or_a_continuation_line_less_indented_is_not_a_header() -> None:
+    prefix = (
+        "class C:\n    def f(self):\n        s = \"\"\"\ntext at column 0\n\"\"\"\n"
+        "        t = (1,\n    2)\n        y = 2\n"
+    )
+    start = prefix.index("        y")
+    headers = _enclosing_headers(prefix, start)
+    assert headers == "class _:\n    def _():\n"
+    compile(headers + prefix[start:] + "        return y\n", "t", "exec")
