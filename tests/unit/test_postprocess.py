@@ -1152,7 +1152,7 @@ def test_made_up_headers_make_a_window_starting_indented_legal_python() -> None:
 
 def test_a_string_or_a_continuation_line_less_indented_is_not_a_header() -> None:
     prefix = (
-        "class C:\n    def f(self):\n        s = \"\"\"\ntext at column 0\n\"\"\"\n"
+        'class C:\n    def f(self):\n        s = """\ntext at column 0\n"""\n'
         "        t = (1,\n    2)\n        y = 2\n"
     )
     start = prefix.index("        y")
