@@ -3,6 +3,7 @@ answer's run tells a right answer from a wrong one. No model; each check is a su
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -55,11 +56,18 @@ def untested(x):
 PATH = "/usr/lib/python3/poolmodule.py"
 
 
-def _site(found: list[tuple[ir.Site, doctests.Doctest]], shape: str, line: str) -> ir.Site:
+@functools.cache
+def _found() -> tuple[tuple[ir.Site, doctests.Doctest], ...]:
+    return tuple(doctests.candidates(PATH, MODULE))
+
+
+def _hole(shape: str, line: str) -> tuple[ir.Site, doctests.Doctest, ir.Task]:
+    """The candidate hole of ``shape`` starting on ``line``, its doctest, its task (the
+    cursor after the indentation)."""
     lines = MODULE.split("\n")
-    for site, _ in found:
+    for site, test in _found():
         if site.shape == shape and lines[site.first].strip() == line:
-            return site
+            return site, test, ir.make_task(MODULE, site, "indent")
     raise AssertionError(f"no {shape} hole at {line!r}")
 
 
@@ -75,7 +83,7 @@ def test_only_passing_doctests_of_functions_are_found() -> None:
 
 
 def test_holes_are_kept_where_the_examples_run() -> None:
-    found = doctests.candidates(PATH, MODULE)
+    found = _found()
     assert {d.name for _, d in found} == {"poolmodule.clamp"}
     kept = {(s.shape, MODULE.split("\n")[s.first].strip()) for s, _ in found}
     assert ("line", "return high") in kept
@@ -86,20 +94,15 @@ def test_holes_are_kept_where_the_examples_run() -> None:
 
 def test_a_hole_whose_removal_no_example_notices_is_dropped() -> None:
     checker = doctests.Checker()
-    found = doctests.candidates(PATH, MODULE)
-    noticed = _site(found, "line", "return low")
-    unnoticed = _site(found, "line", "_unused = None")
-    test = dict(found)[noticed]
+    noticed, test, _ = _hole("line", "return low")
+    unnoticed = _hole("line", "_unused = None")[0]
     assert doctests.detects_empty(checker, MODULE, noticed, test)
     assert not doctests.detects_empty(checker, MODULE, unnoticed, test)
 
 
 def test_an_answer_is_run_against_the_original_examples() -> None:
     checker = doctests.Checker()
-    found = doctests.candidates(PATH, MODULE)
-    site = _site(found, "function", '"""Clamp value into [low, high].')
-    test = dict(found)[site]
-    task = ir.make_task(MODULE, site, "indent")
+    _, test, task = _hole("function", '"""Clamp value into [low, high].')
     assert checker.check(test, task.reference).passed
     # no docstring in the answer: the original examples still run
     right = "return max(low, min(value, high))"
@@ -112,12 +115,10 @@ def test_an_answer_is_run_against_the_original_examples() -> None:
 
 
 def test_an_answer_runs_in_a_folder_of_its_own() -> None:
-    found = doctests.candidates(PATH, MODULE)
-    site = _site(found, "line", "return high")
-    task = ir.make_task(MODULE, site, "indent")
+    _, test, task = _hole("line", "return high")
     name = f"written-by-an-answer-{os.getpid()}.txt"
     answer = f"open({name!r}, 'w').write('x'); return high"
-    assert doctests.check(dict(found)[site], task.program(answer)).passed
+    assert doctests.check(test, task.program(answer)).passed
     assert not (Path.cwd() / name).exists()
 
 
@@ -138,10 +139,7 @@ def test_the_sample_takes_one_hole_of_each_function_in_turn() -> None:
 
 def test_tested_rows_show_the_pass_rate_and_its_lead() -> None:
     checker = doctests.Checker()
-    found = doctests.candidates(PATH, MODULE)
-    site = _site(found, "line", "return high")
-    test = dict(found)[site]
-    task = ir.make_task(MODULE, site, "indent")
+    _, test, task = _hole("line", "return high")
     completions = {"raw first line": ("return low", 1.0), "server": ("return high", 1.0)}
     record = scores.score_record(
         task, completions, scores.SyntaxCounter(), lambda p: checker.check(test, p)

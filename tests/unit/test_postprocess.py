@@ -1138,24 +1138,31 @@ def test_a_line_deep_in_a_class_longer_than_the_window_is_still_checked() -> Non
     assert postprocess("(", site) == "("
 
 
-def test_made_up_headers_make_a_window_starting_indented_legal_python() -> None:
-    prefix = (
-        "class C:\n    x = 1\n\n    async def f(self,\n            a):\n"
-        "        for b in a:\n            # note\n\n            y = 2\n"
-    )
-    start = prefix.index("            y")
-    headers = _enclosing_headers(prefix, start)
-    assert headers == "class _:\n    async def _():\n        while 1:\n"
-    compile(headers + prefix[start:] + "            break\n        await g()\n", "t", "exec")
+@pytest.mark.parametrize(
+    ("prefix", "first", "headers", "rest"),
+    [
+        (
+            "class C:\n    x = 1\n\n    async def f(self,\n            a):\n"
+            "        for b in a:\n            # note\n\n            y = 2\n",
+            "            y",
+            "class _:\n    async def _():\n        while 1:\n",
+            "            break\n        await g()\n",
+        ),
+        (
+            # A string's line at column 0 and a bracket's continuation line, both less
+            # indented than the window's first line: not headers.
+            'class C:\n    def f(self):\n        s = """\ntext at column 0\n"""\n'
+            "        t = (1,\n    2)\n        y = 2\n",
+            "        y",
+            "class _:\n    def _():\n",
+            "        return y\n",
+        ),
+    ],
+)
+def test_made_up_headers_make_a_window_starting_indented_legal_python(
+    prefix: str, first: str, headers: str, rest: str
+) -> None:
+    start = prefix.index(first)
+    assert _enclosing_headers(prefix, start) == headers
+    compile(headers + prefix[start:] + rest, "t", "exec")
     assert _enclosing_headers(prefix, 0) == ""
-
-
-def test_a_string_or_a_continuation_line_less_indented_is_not_a_header() -> None:
-    prefix = (
-        'class C:\n    def f(self):\n        s = """\ntext at column 0\n"""\n'
-        "        t = (1,\n    2)\n        y = 2\n"
-    )
-    start = prefix.index("        y")
-    headers = _enclosing_headers(prefix, start)
-    assert headers == "class _:\n    def _():\n"
-    compile(headers + prefix[start:] + "        return y\n", "t", "exec")
