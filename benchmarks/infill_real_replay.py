@@ -7,12 +7,13 @@ The server's records keep the model's own text (``model_text``), its stop reason
 tokens' probabilities (``token_chances``, for rule unsure-insert; runs recorded before
 they were kept have none, and that rule does not act on them); each is cut again as the
 server would (the kind the tree asks for at the cursor, the site, the lines a token cap
-left half written), and scored next to the recorded answers as the variant ``replay``. A
+left half written), with what the server put before the model's text (the indentation a
+bare line at column 0 implies; the line break of the retry after a finished line, seen in
+the recorded answer), and scored next to the recorded answers as the variant ``replay``. A
 rule that only cuts earlier replays exactly (the streaming stop ends the model at the
 same line or later); one that keeps more than the recorded text holds cannot be judged
-here: run ``--variants server`` again. The server's window (the whole file here) and the
-next-line retry after a finished line are not replayed; on the
-run it was written for, every answer replayed as recorded. A --doctests run's replayed
+here: run ``--variants server`` again. On the run it was written for, every answer
+replays as recorded. A --doctests run's replayed
 answers are run against their doctests too.
 """
 
@@ -31,34 +32,47 @@ from benchmarks.eval_infill_real import load_tasks, parse_args
 from benchmarks.infill_raw import RAW_FIRST_LINE, RAW_N_INDENT
 from benchmarks.infill_server import SERVER
 from qwen_lsp import languages, postprocess, syntax
-from qwen_lsp.completion import _written_lines
+from qwen_lsp.completion import _next_line_start, _written_lines
 from qwen_lsp.engine import Generation
 
 REPLAY = "replay"
 
 
-def replayed(task: ir.Task, generation: dict[str, Any]) -> str:
-    """The suggestion today's post-processing makes of a recorded server generation."""
+def replayed(task: ir.Task, generation: dict[str, Any], recorded: str = "") -> str:
+    """The suggestion today's post-processing makes of a recorded server generation
+    (``recorded``: the answer the server gave, which tells whether the generation was the
+    next-line retry after a finished line)."""
     text = task.prefix + task.suffix
+    at = len(task.prefix)
     language = languages.language_for(task.language_id, "file:///task" + task.extension)
     tree = None
     if language is not None:
         tree = syntax.get_parser(language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
-    kind = syntax.completion_kind(tree, text, len(task.prefix), language)
+    kind = syntax.completion_kind(tree, text, at, language)
     if kind == "none":
         return ""
+    kind = "block" if kind == "block" else "line"
+    unit = postprocess.detect_indent_unit(text)
+    # What the server put in front of the model's text, as completion.py does: the
+    # indentation a bare line at column 0 implies, or (a line kind answer that starts on the
+    # next line) the line break and indentation of the retry after a finished line.
+    typed = syntax.implied_indent(text, at, language, unit)
+    next_line = _next_line_start(text, at) if kind == "line" else None
+    if next_line and recorded.startswith(next_line):
+        typed, kind = next_line, "line"
     site = postprocess.CompletionSite(
-        prefix=task.prefix,
+        prefix=task.prefix + typed,
         suffix=task.suffix,
-        kind="block" if kind == "block" else "line",
-        indent_unit=postprocess.detect_indent_unit(text),
+        kind=kind,
+        indent_unit=unit,
         language=language,
     )
     extra = generation.get("extra", {})
     model = Generation(extra.get("model_text", ""), extra.get("stop_reason", "done"))
     ends, chances = extra.get("token_ends", []), extra.get("token_chances", [])
     line_chances = postprocess.line_chances(model.text, ends, chances)
-    return postprocess.postprocess(_written_lines(model), site, line_chances)
+    shown = postprocess.postprocess(_written_lines(model), site, line_chances)
+    return typed + shown if shown.strip() else ""
 
 
 def main() -> None:
@@ -75,7 +89,9 @@ def main() -> None:
     for task, record in zip(tasks, run["tasks"], strict=True):
         if task.id != record["id"]:
             raise SystemExit(f"the tasks changed since the run: {task.id} != {record['id']}")
-        text = replayed(task, record["generations"][SERVER])
+        text = replayed(
+            task, record["generations"][SERVER], record["variants"][SERVER]["completion"]
+        )
         if text != record["variants"][SERVER]["completion"]:
             changed.append((task.id, record["variants"][SERVER]["completion"], text))
         cell: dict[str, Any] = {"completion": text, "seconds": 0.0}
