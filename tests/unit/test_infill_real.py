@@ -8,6 +8,7 @@ import pytest
 from benchmarks import infill_real as ir
 from benchmarks import infill_real_scores as scores
 from benchmarks.eval_infill_real import first_visible_line, simple_cuts, window
+from benchmarks.infill_real_replay import replayed
 
 PYTHON = '''import os
 
@@ -257,3 +258,19 @@ def test_an_error_the_hole_leaves_is_not_the_suggestions() -> None:
     line = ir.Task("t", "python", "partial", "mid", "t.py", "x = f(", "a, b)", " + 1\n", 0)
     assert scores.score(line, "a, b", counter).compile_error
     assert not scores.score(line, "a, b)", counter).syntax_error
+
+
+def test_a_replay_puts_back_what_the_server_put_before_the_models_text() -> None:
+    def task(prefix: str, hole: str, cursor: ir.Cursor) -> ir.Task:
+        suffix = "\n    return y\n"
+        return ir.Task("t", "python", "line", cursor, "t.py", prefix, hole, suffix, 4)
+
+    def generation(text: str) -> dict[str, object]:
+        return {"extra": {"model_text": text, "stop_reason": "done"}}
+
+    # Column 0 of a bare line between two statements: asked as if indented.
+    bare = task("def f(x):\n    y = 1\n", "    z = 2", "column0")
+    assert replayed(bare, generation("z = 2\n"), "    z = 2") == "    z = 2"
+    # The end of a finished line: the retry on the next line, seen in the recorded answer.
+    finished = task("def f(x):\n    y = 1", "\n    z = 2", "eol")
+    assert replayed(finished, generation("z = 2\n"), "\n    z = 2") == "\n    z = 2"
