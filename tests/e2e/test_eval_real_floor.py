@@ -101,8 +101,8 @@ def test_the_subset_is_fixed() -> None:
     from benchmarks import eval_infill_real
 
     args = eval_infill_real.parse_args(["--languages", "python", "--per-shape", "2", "--seed", "1"])
-    tasks, _ = eval_infill_real.load_tasks(args)
-    again, _ = eval_infill_real.load_tasks(args)
+    tasks = eval_infill_real.load_tasks(args)[0]
+    again = eval_infill_real.load_tasks(args)[0]
     assert [t.id for t in tasks] == [t.id for t in again]
     assert len(tasks) == 24  # 2 x (2 + 2 + 2 + 3 + 3) cursor kinds
     assert Path(tasks[0].path).suffix == ".py"
