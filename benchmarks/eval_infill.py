@@ -94,6 +94,7 @@ RULES = (
     "outline",
     "declared-below",
     "jump-before-code",
+    "overwritten",
     "long-insert",
     "implied-indent",
     "unsure-insert",

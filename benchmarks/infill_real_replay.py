@@ -13,8 +13,8 @@ the recorded answer), and scored next to the recorded answers as the variant ``r
 rule that only cuts earlier replays exactly (the streaming stop ends the model at the
 same line or later); one that keeps more than the recorded text holds cannot be judged
 here: run ``--variants server`` again. On the run it was written for, every answer
-replays as recorded. A --doctests run's replayed
-answers are run against their doctests too.
+replays as recorded. A --doctests run's replayed answers are run against their doctests
+too.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def replayed(task: ir.Task, generation: dict[str, Any], recorded: str = "") -> s
     typed = syntax.implied_indent(text, at, language, unit)
     next_line = _next_line_start(text, at) if kind == "line" else None
     if next_line and recorded.startswith(next_line):
-        typed, kind = next_line, "line"
+        typed = next_line
     site = postprocess.CompletionSite(
         prefix=task.prefix + typed,
         suffix=task.suffix,

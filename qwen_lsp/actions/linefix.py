@@ -22,6 +22,7 @@ from qwen_lsp import brackets
 from qwen_lsp.actions import nearby
 from qwen_lsp.actions.prompt import ActionInput, Diagnostic, reported_lines
 from qwen_lsp.actions.text import dedent, indent_of
+from qwen_lsp.postprocess.site import likeness
 from qwen_lsp.text_index import PositionError
 
 # How much an answer must read like the lines it replaces (mean ratio per line).
@@ -44,7 +45,7 @@ def _with_word(line: str, word: str, named: Sequence[str]) -> str | None:
     line and ``word`` reads like a slip of it; None otherwise."""
     for match in _WORD.finditer(line):
         name = match.group()
-        if name in named and name != word and _ratio(name, word) >= 0.6:
+        if name in named and name != word and likeness(name, word) >= 0.6:
             return line[: match.start()] + word + line[match.end() :]
     return None
 
@@ -67,7 +68,7 @@ def only_the_name(line: str, fixed: str, named: Sequence[str]) -> str:
     if not any(name in old_words for name in named):
         return fixed
     new_words = [w for w in dict.fromkeys(_WORD.findall(fixed)) if w not in old_words]
-    slips = [w for w in new_words if any(_ratio(name, w) >= 0.6 for name in named)]
+    slips = [w for w in new_words if any(likeness(name, w) >= 0.6 for name in named)]
     if len(slips) != 1:
         return fixed
     return _with_word(line, slips[0], named) or fixed
@@ -78,16 +79,12 @@ def is_lines(answer: str) -> bool:
     return len(answer.strip("\n").split("\n")) <= MAX_ANSWER_LINES
 
 
-def _ratio(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, a.strip(), b.strip(), autojunk=False).ratio()
-
-
-def _likeness(answer: list[str], window: list[str]) -> float:
+def _least_likeness(answer: list[str], window: list[str]) -> float:
     """How much the answer reads like a window, line for line: its least alike line
     (a line the model made up beside the one it fixed must not replace a real one)."""
     if not answer or len(answer) != len(window):
         return 0.0
-    return min(_ratio(a, w) for a, w in zip(answer, window, strict=True))
+    return min(likeness(a, w) for a, w in zip(answer, window, strict=True))
 
 
 def _shifted(lines: list[str], indent: str) -> list[str]:
@@ -142,12 +139,14 @@ def with_fixed_lines(
         if begin < 0 or finish > len(own):
             continue
         window = own[begin:finish]
-        score = _likeness(lines, window) if len(window) == len(lines) else _joined(lines, window)
+        score = (
+            _least_likeness(lines, window) if len(window) == len(lines) else _joined(lines, window)
+        )
         if best is None or score > best[0]:
             best = (score, begin, finish)
     if (best is None or best[0] < MIN_LIKENESS) and low == high:
         # One reported line, and lines around it the model made up: its own line alone.
-        score, line = max((_ratio(a, own[low]), a) for a in lines if a.strip())
+        score, line = max((likeness(a, own[low]), a) for a in lines if a.strip())
         if score >= MIN_LIKENESS:
             lines, best = [line], (score, low, low + 1)
     if best is None or best[0] < MIN_LIKENESS:

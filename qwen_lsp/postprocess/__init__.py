@@ -21,7 +21,8 @@ Where each rule lives (the order in which :func:`postprocess` applies them is be
   lines after the cursor (``repeat-later`` for the later ones), the end of a paragraph
   when code of the same block follows the cursor (``paragraph``), the third copy of a
   line in a row, a name declared only below the cursor (``declared-below``), a jump
-  above the file's next statement (``jump-before-code``), a new statement after four
+  above the file's next statement (``jump-before-code``), a store the file's next line
+  overwrites unread (``overwritten``), a new statement after four
   lines inserted between statements (``long-insert``), a new statement the model was
   unsure of there (``unsure-insert``); rule 3a, the end the rest of the cursor line
   already has.

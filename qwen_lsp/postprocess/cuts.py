@@ -11,7 +11,6 @@ the cursor line already has is trimmed (rule 3a).
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from qwen_lsp.postprocess.site import (
     indent_columns,
     indent_less,
     leading_ws,
+    likeness,
 )
 
 # `<|endoftext|>`, `<|fim_middle|>`, `<|im_end|>`, `<|file_sep|>`... and DeepSeek's
@@ -303,8 +303,7 @@ def _rewrites(line: str, target: str) -> bool:
     """Whether ``line`` is ``target`` with a small change, at its indentation."""
     if leading_ws(line) != leading_ws(target) or line.strip() == target.strip():
         return False
-    a, b = line.strip(), target.strip()
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= _REWRITE_RATIO
+    return likeness(line, target) >= _REWRITE_RATIO
 
 
 def _stuck_in_a_loop(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
@@ -370,6 +369,69 @@ def _uses_a_later_declaration(lines: Sequence[str], i: int, scan: _Scan) -> int 
     language = scan.context.language
     own = declared_names(language, "\n".join(lines[: i + 1]))
     return i if used - own else None
+
+
+# An assignment statement on one line: its targets (names or dotted attributes, chained
+# ``a = b = ...``), then the value. ``==`` is a comparison, ``x: int =`` left out.
+_ASSIGNMENT_RE = re.compile(r"((?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\s*=(?!=)\s*)+)(.*)")
+_TARGET_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+_REFERENCE_RE = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+# Quoted strings: their words are not reads (a comment's are kept: a read too many only
+# keeps a line).
+_STRING_RE = re.compile(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'")
+
+
+def _overwritten_by_next_line(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Stop before a continuation line that assigns only what the file's next line
+    assigns again without reading it, at the same indentation.
+
+    WHY: such a store is dead (nothing reads it before the file overwrites it), which
+    real code hardly ever has: the line is the model's own version of the file's next
+    line, not part of the hole. The 1.5B wrote the hole's ``self.a = a``, then
+    ``self.opcodes = None`` and ``self.matching_blocks = None`` above the file's
+    ``self.matching_blocks = self.opcodes = None`` (difflib.py, issue 17). An attribute
+    counts as read by any call in the next line (a method may read it); a name only
+    where it is written. The first line is left alone: cutting it leaves nothing.
+    """
+    target = scan.context.next_line
+    start = scan.first_content
+    if start is None or i <= start or target is None or not scan.context.enabled("overwritten"):
+        return None
+    line = lines[i]
+    if leading_ws(line) != leading_ws(target):
+        return None
+    stored, overwritten = _assignment(line), _assignment(target)
+    if stored is None or overwritten is None or not _balanced(target):
+        return None
+    names, _ = stored
+    again, value = overwritten
+    if not names <= again:
+        return None
+    reads = set(_REFERENCE_RE.findall(_STRING_RE.sub(" ", value)))
+    calls = "(" in value
+    for name in names:
+        if any(
+            read == name or read.startswith(name + ".") or name.startswith(read + ".")
+            for read in reads
+        ):
+            return None
+        if "." in name and calls:
+            return None
+    return i
+
+
+def _assignment(line: str) -> tuple[frozenset[str], str] | None:
+    """The targets and the value of a one-line assignment statement, or None."""
+    match = _ASSIGNMENT_RE.fullmatch(line.strip().rstrip(";"))
+    if match is None or not match.group(2).strip():
+        return None
+    return frozenset(_TARGET_RE.findall(match.group(1))), match.group(2)
+
+
+def _balanced(line: str) -> bool:
+    """Whether a line closes every bracket it opens (a statement that ends on it)."""
+    code = _STRING_RE.sub(" ", line)
+    return all(code.count(o) == code.count(c) for o, c in ("()", "[]", "{}"))
 
 
 # Lines an insertion between two statements of a block may take before a new statement at
@@ -445,6 +507,7 @@ _LINE_RULES: tuple[_LineRule, ...] = (
     _stuck_in_a_loop,
     _uses_a_later_declaration,
     _jump_before_code,
+    _overwritten_by_next_line,
     _long_insert_between_statements,
     _unsure_insert_between_statements,
 )

@@ -13,6 +13,7 @@ line, as in LSP).
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from collections import Counter
@@ -260,6 +261,11 @@ def iter_lines(text: str) -> Iterator[str]:
         yield text[start : match.start()]
         start = match.end()
     yield text[start:]
+
+
+def likeness(a: str, b: str) -> float:
+    """How alike two lines read, their indentation aside (difflib's ratio, 0 to 1)."""
+    return difflib.SequenceMatcher(None, a.strip(), b.strip(), autojunk=False).ratio()
 
 
 def leading_ws(line: str) -> str:

@@ -628,6 +628,44 @@ PARSED_CASES = [
         "    except AttributeError:\n",
         "if isclass(obj): return self.docclass(obj)",
     ),
+    # --- a store the file's next line overwrites unread ----------------------------------
+    Case(
+        "py-attributes-the-next-line-overwrites-unread-are-cut",
+        "class M:\n    def set_seq1(self, a):\n        if a is self.a:\n            return\n"
+        "        █\n        self.matching_blocks = self.opcodes = None\n",
+        "self.a = a\n        self.opcodes = None\n        self.matching_blocks = None\n",
+        "self.a = a",
+    ),
+    Case(
+        "js-a-name-the-next-line-overwrites-unread-is-cut",
+        "function f(xs) {\n  let n = 0;\n  █\n  n = xs.length;\n  return n;\n}\n",
+        "xs.sort();\n  n = 1;\n",
+        "xs.sort();",
+    ),
+    Case(
+        "py-a-name-the-next-line-reads-is-kept",
+        "def f(a, b):\n    █\n    r = a.__mul__(b)\n    return r\n",
+        "a = conv(a)\n    b = conv(b)\n",
+        "a = conv(a)\n    b = conv(b)",
+    ),
+    Case(
+        "py-a-name-the-next-line-updates-is-kept",
+        "def f(xs):\n    █\n    n = n // 2\n    return n\n",
+        "xs.sort()\n    n = len(xs)\n",
+        "xs.sort()\n    n = len(xs)",
+    ),
+    Case(
+        "py-an-attribute-before-a-call-that-may-read-it-is-kept",
+        "class C:\n    def f(self):\n        █\n        self.size = self.measure()\n",
+        "self.reset()\n        self.size = 0\n",
+        "self.reset()\n        self.size = 0",
+    ),
+    Case(
+        "py-a-store-overwritten-by-a-statement-that-goes-on-below-is-kept",
+        "def f(xs):\n    █\n    n = max(\n        n, 1)\n",
+        "xs.sort()\n    n = len(xs)\n",
+        "xs.sort()\n    n = len(xs)",
+    ),
     Case(
         "py-a-line-unlike-the-next-one-before-a-repeat-is-kept",
         "def f(rows):\n    total = 0\n    █\n    count = len(rows)\n    return total / count\n",
@@ -949,6 +987,7 @@ SWITCHABLE_RULES = {
     "declared-below": "ts-line-using-a-name-declared-below-is-cut",
     "jump-before-code": "py-return-above-the-files-next-statement-is-cut",
     "long-insert": "py-insert-between-statements-ends-before-its-fifth-statement",
+    "overwritten": "py-attributes-the-next-line-overwrites-unread-are-cut",
 }
 
 
