@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.infill_real_replay .artifacts/eval_infill_real_X.json
     .venv/bin/python -m benchmarks.infill_real_replay RUN.json --out REPLAY.json
+    .venv/bin/python -m benchmarks.infill_real_replay RUN.json --disable-rules overwritten
 
 The server's records keep the model's own text (``model_text``), its stop reason and its
 tokens' probabilities (``token_chances``, for rule unsure-insert; runs recorded before
@@ -28,6 +29,7 @@ from typing import Any
 from benchmarks import infill_doctests as doctests
 from benchmarks import infill_real as ir
 from benchmarks import infill_real_scores as scores
+from benchmarks.eval_infill import RULES
 from benchmarks.eval_infill_real import load_tasks, parse_args
 from benchmarks.infill_raw import RAW_FIRST_LINE, RAW_N_INDENT
 from benchmarks.infill_server import SERVER
@@ -38,10 +40,16 @@ from qwen_lsp.engine import Generation
 REPLAY = "replay"
 
 
-def replayed(task: ir.Task, generation: dict[str, Any], recorded: str = "") -> str:
+def replayed(
+    task: ir.Task,
+    generation: dict[str, Any],
+    recorded: str = "",
+    disabled_rules: frozenset[str] = frozenset(),
+) -> str:
     """The suggestion today's post-processing makes of a recorded server generation
     (``recorded``: the answer the server gave, which tells whether the generation was the
-    next-line retry after a finished line)."""
+    next-line retry after a finished line; ``disabled_rules``: rules left out, as the
+    disableRules setting does)."""
     text = task.prefix + task.suffix
     at = len(task.prefix)
     language = languages.language_for(task.language_id, "file:///task" + task.extension)
@@ -66,6 +74,7 @@ def replayed(task: ir.Task, generation: dict[str, Any], recorded: str = "") -> s
         kind=kind,
         indent_unit=unit,
         language=language,
+        disabled_rules=disabled_rules,
     )
     extra = generation.get("extra", {})
     model = Generation(extra.get("model_text", ""), extra.get("stop_reason", "done"))
@@ -79,7 +88,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("run", type=Path, help="an eval_infill_real JSON with the server")
     parser.add_argument("--out", type=Path, help="the records with the replay (JSON)")
+    parser.add_argument(
+        "--disable-rules",
+        default="",
+        help="post-processing rules to leave out, comma-separated (as disableRules): what "
+        "a rule changed in a run is the difference of the replays with and without it",
+    )
     args = parser.parse_args()
+    disabled = frozenset(filter(None, args.disable_rules.split(",")))
+    unknown = disabled - set(RULES)
+    if unknown:
+        raise SystemExit(f"--disable-rules: unknown {sorted(unknown)}; known: {RULES}")
     run = json.loads(args.run.read_text())
     tasks, _, tests = load_tasks(parse_args(run["command"].split()[1:]))
     counter = scores.SyntaxCounter()
@@ -89,9 +108,8 @@ def main() -> None:
     for task, record in zip(tasks, run["tasks"], strict=True):
         if task.id != record["id"]:
             raise SystemExit(f"the tasks changed since the run: {task.id} != {record['id']}")
-        text = replayed(
-            task, record["generations"][SERVER], record["variants"][SERVER]["completion"]
-        )
+        recorded = record["variants"][SERVER]["completion"]
+        text = replayed(task, record["generations"][SERVER], recorded, disabled)
         if text != record["variants"][SERVER]["completion"]:
             changed.append((task.id, record["variants"][SERVER]["completion"], text))
         cell: dict[str, Any] = {"completion": text, "seconds": 0.0}

@@ -274,3 +274,14 @@ def test_a_replay_puts_back_what_the_server_put_before_the_models_text() -> None
     # The end of a finished line: the retry on the next line, seen in the recorded answer.
     finished = task("def f(x):\n    y = 1", "\n    z = 2", "eol")
     assert replayed(finished, generation("z = 2\n"), "\n    z = 2") == "\n    z = 2"
+
+
+def test_a_replay_can_leave_a_rule_out() -> None:
+    """What a rule changed in a run: the replays with and without it differ there."""
+    prefix = "class M:\n    def f(self, a):\n        "
+    suffix = "\n        self.blocks = self.codes = None\n"
+    task = ir.Task("t", "python", "lines", "indent", "t.py", prefix, "self.a = a", suffix, 4)
+    generation = {"extra": {"model_text": "self.a = a\n        self.codes = None\n"}}
+    assert replayed(task, generation) == "self.a = a"
+    without = replayed(task, generation, disabled_rules=frozenset({"overwritten"}))
+    assert without == "self.a = a\n        self.codes = None"
