@@ -110,8 +110,8 @@ def main() -> None:
             raise SystemExit(f"the tasks changed since the run: {task.id} != {record['id']}")
         recorded = record["variants"][SERVER]["completion"]
         text = replayed(task, record["generations"][SERVER], recorded, disabled)
-        if text != record["variants"][SERVER]["completion"]:
-            changed.append((task.id, record["variants"][SERVER]["completion"], text))
+        if text != recorded:
+            changed.append((task.id, recorded, text))
         cell: dict[str, Any] = {"completion": text, "seconds": 0.0}
         cell.update(dataclasses.asdict(scores.score(task, text, counter)))
         if task.id in tests:  # a --doctests run: the replayed answer is run too

@@ -390,8 +390,9 @@ def _overwritten_by_next_line(lines: Sequence[str], i: int, scan: _Scan) -> int 
     line, not part of the hole. The 1.5B wrote the hole's ``self.a = a``, then
     ``self.opcodes = None`` and ``self.matching_blocks = None`` above the file's
     ``self.matching_blocks = self.opcodes = None`` (difflib.py, issue 17). An attribute
-    counts as read by any call in the next line (a method may read it); a name only
-    where it is written. The first line is left alone: cutting it leaves nothing.
+    counts as read by any call in the next line (a method may read it), a plain name only
+    where that line's value names it. The first line is left alone: cutting it leaves
+    nothing.
     """
     target = scan.context.next_line
     start = scan.first_content
