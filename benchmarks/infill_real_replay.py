@@ -34,8 +34,6 @@ from benchmarks.eval_infill_real import load_tasks, parse_args
 from benchmarks.infill_raw import RAW_FIRST_LINE, RAW_N_INDENT
 from benchmarks.infill_server import SERVER
 from qwen_lsp import languages, postprocess, syntax
-from qwen_lsp.completion import _next_line_start, _written_lines
-from qwen_lsp.engine import Generation
 
 REPLAY = "replay"
 
@@ -65,7 +63,7 @@ def replayed(
     # indentation a bare line at column 0 implies, or (a line kind answer that starts on the
     # next line) the line break and indentation of the retry after a finished line.
     typed = syntax.implied_indent(text, at, language, unit)
-    next_line = _next_line_start(text, at) if kind == "line" else None
+    next_line = postprocess.next_line_start(text, at) if kind == "line" else None
     if next_line and recorded.startswith(next_line):
         typed = next_line
     site = postprocess.CompletionSite(
@@ -77,10 +75,12 @@ def replayed(
         disabled_rules=disabled_rules,
     )
     extra = generation.get("extra", {})
-    model = Generation(extra.get("model_text", ""), extra.get("stop_reason", "done"))
+    model_text, stop_reason = extra.get("model_text", ""), extra.get("stop_reason", "done")
     ends, chances = extra.get("token_ends", []), extra.get("token_chances", [])
-    line_chances = postprocess.line_chances(model.text, ends, chances)
-    shown = postprocess.postprocess(_written_lines(model), site, line_chances)
+    line_chances = postprocess.line_chances(model_text, ends, chances)
+    shown = postprocess.postprocess(
+        postprocess.written_lines(model_text, stop_reason), site, line_chances
+    )
     return typed + shown if shown.strip() else ""
 
 

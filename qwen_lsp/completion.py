@@ -534,7 +534,9 @@ class CompletionService:
             chances = postprocess.line_chances(
                 generation.text, generation.token_ends, generation.token_chances
             )
-            return generation, postprocess.postprocess(_written_lines(generation), site, chances)
+            return generation, postprocess.postprocess(
+                postprocess.written_lines(generation.text, generation.stop_reason), site, chances
+            )
 
         def job(backend: Backend, worker_cancel: CancelToken) -> CachedSuggestion | None:
             # An edit stops the work at once, even while the prompt is being read and
@@ -591,7 +593,7 @@ class CompletionService:
                 )
             text = implied + text if text.strip() else ""
             where = offset
-            next_line = _next_line_start(view.text, at) if wanted == "line" else None
+            next_line = postprocess.next_line_start(view.text, at) if wanted == "line" else None
             ended_line = not generation.text.lstrip(" \t")[:1].strip()  # a line break or EOS
             if next_line and ended_line and not text and generation.stop_reason != "cancelled":
                 # The line at the cursor is finished (the model ended it): suggest the next
@@ -655,38 +657,6 @@ def _wanted_kind(
     if kind == "block" and settings.multiline:
         return "block"
     return "line"
-
-
-def _written_lines(generation: Generation) -> str:
-    """The generation without the line a token or time limit cut off, when lines above
-    it are complete: that line is half a statement (``self._file.seek``), or a call the
-    bracket rule would close on arguments the model never chose, or a comment stopped
-    mid-sentence (issue 17: 19 of about 600 block answers on real files hit the 160-token
-    cap). Lines left open at the end (``select {``) go too: their body was never written,
-    and closing them makes one up (``select {}``). A first line cut off is all there is,
-    and stays (as with maxTokensLine)."""
-    text = generation.text
-    if generation.stop_reason not in ("max_tokens", "time_cap") or text.endswith(("\n", "\r")):
-        return text
-    lines = text.splitlines(keepends=True)[:-1]
-    while lines and (not lines[-1].strip() or lines[-1].rstrip()[-1] in _LEFT_OPEN):
-        lines.pop()
-    return "".join(lines) or text
-
-
-_LEFT_OPEN = frozenset("{([:,\\")
-
-
-def _next_line_start(text: str, offset: int) -> str | None:
-    """ "\n" + indentation when the cursor ends a line of code, else None: where the
-    next line would start if the user pressed Enter (editors keep the indentation)."""
-    line_start = text.rfind("\n", 0, offset) + 1
-    line_end = text.find("\n", offset)
-    before = text[line_start:offset]
-    after = text[offset:] if line_end < 0 else text[offset:line_end]
-    if not before.strip() or after.strip():
-        return None
-    return "\n" + before[: len(before) - len(before.lstrip())]
 
 
 def _is_word_char(char: str) -> bool:

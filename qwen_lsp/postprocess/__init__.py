@@ -14,7 +14,8 @@ engine stop early without changing what :func:`postprocess` returns.
 Where each rule lives (the order in which :func:`postprocess` applies them is below):
 
 - ``site``: :class:`CompletionSite`, :func:`detect_indent_unit`, the site reduced to what
-  the rules read (``Context``), and the small text and indentation helpers.
+  the rules read (``Context``), :func:`next_line_start` (where the line after a finished
+  one starts), and the small text and indentation helpers.
 - ``cuts``: where the suggestion ends. Rule 0, a run of blanks (``blank-run``); rule 1, a
   leaked control token, a Markdown fence, a program entry point; rule 2, the end of a
   line completion; rule 3b, two blank lines, a dedent out of the block, a repeat of the
@@ -25,7 +26,8 @@ Where each rule lives (the order in which :func:`postprocess` applies them is be
   overwrites unread (``overwritten``), a new statement after four
   lines inserted between statements (``long-insert``), a new statement the model was
   unsure of there (``unsure-insert``); rule 3a, the end the rest of the cursor line
-  already has.
+  already has. Before all of them, :func:`written_lines`: a generation without the line a
+  token or time limit cut off.
 - ``chances``: how sure the model was of each line (from its tokens' probabilities).
 - ``layout``: rule 4, trailing whitespace and blank lines; rule 5, indentation
   converted to the file's unit; the cursor's indentation (``cursor-indent``); rule 6,
@@ -52,6 +54,7 @@ from qwen_lsp.postprocess.cuts import (
     first_cut,
     opens_with_blank_run,
     trim_rest_of_line_overlap,
+    written_lines,
 )
 from qwen_lsp.postprocess.layout import (
     at_the_cursor_indentation,
@@ -67,6 +70,7 @@ from qwen_lsp.postprocess.site import (
     blind_context,
     context_for,
     detect_indent_unit,
+    next_line_start,
     split_lines,
 )
 
@@ -77,7 +81,9 @@ __all__ = [
     "detect_indent_unit",
     "is_line_complete",
     "line_chances",
+    "next_line_start",
     "postprocess",
+    "written_lines",
 ]
 
 

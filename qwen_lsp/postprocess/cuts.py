@@ -565,3 +565,22 @@ def _closes_own_bracket(text: str, start: int) -> bool:
                     return True
             # An unmatched closer closes something before the cursor: a duplicate.
     return False
+
+
+def written_lines(text: str, stop_reason: str) -> str:
+    """A generation's ``text`` without the line a token or time limit cut off, when lines above
+    it are complete: that line is half a statement (``self._file.seek``), or a call the
+    bracket rule would close on arguments the model never chose, or a comment stopped
+    mid-sentence (issue 17: 19 of about 600 block answers on real files hit the 160-token
+    cap). Lines left open at the end (``select {``) go too: their body was never written,
+    and closing them makes one up (``select {}``). A first line cut off is all there is,
+    and stays (as with maxTokensLine)."""
+    if stop_reason not in ("max_tokens", "time_cap") or text.endswith(("\n", "\r")):
+        return text
+    lines = text.splitlines(keepends=True)[:-1]
+    while lines and (not lines[-1].strip() or lines[-1].rstrip()[-1] in _LEFT_OPEN):
+        lines.pop()
+    return "".join(lines) or text
+
+
+_LEFT_OPEN = frozenset("{([:,\\")

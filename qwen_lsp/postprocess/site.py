@@ -296,3 +296,15 @@ def indent_at_most(indent: str, than: str, tab_width: int | None) -> bool:
 
 def most_common_step(steps: Counter[int]) -> int:
     return max(steps, key=lambda step: (steps[step], -step))
+
+
+def next_line_start(text: str, offset: int) -> str | None:
+    """ "\n" + indentation when the cursor ends a line of code, else None: where the
+    next line would start if the user pressed Enter (editors keep the indentation)."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    before = text[line_start:offset]
+    after = text[offset:] if line_end < 0 else text[offset:line_end]
+    if not before.strip() or after.strip():
+        return None
+    return "\n" + before[: len(before) - len(before.lstrip())]

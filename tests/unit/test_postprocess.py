@@ -20,7 +20,9 @@ from qwen_lsp.postprocess import (
     CompletionSite,
     detect_indent_unit,
     is_line_complete,
+    next_line_start,
     postprocess,
+    written_lines,
 )
 from qwen_lsp.postprocess.window import _enclosing_headers, parsed_window
 
@@ -1205,3 +1207,35 @@ def test_made_up_headers_make_a_window_starting_indented_legal_python(
     assert _enclosing_headers(prefix, start) == headers
     compile(headers + prefix[start:] + rest, "t", "exec")
     assert _enclosing_headers(prefix, 0) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "stop_reason", "kept"),
+    [
+        # Ended by itself: all of it, even an open last line.
+        ("x = 1\nif x:", "done", "x = 1\nif x:"),
+        # Cut by the token cap: the half statement goes, with the open line above it.
+        ("x = 1\nselect {\n    self._file.seek", "max_tokens", "x = 1\n"),
+        ("a = f(\n\n    b", "time_cap", "a = f(\n\n    b"),  # nothing complete above
+        ("x = 1\n\ny = g(", "time_cap", "x = 1\n"),
+        # Cut just after a line break: every line is whole.
+        ("x = 1\ny = 2\n", "max_tokens", "x = 1\ny = 2\n"),
+        ("half a state", "max_tokens", "half a state"),  # a first line cut off stays
+    ],
+)
+def test_a_line_the_limits_cut_off_is_not_shown(text: str, stop_reason: str, kept: str) -> None:
+    assert written_lines(text, stop_reason) == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "offset", "start"),
+    [
+        ("    x = 1\n", len("    x = 1"), "\n    "),
+        ("x = 1", 5, "\n"),
+        ("    x = 1", 4, None),  # code after the cursor
+        ("    \n", 4, None),  # nothing before it on the line
+        ("\tif a:  \n", len("\tif a:  "), "\n\t"),  # trailing blanks after the cursor
+    ],
+)
+def test_where_the_next_line_starts(text: str, offset: int, start: str | None) -> None:
+    assert next_line_start(text, offset) == start
