@@ -112,6 +112,11 @@ class Status:
     completions: CompletionTotals = _doc("inline-completion totals")
     lastGeneration: GenerationFigures | None = _doc("the last inline-completion generation")
     actions: ActionTotals = _doc("code-action totals")
+    savedStateBytes: int = _doc(
+        "bytes of the KV-cache states kept for reuse (at most kvCacheBytes; 0 with a remote "
+        "engine): memory that comes and goes with the typing, not a leak",
+        0,
+    )
 
 
 @dataclass(frozen=True)

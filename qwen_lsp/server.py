@@ -340,6 +340,7 @@ def on_status(ls: QwenLanguageServer, params: Any) -> dict[str, Any]:
         completions=ls.app.completions.stats.totals(),
         lastGeneration=None if last is None else last.figures(),
         actions=ls.app.actions.stats.totals(),
+        savedStateBytes=ls.app.worker.saved_state_bytes,
     )
     return protocol.to_wire(status)
 

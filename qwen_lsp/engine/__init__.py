@@ -217,6 +217,12 @@ class Backend(Protocol):
         prompt read in the background does not throw out the state the keystrokes use."""
         ...
 
+    @property
+    def saved_state_bytes(self) -> int:
+        """Bytes of the KV states kept besides the live one (within kvCacheBytes); 0 for an
+        engine that keeps none here. Read from other threads: a figure, never a walk."""
+        ...
+
     def kv_reuse(self, prompt: Sequence[PromptPart]) -> KvReuse:
         """How many leading tokens of ``prompt`` generate() would take from the KV cache
         instead of evaluating them (cheap: a tokenization and a prefix comparison)."""

@@ -53,6 +53,7 @@ class FakeBackend:
         # Prompt tokens per second, as the real engine measures them (tests set it).
         self.prompt_rate = 100.0
         self.keeps_states = True
+        self.saved_state_bytes = 0
         # The token lists of the prompts read lately, most recent last, and the heads held.
         self.kept: list[list[int]] = []
         self.held: list[str] = []

@@ -240,6 +240,12 @@ class FallbackBackend:
     def keeps_states(self) -> bool:
         return self._serving_now().keeps_states
 
+    @property
+    def saved_state_bytes(self) -> int:
+        # The local model's states while it is loaded, whichever engine serves now: they
+        # hold memory here either way.
+        return 0 if self._local is None else self._local.saved_state_bytes
+
     def _serving_now(self) -> Backend:
         """The engine serving now (without probing or falling back: a property reads it)."""
         return self._local if self._on_local and self._local is not None else self._remote

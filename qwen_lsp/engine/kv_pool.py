@@ -56,6 +56,9 @@ class KvPool(Generic[State]):
         self._max_states = max_states
         self._max_pinned = max(1, max_states // 2)
         self._entries: list[Saved[State]] = []  # least recently used first
+        # Kept up to date by every change, so that another thread (the status request)
+        # reads a whole figure without walking a list the worker is changing.
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -63,7 +66,10 @@ class KvPool(Generic[State]):
     @property
     def bytes(self) -> int:
         """Bytes held by the saved states."""
-        return sum(entry.size for entry in self._entries)
+        return self._bytes
+
+    def _count(self) -> None:
+        self._bytes = sum(entry.size for entry in self._entries)
 
     def fits(self, size: int) -> bool:
         """Whether a state of ``size`` bytes could be kept at all."""
@@ -90,7 +96,9 @@ class KvPool(Generic[State]):
         """Remove and return a saved state (it becomes the live one); a pinned one stays."""
         if self._entries[index].pinned:
             return self._entries[index]
-        return self._entries.pop(index)
+        taken = self._entries.pop(index)
+        self._count()
+        return taken
 
     def put(self, tokens: Sequence[int], state: State, pinned: bool = False) -> bool:
         """Save a state; unpinned states it extends are dropped (it serves every prompt
@@ -112,12 +120,14 @@ class KvPool(Generic[State]):
         pins = [e for e in self._entries if e.pinned]
         if len(pins) > self._max_pinned:  # the oldest head goes
             self._entries.remove(pins[0])
-        total = self.bytes
+        total = sum(entry.size for entry in self._entries)
         while len(self._entries) > self._max_states or total > self.budget_bytes:
             unpinned = [i for i, e in enumerate(self._entries) if not e.pinned]
             total -= self._entries.pop(unpinned[0] if unpinned else 0).size
+        self._count()
         return True
 
     def clear(self) -> None:
         """Drop every state (the model is closing: give their memory back)."""
         self._entries.clear()
+        self._count()

@@ -187,6 +187,10 @@ class LlamaBackend:
     def keeps_states(self) -> bool:
         return self._pool.budget_bytes > 0
 
+    @property
+    def saved_state_bytes(self) -> int:
+        return self._pool.bytes
+
     def prompt_tokens(
         self, prompt: Sequence[PromptPart], special_ends: list[int] | None = None
     ) -> list[int]:

@@ -203,6 +203,10 @@ class RemoteBackend:
     def keeps_states(self) -> bool:
         return False  # a slot holds the last prompt it read
 
+    @property
+    def saved_state_bytes(self) -> int:
+        return 0  # the engine's memory is its own
+
     def kv_reuse(self, prompt: Sequence[PromptPart]) -> KvReuse:
         tokens = self._comparable(prompt)
         cached = common_prefix(self._last_read, tokens)

@@ -158,6 +158,12 @@ class ModelWorker:
         return await done
 
     # -- requests --------------------------------------------------------------
+    @property
+    def saved_state_bytes(self) -> int:
+        """The loaded backend's saved KV states (bytes), for the status; 0 with none."""
+        backend = self._backend
+        return 0 if backend is None else backend.saved_state_bytes
+
     def submit(
         self, lane: str, run: Callable[[Backend, CancelToken], T], *, background: bool = False
     ) -> tuple[asyncio.Future[T], CancelToken]:

@@ -66,3 +66,18 @@ def test_clear_gives_everything_back() -> None:
     pool.put([2], b"b" * 10)
     pool.clear()
     assert len(pool) == 0 and pool.bytes == 0
+
+
+def test_the_byte_figure_follows_every_change() -> None:
+    """``bytes`` is read by the status from another thread: it must be right after each
+    put, take and replacement, not only after evictions."""
+    pool: KvPool[bytes] = KvPool(1000, len)
+    pool.put([1, 2], b"a" * 30)
+    pool.put([1, 2, 3], b"b" * 50)  # extends the first: replaces it
+    assert pool.bytes == 50
+    pool.put([7], b"h" * 5, pinned=True)
+    assert pool.bytes == 55
+    pool.take(pool.best([1, 2, 3])[0])
+    assert pool.bytes == 5
+    pool.take(pool.best([7], pinned=True)[0])  # a pinned state stays
+    assert pool.bytes == 5 and len(pool) == 1

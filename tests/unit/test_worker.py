@@ -275,3 +275,15 @@ async def test_a_reload_frees_the_old_model_before_loading_the_new_one() -> None
 
     assert await worker.load_async(new, check=lambda: None) is None
     assert worker.state == "ready"
+
+
+async def test_the_saved_states_bytes_are_the_loaded_backends() -> None:
+    """The status reads them from the event loop while the worker may be busy."""
+    worker = ModelWorker()
+    assert worker.saved_state_bytes == 0  # nothing loaded
+    backend = slow_backend()
+    backend.saved_state_bytes = 54 << 20
+    assert await worker.load_async(lambda: backend) is None
+    future, _ = worker.submit("a", generate_job)
+    assert worker.saved_state_bytes == 54 << 20  # while a job runs
+    await future

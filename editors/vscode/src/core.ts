@@ -149,6 +149,10 @@ export function statusView(
         `${last.generatedTokens} generated in ${last.generateSeconds.toFixed(2)} s, stop: ${last.stopReason}`,
     );
   }
+  if (status.savedStateBytes > 0) {
+    // Memory the model holds for reuse (kvCacheBytes caps it): why the server grows a little.
+    lines.push(`saved KV states: ${(status.savedStateBytes / (1 << 20)).toFixed(0)} MB`);
+  }
   if (!enabled) {
     lines.push('Inline completions are off (click to turn them on).');
     return { text: `$(circle-slash) Qwen`, tooltip: lines.join('\n'), kind: 'normal' };

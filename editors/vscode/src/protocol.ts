@@ -213,6 +213,8 @@ export interface Status {
   lastGeneration: GenerationFigures | null;
   /** code-action totals */
   actions: ActionTotals;
+  /** bytes of the KV-cache states kept for reuse (at most kvCacheBytes; 0 with a remote engine): memory that comes and goes with the typing, not a leak */
+  savedStateBytes: number;
 }
 
 /** The answer to the ``qwenLsp/runAction`` command. */

@@ -22,6 +22,7 @@ export function statusWith(fields: Partial<Status>): Status {
     },
     lastGeneration: null,
     actions: { runs: 0, applied: 0, refused: 0, cancelled: 0, last: null },
+    savedStateBytes: 0,
     ...fields,
   };
 }
