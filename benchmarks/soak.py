@@ -9,8 +9,9 @@ One server with the real model (run it under the model lock on a shared machine:
 pattern) in rounds until the time is over. Every few seconds the server process's resident
 memory (and its anonymous part, reported but not judged: the mapped model file's pages
 come and go with the kernel's page reclaim), open file descriptors and threads are sampled,
-with the bytes of the saved KV states the server reports (qwenLsp/status savedStateBytes):
-a cache bounded by kvCacheBytes that fills and empties with the typing, so the memory judged
+with the bytes of the model states the server keeps for reuse (qwenLsp/status
+savedStateBytes: KV states, a hybrid model's checkpoints): caches bounded by kvCacheBytes
+and checkpointBytes that fill and empty with the typing, so the memory judged
 is resident memory less those states (``rss_less_states_mb``; both are reported). After
 the warm-up (the first 10% of the run) each judged one must stay flat: the mean of
 the last tenth of the run within ±5% of the mean of the first tenth after the warm-up (a
@@ -60,7 +61,7 @@ class Sample:
     fds: int
     threads: int
     anon_mb: float = 0.0
-    states_mb: float = 0.0  # the saved KV states, as the server reports them
+    states_mb: float = 0.0  # the saved model states, as the server reports them
 
     @property
     def rss_less_states_mb(self) -> float:
@@ -170,9 +171,9 @@ def plot(samples: Sequence[Sample], warmup_until: float, path: Path, title: str)
 
     minutes = [s.seconds / 60 for s in samples]
     labels = {
-        "rss_less_states_mb": "resident less KV states (MB)",
+        "rss_less_states_mb": "resident less saved states (MB)",
         "rss_mb": "resident memory (MB)",
-        "states_mb": "saved KV states (MB)",
+        "states_mb": "saved model states (MB)",
         "anon_mb": "of which anonymous (MB)",
         "fds": "open files",
         "threads": "threads",
@@ -236,7 +237,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             print(
                 f"{clock() / 60:6.1f} min  {source.name}: {len(file_events)} keys"
                 + (
-                    f"; rss {last.rss_mb:.0f} MB ({last.states_mb:.0f} MB saved KV states), "
+                    f"; rss {last.rss_mb:.0f} MB ({last.states_mb:.0f} MB saved states), "
                     f"{last.fds} fds, {last.threads} threads"
                     if last
                     else ""

@@ -113,8 +113,9 @@ class Status:
     lastGeneration: GenerationFigures | None = _doc("the last inline-completion generation")
     actions: ActionTotals = _doc("code-action totals")
     savedStateBytes: int = _doc(
-        "bytes of the KV-cache states kept for reuse (at most kvCacheBytes; 0 with a remote "
-        "engine): memory that comes and goes with the typing, not a leak",
+        "bytes of the model states kept for reuse (KV states within kvCacheBytes, a hybrid "
+        "model's checkpoints within checkpointBytes; 0 with a remote engine): memory that "
+        "comes and goes with the typing, not a leak",
         0,
     )
 

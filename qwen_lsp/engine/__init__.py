@@ -219,8 +219,9 @@ class Backend(Protocol):
 
     @property
     def saved_state_bytes(self) -> int:
-        """Bytes of the KV states kept besides the live one (within kvCacheBytes); 0 for an
-        engine that keeps none here. Read from other threads: a figure, never a walk."""
+        """Bytes of the KV states kept besides the live one (within kvCacheBytes) and of a
+        hybrid model's state checkpoints (within checkpointBytes); 0 for an engine that
+        keeps none here. Read from other threads: a figure, never a walk."""
         ...
 
     def kv_reuse(self, prompt: Sequence[PromptPart]) -> KvReuse:

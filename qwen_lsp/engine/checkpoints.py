@@ -63,13 +63,14 @@ class CheckpointStore:
         self.budget_bytes = budget_bytes
         self._max_count = max_count
         self._entries: list[Checkpoint] = []  # least recently used first
+        self._bytes = 0  # kept up to date: the status reads it from another thread
 
     def __len__(self) -> int:
         return len(self._entries)
 
     @property
     def bytes(self) -> int:
-        return sum(entry.size for entry in self._entries)
+        return self._bytes
 
     def has(self, tokens: Sequence[int]) -> bool:
         key = tuple(tokens)
@@ -86,9 +87,10 @@ class CheckpointStore:
         tails = [e for e in self._entries if e.tail]
         for old in tails[: max(0, len(tails) - KEPT_TAILS)]:
             self._entries.remove(old)
-        total = self.bytes
+        total = sum(entry.size for entry in self._entries)
         while len(self._entries) > self._max_count or total > self.budget_bytes:
             total -= self._entries.pop(0).size
+        self._bytes = total
         return True
 
     def best(self, live: Sequence[int], limit: int) -> Checkpoint | None:
@@ -107,6 +109,7 @@ class CheckpointStore:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
 
 
 def checkpoint_marks(special_ends: Sequence[int], length: int) -> list[int]:

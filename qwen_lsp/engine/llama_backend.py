@@ -189,7 +189,7 @@ class LlamaBackend:
 
     @property
     def saved_state_bytes(self) -> int:
-        return self._pool.bytes
+        return self._pool.bytes + self.memory.store.bytes
 
     def prompt_tokens(
         self, prompt: Sequence[PromptPart], special_ends: list[int] | None = None

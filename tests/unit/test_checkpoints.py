@@ -30,9 +30,14 @@ def test_the_byte_budget_drops_the_least_recently_used() -> None:
     store.put([1, 2], b"bbbb")
     assert store.best([1, 2, 3], 1) is not None  # [1] used again: now the most recent
     store.put([1, 2, 3], b"cccc")
-    assert store.bytes <= 10 and len(store) == 2
+    assert store.bytes == 8 and len(store) == 2
+    store.put([1, 2, 3], b"cc")  # replaces the checkpoint of the same tokens
+    assert store.bytes == 6
     assert not store.has([1, 2]) and store.has([1]) and store.has([1, 2, 3])
     assert not store.put([5], b"x" * 11)  # bigger than the whole budget
+    assert store.bytes == 6
+    store.clear()
+    assert store.bytes == 0
 
 
 def test_tails_do_not_push_stable_checkpoints_out() -> None:

@@ -150,8 +150,8 @@ export function statusView(
     );
   }
   if (status.savedStateBytes > 0) {
-    // Memory the model holds for reuse (kvCacheBytes caps it): why the server grows a little.
-    lines.push(`saved KV states: ${(status.savedStateBytes / (1 << 20)).toFixed(0)} MB`);
+    // Memory the model states kept for reuse hold (kvCacheBytes, checkpointBytes cap it).
+    lines.push(`saved model states: ${(status.savedStateBytes / (1 << 20)).toFixed(0)} MB`);
   }
   if (!enabled) {
     lines.push('Inline completions are off (click to turn them on).');

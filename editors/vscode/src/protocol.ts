@@ -213,7 +213,7 @@ export interface Status {
   lastGeneration: GenerationFigures | null;
   /** code-action totals */
   actions: ActionTotals;
-  /** bytes of the KV-cache states kept for reuse (at most kvCacheBytes; 0 with a remote engine): memory that comes and goes with the typing, not a leak */
+  /** bytes of the model states kept for reuse (KV states within kvCacheBytes, a hybrid model's checkpoints within checkpointBytes; 0 with a remote engine): memory that comes and goes with the typing, not a leak */
   savedStateBytes: number;
 }
 

@@ -111,9 +111,9 @@ test('statusView: loading, ready, error with the fix, off, start failure', () =>
   assert.match(ready.tooltip, /3 requests, 1 from the cache, 2 generations/);
   assert.match(ready.tooltip, /prompt 120 tokens \(100 reused\) in 0\.20 s/);
   assert.match(ready.tooltip, /7 generated in 0\.35 s/);
-  assert.doesNotMatch(ready.tooltip, /saved KV states/); // none kept: nothing to say
+  assert.doesNotMatch(ready.tooltip, /saved model states/); // none kept: nothing to say
   const holding = core.statusView('running', status({ state: 'ready', savedStateBytes: 54 << 20 }), true);
-  assert.match(holding.tooltip, /saved KV states: 54 MB/);
+  assert.match(holding.tooltip, /saved model states: 54 MB/);
 
   const error = core.statusView(
     'running',
