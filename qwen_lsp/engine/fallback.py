@@ -243,8 +243,9 @@ class FallbackBackend:
     @property
     def saved_state_bytes(self) -> int:
         # The local model's states while it is loaded, whichever engine serves now: they
-        # hold memory here either way.
-        return 0 if self._local is None else self._local.saved_state_bytes
+        # hold memory here either way. (Read once: another thread may unload it.)
+        local = self._local
+        return 0 if local is None else local.saved_state_bytes
 
     def _serving_now(self) -> Backend:
         """The engine serving now (without probing or falling back: a property reads it)."""

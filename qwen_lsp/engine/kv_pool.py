@@ -68,9 +68,6 @@ class KvPool(Generic[State]):
         """Bytes held by the saved states."""
         return self._bytes
 
-    def _count(self) -> None:
-        self._bytes = sum(entry.size for entry in self._entries)
-
     def fits(self, size: int) -> bool:
         """Whether a state of ``size`` bytes could be kept at all."""
         return 0 < size <= self.budget_bytes
@@ -97,7 +94,7 @@ class KvPool(Generic[State]):
         if self._entries[index].pinned:
             return self._entries[index]
         taken = self._entries.pop(index)
-        self._count()
+        self._bytes -= taken.size
         return taken
 
     def put(self, tokens: Sequence[int], state: State, pinned: bool = False) -> bool:
@@ -124,10 +121,10 @@ class KvPool(Generic[State]):
         while len(self._entries) > self._max_states or total > self.budget_bytes:
             unpinned = [i for i, e in enumerate(self._entries) if not e.pinned]
             total -= self._entries.pop(unpinned[0] if unpinned else 0).size
-        self._count()
+        self._bytes = total
         return True
 
     def clear(self) -> None:
         """Drop every state (the model is closing: give their memory back)."""
         self._entries.clear()
-        self._count()
+        self._bytes = 0
