@@ -47,7 +47,7 @@ from benchmarks.typing_replay import replay
 from benchmarks.typing_sources import load_sources
 
 METRICS = ("rss_less_states_mb", "fds", "threads")
-# Reported and plotted, not judged: resident memory itself, the saved KV states in it, and
+# Reported and plotted, not judged: resident memory itself, the saved model states in it, and
 # the part of it that is no file's pages. The model file is mapped, so its pages count in
 # RSS as they are read in and leave it when the kernel reclaims them; a leak of the
 # server's own shows in the anonymous part first.
