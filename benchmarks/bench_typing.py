@@ -143,6 +143,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "prefix-1024": {"prefixTokens": 1024},
     "prefix-1536": {"prefixTokens": 1536},
     "wide": {"prefixTokens": 1536, "suffixTokens": 384},
+    # the chunk of the file most like the code above the cursor (similarTokens), off
+    "no-similar": {"similarTokens": 0},
     # issue 15: "1.5B quality at what latency": the 1.5B alone and with the 0.5B drafting
     "model-1.5b": {"model": "qwen2.5-coder-1.5b-instruct"},
     "draft-1.5b": {

@@ -142,6 +142,9 @@ class PromptWindows:
         # line then shares the same beginning (a rate that moved would move the window),
         # by a key that says where that beginning lies.
         self._cuts: OrderedDict[Hashable, int] = OrderedDict()
+        # The similar chunk each document's last window showed (similar_code): kept while
+        # nearly as good as the best, since a change is the window read again.
+        self._similar: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 
     def pick(
         self,
@@ -216,17 +219,25 @@ class PromptWindows:
         the wide window behind the keystrokes would throw out the state they use, and it
         is taken only when the engine reads it fast enough)."""
 
-        def window_of(prefix_tokens: int, suffix_tokens: int) -> FimWindow:
+        keep = self._similar.get(uri, ())
+
+        def window_of(prefix_tokens: int, suffix_tokens: int, similar_tokens: int) -> FimWindow:
             return fim_window(
                 text,
                 at,
                 count_tokens,
                 prefix_tokens,
                 suffix_tokens,
+                similar_tokens=similar_tokens,
+                similar_keep=keep,
                 disabled_rules=settings.disableRules,
             )
 
-        full = window_of(settings.prefixTokens, settings.suffixTokens)
+        full = window_of(settings.prefixTokens, settings.suffixTokens, settings.similarTokens)
+        self._similar[uri] = full.similar_head
+        self._similar.move_to_end(uri)
+        while len(self._similar) > KEPT_CUTS:
+            self._similar.popitem(last=False)
         seconds = settings.coldPromptSeconds
         if reuse is None or seconds <= 0:
             return WindowChoice(full, cut=False)
@@ -234,7 +245,9 @@ class PromptWindows:
         affordable = rate * seconds  # tokens a cold read may take
         wide: FimWindow | None = None
         if settings.widePrefixTokens > settings.prefixTokens:
-            wide = window_of(settings.widePrefixTokens, settings.suffixTokens)
+            wide = window_of(
+                settings.widePrefixTokens, settings.suffixTokens, settings.similarTokens
+            )
             if wide == full:  # the wide budget holds no more of this file
                 wide = None
             elif reuse(wide).uncached <= affordable:
@@ -260,12 +273,14 @@ class PromptWindows:
         prefix_tokens, suffix_tokens = cold_budgets(
             total, settings.prefixTokens, settings.suffixTokens
         )
-        window = window_of(prefix_tokens, suffix_tokens)
+        # (a cut window is the code nearest the cursor alone: no similar chunk from afar)
+        window = window_of(prefix_tokens, suffix_tokens, 0)
         return WindowChoice(window, cut=window != full, wider=wider)
 
     def clear(self) -> None:
         """Another model: the cuts were chosen for its speed."""
         self._cuts.clear()
+        self._similar.clear()
 
 
 class Heads:

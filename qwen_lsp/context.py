@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from qwen_lsp.chat import ChatTemplate
 from qwen_lsp.engine import FimTokens, PromptPart, Special
 from qwen_lsp.languages import LANGUAGES
+from qwen_lsp.similar_code import similar_chunk
 
 # A longer line (minified code, data) says little to the model and costs a lot to tokenize.
 MAX_LINE_CHARS = 1000
@@ -30,6 +31,8 @@ class FimWindow:
     suffix: str  # rest of the cursor line, then whole lines below it
     line_prefix: str  # the cursor line up to the cursor
     prefix_start_line: int
+    # the similar chunk's scored lines (similar_code), for the next window to keep it
+    similar_head: tuple[str, ...] = ()
 
 
 class TokenCounter:
@@ -67,9 +70,16 @@ def fim_window(
     suffix_tokens: int,
     snap_lines: int = 16,
     *,
+    similar_tokens: int = 0,
+    similar_keep: tuple[str, ...] = (),
     disabled_rules: Collection[str] = (),
 ) -> FimWindow:
     """Choose the text around ``offset`` (a code-point offset) that goes into the prompt.
+
+    ``similar_tokens``: a budget of its own for the chunk of the file outside the window
+    most like the code above the cursor (:mod:`qwen_lsp.similar_code`), put before the
+    window; 0 = none. ``similar_keep``: the ``similar_head`` of the window before, whose
+    chunk is kept while it is nearly as good as the best (a change costs the KV cache).
 
     ``disabled_rules`` (the disableRules setting, for ablations only) may hold
     ``"outline"``: then the window is only the lines nearest the cursor.
@@ -91,25 +101,53 @@ def fim_window(
     # Snapping may only drop lines, never add any past the budget; near the cursor it
     # would drop them all, so there the exact start is used.
     start = snapped if snapped < len(above) else first
-    header = "".join(_clip(above[i]) for i in outline if i < start)
-    prefix = header + "".join(_clip(line) for line in above[start:])
 
     line_end = text.find("\n", offset)
     rest_of_line = text[offset:] if line_end < 0 else text[offset : line_end + 1]
     suffix_parts = [_clip(rest_of_line)]
     used = count_tokens(suffix_parts[0])
+    below: list[str] = []
     if line_end >= 0:
-        for line in text[line_end + 1 :].splitlines(keepends=True):
+        below = text[line_end + 1 :].splitlines(keepends=True)
+        for line in below:
             cost = count_tokens(_clip(line))
             if used + cost > suffix_tokens:
                 break
             used += cost
             suffix_parts.append(_clip(line))
+        below = below[len(suffix_parts) - 1 :]
+
+    header_lines = [i for i in outline if i < start]
+    extra: list[str] = []  # a similar chunk from below the suffix, after the outline
+    similar_head: tuple[str, ...] = ()
+    if similar_tokens > 0 and "similar-code" not in disabled_rules:
+        below_start = len(above) + len(suffix_parts)  # the cursor line, the suffix's lines
+        chunk = similar_chunk(
+            above,
+            start,
+            below,
+            below_start,
+            similar_tokens,
+            lambda line: count_tokens(_clip(line)),
+            similar_keep,
+        )
+        similar_head = chunk.head if chunk is not None else ()
+        if chunk is not None and chunk.above:
+            header_lines = sorted(
+                {*header_lines, *range(chunk.start, chunk.start + len(chunk.lines))}
+            )
+        elif chunk is not None:
+            extra = [_clip(line) for line in chunk.lines]
+            if extra and not extra[-1].endswith("\n"):
+                extra[-1] += "\n"
+    header = "".join(_clip(above[i]) for i in header_lines) + "".join(extra)
+    prefix = header + "".join(_clip(line) for line in above[start:])
     return FimWindow(
         prefix=prefix,
         suffix="".join(suffix_parts),
         line_prefix=line_prefix,
         prefix_start_line=start,
+        similar_head=similar_head,
     )
 
 

@@ -207,6 +207,13 @@ class Settings:
         "beside the other budgets. 0 = never.",
         minimum=0,
     )
+    similarTokens: int = setting(
+        160,
+        "Prompt budget (tokens) for the lines of the file, outside the window above and "
+        "below the cursor, most like the code just above it (a pattern of the file's own to "
+        "follow), put before the window; 0 = none.",
+        minimum=0,
+    )
     crossFileTokens: int = setting(
         256,
         "Prompt budget (tokens) for code from other open files (definitions of the names "

@@ -171,7 +171,7 @@ def resolve_settings(
 ANSWER_SHARE = 4
 SLACK_SHARE = 8
 # The prompt budgets a completion adds up (the first one, or widePrefixTokens instead).
-_COMPLETION_BUDGETS = ("prefixTokens", "suffixTokens", "crossFileTokens")
+_COMPLETION_BUDGETS = ("prefixTokens", "suffixTokens", "similarTokens", "crossFileTokens")
 
 
 def fit_to_context(settings: Settings) -> tuple[Settings, list[str]]:

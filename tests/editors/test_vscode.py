@@ -155,6 +155,11 @@ def test_vscode_ghost_text_and_tab(vsix: Path, workdir: Path) -> None:
     assert "    return " + ghost in saved
     assert saved.startswith(SHAPES.rstrip(" \n"))
     assert screenshot.stat().st_size > 10_000
+    # The status tooltip reports the model ready and the memory of the model states it keeps
+    # for reuse (the chat head read when the file opened, the suggestions' own states).
+    tooltip = report["statusTooltip"]
+    assert "qwen2.5-coder-0.5b-instruct ready" in tooltip, tooltip
+    assert re.search(r"saved model states: [1-9]\d* MB", tooltip), tooltip
     print(f"vscode: {seconds:.1f} s; ghost text {ghost!r}")
 
 

@@ -300,6 +300,25 @@ async function ghostScenario({ page, editor, status }) {
   if (!saved.includes(expectedStart)) {
     throw new Error(`the saved file lacks ${JSON.stringify(expectedStart)}:\n${saved}`);
   }
+  report.statusTooltip = await tooltipWith(page, status, 'saved model states');
+}
+
+// The status item's tooltip once it holds `text`: hovered again until then (the status is
+// polled, and an open hover keeps the text it opened with), or the last one seen.
+async function tooltipWith(page, status, text, seconds = 60) {
+  const deadline = Date.now() + seconds * 1000;
+  let seen = '';
+  while (true) {
+    await status.hover();
+    const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'qwen-lsp' }).first();
+    seen = await hover.innerText({ timeout: 5000 }).then((t) => t.trim()).catch(() => seen);
+    if (seen.includes(text) || Date.now() > deadline) break;
+    await page.mouse.move(400, 200);
+    await sleep(2000);
+  }
+  log('status tooltip', { tooltip: seen });
+  await page.mouse.move(400, 200);
+  return seen;
 }
 
 async function codeAction({ page, editor }) {

@@ -69,6 +69,7 @@ def test_absurd_token_budgets_are_clamped_to_the_context(context: int) -> None:
         "prefixTokens",
         "widePrefixTokens",
         "suffixTokens",
+        "similarTokens",
         "crossFileTokens",
         "maxTokensLine",
         "maxTokensBlock",
@@ -78,8 +79,9 @@ def test_absurd_token_budgets_are_clamped_to_the_context(context: int) -> None:
     s = resolved.settings
     answer = max(s.maxTokensLine, s.maxTokensBlock)
     # A completion's prompt budgets and its answer fit, with room for the prompt's frame.
-    assert s.prefixTokens + s.suffixTokens + s.crossFileTokens + answer <= context * 7 // 8
-    assert s.widePrefixTokens + s.suffixTokens + s.crossFileTokens + answer <= context * 7 // 8
+    others = s.suffixTokens + s.similarTokens + s.crossFileTokens + answer
+    assert s.prefixTokens + others <= context * 7 // 8
+    assert s.widePrefixTokens + others <= context * 7 // 8
     assert s.actionContextTokens <= context // 4
     assert min(getattr(s, name) for name in names) > 0  # still useful, not zeroed
     assert len(resolved.problems) == len(names) - 1  # (the wide budget follows silently)
@@ -92,7 +94,8 @@ def test_the_wide_budget_follows_a_smaller_context_without_a_message() -> None:
     assert resolved.problems == []
     assert s.prefixTokens < s.widePrefixTokens < Settings().widePrefixTokens
     answer = max(s.maxTokensLine, s.maxTokensBlock)
-    assert s.widePrefixTokens + s.suffixTokens + s.crossFileTokens + answer <= 2048 * 7 // 8
+    others = s.suffixTokens + s.similarTokens + s.crossFileTokens + answer
+    assert s.widePrefixTokens + others <= 2048 * 7 // 8
 
 
 def test_budgets_over_the_context_keep_their_proportions() -> None:

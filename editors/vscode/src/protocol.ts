@@ -21,6 +21,7 @@ export const SERVER_SETTING_KEYS = [
   'prefixTokens',
   'suffixTokens',
   'widePrefixTokens',
+  'similarTokens',
   'crossFileTokens',
   'maxTokensLine',
   'maxTokensBlock',
