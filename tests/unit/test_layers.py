@@ -46,7 +46,7 @@ LAYERS: dict[str, int] = {
     "text_index": 3,
     "syntax": 3,
     "context": 3,
-    "similar_code": 0,  # the chunk of a file most like the code at the cursor: pure text
+    "similar_code": 3,  # the chunk of a file most like the code at the cursor
     "chat": 3,
     "crossfile": 3,
     "cache": 3,
