@@ -158,7 +158,7 @@ def test_vscode_ghost_text_and_tab(vsix: Path, workdir: Path) -> None:
     # The status tooltip reports the model ready and the memory of the model states it keeps
     # for reuse (the chat head read when the file opened, the suggestions' own states).
     tooltip = report["statusTooltip"]
-    assert "qwen2.5-coder-0.5b-instruct ready" in tooltip, tooltip
+    assert re.search(r"model \S+ ready", tooltip), tooltip
     assert re.search(r"saved model states: [1-9]\d* MB", tooltip), tooltip
     print(f"vscode: {seconds:.1f} s; ghost text {ghost!r}")
 
