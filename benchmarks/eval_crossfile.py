@@ -326,7 +326,9 @@ def variant_pass(
     return Pass(
         variant,
         f"{variant} {json.dumps(options)}",
-        lambda progress: run_variant(options, tasks, log_path, progress),
+        tasks,
+        lambda share, progress: run_variant(options, share, log_path, progress),
+        splittable=False,  # one log per variant
     )
 
 

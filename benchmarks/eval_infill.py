@@ -42,6 +42,9 @@ test uses it): the cuts are the same, "raw" (as generated) is then not reported.
 --raw-from FILE takes the raw answers from an earlier run's JSON instead of generating them
 again: the raw model is greedy and its prompt is fixed, so only the server side changes
 between runs. The earlier run must hold a raw answer for every task, from the same model.
+--raw-cache FILE keeps the raw answers by model, llama.cpp, prompt code and task
+(benchmarks/raw_cache.py): a run answers from it what it can, checks one answer on this
+machine, and adds the answers it generated.
 
 The parts, one module each: benchmarks/infill_tasks.py (the tasks, the simple cuts, the
 sandboxed runs), infill_server.py (the server over stdio), infill_raw.py (the raw model
@@ -66,14 +69,22 @@ from benchmarks.evaluation import (
     EVAL_DEFAULTS,
     EVAL_THREADS,
     JOBS_HELP,
-    Pass,
     jobs_of,
     revision,
     run_passes,
 )
-from benchmarks.infill_raw import RAW, SIMPLE_CUTS, load_raw, model_store, run_raw
+from benchmarks.infill_raw import (
+    RAW,
+    RAW_CACHE_HELP,
+    SIMPLE_CUTS,
+    load_raw,
+    model_store,
+    raw_cache_of,
+    run_raw,
+)
 from benchmarks.infill_scores import margins, score_tasks, summarize
 from benchmarks.infill_server import SERVER, server_pass
+from benchmarks.raw_cache import raw_pass
 from qwen_lsp.modelstore import resolve
 
 CI_SAMPLE = 20  # tasks of each kind in the CI subset (see tests/e2e/test_eval_floor.py)
@@ -245,6 +256,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--raw-from", type=Path, help="reuse the raw answers of an earlier run's JSON (--out)"
     )
+    parser.add_argument("--raw-cache", type=Path, help=RAW_CACHE_HELP)
     parser.add_argument(
         "--threads", type=int, default=EVAL_THREADS, help="raw model threads (0 = all cores)"
     )
@@ -282,18 +294,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     servers = server_variants(args) if SERVER in wanted else []
     passes = [server_pass(name, tasks, options, env) for name, options, env in servers]
+    finish_raw = None
     if RAW in wanted and not args.raw_from:
         threads = args.threads or len(os.sched_getaffinity(0))
         early_stop = args.raw_early_stop
-        passes.append(
-            Pass(
-                RAW,
-                "raw model",
-                lambda progress: run_raw(tasks, args.model, threads, early_stop, progress),
-            )
+
+        def key_of(task: it.Task) -> str:
+            assert cache is not None
+            return cache.key(task.prefix, task.suffix, task.indent, task.kind, early_stop)
+
+        cache = raw_cache_of(args.raw_cache, args.model)
+        raw, finish_raw = raw_pass(
+            RAW,
+            tasks,
+            lambda share, progress: run_raw(share, args.model, threads, early_stop, progress),
+            cache,
+            key_of,
         )
+        passes.append(raw)
     jobs = jobs_of(args.jobs)
     generations, timings = run_passes(passes, progress, jobs)
+    if finish_raw is not None:
+        generations[RAW] = finish_raw(generations[RAW], progress)
     if RAW in wanted and args.raw_from:
         generations[RAW], args.raw_early_stop = load_raw(args.raw_from, tasks, model_name)
         print(f"== raw model: answers from {args.raw_from}", file=sys.stderr)

@@ -55,13 +55,21 @@ from benchmarks.evaluation import (
     EVAL_THREADS,
     JOBS_HELP,
     Generated,
-    Pass,
     jobs_of,
     revision,
     run_passes,
 )
-from benchmarks.infill_raw import RAW, RAW_FIRST_LINE, RAW_MAX_TOKENS, RAW_N_INDENT, model_store
+from benchmarks.infill_raw import (
+    RAW,
+    RAW_CACHE_HELP,
+    RAW_FIRST_LINE,
+    RAW_MAX_TOKENS,
+    RAW_N_INDENT,
+    model_store,
+    raw_cache_of,
+)
 from benchmarks.infill_server import SERVER, server_pass
+from benchmarks.raw_cache import raw_pass
 from qwen_lsp.modelstore import resolve
 
 SEED = 1
@@ -235,6 +243,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=f"{RAW_WINDOW[0]},{RAW_WINDOW[1]}",
         help="tokens of whole lines above,below the cursor in the raw prompt",
     )
+    parser.add_argument("--raw-cache", type=Path, help=RAW_CACHE_HELP)
     parser.add_argument("--threads", type=int, default=EVAL_THREADS)
     parser.add_argument("--jobs", type=int, default=1, help=JOBS_HELP)
     parser.add_argument("--out", type=Path, help="JSON (.artifacts/eval_infill_real_<model>.json)")
@@ -301,19 +310,30 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"{len(tasks)} tasks, model {model_name}: {json.dumps(notes)}", file=sys.stderr)
     servers = server_variants(args) if SERVER in wanted else []
     passes = [server_pass(name, tasks, options, env) for name, options, env in servers]
+    finish_raw = None
     if RAW in wanted:
         threads = args.threads or len(os.sched_getaffinity(0))
-        passes.append(
-            Pass(
-                RAW,
-                "raw model",
-                lambda progress: run_raw(
-                    tasks, args.model, threads, args.raw_early_stop, budgets, progress
-                ),
-            )
+        early_stop = args.raw_early_stop
+
+        def key_of(task: ir.Task) -> str:
+            assert cache is not None
+            return cache.key(task.prefix, task.suffix, task.indent, task.kind, early_stop, budgets)
+
+        cache = raw_cache_of(args.raw_cache, args.model, [window, run_raw])
+        raw, finish_raw = raw_pass(
+            RAW,
+            tasks,
+            lambda share, progress: run_raw(
+                share, args.model, threads, early_stop, budgets, progress
+            ),
+            cache,
+            key_of,
         )
+        passes.append(raw)
     jobs = jobs_of(args.jobs)
     generations, timings = run_passes(passes, progress, jobs)
+    if finish_raw is not None:
+        generations[RAW] = finish_raw(generations[RAW], progress)
 
     variants: list[str] = []
     if RAW in wanted:

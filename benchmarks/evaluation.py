@@ -80,12 +80,17 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Pass:
-    """One model pass of an evaluation (a server variant, or the raw model) over all tasks:
-    its name in the results, the header line printed when it starts, and the run."""
+    """One model pass of an evaluation (a server variant, or the raw model) over its tasks:
+    its name in the results, the header line printed when it starts, the tasks (anything
+    with an ``id``) and the run over some of them. A ``splittable`` pass may be run as
+    several shares at once (each share its own server process or llama.cpp context) when
+    there are more cores than passes."""
 
     name: str
     title: str
-    run: Callable[[Progress], dict[str, Generated]]
+    tasks: Sequence[Any]
+    run: Callable[[Sequence[Any], Progress], dict[str, Generated]]
+    splittable: bool = True
 
 
 JOBS_HELP = (
@@ -100,28 +105,56 @@ def jobs_of(jobs: int) -> int:
     return jobs if jobs > 0 else len(os.sched_getaffinity(0))
 
 
+def shares_of(passes: Sequence[Pass], jobs: int) -> list[int]:
+    """How many shares each pass runs as: the ``jobs`` cores divided by the passes' task
+    counts (a raw pass answered from its cache has one task left, the server pass beside
+    it gets the other core), at least one each."""
+    total = sum(len(one.tasks) for one in passes) or 1
+    shares = []
+    for one in passes:
+        count = round(jobs * len(one.tasks) / total) if one.splittable else 1
+        shares.append(min(max(1, count), max(1, len(one.tasks))))
+    return shares
+
+
 def run_passes(
     passes: Sequence[Pass], progress: Progress, jobs: int = 1
 ) -> tuple[dict[str, dict[str, Generated]], dict[str, float]]:
-    """Each pass's answers and seconds, in the order given. With ``jobs`` > 1 that many run
-    at once, each in a thread of its own (its progress lines prefixed with its name): a pass
-    with one model thread leaves the other cores of a small machine idle, and passes share
-    nothing (each server is its own process, the raw model its own llama.cpp context)."""
+    """Each pass's answers and seconds (the wall time of its slowest share), in the order
+    given. With ``jobs`` > 1 that many run at once, each in a thread of its own (its
+    progress lines prefixed with its name): a pass with one model thread leaves the other
+    cores of a small machine idle, and passes share nothing (each server is its own
+    process, the raw model its own llama.cpp context). A pass split into shares gives share
+    i every n-th task from its i-th (the same split on every run)."""
+    runs = [
+        (one, one.tasks[i::count], f"{one.name} {i + 1}/{count}" if count > 1 else one.name)
+        for one, count in zip(passes, shares_of(passes, jobs), strict=True)
+        for i in range(count)
+    ]
 
-    def timed(one: Pass) -> tuple[dict[str, Generated], float]:
-        print(f"== {one.title}", file=sys.stderr, flush=True)
+    def timed(run: tuple[Pass, Sequence[Any], str]) -> tuple[dict[str, Generated], float]:
+        one, tasks, label = run
+        print(f"== {one.title}" + (f" ({label})" if label != one.name else ""), file=sys.stderr)
         started = time.monotonic()
         if jobs > 1:
-            answers = one.run(lambda message: progress(f"[{one.name}] {message}"))
+            answers = one.run(tasks, lambda message: progress(f"[{label}] {message}"))
         else:
-            answers = one.run(progress)
+            answers = one.run(tasks, progress)
         return answers, time.monotonic() - started
 
     if jobs <= 1:
-        done = [timed(one) for one in passes]
+        done = [timed(run) for run in runs]
     else:
+        # the shortest first: a raw pass answered from its cache takes a core for a moment
+        runs.sort(key=lambda run: len(run[1]))
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            done = list(pool.map(timed, passes))
-    generations = {one.name: answers for one, (answers, _) in zip(passes, done, strict=True)}
-    timings = {one.name: seconds for one, (_, seconds) in zip(passes, done, strict=True)}
+            done = list(pool.map(timed, runs))
+    generations: dict[str, dict[str, Generated]] = {one.name: {} for one in passes}
+    timings: dict[str, float] = {one.name: 0.0 for one in passes}
+    for (one, _, _), (answers, seconds) in zip(runs, done, strict=True):
+        generations[one.name].update(answers)
+        timings[one.name] = max(timings[one.name], seconds)
+    for one in passes:  # the tasks' own order, whatever the shares
+        by_id = generations[one.name]
+        generations[one.name] = {t.id: by_id[t.id] for t in one.tasks if t.id in by_id}
     return generations, timings

@@ -20,6 +20,7 @@ from typing import Any
 
 from benchmarks import infill_tasks as it
 from benchmarks.evaluation import Generated
+from benchmarks.raw_cache import RawCache, identity
 from qwen_lsp.engine import FimTokens
 from qwen_lsp.modelstore import DEFAULT_STOP, StoreConfig, resolve
 from qwen_lsp.settings_resolve import resolve_settings
@@ -94,6 +95,30 @@ class RawModel:
         finally:
             stream.close()
         return out.decode("utf-8", errors="replace"), reason, len(tokens), count
+
+
+RAW_CACHE_HELP = (
+    "keep the raw answers in this JSON (by model, llama.cpp, prompt code and task): answered"
+    " from it, one answer checked on this machine, new answers added"
+)
+
+
+def raw_cache_of(
+    path: Path | None, model: str, code: Sequence[Callable[..., Any]] = ()
+) -> RawCache | None:
+    """The cache of raw answers at ``path`` (None without one) for ``model``; ``code``: the
+    functions besides RawModel's that make the prompt or stop the answer."""
+    if path is None:
+        return None
+    model_path = resolve(model or None, model_store()).path
+    made_by: list[Callable[..., Any]] = [
+        RawModel.__init__,
+        RawModel.prompt,
+        RawModel.generate,
+        it.dedent_settled,
+        *code,
+    ]
+    return RawCache(path, identity(model_path, made_by))
 
 
 def run_raw(

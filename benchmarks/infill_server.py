@@ -225,5 +225,6 @@ def server_pass(
     return Pass(
         name,
         f"{name} {json.dumps(options)} {json.dumps(env)}",
-        lambda progress: run_server(tasks, options, progress, env),
+        tasks,
+        lambda share, progress: run_server(share, options, progress, env),
     )

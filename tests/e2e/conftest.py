@@ -37,6 +37,32 @@ needs_default_model = pytest.mark.skipif(
 )
 
 
+# The raw model's answers to the CI floors' tasks (benchmarks/raw_cache.py): the baseline
+# is the model alone, greedy, so the floors read it from here and check one answer on this
+# machine (about 100 s less each; a machine that answers otherwise generates them all).
+# After a change of the raw prompt code, the model or llama-cpp-python, regenerate it:
+#   python -m benchmarks.eval_infill --sample 20 --seed 1 --raw-early-stop --variants raw \
+#       --raw-cache tests/fixtures/raw_answers.json --jobs 0
+#   python -m benchmarks.eval_infill_real --languages python --per-shape 2 --seed 1 \
+#       --raw-early-stop --variants raw --raw-cache tests/fixtures/raw_answers.json --jobs 0
+RAW_ANSWERS = REPO / "tests" / "fixtures" / "raw_answers.json"
+
+
+def raw_answers_copy(folder: Path) -> Path:
+    """A copy of RAW_ANSWERS for one run to read and write (the repository's stays as is)."""
+    copy = folder / RAW_ANSWERS.name
+    copy.write_bytes(RAW_ANSWERS.read_bytes())
+    return copy
+
+
+def raw_answers_on_file(evaluation: dict[str, Any]) -> int:
+    """How many of a run's tasks the raw answers file had an answer for (all but the one
+    checked when it is up to date), whether or not this machine answers the same."""
+    from benchmarks.raw_cache import CACHED
+
+    return sum(CACHED in task["generations"]["raw"]["extra"] for task in evaluation["tasks"])
+
+
 def run_evaluation(module: str, out: Path, *args: str) -> dict[str, Any]:
     """Run an evaluation (``python -m benchmarks.eval_*`` from the repository root) quietly
     and return its JSON result; skips when the default model is not pulled."""

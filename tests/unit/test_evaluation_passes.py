@@ -1,25 +1,34 @@
-"""The evaluations' model passes run one after the other or at once (benchmarks/evaluation.py),
-without a model: passes that can only finish together show whether they ran at once."""
+"""The evaluations' model passes run one after the other, at once, or split into shares
+(benchmarks/evaluation.py), without a model: passes that can only finish together show
+whether they ran at once."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from benchmarks.evaluation import Generated, Pass, Progress, jobs_of, run_passes
+from benchmarks.evaluation import Generated, Pass, Progress, jobs_of, run_passes, shares_of
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
 
 
 def meeting_pass(name: str, barrier: threading.Barrier) -> Pass:
     """A pass that waits for the other passes at ``barrier`` (BrokenBarrierError when they do
     not run at the same time) and answers one task with its name."""
 
-    def run(progress: Progress) -> dict[str, Generated]:
+    def run(tasks: Sequence[Any], progress: Progress) -> dict[str, Generated]:
         barrier.wait()
         progress("done")
         return {"task": Generated(name, 0.0)}
 
-    return Pass(name, f"{name} title", run)
+    return Pass(name, f"{name} title", [Task("task")], run)
 
 
 def test_passes_at_once_keep_their_order_and_names() -> None:
@@ -42,3 +51,31 @@ def test_one_job_runs_the_passes_one_after_the_other() -> None:
 def test_one_job_per_core_with_zero() -> None:
     assert jobs_of(3) == 3
     assert jobs_of(0) >= 1
+
+
+def test_a_pass_with_more_tasks_than_the_others_takes_the_spare_cores() -> None:
+    def answering(name: str, count: int) -> Pass:
+        return Pass(name, name, [Task(str(i)) for i in range(count)], lambda t, p: {})
+
+    assert shares_of([answering("server", 40), answering("raw", 40)], 2) == [1, 1]
+    assert shares_of([answering("server", 40), answering("raw", 1)], 2) == [2, 1]
+    assert shares_of([answering("server", 1)], 4) == [1]  # no share without a task
+    whole = Pass("crossfile", "c", [Task("a"), Task("b")], lambda t, p: {}, splittable=False)
+    assert shares_of([whole], 2) == [1]
+
+
+def test_the_shares_of_a_pass_run_at_once_and_their_answers_keep_the_task_order() -> None:
+    barrier = threading.Barrier(2, timeout=10)
+    lines: list[str] = []
+
+    def run(tasks: Sequence[Any], progress: Progress) -> dict[str, Generated]:
+        barrier.wait()  # both shares at once, or BrokenBarrierError
+        progress(",".join(t.id for t in tasks))
+        return {t.id: Generated(t.id.upper(), 1.0) for t in reversed(tasks)}
+
+    tasks = [Task(name) for name in "abcde"]
+    generations, timings = run_passes([Pass("server", "s", tasks, run)], lines.append, jobs=2)
+    assert list(generations["server"]) == list("abcde")
+    assert [g.text for g in generations["server"].values()] == list("ABCDE")
+    assert sorted(lines) == ["[server 1/2] a,c,e", "[server 2/2] b,d"]
+    assert list(timings) == ["server"]

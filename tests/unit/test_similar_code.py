@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from qwen_lsp.background import PromptWindows
-from qwen_lsp.context import FimWindow, TokenCounter, fim_window
+from qwen_lsp.context import FimWindow, fim_window
 from qwen_lsp.engine import KvReuse
 from qwen_lsp.settings import Settings
 from qwen_lsp.similar_code import (
@@ -16,14 +16,7 @@ from qwen_lsp.similar_code import (
     jaccard,
     similar_chunk,
 )
-
-
-def words(text: str) -> list[int]:
-    """A stand-in tokenizer: one token per whitespace-separated word, at least one per line."""
-    return [0] * max(1, len(text.split()))
-
-
-COUNT = TokenCounter(words)
+from tests.unit.test_context import COUNT
 
 
 def method(name: str, body: list[str]) -> list[str]:
