@@ -234,10 +234,11 @@ class PromptWindows:
             )
 
         full = window_of(settings.prefixTokens, settings.suffixTokens, settings.similarTokens)
-        self._similar[uri] = full.similar_head
-        self._similar.move_to_end(uri)
-        while len(self._similar) > KEPT_CUTS:
-            self._similar.popitem(last=False)
+        if may_cut:  # the user's request: background work elsewhere must not move the chunk
+            self._similar[uri] = full.similar_head
+            self._similar.move_to_end(uri)
+            while len(self._similar) > KEPT_CUTS:
+                self._similar.popitem(last=False)
         seconds = settings.coldPromptSeconds
         if reuse is None or seconds <= 0:
             return WindowChoice(full, cut=False)

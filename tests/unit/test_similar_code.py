@@ -171,13 +171,21 @@ def test_the_prompt_windows_keep_each_documents_chunk() -> None:
     settings = Settings(prefixTokens=100, suffixTokens=20, widePrefixTokens=0, similarTokens=40)
     windows = PromptWindows(cast(Any, None), cast(Any, None))
 
-    def head(uri: str, text: str) -> str:
+    def head(uri: str, text: str, user: bool = True) -> str:
         def reuse(window: FimWindow) -> KvReuse:
             return KvReuse(1000, 1000)  # all of it in the KV cache: never cut
 
-        choice = windows.choose(uri, text, len(text), COUNT, settings, False, reuse, 100.0)
+        choice = windows.choose(
+            uri, text, len(text), COUNT, settings, False, reuse, 100.0, may_cut=user
+        )
         return choice.window.similar_head[0]
 
     assert head("file:///a.py", before) == near[0]
     assert head("file:///a.py", after) == near[0]  # kept
     assert head("file:///b.py", after) == best[0]  # the best, nothing to keep
+    # Background work (speculation after an accepted suggestion, elsewhere in the file)
+    # neither keeps its chunk for the user's next request nor loses the kept one.
+    assert head("file:///c.py", before) == near[0]
+    assert head("file:///c.py", after, user=False) == near[0]
+    assert head("file:///b.py", before, user=False) == near[0]  # (nothing better there)
+    assert head("file:///b.py", after) == best[0]  # as the user's last request left it
