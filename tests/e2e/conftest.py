@@ -40,7 +40,8 @@ needs_default_model = pytest.mark.skipif(
 # The raw model's answers to the CI floors' tasks (benchmarks/raw_cache.py): the baseline
 # is the model alone, greedy, so the floors read it from here and check one answer on this
 # machine (about 100 s less each; a machine that answers otherwise generates them all).
-# After a change of the raw prompt code, the model or llama-cpp-python, regenerate it:
+# After a change of the raw prompt code, the model or llama-cpp-python, regenerate it (remove
+# it first: the file keeps the answers it had):
 #   python -m benchmarks.eval_infill --sample 20 --seed 1 --raw-early-stop --variants raw \
 #       --raw-cache tests/fixtures/raw_answers.json --jobs 0
 #   python -m benchmarks.eval_infill_real --languages python --per-shape 2 --seed 1 \
