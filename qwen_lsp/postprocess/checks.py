@@ -201,20 +201,25 @@ def verified(lines: list[str], site: CompletionSite, context: Context) -> list[s
         if found is not None:
             return found
     kept = 0  # whole lines that parse
-    for count in range(len(lines) - 1, 0, -1):
+    for count in range(len(lines), 0, -1):
         if checks >= _MAX_CHECKS:
             return []
-        if lines[count - 1].strip() and fits(lines[:count]):
+        if not lines[count - 1].strip():
+            continue
+        if count < len(lines) and fits(lines[:count]):
             kept = count
             break
+        closed = _docstring_closed_below(lines[:count], site, context)
+        if closed is not None and fits(closed):
+            return closed
     if kept < len(lines):
         line = lines[kept]
         for end in reversed(_token_ends(line)):
             if checks >= _MAX_CHECKS:
                 break
             candidate = [*lines[:kept], line[:end]]
-            if kept == 0 and not line[:end].strip():
-                break
+            if not line[:end].strip().strip("\"'"):
+                break  # nothing, or only the quotes of an empty string: no code to show
             found = fits_or_balanced(candidate)
             if found is not None:
                 return found
@@ -270,6 +275,29 @@ def _opened_docstring_closed(
         opened = before.count(quote) % 2 == 0 and text.count(quote) % 2 == 1
         if opened and lines[-1].count(quote) % 2 == 1:
             return [*lines[:-1], lines[-1].rstrip() + quote]
+    return None
+
+
+def _docstring_closed_below(
+    lines: list[str], site: CompletionSite, context: Context
+) -> list[str] | None:
+    """The suggestion, which opens with a docstring it leaves open, with the closing quotes
+    on a line of their own below, at the docstring's indentation; None otherwise.
+
+    WHY: the model wrote the docstring's lines and then stopped, or went on with no
+    closing quotes (the 0.5B for `bisect.insort_right` wrote the six lines of its docstring,
+    then, at column 0 and in quotes of its own, the module's docstring). Every cut at a
+    line end leaves the string open, and the cuts at token ends inside the first line kept
+    only the two quote characters `""` of it: the docstring is worth more than that."""
+    if site.language != "python" or not lines:
+        return None
+    before, text = context.before or "", "\n".join(lines)
+    first = lines[0].lstrip()
+    for quote in _TRIPLE_QUOTES:
+        if first.startswith(quote) and before.count(quote) % 2 == 0 and text.count(quote) % 2:
+            indent = before if not before.strip() else ""
+            indent += lines[0][: len(lines[0]) - len(first)]
+            return [*lines, indent + quote]
     return None
 
 

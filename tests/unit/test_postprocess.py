@@ -1162,6 +1162,31 @@ def test_a_docstring_the_answer_opens_and_leaves_open_is_closed() -> None:
     assert postprocess(whole, site) == whole
 
 
+@pytest.mark.parametrize("cursor_indent", ["    ", ""])  # after the indentation, column 0
+def test_a_docstring_the_answer_leaves_open_is_closed_below_it(cursor_indent: str) -> None:
+    # Issue 17, seed 6, bisect.py: a whole function asked after `def insort_right(...):`;
+    # the 0.5B wrote the six lines of its docstring, then the module's docstring at column
+    # 0. Each cut at a line end left the string open, and the token cuts kept only `""`.
+    quotes = '"' * 3
+    document = (
+        f"def insort_right(a, x):\n{cursor_indent}{CURSOR}\n\n"
+        f"def bisect_right(a, x):\n    {quotes}Return the index.{quotes}\n    return 0\n"
+    )
+    site = site_at(document, "block", "python")
+    typed = "    " if not cursor_indent else ""  # what the server puts before a bare line
+    if typed:
+        site = dataclasses.replace(site, prefix=site.prefix + typed)
+    docstring = f"{quotes}Insert item x in list a.\n\n    If x is already in a, go right.\n"
+    answer = f"{docstring}{quotes}Bisection algorithms.{quotes}\n\n"
+    assert postprocess(answer, site) == f"{docstring}    {quotes}"
+    # Stopped inside its docstring (a token cap): closed the same way.
+    assert postprocess(docstring + "    Optional args", site) == (
+        f"{docstring}    Optional args\n    {quotes}"
+    )
+    # Code, then a string it leaves open: not a docstring, cut back as before.
+    assert postprocess(f"x = 1\n    {quotes}Junk\n    more\n", site) == "x = 1"
+
+
 def test_a_line_deep_in_a_class_longer_than_the_window_is_still_checked() -> None:
     # Issue 17, held-out holes (seed 4): in _pydecimal.py's Context class, more than twice
     # the window below its `class` line, the checked window began on an indented line;
