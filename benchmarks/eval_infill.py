@@ -298,18 +298,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if RAW in wanted and not args.raw_from:
         threads = args.threads or len(os.sched_getaffinity(0))
         early_stop = args.raw_early_stop
-
-        def key_of(task: it.Task) -> str:
-            assert cache is not None
-            return cache.key(task.prefix, task.suffix, task.indent, task.kind, early_stop)
-
-        cache = raw_cache_of(args.raw_cache, args.model)
         raw, finish_raw = raw_pass(
             RAW,
             tasks,
             lambda share, progress: run_raw(share, args.model, threads, early_stop, progress),
-            cache,
-            key_of,
+            raw_cache_of(args.raw_cache, args.model),
+            lambda task: (task.prefix, task.suffix, task.indent, task.kind, early_stop),
         )
         passes.append(raw)
     jobs = jobs_of(args.jobs)

@@ -314,20 +314,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if RAW in wanted:
         threads = args.threads or len(os.sched_getaffinity(0))
         early_stop = args.raw_early_stop
-
-        def key_of(task: ir.Task) -> str:
-            assert cache is not None
-            return cache.key(task.prefix, task.suffix, task.indent, task.kind, early_stop, budgets)
-
-        cache = raw_cache_of(args.raw_cache, args.model, [window, run_raw])
         raw, finish_raw = raw_pass(
             RAW,
             tasks,
             lambda share, progress: run_raw(
                 share, args.model, threads, early_stop, budgets, progress
             ),
-            cache,
-            key_of,
+            raw_cache_of(args.raw_cache, args.model, [window, run_raw]),
+            lambda task: (task.prefix, task.suffix, task.indent, task.kind, early_stop, budgets),
         )
         passes.append(raw)
     jobs = jobs_of(args.jobs)

@@ -85,8 +85,11 @@ class RawPlan:
     check: str  # the task generated again to check the file ("" when it has none)
 
 
-def plan(cache: RawCache, tasks: Sequence[_Task], key_of: Callable[[Any], str]) -> RawPlan:
-    keys = {task.id: key_of(task) for task in tasks}
+def plan(
+    cache: RawCache, tasks: Sequence[_Task], inputs_of: Callable[[Any], Sequence[Any]]
+) -> RawPlan:
+    """``inputs_of``: what of a task the raw model's answer depends on (its key's part)."""
+    keys = {task.id: cache.key(*inputs_of(task)) for task in tasks}
     found = {task.id: cache.get(keys[task.id]) for task in tasks}
     cached = {task_id: answer for task_id, answer in found.items() if answer is not None}
     # the check: the answer that took least time (a long one is a long wait for nothing)
@@ -109,8 +112,9 @@ def settle(
     (so that a run can tell a file out of date from another machine's rounding)."""
     fresh = dict(generated)
     kept = raw_plan.cache.get(raw_plan.keys[raw_plan.check]) if raw_plan.check else None
-    differs = kept is not None and kept.text != generated[raw_plan.check].text
-    if differs:
+    differs = False
+    if kept is not None and kept.text != generated[raw_plan.check].text:
+        differs = True
         print(
             f"== raw answers in {raw_plan.cache.path} differ on this machine ({raw_plan.check}:"
             f" {kept.text!r} kept, {generated[raw_plan.check].text!r} now): generating all",
@@ -135,13 +139,13 @@ def raw_pass(
     tasks: Sequence[_Task],
     run: Run,
     cache: RawCache | None,
-    key_of: Callable[[Any], str],
+    inputs_of: Callable[[Any], Sequence[Any]],
 ) -> tuple[Pass, Callable[[dict[str, Generated], Progress], dict[str, Generated]]]:
     """The raw model's pass (evaluation.run_passes) over the tasks ``cache`` does not
     answer (all of them without one), and what turns its answers into every task's."""
     if cache is None:
         return Pass(name, "raw model", tasks, run), lambda generated, _: generated
-    raw_plan = plan(cache, tasks, key_of)
+    raw_plan = plan(cache, tasks, inputs_of)
     title = f"raw model ({len(raw_plan.cached)} of {len(tasks)} answers from {cache.path})"
 
     def finish(generated: dict[str, Generated], progress: Progress) -> dict[str, Generated]:

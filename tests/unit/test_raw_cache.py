@@ -35,7 +35,7 @@ class StandIn:
 
 def evaluate(path: Path, model: StandIn, identity: str = "model-a") -> dict[str, Generated]:
     cache = RawCache(path, identity)
-    one, finish = raw_pass("raw", TASKS, model.run, cache, lambda t: cache.key(t.prefix))
+    one, finish = raw_pass("raw", TASKS, model.run, cache, lambda t: (t.prefix,))
     generations, _ = run_passes([one], lambda _: None)
     return finish(generations["raw"], lambda _: None)
 
@@ -93,7 +93,7 @@ def test_another_model_or_code_finds_nothing(tmp_path: Path) -> None:
 
 def test_without_a_file_every_task_is_generated() -> None:
     model = StandIn()
-    one, finish = raw_pass("raw", TASKS, model.run, None, lambda t: "")
+    one, finish = raw_pass("raw", TASKS, model.run, None, lambda t: ())
     generations, _ = run_passes([one], lambda _: None)
     assert finish(generations["raw"], lambda _: None)["t4"].text == "PREFIX 4"
     assert model.asked == [t.id for t in TASKS]
