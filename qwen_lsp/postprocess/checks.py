@@ -289,14 +289,16 @@ def _docstring_closed_below(
     then, at column 0 and in quotes of its own, the module's docstring). Every cut at a
     line end leaves the string open, and the cuts at token ends inside the first line kept
     only the two quote characters `""` of it: the docstring is worth more than that."""
-    if site.language != "python" or not lines:
+    opening = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if site.language != "python" or opening is None:
         return None
     before, text = context.before or "", "\n".join(lines)
-    first = lines[0].lstrip()
+    first = lines[opening].lstrip()
     for quote in _TRIPLE_QUOTES:
         if first.startswith(quote) and before.count(quote) % 2 == 0 and text.count(quote) % 2:
-            indent = before if not before.strip() else ""
-            indent += lines[0][: len(lines[0]) - len(first)]
+            # (an answer from the end of the line above starts with its line break)
+            indent = before if opening == 0 and not before.strip() else ""
+            indent += lines[opening][: len(lines[opening]) - len(first)]
             return [*lines, indent + quote]
     return None
 

@@ -1183,6 +1183,9 @@ def test_a_docstring_the_answer_leaves_open_is_closed_below_it(cursor_indent: st
     assert postprocess(docstring + "    Optional args", site) == (
         f"{docstring}    Optional args\n    {quotes}"
     )
+    # From the end of the signature's line: the answer starts with the line break.
+    at_the_end = site_at(document.replace(f"\n{cursor_indent}{CURSOR}", CURSOR), "block", "python")
+    assert postprocess(f"\n    {answer}", at_the_end) == f"\n    {docstring}    {quotes}"
     # Code, then a string it leaves open: not a docstring, cut back as before.
     assert postprocess(f"x = 1\n    {quotes}Junk\n    more\n", site) == "x = 1"
 
