@@ -292,14 +292,16 @@ def _docstring_closed_below(
     opening = next((i for i, line in enumerate(lines) if line.strip()), None)
     if site.language != "python" or opening is None:
         return None
-    before, text = context.before or "", "\n".join(lines)
     first = lines[opening].lstrip()
-    for quote in _TRIPLE_QUOTES:
-        if first.startswith(quote) and before.count(quote) % 2 == 0 and text.count(quote) % 2:
-            # (an answer from the end of the line above starts with its line break)
-            indent = before if opening == 0 and not before.strip() else ""
-            indent += lines[opening][: len(lines[opening]) - len(first)]
-            return [*lines, indent + quote]
+    quote = next((q for q in _TRIPLE_QUOTES if first.startswith(q)), None)
+    if quote is None:
+        return None  # (checked before the lines are joined: tried at each cut)
+    before, text = context.before or "", "\n".join(lines)
+    if before.count(quote) % 2 == 0 and text.count(quote) % 2:
+        # (an answer from the end of the line above starts with its line break)
+        indent = before if opening == 0 and not before.strip() else ""
+        indent += lines[opening][: len(lines[opening]) - len(first)]
+        return [*lines, indent + quote]
     return None
 
 
