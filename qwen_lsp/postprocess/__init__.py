@@ -33,7 +33,8 @@ Where each rule lives (the order in which :func:`postprocess` applies them is be
   converted to the file's unit; the cursor's indentation (``cursor-indent``); rule 6,
   placeholders (``placeholder``).
 - ``checks``: rule 7, the suggestion must not break the parse (``reparse``), with its
-  brackets and quote closed first (``balance``).
+  brackets and quote closed first (``balance``), a docstring it opens closed, and a
+  Python ``except`` line it ends on given ``pass``.
 
 The quoted names are the rules the ``disableRules`` setting can switch off (through
 :attr:`CompletionSite.disabled_rules`), to measure what each buys.

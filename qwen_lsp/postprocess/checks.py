@@ -195,6 +195,9 @@ def verified(lines: list[str], site: CompletionSite, context: Context) -> list[s
     closed = _opened_docstring_closed(lines, site, context)
     if closed is not None and fits(closed):
         return closed
+    handled = _handler_given_pass(lines, site, context)
+    if handled is not None and fits(handled):
+        return handled
     shifted = without_extra_indent(lines, context)
     if shifted is not None:
         found = fits_or_balanced(shifted)
@@ -303,6 +306,28 @@ def _docstring_closed_below(
         indent += lines[opening][: len(lines[opening]) - len(first)]
         return [*lines, indent + quote]
     return None
+
+
+_HANDLER_RE = re.compile(r"except\b[^#]*:\s*$")
+
+
+def _handler_given_pass(
+    lines: list[str], site: CompletionSite, context: Context
+) -> list[str] | None:
+    """The suggestion, which ends with a Python ``except ...:`` line after lines of its own,
+    with ``pass`` as that handler's body; None otherwise.
+
+    WHY: the model stopped right after the handler's line (the 0.5B's chat answer closed its
+    code block after `except KeyError:` for `MutableMapping.clear` in _collections_abc.py,
+    issue 17: the file's own body there is `pass`). Left without a body the handler breaks
+    the parse, and the cuts at line ends then drop the whole `try` statement, which is
+    most of the answer."""
+    if site.language != "python":
+        return None
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=0)
+    if last == 0 or not _HANDLER_RE.match(lines[last].lstrip()):
+        return None
+    return [*lines[: last + 1], leading_ws(lines[last]) + context.indent_unit + "pass"]
 
 
 def _balanced(lines: list[str], context: Context, language: str | None) -> list[str] | None:

@@ -1190,6 +1190,27 @@ def test_a_docstring_the_answer_leaves_open_is_closed_below_it(cursor_indent: st
     assert postprocess(f"x = 1\n    {quotes}Junk\n    more\n", site) == "x = 1"
 
 
+def test_a_handler_the_answer_ends_with_gets_pass_as_its_body() -> None:
+    # Issue 17, seed 6, _collections_abc.py: `def clear(self):` asked whole; the 0.5B's chat
+    # answer closed its code block right after `except KeyError:`, and the cut back to a
+    # parsing line kept only the docstring.
+    quotes = '"' * 3
+    document = (
+        f"class M:\n    def clear(self):\n        {CURSOR}\n\n    def other(self):\n        pass\n"
+    )
+    site = site_at(document, "block", "python")
+    body = f"{quotes}Remove all.{quotes}\n        try:\n            while True:\n"
+    body += "                self.pop()\n"
+    answer = f"{body}        except KeyError:\n```\n"
+    assert postprocess(answer, site) == f"{body}        except KeyError:\n            pass"
+    # A handler with its body, or other headers left bare, are not given one.
+    whole = f"{body}        except KeyError:\n            return\n"
+    assert postprocess(whole, site) == whole.rstrip("\n")
+    assert postprocess(f"{quotes}Remove all.{quotes}\n        if self:\n", site) == (
+        f"{quotes}Remove all.{quotes}"
+    )
+
+
 def test_a_line_deep_in_a_class_longer_than_the_window_is_still_checked() -> None:
     # Issue 17, held-out holes (seed 4): in _pydecimal.py's Context class, more than twice
     # the window below its `class` line, the checked window began on an indented line;
