@@ -30,7 +30,8 @@ Where each rule lives (the order in which :func:`postprocess` applies them is be
   token or time limit cut off.
 - ``chances``: how sure the model was of each line (from its tokens' probabilities).
 - ``layout``: rule 4, trailing whitespace and blank lines; rule 5, indentation
-  converted to the file's unit; the cursor's indentation (``cursor-indent``); rule 6,
+  converted to the file's unit; the cursor's indentation (``cursor-indent``, also for
+  a first line alone indented again, before the cuts); rule 6,
   placeholders (``placeholder``).
 - ``checks``: rule 7, the suggestion must not break the parse (``reparse``), with its
   brackets and quote closed first (``balance``), a docstring it opens closed, and a
@@ -61,6 +62,7 @@ from qwen_lsp.postprocess.layout import (
     at_the_cursor_indentation,
     convert_indentation,
     drop_trailing_blank_lines,
+    first_line_at_the_cursor,
     is_placeholder,
     strip_trailing_whitespace,
 )
@@ -112,7 +114,7 @@ def is_line_complete(
         return True
     completed = split_lines(partial)[:-1]  # the last piece may still grow
     context = context_for(site) if site is not None else blind_context(kind)
-    return first_cut(completed, context) is not None
+    return first_cut(first_line_at_the_cursor(completed, context), context) is not None
 
 
 def postprocess(raw: str, site: CompletionSite, chances: Sequence[float] = ()) -> str:
@@ -129,7 +131,7 @@ def postprocess(raw: str, site: CompletionSite, chances: Sequence[float] = ()) -
     raw = cut_at_special_token(raw)
     if opens_with_blank_run(raw, context):
         return ""
-    lines = split_lines(raw)
+    lines = first_line_at_the_cursor(split_lines(raw), context)
     cut = first_cut(lines, context, chances)
     if cut is not None:
         lines = lines[:cut]

@@ -548,6 +548,27 @@ PARSED_CASES = [
         kind="line",
     ),
     Case(
+        # Issue 17, cgi.py's parse_header through the FIM prompt: only the first line
+        # indents again; the lines below are right for a first line at the cursor.
+        "py-first-line-alone-indented-again-moves-to-the-cursor",
+        "def parse_header(line):\n    █\n\ndef other():\n    pass\n",
+        "    if not isinstance(line, str):\n        raise ValueError(line)\n    parts = 1\n",
+        "if not isinstance(line, str):\n        raise ValueError(line)\n    parts = 1",
+    ),
+    Case(
+        "py-first-line-alone-indented-again-before-a-statement-moves-to-the-cursor",
+        "def f(s):\n    █\n\ndef other():\n    pass\n",
+        "    x = s.strip()\n    return x\n",
+        "x = s.strip()\n    return x",
+    ),
+    Case(
+        # Every line indented again: all of them move (at_the_cursor_indentation).
+        "py-all-lines-indented-again-move-together",
+        "def f(s):\n    █\n\ndef other():\n    pass\n",
+        "    if s:\n            return s\n        return None\n",
+        "if s:\n        return s\n    return None",
+    ),
+    Case(
         "py-first-statement-of-a-body-indented-again-starts-at-the-cursor",
         "def f(xs):\n    if xs:\n        █\n",
         "    return xs[0]\n",
