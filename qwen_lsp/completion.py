@@ -460,6 +460,18 @@ class CompletionService:
                 header = self._cross_file.header(uri, text, at, budget, counter, markers).parts
             return fim_prompt(window, markers, header, disabled_rules=settings.disableRules)
 
+        def site_of(
+            text: str, at: int, kind: postprocess.CompletionKind, unit: str, typed: str = ""
+        ) -> postprocess.CompletionSite:
+            return postprocess.CompletionSite(
+                prefix=text[:at] + typed,
+                suffix=text[at:],
+                kind=kind,
+                indent_unit=unit,
+                language=snapshot.language,
+                disabled_rules=frozenset(settings.disableRules),
+            )
+
         def ask(
             backend: Backend,
             cancel: CancelToken,
@@ -482,14 +494,7 @@ class CompletionService:
                 # end, so the KV cache keeps all of it (moving the window would put a new
                 # line into the prefix and re-read the whole suffix behind it).
                 window = dataclasses.replace(window, line_prefix=window.line_prefix + typed)
-            site = postprocess.CompletionSite(
-                prefix=text[:at] + typed,
-                suffix=text[at:],
-                kind=kind,
-                indent_unit=unit,
-                language=snapshot.language,
-                disabled_rules=frozenset(settings.disableRules),
-            )
+            site = site_of(text, at, kind, unit, typed)
             # A line that opens a block continues into its body (postprocess), so every
             # kind may need the block budget; a first line alone gets maxTokensLine.
             limits = GenerationLimits(
@@ -583,14 +588,26 @@ class CompletionService:
             generation, text = ask(
                 backend, cancel, view.text, at, wanted, choice, unit, implied, chat
             )
-            if chat and markers.trained and not text and generation.stop_reason != "cancelled":
+            if chat and markers.trained and generation.stop_reason != "cancelled":
                 # Asked to continue the file, a stronger model may answer with a stand-in
                 # ("# Your code here", then "pass": the 1.5B on a body after its docstring)
-                # that shows nothing; the FIM prompt, which also reads the code after the
-                # cursor, is asked once instead (within the same time cap).
-                generation, text = ask(
-                    backend, cancel, view.text, at, wanted, choice, unit, implied, chat=False
+                # that shows nothing, or close its code block inside the docstring it began
+                # (the 1.5B's `execlp` in os.py: the docstring's first line, then the
+                # fence, where the FIM prompt wrote the whole body). The FIM prompt, which
+                # also reads the code after the cursor, is asked once more then (within
+                # the same time cap); its answer is shown unless it is empty.
+                cut_short = not text or (
+                    generation.stop_reason not in ("max_tokens", "time_cap")
+                    and postprocess.ends_inside_a_docstring(
+                        generation.text, site_of(view.text, at, wanted, unit, implied)
+                    )
                 )
+                if cut_short:
+                    again, again_text = ask(
+                        backend, cancel, view.text, at, wanted, choice, unit, implied, chat=False
+                    )
+                    if again_text or not text or again.stop_reason == "cancelled":
+                        generation, text = again, again_text
             text = implied + text if text.strip() else ""
             where = offset
             next_line = postprocess.next_line_start(view.text, at) if wanted == "line" else None

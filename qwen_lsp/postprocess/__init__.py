@@ -49,7 +49,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qwen_lsp.postprocess.chances import line_chances
-from qwen_lsp.postprocess.checks import verified
+from qwen_lsp.postprocess.checks import docstring_left_open, verified
 from qwen_lsp.postprocess.cuts import (
     SPECIAL_TOKEN_RE,
     cut_at_special_token,
@@ -82,6 +82,7 @@ __all__ = [
     "CompletionKind",
     "CompletionSite",
     "detect_indent_unit",
+    "ends_inside_a_docstring",
     "is_line_complete",
     "line_chances",
     "next_line_start",
@@ -115,6 +116,19 @@ def is_line_complete(
     completed = split_lines(partial)[:-1]  # the last piece may still grow
     context = context_for(site) if site is not None else blind_context(kind)
     return first_cut(first_line_at_the_cursor(completed, context), context) is not None
+
+
+def ends_inside_a_docstring(raw: str, site: CompletionSite) -> bool:
+    """True when the model output ``raw``, up to where the cutting rules end it, leaves a
+    Python docstring it opened open: the model stopped, or closed its code block, in the
+    middle of it. The post-processing closes it, but the answer was cut short (the 1.5B's
+    chat answer for os.py's `execlp`: the docstring's first line, then the fence)."""
+    context = context_for(site)
+    if context.language != "python":
+        return False
+    lines = first_line_at_the_cursor(split_lines(cut_at_special_token(raw)), context)
+    cut = first_cut(lines, context)
+    return docstring_left_open(lines if cut is None else lines[:cut], context) is not None
 
 
 def postprocess(raw: str, site: CompletionSite, chances: Sequence[float] = ()) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -192,7 +193,7 @@ def verified(lines: list[str], site: CompletionSite, context: Context) -> list[s
     found = fits_or_balanced(lines)
     if found is not None:
         return _docstring_closed(found, site, context, checker)
-    closed = _opened_docstring_closed(lines, site, context)
+    closed = _opened_docstring_closed(lines, context)
     if closed is not None and fits(closed):
         return closed
     handled = _handler_given_pass(lines, site, context)
@@ -212,7 +213,7 @@ def verified(lines: list[str], site: CompletionSite, context: Context) -> list[s
         if count < len(lines) and fits(lines[:count]):
             kept = count
             break
-        closed = _docstring_closed_below(lines[:count], site, context)
+        closed = _docstring_closed_below(lines[:count], context)
         if closed is not None and fits(closed):
             return closed
     if kept < len(lines):
@@ -261,9 +262,19 @@ def _token_ends(line: str) -> list[int]:
     return [m.end() for m in _TOKEN_RE.finditer(line) if not m.group().isspace()][:-1]
 
 
-def _opened_docstring_closed(
-    lines: list[str], site: CompletionSite, context: Context
-) -> list[str] | None:
+def docstring_left_open(lines: Sequence[str], context: Context) -> str | None:
+    """The triple quote a Python suggestion opens and leaves open (not one the cursor line
+    opened before it), or None."""
+    if context.language != "python":
+        return None
+    before, text = context.before or "", "\n".join(lines)
+    return next(
+        (q for q in _TRIPLE_QUOTES if before.count(q) % 2 == 0 and text.count(q) % 2 == 1),
+        None,
+    )
+
+
+def _opened_docstring_closed(lines: list[str], context: Context) -> list[str] | None:
     """The suggestion with the triple quote its last line opens closed at that line's end;
     None when it opens none.
 
@@ -271,19 +282,13 @@ def _opened_docstring_closed(
     closed its code block after the opening quotes and `execlp(file, *args)` in os.py,
     issue 17): left open, the string runs into the file's next docstring, and the cuts
     at token ends kept only an empty string of it."""
-    if site.language != "python" or not lines:
+    quote = docstring_left_open(lines, context)
+    if quote is None or not lines or lines[-1].count(quote) % 2 == 0:
         return None
-    before, text = context.before or "", "\n".join(lines)
-    for quote in _TRIPLE_QUOTES:
-        opened = before.count(quote) % 2 == 0 and text.count(quote) % 2 == 1
-        if opened and lines[-1].count(quote) % 2 == 1:
-            return [*lines[:-1], lines[-1].rstrip() + quote]
-    return None
+    return [*lines[:-1], lines[-1].rstrip() + quote]
 
 
-def _docstring_closed_below(
-    lines: list[str], site: CompletionSite, context: Context
-) -> list[str] | None:
+def _docstring_closed_below(lines: list[str], context: Context) -> list[str] | None:
     """The suggestion, which opens with a docstring it leaves open, with the closing quotes
     on a line of their own below, at the docstring's indentation; None otherwise.
 
@@ -293,19 +298,19 @@ def _docstring_closed_below(
     line end leaves the string open, and the cuts at token ends inside the first line kept
     only the two quote characters `""` of it: the docstring is worth more than that."""
     opening = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if site.language != "python" or opening is None:
+    if opening is None:
         return None
     first = lines[opening].lstrip()
-    quote = next((q for q in _TRIPLE_QUOTES if first.startswith(q)), None)
-    if quote is None:
+    if not first.startswith(_TRIPLE_QUOTES):
         return None  # (checked before the lines are joined: tried at each cut)
-    before, text = context.before or "", "\n".join(lines)
-    if before.count(quote) % 2 == 0 and text.count(quote) % 2:
-        # (an answer from the end of the line above starts with its line break)
-        indent = before if opening == 0 and not before.strip() else ""
-        indent += lines[opening][: len(lines[opening]) - len(first)]
-        return [*lines, indent + quote]
-    return None
+    quote = docstring_left_open(lines, context)
+    if quote is None or not first.startswith(quote):
+        return None
+    # (an answer from the end of the line above starts with its line break)
+    before = context.before or ""
+    indent = before if opening == 0 and not before.strip() else ""
+    indent += lines[opening][: len(lines[opening]) - len(first)]
+    return [*lines, indent + quote]
 
 
 _HANDLER_RE = re.compile(r"except\b[^#]*:\s*$")

@@ -277,6 +277,31 @@ async def test_a_stand_in_answer_to_the_chat_prompt_is_asked_again_through_fim()
     assert "<|im_start|>" in backend.calls[-2] and "<|fim_middle|>" in backend.calls[-1]
 
 
+async def test_a_chat_answer_closed_inside_its_docstring_is_asked_again_through_fim() -> None:
+    """The 1.5B, asked for `execlp`'s body, wrote the docstring's first line and closed its
+    code block (issue 17, os.py); through FIM it wrote the docstring and the call."""
+    q = '"' * 3
+    document = "def execlp(file, *args):\n    "
+    whole = f"{q}execlp(file, *args)\n\n    Execute the file.{q}\n    execvp(file, args)\n"
+    backend = FakeBackend(
+        contains={"<|im_start|>": f"{q}execlp(file, *args)\n```", "<|fim_middle|>": whole}
+    )
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, document) == whole.rstrip("\n")
+    assert "<|im_start|>" in backend.calls[-2] and "<|fim_middle|>" in backend.calls[-1]
+    # Nothing through FIM: the chat answer, its docstring closed, is shown.
+    backend = FakeBackend(
+        contains={"<|im_start|>": f"{q}execlp(file, *args)\n```", "<|fim_middle|>": "\n\n\n"}
+    )
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, document) == f"{q}execlp(file, *args){q}"
+    # A chat answer that closes its docstring is not asked again.
+    backend = FakeBackend(contains={"<|im_start|>": f"{q}Run it.{q}\n    run(file)\n```"})
+    svc, store = await service(no_speculation(), backend), DocumentStore()
+    assert await complete(svc, store, document) == f"{q}Run it.{q}\n    run(file)"
+    assert not any("<|fim_middle|>" in call for call in backend.calls)
+
+
 async def test_a_model_not_trained_on_fim_is_not_asked_through_fim_again() -> None:
     backend = FakeBackend(
         contains={"<|im_start|>": "# Your code here\n    pass\n```", "<|fim_middle|>": "x\n"}

@@ -19,6 +19,7 @@ from qwen_lsp.postprocess import (
     CompletionKind,
     CompletionSite,
     detect_indent_unit,
+    ends_inside_a_docstring,
     is_line_complete,
     next_line_start,
     postprocess,
@@ -1230,6 +1231,21 @@ def test_a_handler_the_answer_ends_with_gets_pass_as_its_body() -> None:
     assert postprocess(f"{quotes}Remove all.{quotes}\n        if self:\n", site) == (
         f"{quotes}Remove all.{quotes}"
     )
+
+
+def test_an_answer_that_ends_inside_its_docstring_is_told() -> None:
+    quotes = '"' * 3
+    site = site_at(f"def execlp(file, *args):\n    {CURSOR}\n", "block", "python")
+    assert ends_inside_a_docstring(f"{quotes}execlp(file, *args)\n```\nmore", site)
+    assert ends_inside_a_docstring(f"{quotes}execlp(file, *args)\n\n    Execute", site)
+    assert not ends_inside_a_docstring(f"{quotes}Run it.{quotes}\n    run(file)\n", site)
+    assert not ends_inside_a_docstring("run(file)\n", site)
+    # Closed on the cursor line before the answer: the answer closes none of its own.
+    inside = site_at(f"def f():\n    {quotes}Run {CURSOR}\n", "line", "python")
+    assert not ends_inside_a_docstring(f"it.{quotes}\n", inside)
+    # Not Python: no docstrings.
+    js = site_at(f"function f() {{\n  {CURSOR}\n}}\n", "block", "javascript")
+    assert not ends_inside_a_docstring(f"{quotes}x\n", js)
 
 
 def test_a_line_deep_in_a_class_longer_than_the_window_is_still_checked() -> None:
