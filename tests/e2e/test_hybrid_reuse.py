@@ -1,6 +1,7 @@
 """KV reuse on a hybrid model (Qwen3.5 / Qwen3.6: recurrent layers that cannot be cut
-back) is exact and cheap: over a typing replay, greedy output with reuse is token for
-token what a full evaluation of every prompt gives, and a keystroke evaluates about the
+back) is exact and cheap: over a typing replay, greedy output with reuse is what a full
+evaluation of every prompt gives (on its first tokens always; a near-tie of the random
+weights may flip a later one, see FIRST_TOKENS_EXACT), and a keystroke evaluates about the
 cursor line, not the prompt.
 
 Runs the tiny random-weight qwen35 model (cheap, no model mark). The same replay on the
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from qwen_lsp.context import TokenCounter, fim_prompt, fim_window
-from qwen_lsp.engine import FimTokens, GenerationLimits, PromptPart, Special
+from qwen_lsp.engine import FimTokens, Generation, GenerationLimits, PromptPart, Special
 from qwen_lsp.modelstore import DEFAULT_STOP
 from tests.e2e.conftest import needs_default_model
 
@@ -120,7 +121,7 @@ def _replay(
         evaluated: list[int] = []
         full: list[int] = []
         line_tokens: list[int] = []
-        differences: list[str] = []
+        differences: list[tuple[int, str]] = []  # (tokens in common, what differed)
         typed = rejected = 0
         for what, prompt in _steps(replay, keystrokes):
             reused = reusing.generate(prompt, _limits(True, lookup, answer), lambda _: True)
@@ -128,7 +129,8 @@ def _replay(
             if fresh is not None:
                 alone = fresh.generate(prompt, _limits(False, 0, answer), lambda _: True)
                 if reused.text != alone.text:
-                    differences.append(f"{what}: {reused.text!r} != {alone.text!r}")
+                    same = _tokens_in_common(reused, alone)
+                    differences.append((same, f"{what}: {reused.text!r} != {alone.text!r}"))
             if what.startswith("type ") and prompt is not ACTION:
                 typed += 1
                 evaluated.append(reused.prompt_tokens - reused.reused_tokens)
@@ -154,6 +156,16 @@ def _replay(
             fresh.close()
 
 
+def _tokens_in_common(a: Generation, b: Generation) -> int:
+    """How many generated tokens two answers share from their start."""
+    same = 0
+    for end_a, end_b in zip(a.token_ends, b.token_ends, strict=False):
+        if end_a != end_b or a.text[:end_a] != b.text[:end_b]:
+            break
+        same += 1
+    return same
+
+
 def _report(name: str, figures: dict[str, Any]) -> None:
     evaluated: Sequence[int] = figures["evaluated"]
     full: Sequence[int] = figures["full"]
@@ -166,13 +178,25 @@ def _report(name: str, figures: dict[str, Any]) -> None:
         f"{sum(lines) / len(lines):.1f} tokens; checkpoints held "
         f"{figures['checkpoint_bytes']} bytes; whole-sequence restarts "
         f"{figures['full_clears']}, checkpoint restores {figures['restores']}, drafted "
-        f"tokens rejected {figures['rejected']}; outputs identical to whole evaluations: "
-        f"{not figures['differences'] if figures['compared'] else 'not compared'}"
+        f"tokens rejected {figures['rejected']}; answers unlike whole evaluations' "
+        f"(tokens in common): "
+        f"{[same for same, _ in figures['differences']] if figures['compared'] else 'not compared'}"
     )
 
 
+# Whole evaluations and reuse read the same tokens in batches of other sizes, so the sums
+# in the matrix products run in another order; on some CPUs (an AMD EPYC with AVX2 only,
+# 2026-12-07) a near-tie of the random-weight model then flips a later token: 1 answer of
+# 56 went its own way after 7 tokens in common. A state restored wrong changes the answer
+# from its first token.
+FIRST_TOKENS_EXACT = 4
+FLIPS_ALLOWED = 2
+
+
 def _check(figures: dict[str, Any]) -> None:
-    assert figures["differences"] == []
+    differences = figures["differences"]
+    assert all(same >= FIRST_TOKENS_EXACT for same, _ in differences), differences
+    assert len(differences) <= FLIPS_ALLOWED, differences
     assert figures["typed"] >= 50
     evaluated, full, lines = figures["evaluated"], figures["full"], figures["line_tokens"]
     # About the cursor line, not the prompt: generous bounds (the line's tokens, the one
