@@ -214,6 +214,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="LANG=N,...",
         help="holes per shape for these languages instead (e.g. python=6)",
     )
+    parser.add_argument(
+        "--files",
+        action="append",
+        default=[],
+        metavar="LANG=GLOB",
+        help="this language's holes from these files instead of its usual sources (repeat for "
+        "more globs), e.g. python='qwen_lsp/**/*.py': code newer than the model, which it "
+        "cannot have memorized (the standard library it may recall word for word)",
+    )
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument(
         "--doctests",
@@ -270,8 +279,14 @@ def load_tasks(
         return tasks, {"python doctests": {"functions": functions, "holes": counts}}, tests
     tasks: list[ir.Task] = []
     notes: dict[str, Any] = {}
+    globs: dict[str, list[str]] = {}
+    for pair in args.files:
+        language, _, pattern = pair.partition("=")
+        if not pattern:
+            raise SystemExit(f"--files takes LANG=GLOB, not {pair!r}")
+        globs.setdefault(language, []).append(pattern)
     for language in [lang for lang in args.languages.split(",") if lang]:
-        files = ir.load_files(language)
+        files = ir.load_files(language, globs.get(language))
         count = args.per_language.get(language, args.per_shape)
         found, counts = ir.build_tasks(files, language, count, args.seed, shapes, cursor_kinds)
         tasks.extend(found)
@@ -362,6 +377,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "seed": args.seed,
         "per_shape": args.per_shape,
         "per_language": args.per_language,
+        "files": args.files,
         "raw_window": budgets,
         "raw_early_stop": args.raw_early_stop,
         "jobs": jobs,

@@ -386,11 +386,14 @@ def candidate_files(language: str) -> list[Path]:
     return action_corpus._glob(C_FILES)
 
 
-def load_files(language: str) -> dict[str, str]:
-    """The language's usable files by path, each content once (two toolchains' copies)."""
+def load_files(language: str, globs: Sequence[str] | None = None) -> dict[str, str]:
+    """The language's usable files by path, each content once (two toolchains' copies):
+    from its usual sources, or from the files ``globs`` match (relative ones from the
+    current folder)."""
     seen: set[str] = set()
     files: dict[str, str] = {}
-    for path in candidate_files(language):
+    paths = candidate_files(language) if globs is None else _matching(globs)
+    for path in paths:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -400,6 +403,17 @@ def load_files(language: str) -> dict[str, str]:
             seen.add(digest)
             files[str(path)] = text
     return files
+
+
+def _matching(globs: Sequence[str]) -> list[Path]:
+    found: list[Path] = []
+    for pattern in globs:
+        path = Path(pattern).expanduser()
+        if path.is_absolute():
+            found.extend(action_corpus._glob([pattern]))
+        else:
+            found.extend(sorted(p for p in Path.cwd().glob(pattern) if p.is_file()))
+    return found
 
 
 def choose(sites: Sequence[Site], count: int, seed: int | str) -> list[Site]:

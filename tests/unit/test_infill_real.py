@@ -3,6 +3,8 @@ without a model: each shape and cursor gives what it says, and the same seed the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks import infill_real as ir
@@ -285,3 +287,24 @@ def test_a_replay_can_leave_a_rule_out() -> None:
     assert replayed(task, generation) == "self.a = a"
     without = replayed(task, generation, disabled_rules=frozenset({"overwritten"}))
     assert without == "self.a = a\n        self.codes = None"
+
+
+def test_files_can_come_from_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import eval_infill_real
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text(PYTHON)
+    (tmp_path / "pkg" / "b.txt").write_text("not matched")
+    monkeypatch.chdir(tmp_path)
+    assert list(ir.load_files("python", ["pkg/*.py"])) == [str(tmp_path / "pkg" / "a.py")]
+    assert list(ir.load_files("python", [str(tmp_path / "pkg" / "*.py")])) == [
+        str(tmp_path / "pkg" / "a.py")
+    ]
+    args = eval_infill_real.parse_args(
+        ["--languages", "python", "--shapes", "function", "--files", "python=pkg/*.py"]
+    )
+    tasks, notes, _ = eval_infill_real.load_tasks(args)
+    assert notes["python"]["files"] == 1 and tasks
+    assert {task.path for task in tasks} == {str(tmp_path / "pkg" / "a.py")}
+    with pytest.raises(SystemExit, match="LANG=GLOB"):
+        eval_infill_real.load_tasks(eval_infill_real.parse_args(["--files", "pkg/*.py"]))
