@@ -58,7 +58,10 @@ def fim_tokens_of(settings: Settings) -> FimTokens:
     markers = resolved.spec.fim if resolved.spec is not None else FimTokens()
     verdict = modelstore.completion_style(resolved, settings.completionStyle)
     log.info("completion style %s: %s", verdict.style, verdict.reason)
-    return dataclasses.replace(markers, trained=verdict.style == "fim")
+    trained = verdict.style == "fim"
+    return dataclasses.replace(
+        markers, trained=trained, function_bodies=trained and markers.function_bodies
+    )
 
 
 def check_model(settings: Settings) -> None:

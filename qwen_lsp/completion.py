@@ -568,6 +568,10 @@ class CompletionService:
                 )
 
             chat = _chat_prompt(wanted, settings, markers)
+            if chat and markers.function_bodies and settings.blockPrompt == "auto":
+                # A model that writes a new function's body better through the FIM prompt
+                # (the registry says: the 1.5B) is asked that way there.
+                chat = not _opens_function_body(snapshot, view, at)
             choice = pick(chat)
             if chat and choice.cut and markers.trained and settings.blockPrompt == "auto":
                 # The chat prompt is cold (its window cut to what coldPromptSeconds reads)
@@ -674,6 +678,13 @@ def _wanted_kind(
     if kind == "block" and settings.multiline:
         return "block"
     return "line"
+
+
+def _opens_function_body(snapshot: Snapshot, view: TextWindow, at: int) -> bool:
+    """Whether a block at ``at`` of the window ``view`` begins a function's body."""
+    tree = snapshot.tree
+    byte_start = snapshot.byte_offset(view.start) if tree is not None and view.start else 0
+    return syntax.opens_function_body(tree, view.text, at, snapshot.language, byte_start=byte_start)
 
 
 def _is_word_char(char: str) -> bool:

@@ -177,7 +177,9 @@ class Settings:
                 "auto",
                 "`chat`, except when its prompt is cold (its window would be cut to what "
                 "coldPromptSeconds reads) and the FIM prompt of the line requests is warm: "
-                "then `fim`, which reads the whole window at once",
+                "then `fim`, which reads the whole window at once; and `fim` for a block "
+                "that begins a function's body when the model's registry entry says so "
+                "(the 1.5B: it writes whole functions better that way)",
             ),
             (
                 "chat",

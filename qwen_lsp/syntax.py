@@ -130,16 +130,8 @@ def completion_kind(
     if _inside_literal(root, byte_offset, before, rules):
         return "line" if _only_closers(after) else "none"
 
-    if not after.strip():
-        if before.strip():
-            opener_line: tuple[int, int] | None = (line_start, offset)
-        else:
-            opener_line = _previous_code_line(text, line_start, spec.line_comment)
-        if opener_line is not None:
-            start, end = opener_line
-            start_byte = line_start_byte - len(text[start:line_start].encode("utf-8", UTF8_ERRORS))
-            if _opens_block(root, text[start:end], start_byte, rules):
-                return "block"
+    if not after.strip() and _opener_above(root, text, offset, line_start_byte, spec):
+        return "block"
     if _only_closers(after) and _in_empty_block(root, byte_offset, rules):
         return "block"
     if (
@@ -158,6 +150,68 @@ def completion_kind(
 
 
 _BRACKETS = frozenset("{[(")
+
+# Nodes that are a function or method, in the grammars of qwen_lsp.languages: their body is
+# where opens_function_body finds the cursor.
+_FUNCTION_NODE_TYPES = frozenset(
+    {
+        "function_definition",  # Python, C, C++, PHP, Bash
+        "function_declaration",  # JavaScript, TypeScript, Go, Kotlin, Lua
+        "generator_function_declaration",
+        "function_expression",
+        "function",
+        "generator_function",
+        "arrow_function",
+        "method_definition",  # JavaScript, TypeScript classes
+        "method_declaration",  # Java, C#, Go, PHP
+        "constructor_declaration",
+        "func_literal",  # Go
+        "function_item",  # Rust
+        "closure_expression",
+        "method",  # Ruby
+        "singleton_method",
+        "local_function_statement",  # C#
+    }
+)
+
+
+def opens_function_body(
+    tree: Tree | None, text: str, offset: int, language: str | None, *, byte_start: int = 0
+) -> bool:
+    """Whether a block asked at code-point ``offset`` begins a function's body: the cursor
+    ends the function's header line (``def f(x):‸``), or is alone on a line below it with
+    only blank and comment lines between. ``tree`` and ``byte_start`` as for
+    :func:`completion_kind`."""
+    spec = languages.find(language)
+    if spec is None or tree is None:
+        return False
+    offset = max(0, min(offset, len(text)))
+    line_start = _line_start(text, offset)
+    if text[offset : _line_end(text, offset)].strip():
+        return False
+    line_start_byte = byte_start + len(text[:line_start].encode("utf-8", UTF8_ERRORS))
+    opener = _opener_above(tree.root_node, text, offset, line_start_byte, spec)
+    owner = opener.parent if opener is not None else None
+    if owner is not None and owner.type in spec.completion.block_node_types:
+        owner = owner.parent  # a brace language's "{" belongs to the body, not the function
+    return owner is not None and owner.type in _FUNCTION_NODE_TYPES
+
+
+def _opener_above(
+    root: Node, text: str, offset: int, line_start_byte: int, spec: LanguageSpec
+) -> Node | None:
+    """The block opener the cursor's line ends with before the cursor, or, for a cursor
+    alone on its line, the one the code line above it ends with (None: neither)."""
+    line_start = _line_start(text, offset)
+    if text[line_start:offset].strip():
+        opener_line: tuple[int, int] | None = (line_start, offset)
+    else:
+        opener_line = _previous_code_line(text, line_start, spec.line_comment)
+    if opener_line is None:
+        return None
+    start, end = opener_line
+    start_byte = line_start_byte - len(text[start:line_start].encode("utf-8", UTF8_ERRORS))
+    return _block_opener(root, text[start:end], start_byte, spec.completion)
 
 
 def _blank_line_indent(text: str, line_start: int, before: str, line_comment: str | None) -> str:
@@ -417,13 +471,15 @@ def _comment_around(node: Node | None, rules: CompletionRules) -> Node | None:
     return None
 
 
-def _opens_block(root: Node, line: str, line_start_byte: int, rules: CompletionRules) -> bool:
-    """Whether ``line`` (starting at ``line_start_byte``) ends with a confirmed block opener."""
+def _block_opener(
+    root: Node, line: str, line_start_byte: int, rules: CompletionRules
+) -> Node | None:
+    """The confirmed block opener ``line`` ends with (``:``, ``{``), or None."""
     line_bytes = line.encode("utf-8", UTF8_ERRORS)
     end = len(line_bytes.rstrip())
     while True:
         if end == 0:
-            return False
+            return None
         end_byte = line_start_byte + end
         leaf = root.descendant_for_byte_range(end_byte - 1, end_byte)
         comment = _comment_around(leaf, rules)
@@ -432,14 +488,14 @@ def _opens_block(root: Node, line: str, line_start_byte: int, rules: CompletionR
         # a trailing comment ("def f():  # why") does not hide the opener before it
         end = len(line_bytes[: max(comment.start_byte - line_start_byte, 0)].rstrip())
     if leaf is None or leaf.is_named or leaf.type not in rules.block_openers:
-        return False
+        return None
     if leaf.end_byte != end_byte:
-        return False
+        return None
     parent = leaf.parent
     if parent is None:
-        return False
+        return None
     if parent.type in rules.block_node_types:
-        return True
+        return leaf
     # The node after the opener, comments skipped (python: ":" then the block). Not through
     # next_sibling: it skips the zero-width block of "def f():" at the end of the text.
     following = itertools.dropwhile(lambda child: child != leaf, parent.children)
@@ -447,14 +503,14 @@ def _opens_block(root: Node, line: str, line_start_byte: int, rules: CompletionR
     for sibling in following:
         if sibling.type not in rules.comment_node_types:
             if sibling.type in rules.block_node_types:
-                return True
+                return leaf
             break
     # An opener the parser could not place (ERROR), or placed by guessing a MISSING closer
     # ("if (x) {" at the end of the text parses as an object literal): judge the text.
     if parent.has_error:
         header = line_bytes[: leaf.start_byte - line_start_byte].decode("utf-8", UTF8_ERRORS)
-        return _looks_like_block_header(header, rules)
-    return False
+        return leaf if _looks_like_block_header(header, rules) else None
+    return None
 
 
 def _looks_like_block_header(header: str, rules: CompletionRules) -> bool:

@@ -47,6 +47,10 @@ class FimTokens:
     # False: the model has these tokens but was not trained to fill in the middle with them
     # (Qwen3.5 / Qwen3.6): completions then go through its chat prompt instead.
     trained: bool = True
+    # True: a block that begins a function's body is asked through these tokens too, not
+    # through the chat prompt other blocks use (the registry's function_body_prompt: the
+    # 1.5B writes whole functions better this way, the 0.5B worse).
+    function_bodies: bool = False
 
 
 StopReason = Literal["stop_token", "max_tokens", "time_cap", "done", "cancelled"]

@@ -68,6 +68,9 @@ class ModelSpec:
     stop: tuple[str, ...] = DEFAULT_STOP
     architecture: str = "qwen2"
     completion_style: CompletionStyle = "fim"
+    # How a block that begins a function's body is asked (blockPrompt `auto`): "fim" where
+    # the model measured better through the FIM prompt there than through the chat prompt.
+    function_body_prompt: CompletionStyle = "chat"
     gpu_memory_gb: float | None = None  # what the weights and a working context need
 
 
@@ -98,6 +101,7 @@ _ENTRY_KEYS = frozenset(
         "stop",
         "architecture",
         "completion_style",
+        "function_body_prompt",
         "gpu_memory_gb",
     }
 )
@@ -217,6 +221,11 @@ def _parse_entry(path: Path, name: str, data: Mapping[str, Any]) -> ModelSpec:
     style = data.get("completion_style", "fim")
     if style not in COMPLETION_STYLES:
         raise r.fail(f"'completion_style' must be 'fim' or 'chat', not {style!r}")
+    function_body_prompt = data.get("function_body_prompt", "chat")
+    if function_body_prompt not in COMPLETION_STYLES:
+        raise r.fail(
+            f"'function_body_prompt' must be 'fim' or 'chat', not {function_body_prompt!r}"
+        )
     gpu = data.get("gpu_memory_gb")
     if gpu is not None and (isinstance(gpu, bool) or not isinstance(gpu, int | float) or gpu <= 0):
         raise r.fail(f"'gpu_memory_gb' must be a positive number, not {gpu!r}")
@@ -241,11 +250,13 @@ def _parse_entry(path: Path, name: str, data: Mapping[str, Any]) -> ModelSpec:
                 r.tokens("fim", ("prefix", "suffix", "middle", "pad", "repo_name", "file_sep")),
             ),
             trained=style == "fim",
+            function_bodies=style == "fim" and function_body_prompt == "fim",
         ),
         chat=ChatTokens(**r.tokens("chat", ("im_start", "im_end"))),
         stop=tuple(cast(list[str], stop_raw)),
         architecture=r.string("architecture", required=False) or "qwen2",
         completion_style=cast(CompletionStyle, style),
+        function_body_prompt=cast(CompletionStyle, function_body_prompt),
         gpu_memory_gb=float(gpu) if gpu is not None else None,
     )
 

@@ -314,6 +314,31 @@ async def test_a_model_not_trained_on_fim_is_not_asked_through_fim_again() -> No
     assert not any("<|fim_middle|>" in call for call in backend.calls)
 
 
+async def test_a_model_that_writes_function_bodies_through_fim_is_asked_that_way_there() -> None:
+    """The registry's function_body_prompt "fim" (the 1.5B): a block that begins a
+    function's body goes through the FIM prompt; other blocks keep the chat prompt, and
+    blockPrompt `chat` keeps every block there."""
+    backend = FakeBackend(
+        contains={
+            "<|fim_middle|>": "return a * b\n",
+            "<|im_start|>": "return b\n```",
+        }
+    )
+    worker = ModelWorker()
+    await worker.load_async(lambda: backend)
+    markers = FimTokens(function_bodies=True)
+    settings = no_speculation()
+    svc, store = CompletionService(worker, lambda: settings, lambda: markers), DocumentStore()
+    assert await complete(svc, store, "def mul(a, b):\n    ") == "return a * b"
+    assert "<|fim_middle|>" in backend.calls[-1]
+    assert await complete(svc, store, "def mul(a, b):\n    if a:\n        ") == "return b"
+    assert "<|im_start|>" in backend.calls[-1]
+    settings = dataclasses.replace(no_speculation(), blockPrompt="chat")
+    svc, store = CompletionService(worker, lambda: settings, lambda: markers), DocumentStore()
+    assert await complete(svc, store, "def mul(a, b):\n    ") == "return b"
+    assert "<|im_start|>" in backend.calls[-1]
+
+
 async def test_block_prompt_fim_keeps_blocks_on_the_fim_prompt() -> None:
     backend = FakeBackend({"def f(xs):\n    <|fim_suffix|><|fim_middle|>": "return sum(xs)\n"})
     settings = dataclasses.replace(no_speculation(), blockPrompt="fim")

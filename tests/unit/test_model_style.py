@@ -33,6 +33,9 @@ def test_the_registry_has_the_hybrid_family_with_architecture_style_and_gpu_memo
         assert spec.gpu_memory_gb is not None and spec.gpu_memory_gb > 0
         assert spec.fim.trained == (style == "fim")
     assert registry["qwen2.5-coder-0.5b-instruct"].completion_style == "fim"  # the default
+    # Whole functions through FIM: the 1.5B (measured better there), not the 0.5B.
+    assert registry["qwen2.5-coder-1.5b-instruct"].fim.function_bodies
+    assert not registry["qwen2.5-coder-0.5b-instruct"].fim.function_bodies
 
 
 def _registry_with(tmp_path: Path, extra: str) -> Path:
@@ -50,6 +53,7 @@ def _registry_with(tmp_path: Path, extra: str) -> Path:
         ('completion_style = "infill"', "'completion_style' must be 'fim' or 'chat'"),
         ("gpu_memory_gb = -1", "'gpu_memory_gb' must be a positive number"),
         ("gpu_memory_gb = true", "'gpu_memory_gb' must be a positive number"),
+        ('function_body_prompt = "auto"', "'function_body_prompt' must be 'fim' or 'chat'"),
     ],
 )
 def test_bad_style_or_gpu_memory_is_refused_naming_the_entry(
@@ -58,6 +62,28 @@ def test_bad_style_or_gpu_memory_is_refused_naming_the_entry(
     with pytest.raises(RegistryError, match=error) as caught:
         load_registry(_registry_with(tmp_path, extra))
     assert "entry 'm'" in str(caught.value)
+
+
+def test_function_body_prompt_reaches_the_fim_tokens(tmp_path: Path) -> None:
+    fim = load_registry(_registry_with(tmp_path, 'function_body_prompt = "fim"'))["m"]
+    assert fim.function_body_prompt == "fim" and fim.fim.function_bodies
+    assert not load_registry(_registry_with(tmp_path, ""))["m"].fim.function_bodies
+    # A model asked through its chat prompt anyway has no FIM function bodies.
+    extra = 'completion_style = "chat"\nfunction_body_prompt = "fim"'
+    assert not load_registry(_registry_with(tmp_path, extra))["m"].fim.function_bodies
+
+
+def test_the_server_asks_the_15b_for_function_bodies_through_fim(tmp_path: Path) -> None:
+    """What the server's completions read (app.fim_tokens_of): the registry entry, unless
+    the completionStyle setting sends everything through the chat prompt."""
+    from qwen_lsp import app
+    from qwen_lsp.settings import Settings
+
+    model = "qwen2.5-coder-1.5b-instruct"
+    assert app.fim_tokens_of(Settings(model=model, cacheDir=str(tmp_path))).function_bodies
+    chat = Settings(model=model, cacheDir=str(tmp_path), completionStyle="chat")
+    assert not app.fim_tokens_of(chat).function_bodies
+    assert not app.fim_tokens_of(Settings(cacheDir=str(tmp_path))).function_bodies
 
 
 def test_models_list_shows_architecture_style_and_gpu_memory(tmp_path: Path) -> None:

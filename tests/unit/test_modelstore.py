@@ -211,7 +211,9 @@ def test_real_registry_entries_are_well_formed(name: str) -> None:
     assert spec.name == name
     assert spec.file.endswith(".gguf") and "/" not in spec.file
     assert spec.description
-    assert spec.fim == FimTokens(trained=spec.completion_style == "fim")
+    trained = spec.completion_style == "fim"
+    function_bodies = trained and spec.function_body_prompt == "fim"
+    assert spec.fim == FimTokens(trained=trained, function_bodies=function_bodies)
     assert spec.chat == modelstore.ChatTokens()
     assert set(spec.stop) >= {"<|endoftext|>", "<|im_end|>", "<|fim_prefix|>", "<|file_sep|>"}
     assert spec.sha256 is None or len(spec.sha256) == 64

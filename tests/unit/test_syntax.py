@@ -416,3 +416,42 @@ def test_implied_indent_reads_crlf_lines() -> None:
     assert syntax.implied_indent(text, at, "python", "\t") == "    "
     tabbed = "def f():\n\tif a:\n\n\treturn 1\n"
     assert syntax.implied_indent(tabbed, tabbed.index("\n\n") + 1, "python", "\t") == "\t\t"
+
+
+@pytest.mark.parametrize(
+    ("language", "marked", "expected"),
+    [
+        ("python", "class A:\n    def f(self, x):\n        ‸\n\nprint(1)\n", True),
+        ("python", "def f(x):‸\n", True),  # the end of the header line
+        ("python", "def f(x):\n‸\n", True),  # column 0 of the line below
+        ("python", "def f(x):\n    # why\n\n    ‸\n", True),  # a comment between
+        ("python", "def f(x):  # why\n    ‸\n", True),
+        ("python", "if x:\n    ‸\n", False),  # another block
+        ("python", "def f(x):\n    y = 1\n    ‸\n", False),  # the body has begun
+        ("python", "def f(x):\n    ‸y = 1\n", False),  # code after the cursor
+        ("python", "x = {\n    ‸\n", False),
+        ("go", "package m\n\nfunc f() {\n\t‸\n}\n", True),
+        ("javascript", "class A {\n  m() {\n    ‸\n  }\n}\n", True),
+        ("javascript", "const f = () => {\n  ‸\n}\n", True),
+        ("javascript", "if (x) {\n  ‸\n}\n", False),
+        ("rust", "fn f() {\n    ‸\n}\n", True),
+        ("c", "int f(void) {\n    ‸\n}\n", True),
+        ("c", "int f(void) {\n    for (;;) {\n        ‸\n    }\n}\n", False),
+    ],
+)
+def test_opens_function_body(language: str, marked: str, expected: bool) -> None:
+    offset = marked.index(CURSOR)
+    text = marked.replace(CURSOR, "")
+    tree = get_parser(language).parse(text.encode("utf-8"))
+    assert syntax.opens_function_body(tree, text, offset, language) is expected
+    assert syntax.opens_function_body(None, text, offset, language) is False
+
+
+def test_opens_function_body_in_a_window() -> None:
+    # The tree of the whole document, the text a window of whole lines from byte_start.
+    document = "import os\n\n\ndef f(x):\n    \n"
+    tree = get_parser("python").parse(document.encode())
+    start = document.index("def")
+    window = document[start:]
+    at = window.index("    \n") + 4
+    assert syntax.opens_function_body(tree, window, at, "python", byte_start=start)
