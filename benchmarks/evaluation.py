@@ -84,13 +84,16 @@ class Pass:
     its name in the results, the header line printed when it starts, the tasks (anything
     with an ``id``) and the run over some of them. A ``splittable`` pass may be run as
     several shares at once (each share its own server process or llama.cpp context) when
-    there are more cores than passes."""
+    there are more cores than passes. Consecutive tasks of one ``document`` (the same file
+    with its cursor elsewhere, another hole of the same function) stay in one share: their
+    prompts start alike, and the server that reads one finds the next in its KV cache."""
 
     name: str
     title: str
     tasks: Sequence[Any]
     run: Callable[[Sequence[Any], Progress], dict[str, Generated]]
     splittable: bool = True
+    document: Callable[[Any], object] | None = None
 
 
 JOBS_HELP = (
@@ -117,6 +120,22 @@ def shares_of(passes: Sequence[Pass], jobs: int) -> list[int]:
     return shares
 
 
+def split(
+    tasks: Sequence[Any], count: int, document: Callable[[Any], object] | None = None
+) -> list[list[Any]]:
+    """``tasks`` in ``count`` shares, each run of consecutive tasks of one ``document`` (each
+    task alone without it) in the same share, the runs dealt out in turn. Why: the
+    floors' holes come with up to three cursors each; dealt out one by one, every cursor of
+    a hole went to another server, which read the file's window cold again."""
+    runs: list[list[Any]] = []
+    for task in tasks:
+        if runs and document is not None and document(runs[-1][-1]) == document(task):
+            runs[-1].append(task)
+        else:
+            runs.append([task])
+    return [[task for run in runs[i::count] for task in run] for i in range(count)]
+
+
 def run_passes(
     passes: Sequence[Pass], progress: Progress, jobs: int = 1
 ) -> tuple[dict[str, dict[str, Generated]], dict[str, float]]:
@@ -125,11 +144,11 @@ def run_passes(
     progress lines prefixed with its name): a pass with one model thread leaves the other
     cores of a small machine idle, and passes share nothing (each server is its own
     process, the raw model its own llama.cpp context). A pass split into shares gives share
-    i every n-th task from its i-th (the same split on every run)."""
+    i every n-th run of tasks of one document from its i-th (the same split on every run)."""
     runs = [
-        (one, one.tasks[i::count], f"{one.name} {i + 1}/{count}" if count > 1 else one.name)
+        (one, share, f"{one.name} {i + 1}/{count}" if count > 1 else one.name)
         for one, count in zip(passes, shares_of(passes, jobs), strict=True)
-        for i in range(count)
+        for i, share in enumerate(split(one.tasks, count, one.document))
     ]
 
     def timed(run: tuple[Pass, Sequence[Any], str]) -> tuple[dict[str, Generated], float]:

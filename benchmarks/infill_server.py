@@ -45,6 +45,8 @@ class InfillTask(Protocol):
     def language_id(self) -> str: ...
     @property
     def extension(self) -> str: ...
+    @property
+    def reference(self) -> str: ...
 
 
 def _position(text: str) -> types.Position:
@@ -227,4 +229,5 @@ def server_pass(
         f"{name} {json.dumps(options)} {json.dumps(env)}",
         tasks,
         lambda share, progress: run_server(share, options, progress, env),
+        document=lambda task: task.reference,
     )

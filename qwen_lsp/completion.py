@@ -670,9 +670,10 @@ def _wanted_kind(
     snapshot: Snapshot, view: TextWindow, at: int, settings: Settings
 ) -> postprocess.CompletionKind | None:
     """What to suggest at ``at`` of the window ``view``: a line, a block, or nothing (None)."""
-    tree = snapshot.tree
-    byte_start = snapshot.byte_offset(view.start) if tree is not None and view.start else 0
-    kind = syntax.completion_kind(tree, view.text, at, snapshot.language, byte_start=byte_start)
+    byte_start = _tree_byte_start(snapshot, view)
+    kind = syntax.completion_kind(
+        snapshot.tree, view.text, at, snapshot.language, byte_start=byte_start
+    )
     if kind == "none":
         return None
     if kind == "block" and settings.multiline:
@@ -682,9 +683,16 @@ def _wanted_kind(
 
 def _opens_function_body(snapshot: Snapshot, view: TextWindow, at: int) -> bool:
     """Whether a block at ``at`` of the window ``view`` begins a function's body."""
-    tree = snapshot.tree
-    byte_start = snapshot.byte_offset(view.start) if tree is not None and view.start else 0
-    return syntax.opens_function_body(tree, view.text, at, snapshot.language, byte_start=byte_start)
+    byte_start = _tree_byte_start(snapshot, view)
+    return syntax.opens_function_body(
+        snapshot.tree, view.text, at, snapshot.language, byte_start=byte_start
+    )
+
+
+def _tree_byte_start(snapshot: Snapshot, view: TextWindow) -> int:
+    """Where the window ``view`` starts in the bytes of the file's syntax tree (0 without a
+    tree, or for a window at the file's start)."""
+    return snapshot.byte_offset(view.start) if snapshot.tree is not None and view.start else 0
 
 
 def _is_word_char(char: str) -> bool:

@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from benchmarks.evaluation import Generated, Pass, Progress, jobs_of, run_passes, shares_of
+from benchmarks.evaluation import (
+    Generated,
+    Pass,
+    Progress,
+    jobs_of,
+    run_passes,
+    shares_of,
+    split,
+)
 
 
 @dataclass(frozen=True)
@@ -79,3 +87,34 @@ def test_the_shares_of_a_pass_run_at_once_and_their_answers_keep_the_task_order(
     assert [g.text for g in generations["server"].values()] == list("ABCDE")
     assert sorted(lines) == ["[server 1/2] a,c,e", "[server 2/2] b,d"]
     assert list(timings) == ["server"]
+
+
+def test_the_tasks_of_one_document_stay_in_one_share_in_their_order() -> None:
+    # a hole with its three cursors, one with two, then holes alone: the runs dealt in turn
+    tasks = [Task(name) for name in ["a1", "a2", "a3", "b1", "b2", "c1", "d1", "a4"]]
+    shares = split(tasks, 2, lambda task: task.id[0])
+    assert [[t.id for t in share] for share in shares] == [
+        ["a1", "a2", "a3", "c1", "a4"],
+        ["b1", "b2", "d1"],
+    ]
+    # without documents every task is its own run: every n-th task, as before
+    assert [[t.id for t in share] for share in split(tasks, 3)] == [
+        ["a1", "b1", "d1"],
+        ["a2", "b2", "a4"],
+        ["a3", "c1"],
+    ]
+    assert split(tasks[:1], 2, lambda task: task.id[0]) == [[tasks[0]], []]
+
+
+def test_a_pass_runs_its_documents_shares_at_once() -> None:
+    lines: list[str] = []
+
+    def run(tasks: Sequence[Any], progress: Progress) -> dict[str, Generated]:
+        progress(",".join(t.id for t in tasks))
+        return {t.id: Generated(t.id, 1.0) for t in tasks}
+
+    tasks = [Task(name) for name in ["a1", "a2", "b1", "c1", "c2"]]
+    one = Pass("server", "s", tasks, run, document=lambda task: task.id[0])
+    generations, _ = run_passes([one], lines.append, jobs=2)
+    assert list(generations["server"]) == ["a1", "a2", "b1", "c1", "c2"]
+    assert sorted(lines) == ["[server 1/2] a1,a2,c1,c2", "[server 2/2] b1"]
