@@ -643,6 +643,19 @@ PARSED_CASES = [
         "if len(xs) == 0 {\n\t\treturn 0\n\t}",
     ),
     Case(
+        # remote.py's __init__ (issue 17, held-out code): the hole's line, then the file's
+        # line five statements further down, then its `if` and a loop of nested calls
+        "py-block-running-into-the-code-five-lines-below-is-cut",
+        "class Backend:\n    def __init__(self, options, send):\n        self._options = options\n"
+        "        █\n        self._ids = options.ids\n        self._cool_down = 0.0\n"
+        "        self._down_until = 0.0\n        # the slot that holds the prefix\n"
+        "        self._slots: Keeper | None = None\n        if options.dialect:\n"
+        "            self._slots = Keeper(send)\n",
+        "self._send = send\n        self._slots: Keeper | None = None\n"
+        "        if options.dialect:\n            get = engine(\n                engine(\n",
+        "self._send = send",
+    ),
+    Case(
         "py-the-models-version-of-the-next-line-before-a-repeat-of-the-one-after-is-cut",
         "def document(self, obj):\n    try:\n        █\n"
         "        if isroutine(obj): return self.docroutine(obj)\n"
