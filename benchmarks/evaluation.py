@@ -99,7 +99,8 @@ class Pass:
 JOBS_HELP = (
     "model passes run at once (default 1: each pass alone, so its s/task is the model's own"
     " speed; 0 = one per core). The answers are the same (greedy, one model thread per pass),"
-    " only the times change"
+    " only the times change; a pass split into shares may flip an answer near a tie (each"
+    " server's KV cache holds other prompts)"
 )
 
 
