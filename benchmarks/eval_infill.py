@@ -109,6 +109,7 @@ RULES = (
     "long-insert",
     "implied-indent",
     "unsure-insert",
+    "similar-open-end",
 )
 
 

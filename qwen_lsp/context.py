@@ -130,6 +130,7 @@ def fim_window(
             similar_tokens,
             lambda line: count_tokens(_clip(line)),
             similar_keep,
+            open_end_cut="similar-open-end" not in disabled_rules,
         )
         similar_head = chunk.head if chunk is not None else ()
         if chunk is not None and chunk.above:

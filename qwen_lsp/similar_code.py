@@ -84,6 +84,7 @@ def similar_chunk(
     budget: int,
     count_tokens: Callable[[str], int],
     keep: tuple[str, ...] = (),
+    open_end_cut: bool = True,
 ) -> SimilarChunk | None:
     """The chunk most like the QUERY_LINES lines at the end of ``above`` (the lines above
     the cursor line), from ``above[:window_start]`` (the lines the window leaves out) or
@@ -94,6 +95,8 @@ def similar_chunk(
     The chunks start on lines of the text that are multiples of CHUNK_STEP, wherever the
     cursor is: moving it down a line must not give every chunk below other lines. ``keep``:
     the ``head`` of the chunk chosen last time, kept while it scores KEEP_SHARE of the best.
+    ``open_end_cut``: the chunk ends before its last lines that open a block or a bracket
+    (:func:`_leaves_open`; off only to measure what that buys).
     """
     if budget <= 0:
         return None
@@ -120,13 +123,14 @@ def similar_chunk(
         return None
     if previous is not None and previous.similarity >= KEEP_SHARE * best.similarity:
         best = previous
-    return _within(best, budget, count_tokens)
+    return _within(best, budget, count_tokens, open_end_cut)
 
 
 def _within(
-    chunk: SimilarChunk, budget: int, count_tokens: Callable[[str], int]
+    chunk: SimilarChunk, budget: int, count_tokens: Callable[[str], int], open_end_cut: bool
 ) -> SimilarChunk | None:
-    """The chunk without its blank edges, its first lines that fit ``budget`` tokens."""
+    """The chunk without its blank edges, its first lines that fit ``budget`` tokens (and
+    with ``open_end_cut``, not ending with a line that opens something)."""
     lines = list(chunk.lines)
     start = chunk.start
     while lines and not lines[0].strip():
@@ -139,8 +143,23 @@ def _within(
         if used > budget:
             break
         kept.append(line)
-    while kept and not kept[-1].strip():
+    while kept and (not kept[-1].strip() or (open_end_cut and _leaves_open(kept[-1]))):
         kept.pop()
     if not kept:
         return None
     return SimilarChunk(tuple(kept), start, chunk.above, chunk.similarity, chunk.head)
+
+
+# What ends a line that opens a block or a bracket: the lines after it belong to it.
+_OPENERS = (":", "{", "(", "[", "\\")
+
+
+def _leaves_open(line: str) -> bool:
+    """Whether ``line`` opens something its next lines would go on with.
+
+    WHY: the prompt goes on after the chunk with the window's first line, whatever that is.
+    A chunk that ended with ``for ts in range(1, n+1):`` (tabnanny.py, its body cut off by
+    CHUNK_LINES) made the window's first lines, another method's comments and code, read
+    as that loop's body, and the 1.5B wrote them as the body of the same loop at the
+    cursor (issue 17)."""
+    return line.rstrip().endswith(_OPENERS)

@@ -77,6 +77,21 @@ def test_the_chunk_keeps_its_first_lines_within_the_budget_without_blank_edges()
     assert above[chunk.start : chunk.start + len(chunk.lines)] == list(chunk.lines)
 
 
+def test_the_chunk_does_not_end_with_a_line_that_opens_a_block() -> None:
+    # the budget ends the chunk right after the loop's header: its body is not shown, and
+    # the header goes too (the window's first line would read as that body)
+    body = ["a = _convert(a, strict=True)", "for r in a.ops(b, context=self):", "    use(r)"]
+    above = [*method("divide", body), *filler(60), *CURRENT]
+    header = sum(COUNT(line) for line in above[:3])  # the def, `a = ...` and the `for`
+    chunk = similar_chunk(above, 40, [], 0, header, COUNT)
+    assert chunk is not None
+    assert chunk.lines == tuple(above[:2])  # the def and its first line
+    uncut = similar_chunk(above, 40, [], 0, header, COUNT, open_end_cut=False)
+    assert uncut is not None and uncut.lines == tuple(above[:3])  # the switch, to measure
+    whole = similar_chunk(above, 40, [], 0, 1000, COUNT)
+    assert whole is not None and "            use(r)\n" in whole.lines  # with its body: kept
+
+
 def test_the_window_puts_a_chunk_from_above_in_file_order_before_its_lines() -> None:
     lines = [*method("divide", CHECKED), *filler(80), *CURRENT]
     text = "".join(lines) + "        "
