@@ -171,6 +171,19 @@ async def model_ready(client: LanguageClient, timeout: float = 300) -> None:
     raise AssertionError("the model did not load")
 
 
+async def progress_kinds_once_ended(client: LanguageClient, seconds: float = 5.0) -> list[str]:
+    """The kinds of every progress report the client got, once one has ended (or after
+    ``seconds``): the server may answer a request between turning the model's state
+    ready and sending the load report's end, so that end can come after a "ready"."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        reports = [r for rs in client.progress_reports.values() for r in rs]
+        if any(isinstance(r, types.WorkDoneProgressEnd) for r in reports):
+            break
+        await asyncio.sleep(0.05)
+    return [type(r).__name__ for rs in client.progress_reports.values() for r in rs]
+
+
 def cursor_of(text: str, marker: str = "‸") -> tuple[str, types.Position]:
     """Remove the marker and return the text with the marker's LSP (UTF-16) position."""
     index = text.index(marker)

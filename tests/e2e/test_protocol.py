@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     inline,
     items_of,
     open_doc,
+    progress_kinds_once_ended,
     server_config,
     start,
 )
@@ -227,12 +228,7 @@ async def test_model_load_reports_progress() -> None:
     assert isinstance(client, LanguageClient)
     try:
         await start(client, "visual-studio-code")
-        for _ in range(100):
-            reports = [r for rs in client.progress_reports.values() for r in rs]
-            if any(isinstance(r, types.WorkDoneProgressEnd) for r in reports):
-                break
-            await asyncio.sleep(0.05)
-        kinds = [type(r).__name__ for rs in client.progress_reports.values() for r in rs]
+        kinds = await progress_kinds_once_ended(client)
         assert kinds == ["WorkDoneProgressBegin", "WorkDoneProgressEnd"]
     finally:
         await finish(client)

@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     inline,
     items_of,
     open_doc,
+    progress_kinds_once_ended,
     server_config,
     start,
 )
@@ -267,17 +268,8 @@ async def test_messages_during_model_load_are_not_lost() -> None:
             await asyncio.sleep(0.05)
         assert states[-1] == "ready", states
         assert "loading" in states  # the questions were asked while it loaded
-
-        def kinds() -> list[str]:
-            return [type(r).__name__ for rs in client.progress_reports.values() for r in rs]
-
-        # The progress report ends right after the state turns "ready": a status answered
-        # in between (a busy machine, CI) comes before the end's notification.
-        for _ in range(100):
-            if len(kinds()) >= 2:
-                break
-            await asyncio.sleep(0.05)
-        assert kinds() == ["WorkDoneProgressBegin", "WorkDoneProgressEnd"]
+        kinds = await progress_kinds_once_ended(client)
+        assert kinds == ["WorkDoneProgressBegin", "WorkDoneProgressEnd"]
     finally:
         await finish(client)
 
