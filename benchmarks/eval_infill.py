@@ -110,6 +110,7 @@ RULES = (
     "implied-indent",
     "unsure-insert",
     "similar-open-end",
+    "repeat-elsewhere",
 )
 
 

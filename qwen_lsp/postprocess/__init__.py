@@ -19,7 +19,8 @@ Where each rule lives (the order in which :func:`postprocess` applies them is be
 - ``cuts``: where the suggestion ends. Rule 0, a run of blanks (``blank-run``); rule 1, a
   leaked control token, a Markdown fence, a program entry point; rule 2, the end of a
   line completion; rule 3b, two blank lines, a dedent out of the block, a repeat of the
-  lines after the cursor (``repeat-later`` for the later ones), the end of a paragraph
+  lines after the cursor (``repeat-later`` for the later ones), a copy of two lines the
+  file has elsewhere between statements (``repeat-elsewhere``), the end of a paragraph
   when code of the same block follows the cursor (``paragraph``), the third copy of a
   line in a row, a name declared only below the cursor (``declared-below``), a jump
   above the file's next statement (``jump-before-code``), a store the file's next line

@@ -294,6 +294,34 @@ def _repeats_later_suffix(lines: Sequence[str], i: int, scan: _Scan) -> int | No
     return None
 
 
+def _copies_a_run_elsewhere(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
+    """Between statements, stop before a new statement that starts two lines the file
+    already has, one after the other, somewhere near the cursor.
+
+    WHY: having written the hole, the model goes on with code it has read elsewhere in the
+    file: the 0.5B wrote lzma.py's ``self._check_can_read()`` right, then ``if size < 0:
+    size = io.DEFAULT_BUFFER_SIZE`` from the next method, eleven lines down (issue 17):
+    beyond the repeat-later rule's reach, and from another block. Inserted among the
+    block's statements, a copy of two of the file's lines is not the code the gap is
+    missing. Only where code of the same block follows the cursor (at the end of a block
+    or in an empty body, code like the file's may be asked for: the rest of a loop, a
+    method written like its twin), only at a statement of the block's own level after the
+    first (a body the suggestion opens may use the file's idioms), and only lines long
+    enough to be distinctive (site._runs_of_two_lines).
+    """
+    context, indent, start = scan.context, scan.block_indent, scan.first_content
+    if context.kind != "block" or indent is None or start is None or i - 1 <= start:
+        return None
+    target = context.next_line
+    if target is None or not context.enabled("repeat-elsewhere"):
+        return None
+    if indent_less(leading_ws(target), indent, context.tab_width):
+        return None  # the block ends after the cursor
+    if leading_ws(lines[i - 1]) != indent:
+        return None
+    return i - 1 if (lines[i - 1].strip(), lines[i].strip()) in context.file_runs else None
+
+
 # A line this much like a file line (difflib's ratio, stripped) is the model's version of
 # it: one name or literal changed in a line of several.
 _REWRITE_RATIO = 0.8
@@ -504,6 +532,7 @@ _LINE_RULES: tuple[_LineRule, ...] = (
     _dedent,
     _repeats_suffix,
     _repeats_later_suffix,
+    _copies_a_run_elsewhere,
     _paragraph_between_statements,
     _stuck_in_a_loop,
     _uses_a_later_declaration,

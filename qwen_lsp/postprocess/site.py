@@ -123,6 +123,9 @@ class Context:
     blank_limit: int | None = None
     # The next non-blank lines after next_line (a few).
     later_lines: tuple[str, ...] = ()
+    # Every two consecutive non-blank lines of the document around the cursor (stripped,
+    # each long enough to be distinctive): what a suggestion may not copy (repeat-elsewhere).
+    file_runs: frozenset[tuple[str, str]] = frozenset()
     # The line above opens a block the cursor is not indented into yet ("if x:" then a
     # cursor at the if's own column): the suggestion's first line must indent itself.
     body_not_indented: bool = False
@@ -165,6 +168,7 @@ def context_for(site: CompletionSite) -> Context:
         or bool(_INDENTED_LINE_RE.search(prefix) or _INDENTED_LINE_RE.search(suffix)),
         blank_limit=_blank_limit(prefix[: last_break + 1], before, next_line, unit),
         later_lines=_later_lines_in_reach(below, ASSUMED_TAB_WIDTH if unit == "\t" else len(unit)),
+        file_runs=_runs_of_two_lines(prefix[: last_break + 1], suffix),
         body_not_indented=_body_not_indented(prefix[: last_break + 1], before, unit),
         indent_unknown=_indent_unknown(prefix[: last_break + 1], before, after),
         declared_below=declared_below(site.language, prefix, suffix),
@@ -249,6 +253,30 @@ def _later_lines_in_reach(below: Sequence[str], tab_width: int | None) -> tuple[
         if not any(indent_less(leading_ws(line), indent, tab_width) for line in below[:index]):
             reachable.append(target)
     return tuple(reachable)
+
+
+# Lines of the document read for file_runs, each way from the cursor: a few windows' worth
+# (the copies seen were 6 and 11 lines away), and a bound on the work a huge file costs.
+_RUN_REACH = 400
+# A line shorter than this (``}``, ``else:``, ``return x``) is as likely the model's own.
+_RUN_LINE_CHARS = 8
+
+
+def _runs_of_two_lines(above: str, suffix: str) -> frozenset[tuple[str, str]]:
+    """Each two consecutive non-blank lines of the document near the cursor, stripped, both
+    at least _RUN_LINE_CHARS long (the cursor line left out: it is where the suggestion goes)."""
+    chars = _RUN_REACH * 120  # split no more than that of a huge file (its cut lines out)
+    before = split_lines(above[-chars:])[1 if len(above) > chars else 0 :][-_RUN_REACH:]
+    after = split_lines(suffix[:chars])[1 : -1 if len(suffix) > chars else None][:_RUN_REACH]
+    runs: set[tuple[str, str]] = set()
+    for part in (before, after):
+        lines = [line.strip() for line in part if line.strip()]
+        runs.update(
+            pair
+            for pair in zip(lines, lines[1:], strict=False)
+            if min(len(pair[0]), len(pair[1])) >= _RUN_LINE_CHARS
+        )
+    return frozenset(runs)
 
 
 # --- small text helpers ------------------------------------------------------------------

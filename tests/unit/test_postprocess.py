@@ -656,6 +656,27 @@ PARSED_CASES = [
         "self._send = send",
     ),
     Case(
+        # lzma.py's read (issue 17): the hole's line, then the next method's `if` eleven
+        # lines down, beyond the repeat-later rule's reach
+        "py-insert-going-on-with-two-lines-of-the-next-method-is-cut",
+        'class LZMAFile:\n    def read(self, size=-1):\n        """Read."""\n        █\n'
+        "        return self._buffer.read(size)\n\n    def read1(self, size=-1):\n"
+        '        """Read up to size bytes.\n\n        Avoid many reads.\n        """\n'
+        "        self._check_can_read()\n        if size < 0:\n"
+        "            size = io.DEFAULT_BUFFER_SIZE\n        return self._buffer.read1(size)\n",
+        "self._check_can_read()\n        if size < 0:\n            size = io.DEFAULT_BUFFER_SIZE\n",
+        "self._check_can_read()",
+    ),
+    Case(
+        # the same lines at the end of the block: there the rest of it may be asked for
+        "py-block-ending-with-two-lines-the-file-has-elsewhere-keeps-them",
+        "def read(self, size=-1):\n    self._check_can_read()\n    █\n\n"
+        "def read1(self, size=-1):\n    self._check_can_read()\n    if size < 0:\n"
+        "        size = io.DEFAULT_BUFFER_SIZE\n    return self._buffer.read1(size)\n",
+        "self._flush()\n    if size < 0:\n        size = io.DEFAULT_BUFFER_SIZE\n",
+        "self._flush()\n    if size < 0:\n        size = io.DEFAULT_BUFFER_SIZE",
+    ),
+    Case(
         "py-the-models-version-of-the-next-line-before-a-repeat-of-the-one-after-is-cut",
         "def document(self, obj):\n    try:\n        █\n"
         "        if isroutine(obj): return self.docroutine(obj)\n"
@@ -1015,7 +1036,11 @@ def test_detect_indent_unit(text: str, expected: str) -> None:
 # depends on it.
 SWITCHABLE_RULES = {
     "blank-run": "py-spaces-far-past-any-indentation-then-code-show-nothing",
-    "repeat-later": "py-block-running-into-the-code-two-lines-below-is-cut",
+    # (where the repeated lines are two in a row, repeat-elsewhere cuts there too)
+    "repeat-later": (
+        "py-the-models-version-of-the-next-line-before-a-repeat-of-the-one-after-is-cut"
+    ),
+    "repeat-elsewhere": "py-insert-going-on-with-two-lines-of-the-next-method-is-cut",
     "paragraph": "py-block-between-statements-ends-at-its-paragraph",
     "cursor-indent": "py-return-indented-again-after-a-loop-stays-out-of-the-loop",
     "placeholder": "py-your-code-here-shows-nothing",
