@@ -668,6 +668,18 @@ PARSED_CASES = [
         "self._check_can_read()",
     ),
     Case(
+        # plistlib.py's writer (issue 17): a loop the suggestion opens may use the file's
+        # lines; only a statement at the block's own level is judged
+        "py-loop-the-suggestion-opens-may-copy-lines-of-the-file",
+        "def write_dict(self, d):\n    for k, v in d.items():\n"
+        '        if not isinstance(k, str):\n            raise TypeError("keys must be strings")\n'
+        "\ndef write_keys(self, keys):\n    self.begin()\n    █\n    self.end()\n",
+        "for k in keys:\n        if not isinstance(k, str):\n"
+        '            raise TypeError("keys must be strings")\n',
+        "for k in keys:\n        if not isinstance(k, str):\n"
+        '            raise TypeError("keys must be strings")',
+    ),
+    Case(
         # the same lines at the end of the block: there the rest of it may be asked for
         "py-block-ending-with-two-lines-the-file-has-elsewhere-keeps-them",
         "def read(self, size=-1):\n    self._check_can_read()\n    █\n\n"
