@@ -150,27 +150,28 @@ def context_for(site: CompletionSite) -> Context:
     # Cached: while streaming, the engine asks about one site after every token.
     prefix, suffix = site.prefix, site.suffix
     last_break = max(prefix.rfind("\n"), prefix.rfind("\r"))
-    before = prefix[last_break + 1 :]
+    above, before = prefix[: last_break + 1], prefix[last_break + 1 :]
     suffix_lines = iter_lines(suffix)
     after = next(suffix_lines)
     below = [line for line in itertools.islice(suffix_lines, 64) if line.strip()]
     next_line = below[0] if below else None
     unit = _valid_indent_unit(site.indent_unit)
+    tab_width = ASSUMED_TAB_WIDTH if unit == "\t" else len(unit)
     return Context(
         kind=site.kind,
         before=before,
         after=after,
         next_line=next_line,
-        tab_width=ASSUMED_TAB_WIDTH if unit == "\t" else len(unit),
+        tab_width=tab_width,
         indent_unit=unit,
         eol=_cursor_line_ending(prefix, suffix, last_break),
         file_indents=prefix[:1] in (" ", "\t")
         or bool(_INDENTED_LINE_RE.search(prefix) or _INDENTED_LINE_RE.search(suffix)),
-        blank_limit=_blank_limit(prefix[: last_break + 1], before, next_line, unit),
-        later_lines=_later_lines_in_reach(below, ASSUMED_TAB_WIDTH if unit == "\t" else len(unit)),
-        file_runs=_runs_of_two_lines(prefix[: last_break + 1], suffix),
-        body_not_indented=_body_not_indented(prefix[: last_break + 1], before, unit),
-        indent_unknown=_indent_unknown(prefix[: last_break + 1], before, after),
+        blank_limit=_blank_limit(above, before, next_line, unit),
+        later_lines=_later_lines_in_reach(below, tab_width),
+        file_runs=_runs_of_two_lines(above, suffix),
+        body_not_indented=_body_not_indented(above, before, unit),
+        indent_unknown=_indent_unknown(above, before, after),
         declared_below=declared_below(site.language, prefix, suffix),
         language=site.language,
         disabled_rules=site.disabled_rules,
