@@ -169,7 +169,8 @@ def context_for(site: CompletionSite) -> Context:
         or bool(_INDENTED_LINE_RE.search(prefix) or _INDENTED_LINE_RE.search(suffix)),
         blank_limit=_blank_limit(above, before, next_line, unit),
         later_lines=_later_lines_in_reach(below, tab_width),
-        file_runs=_runs_of_two_lines(above, suffix),
+        # Only block suggestions are cut at a copied run (cuts._copies_a_run_elsewhere).
+        file_runs=_runs_of_two_lines(above, suffix) if site.kind == "block" else frozenset(),
         body_not_indented=_body_not_indented(above, before, unit),
         indent_unknown=_indent_unknown(above, before, after),
         declared_below=declared_below(site.language, prefix, suffix),
