@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from qwen_lsp.postprocess.scope import declared_names, used_names
+from qwen_lsp.postprocess.scope import declared_names, python_bound_names, used_names
 from qwen_lsp.postprocess.site import (
     ASSUMED_TAB_WIDTH,
     NEWLINE_RE,
@@ -239,7 +239,9 @@ def _paragraph_between_statements(lines: Sequence[str], i: int, scan: _Scan) -> 
     of its own (``# compute log10(...)`` and four more statements for a one-line hole);
     the blank line is where its answer to the hole ends. A blank line inside a nested
     body (the next line deeper than the block) does not count, so a method or a loop the
-    suggestion writes keeps its inner paragraphs.
+    suggestion writes keeps its inner paragraphs. Nor does a paragraph whose first line
+    binds a name the code below reads and nothing binds (scope.unbound_below): the gap
+    goes on there (the 1.5B's ``formatter = ...`` in cgitb.py, issue 17).
     """
     context, indent = scan.context, scan.block_indent
     if context.kind != "block" or indent is None or i < 2 or not lines[i].strip():
@@ -254,6 +256,8 @@ def _paragraph_between_statements(lines: Sequence[str], i: int, scan: _Scan) -> 
     start = scan.first_content
     if start is None or i - 1 <= start:
         return None
+    if _binds_what_the_gap_needs(lines[i : i + 1], lines[:i], context):
+        return None  # the gap goes on: the code below reads what this line binds
     blank = i - 1
     while blank - 1 > start and not lines[blank - 1].strip():
         blank -= 1
@@ -306,8 +310,10 @@ def _copies_a_run_elsewhere(lines: Sequence[str], i: int, scan: _Scan) -> int | 
     missing. Only where code of the same block follows the cursor (at the end of a block
     or in an empty body, code like the file's may be asked for: the rest of a loop, a
     method written like its twin), only at a statement of the block's own level after the
-    first (a body the suggestion opens may use the file's idioms), and only lines long
-    enough to be distinctive (site._runs_of_two_lines).
+    first (a body the suggestion opens may use the file's idioms), only lines long
+    enough to be distinctive (site._runs_of_two_lines), and not inside a comment (the
+    1.5B copied os.py's three-line comment and was left with its first line, ending in
+    "if", issue 17).
     """
     context, indent, start = scan.context, scan.block_indent, scan.first_content
     if context.kind != "block" or indent is None or start is None or i - 1 <= start:
@@ -319,7 +325,13 @@ def _copies_a_run_elsewhere(lines: Sequence[str], i: int, scan: _Scan) -> int | 
         return None  # the block ends after the cursor
     if leading_ws(lines[i - 1]) != indent:
         return None
+    if _is_comment(lines[i - 2]) and _is_comment(lines[i - 1]):
+        return None  # inside a comment: a cut would end it mid-sentence
     return i - 1 if (lines[i - 1].strip(), lines[i].strip()) in context.file_runs else None
+
+
+def _is_comment(line: str) -> bool:
+    return bool(_COMMENT_RE.match(line.lstrip()))
 
 
 # A line this much like a file line (difflib's ratio, stripped) is the model's version of
@@ -354,7 +366,8 @@ _JUMP_RE = re.compile(r"(?:return|raise|throw|continue|break)\b")
 _GOES_ON_ABOVE_RE = re.compile(r"(?:else|elif|except|finally|catch|case|default)\b|[)\]}]")
 # Lines that are not the next statement of a block: those, or a comment (the code after
 # it is not known from one line).
-_NOT_A_STATEMENT_RE = re.compile(_GOES_ON_ABOVE_RE.pattern + r"|#|//|/\*|\*|--")
+_COMMENT_RE = re.compile(r"#|//|/\*|\*|--")
+_NOT_A_STATEMENT_RE = re.compile(_GOES_ON_ABOVE_RE.pattern + "|" + _COMMENT_RE.pattern)
 
 
 def _jump_before_code(lines: Sequence[str], i: int, scan: _Scan) -> int | None:
@@ -499,14 +512,31 @@ def _unsure_insert_between_statements(lines: Sequence[str], i: int, scan: _Scan)
     WHY: between two statements of a block the hole may be one line or several, which
     the text cannot tell; the model's own doubt can. After the line it was asked for, a
     small model goes on guessing the next statements, and a guess costs the suggestion
-    more than a missing line does. The first line is never cut (that is all there is).
+    more than a missing line does. The first line is never cut (that is all there is),
+    nor a guess that goes on to bind a name the code after the cursor reads and nothing
+    binds (scope.unbound_below): the gap is more than the lines before it then (the
+    1.5B wrote remote.py's docstring, then ``try: data = json.loads(...)`` for code below
+    that reads ``data``, and was cut after the docstring, issue 17).
     """
     start, chances = scan.first_content, scan.chances
     if start is None or i <= start or i >= len(chances) or chances[i] >= _UNSURE_BELOW:
         return None
     if not scan.context.enabled("unsure-insert"):
         return None
-    return i if _new_statement_between_statements(lines, i, scan) else None
+    if not _new_statement_between_statements(lines, i, scan):
+        return None
+    return None if _binds_what_the_gap_needs(lines[i:], lines[:i], scan.context) else i
+
+
+def _binds_what_the_gap_needs(
+    lines: Sequence[str], earlier: Sequence[str], context: Context
+) -> bool:
+    """True when ``lines`` bind a name the code after the cursor reads and nothing binds
+    (scope.unbound_below) that the ``earlier`` lines of the suggestion do not."""
+    needed = context.unbound_below
+    if not needed:
+        return False
+    return bool(needed & python_bound_names(lines) - python_bound_names(earlier))
 
 
 def _new_statement_between_statements(lines: Sequence[str], i: int, scan: _Scan) -> bool:

@@ -8,12 +8,18 @@ is writing the code that follows the hole, out of order. Read from the tree (whi
 function the cursor is in) and from the declarations' text (one pattern per language);
 Python and C are left out (Python names are bound anywhere in the function; C's
 declarations are not one pattern).
+
+For Python, the other way round: names the function reads after the cursor that nothing
+binds (:func:`unbound_below`), which the gap at the cursor has to bind; a suggestion line
+that binds one is part of the gap (rule ``unsure-insert`` keeps it).
 """
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from tree_sitter import Node
 
@@ -83,3 +89,124 @@ def _ancestors(node: Node | None) -> Iterator[Node]:
     while node is not None:
         yield node
         node = node.parent
+
+
+# --- Python: names the code after the cursor reads that nothing binds ---------------------
+
+# (node type, field) whose identifiers a Python statement binds.
+_PY_BINDING_FIELDS = {
+    ("assignment", "left"),
+    ("for_statement", "left"),
+    ("for_in_clause", "left"),
+    ("named_expression", "name"),
+    ("as_pattern", "alias"),
+    ("function_definition", "name"),
+    ("class_definition", "name"),
+}
+# Nodes all of whose identifiers are bound (parameters, imports, with's ``as`` targets,
+# ``global``, match patterns).
+_PY_BINDING_NODES = {
+    "parameters",
+    "lambda_parameters",
+    "import_statement",
+    "import_from_statement",
+    "future_import_statement",
+    "as_pattern_target",
+    "global_statement",
+    "nonlocal_statement",
+    "case_pattern",
+}
+_PY_DEFINITIONS = ("function_definition", "class_definition")
+# Identifiers that are neither read nor bound: attribute names, keyword argument names.
+_PY_NOT_NAMES = {("attribute", "attribute"), ("keyword_argument", "name")}
+# Inside a target, these read their base (``data[k] = v`` reads ``data``).
+_PY_READ_TARGETS = {"attribute", "subscript"}
+_PY_KNOWN = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self", "cls", "__class__"}
+
+
+def unbound_below(language: str | None, prefix: str, suffix: str) -> frozenset[str]:
+    """Names the Python function around the cursor reads after the cursor that nothing
+    binds: not its parameters or code above the cursor, not its code below, not the
+    module's names, enclosing functions' or builtins. The code missing at the cursor has
+    to bind them (a gap whose next line reads ``data`` was cut before ``data = ...``).
+    Empty outside a function or in another language. Read in the parsed window around
+    the cursor (window.py), so a module name bound beyond it may show up here: a
+    suggestion rebinding a module's name is rare, and this set only keeps lines that do
+    (cuts._unsure_insert_between_statements)."""
+    if language != "python":
+        return frozenset()
+    window = parsed_window(language, prefix, suffix)
+    cursor = window.cursor_byte
+    node = window.tree.root_node.descendant_for_byte_range(cursor, cursor)
+    functions = [n for n in _ancestors(node) if n.type == "function_definition"]
+    if not functions or functions[0].end_byte <= cursor:
+        return frozenset()
+    function = functions[0]
+    reads: list[Node] = []
+    bound: set[str] = set()
+    _python_names(function, reads, bound)
+    above = {_text(n) for n in reads if n.start_byte < cursor}
+    needed = {_text(n) for n in reads if n.start_byte >= cursor} - above - bound
+    if not needed:
+        return frozenset()
+    module: set[str] = set()
+    _python_names(window.tree.root_node, [], module, skip_bodies=True)
+    for outer in functions[1:]:  # what enclosing functions bind (the closure's names)
+        _python_names(outer, [], module)
+    return frozenset(needed - module - _PY_KNOWN)
+
+
+def _python_names(
+    node: Node, reads: list[Node], bound: set[str], binding: bool = False, skip_bodies: bool = False
+) -> None:
+    """Walk ``node``: identifiers read into ``reads``, names bound into ``bound``.
+    ``skip_bodies``: of a function or class only its name (a module's own names, not its
+    functions' parameters and locals)."""
+    if node.type == "identifier":
+        if binding:
+            bound.add(_text(node))
+        else:
+            reads.append(node)
+        return
+    for index, child in enumerate(node.children):
+        field = node.field_name_for_child(index)
+        if (node.type, field) in _PY_NOT_NAMES:
+            continue
+        if skip_bodies and field != "name" and node.type in _PY_DEFINITIONS:
+            continue
+        child_binding = (
+            binding or (node.type, field) in _PY_BINDING_FIELDS or child.type in _PY_BINDING_NODES
+        ) and child.type not in _PY_READ_TARGETS
+        _python_names(child, reads, bound, child_binding, skip_bodies)
+
+
+def _text(node: Node) -> str:
+    return (node.text or b"").decode("utf-8", syntax.UTF8_ERRORS)
+
+
+# Python strings (any prefix, triple-quoted ones across lines) and comments.
+_PY_NOT_CODE_RE = re.compile(
+    r"(?s)[rRbBuUfF]{0,2}(?:'''.*?(?:'''|$)|\"\"\".*?(?:\"\"\"|$)|'(?:\\.|[^'\\\n])*'"
+    r"|\"(?:\\.|[^\"\\\n])*\")|#[^\n]*"
+)
+# What a line of Python binds: an assignment's targets (no call in them), a ``for``
+# statement's, ``as`` names, walrus names, definitions, imports.
+_PY_ASSIGNED_RE = re.compile(r"^\s*([\w\s,*\[\].]+?)\s*(?::[^=\n]*)?=(?!=)")
+_PY_FOR_RE = re.compile(r"^\s*(?:async\s+)?for\s+(.+?)\s+in\b")
+_PY_NAMED_RE = re.compile(r"\bas\s+(\w+)|(\w+)\s*:=|^\s*(?:async\s+def|def|class)\s+(\w+)")
+_PY_IMPORT_RE = re.compile(r"^\s*(?:from\s+\S+\s+)?import\s+(.+)")
+
+
+def python_bound_names(lines: Sequence[str]) -> frozenset[str]:
+    """The names Python ``lines`` (a suggestion's) bind, read from their text: a
+    suggestion's lines do not parse alone (indented, cut anywhere)."""
+    code = _PY_NOT_CODE_RE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), "\n".join(lines))
+    found: set[str] = set()
+    for line in code.split("\n"):
+        for pattern in (_PY_ASSIGNED_RE, _PY_FOR_RE, _PY_IMPORT_RE):
+            match = pattern.match(line)
+            if match:
+                found.update(used_names(match.group(1)))
+        for match in _PY_NAMED_RE.finditer(line):
+            found.update(group for group in match.groups() if group)
+    return frozenset(found - _PY_KNOWN)

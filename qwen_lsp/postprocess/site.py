@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from qwen_lsp.postprocess.scope import declared_below
+from qwen_lsp.postprocess.scope import declared_below, unbound_below
 
 CompletionKind = Literal["line", "block"]
 
@@ -135,6 +135,9 @@ class Context:
     indent_unknown: bool = False
     # Names the function around the cursor declares only below it (scope.declared_below).
     declared_below: frozenset[str] = frozenset()
+    # Names the Python function around the cursor reads below it that nothing binds: the
+    # gap has to (scope.unbound_below; block suggestions only).
+    unbound_below: frozenset[str] = frozenset()
     language: str | None = None  # the site's (none without a site)
     disabled_rules: frozenset[str] = frozenset()  # the site's (none without a site)
 
@@ -174,6 +177,9 @@ def context_for(site: CompletionSite) -> Context:
         body_not_indented=_body_not_indented(above, before, unit),
         indent_unknown=_indent_unknown(above, before, after),
         declared_below=declared_below(site.language, prefix, suffix),
+        unbound_below=unbound_below(site.language, prefix, suffix)
+        if site.kind == "block"
+        else frozenset(),
         language=site.language,
         disabled_rules=site.disabled_rules,
     )

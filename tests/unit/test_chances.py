@@ -80,3 +80,33 @@ def test_a_whole_body_is_not_cut() -> None:
 def test_the_rule_can_be_switched_off() -> None:
     site = dataclasses.replace(site_at(DOCUMENT), disabled_rules=frozenset({"unsure-insert"}))
     assert postprocess(RAW, site, [0.9, 0.1, 0.1, 1.0]) == RAW.rstrip()
+
+
+# The code after the cursor reads ``data``, which nothing above or below binds: the gap must.
+READS_UNBOUND = (
+    "import json\n\n\ndef error_text(raw):\n█\n"
+    "    if isinstance(data, dict):\n        return data.get('error', raw)\n    return raw\n"
+)
+DOCSTRING_THEN_GUESS = (
+    '    """The error\'s text."""\n'
+    "    try:\n        data = json.loads(raw)\n    except ValueError:\n        return raw\n"
+)
+
+
+def test_an_unsure_statement_that_binds_what_the_code_below_reads_is_kept() -> None:
+    # The 1.5B's answer in remote.py (issue 17): cut after the docstring before this check.
+    unsure = [0.9, 0.4, 0.9, 0.9, 0.9, 1.0]
+    assert postprocess(DOCSTRING_THEN_GUESS, site_at(READS_UNBOUND), unsure) == (
+        DOCSTRING_THEN_GUESS.rstrip()
+    )
+
+
+def test_an_unsure_statement_that_binds_nothing_needed_is_still_cut() -> None:
+    document = READS_UNBOUND.replace("def error_text(raw):\n", "def error_text(raw, data):\n")
+    unsure = [0.9, 0.4, 0.9, 0.9, 0.9, 1.0]
+    assert postprocess(DOCSTRING_THEN_GUESS, site_at(document), unsure) == (
+        '    """The error\'s text."""'
+    )
+    # nor does an earlier line that already bound the name keep a later guess
+    raw = "    data = json.loads(raw)\n    data = dict(data)\n"
+    assert postprocess(raw, site_at(READS_UNBOUND), [0.9, 0.4, 1.0]) == "    data = json.loads(raw)"

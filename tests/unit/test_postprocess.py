@@ -609,6 +609,15 @@ PARSED_CASES = [
         "def h(self):\n        x = 1\n\n        return x",
     ),
     Case(
+        # cgitb.py (issue 17, the 1.5B): the code below reads ``formatter``, which nothing
+        # binds: the paragraph that binds it is part of the gap
+        "py-paragraph-binding-a-name-the-code-below-reads-is-kept",
+        "def handle(self, info=None):\n    █\n    doc = formatter(info, self.context)\n"
+        "    self.file.write(doc)\n",
+        "if info is None:\n        info = sys.exc_info()\n\n    formatter = pydoc.html\n",
+        "if info is None:\n        info = sys.exc_info()\n\n    formatter = pydoc.html",
+    ),
+    Case(
         "py-block-at-the-end-of-a-body-goes-on-past-a-blank-line",
         'def f(x):\n    """Doc."""\n    █\n\n\ndef g():\n    pass\n',
         "y = x + 1\n\n    return y\n",
@@ -687,6 +696,17 @@ PARSED_CASES = [
         "        size = io.DEFAULT_BUFFER_SIZE\n    return self._buffer.read1(size)\n",
         "self._flush()\n    if size < 0:\n        size = io.DEFAULT_BUFFER_SIZE\n",
         "self._flush()\n    if size < 0:\n        size = io.DEFAULT_BUFFER_SIZE",
+    ),
+    Case(
+        # os.py (issue 17, the 1.5B): a comment the file has is not cut after its first line
+        "py-a-comment-copied-from-the-file-is-not-cut-mid-sentence",
+        "def walk(top):\n    # Note: this uses O(depth) file descriptors: if\n"
+        "    # necessary, it can be adapted to only need O(1)\n    # descriptors, see the issue.\n"
+        "    return top\n\n\ndef fwalk(top):\n    █\n    stack = [top]\n",
+        "# Note: this uses O(depth) file descriptors: if\n"
+        "    # necessary, it can be adapted to only need O(1)\n    # descriptors, see the issue.\n",
+        "# Note: this uses O(depth) file descriptors: if\n"
+        "    # necessary, it can be adapted to only need O(1)\n    # descriptors, see the issue.",
     ),
     Case(
         "py-the-models-version-of-the-next-line-before-a-repeat-of-the-one-after-is-cut",

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from qwen_lsp.postprocess.scope import declared_below, declared_names, used_names
+from qwen_lsp.postprocess.scope import (
+    declared_below,
+    declared_names,
+    python_bound_names,
+    unbound_below,
+    used_names,
+)
 
 
 def _split(document: str) -> tuple[str, str]:
@@ -51,3 +57,62 @@ def test_declared_below(language: str, document: str, expected: set[str]) -> Non
 def test_strings_comments_and_properties_are_not_names() -> None:
     assert used_names("log(obj.size, 'let x', size) // count") == {"log", "obj", "size"}
     assert declared_names("javascript", "// let x = 1\nconst y = 'let z'") == {"y"}
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        # read below, bound nowhere: the gap has to bind it
+        ("def f(raw):\n    █\n    return data.get(raw)\n", {"data"}),
+        # parameters, names above the cursor, builtins, the module's names are bound
+        (
+            "import json\nLIMIT = 3\n\n\ndef f(raw):\n    n = 1\n    █\n"
+            "    return json.loads(raw)[:LIMIT] + [n, len(raw), g()]\n\n\ndef g():\n    pass\n",
+            set(),
+        ),
+        # bound below the cursor (a later assignment, a loop, with's and except's names)
+        (
+            "def f(raw):\n    █\n    for k, v in raw:\n        total = k\n"
+            "    with open(total) as fh:\n        pass\n    try:\n        pass\n"
+            "    except OSError as e:\n        print(e, fh, v)\n",
+            set(),
+        ),
+        # an attribute's name and a keyword argument's are not names read
+        ("def f(raw):\n    █\n    return raw.data(key=1)\n", set()),
+        # a subscript or attribute stored into reads its base
+        ("def f():\n    █\n    table[0] = 1\n    obj.x = 2\n", {"table", "obj"}),
+        # an enclosing function's names are bound for the inner one
+        (
+            "def outer(a):\n    b = 1\n    def inner():\n        █\n        return a + b + c\n",
+            {"c"},
+        ),
+        # a comprehension's variable, a string's words are not names read
+        ("def f(xs):\n    █\n    return [x for x in xs if 'missing']\n", set()),
+        # outside a function, nothing
+        ("█\nprint(data)\n", set()),
+    ],
+)
+def test_python_names_the_gap_must_bind(document: str, expected: set[str]) -> None:
+    assert unbound_below("python", *_split(document)) == expected
+
+
+def test_other_languages_have_no_unbound_names() -> None:
+    assert unbound_below("javascript", *_split("function f() {\n  █\n  return data;\n}\n")) == set()
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["x = 1", "    a, b = f()", "y: int = 2"], {"x", "a", "b", "y"}),
+        (["for k, v in items:", "    pass"], {"k", "v"}),
+        (["with open(p) as fh:", "except E as err:"], {"fh", "err"}),
+        (["if (m := rx.match(s)):", "import os.path", "from a import b, c"], {"m", "os", "b", "c"}),
+        (["def helper():", "class Box:"], {"helper", "Box"}),
+        # comparisons, calls with keyword arguments, attributes, augmented assignments
+        (["if x == 1:", "f(key=1)", "self.total = 0", "n += 1"], set()),
+        # what a string or a comment says
+        (['"""x = 1', 'y = 2"""', "# z = 3"], set()),
+    ],
+)
+def test_the_names_python_lines_bind(lines: list[str], expected: set[str]) -> None:
+    assert python_bound_names(lines) == expected
