@@ -11,7 +11,7 @@ declarations are not one pattern).
 
 For Python, the other way round: names the function reads after the cursor that nothing
 binds (:func:`unbound_below`), which the gap at the cursor has to bind; a suggestion line
-that binds one is part of the gap (rule ``unsure-insert`` keeps it).
+that binds one is part of the gap (rules ``unsure-insert`` and ``paragraph`` keep it).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def unbound_below(language: str | None, prefix: str, suffix: str) -> frozenset[s
     Empty outside a function or in another language. Read in the parsed window around
     the cursor (window.py), so a module name bound beyond it may show up here: a
     suggestion rebinding a module's name is rare, and this set only keeps lines that do
-    (cuts._unsure_insert_between_statements)."""
+    (cuts._binds_what_the_gap_needs)."""
     if language != "python":
         return frozenset()
     window = parsed_window(language, prefix, suffix)
@@ -157,27 +157,33 @@ def unbound_below(language: str | None, prefix: str, suffix: str) -> frozenset[s
 
 
 def _python_names(
-    node: Node, reads: list[Node], bound: set[str], binding: bool = False, skip_bodies: bool = False
+    node: Node, reads: list[Node], bound: set[str], skip_bodies: bool = False
 ) -> None:
     """Walk ``node``: identifiers read into ``reads``, names bound into ``bound``.
     ``skip_bodies``: of a function or class only its name (a module's own names, not its
-    functions' parameters and locals)."""
-    if node.type == "identifier":
-        if binding:
-            bound.add(_text(node))
-        else:
-            reads.append(node)
-        return
-    for index, child in enumerate(node.children):
-        field = node.field_name_for_child(index)
-        if (node.type, field) in _PY_NOT_NAMES:
+    functions' parameters and locals). A stack, not recursion: a deeply nested literal
+    must not exhaust Python's recursion limit."""
+    stack = [(node, False)]
+    while stack:
+        node, binding = stack.pop()
+        if node.type == "identifier":
+            if binding:
+                bound.add(_text(node))
+            else:
+                reads.append(node)
             continue
-        if skip_bodies and field != "name" and node.type in _PY_DEFINITIONS:
-            continue
-        child_binding = (
-            binding or (node.type, field) in _PY_BINDING_FIELDS or child.type in _PY_BINDING_NODES
-        ) and child.type not in _PY_READ_TARGETS
-        _python_names(child, reads, bound, child_binding, skip_bodies)
+        for index, child in reversed(list(enumerate(node.children))):
+            field = node.field_name_for_child(index)
+            if (node.type, field) in _PY_NOT_NAMES:
+                continue
+            if skip_bodies and field != "name" and node.type in _PY_DEFINITIONS:
+                continue
+            child_binding = (
+                binding
+                or (node.type, field) in _PY_BINDING_FIELDS
+                or child.type in _PY_BINDING_NODES
+            ) and child.type not in _PY_READ_TARGETS
+            stack.append((child, child_binding))
 
 
 def _text(node: Node) -> str:

@@ -116,3 +116,8 @@ def test_other_languages_have_no_unbound_names() -> None:
 )
 def test_the_names_python_lines_bind(lines: list[str], expected: set[str]) -> None:
     assert python_bound_names(lines) == expected
+
+
+def test_a_deeply_nested_literal_does_not_exhaust_the_recursion_limit() -> None:
+    deep = "TABLE = " + "[" * 3000 + "]" * 3000 + "\n\n\ndef f():\n    █\n    return data\n"
+    assert unbound_below("python", *_split(deep)) == {"data"}
