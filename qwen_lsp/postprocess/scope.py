@@ -19,13 +19,13 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Sequence
 
 from tree_sitter import Node
 
 from qwen_lsp import syntax
 from qwen_lsp.languages import web
-from qwen_lsp.postprocess.window import parsed_window
+from qwen_lsp.postprocess.window import ParsedWindow, parsed_window
 
 # Declarations of local names, per language: every group that matched is a name.
 _DECLARATION_RE = {
@@ -73,11 +73,10 @@ def declared_below(language: str | None, prefix: str, suffix: str) -> frozenset[
     if language is None or language not in _DECLARATION_RE:
         return frozenset()
     window = parsed_window(language, prefix, suffix)
-    cursor = window.cursor_byte
-    node = window.tree.root_node.descendant_for_byte_range(cursor, cursor)
-    function = next((n for n in _ancestors(node) if n.type in _FUNCTIONS), None)
-    if function is None or function.end_byte <= cursor:
+    functions = _functions_around(window, _FUNCTIONS)
+    if not functions:
         return frozenset()
+    function, cursor = functions[0], window.cursor_byte
     code = function.text or b""
     split = cursor - function.start_byte
     above = code[:split].decode("utf-8", syntax.UTF8_ERRORS)
@@ -85,10 +84,20 @@ def declared_below(language: str | None, prefix: str, suffix: str) -> frozenset[
     return declared_names(language, below) - used_names(above)
 
 
-def _ancestors(node: Node | None) -> Iterator[Node]:
+def _functions_around(window: ParsedWindow, types: Container[str]) -> list[Node]:
+    """The functions (nodes of ``types``) around the window's cursor, innermost first;
+    empty when there is none or the innermost ends before the cursor (a cursor just
+    after a function's last line is not in it)."""
+    cursor = window.cursor_byte
+    node: Node | None = window.tree.root_node.descendant_for_byte_range(cursor, cursor)
+    functions = []
     while node is not None:
-        yield node
+        if node.type in types:
+            functions.append(node)
         node = node.parent
+    if not functions or functions[0].end_byte <= cursor:
+        return []
+    return functions
 
 
 # --- Python: names the code after the cursor reads that nothing binds ---------------------
@@ -136,12 +145,10 @@ def unbound_below(language: str | None, prefix: str, suffix: str) -> frozenset[s
     if language != "python":
         return frozenset()
     window = parsed_window(language, prefix, suffix)
-    cursor = window.cursor_byte
-    node = window.tree.root_node.descendant_for_byte_range(cursor, cursor)
-    functions = [n for n in _ancestors(node) if n.type == "function_definition"]
-    if not functions or functions[0].end_byte <= cursor:
+    functions = _functions_around(window, ("function_definition",))
+    if not functions:
         return frozenset()
-    function = functions[0]
+    function, cursor = functions[0], window.cursor_byte
     reads: list[Node] = []
     bound: set[str] = set()
     _python_names(function, reads, bound)
