@@ -175,13 +175,16 @@ async def progress_kinds_once_ended(client: LanguageClient, seconds: float = 5.0
     """The kinds of every progress report the client got, once one has ended (or after
     ``seconds``): the server may answer a request between turning the model's state
     ready and sending the load report's end, so that end can come after a "ready"."""
+
+    def reports() -> list[object]:
+        return [r for rs in client.progress_reports.values() for r in rs]
+
     deadline = asyncio.get_running_loop().time() + seconds
     while asyncio.get_running_loop().time() < deadline:
-        reports = [r for rs in client.progress_reports.values() for r in rs]
-        if any(isinstance(r, types.WorkDoneProgressEnd) for r in reports):
+        if any(isinstance(r, types.WorkDoneProgressEnd) for r in reports()):
             break
         await asyncio.sleep(0.05)
-    return [type(r).__name__ for rs in client.progress_reports.values() for r in rs]
+    return [type(r).__name__ for r in reports()]
 
 
 def cursor_of(text: str, marker: str = "‸") -> tuple[str, types.Position]:
