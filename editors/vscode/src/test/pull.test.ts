@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -28,8 +28,14 @@ if (process.env.FAKE_HANG) {
 }
 `;
 
+const fakeDirs: string[] = [];
+after(() => {
+  for (const dir of fakeDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function fakeServer(): { command: string; record: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qwen-pull-'));
+  fakeDirs.push(dir);
   const command = path.join(dir, 'qwen-lsp');
   fs.writeFileSync(command, FAKE, { mode: 0o755 });
   return { command, record: path.join(dir, 'record.json') };
