@@ -86,9 +86,13 @@ class _Checker:
 
     def mends(self, insertion: str) -> bool:
         """Whether the document has fewer syntax errors with ``insertion`` than without."""
+        return self.errors_with(insertion) < self.errors and not self.adds_errors(insertion)
+
+    def errors_with(self, insertion: str) -> int:
+        """tree-sitter's ERROR/MISSING nodes in the document with ``insertion`` at the cursor."""
         text = self.head + insertion + self.tail
         tree = syntax.get_parser(self.language).parse(text.encode("utf-8", syntax.UTF8_ERRORS))
-        return syntax.count_errors(tree.root_node) < self.errors and not self.adds_errors(insertion)
+        return syntax.count_errors(tree.root_node)
 
 
 def _line_count(text: str) -> int:
@@ -191,6 +195,8 @@ def verified(lines: list[str], site: CompletionSite, context: Context) -> list[s
         return None
 
     found = fits_or_balanced(lines)
+    if found is lines:
+        found = _balanced_in_broken_document(lines, site, context, checker)
     if found is not None:
         return _docstring_closed(found, site, context, checker)
     closed = _opened_docstring_closed(lines, context)
@@ -228,6 +234,38 @@ def verified(lines: list[str], site: CompletionSite, context: Context) -> list[s
             if found is not None:
                 return found
     return lines[:kept]
+
+
+def _balanced_in_broken_document(
+    lines: list[str], site: CompletionSite, context: Context, checker: _Checker
+) -> list[str]:
+    """The suggestion with the brackets it opened and left open closed, when the document
+    was broken at the cursor already and the closed suggestion leaves it with fewer errors
+    than the suggestion as written; otherwise the suggestion as written.
+
+    WHY: a document broken at the cursor (a call being written, ``process.on('log', (...``)
+    breaks the rest of the file for the parser, so an answer whose block runs into the token
+    limit with its own braces open adds no error to it: it even has fewer (issue 17: the
+    0.5B's `args) => {` block in node-gyp's log.js, shown with two braces open, 33 errors
+    without it and 23 with it). Its own open brackets are the added error the count cannot
+    see; a closed answer that parses better is what the user needs. An answer that leaves a
+    block open for the code below the cursor to close is kept: closing it there leaves that
+    code's closer unmatched, and the count goes up, not down."""
+    if checker.errors == 0 or not context.enabled("balance"):
+        return lines
+    comment = languages.get(site.language).line_comment if site.language else "#"
+    before = context.before or ""
+    found = brackets.scan(before + "\n".join(lines), comment)
+    if not any(at >= len(before) for _, at in found.brackets):
+        return lines  # nothing of its own left open
+    balanced = _balanced(lines, context, site.language)
+    if balanced is None or balanced == lines:
+        return lines
+    if checker.errors_with(context.eol.join(balanced)) >= checker.errors_with(
+        context.eol.join(lines)
+    ) or checker.adds_errors(context.eol.join(balanced)):
+        return lines
+    return balanced
 
 
 _TRIPLE_QUOTES = ('"' * 3, "'" * 3)
@@ -340,10 +378,12 @@ def _balanced(lines: list[str], context: Context, language: str | None) -> list[
 
     A bracket or quote opened on the last line is closed at its end; a bracket that ends
     an earlier line (a body ``{``, a list ``[``) gets a line of its own at that line's
-    indentation. Openers before the cursor are closed too when nothing follows the
-    cursor on its line (otherwise the rest of the line closes them: an editor's
-    auto-closed bracket). None when there is nothing to close or the text is too tricky
-    to scan (a triple quote, a bracket left open in the middle of an earlier line).
+    indentation, followed by the cursor line's brackets opened before the cursor when
+    that line is the one (``})``). Openers before the cursor are closed too when nothing
+    follows the cursor on its line (otherwise the rest of the line closes them: an
+    editor's auto-closed bracket). None when there is nothing to close or the text is too
+    tricky to scan (a triple quote, a bracket the suggestion left open in the middle of an
+    earlier line).
     """
     if not lines:
         return None
@@ -362,6 +402,7 @@ def _balanced(lines: list[str], context: Context, language: str | None) -> list[
             return None
         tail = found.quote
     extra: list[str] = []
+    extra_line_start = -1  # where the line starts whose bracket the last extra line closes
     for char, at in reversed(found.brackets):
         if at < start and rest_closes:
             break  # opened before the cursor: the rest of the cursor line closes it
@@ -370,9 +411,18 @@ def _balanced(lines: list[str], context: Context, language: str | None) -> list[
             continue
         line_start = scan.rfind("\n", 0, at) + 1
         line_end = scan.find("\n", at)
+        if at < start and line_start == extra_line_start:
+            # WHY: the cursor line's call being written (`on('log', (...` + `args) => {`),
+            # open before the bracket that ends its line: closed right after it, as code
+            # is written (`})`). One the suggestion opened in the middle of a line is not:
+            # a call it ran out of tokens in is cut inside instead (issue 17: nested
+            # `Chapter::new(` calls of the 0.5B in rustc's main.rs).
+            extra[-1] += brackets.CLOSER_OF[char]
+            continue
         if scan[at + 1 : line_end].strip():
             return None  # open in the middle of an earlier line: cut inside it
         extra.append(leading_ws(scan[line_start:at]) + brackets.CLOSER_OF[char])
+        extra_line_start = line_start
     if not tail and not extra:
         return None
     return [*lines[:-1], lines[-1] + tail, *extra]

@@ -462,6 +462,24 @@ PARSED_CASES = [
         'for x in xs {\n        if x > 1 {\n            println!("{}", x);\n',
         'for x in xs {\n        if x > 1 {\n            println!("{}", x);\n        }\n    }',
     ),
+    # The document is broken at the cursor (a call being written): a block the answer ran
+    # out of tokens in adds no error the count sees, its own braces are closed anyway, and
+    # the call's bracket after them (node-gyp's log.js, issue 17).
+    Case(
+        "js-block-left-open-in-a-call-being-written-is-closed-with-the-call",
+        "class Log {\n  constructor () {\n    process.on('log', (...█\n"
+        "    this.level = 'info'\n  }\n}\n",
+        "args) => {\n      this.buffer.push(args)\n      if (this.paused) {\n        return\n",
+        "args) => {\n      this.buffer.push(args)\n      if (this.paused) {\n        return\n"
+        "      }\n    })",
+    ),
+    # ... but a block the code below the cursor closes stays open.
+    Case(
+        "js-block-the-code-below-closes-stays-open-in-a-broken-document",
+        "function f(a) {\n  if (a > 0█\n    b();\n  }\n  return a;\n}\n",
+        ") {\n    a = 1;\n",
+        ") {\n    a = 1;",
+    ),
     Case(
         "c-closing-an-opener-already-closed-after-the-cursor-is-not-doubled",
         "int f(int x) {\n  return g(█);\n}\n",
