@@ -111,6 +111,7 @@ RULES = (
     "unsure-insert",
     "similar-open-end",
     "repeat-elsewhere",
+    "bound-inside",
 )
 
 

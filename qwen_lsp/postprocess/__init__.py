@@ -26,9 +26,10 @@ Where each rule lives (the order in which :func:`postprocess` applies them is be
   above the file's next statement (``jump-before-code``), a store the file's next line
   overwrites unread (``overwritten``), a new statement after four
   lines inserted between statements (``long-insert``), a new statement the model was
-  unsure of there (``unsure-insert``); rule 3a, the end the rest of the cursor line
-  already has. Before all of them, :func:`written_lines`: a generation without the line a
-  token or time limit cut off.
+  unsure of there (``unsure-insert``); after them, an ``if`` or loop that binds a name
+  the code below needs only inside it (``bound-inside``); rule 3a, the end the rest of
+  the cursor line already has. Before all of them, :func:`written_lines`: a generation
+  without the line a token or time limit cut off.
 - ``chances``: how sure the model was of each line (from its tokens' probabilities).
 - ``layout``: rule 4, trailing whitespace and blank lines; rule 5, indentation
   converted to the file's unit; the cursor's indentation (``cursor-indent``, also for
@@ -53,6 +54,7 @@ from qwen_lsp.postprocess.chances import line_chances
 from qwen_lsp.postprocess.checks import docstring_left_open, verified
 from qwen_lsp.postprocess.cuts import (
     SPECIAL_TOKEN_RE,
+    bound_only_inside,
     cut_at_special_token,
     first_cut,
     opens_with_blank_run,
@@ -150,6 +152,7 @@ def postprocess(raw: str, site: CompletionSite, chances: Sequence[float] = ()) -
     cut = first_cut(lines, context, chances)
     if cut is not None:
         lines = lines[:cut]
+    lines = bound_only_inside(lines, context)
     lines = trim_rest_of_line_overlap(lines, context)
     lines = strip_trailing_whitespace(lines, context)
     lines = drop_trailing_blank_lines(lines)

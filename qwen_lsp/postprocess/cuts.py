@@ -589,6 +589,59 @@ def first_cut(lines: Sequence[str], context: Context, chances: Sequence[float] =
     return None
 
 
+# --- after the line rules: a needed name bound on one path only ---------------------------
+
+# A statement whose body may not run: a name bound only inside it may stay unbound.
+_CONDITIONAL_RE = re.compile(r"(?:if|for|while|async\s+for)\b")
+_LATER_CLAUSE_RE = re.compile(r"(?:elif|else)\b")
+
+
+def bound_only_inside(lines: list[str], context: Context) -> list[str]:
+    """The suggestion cut before an ``if``, ``for`` or ``while`` statement after its first
+    line, when that statement is where it binds a name the code after the cursor reads and
+    nothing binds (scope.unbound_below), inside the body only and with no ``else``.
+
+    WHY: the gap has to bind that name for the code below, on every path; bound inside a
+    body that may not run, the code below reads an unbound name. The model has then left
+    the gap and rewritten what follows it inside a condition of its own: the 1.5B wrote
+    pkgutil.py's ``fullname = self._fix_name(fullname)`` right, then ``if self.filename is
+    None:`` with the hole's ``mod_type = self.etc[2]`` and the method's rest inside it
+    (issue 17; the 0.5B the same). Decided on the lines the line rules kept, as a whole
+    (an ``else`` further down binds it on the other path): the streaming stop is not
+    affected, it only shortens what those rules keep. A suggestion that starts with the
+    statement is left to the reparse check: cutting it leaves nothing (the 0.5B's
+    ``if level <= 0 and n: s = ... else: ...`` in reprlib.py scored above the raw cuts).
+    """
+    needed = context.unbound_below
+    if not needed or context.kind != "block" or not context.enabled("bound-inside"):
+        return lines
+    scan = _Scan(context)
+    for i in range(len(lines)):
+        scan.note(lines, i)
+    start, indent, tab_width = scan.first_content, scan.block_indent, context.tab_width
+    if start is None or indent is None:
+        return lines
+    i = start + 1
+    while i < len(lines):
+        line = lines[i]
+        if leading_ws(line) != indent or not _CONDITIONAL_RE.match(line.lstrip()):
+            i += 1
+            continue
+        end, has_else = i + 1, False  # the statement: its body and its elif / else clauses
+        while end < len(lines):
+            later = lines[end]
+            if later.strip() and not indent_less(indent, leading_ws(later), tab_width):
+                if leading_ws(later) != indent or not _LATER_CLAUSE_RE.match(later.lstrip()):
+                    break
+                has_else = has_else or later.lstrip().startswith("else")
+            end += 1
+        inside = python_bound_names(lines[i + 1 : end]) - python_bound_names(lines[: i + 1])
+        if needed & inside and not has_else:
+            return lines[:i]
+        i = end
+    return lines
+
+
 # --- rule 3a: the end that is already in the file ----------------------------------------
 
 

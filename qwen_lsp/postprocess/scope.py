@@ -11,7 +11,8 @@ declarations are not one pattern).
 
 For Python, the other way round: names the function reads after the cursor that nothing
 binds (:func:`unbound_below`), which the gap at the cursor has to bind; a suggestion line
-that binds one is part of the gap (rules ``unsure-insert`` and ``paragraph`` keep it).
+that binds one is part of the gap (rules ``unsure-insert`` and ``paragraph`` keep it),
+unless it binds it only inside an ``if`` or loop of its own (rule ``bound-inside`` cuts).
 """
 
 from __future__ import annotations

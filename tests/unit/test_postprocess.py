@@ -801,6 +801,34 @@ PARSED_CASES = [
         "if not xs:\n        for x in xs:\n            pass\n        return []\n",
         "if not xs:\n        for x in xs:\n            pass\n        return []",
     ),
+    # --- a name the code below reads, bound by the answer on one path only (issue 17) ------
+    Case(
+        "py-needed-name-bound-only-inside-an-if-of-its-own-is-cut-before-the-if",
+        "class Loader:\n    def get_filename(self, fullname=None):\n        █\n"
+        "        if mod_type == PKG_DIRECTORY:\n            return self.delegate().get_filename()\n"
+        "        return self.filename\n",
+        "fullname = self._fix_name(fullname)\n        if self.filename is None:\n"
+        "            mod_type = self.etc[2]\n            self.filename = self.file.name\n",
+        "fullname = self._fix_name(fullname)",
+    ),
+    Case(
+        "py-needed-name-bound-on-both-branches-is-kept",
+        "class Loader:\n    def get_filename(self, fullname=None):\n        █\n"
+        "        if mod_type == PKG_DIRECTORY:\n            return self.delegate().get_filename()\n"
+        "        return self.filename\n",
+        "fullname = self._fix_name(fullname)\n        if self.filename is None:\n"
+        "            mod_type = self.etc[2]\n        else:\n            mod_type = self.etc[1]\n",
+        "fullname = self._fix_name(fullname)\n        if self.filename is None:\n"
+        "            mod_type = self.etc[2]\n        else:\n            mod_type = self.etc[1]",
+    ),
+    Case(
+        "py-answer-that-starts-with-the-if-binding-a-needed-name-is-kept",
+        "class Loader:\n    def get_filename(self, fullname=None):\n        █\n"
+        "        if mod_type == PKG_DIRECTORY:\n            return self.delegate().get_filename()\n"
+        "        return self.filename\n",
+        "if self.filename is None:\n            mod_type = self.etc[2]\n",
+        "if self.filename is None:\n            mod_type = self.etc[2]",
+    ),
     # --- a jump above the file's next statement (issue 17) ---------------------------------
     Case(
         "py-return-above-the-files-next-statement-is-cut",
@@ -1100,6 +1128,7 @@ SWITCHABLE_RULES = {
     "jump-before-code": "py-return-above-the-files-next-statement-is-cut",
     "long-insert": "py-insert-between-statements-ends-before-its-fifth-statement",
     "overwritten": "py-attributes-the-next-line-overwrites-unread-are-cut",
+    "bound-inside": "py-needed-name-bound-only-inside-an-if-of-its-own-is-cut-before-the-if",
 }
 
 
