@@ -71,14 +71,22 @@ def count_errors(node: Node) -> int:
                 return count
 
 
-def has_error_starting_on_row(node: Node, row: int) -> bool:
-    """Whether an ERROR or MISSING node under ``node`` starts on line ``row`` (0-based)."""
+def has_error_on_row(node: Node, row: int) -> bool:
+    """Whether line ``row`` (0-based) holds a syntax error: an ERROR or MISSING node under
+    ``node`` starts on it, or an ERROR node that ends on it holds a token of it that the
+    parser could not place (a stray ``)``). WHY the second: tree-sitter-go wraps the
+    statements above a stray closer into the ERROR with it (``defer stdout‸)``: the ERROR
+    starts at the block's first statement). An ERROR that only passes over the row comes
+    from code above."""
     if not node.has_error and not node.is_missing:
         return False
     if (node.is_error or node.is_missing) and node.start_point[0] == row:
         return True
+    if node.is_error and node.end_point[0] == row:
+        if any(c.child_count == 0 and c.start_point[0] == row for c in node.children):
+            return True
     return any(
-        has_error_starting_on_row(child, row)
+        has_error_on_row(child, row)
         for child in node.children
         if child.start_point[0] <= row <= child.end_point[0]
     )

@@ -103,12 +103,11 @@ def _line_is_broken(
     language: str, tree: Tree, python_error: tuple[int, str] | None, row: int
 ) -> bool:
     """Whether line ``row`` (0-based) of the parsed text holds a syntax error: for Python
-    the compiler's first complaint (``python_error``) is on it; otherwise tree-sitter has
-    an ERROR or MISSING node that starts on it (one that starts above comes from code
-    above)."""
+    the compiler's first complaint (``python_error``) is on it; otherwise tree-sitter
+    finds an error on it (syntax.has_error_on_row)."""
     if language == "python":
         return python_error is not None and python_error[0] == row + 1
-    return syntax.has_error_starting_on_row(tree.root_node, row)
+    return syntax.has_error_on_row(tree.root_node, row)
 
 
 _DIGITS_RE = re.compile(r"\d+")

@@ -428,6 +428,17 @@ PARSED_CASES = [
         "(10 * time.Second",
         kind="line",
     ),
+    # The ERROR node of a stray closer starts at the block's first statement in Go: the
+    # line is broken all the same (client.go, issue 17: `.Close()` shown before `)`).
+    Case(
+        "go-stray-closer-after-the-cursor-is-not-doubled",
+        "package main\n\nfunc f() error {\n\tstdout, err := cmd.StdoutPipe()\n"
+        "\tif err != nil {\n\t\treturn err\n\t}\n\tdefer stdout█)\n"
+        "\tif err := cmd.Start(); err != nil {\n\t\treturn err\n\t}\n\treturn nil\n}\n",
+        ".Close()\n",
+        ".Close(",
+        kind="line",
+    ),
     # --- brackets and quotes the suggestion leaves open ----------------------------------
     Case(
         "py-call-left-open-is-closed-before-the-auto-closed-bracket",
